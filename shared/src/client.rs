@@ -1,0 +1,73 @@
+//! The async client used by the `isinit` command line and the console.
+
+use crate::protocol::frame::{FrameError, read_message, write_message};
+use crate::protocol::{DaemonInfo, ErrorReply, PROTOCOL_VERSION, Request, Response};
+use std::path::{Path, PathBuf};
+use tokio::io::BufReader;
+use tokio::net::UnixStream;
+
+/// Why talking to the daemon failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// Nothing answers on the socket.
+    #[error("daemon not running (cannot connect to {}: {source})", socket.display())]
+    NotRunning { socket: PathBuf, source: std::io::Error },
+    /// The daemon speaks another protocol version.
+    #[error(
+        "protocol version mismatch: daemon speaks {daemon}, this client {client}; use binaries from the same release"
+    )]
+    VersionMismatch { daemon: u32, client: u32 },
+    /// The daemon refused the request.
+    #[error("{}", .0.message)]
+    Daemon(ErrorReply),
+    /// The daemon closed the connection or sent something unreadable.
+    #[error("lost connection to the daemon: {0}")]
+    Frame(#[from] FrameError),
+    /// The daemon answered with a message that makes no sense here.
+    #[error("unexpected reply from the daemon: {0}")]
+    Unexpected(String),
+}
+
+/// One connection to the daemon, past the hello.
+pub struct Client {
+    stream: BufReader<UnixStream>,
+    /// Who answered the hello.
+    pub daemon: DaemonInfo,
+}
+
+impl Client {
+    /// Connects and exchanges hellos.
+    pub async fn connect(socket: &Path) -> Result<Client, ClientError> {
+        let stream = UnixStream::connect(socket)
+            .await
+            .map_err(|source| ClientError::NotRunning { socket: socket.to_owned(), source })?;
+        let mut stream = BufReader::new(stream);
+        write_message(&mut stream, &Request::Hello { protocol: PROTOCOL_VERSION }).await?;
+        match read_message(&mut stream).await? {
+            Response::Hello { daemon, .. } => Ok(Client { stream, daemon }),
+            Response::VersionMismatch { daemon, client } => Err(ClientError::VersionMismatch { daemon, client }),
+            Response::Error(e) => Err(ClientError::Daemon(e)),
+            other => Err(ClientError::Unexpected(format!("{other:?}"))),
+        }
+    }
+
+    /// Sends a request without waiting for the reply (for streams).
+    pub async fn send(&mut self, request: &Request) -> Result<(), ClientError> {
+        Ok(write_message(&mut self.stream, request).await?)
+    }
+
+    /// Reads the next message from the daemon.
+    pub async fn recv(&mut self) -> Result<Response, ClientError> {
+        Ok(read_message(&mut self.stream).await?)
+    }
+
+    /// Sends a request and returns its reply; an error reply becomes
+    /// [`ClientError::Daemon`].
+    pub async fn request(&mut self, request: &Request) -> Result<Response, ClientError> {
+        self.send(request).await?;
+        match self.recv().await? {
+            Response::Error(e) => Err(ClientError::Daemon(e)),
+            other => Ok(other),
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! The pieces of a parsed isinittab: entries, their modes and levels, and
+//! the directives.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// How the daemon treats an entry's process (SPEC §2 modes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Start, do not wait; restart whenever it exits (throttled).
+    Respawn,
+    /// Start, do not wait; never restarted.
+    Once,
+    /// Start and wait for it to exit before the group's next entry.
+    Wait,
+    /// Like `Wait`; exit status 0 passes, anything else fails the group.
+    Test,
+    /// Never started and in no level; a running process of it is stopped.
+    Off,
+}
+
+impl Mode {
+    /// The spelling used in the isinittab.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Respawn => "respawn",
+            Mode::Once => "once",
+            Mode::Wait => "wait",
+            Mode::Test => "test",
+            Mode::Off => "off",
+        }
+    }
+
+    /// Whether the group's start phase waits for this entry to exit.
+    pub fn is_foreground(self) -> bool {
+        matches!(self, Mode::Wait | Mode::Test)
+    }
+
+    pub(crate) fn parse(s: &str) -> Option<Mode> {
+        Some(match s {
+            "respawn" => Mode::Respawn,
+            "once" => Mode::Once,
+            "wait" => Mode::Wait,
+            "test" => Mode::Test,
+            "off" => Mode::Off,
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The runlevels field of an entry.
+///
+/// SPEC §2: with a comma it is a list (`run,runmore`, empty items ignored);
+/// without one every character is a label (`123` is `1`, `2`, `3`); and the
+/// whole field is always a label too (`run` is in level `run`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Levels {
+    raw: String,
+    labels: Vec<String>,
+}
+
+impl Levels {
+    /// Splits a non-empty, trimmed field into its labels.
+    pub(crate) fn from_field(raw: &str) -> Levels {
+        let mut labels: Vec<String> = if raw.contains(',') {
+            raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
+        } else {
+            raw.chars().map(String::from).collect()
+        };
+        if !labels.iter().any(|l| l == raw) {
+            labels.push(raw.to_string());
+        }
+        Levels { raw: raw.to_string(), labels }
+    }
+
+    /// The field as written.
+    pub fn raw(&self) -> &str {
+        &self.raw
+    }
+
+    /// Every label the entry belongs to.
+    pub fn labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    /// Whether the entry belongs to `level`.
+    pub fn contains(&self, level: &str) -> bool {
+        self.labels.iter().any(|l| l == level)
+    }
+
+    /// The labels an operator most likely means: the list items of a comma
+    /// field; for a field without a comma, the whole field, plus each
+    /// character when the field is all digits (the SysV `2345` habit).
+    /// `run` therefore suggests `run`, not `r`, `u`, `n` — though those are
+    /// still levels the entry is in.
+    pub fn suggestions(&self) -> Vec<&str> {
+        if self.raw.contains(',') {
+            self.labels.iter().filter(|l| **l != self.raw).map(String::as_str).collect()
+        } else if self.raw.len() > 1 && self.raw.chars().all(|c| c.is_ascii_digit()) {
+            self.labels.iter().map(String::as_str).collect()
+        } else {
+            vec![self.raw.as_str()]
+        }
+    }
+}
+
+/// One line of the isinittab: one command of one resource group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The resource group the command belongs to.
+    pub group: String,
+    /// Unique name of the entry across the whole file.
+    pub tag: String,
+    /// The levels the entry belongs to (none when `mode` is `off`).
+    pub levels: Levels,
+    /// How the process is treated.
+    pub mode: Mode,
+    /// The rest of the line, verbatim; run with `/bin/sh -c`.
+    pub command: String,
+    /// 1-based line number, for messages.
+    pub line: usize,
+}
+
+impl Entry {
+    /// Whether the entry runs at `level` (`off` entries run at none).
+    pub fn in_level(&self, level: &str) -> bool {
+        self.mode != Mode::Off && self.levels.contains(level)
+    }
+
+    /// Whether a process started for `self` must be stopped and started
+    /// afresh to become a process of `newer` (SPEC §3.3: mode or command
+    /// changed). Level changes alone keep the process.
+    pub fn needs_restart_for(&self, newer: &Entry) -> bool {
+        self.mode != newer.mode || self.command != newer.command || self.group != newer.group
+    }
+}
+
+/// Daemon settings given in the file as `:::NAME:VALUE`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Directives {
+    /// `:::socket:` — the control socket path.
+    pub socket: Option<PathBuf>,
+    /// `:::initstat:` (or `:::clstat:`) — the status file path.
+    pub initstat: Option<PathBuf>,
+    /// `:::log:` — the daemon's own log file.
+    pub log: Option<PathBuf>,
+    /// `:::logdir:` — where each process's output is kept.
+    pub logdir: Option<PathBuf>,
+}

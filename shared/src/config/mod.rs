@@ -1,0 +1,89 @@
+//! The isinittab: which commands make up each resource group at each runlevel.
+//!
+//! The file is read by the daemon (to supervise), by `isinit check` (to
+//! validate before replicating it across a cluster) and by every client (to
+//! find the `:::socket:` directive), so the parser lives here, free of I/O
+//! beyond reading the file.
+//!
+//! Parsing never stops at the first problem: operators fix a file in one
+//! pass, so every error is collected into [`ConfigErrors`], each rendered as
+//! `PATH:LINE: message`.
+
+mod entry;
+mod error;
+mod parse;
+
+pub use entry::{Directives, Entry, Levels, Mode};
+pub use error::{ConfigError, ConfigErrors};
+pub use parse::parse_lenient;
+
+use sha2::{Digest, Sha256};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// A whole, valid isinittab.
+///
+/// Only ever built from a file with no errors, so the daemon can adopt it
+/// whole or not at all (SPEC §2: a file with any error is never applied).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inittab {
+    /// Where it was read from; shown in errors and in the status snapshot.
+    pub path: PathBuf,
+    /// Every entry in file order, `off` entries included (they still name a
+    /// tag and a group, and make a running process of that tag stop).
+    pub entries: Vec<Entry>,
+    /// The `:::NAME:VALUE` settings.
+    pub directives: Directives,
+    /// Hex SHA-256 of the file's bytes, so operators can tell at a glance
+    /// whether every host of a cluster runs the same file.
+    pub sha256: String,
+}
+
+impl Inittab {
+    /// Reads and validates the file at `path`.
+    pub fn load(path: &Path) -> Result<Inittab, ConfigErrors> {
+        let bytes = std::fs::read(path)
+            .map_err(|e| ConfigErrors(vec![ConfigError::whole_file(path, format!("cannot read: {e}"))]))?;
+        Self::from_bytes(path, &bytes)
+    }
+
+    /// Validates `bytes` as if read from `path`.
+    pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Inittab, ConfigErrors> {
+        let (tab, errors) = parse_lenient(path, bytes);
+        if errors.is_empty() { Ok(tab) } else { Err(ConfigErrors(errors)) }
+    }
+
+    /// Hex SHA-256 of some bytes, as stored in [`Inittab::sha256`].
+    pub fn digest(bytes: &[u8]) -> String {
+        Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The entry with this tag, if any.
+    pub fn entry(&self, tag: &str) -> Option<&Entry> {
+        self.entries.iter().find(|e| e.tag == tag)
+    }
+
+    /// The names of every resource group in the file, sorted.
+    pub fn groups(&self) -> BTreeSet<&str> {
+        self.entries.iter().map(|e| e.group.as_str()).collect()
+    }
+
+    /// The group's entries in file order.
+    pub fn entries_of<'a>(&'a self, group: &'a str) -> impl Iterator<Item = &'a Entry> + 'a {
+        self.entries.iter().filter(move |e| e.group == group)
+    }
+
+    /// The levels worth offering an operator for this group, in first-seen
+    /// order: see [`Levels::suggestions`].
+    pub fn suggested_levels(&self, group: &str) -> Vec<String> {
+        let mut seen = Vec::<String>::new();
+        for e in self.entries_of(group).filter(|e| e.mode != Mode::Off) {
+            for l in e.levels.suggestions() {
+                if !seen.iter().any(|s| s == l) {
+                    seen.push(l.to_string());
+                }
+            }
+        }
+        seen
+    }
+}

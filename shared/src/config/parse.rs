@@ -1,0 +1,153 @@
+//! Turns the bytes of an isinittab into entries and directives, collecting
+//! every error on the way.
+
+use super::Inittab;
+use super::entry::{Directives, Entry, Levels, Mode};
+use super::error::ConfigError;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Parses as much of the file as is valid and returns it together with every
+/// error found.
+///
+/// Clients use the partial result to honour a `:::socket:` directive even
+/// in a file that has errors elsewhere (so `isinit tell` reaches the daemon
+/// and reports the errors the daemon found, rather than a wrong "not
+/// running"). The daemon only ever adopts a file whose error list is empty.
+pub fn parse_lenient(path: &Path, bytes: &[u8]) -> (Inittab, Vec<ConfigError>) {
+    let mut p = Parser {
+        path,
+        errors: Vec::new(),
+        entries: Vec::new(),
+        directives: Directives::default(),
+        directive_lines: HashMap::new(),
+        tag_lines: HashMap::new(),
+    };
+    for (i, raw) in bytes.split(|b| *b == b'\n').enumerate() {
+        let line_no = i + 1;
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        match std::str::from_utf8(raw) {
+            Ok(line) => p.line(line_no, line),
+            Err(_) => p.error(line_no, "line is not valid UTF-8"),
+        }
+    }
+    let tab =
+        Inittab { path: path.to_owned(), entries: p.entries, directives: p.directives, sha256: Inittab::digest(bytes) };
+    (tab, p.errors)
+}
+
+struct Parser<'a> {
+    path: &'a Path,
+    errors: Vec<ConfigError>,
+    entries: Vec<Entry>,
+    directives: Directives,
+    /// Directive name → line it was first set on, to reject a second setting.
+    directive_lines: HashMap<&'static str, usize>,
+    /// Tag → line it was first defined on, to name both lines of a duplicate.
+    tag_lines: HashMap<String, usize>,
+}
+
+impl Parser<'_> {
+    fn error(&mut self, line: usize, message: impl Into<String>) {
+        self.errors.push(ConfigError::at(self.path, line, message));
+    }
+
+    fn line(&mut self, n: usize, line: &str) {
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            return;
+        }
+        let mut fields = line.splitn(5, ':');
+        let (Some(group), Some(tag), Some(levels), Some(mode), Some(command)) =
+            (fields.next(), fields.next(), fields.next(), fields.next(), fields.next())
+        else {
+            self.error(n, "expected group:tag:runlevels:mode:command (or :::name:value)");
+            return;
+        };
+        let (group, tag, levels, mode) = (group.trim(), tag.trim(), levels.trim(), mode.trim());
+        if group.is_empty() && tag.is_empty() && levels.is_empty() {
+            self.directive(n, mode, command);
+        } else {
+            self.entry(n, group, tag, levels, mode, command);
+        }
+    }
+
+    fn directive(&mut self, n: usize, name: &str, value: &str) {
+        let key: &'static str = match name {
+            "socket" => "socket",
+            "initstat" | "clstat" => "initstat",
+            "log" => "log",
+            "logdir" => "logdir",
+            "" => return self.error(n, "empty resource group"),
+            other => {
+                return self.error(
+                    n,
+                    format!("unknown directive `{other}` (expected socket, initstat, clstat, log or logdir)"),
+                );
+            }
+        };
+        let value = value.trim();
+        if value.is_empty() {
+            return self.error(n, format!("directive `{name}` has an empty value"));
+        }
+        if let Some(first) = self.directive_lines.get(key) {
+            let first = *first;
+            return self.error(n, format!("directive `{name}` is already set on line {first}"));
+        }
+        self.directive_lines.insert(key, n);
+        let value = Some(PathBuf::from(value));
+        match key {
+            "socket" => self.directives.socket = value,
+            "initstat" => self.directives.initstat = value,
+            "log" => self.directives.log = value,
+            _ => self.directives.logdir = value,
+        }
+    }
+
+    fn entry(&mut self, n: usize, group: &str, tag: &str, levels: &str, mode: &str, command: &str) {
+        let before = self.errors.len();
+        if group.is_empty() {
+            self.error(n, "empty resource group");
+        }
+        if tag.is_empty() {
+            self.error(n, "empty tag");
+        }
+        if levels.is_empty() {
+            self.error(n, "empty runlevels field");
+        } else if let Some(bad) = levels.split(',').map(str::trim).find(|l| l.chars().any(char::is_whitespace)) {
+            self.error(n, format!("runlevel `{bad}` contains whitespace"));
+        }
+        let parsed_mode = Mode::parse(mode);
+        if mode.is_empty() {
+            self.error(n, "empty mode");
+        } else if parsed_mode.is_none() {
+            self.error(n, format!("unknown mode `{mode}` (expected respawn, once, wait, test or off)"));
+        }
+        if command.trim().is_empty() {
+            self.error(n, "empty command");
+        }
+        if !tag.is_empty() {
+            match self.tag_lines.get(tag) {
+                Some(first) => {
+                    let first = *first;
+                    self.error(n, format!("duplicate tag `{tag}` (first defined on line {first})"));
+                }
+                None => {
+                    self.tag_lines.insert(tag.to_string(), n);
+                }
+            }
+        }
+        if self.errors.len() != before {
+            return;
+        }
+        let Some(mode) = parsed_mode else { return };
+        self.entries.push(Entry {
+            group: group.to_string(),
+            tag: tag.to_string(),
+            levels: Levels::from_field(levels),
+            mode,
+            command: command.to_string(),
+            line: n,
+        });
+    }
+}

@@ -1,0 +1,16 @@
+//! Everything the isinit daemon, the `isinit` command line and the
+//! `isinit-tui` console must agree on: the isinittab format, the settings
+//! that locate the daemon, and the control protocol spoken over its socket.
+//!
+//! Nothing in this crate spawns processes or touches a terminal, so both
+//! sides of the socket can depend on it without pulling in the other's I/O.
+
+pub mod client;
+pub mod config;
+pub mod protocol;
+pub mod settings;
+pub mod time;
+
+pub use client::{Client, ClientError};
+pub use config::{ConfigError, ConfigErrors, Entry, Inittab, Mode};
+pub use protocol::*;

@@ -1,0 +1,134 @@
+//! The control protocol spoken over the daemon's UNIX socket (SPEC §7).
+//!
+//! Layers, each turning one thing into the next: [`frame`] reads and writes
+//! length-prefixed byte frames with a hard size cap; [`codec`] turns a frame
+//! into a typed message and back (the only place bincode is used); the
+//! message types below are what the daemon's handlers and the clients see.
+//!
+//! **Compatibility rule**: bincode encodes enum variants by position, so
+//! variants are only ever *appended*, never reordered or removed, and
+//! `Hello` stays variant 0 of both [`Request`] and [`Response`] forever so
+//! that any two versions can at least tell each other they disagree. Any
+//! other change bumps [`PROTOCOL_VERSION`]. `tests/pinned_bytes.rs` pins
+//! the encoding.
+
+pub mod codec;
+pub mod frame;
+mod snapshot;
+
+pub use snapshot::*;
+
+use crate::time::UnixMillis;
+use serde::{Deserialize, Serialize};
+
+/// Bumped on every incompatible change to the messages below.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Largest frame either side accepts (SPEC §7), checked before allocating.
+pub const MAX_FRAME_LEN: usize = 1024 * 1024;
+
+/// What a client sends. The first message of a connection must be `Hello`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Request {
+    /// Opens the conversation and states the client's protocol version.
+    Hello { protocol: u32 },
+    /// Switch `group` to `level`. With `dry_run`, only compute and return
+    /// the plan ([`Response::Plan`]); nothing changes.
+    Tell { group: String, level: String, dry_run: bool },
+    /// A one-off [`Snapshot`].
+    Status,
+    /// Re-read and adopt the isinittab (SPEC §6 reload).
+    Reload,
+    /// Stop everything and exit.
+    Shutdown,
+    /// The last `lines` lines of a tag's output; with `follow`, then every
+    /// new line as [`Response::Output`] until the client goes away.
+    Logs { tag: String, lines: u32, follow: bool },
+    /// A [`Response::Snapshot`], then every change as [`Response::Update`];
+    /// a fresh snapshot whenever the client fell behind.
+    Subscribe,
+}
+
+/// What the daemon sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Response {
+    /// Answer to `Hello` with matching versions.
+    Hello { protocol: u32, daemon: DaemonInfo },
+    /// Answer to `Hello` with a different version; the daemon then closes.
+    VersionMismatch { daemon: u32, client: u32 },
+    /// A state-changing request was accepted; the text is for humans.
+    Ok { message: String },
+    /// What a tell would do (dry run).
+    Plan(Plan),
+    /// The whole state; also the resynchronisation point of a subscription.
+    Snapshot(Box<Snapshot>),
+    /// One change, in order, on a subscription.
+    Update(Update),
+    /// Recent output of one tag.
+    Logs { tag: String, lines: Vec<OutputLine> },
+    /// One new line of a followed tag's output.
+    Output(OutputLine),
+    /// The request failed; nothing changed.
+    Error(ErrorReply),
+}
+
+/// A failed request: a kind a program can act on, a one-line reason, and
+/// any details (for an invalid isinittab, one `PATH:LINE: message` each).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorReply {
+    pub kind: ErrorKind,
+    pub message: String,
+    pub details: Vec<String>,
+}
+
+/// Why a request failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// `tell` named a group that is neither in the file nor running.
+    NoSuchGroup,
+    /// `logs` named a tag the daemon has never heard of.
+    NoSuchTag,
+    /// The isinittab is invalid; `details` lists the errors.
+    InvalidConfig,
+    /// Only root and the daemon's own user may change state.
+    PermissionDenied,
+    /// The request is not allowed now (e.g. the daemon is shutting down) or
+    /// is malformed (a level with `:`).
+    Rejected,
+}
+
+impl ErrorReply {
+    /// Builds a reply without details.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        ErrorReply { kind, message: message.into(), details: Vec::new() }
+    }
+}
+
+/// One line of a process's output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutputLine {
+    /// The tag whose process wrote it.
+    pub tag: String,
+    /// When the daemon read it.
+    pub at_ms: UnixMillis,
+    /// The line without its newline; invalid UTF-8 replaced.
+    pub text: String,
+}
+
+/// What `tell --dry-run` reports: the effect of a switch before doing it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Plan {
+    pub group: String,
+    pub level: String,
+    /// Tags whose live processes would be stopped.
+    pub stop: Vec<String>,
+    /// Tags whose live processes would keep running untouched.
+    pub keep: Vec<String>,
+    /// Tags that would be started, in start order.
+    pub start: Vec<String>,
+    /// Tags of the level that already ran to completion and would not re-run.
+    pub done: Vec<String>,
+    /// Set when the group does not exist: the tell would fail.
+    pub error: Option<String>,
+}

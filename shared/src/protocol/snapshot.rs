@@ -1,0 +1,297 @@
+//! The state the daemon shares: a full [`Snapshot`] and the [`Event`]s that
+//! change it. The console keeps a snapshot and applies events to it; scripts
+//! read the snapshot as JSON from `isinit status --json`.
+
+use crate::config::Mode;
+use crate::time::UnixMillis;
+use serde::{Deserialize, Serialize};
+
+/// Everything an operator can see about one daemon.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// Sequence number of the last event folded into this snapshot; the
+    /// next [`Update`] carries `seq + 1`.
+    pub seq: u64,
+    pub daemon: DaemonInfo,
+    /// Every known group, sorted by name.
+    pub groups: Vec<GroupStatus>,
+    /// Every entry of the file in file order (with a record or not), then
+    /// processes of removed entries that are still being stopped.
+    pub processes: Vec<ProcessStatus>,
+    /// The most recent state-changing requests, oldest first.
+    pub audit: Vec<AuditRecord>,
+}
+
+/// Identity of the daemon and the file it runs.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct DaemonInfo {
+    pub hostname: String,
+    pub pid: u32,
+    /// Package version of the daemon binary.
+    pub version: String,
+    pub protocol: u32,
+    /// The isinittab in force.
+    pub config_path: String,
+    /// Hex SHA-256 of that file: equal on every host means the same file.
+    pub config_sha256: String,
+    pub started_at_ms: UnixMillis,
+    /// The daemon's clock when the snapshot was taken, so clients compute
+    /// uptimes without trusting their own clock.
+    pub now_ms: UnixMillis,
+    /// Set once shutdown has begun.
+    pub halting: bool,
+}
+
+/// One resource group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupStatus {
+    pub name: String,
+    /// The level last told; `None` for a group never told.
+    pub level: Option<String>,
+    pub state: GroupState,
+    /// When `state` was entered.
+    pub since_ms: UnixMillis,
+    /// The levels its entries name, for the console's level picker.
+    pub levels: Vec<String>,
+    /// False for a group removed from the file whose processes are still
+    /// being stopped.
+    pub in_file: bool,
+}
+
+/// Where a group is in its life (SPEC §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupState {
+    /// Known, never told.
+    Configured,
+    /// Stopping the processes the new level does not keep.
+    Stopping,
+    /// Starting the level's entries in file order.
+    Starting,
+    /// Every `wait`/`test` of the level exited; not all-test or none failed.
+    Done,
+    /// Every entry of the level is a `test` and all passed.
+    Passed,
+    /// A `test` of the level failed.
+    Failed,
+    /// The daemon is shutting down.
+    Halting,
+}
+
+impl GroupState {
+    /// The upper-case name used in the status file and the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupState::Configured => "CONFIGURED",
+            GroupState::Stopping => "STOPPING",
+            GroupState::Starting => "STARTING",
+            GroupState::Done => "DONE",
+            GroupState::Passed => "PASSED",
+            GroupState::Failed => "FAILED",
+            GroupState::Halting => "HALTING",
+        }
+    }
+}
+
+impl std::fmt::Display for GroupState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One entry's process as the daemon tracks it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessStatus {
+    pub group: String,
+    pub tag: String,
+    pub mode: Mode,
+    /// The runlevels field as written.
+    pub levels: String,
+    pub command: String,
+    pub state: ProcessState,
+    /// Set while a process (leader) is alive.
+    pub pid: Option<u32>,
+    /// When the current or last run started.
+    pub started_at_ms: Option<UnixMillis>,
+    /// Restarts since the record was created.
+    pub respawns: u32,
+    pub last_exit: Option<ExitStatus>,
+    /// The last ten exits, oldest first.
+    pub recent_exits: Vec<ExitRecord>,
+    /// While throttled: when the next start will happen.
+    pub backoff_until_ms: Option<UnixMillis>,
+    /// Why the last start failed, if it did.
+    pub start_error: Option<String>,
+    /// False for a removed entry whose process is still being stopped.
+    pub in_file: bool,
+}
+
+/// The state of one process (SPEC §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProcessState {
+    /// No record: not started at the group's level, or the group never told.
+    NotStarted,
+    /// Alive, started in the background (`once`, `respawn`).
+    Running,
+    /// Alive in the foreground: a `wait`/`test` the group is waiting for.
+    Waiting,
+    /// Ran and exited (`once`, `wait`, or a `respawn` between runs).
+    Exited,
+    /// A `test` that exited 0.
+    Pass,
+    /// A `test` that exited non-zero or by a signal.
+    Fail,
+    /// A `respawn` throttled after starting too rapidly.
+    Backoff,
+    /// Being stopped (SIGINT sent, escalating).
+    Stopping,
+    /// The command could not be started at all.
+    FailedToStart,
+    /// The entry's mode is `off`.
+    Off,
+}
+
+impl ProcessState {
+    /// Short lower-case name for tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProcessState::NotStarted => "not started",
+            ProcessState::Running => "running",
+            ProcessState::Waiting => "waiting",
+            ProcessState::Exited => "exited",
+            ProcessState::Pass => "PASS",
+            ProcessState::Fail => "FAIL",
+            ProcessState::Backoff => "backoff",
+            ProcessState::Stopping => "stopping",
+            ProcessState::FailedToStart => "failed to start",
+            ProcessState::Off => "off",
+        }
+    }
+}
+
+/// How a process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExitStatus {
+    /// Exited with this code.
+    Code(i32),
+    /// Killed by this signal number.
+    Signal(i32),
+}
+
+impl ExitStatus {
+    /// Whether this counts as a pass for a `test` entry.
+    pub fn success(self) -> bool {
+        self == ExitStatus::Code(0)
+    }
+}
+
+impl std::fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExitStatus::Code(c) => write!(f, "exit {c}"),
+            ExitStatus::Signal(s) => write!(f, "signal {s}"),
+        }
+    }
+}
+
+/// One past exit of a process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExitRecord {
+    pub at_ms: UnixMillis,
+    pub status: ExitStatus,
+    /// How long that run lasted.
+    pub ran_ms: u64,
+}
+
+/// A state-changing request the daemon accepted: the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    pub at_ms: UnixMillis,
+    /// Peer credentials of the client.
+    pub uid: u32,
+    pub pid: Option<u32>,
+    /// What it asked, e.g. `tell mail run`.
+    pub request: String,
+}
+
+/// One change on a subscription.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Update {
+    /// Increases by one per event; a gap means the client missed events.
+    pub seq: u64,
+    pub event: Event,
+}
+
+/// What changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Event {
+    /// A group was created or changed level or state.
+    Group(GroupStatus),
+    /// A group left the file and has nothing left running.
+    GroupRemoved { name: String },
+    /// A process record was created or changed.
+    Process(ProcessStatus),
+    /// A removed entry's process is gone; drop the row.
+    ProcessRemoved { tag: String },
+    /// A new isinittab was adopted; the row order may have changed, so a
+    /// snapshot follows.
+    ConfigChanged { path: String, sha256: String },
+    /// A state-changing request was accepted.
+    Audit(AuditRecord),
+    /// Something an operator should notice, e.g. a respawn throttle.
+    Notice { at_ms: UnixMillis, message: String },
+    /// Shutdown has begun.
+    Halting,
+}
+
+impl Snapshot {
+    /// Folds one event into the snapshot, as a subscriber does.
+    ///
+    /// Returns false when the event cannot be applied on its own
+    /// (`ConfigChanged`): the daemon follows it with a fresh snapshot.
+    pub fn apply(&mut self, update: &Update) -> bool {
+        self.seq = update.seq;
+        match &update.event {
+            Event::Group(g) => match self.groups.binary_search_by(|x| x.name.cmp(&g.name)) {
+                Ok(i) => self.groups[i] = g.clone(),
+                Err(i) => self.groups.insert(i, g.clone()),
+            },
+            Event::GroupRemoved { name } => self.groups.retain(|g| &g.name != name),
+            Event::Process(p) => match self.processes.iter_mut().find(|x| x.tag == p.tag) {
+                Some(slot) => *slot = p.clone(),
+                None => self.processes.push(p.clone()),
+            },
+            Event::ProcessRemoved { tag } => self.processes.retain(|p| &p.tag != tag),
+            Event::ConfigChanged { path, sha256 } => {
+                self.daemon.config_path = path.clone();
+                self.daemon.config_sha256 = sha256.clone();
+                return false;
+            }
+            Event::Audit(a) => {
+                self.audit.push(a.clone());
+                let excess = self.audit.len().saturating_sub(AUDIT_KEPT);
+                self.audit.drain(..excess);
+            }
+            Event::Notice { .. } => {}
+            Event::Halting => self.daemon.halting = true,
+        }
+        true
+    }
+
+    /// The group with this name.
+    pub fn group(&self, name: &str) -> Option<&GroupStatus> {
+        self.groups.iter().find(|g| g.name == name)
+    }
+
+    /// The processes of one group, in file order.
+    pub fn processes_of<'a>(&'a self, group: &'a str) -> impl Iterator<Item = &'a ProcessStatus> + 'a {
+        self.processes.iter().filter(move |p| p.group == group)
+    }
+}
+
+/// How many audit records a snapshot carries.
+pub const AUDIT_KEPT: usize = 50;
+/// How many past exits each process carries.
+pub const EXITS_KEPT: usize = 10;
