@@ -1,0 +1,96 @@
+//! clap definitions for `isinit`.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// isinit: a cluster-wide init. One isinittab says which commands make up
+/// each resource group at each runlevel; the daemon supervises them and
+/// `tell` switches a group between levels.
+#[derive(Debug, Parser)]
+#[command(name = "isinit", version, propagate_version = true)]
+pub struct Cli {
+    /// The isinittab [env: ISINIT_CONFIG] [default: /etc/isinittab]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// The control socket [env: ISINIT_SOCKET] [default: `:::socket:` of the
+    /// isinittab, else /var/run/is/init.s]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Run the daemon in the foreground (for systemd, an inittab respawn
+    /// line, or `&`).
+    Daemon(DaemonArgs),
+    /// Switch GROUP to LEVEL: stop its processes not in LEVEL, keep the
+    /// shared ones, start the new ones. Returns once the switch has started.
+    Tell {
+        group: String,
+        level: String,
+        /// Only print what would stop, keep running and start.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Print `GROUP LEVEL STATE` lines (with GROUP: that group and its
+    /// processes).
+    Status {
+        group: Option<String>,
+        /// Print the daemon's full snapshot as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-read the isinittab and adopt it; an invalid file changes nothing.
+    Reload,
+    /// Stop every process gracefully and end the daemon.
+    Shutdown {
+        /// Return only once the daemon has exited.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Validate an isinittab; errors are printed as PATH:LINE: message.
+    Check {
+        /// The file to check [default: the resolved --config].
+        path: Option<PathBuf>,
+    },
+    /// Print a tag's recent output.
+    Logs {
+        tag: String,
+        /// How many lines.
+        #[arg(short = 'n', long, default_value_t = 200)]
+        lines: u32,
+        /// Keep printing new output until interrupted.
+        #[arg(short, long)]
+        follow: bool,
+    },
+}
+
+/// Settings only the daemon takes.
+#[derive(Debug, Args)]
+pub struct DaemonArgs {
+    /// The status file [env: ISINIT_INITSTAT] [default: `:::initstat:`, else
+    /// /var/run/is/initstat]
+    #[arg(long, value_name = "PATH")]
+    pub initstat: Option<PathBuf>,
+    /// Where each process's output is kept [env: ISINIT_LOGDIR] [default:
+    /// `:::logdir:`, else /var/log/isinit]
+    #[arg(long, value_name = "DIR")]
+    pub logdir: Option<PathBuf>,
+    /// The daemon's own log file, besides stderr [default: `:::log:`]
+    #[arg(long, value_name = "PATH")]
+    pub log: Option<PathBuf>,
+    /// Seconds a respawn entry sleeps after starting too rapidly.
+    #[arg(long, env = "ISINIT_RESPAWN_PAUSE", value_name = "SECS", default_value_t = 60.0)]
+    pub respawn_pause: f64,
+    /// Seconds between SIGINT and SIGTERM when stopping a process.
+    #[arg(long, env = "ISINIT_TERM_AFTER", value_name = "SECS", default_value_t = 5.0)]
+    pub term_after: f64,
+    /// Seconds between SIGTERM and SIGKILL when stopping a process.
+    #[arg(long, env = "ISINIT_KILL_AFTER", value_name = "SECS", default_value_t = 10.0)]
+    pub kill_after: f64,
+    /// Rotate a tag's output file once it exceeds this many bytes.
+    #[arg(long, env = "ISINIT_LOG_MAX_BYTES", value_name = "BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub log_max_bytes: u64,
+}

@@ -1,0 +1,152 @@
+//! One function per client subcommand.
+
+use super::render;
+use super::{Cli, Cmd, Failure};
+use isinit_shared::client::{Client, ClientError};
+use isinit_shared::config::Inittab;
+use isinit_shared::protocol::{Request, Response, Snapshot};
+use isinit_shared::settings;
+use std::io::Write;
+use std::path::Path;
+
+/// Runs a client subcommand (everything but `daemon`).
+pub async fn run(cli: Cli) -> Result<(), Failure> {
+    let socket = settings::client_socket(cli.socket.as_deref(), cli.config.as_deref());
+    match cli.command {
+        Cmd::Daemon(_) => unreachable!("main runs the daemon itself"),
+        Cmd::Check { path } => check(&path.unwrap_or_else(|| settings::config_path(cli.config.as_deref()))),
+        Cmd::Tell { group, level, dry_run } => tell(&socket, group, level, dry_run).await,
+        Cmd::Status { group, json } => status(&socket, group.as_deref(), json).await,
+        Cmd::Reload => simple(&socket, Request::Reload).await,
+        Cmd::Shutdown { wait } => shutdown(&socket, wait).await,
+        Cmd::Logs { tag, lines, follow } => logs(&socket, tag, lines, follow).await,
+    }
+}
+
+fn check(path: &Path) -> Result<(), Failure> {
+    match Inittab::load(path) {
+        Ok(tab) => {
+            println!("{}: OK ({} entries, {} groups)", path.display(), tab.entries.len(), tab.groups().len());
+            Ok(())
+        }
+        Err(errors) => Err(Failure {
+            reason: format!("invalid isinittab: {} error(s)", errors.0.len()),
+            details: errors.lines(),
+        }),
+    }
+}
+
+async fn tell(socket: &Path, group: String, level: String, dry_run: bool) -> Result<(), Failure> {
+    let mut client = Client::connect(socket).await?;
+    match client.request(&Request::Tell { group, level, dry_run }).await? {
+        Response::Plan(plan) => match plan.error {
+            Some(error) => Err(Failure::new(error)),
+            None => {
+                print!("{}", render::plan(&plan));
+                Ok(())
+            }
+        },
+        Response::Ok { message } => {
+            println!("{message}");
+            Ok(())
+        }
+        other => Err(unexpected(other)),
+    }
+}
+
+async fn status(socket: &Path, group: Option<&str>, json: bool) -> Result<(), Failure> {
+    let mut client = Client::connect(socket).await?;
+    let Response::Snapshot(mut snap) = client.request(&Request::Status).await? else {
+        return Err(Failure::new("unexpected reply from the daemon"));
+    };
+    if let Some(group) = group {
+        if snap.group(group).is_none() {
+            return Err(Failure::new(format!("no such group: {group}")));
+        }
+        snap.groups.retain(|g| g.name == group);
+        snap.processes.retain(|p| p.group == group);
+    }
+    if json {
+        let text = serde_json::to_string_pretty(&snap).map_err(|e| Failure::new(e.to_string()))?;
+        println!("{text}");
+        return Ok(());
+    }
+    print!("{}", status_text(&snap, group.is_some()));
+    Ok(())
+}
+
+fn status_text(snap: &Snapshot, with_processes: bool) -> String {
+    let mut out = String::new();
+    for g in &snap.groups {
+        out.push_str(&render::group_line(g));
+        out.push('\n');
+        if with_processes {
+            for p in snap.processes_of(&g.name) {
+                out.push_str(&render::process_line(p));
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+async fn simple(socket: &Path, request: Request) -> Result<(), Failure> {
+    let mut client = Client::connect(socket).await?;
+    match client.request(&request).await? {
+        Response::Ok { message } => {
+            println!("{message}");
+            Ok(())
+        }
+        other => Err(unexpected(other)),
+    }
+}
+
+async fn shutdown(socket: &Path, wait: bool) -> Result<(), Failure> {
+    let mut client = Client::connect(socket).await?;
+    match client.request(&Request::Shutdown).await? {
+        Response::Ok { message } => println!("{message}"),
+        other => return Err(unexpected(other)),
+    }
+    if wait {
+        // The daemon closes every connection when it exits.
+        loop {
+            match client.recv().await {
+                Ok(_) => continue,
+                Err(ClientError::Frame(_)) => break,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn logs(socket: &Path, tag: String, lines: u32, follow: bool) -> Result<(), Failure> {
+    let mut client = Client::connect(socket).await?;
+    let Response::Logs { lines, .. } = client.request(&Request::Logs { tag, lines, follow }).await? else {
+        return Err(Failure::new("unexpected reply from the daemon"));
+    };
+    let mut out = std::io::stdout().lock();
+    for line in lines {
+        let _ = writeln!(out, "{}", line.text);
+    }
+    let _ = out.flush();
+    drop(out);
+    while follow {
+        match client.recv().await {
+            Ok(Response::Output(line)) => {
+                let mut out = std::io::stdout().lock();
+                if writeln!(out, "{}", line.text).and_then(|_| out.flush()).is_err() {
+                    break; // stdout closed (e.g. `| head`)
+                }
+            }
+            Ok(_) => continue,
+            Err(ClientError::Frame(_)) => return Err(Failure::new("daemon went away")),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+fn unexpected(r: Response) -> Failure {
+    Failure::new(format!("unexpected reply from the daemon: {r:?}"))
+}

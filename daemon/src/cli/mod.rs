@@ -1,0 +1,46 @@
+//! The `isinit` command line (SPEC §8): argument definitions and one
+//! function per subcommand.
+
+mod args;
+mod commands;
+mod render;
+
+pub use args::{Cli, Cmd, DaemonArgs};
+pub use commands::run;
+
+use isinit_shared::client::ClientError;
+use std::fmt;
+
+/// Why a command failed: a one-line reason and, for an invalid isinittab,
+/// one `PATH:LINE: message` per error. `main` prints it to stderr and
+/// exits non-zero.
+#[derive(Debug)]
+pub struct Failure {
+    pub reason: String,
+    pub details: Vec<String>,
+}
+
+impl Failure {
+    pub fn new(reason: impl Into<String>) -> Failure {
+        Failure { reason: reason.into(), details: Vec::new() }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.reason)?;
+        for d in &self.details {
+            write!(f, "\n{d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl From<ClientError> for Failure {
+    fn from(e: ClientError) -> Failure {
+        match e {
+            ClientError::Daemon(reply) => Failure { reason: reply.message, details: reply.details },
+            other => Failure::new(other.to_string()),
+        }
+    }
+}

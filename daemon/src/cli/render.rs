@@ -1,0 +1,98 @@
+//! How the command line prints what the daemon answers. Pure functions, so
+//! the output format is pinned by unit tests.
+
+use isinit_shared::protocol::{GroupStatus, Plan, ProcessStatus};
+use std::fmt::Write;
+
+/// `GROUP LEVEL STATE`, the status file's format.
+pub fn group_line(g: &GroupStatus) -> String {
+    format!("{} {} {}", g.name, g.level.as_deref().unwrap_or("-"), g.state)
+}
+
+/// One indented line per process under `status GROUP`.
+pub fn process_line(p: &ProcessStatus) -> String {
+    let mut line = format!("  {} {} {}", p.tag, p.mode, p.state.as_str().replace(' ', "_"));
+    if let Some(pid) = p.pid {
+        let _ = write!(line, " pid={pid}");
+    }
+    let _ = write!(line, " respawns={}", p.respawns);
+    if let Some(exit) = p.last_exit {
+        let _ = write!(line, " last={}", exit.to_string().replace(' ', "_"));
+    }
+    if let Some(e) = &p.start_error {
+        let _ = write!(line, " error={e:?}");
+    }
+    line
+}
+
+/// The plan of `tell --dry-run`.
+pub fn plan(p: &Plan) -> String {
+    let list = |tags: &[String]| if tags.is_empty() { "-".to_string() } else { tags.join(" ") };
+    format!(
+        "tell {} {} would:\n  stop:  {}\n  keep:  {}\n  start: {}\n  done:  {}\n",
+        p.group,
+        p.level,
+        list(&p.stop),
+        list(&p.keep),
+        list(&p.start),
+        list(&p.done)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use isinit_shared::config::Mode;
+    use isinit_shared::protocol::{ExitStatus, GroupState, ProcessState};
+
+    #[test]
+    fn group_lines_use_a_dash_for_never_told() {
+        let mut g = GroupStatus {
+            name: "mail".into(),
+            level: None,
+            state: GroupState::Configured,
+            since_ms: 0,
+            levels: vec![],
+            in_file: true,
+        };
+        assert_eq!(group_line(&g), "mail - CONFIGURED");
+        g.level = Some("run".into());
+        g.state = GroupState::Done;
+        assert_eq!(group_line(&g), "mail run DONE");
+    }
+
+    #[test]
+    fn process_lines_are_one_token_per_field() {
+        let p = ProcessStatus {
+            group: "mail".into(),
+            tag: "mta".into(),
+            mode: Mode::Respawn,
+            levels: "run,runmore".into(),
+            command: "sendmail".into(),
+            state: ProcessState::NotStarted,
+            pid: Some(42),
+            started_at_ms: None,
+            respawns: 3,
+            last_exit: Some(ExitStatus::Signal(9)),
+            recent_exits: vec![],
+            backoff_until_ms: None,
+            start_error: None,
+            in_file: true,
+        };
+        assert_eq!(process_line(&p), "  mta respawn not_started pid=42 respawns=3 last=signal_9");
+    }
+
+    #[test]
+    fn plans_list_each_kind() {
+        let p = Plan {
+            group: "mail".into(),
+            level: "run".into(),
+            stop: vec!["extra".into()],
+            keep: vec!["mta".into()],
+            start: vec!["spool".into(), "cf".into()],
+            done: vec![],
+            error: None,
+        };
+        assert_eq!(plan(&p), "tell mail run would:\n  stop:  extra\n  keep:  mta\n  start: spool cf\n  done:  -\n");
+    }
+}

@@ -1,0 +1,92 @@
+//! `isinit daemon`: resolve settings, take the socket, and run the runtime
+//! and the server until shutdown.
+
+use crate::cli::{DaemonArgs, Failure};
+use crate::runtime::output::OutputHub;
+use crate::runtime::{reap, Runtime, Settings};
+use crate::server::{self, Context};
+use crate::supervisor::Timing;
+use isinit_shared::config::Inittab;
+use isinit_shared::settings::{self as s, resolve};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// How many requests may queue for the runtime before handlers wait.
+const COMMAND_QUEUE: usize = 1024;
+
+/// Runs the daemon in the foreground until it is shut down.
+pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: DaemonArgs) -> Result<(), Failure> {
+    let config_path = s::config_path(config_flag);
+    let config = Inittab::load(&config_path).map_err(|errors| Failure {
+        reason: format!("invalid isinittab {}: {} error(s), not starting", config_path.display(), errors.0.len()),
+        details: errors.lines(),
+    })?;
+    let d = config.directives.clone();
+    let settings = Settings {
+        config: config_path.clone(),
+        socket: resolve(socket_flag, s::ENV_SOCKET, d.socket.as_deref(), s::DEFAULT_SOCKET),
+        initstat: resolve(args.initstat.as_deref(), s::ENV_INITSTAT, d.initstat.as_deref(), s::DEFAULT_INITSTAT),
+        logdir: resolve(args.logdir.as_deref(), s::ENV_LOGDIR, d.logdir.as_deref(), s::DEFAULT_LOGDIR),
+        log_max_bytes: args.log_max_bytes,
+        timing: Timing {
+            respawn_pause: seconds("--respawn-pause", args.respawn_pause)?,
+            term_after: seconds("--term-after", args.term_after)?,
+            kill_after: seconds("--kill-after", args.kill_after)?,
+            ..Timing::default()
+        },
+    };
+    init_logging(args.log.or(d.log))?;
+    if let Err(e) = reap::become_subreaper() {
+        tracing::warn!("cannot become child subreaper ({e}); orphans of children will escape to init");
+    }
+    std::fs::create_dir_all(&settings.logdir)
+        .map_err(|e| Failure::new(format!("cannot create log directory {}: {e}", settings.logdir.display())))?;
+    let (listener, socket_file) = server::bind(&settings.socket).await.map_err(|e| Failure::new(e.to_string()))?;
+
+    tracing::info!(
+        "isinit {} pid {}: {} groups from {} (sha256 {}), socket {}",
+        env!("CARGO_PKG_VERSION"),
+        std::process::id(),
+        config.groups().len(),
+        config_path.display(),
+        &config.sha256[..12],
+        settings.socket.display()
+    );
+    let output = OutputHub::new(&settings.logdir, settings.log_max_bytes);
+    let runtime = Runtime::new(settings, config);
+    let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
+    let ctx = Context { commands, info: runtime.info(), output: output.clone(), own_uid: nix::unistd::geteuid().as_raw() };
+    let tail = tokio::spawn(output.run());
+    let serve = tokio::spawn(server::serve(listener, ctx));
+    let result = runtime.run(rx).await;
+    serve.abort();
+    tail.abort();
+    socket_file.remove();
+    tracing::info!("every process stopped; exiting");
+    result.map_err(|e| Failure::new(format!("daemon failed: {e}")))
+}
+
+fn seconds(flag: &str, secs: f64) -> Result<Duration, Failure> {
+    Duration::try_from_secs_f64(secs).map_err(|_| Failure::new(format!("{flag}: `{secs}` is not a number of seconds")))
+}
+
+/// Logs to stderr and, when configured, appends to the daemon log file.
+fn init_logging(file: Option<PathBuf>) -> Result<(), Failure> {
+    use tracing_subscriber::fmt::writer::MakeWriterExt;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ISINIT_LOG_LEVEL")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    match file {
+        Some(path) => {
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .map_err(|e| Failure::new(format!("cannot open log file {}: {e}", path.display())))?;
+            builder.with_ansi(false).with_writer(std::io::stderr.and(std::sync::Mutex::new(f))).init();
+        }
+        None => builder.with_writer(std::io::stderr).init(),
+    }
+    Ok(())
+}

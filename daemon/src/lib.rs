@@ -1,0 +1,15 @@
+//! The isinit daemon and the `isinit` command line.
+//!
+//! `main.rs` is wiring only; the work lives here:
+//! - [`supervisor`]: the pure group/process state machines;
+//! - [`runtime`]: the one task that owns the supervisor, plus spawning,
+//!   reaping, output capture and the status file (the I/O edge);
+//! - [`server`]: the control socket — listener, connections, one handler
+//!   per request;
+//! - [`cli`]: the client subcommands.
+
+pub mod runtime;
+pub mod server;
+pub mod supervisor;
+pub mod cli;
+pub mod daemon;

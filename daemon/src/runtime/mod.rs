@@ -1,0 +1,328 @@
+//! The runtime: the one task that owns the [`Supervisor`], fed by client
+//! commands, child exits (SIGCHLD), its own deadlines and daemon signals,
+//! and the I/O that carries out the supervisor's effects.
+
+mod command;
+pub mod output;
+pub mod reap;
+pub mod spawn;
+mod statusfile;
+
+pub use command::{Command, Outcome, Peer};
+
+use crate::supervisor::{Effect, Now, StopSignal, Supervisor, Timing};
+use isinit_shared::config::{ConfigErrors, Inittab};
+use isinit_shared::protocol::{
+    AuditRecord, DaemonInfo, ErrorKind, ErrorReply, Event, Snapshot, Update, AUDIT_KEPT,
+};
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::{broadcast, mpsc, watch};
+
+/// Where the daemon keeps its files and how patient it is, resolved once at
+/// start-up (flag > environment > directive > default).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub config: PathBuf,
+    pub socket: PathBuf,
+    pub initstat: PathBuf,
+    pub logdir: PathBuf,
+    /// A tag's output file is rotated past this size.
+    pub log_max_bytes: u64,
+    pub timing: Timing,
+}
+
+/// How many updates a subscriber may fall behind before it is resynchronised.
+const UPDATE_BUFFER: usize = 4096;
+
+/// The runtime task's state. See the module documentation.
+pub struct Runtime {
+    sup: Supervisor,
+    settings: Settings,
+    info: watch::Sender<DaemonInfo>,
+    seq: u64,
+    updates: broadcast::Sender<Update>,
+    audit: VecDeque<AuditRecord>,
+}
+
+impl Runtime {
+    /// A runtime for an already validated isinittab.
+    pub fn new(settings: Settings, config: Inittab) -> Runtime {
+        let now = Now::real();
+        let info = DaemonInfo {
+            hostname: nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default(),
+            pid: std::process::id(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            protocol: isinit_shared::protocol::PROTOCOL_VERSION,
+            config_path: config.path.display().to_string(),
+            config_sha256: config.sha256.clone(),
+            started_at_ms: now.wall_ms,
+            now_ms: now.wall_ms,
+            halting: false,
+        };
+        Runtime {
+            sup: Supervisor::new(config, settings.timing, now),
+            settings,
+            info: watch::Sender::new(info),
+            seq: 0,
+            updates: broadcast::channel(UPDATE_BUFFER).0,
+            audit: VecDeque::new(),
+        }
+    }
+
+    /// The daemon identity, kept current for the server's hello replies.
+    pub fn info(&self) -> watch::Receiver<DaemonInfo> {
+        self.info.subscribe()
+    }
+
+    /// Runs until shutdown has stopped every process; then removes the
+    /// status file.
+    pub async fn run(mut self, mut commands: mpsc::Receiver<Command>) -> std::io::Result<()> {
+        let mut sigchld = signal(SignalKind::child())?;
+        let mut sighup = signal(SignalKind::hangup())?;
+        let mut sigterm = signal(SignalKind::terminate())?;
+        let mut sigint = signal(SignalKind::interrupt())?;
+        // Children that exited before the handler was installed.
+        self.reap();
+        self.carry_out();
+        loop {
+            let deadline = self.sup.next_deadline();
+            let timer = async move {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                _ = sigchld.recv() => self.reap(),
+                _ = timer => {
+                    let now = Now::real();
+                    self.sup.fire_timers(now);
+                    self.sup.sweep(now, reap::group_alive);
+                }
+                Some(cmd) = commands.recv() => self.handle(cmd),
+                _ = sighup.recv() => {
+                    if let Err(e) = self.reload() {
+                        tracing::error!("reload on SIGHUP refused, nothing changed:\n{}", e.details.join("\n"));
+                    }
+                }
+                _ = sigterm.recv() => self.shutdown("SIGTERM"),
+                _ = sigint.recv() => self.shutdown("SIGINT"),
+            }
+            if self.carry_out() {
+                break;
+            }
+        }
+        if let Err(e) = std::fs::remove_file(&self.settings.initstat) {
+            tracing::warn!("cannot remove status file {}: {e}", self.settings.initstat.display());
+        }
+        Ok(())
+    }
+
+    fn reap(&mut self) {
+        let reaped = reap::reap_all();
+        if reaped.is_empty() {
+            return;
+        }
+        let now = Now::real();
+        for (pid, status) in reaped {
+            self.sup.child_exited(now, pid, status);
+        }
+        self.sup.sweep(now, reap::group_alive);
+    }
+
+    fn shutdown(&mut self, why: &str) {
+        if !self.sup.is_halting() {
+            tracing::info!("{why}: shutting down, stopping every process");
+        }
+        self.sup.shutdown(Now::real());
+    }
+
+    fn handle(&mut self, cmd: Command) {
+        let now = Now::real();
+        self.sup.sweep(now, reap::group_alive);
+        match cmd {
+            Command::Tell { group, level, peer, reply } => {
+                let outcome = self.tell(&group, &level);
+                if outcome.is_ok() {
+                    self.record_audit(peer, format!("tell {group} {level}"));
+                }
+                let _ = reply.send(outcome);
+            }
+            Command::Plan { group, level, reply } => {
+                let plan = match self.reread() {
+                    Ok(newer) => self.sup.plan(newer.as_ref().unwrap_or(self.sup.config()), &group, &level),
+                    Err(e) => isinit_shared::protocol::Plan {
+                        group,
+                        level,
+                        error: Some(format!("{}\n{}", e.message, e.details.join("\n"))),
+                        ..Default::default()
+                    },
+                };
+                let _ = reply.send(plan);
+            }
+            Command::Status { reply } => {
+                let _ = reply.send(self.snapshot());
+            }
+            Command::Reload { peer, reply } => {
+                let outcome = self.reload();
+                if outcome.is_ok() {
+                    self.record_audit(peer, "reload".to_string());
+                }
+                let _ = reply.send(outcome);
+            }
+            Command::Shutdown { peer, reply } => {
+                self.record_audit(peer, "shutdown".to_string());
+                self.shutdown("shutdown requested");
+                let _ = reply.send(Ok("shutting down".to_string()));
+            }
+            Command::Subscribe { reply } => {
+                let _ = reply.send((self.snapshot(), self.updates.subscribe()));
+            }
+            Command::KnowsTag { tag, reply } => {
+                let known = self.sup.processes().iter().any(|p| p.tag == tag);
+                let _ = reply.send(known);
+            }
+        }
+    }
+
+    /// SPEC §3.1: re-read the file if it changed; adopt it whole, or refuse.
+    fn tell(&mut self, group: &str, level: &str) -> Outcome {
+        if let Some(newer) = self.reread()? {
+            self.adopt(newer)?;
+        }
+        self.sup.tell(Now::real(), group, level)?;
+        Ok("level transition started".to_string())
+    }
+
+    fn reload(&mut self) -> Outcome {
+        match self.reread()? {
+            Some(newer) => {
+                self.adopt(newer)?;
+                Ok("reloaded".to_string())
+            }
+            None => {
+                // Unchanged file: still re-apply levels, as SPEC §6 says.
+                let same = self.sup.config().clone();
+                self.sup.reload(Now::real(), same)?;
+                Ok("reloaded (file unchanged)".to_string())
+            }
+        }
+    }
+
+    fn adopt(&mut self, newer: Inittab) -> Result<(), ErrorReply> {
+        tracing::info!("adopting {} (sha256 {})", newer.path.display(), &newer.sha256[..12]);
+        self.info.send_modify(|i| {
+            i.config_path = newer.path.display().to_string();
+            i.config_sha256 = newer.sha256.clone();
+        });
+        self.sup.reload(Now::real(), newer)
+    }
+
+    /// The file if it differs from the one in force; an error if it is invalid.
+    fn reread(&self) -> Result<Option<Inittab>, ErrorReply> {
+        let path = &self.settings.config;
+        let bytes = std::fs::read(path).map_err(|e| invalid(ConfigErrors(vec![isinit_shared::ConfigError {
+            path: path.clone(),
+            line: None,
+            message: format!("cannot read: {e}"),
+        }])))?;
+        if Inittab::digest(&bytes) == self.sup.config().sha256 {
+            return Ok(None);
+        }
+        Inittab::from_bytes(path, &bytes).map(Some).map_err(invalid)
+    }
+
+    fn record_audit(&mut self, peer: Peer, request: String) {
+        let pid = peer.pid.map(|p| p.to_string()).unwrap_or_else(|| "?".into());
+        tracing::info!("audit: uid {} pid {pid}: {request}", peer.uid);
+        let record = AuditRecord { at_ms: Now::real().wall_ms, uid: peer.uid, pid: peer.pid, request };
+        self.audit.push_back(record.clone());
+        if self.audit.len() > AUDIT_KEPT {
+            self.audit.pop_front();
+        }
+        self.publish(Event::Audit(record));
+    }
+
+    fn publish(&mut self, event: Event) {
+        self.seq += 1;
+        // No subscriber is not an error.
+        let _ = self.updates.send(Update { seq: self.seq, event });
+    }
+
+    fn snapshot(&self) -> Box<Snapshot> {
+        let mut daemon = self.info.borrow().clone();
+        daemon.now_ms = Now::real().wall_ms;
+        daemon.halting = self.sup.is_halting();
+        Box::new(Snapshot {
+            seq: self.seq,
+            daemon,
+            groups: self.sup.groups(),
+            processes: self.sup.processes(),
+            audit: self.audit.iter().cloned().collect(),
+        })
+    }
+
+    /// Carries out every pending effect; true once shutdown is complete.
+    fn carry_out(&mut self) -> bool {
+        let mut exit = false;
+        loop {
+            let effects = self.sup.take_effects();
+            if effects.is_empty() {
+                return exit;
+            }
+            for effect in effects {
+                match effect {
+                    Effect::Spawn(req) => {
+                        let result = spawn::spawn(&req, &self.settings.logdir);
+                        match &result {
+                            Ok(pid) => tracing::debug!("{}: started pid {pid}", req.tag),
+                            Err(e) => tracing::warn!("{}: {e}", req.tag),
+                        }
+                        self.sup.spawned(Now::real(), &req.tag, result);
+                    }
+                    Effect::Signal { pgid, signal } => send(pgid, signal),
+                    Effect::Publish(event) => {
+                        if event == Event::Halting {
+                            self.info.send_modify(|i| i.halting = true);
+                        }
+                        self.publish(event);
+                    }
+                    Effect::WriteStatus => {
+                        if let Err(e) = statusfile::write_atomically(&self.settings.initstat, &self.sup.status_lines()) {
+                            tracing::warn!("cannot write status file {}: {e}", self.settings.initstat.display());
+                        }
+                    }
+                    Effect::Log(line) => tracing::warn!("{line}"),
+                    Effect::Exit => exit = true,
+                }
+            }
+        }
+    }
+}
+
+fn invalid(errors: ConfigErrors) -> ErrorReply {
+    ErrorReply {
+        kind: ErrorKind::InvalidConfig,
+        message: format!("invalid isinittab: {} error(s), nothing changed", errors.0.len()),
+        details: errors.lines(),
+    }
+}
+
+fn send(pgid: i32, signal: StopSignal) {
+    let sig = match signal {
+        StopSignal::Int => Signal::SIGINT,
+        StopSignal::Term => Signal::SIGTERM,
+        StopSignal::Kill => Signal::SIGKILL,
+    };
+    tracing::debug!("sending {sig} to process group {pgid}");
+    if let Err(e) = killpg(Pid::from_raw(pgid), sig)
+        && e != nix::errno::Errno::ESRCH
+    {
+        tracing::warn!("cannot send {sig} to process group {pgid}: {e}");
+    }
+}

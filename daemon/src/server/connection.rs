@@ -1,0 +1,96 @@
+//! One client connection: hello, then requests until the client leaves.
+
+use super::{handlers, Context, HELLO_TIMEOUT, IDLE_TIMEOUT, WRITE_TIMEOUT};
+use crate::runtime::Peer;
+use isinit_shared::protocol::frame::{read_message, write_message, FrameError};
+use isinit_shared::protocol::{ErrorKind, ErrorReply, Request, Response, PROTOCOL_VERSION};
+use tokio::io::BufReader;
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::UnixStream;
+
+/// The two halves of a connection and who is on the other end.
+pub struct Conn {
+    pub reader: BufReader<OwnedReadHalf>,
+    pub writer: OwnedWriteHalf,
+    pub peer: Peer,
+}
+
+impl Conn {
+    /// Writes one message, giving up on a client that does not read.
+    pub async fn send(&mut self, msg: &Response) -> Result<(), FrameError> {
+        match tokio::time::timeout(WRITE_TIMEOUT, write_message(&mut self.writer, msg)).await {
+            Ok(result) => result,
+            Err(_) => Err(FrameError::Io(std::io::ErrorKind::TimedOut.into())),
+        }
+    }
+}
+
+/// Serves one connection to its end; every failure ends only this task.
+pub async fn serve(stream: UnixStream, ctx: Context) {
+    let peer = match stream.peer_cred() {
+        Ok(c) => Peer { uid: c.uid(), pid: c.pid().and_then(|p| u32::try_from(p).ok()) },
+        Err(e) => {
+            tracing::warn!("cannot read peer credentials, dropping connection: {e}");
+            return;
+        }
+    };
+    let (reader, writer) = stream.into_split();
+    let mut conn = Conn { reader: BufReader::new(reader), writer, peer };
+    if !hello(&mut conn, &ctx).await {
+        return;
+    }
+    loop {
+        let request = match tokio::time::timeout(IDLE_TIMEOUT, read_message::<_, Request>(&mut conn.reader)).await {
+            Ok(Ok(request)) => request,
+            Ok(Err(FrameError::Closed)) | Err(_) => return,
+            Ok(Err(e)) => return refuse(&mut conn, e).await,
+        };
+        let reply = match request {
+            Request::Hello { .. } => Response::Error(ErrorReply::new(ErrorKind::Rejected, "hello sent twice")),
+            Request::Tell { group, level, dry_run } => handlers::tell::handle(&ctx, peer, group, level, dry_run).await,
+            Request::Status => handlers::status::handle(&ctx).await,
+            Request::Reload => handlers::reload::handle(&ctx, peer).await,
+            Request::Shutdown => handlers::shutdown::handle(&ctx, peer).await,
+            Request::Logs { tag, lines, follow } => return handlers::logs::handle(&ctx, conn, tag, lines, follow).await,
+            Request::Subscribe => return handlers::subscribe::handle(&ctx, conn).await,
+        };
+        if conn.send(&reply).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Exchanges hellos; false when the connection must end.
+async fn hello(conn: &mut Conn, ctx: &Context) -> bool {
+    let first = match tokio::time::timeout(HELLO_TIMEOUT, read_message::<_, Request>(&mut conn.reader)).await {
+        Ok(Ok(first)) => first,
+        Ok(Err(FrameError::Closed)) | Err(_) => return false,
+        Ok(Err(e)) => {
+            refuse(conn, e).await;
+            return false;
+        }
+    };
+    let reply = match first {
+        Request::Hello { protocol } if protocol == PROTOCOL_VERSION => {
+            Response::Hello { protocol, daemon: ctx.info.borrow().clone() }
+        }
+        Request::Hello { protocol } => {
+            tracing::warn!("client pid {:?} speaks protocol {protocol}, we speak {PROTOCOL_VERSION}", conn.peer.pid);
+            let _ = conn.send(&Response::VersionMismatch { daemon: PROTOCOL_VERSION, client: protocol }).await;
+            return false;
+        }
+        _ => {
+            let e = ErrorReply::new(ErrorKind::Rejected, "a connection must start with hello");
+            let _ = conn.send(&Response::Error(e)).await;
+            return false;
+        }
+    };
+    conn.send(&reply).await.is_ok()
+}
+
+/// Tells a client why its bytes were refused, then lets the connection end.
+async fn refuse(conn: &mut Conn, e: FrameError) {
+    tracing::debug!("dropping client pid {:?}: {e}", conn.peer.pid);
+    let reply = ErrorReply::new(ErrorKind::Rejected, format!("bad request: {e}"));
+    let _ = conn.send(&Response::Error(reply)).await;
+}

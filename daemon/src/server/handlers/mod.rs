@@ -1,0 +1,48 @@
+//! One file per request kind. Each turns a request into a runtime
+//! [`Command`], awaits its reply, and shapes the [`Response`].
+
+pub mod logs;
+pub mod reload;
+pub mod shutdown;
+pub mod status;
+pub mod subscribe;
+pub mod tell;
+
+use super::Context;
+use crate::runtime::{Command, Outcome, Peer};
+use isinit_shared::protocol::{ErrorKind, ErrorReply, Response};
+use tokio::sync::oneshot;
+
+/// Sends a command built around a reply channel and awaits the reply;
+/// `None` once the runtime is gone (the daemon is exiting).
+async fn ask<T>(ctx: &Context, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Option<T> {
+    let (tx, rx) = oneshot::channel();
+    ctx.commands.send(make(tx)).await.ok()?;
+    rx.await.ok()
+}
+
+/// The reply when the runtime has already gone away.
+fn exiting() -> Response {
+    Response::Error(ErrorReply::new(ErrorKind::Rejected, "daemon is exiting"))
+}
+
+/// SPEC §7: changing state is for root and the daemon's own user only.
+fn authorize(ctx: &Context, peer: Peer, what: &str) -> Result<(), Response> {
+    if peer.uid == 0 || peer.uid == ctx.own_uid {
+        return Ok(());
+    }
+    tracing::warn!("refused {what} from uid {} pid {:?}: permission denied", peer.uid, peer.pid);
+    Err(Response::Error(ErrorReply::new(
+        ErrorKind::PermissionDenied,
+        format!("permission denied: only root and uid {} may {what}", ctx.own_uid),
+    )))
+}
+
+/// The response for a state-changing command's outcome.
+fn outcome(o: Option<Outcome>) -> Response {
+    match o {
+        Some(Ok(message)) => Response::Ok { message },
+        Some(Err(e)) => Response::Error(e),
+        None => exiting(),
+    }
+}

@@ -1,0 +1,42 @@
+//! `subscribe`: a snapshot, then every change in order. A client that
+//! falls behind, or a change a client cannot apply on its own (a new
+//! isinittab), gets a fresh snapshot instead — the daemon never waits for
+//! a slow subscriber.
+
+use super::{ask, Context};
+use crate::runtime::Command;
+use crate::server::connection::Conn;
+use isinit_shared::protocol::{Event, Response};
+use tokio::io::AsyncReadExt;
+use tokio::sync::broadcast::error::RecvError;
+
+pub async fn handle(ctx: &Context, mut conn: Conn) {
+    let mut scratch = [0u8; 256];
+    'resync: loop {
+        let Some((snapshot, mut rx)) = ask(ctx, |reply| Command::Subscribe { reply }).await else { return };
+        if conn.send(&Response::Snapshot(snapshot)).await.is_err() {
+            return;
+        }
+        loop {
+            tokio::select! {
+                _ = conn.reader.read(&mut scratch) => return,
+                update = rx.recv() => match update {
+                    Ok(update) => {
+                        let resync = matches!(update.event, Event::ConfigChanged { .. });
+                        if conn.send(&Response::Update(update)).await.is_err() {
+                            return;
+                        }
+                        if resync {
+                            continue 'resync;
+                        }
+                    }
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::debug!("subscriber pid {:?} missed {missed} updates; resynchronising", conn.peer.pid);
+                        continue 'resync;
+                    }
+                    Err(RecvError::Closed) => return,
+                }
+            }
+        }
+    }
+}

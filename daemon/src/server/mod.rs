@@ -1,0 +1,66 @@
+//! The control socket (SPEC §7): the listener, one task per connection,
+//! and one handler per request kind (`handlers/`).
+//!
+//! The server never touches supervisor state: every handler sends a
+//! [`Command`] to the runtime task and waits on its `oneshot`. A client
+//! that is slow, silent, hostile or gone only ever occupies its own task,
+//! and at most [`MAX_CONNECTIONS`] of those exist at once.
+
+mod connection;
+mod handlers;
+mod socket;
+
+pub use socket::{bind, BindError, SocketFile};
+
+use crate::runtime::Command;
+use isinit_shared::protocol::DaemonInfo;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::UnixListener;
+use tokio::sync::{mpsc, watch, Semaphore};
+
+/// Connections served at once; more are closed at once, so a flood of
+/// clients cannot exhaust the daemon's file descriptors or memory.
+pub const MAX_CONNECTIONS: usize = 256;
+/// How long a new client has to say hello.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a request-reply connection may sit idle between requests.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long one reply may take to write before the client is dropped.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What every connection task needs.
+#[derive(Clone)]
+pub struct Context {
+    pub commands: mpsc::Sender<Command>,
+    pub info: watch::Receiver<DaemonInfo>,
+    pub output: crate::runtime::output::OutputHub,
+    /// The daemon's effective uid: besides root, the only one that may
+    /// change state.
+    pub own_uid: u32,
+}
+
+/// Accepts connections until the task is dropped.
+pub async fn serve(listener: UnixListener, ctx: Context) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // EMFILE and friends: back off briefly instead of spinning.
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            tracing::warn!("connection refused: {MAX_CONNECTIONS} clients already connected");
+            continue;
+        };
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            connection::serve(stream, ctx).await;
+            drop(permit);
+        });
+    }
+}

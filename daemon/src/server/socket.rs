@@ -1,0 +1,65 @@
+//! Creating the control socket safely: never unlink a socket a live daemon
+//! answers on (STYLE.md trap 10), replace a stale one, and create it 0660.
+
+use isinit_shared::client::{Client, ClientError};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::Path;
+use std::time::Duration;
+use tokio::net::UnixListener;
+
+/// Why the socket could not be bound.
+#[derive(Debug, thiserror::Error)]
+pub enum BindError {
+    #[error("already running, pid {pid} (socket {})", socket.display())]
+    AlreadyRunning { pid: u32, socket: std::path::PathBuf },
+    #[error("{} is in use by something that does not answer as an isinit daemon; not replacing it", .0.display())]
+    InUse(std::path::PathBuf),
+    #[error("{} exists and is not a socket; not replacing it", .0.display())]
+    NotASocket(std::path::PathBuf),
+    #[error("cannot create socket {}: {source}", path.display())]
+    Io { path: std::path::PathBuf, source: std::io::Error },
+}
+
+/// The socket file this daemon created, remembered by inode so that
+/// shutdown removes it only if it is still ours.
+#[derive(Debug)]
+pub struct SocketFile {
+    path: std::path::PathBuf,
+    ino: u64,
+}
+
+impl SocketFile {
+    /// Removes the socket file unless another daemon has since replaced it.
+    pub fn remove(&self) {
+        if std::fs::metadata(&self.path).is_ok_and(|m| m.ino() == self.ino) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Binds the control socket, refusing if another daemon answers on it.
+pub async fn bind(path: &Path) -> Result<(UnixListener, SocketFile), BindError> {
+    let io = |source| BindError::Io { path: path.to_owned(), source };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if !meta.file_type().is_socket() {
+            return Err(BindError::NotASocket(path.to_owned()));
+        }
+        match tokio::time::timeout(Duration::from_secs(2), Client::connect(path)).await {
+            Ok(Ok(client)) => return Err(BindError::AlreadyRunning { pid: client.daemon.pid, socket: path.to_owned() }),
+            Ok(Err(ClientError::NotRunning { .. })) => {
+                tracing::info!("replacing stale socket {}", path.display());
+                std::fs::remove_file(path).map_err(io)?;
+            }
+            Ok(Err(ClientError::VersionMismatch { .. })) | Err(_) | Ok(Err(_)) => {
+                return Err(BindError::InUse(path.to_owned()));
+            }
+        }
+    }
+    let listener = UnixListener::bind(path).map_err(io)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(io)?;
+    let ino = std::fs::metadata(path).map_err(io)?.ino();
+    Ok((listener, SocketFile { path: path.to_owned(), ino }))
+}

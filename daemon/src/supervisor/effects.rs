@@ -1,0 +1,55 @@
+//! What the supervisor asks the outside world to do.
+//!
+//! The supervisor never performs I/O itself: every decision comes out as an
+//! [`Effect`], which the runtime carries out (and, for spawns, reports back).
+//! That keeps the whole state machine testable with no process at all.
+
+use isinit_shared::protocol::Event;
+
+/// A signal the supervisor sends to a process group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum StopSignal {
+    /// First, polite: what a terminal's Ctrl-C sends.
+    Int,
+    /// Second, after `term_after`.
+    Term,
+    /// Last, after `kill_after` more.
+    Kill,
+}
+
+impl StopSignal {
+    /// The next step of the escalation, if any.
+    pub fn next(self) -> Option<StopSignal> {
+        match self {
+            StopSignal::Int => Some(StopSignal::Term),
+            StopSignal::Term => Some(StopSignal::Kill),
+            StopSignal::Kill => None,
+        }
+    }
+}
+
+/// Everything needed to start one process of an entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpawnRequest {
+    pub group: String,
+    pub tag: String,
+    pub level: String,
+    pub command: String,
+}
+
+/// One thing for the runtime to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Start a process; the runtime answers with `Supervisor::spawned`.
+    Spawn(SpawnRequest),
+    /// Send a signal to a whole process group.
+    Signal { pgid: i32, signal: StopSignal },
+    /// Tell subscribers something changed.
+    Publish(Event),
+    /// A group's level or state changed: rewrite the status file.
+    WriteStatus,
+    /// A line for the daemon log.
+    Log(String),
+    /// Shutdown finished: nothing is left running.
+    Exit,
+}

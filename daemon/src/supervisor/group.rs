@@ -1,0 +1,225 @@
+//! Switching resource groups between levels (SPEC §3), reload and shutdown
+//! (SPEC §6).
+
+use super::process::Phase;
+use super::{Effect, Now, Supervisor};
+use isinit_shared::config::{Entry, Inittab};
+use isinit_shared::protocol::{ErrorKind, ErrorReply, Event, GroupState, Plan};
+
+/// Whether `level` is a label a tell may name (SPEC §1: non-empty, no `:`,
+/// `,` or whitespace).
+pub fn valid_level(level: &str) -> bool {
+    !level.is_empty() && !level.chars().any(|c| c == ':' || c == ',' || c.is_whitespace())
+}
+
+impl Supervisor {
+    /// Switches `group` to `level`: stop what the level does not keep, then
+    /// start its entries in file order. A tell during a switch takes over.
+    pub fn tell(&mut self, now: Now, group: &str, level: &str) -> Result<(), ErrorReply> {
+        if self.halting {
+            return Err(ErrorReply::new(ErrorKind::Rejected, "daemon is shutting down"));
+        }
+        if !valid_level(level) {
+            return Err(ErrorReply::new(
+                ErrorKind::Rejected,
+                format!("invalid level `{level}`: must be non-empty, without `:`, `,` or whitespace"),
+            ));
+        }
+        if !self.group_exists(group) {
+            return Err(Self::no_such_group(group));
+        }
+        self.apply_level(now, group, level);
+        Ok(())
+    }
+
+    /// What a tell of `group` to `level` would do if `config` were adopted
+    /// first (the runtime passes the re-read file, or the current one).
+    pub fn plan(&self, config: &Inittab, group: &str, level: &str) -> Plan {
+        let mut plan = Plan { group: group.to_string(), level: level.to_string(), ..Plan::default() };
+        let running = self.procs.values().any(|p| p.entry.group == group && p.has_live_processes());
+        if !config.groups().contains(group) && !running {
+            plan.error = Some(Self::no_such_group(group).message);
+            return plan;
+        }
+        if !valid_level(level) {
+            plan.error = Some(format!("invalid level `{level}`"));
+            return plan;
+        }
+        let mut kept = Vec::new();
+        for (tag, p) in self.procs.iter().filter(|(_, p)| p.entry.group == group) {
+            let keep = p.phase != Phase::Stopping && keeps(config.entry(tag), &p.entry, group, level);
+            match (keep, p.has_live_processes()) {
+                (true, true) => {
+                    plan.keep.push(tag.clone());
+                    kept.push(tag.as_str());
+                }
+                (true, false) => kept.push(tag.as_str()),
+                (false, true) => plan.stop.push(tag.clone()),
+                (false, false) => {}
+            }
+        }
+        for e in config.entries_of(group).filter(|e| e.in_level(level)) {
+            if !kept.contains(&e.tag.as_str()) {
+                plan.start.push(e.tag.clone());
+            } else if !plan.keep.contains(&e.tag) {
+                plan.done.push(e.tag.clone());
+            }
+        }
+        plan
+    }
+
+    /// Adopts a validated new isinittab (SPEC §6 reload): processes of
+    /// removed groups and of removed, changed or `off` entries stop; every
+    /// told group re-applies its level, which starts new entries.
+    pub fn reload(&mut self, now: Now, config: Inittab) -> Result<(), ErrorReply> {
+        if self.halting {
+            return Err(ErrorReply::new(ErrorKind::Rejected, "daemon is shutting down"));
+        }
+        let changed = config.sha256 != self.config.sha256 || config.path != self.config.path;
+        self.config = config;
+        self.sync_groups(now);
+        if changed {
+            self.effects.push(Effect::Publish(Event::ConfigChanged {
+                path: self.config.path.display().to_string(),
+                sha256: self.config.sha256.clone(),
+            }));
+        }
+        let told: Vec<(String, String)> =
+            self.groups.iter().filter_map(|(n, g)| g.level.clone().map(|l| (n.clone(), l))).collect();
+        for (name, level) in told {
+            self.apply_level(now, &name, &level);
+        }
+        Ok(())
+    }
+
+    /// Begins shutdown: every group `HALTING`, every process stopped. An
+    /// [`Effect::Exit`] follows once nothing is left.
+    pub fn shutdown(&mut self, now: Now) {
+        if self.halting {
+            return;
+        }
+        self.halting = true;
+        self.effects.push(Effect::Publish(Event::Halting));
+        let names: Vec<String> = self.groups.keys().cloned().collect();
+        for name in names {
+            if let Some(g) = self.groups.get_mut(&name) {
+                g.waiting_on = None;
+            }
+            self.set_group_state(&name, GroupState::Halting, now);
+        }
+        let tags: Vec<String> = self.procs.keys().cloned().collect();
+        for tag in tags {
+            self.retire(now, &tag);
+        }
+        self.check_exit();
+    }
+
+    pub(super) fn check_exit(&mut self) {
+        if self.halting && self.procs.is_empty() && !self.effects.contains(&Effect::Exit) {
+            self.effects.push(Effect::Exit);
+        }
+    }
+
+    /// The stop phase of a tell, then the start phase.
+    pub(super) fn apply_level(&mut self, now: Now, group: &str, level: &str) {
+        let Some(g) = self.groups.get_mut(group) else { return };
+        g.level = Some(level.to_string());
+        g.cursor = 0;
+        g.waiting_on = None;
+        self.dirty_groups.insert(group.to_string());
+        self.status_dirty = true;
+        self.set_group_state(group, GroupState::Stopping, now);
+        let tags: Vec<String> =
+            self.procs.iter().filter(|(_, p)| p.entry.group == group).map(|(t, _)| t.clone()).collect();
+        for tag in tags {
+            let Some(p) = self.procs.get_mut(&tag) else { continue };
+            if p.phase == Phase::Stopping {
+                continue;
+            }
+            let newer = self.config.entry(&tag);
+            if keeps(newer, &p.entry, group, level) {
+                if let Some(newer) = newer
+                    && p.entry != *newer
+                {
+                    p.entry = newer.clone();
+                    self.dirty_procs.insert(tag);
+                }
+            } else {
+                self.retire(now, &tag);
+            }
+        }
+        self.advance(now, group);
+    }
+
+    /// Moves a group's switch forward as far as it can go now.
+    pub(super) fn advance(&mut self, now: Now, group: &str) {
+        loop {
+            let Some(g) = self.groups.get(group) else { return };
+            match g.state {
+                GroupState::Stopping => {
+                    if self.procs.values().any(|p| p.entry.group == group && p.phase == Phase::Stopping) {
+                        return;
+                    }
+                    self.set_group_state(group, GroupState::Starting, now);
+                }
+                GroupState::Starting => {
+                    if g.waiting_on.is_some() {
+                        return;
+                    }
+                    let Some(level) = g.level.clone() else { return };
+                    let cursor = g.cursor;
+                    let entries: Vec<Entry> =
+                        self.config.entries_of(group).filter(|e| e.in_level(&level)).cloned().collect();
+                    let Some(entry) = entries.get(cursor) else {
+                        let result = self.result_of(&entries);
+                        self.set_group_state(group, result, now);
+                        return;
+                    };
+                    if let Some(g) = self.groups.get_mut(group) {
+                        g.cursor += 1;
+                    }
+                    let wait = match self.procs.get(&entry.tag) {
+                        Some(p) => p.entry.group == group && p.is_foreground_alive(),
+                        None => {
+                            self.start(now, entry, &level);
+                            entry.mode.is_foreground()
+                        }
+                    };
+                    if wait && let Some(g) = self.groups.get_mut(group) {
+                        g.waiting_on = Some(entry.tag.clone());
+                    }
+                }
+                _ => return,
+            }
+        }
+    }
+
+    /// SPEC §3.5: FAILED if a test failed; PASSED if every entry is a test
+    /// and all passed; otherwise DONE (also for a level with no entries).
+    fn result_of(&self, entries: &[Entry]) -> GroupState {
+        let procs: Vec<_> = entries.iter().map(|e| self.procs.get(&e.tag)).collect();
+        if procs.iter().flatten().any(|p| p.test_failed()) {
+            GroupState::Failed
+        } else if !procs.is_empty() && procs.iter().all(|p| p.is_some_and(|p| p.test_passed())) {
+            GroupState::Passed
+        } else {
+            GroupState::Done
+        }
+    }
+
+    /// Called when a foreground entry finished (or failed to start).
+    pub(super) fn foreground_finished(&mut self, now: Now, group: &str, tag: &str) {
+        if let Some(g) = self.groups.get_mut(group)
+            && g.waiting_on.as_deref() == Some(tag)
+        {
+            g.waiting_on = None;
+            self.advance(now, group);
+        }
+    }
+}
+
+/// Whether a live process started for `current` stays up when its group
+/// `group` switches to `level` under the entry `newer` from the file.
+fn keeps(newer: Option<&Entry>, current: &Entry, group: &str, level: &str) -> bool {
+    newer.is_some_and(|n| n.group == group && n.in_level(level) && !current.needs_restart_for(n))
+}

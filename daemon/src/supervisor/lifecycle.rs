@@ -1,0 +1,219 @@
+//! The life of one process record: start, exit, respawn and its throttle
+//! (SPEC §4), graceful stop with escalation (SPEC §5), and forgetting.
+
+use super::process::{Phase, Proc};
+use super::timers::Timer;
+use super::{Effect, Now, SpawnRequest, StopSignal, Supervisor};
+use isinit_shared::config::{Entry, Mode};
+use isinit_shared::protocol::{Event, ExitRecord, ExitStatus, EXITS_KEPT};
+
+impl Supervisor {
+    /// Creates (or reuses) the record of `entry` and asks for a spawn.
+    pub(super) fn start(&mut self, now: Now, entry: &Entry, level: &str) {
+        let rapid_window = self.timing.rapid_window;
+        let p = self.procs.entry(entry.tag.clone()).or_insert_with(|| Proc::new(entry.clone()));
+        let quick = p.started_at.is_some_and(|t| now.mono.saturating_duration_since(t) < rapid_window);
+        p.rapid_starts = if quick { p.rapid_starts + 1 } else { 1 };
+        p.phase = Phase::Running;
+        p.pid = None;
+        p.start_error = None;
+        p.started_at = Some(now.mono);
+        p.started_at_ms = Some(now.wall_ms);
+        self.dirty_procs.insert(entry.tag.clone());
+        self.effects.push(Effect::Spawn(SpawnRequest {
+            group: entry.group.clone(),
+            tag: entry.tag.clone(),
+            level: level.to_string(),
+            command: entry.command.clone(),
+        }));
+    }
+
+    /// The runtime's answer to [`Effect::Spawn`]: the leader's pid (which is
+    /// also its process group id), or why it could not start.
+    pub fn spawned(&mut self, now: Now, tag: &str, result: Result<i32, String>) {
+        let Some(p) = self.procs.get_mut(tag) else { return };
+        self.dirty_procs.insert(tag.to_string());
+        match result {
+            Ok(pid) => {
+                p.pid = Some(pid);
+                p.pgids.insert(pid);
+            }
+            Err(error) => {
+                p.start_error = Some(error.clone());
+                p.phase = Phase::FailedToStart(error.clone());
+                let (group, mode) = (p.entry.group.clone(), p.entry.mode);
+                self.log(format!("{tag}: cannot start: {error}"));
+                if mode == Mode::Respawn && !self.halting {
+                    self.throttle(now, tag);
+                }
+                if mode.is_foreground() {
+                    self.foreground_finished(now, &group, tag);
+                }
+            }
+        }
+    }
+
+    /// A reaped child. Returns false for pids that are no leader of ours
+    /// (adopted orphans, members of a process group).
+    pub fn child_exited(&mut self, now: Now, pid: i32, status: ExitStatus) -> bool {
+        let Some((tag, p)) = self.procs.iter_mut().find(|(_, p)| p.pid == Some(pid)) else {
+            return false;
+        };
+        let tag = tag.clone();
+        p.pid = None;
+        p.last_exit = Some(status);
+        let ran_ms = p.started_at.map(|t| now.mono.saturating_duration_since(t).as_millis() as u64).unwrap_or(0);
+        let exits = self.exits.entry(tag.clone()).or_default();
+        exits.push_back(ExitRecord { at_ms: now.wall_ms, status, ran_ms });
+        if exits.len() > EXITS_KEPT {
+            exits.pop_front();
+        }
+        self.dirty_procs.insert(tag.clone());
+        let (group, mode, phase) = (p.entry.group.clone(), p.entry.mode, p.phase.clone());
+        if phase != Phase::Running {
+            return true;
+        }
+        match mode {
+            Mode::Respawn if !self.halting && self.still_wanted(&tag) => {
+                self.respawn_or_throttle(now, &tag);
+            }
+            _ => {
+                if let Some(p) = self.procs.get_mut(&tag) {
+                    p.phase = Phase::Exited;
+                }
+                if mode.is_foreground() {
+                    self.foreground_finished(now, &group, &tag);
+                }
+            }
+        }
+        true
+    }
+
+    /// Whether the record's group is at a level its entry has.
+    fn still_wanted(&self, tag: &str) -> bool {
+        let Some(p) = self.procs.get(tag) else { return false };
+        let level = self.groups.get(&p.entry.group).and_then(|g| g.level.as_deref());
+        level.is_some_and(|l| p.entry.in_level(l))
+    }
+
+    /// SPEC §4: restart at once, unless it has already been started more
+    /// than `rapid_starts` times in quick succession.
+    fn respawn_or_throttle(&mut self, now: Now, tag: &str) {
+        let Some(p) = self.procs.get(tag) else { return };
+        let quick = p.started_at.is_some_and(|t| now.mono.saturating_duration_since(t) < self.timing.rapid_window);
+        if quick && p.rapid_starts > self.timing.rapid_starts {
+            self.throttle(now, tag);
+        } else {
+            self.restart(now, tag);
+        }
+    }
+
+    fn restart(&mut self, now: Now, tag: &str) {
+        let Some(p) = self.procs.get_mut(tag) else { return };
+        p.respawns += 1;
+        let entry = p.entry.clone();
+        let level = self.groups.get(&entry.group).and_then(|g| g.level.clone()).unwrap_or_default();
+        self.start(now, &entry, &level);
+    }
+
+    /// Puts a respawn entry to sleep for `respawn_pause`.
+    fn throttle(&mut self, now: Now, tag: &str) {
+        let pause = self.timing.respawn_pause;
+        let Some(p) = self.procs.get_mut(tag) else { return };
+        let until = now.after(pause);
+        p.phase = Phase::Backoff { until: until.mono, until_ms: until.wall_ms };
+        p.rapid_starts = 0;
+        self.dirty_procs.insert(tag.to_string());
+        self.timers.arm(until.mono, Timer::Respawn { tag: tag.to_string() });
+        let message = format!("{tag} respawning too rapidly: sleeping {} seconds", pause.as_secs_f64());
+        self.log(message.clone());
+        self.effects.push(Effect::Publish(Event::Notice { at_ms: now.wall_ms, message }));
+    }
+
+    /// Runs every timer that is due.
+    pub fn fire_timers(&mut self, now: Now) {
+        for timer in self.timers.take_due(now.mono) {
+            match timer {
+                Timer::Escalate { tag, pgid, signal } => {
+                    if !self.procs.get(&tag).is_some_and(|p| p.pgids.contains(&pgid)) {
+                        continue;
+                    }
+                    self.effects.push(Effect::Signal { pgid, signal });
+                    if let Some(next) = signal.next() {
+                        let delay = if next == StopSignal::Kill { self.timing.kill_after } else { self.timing.term_after };
+                        self.timers.arm(now.after(delay).mono, Timer::Escalate { tag, pgid, signal: next });
+                    }
+                }
+                Timer::Respawn { tag } => {
+                    if self.procs.get(&tag).is_some_and(|p| matches!(p.phase, Phase::Backoff { .. }))
+                        && self.still_wanted(&tag)
+                        && !self.halting
+                    {
+                        self.restart(now, &tag);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Drops process groups that `alive` reports empty, and finishes stops
+    /// with nothing left. The runtime calls it after every batch of reaped
+    /// children and before every request, with a probe that sends signal 0
+    /// to the group.
+    pub fn sweep(&mut self, now: Now, alive: impl Fn(i32) -> bool) {
+        let mut emptied = Vec::new();
+        for (tag, p) in self.procs.iter_mut() {
+            let gone: Vec<i32> = p.pgids.iter().copied().filter(|g| Some(*g) != p.pid && !alive(*g)).collect();
+            for pgid in gone {
+                p.pgids.remove(&pgid);
+                emptied.push((tag.clone(), pgid));
+            }
+        }
+        for (tag, pgid) in &emptied {
+            self.timers.cancel(|t| matches!(t, Timer::Escalate { tag: t2, pgid: g, .. } if t2 == tag && g == pgid));
+        }
+        let finished: Vec<String> = self
+            .procs
+            .iter()
+            .filter(|(_, p)| p.phase == Phase::Stopping && !p.has_live_processes())
+            .map(|(t, _)| t.clone())
+            .collect();
+        for tag in finished {
+            self.forget(now, &tag);
+        }
+    }
+
+    /// The record leaves its level: stop whatever it still has running, or
+    /// forget it at once.
+    pub(super) fn retire(&mut self, now: Now, tag: &str) {
+        let Some(p) = self.procs.get_mut(tag) else { return };
+        if p.phase == Phase::Stopping {
+            return;
+        }
+        if !p.has_live_processes() {
+            self.forget(now, tag);
+            return;
+        }
+        p.phase = Phase::Stopping;
+        let pgids: Vec<i32> = p.pgids.iter().copied().collect();
+        self.dirty_procs.insert(tag.to_string());
+        self.timers.cancel(|t| matches!(t, Timer::Respawn { tag: t2 } if t2 == tag));
+        let at = now.after(self.timing.term_after).mono;
+        for pgid in pgids {
+            self.effects.push(Effect::Signal { pgid, signal: StopSignal::Int });
+            self.timers.arm(at, Timer::Escalate { tag: tag.to_string(), pgid, signal: StopSignal::Term });
+        }
+    }
+
+    /// Drops the record (SPEC §3.4: switching away and back runs
+    /// `once`/`wait` entries again) and lets its group move on.
+    fn forget(&mut self, now: Now, tag: &str) {
+        let Some(p) = self.procs.remove(tag) else { return };
+        self.timers.cancel(|t| match t {
+            Timer::Respawn { tag: t2 } | Timer::Escalate { tag: t2, .. } => t2 == tag,
+        });
+        self.dirty_procs.insert(tag.to_string());
+        self.advance(now, &p.entry.group);
+        self.check_exit();
+    }
+}

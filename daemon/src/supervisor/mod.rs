@@ -1,0 +1,165 @@
+//! The heart of isinit: the resource-group and process state machines.
+//!
+//! [`Supervisor`] is plain data plus transition methods. Every method takes
+//! the current time and returns nothing; the consequences accumulate as
+//! [`Effect`]s, collected with [`Supervisor::take_effects`] and carried out
+//! by the runtime (`crate::runtime`), which owns the only task that touches
+//! this state. Nothing here forks, signals, sleeps or reads a clock, so the
+//! unit tests drive whole scenarios — tells, exits, throttles, escalations —
+//! with no process at all.
+
+mod effects;
+mod group;
+mod lifecycle;
+mod process;
+mod snapshot;
+mod timers;
+mod timing;
+
+#[cfg(test)]
+mod tests;
+
+pub use effects::{Effect, SpawnRequest, StopSignal};
+pub use timing::{Now, Timing};
+
+use isinit_shared::config::Inittab;
+use isinit_shared::protocol::{ErrorKind, ErrorReply, ExitRecord, GroupState};
+use isinit_shared::time::UnixMillis;
+use process::Proc;
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::time::Instant;
+use timers::Timers;
+
+/// One resource group's supervision state.
+#[derive(Debug, Clone)]
+struct Group {
+    /// The level last told; `None` until the first tell.
+    level: Option<String>,
+    state: GroupState,
+    since_ms: UnixMillis,
+    /// During `Starting`: index of the next entry (among the group's
+    /// entries that have the level, in file order) to consider.
+    cursor: usize,
+    /// During `Starting`: the `wait`/`test` entry the start is waiting for.
+    waiting_on: Option<String>,
+    /// False once the group is gone from the file (kept while its
+    /// processes stop).
+    in_file: bool,
+}
+
+/// The supervisor's whole state. See the module documentation.
+pub struct Supervisor {
+    config: Inittab,
+    timing: Timing,
+    groups: BTreeMap<String, Group>,
+    procs: BTreeMap<String, Proc>,
+    /// Past exits per tag; outlives the process record so an operator can
+    /// still see why something stopped.
+    exits: HashMap<String, VecDeque<ExitRecord>>,
+    timers: Timers,
+    halting: bool,
+    effects: Vec<Effect>,
+    dirty_groups: BTreeSet<String>,
+    dirty_procs: BTreeSet<String>,
+    status_dirty: bool,
+}
+
+impl Supervisor {
+    /// A supervisor for `config` with every group `CONFIGURED` (SPEC §6: at
+    /// start no group runs until told).
+    pub fn new(config: Inittab, timing: Timing, now: Now) -> Supervisor {
+        let mut s = Supervisor {
+            config: config.clone(),
+            timing,
+            groups: BTreeMap::new(),
+            procs: BTreeMap::new(),
+            exits: HashMap::new(),
+            timers: Timers::default(),
+            halting: false,
+            effects: Vec::new(),
+            dirty_groups: BTreeSet::new(),
+            dirty_procs: BTreeSet::new(),
+            status_dirty: true,
+        };
+        s.sync_groups(now);
+        s
+    }
+
+    /// The isinittab in force.
+    pub fn config(&self) -> &Inittab {
+        &self.config
+    }
+
+    pub fn is_halting(&self) -> bool {
+        self.halting
+    }
+
+    /// When the runtime must next call [`Supervisor::fire_timers`].
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.timers.next_deadline()
+    }
+
+    /// Every pid of a live leader, for accounting in tests and benchmarks.
+    pub fn live_pids(&self) -> Vec<i32> {
+        self.procs.values().filter_map(|p| p.pid).collect()
+    }
+
+    /// Whether the group can be told: in the file, or still running.
+    fn group_exists(&self, name: &str) -> bool {
+        self.config.groups().contains(name)
+            || self.procs.values().any(|p| p.entry.group == name && p.has_live_processes())
+    }
+
+    /// The error a tell or preview of an unknown group gets.
+    fn no_such_group(name: &str) -> ErrorReply {
+        ErrorReply::new(ErrorKind::NoSuchGroup, format!("no such group: {name}"))
+    }
+
+    /// Groups of the file get a record; groups neither in the file nor
+    /// running lose theirs.
+    fn sync_groups(&mut self, now: Now) {
+        let in_file: BTreeSet<String> = self.config.groups().into_iter().map(String::from).collect();
+        for name in &in_file {
+            let g = self.groups.entry(name.clone()).or_insert_with(|| Group {
+                level: None,
+                state: GroupState::Configured,
+                since_ms: now.wall_ms,
+                cursor: 0,
+                waiting_on: None,
+                in_file: true,
+            });
+            g.in_file = true;
+            self.dirty_groups.insert(name.clone());
+        }
+        let gone: Vec<String> = self.groups.keys().filter(|n| !in_file.contains(*n)).cloned().collect();
+        for name in gone {
+            if let Some(g) = self.groups.get_mut(&name) {
+                g.in_file = false;
+            }
+            self.dirty_groups.insert(name);
+        }
+        self.status_dirty = true;
+    }
+
+    fn set_group_state(&mut self, name: &str, state: GroupState, now: Now) {
+        if let Some(g) = self.groups.get_mut(name)
+            && g.state != state
+        {
+            g.state = state;
+            g.since_ms = now.wall_ms;
+            self.dirty_groups.insert(name.to_string());
+            self.status_dirty = true;
+        }
+    }
+
+    fn log(&mut self, line: String) {
+        self.effects.push(Effect::Log(line));
+    }
+
+    /// Returns the effects accumulated since the last call, followed by one
+    /// publish per changed group and process.
+    pub fn take_effects(&mut self) -> Vec<Effect> {
+        self.flush_changes();
+        std::mem::take(&mut self.effects)
+    }
+}

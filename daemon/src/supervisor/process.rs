@@ -1,0 +1,140 @@
+//! The record the supervisor keeps for one entry's process.
+
+use isinit_shared::config::{Entry, Mode};
+use isinit_shared::protocol::{ExitRecord, ExitStatus, ProcessState, ProcessStatus};
+use isinit_shared::time::UnixMillis;
+use std::collections::{BTreeSet, VecDeque};
+use std::time::Instant;
+
+/// Where a process record is in its life. The leader pid and the process
+/// groups that may still have members are kept beside it in [`Proc`],
+/// because they matter in every phase (a stopped `once` can leave a
+/// background job behind).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Phase {
+    /// Started (or being started): alive until its exit is reaped.
+    Running,
+    /// Ran and exited; for `wait`/`test` this is completion.
+    Exited,
+    /// A `respawn` throttled until `until`.
+    Backoff { until: Instant, until_ms: UnixMillis },
+    /// The command could not be started.
+    FailedToStart(String),
+    /// Being stopped; the record is forgotten once nothing is left.
+    Stopping,
+}
+
+/// One process record (SPEC §3: created when the entry starts at a level,
+/// forgotten when the group moves to a level the entry does not have).
+#[derive(Debug, Clone)]
+pub struct Proc {
+    /// The entry as it was when the record was created; compared with the
+    /// file on reload to find changed commands.
+    pub entry: Entry,
+    pub phase: Phase,
+    /// The leader, while alive.
+    pub pid: Option<i32>,
+    /// Process groups this record started that may still have members.
+    pub pgids: BTreeSet<i32>,
+    pub started_at: Option<Instant>,
+    pub started_at_ms: Option<UnixMillis>,
+    /// Restarts since the record was created.
+    pub respawns: u32,
+    /// Consecutive starts, each less than `rapid_window` after the previous.
+    pub rapid_starts: u32,
+    pub last_exit: Option<ExitStatus>,
+    pub start_error: Option<String>,
+}
+
+impl Proc {
+    pub fn new(entry: Entry) -> Proc {
+        Proc {
+            entry,
+            phase: Phase::Running,
+            pid: None,
+            pgids: BTreeSet::new(),
+            started_at: None,
+            started_at_ms: None,
+            respawns: 0,
+            rapid_starts: 0,
+            last_exit: None,
+            start_error: None,
+        }
+    }
+
+    /// Whether anything this record started may still be running.
+    pub fn has_live_processes(&self) -> bool {
+        self.pid.is_some() || !self.pgids.is_empty()
+    }
+
+    /// Whether the leader is alive in the foreground of its group's start.
+    pub fn is_foreground_alive(&self) -> bool {
+        self.entry.mode.is_foreground() && self.phase == Phase::Running
+    }
+
+    /// A `test` that ran and did not exit 0 (or never started).
+    pub fn test_failed(&self) -> bool {
+        self.entry.mode == Mode::Test
+            && match self.phase {
+                Phase::Exited => !self.last_exit.is_some_and(ExitStatus::success),
+                Phase::FailedToStart(_) => true,
+                _ => false,
+            }
+    }
+
+    /// A `test` that ran and exited 0.
+    pub fn test_passed(&self) -> bool {
+        self.entry.mode == Mode::Test && self.phase == Phase::Exited && self.last_exit.is_some_and(ExitStatus::success)
+    }
+
+    pub fn state(&self) -> ProcessState {
+        match &self.phase {
+            Phase::Stopping => ProcessState::Stopping,
+            Phase::Running if self.entry.mode.is_foreground() => ProcessState::Waiting,
+            Phase::Running => ProcessState::Running,
+            Phase::Backoff { .. } => ProcessState::Backoff,
+            Phase::FailedToStart(_) => ProcessState::FailedToStart,
+            Phase::Exited if self.test_passed() => ProcessState::Pass,
+            Phase::Exited if self.entry.mode == Mode::Test => ProcessState::Fail,
+            Phase::Exited => ProcessState::Exited,
+        }
+    }
+
+    /// The record as the protocol shows it.
+    pub fn status(&self, exits: Option<&VecDeque<ExitRecord>>, in_file: bool) -> ProcessStatus {
+        ProcessStatus {
+            pid: self.pid.map(|p| p as u32),
+            started_at_ms: self.started_at_ms,
+            respawns: self.respawns,
+            last_exit: self.last_exit,
+            backoff_until_ms: match self.phase {
+                Phase::Backoff { until_ms, .. } => Some(until_ms),
+                _ => None,
+            },
+            start_error: self.start_error.clone(),
+            state: self.state(),
+            in_file,
+            ..blank_status(&self.entry, exits)
+        }
+    }
+}
+
+/// The protocol view of an entry with no record.
+pub fn blank_status(entry: &Entry, exits: Option<&VecDeque<ExitRecord>>) -> ProcessStatus {
+    ProcessStatus {
+        group: entry.group.clone(),
+        tag: entry.tag.clone(),
+        mode: entry.mode,
+        levels: entry.levels.raw().to_string(),
+        command: entry.command.clone(),
+        state: if entry.mode == Mode::Off { ProcessState::Off } else { ProcessState::NotStarted },
+        pid: None,
+        started_at_ms: None,
+        respawns: 0,
+        last_exit: None,
+        recent_exits: exits.map(|e| e.iter().copied().collect()).unwrap_or_default(),
+        backoff_until_ms: None,
+        start_error: None,
+        in_file: true,
+    }
+}

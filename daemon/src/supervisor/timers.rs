@@ -1,0 +1,51 @@
+//! Pending deadlines of the supervisor: stop escalations and throttled
+//! respawns. The runtime sleeps until [`Timers::next_deadline`]; there is no
+//! periodic tick anywhere.
+
+use super::effects::StopSignal;
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+/// What happens when a deadline passes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Timer {
+    /// Send `signal` to the process group `pgid` of `tag` if anything is left in it.
+    Escalate { tag: String, pgid: i32, signal: StopSignal },
+    /// Start the throttled `respawn` entry `tag` again.
+    Respawn { tag: String },
+}
+
+/// Deadlines ordered by time; the `u64` keeps equal instants distinct.
+#[derive(Debug, Default)]
+pub struct Timers {
+    pending: BTreeMap<(Instant, u64), Timer>,
+    counter: u64,
+}
+
+impl Timers {
+    pub fn arm(&mut self, at: Instant, timer: Timer) {
+        self.counter += 1;
+        self.pending.insert((at, self.counter), timer);
+    }
+
+    /// Drops every pending timer the predicate matches.
+    pub fn cancel(&mut self, mut matches: impl FnMut(&Timer) -> bool) {
+        self.pending.retain(|_, t| !matches(t));
+    }
+
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.pending.keys().next().map(|(at, _)| *at)
+    }
+
+    /// Removes and returns every timer due at `now`, earliest first.
+    pub fn take_due(&mut self, now: Instant) -> Vec<Timer> {
+        let mut due = Vec::new();
+        while let Some(entry) = self.pending.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            due.push(entry.remove());
+        }
+        due
+    }
+}

@@ -1,0 +1,52 @@
+//! The supervisor's clocks and delays.
+
+use isinit_shared::time::UnixMillis;
+use std::time::{Duration, Instant};
+
+/// The delays SPEC §4 and §5 prescribe. The defaults are the contract;
+/// tests and impatient operators shorten them with daemon flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    /// How long a throttled respawn sleeps (SPEC: 60 s).
+    pub respawn_pause: Duration,
+    /// Starts closer together than this count as "in quick succession" (1 s).
+    pub rapid_window: Duration,
+    /// How many quick starts are allowed before throttling (5).
+    pub rapid_starts: u32,
+    /// SIGINT → SIGTERM delay (5 s).
+    pub term_after: Duration,
+    /// SIGTERM → SIGKILL delay (10 s).
+    pub kill_after: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            respawn_pause: Duration::from_secs(60),
+            rapid_window: Duration::from_secs(1),
+            rapid_starts: 5,
+            term_after: Duration::from_secs(5),
+            kill_after: Duration::from_secs(10),
+        }
+    }
+}
+
+/// "Now", passed into every supervisor call so that tests control time:
+/// the monotonic clock for deadlines, the wall clock for what is displayed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Now {
+    pub mono: Instant,
+    pub wall_ms: UnixMillis,
+}
+
+impl Now {
+    /// The real current time.
+    pub fn real() -> Now {
+        Now { mono: Instant::now(), wall_ms: isinit_shared::time::now_ms() }
+    }
+
+    /// This instant plus `d`, on both clocks.
+    pub fn after(self, d: Duration) -> Now {
+        Now { mono: self.mono + d, wall_ms: self.wall_ms + d.as_millis() as u64 }
+    }
+}
