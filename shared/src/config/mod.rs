@@ -12,6 +12,8 @@
 mod entry;
 mod error;
 mod parse;
+#[cfg(test)]
+mod tests;
 
 pub use entry::{Directives, Entry, Levels, Mode};
 pub use error::{ConfigError, ConfigErrors};

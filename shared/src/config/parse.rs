@@ -114,6 +114,10 @@ impl Parser<'_> {
         }
         if levels.is_empty() {
             self.error(n, "empty runlevels field");
+        } else if levels.split(',').all(|l| l.trim().is_empty()) {
+            // `,` alone is a list whose items are all empty (SPEC §2 drops
+            // them), so the entry would silently run at no level.
+            self.error(n, format!("runlevels field `{levels}` names no level"));
         } else if let Some(bad) = levels.split(',').map(str::trim).find(|l| l.chars().any(char::is_whitespace)) {
             self.error(n, format!("runlevel `{bad}` contains whitespace"));
         }

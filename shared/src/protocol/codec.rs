@@ -4,12 +4,24 @@
 use super::MAX_FRAME_LEN;
 use serde::{Serialize, de::DeserializeOwned};
 
+/// The most a message of one frame may claim while being decoded.
+///
+/// bincode counts the limit in *in-memory* bytes, not wire bytes: a string
+/// length or a `u64` costs 8 however short its varint (one byte at best). A
+/// limit of one frame therefore refused legal messages whose encoding fits a
+/// frame (a large status snapshot, SPEC §7). Eight times the frame cap is
+/// the worst in-memory-to-wire ratio of any field the protocol carries (no
+/// 128-bit integers), so every message that fits a frame decodes, and a
+/// hostile length inside a frame still cannot make the decoder allocate more
+/// than this.
+const DECODE_LIMIT: usize = 8 * MAX_FRAME_LEN;
+
 /// bincode's standard configuration (little-endian, variable-length
 /// integers), with a decode limit so that a hostile length *inside* a frame
-/// (a `Vec` claiming 2^60 items) cannot make the decoder allocate more than
-/// a frame's worth.
+/// (a string claiming 2^60 bytes) cannot make the decoder allocate more than
+/// [`DECODE_LIMIT`].
 fn config() -> impl bincode::config::Config {
-    bincode::config::standard().with_limit::<MAX_FRAME_LEN>()
+    bincode::config::standard().with_limit::<DECODE_LIMIT>()
 }
 
 /// A message that could not be encoded or decoded.

@@ -295,3 +295,6 @@ impl Snapshot {
 pub const AUDIT_KEPT: usize = 50;
 /// How many past exits each process carries.
 pub const EXITS_KEPT: usize = 10;
+
+#[cfg(test)]
+mod tests;
