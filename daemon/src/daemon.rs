@@ -3,7 +3,7 @@
 
 use crate::cli::{DaemonArgs, Failure};
 use crate::runtime::output::OutputHub;
-use crate::runtime::{reap, Runtime, Settings};
+use crate::runtime::{Runtime, Settings, reap};
 use crate::server::{self, Context};
 use crate::supervisor::Timing;
 use isinit_shared::config::Inittab;
@@ -56,7 +56,8 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
     let output = OutputHub::new(&settings.logdir, settings.log_max_bytes);
     let runtime = Runtime::new(settings, config);
     let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
-    let ctx = Context { commands, info: runtime.info(), output: output.clone(), own_uid: nix::unistd::geteuid().as_raw() };
+    let ctx =
+        Context { commands, info: runtime.info(), output: output.clone(), own_uid: nix::unistd::geteuid().as_raw() };
     let tail = tokio::spawn(output.run());
     let serve = tokio::spawn(server::serve(listener, ctx));
     let result = runtime.run(rx).await;

@@ -8,8 +8,8 @@
 //!   per request;
 //! - [`cli`]: the client subcommands.
 
+pub mod cli;
+pub mod daemon;
 pub mod runtime;
 pub mod server;
 pub mod supervisor;
-pub mod cli;
-pub mod daemon;

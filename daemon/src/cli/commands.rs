@@ -29,10 +29,9 @@ fn check(path: &Path) -> Result<(), Failure> {
             println!("{}: OK ({} entries, {} groups)", path.display(), tab.entries.len(), tab.groups().len());
             Ok(())
         }
-        Err(errors) => Err(Failure {
-            reason: format!("invalid isinittab: {} error(s)", errors.0.len()),
-            details: errors.lines(),
-        }),
+        Err(errors) => {
+            Err(Failure { reason: format!("invalid isinittab: {} error(s)", errors.0.len()), details: errors.lines() })
+        }
     }
 }
 
@@ -131,7 +130,10 @@ async fn logs(socket: &Path, tag: String, lines: u32, follow: bool) -> Result<()
     }
     let _ = out.flush();
     drop(out);
-    while follow {
+    if !follow {
+        return Ok(());
+    }
+    loop {
         match client.recv().await {
             Ok(Response::Output(line)) => {
                 let mut out = std::io::stdout().lock();

@@ -12,14 +12,12 @@ pub use command::{Command, Outcome, Peer};
 
 use crate::supervisor::{Effect, Now, StopSignal, Supervisor, Timing};
 use isinit_shared::config::{ConfigErrors, Inittab};
-use isinit_shared::protocol::{
-    AuditRecord, DaemonInfo, ErrorKind, ErrorReply, Event, Snapshot, Update, AUDIT_KEPT,
-};
-use nix::sys::signal::{killpg, Signal};
+use isinit_shared::protocol::{AUDIT_KEPT, AuditRecord, DaemonInfo, ErrorKind, ErrorReply, Event, Snapshot, Update};
+use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use std::collections::VecDeque;
 use std::path::PathBuf;
-use tokio::signal::unix::{signal, SignalKind};
+use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{broadcast, mpsc, watch};
 
 /// Where the daemon keeps its files and how patient it is, resolved once at
@@ -226,11 +224,13 @@ impl Runtime {
     /// The file if it differs from the one in force; an error if it is invalid.
     fn reread(&self) -> Result<Option<Inittab>, ErrorReply> {
         let path = &self.settings.config;
-        let bytes = std::fs::read(path).map_err(|e| invalid(ConfigErrors(vec![isinit_shared::ConfigError {
-            path: path.clone(),
-            line: None,
-            message: format!("cannot read: {e}"),
-        }])))?;
+        let bytes = std::fs::read(path).map_err(|e| {
+            invalid(ConfigErrors(vec![isinit_shared::ConfigError {
+                path: path.clone(),
+                line: None,
+                message: format!("cannot read: {e}"),
+            }]))
+        })?;
         if Inittab::digest(&bytes) == self.sup.config().sha256 {
             return Ok(None);
         }
@@ -293,7 +293,8 @@ impl Runtime {
                         self.publish(event);
                     }
                     Effect::WriteStatus => {
-                        if let Err(e) = statusfile::write_atomically(&self.settings.initstat, &self.sup.status_lines()) {
+                        if let Err(e) = statusfile::write_atomically(&self.settings.initstat, &self.sup.status_lines())
+                        {
                             tracing::warn!("cannot write status file {}: {e}", self.settings.initstat.display());
                         }
                     }

@@ -115,10 +115,8 @@ impl OutputHub {
                 Err(_would_block) => continue,
             };
             let overflow = events.iter().any(|e| e.mask.contains(AddWatchFlags::IN_Q_OVERFLOW));
-            let mut tags: BTreeSet<String> = events
-                .iter()
-                .filter_map(|e| tag_of_output(e.name.as_ref()?.to_str()?))
-                .collect();
+            let mut tags: BTreeSet<String> =
+                events.iter().filter_map(|e| tag_of_output(e.name.as_ref()?.to_str()?)).collect();
             let mut inner = self.lock();
             if overflow {
                 tags.extend(inner.tags.keys().cloned());

@@ -1,12 +1,12 @@
 //! One client connection: hello, then requests until the client leaves.
 
-use super::{handlers, Context, HELLO_TIMEOUT, IDLE_TIMEOUT, WRITE_TIMEOUT};
+use super::{Context, HELLO_TIMEOUT, IDLE_TIMEOUT, WRITE_TIMEOUT, handlers};
 use crate::runtime::Peer;
-use isinit_shared::protocol::frame::{read_message, write_message, FrameError};
-use isinit_shared::protocol::{ErrorKind, ErrorReply, Request, Response, PROTOCOL_VERSION};
+use isinit_shared::protocol::frame::{FrameError, read_message, write_message};
+use isinit_shared::protocol::{ErrorKind, ErrorReply, PROTOCOL_VERSION, Request, Response};
 use tokio::io::BufReader;
-use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::UnixStream;
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 
 /// The two halves of a connection and who is on the other end.
 pub struct Conn {
@@ -51,7 +51,9 @@ pub async fn serve(stream: UnixStream, ctx: Context) {
             Request::Status => handlers::status::handle(&ctx).await,
             Request::Reload => handlers::reload::handle(&ctx, peer).await,
             Request::Shutdown => handlers::shutdown::handle(&ctx, peer).await,
-            Request::Logs { tag, lines, follow } => return handlers::logs::handle(&ctx, conn, tag, lines, follow).await,
+            Request::Logs { tag, lines, follow } => {
+                return handlers::logs::handle(&ctx, conn, tag, lines, follow).await;
+            }
             Request::Subscribe => return handlers::subscribe::handle(&ctx, conn).await,
         };
         if conn.send(&reply).await.is_err() {

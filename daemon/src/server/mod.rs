@@ -10,14 +10,14 @@ mod connection;
 mod handlers;
 mod socket;
 
-pub use socket::{bind, BindError, SocketFile};
+pub use socket::{BindError, SocketFile, bind};
 
 use crate::runtime::Command;
 use isinit_shared::protocol::DaemonInfo;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::UnixListener;
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::{Semaphore, mpsc, watch};
 
 /// Connections served at once; more are closed at once, so a flood of
 /// clients cannot exhaust the daemon's file descriptors or memory.

@@ -48,7 +48,9 @@ pub async fn bind(path: &Path) -> Result<(UnixListener, SocketFile), BindError> 
             return Err(BindError::NotASocket(path.to_owned()));
         }
         match tokio::time::timeout(Duration::from_secs(2), Client::connect(path)).await {
-            Ok(Ok(client)) => return Err(BindError::AlreadyRunning { pid: client.daemon.pid, socket: path.to_owned() }),
+            Ok(Ok(client)) => {
+                return Err(BindError::AlreadyRunning { pid: client.daemon.pid, socket: path.to_owned() });
+            }
             Ok(Err(ClientError::NotRunning { .. })) => {
                 tracing::info!("replacing stale socket {}", path.display());
                 std::fs::remove_file(path).map_err(io)?;

@@ -5,7 +5,7 @@ use super::process::{Phase, Proc};
 use super::timers::Timer;
 use super::{Effect, Now, SpawnRequest, StopSignal, Supervisor};
 use isinit_shared::config::{Entry, Mode};
-use isinit_shared::protocol::{Event, ExitRecord, ExitStatus, EXITS_KEPT};
+use isinit_shared::protocol::{EXITS_KEPT, Event, ExitRecord, ExitStatus};
 
 impl Supervisor {
     /// Creates (or reuses) the record of `entry` and asks for a spawn.
@@ -140,7 +140,8 @@ impl Supervisor {
                     }
                     self.effects.push(Effect::Signal { pgid, signal });
                     if let Some(next) = signal.next() {
-                        let delay = if next == StopSignal::Kill { self.timing.kill_after } else { self.timing.term_after };
+                        let delay =
+                            if next == StopSignal::Kill { self.timing.kill_after } else { self.timing.term_after };
                         self.timers.arm(now.after(delay).mono, Timer::Escalate { tag, pgid, signal: next });
                     }
                 }
@@ -179,8 +180,11 @@ impl Supervisor {
             .map(|(t, _)| t.clone())
             .collect();
         for tag in finished {
-            self.forget(now, &tag);
+            if let Some(group) = self.forget(&tag) {
+                self.advance(now, &group);
+            }
         }
+        self.check_exit();
     }
 
     /// The record leaves its level: stop whatever it still has running, or
@@ -191,7 +195,7 @@ impl Supervisor {
             return;
         }
         if !p.has_live_processes() {
-            self.forget(now, tag);
+            self.forget(tag);
             return;
         }
         p.phase = Phase::Stopping;
@@ -206,14 +210,15 @@ impl Supervisor {
     }
 
     /// Drops the record (SPEC §3.4: switching away and back runs
-    /// `once`/`wait` entries again) and lets its group move on.
-    fn forget(&mut self, now: Now, tag: &str) {
-        let Some(p) = self.procs.remove(tag) else { return };
+    /// `once`/`wait` entries again) and returns its group, which the
+    /// caller moves on once it has finished its own changes (a tell must
+    /// retire every process before its group may leave `STOPPING`).
+    fn forget(&mut self, tag: &str) -> Option<String> {
+        let p = self.procs.remove(tag)?;
         self.timers.cancel(|t| match t {
             Timer::Respawn { tag: t2 } | Timer::Escalate { tag: t2, .. } => t2 == tag,
         });
         self.dirty_procs.insert(tag.to_string());
-        self.advance(now, &p.entry.group);
-        self.check_exit();
+        Some(p.entry.group)
     }
 }

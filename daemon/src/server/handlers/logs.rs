@@ -1,7 +1,7 @@
 //! `logs TAG [-n N] [-f]`: recent output, then (with follow) every new line
 //! until the client goes away.
 
-use super::{ask, Context};
+use super::{Context, ask};
 use crate::runtime::Command;
 use crate::server::connection::Conn;
 use isinit_shared::protocol::{ErrorKind, ErrorReply, Response};

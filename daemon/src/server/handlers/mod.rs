@@ -27,15 +27,15 @@ fn exiting() -> Response {
 }
 
 /// SPEC §7: changing state is for root and the daemon's own user only.
-fn authorize(ctx: &Context, peer: Peer, what: &str) -> Result<(), Response> {
+fn authorize(ctx: &Context, peer: Peer, what: &str) -> Result<(), Box<Response>> {
     if peer.uid == 0 || peer.uid == ctx.own_uid {
         return Ok(());
     }
     tracing::warn!("refused {what} from uid {} pid {:?}: permission denied", peer.uid, peer.pid);
-    Err(Response::Error(ErrorReply::new(
+    Err(Box::new(Response::Error(ErrorReply::new(
         ErrorKind::PermissionDenied,
         format!("permission denied: only root and uid {} may {what}", ctx.own_uid),
-    )))
+    ))))
 }
 
 /// The response for a state-changing command's outcome.

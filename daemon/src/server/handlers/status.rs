@@ -1,6 +1,6 @@
 //! `status`: one snapshot.
 
-use super::{ask, exiting, Context};
+use super::{Context, ask, exiting};
 use crate::runtime::Command;
 use isinit_shared::protocol::Response;
 

@@ -3,7 +3,7 @@
 //! isinittab), gets a fresh snapshot instead — the daemon never waits for
 //! a slow subscriber.
 
-use super::{ask, Context};
+use super::{Context, ask};
 use crate::runtime::Command;
 use crate::server::connection::Conn;
 use isinit_shared::protocol::{Event, Response};

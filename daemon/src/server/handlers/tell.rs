@@ -1,6 +1,6 @@
 //! `tell GROUP LEVEL` and its dry run.
 
-use super::{ask, authorize, exiting, outcome, Context};
+use super::{Context, ask, authorize, exiting, outcome};
 use crate::runtime::{Command, Peer};
 use isinit_shared::protocol::Response;
 
@@ -13,7 +13,7 @@ pub async fn handle(ctx: &Context, peer: Peer, group: String, level: String, dry
         };
     }
     if let Err(denied) = authorize(ctx, peer, "tell") {
-        return denied;
+        return *denied;
     }
     outcome(ask(ctx, |reply| Command::Tell { group, level, peer, reply }).await)
 }
