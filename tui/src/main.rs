@@ -1,1 +1,48 @@
-fn main() {}
+//! `isinit-tui`: the operator console. Wiring only — the console itself is
+//! the `isinit_tui` library.
+
+use clap::Parser;
+use color_eyre::eyre::Result;
+use isinit_tui::app::App;
+use isinit_tui::clock::TimeZone;
+use isinit_tui::{client, event_loop};
+use std::path::PathBuf;
+
+/// Live view of every resource group, level and process of an isinit
+/// daemon, with keys to switch levels and reload the isinittab.
+///
+/// Press ? inside for the keys. The console never changes anything by
+/// itself: every switch is an explicit Enter in the level picker.
+#[derive(Parser)]
+#[command(name = "isinit-tui", version)]
+struct Args {
+    /// Control socket of the daemon [default: from ISINIT_SOCKET, the
+    /// isinittab's :::socket: line, or /var/run/is/init.s]
+    #[arg(long, value_name = "PATH")]
+    socket: Option<PathBuf>,
+    /// The isinittab, read only to find its :::socket: line [default: from
+    /// ISINIT_CONFIG or /etc/isinittab]
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Show times of day in UTC instead of the local time zone, e.g. to
+    /// compare across a cluster spanning zones.
+    #[arg(long)]
+    utc: bool,
+}
+
+fn main() -> Result<()> {
+    color_eyre::install()?;
+    let args = Args::parse();
+    let socket = isinit_shared::settings::client_socket(args.socket.as_deref(), args.config.as_deref());
+    let tz = if args.utc { TimeZone::Utc } else { TimeZone::Local };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let client = client::spawn(socket.clone());
+        // Installed after color-eyre's hook, so a panic restores the
+        // terminal before the report is printed.
+        let mut terminal = ratatui::init();
+        let result = event_loop::run(&mut terminal, App::new(socket, tz), client).await;
+        ratatui::restore();
+        result
+    })
+}

@@ -1,0 +1,69 @@
+//! Folding what the client task reports into the model.
+
+use super::{App, Connection, Mode, NOTICES_KEPT, Notice, Tone};
+use crate::client::{ClientEvent, Failure, Reply};
+use isinit_shared::{Event, Update};
+
+impl App {
+    pub(super) fn on_client_event(&mut self, event: ClientEvent) {
+        match event {
+            ClientEvent::Snapshot(snapshot) => {
+                self.now_ms = snapshot.daemon.now_ms;
+                self.snapshot = Some(*snapshot);
+                self.connection = Connection::Connected;
+                self.dirty = true;
+            }
+            ClientEvent::Update(update) => self.on_update(update),
+            ClientEvent::Disconnected { at_ms, reason } => {
+                let since_ms = match &self.connection {
+                    Connection::Disconnected { since_ms, .. } => *since_ms,
+                    _ => at_ms,
+                };
+                self.connection = Connection::Disconnected { since_ms, reason };
+                self.dirty = true;
+            }
+            ClientEvent::Logs { id, lines } => self.dirty |= self.output.on_backlog(id, lines),
+            ClientEvent::Output { id, line } => self.dirty |= self.output.on_line(id, line),
+            ClientEvent::OutputEnded { id, reason } => self.dirty |= self.output.on_ended(id, reason),
+            ClientEvent::Reply(reply) => self.on_reply(reply),
+        }
+    }
+
+    fn on_update(&mut self, update: Update) {
+        let Some(snapshot) = &mut self.snapshot else { return };
+        snapshot.apply(&update);
+        match update.event {
+            Event::Notice { at_ms, message } => {
+                if self.notices.len() == NOTICES_KEPT {
+                    self.notices.pop_front();
+                }
+                self.notices.push_back(Notice { at_ms, message });
+            }
+            Event::Halting => self.set_status(Tone::Info, "the daemon is shutting down"),
+            _ => {}
+        }
+        self.dirty = true;
+    }
+
+    fn on_reply(&mut self, reply: Reply) {
+        match reply {
+            Reply::Preview { group, level, outcome } => {
+                if let Mode::Picker(picker) = &mut self.mode {
+                    self.dirty |= picker.on_preview(&group, &level, outcome);
+                }
+                return;
+            }
+            Reply::Told { group, level, outcome } => match outcome {
+                Ok(message) => self.set_status(Tone::Success, format!("{group} → {level}: {message}")),
+                Err(Failure { message, details }) => {
+                    self.show_failure(&format!("tell {group} {level} failed"), message, details)
+                }
+            },
+            Reply::Reloaded(outcome) => match outcome {
+                Ok(message) => self.set_status(Tone::Success, format!("reload: {message}")),
+                Err(Failure { message, details }) => self.show_failure("reload failed", message, details),
+            },
+        }
+        self.dirty = true;
+    }
+}

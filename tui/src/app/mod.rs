@@ -1,0 +1,221 @@
+//! The console's model: what the daemon last said, where the operator is,
+//! and what is open. [`App::update`] is the only way it changes.
+//!
+//! Selection is kept by group *name* and process *tag*, never by row
+//! number, so it survives resyncs, reloads that reorder the file, and
+//! filtering.
+
+mod action;
+mod events;
+mod keys;
+mod mode;
+mod output;
+mod picker;
+mod select;
+#[cfg(test)]
+mod tests;
+
+pub use action::{Action, Viewport};
+pub use mode::{Connection, ErrorList, Focus, InputMode, Mode, Notice, Status, Tone};
+pub use output::{OutputState, OutputView, Scroll};
+pub use picker::{Picker, Preview, check_level};
+pub use select::{FLAP_EXITS, FLAP_WINDOW_MS, ListView, is_flapping, scroll_into_view};
+
+use crate::client::Command;
+use crate::clock::TimeZone;
+use isinit_shared::Snapshot;
+use isinit_shared::time::UnixMillis;
+use select::Cursor;
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+
+/// How many notices the events strip remembers.
+const NOTICES_KEPT: usize = 50;
+
+/// The whole state of the console.
+pub struct App {
+    /// The daemon's state as last heard; `None` until the first snapshot.
+    /// Kept (and shown dimmed) while the daemon is away.
+    snapshot: Option<Snapshot>,
+    connection: Connection,
+    focus: Focus,
+    mode: Mode,
+    /// Substring the groups and processes are filtered by; empty for none.
+    filter: String,
+    groups: Cursor,
+    processes: Cursor,
+    output: OutputView,
+    /// Notices are events, not state: the snapshot does not carry them, so
+    /// the console remembers the ones it saw.
+    notices: VecDeque<Notice>,
+    status: Option<Status>,
+    viewport: Viewport,
+    /// The daemon's current time, for uptimes and "within the last minute".
+    now_ms: UnixMillis,
+    tz: TimeZone,
+    socket: PathBuf,
+    /// Commands for the client task, drained by the event loop.
+    commands: Vec<Command>,
+    /// Something visible changed since the last draw.
+    dirty: bool,
+    running: bool,
+}
+
+impl App {
+    /// A console for the daemon at `socket`, showing times in `tz`.
+    pub fn new(socket: PathBuf, tz: TimeZone) -> App {
+        App {
+            snapshot: None,
+            connection: Connection::Connecting,
+            focus: Focus::Groups,
+            mode: Mode::Normal,
+            filter: String::new(),
+            groups: Cursor::default(),
+            processes: Cursor::default(),
+            output: OutputView::default(),
+            notices: VecDeque::new(),
+            status: None,
+            viewport: Viewport::default(),
+            now_ms: 0,
+            tz,
+            socket,
+            commands: Vec::new(),
+            dirty: true,
+            running: true,
+        }
+    }
+
+    /// Folds one action into the model. Never blocks and never does I/O:
+    /// requests for the daemon are queued for [`App::take_commands`].
+    pub fn update(&mut self, action: Action) {
+        match action {
+            Action::Quit => self.running = false,
+            Action::Resize(viewport) => {
+                self.viewport = viewport;
+                self.dirty = true;
+            }
+            Action::Tick(now_ms) => {
+                self.now_ms = now_ms;
+                if self.wants_tick() {
+                    self.dirty = true;
+                }
+            }
+            Action::Client(event) => self.on_client_event(event),
+            key => {
+                self.on_key(key);
+                self.dirty = true;
+            }
+        }
+        self.reconcile();
+    }
+
+    /// Whether the uptime tick would change anything on screen: only while
+    /// connected (stale data does not age) and something time-dependent is
+    /// visible — an uptime, or a process that might stop looking flappy.
+    pub fn wants_tick(&self) -> bool {
+        if self.connection != Connection::Connected {
+            return false;
+        }
+        let Some(snapshot) = &self.snapshot else { return false };
+        self.processes_view().items.iter().any(|p| p.pid.is_some())
+            || snapshot.processes.iter().any(|p| select::exited_recently(p, self.now_ms))
+    }
+
+    /// Returns and clears the "needs a redraw" flag.
+    pub fn take_dirty(&mut self) -> bool {
+        std::mem::take(&mut self.dirty)
+    }
+
+    /// The commands queued since the last call, for the client task.
+    pub fn take_commands(&mut self) -> Vec<Command> {
+        std::mem::take(&mut self.commands)
+    }
+
+    /// False once the operator asked to quit.
+    pub fn is_running(&self) -> bool {
+        self.running
+    }
+
+    /// The last known daemon state, if any was ever received.
+    pub fn snapshot(&self) -> Option<&Snapshot> {
+        self.snapshot.as_ref()
+    }
+
+    /// Whether the daemon is reachable; decides what the header says and
+    /// whether the data is shown as stale.
+    pub fn connection(&self) -> &Connection {
+        &self.connection
+    }
+
+    /// The panel the movement keys act on.
+    pub fn focus(&self) -> Focus {
+        self.focus
+    }
+
+    /// What is open on top of the panels.
+    pub fn mode(&self) -> &Mode {
+        &self.mode
+    }
+
+    /// How the key translator should read keys now.
+    pub fn input_mode(&self) -> InputMode {
+        self.mode.input_mode()
+    }
+
+    /// The current filter text (empty for none).
+    pub fn filter(&self) -> &str {
+        &self.filter
+    }
+
+    /// The selected process's output.
+    pub fn output(&self) -> &OutputView {
+        &self.output
+    }
+
+    /// Notices seen on the subscription, oldest first.
+    pub fn notices(&self) -> &VecDeque<Notice> {
+        &self.notices
+    }
+
+    /// The outcome of the last request, for the status line.
+    pub fn status(&self) -> Option<&Status> {
+        self.status.as_ref()
+    }
+
+    /// The daemon's current time as last ticked.
+    pub fn now_ms(&self) -> UnixMillis {
+        self.now_ms
+    }
+
+    /// The zone times of day are shown in.
+    pub fn time_zone(&self) -> TimeZone {
+        self.tz
+    }
+
+    /// The socket the console talks to, shown while connecting.
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    /// The panel heights from the last resize.
+    pub fn viewport(&self) -> Viewport {
+        self.viewport
+    }
+
+    fn set_status(&mut self, tone: Tone, text: impl Into<String>) {
+        self.status = Some(Status { tone, text: text.into(), at_ms: self.now_ms });
+    }
+
+    /// Brings derived state in line after any change: the selection still
+    /// names something visible, the views scroll to show it, and the output
+    /// stream follows the selected process.
+    fn reconcile(&mut self) {
+        self.reselect();
+        let tag = self.selected_process().map(|p| p.tag.clone());
+        if tag != self.output.tag {
+            let id = self.output.retarget(tag.clone());
+            self.commands.push(Command::Follow { id, tag });
+            self.dirty = true;
+        }
+    }
+}

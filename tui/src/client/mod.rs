@@ -1,0 +1,180 @@
+//! The backend task that owns every conversation with the daemon.
+//!
+//! The UI never touches the network: it hands [`Command`]s to this task and
+//! hears back [`ClientEvent`]s. Three kinds of connection run side by side,
+//! so that none can stall another:
+//!
+//! - the **subscription** ([`subscription`]): one long-lived connection that
+//!   receives the snapshot and every update, reconnecting with a capped
+//!   backoff whenever the daemon goes away;
+//! - one short-lived connection **per request** (tell, dry-run, reload), so
+//!   a slow answer never holds up the event stream;
+//! - one **output follow** stream for the selected process, replaced when the
+//!   selection changes and restarted whenever the subscription reconnects.
+
+mod requests;
+mod subscription;
+
+use isinit_shared::{ClientError, OutputLine, Plan, Snapshot, Update, time::UnixMillis};
+use std::path::PathBuf;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+/// How many events may wait for the UI before the subscription stops
+/// reading; the daemon then resynchronises us instead of blocking.
+const EVENT_BUFFER: usize = 1024;
+
+/// What the UI asks of the daemon.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Switch a group to a level; with `dry_run`, only ask for the plan.
+    Tell { group: String, level: String, dry_run: bool },
+    /// Re-read the isinittab.
+    Reload,
+    /// Stream this tag's output (or stop streaming with `tag: None`). The
+    /// `id` comes back on every output event so lines of a stream the UI
+    /// has moved away from can be recognised and dropped.
+    Follow { id: u64, tag: Option<String> },
+}
+
+/// What the client task tells the UI.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientEvent {
+    /// A full state: the first message of a subscription, and every resync.
+    Snapshot(Box<Snapshot>),
+    /// One change on the subscription, in order.
+    Update(Update),
+    /// The subscription is down and being re-established; `at_ms` is the
+    /// local wall-clock time the problem was noticed.
+    Disconnected { at_ms: UnixMillis, reason: String },
+    /// The recent output of a followed tag; replaces whatever was shown.
+    Logs { id: u64, lines: Vec<OutputLine> },
+    /// One new line of a followed tag.
+    Output { id: u64, line: OutputLine },
+    /// A follow stream ended (tag unknown, daemon gone).
+    OutputEnded { id: u64, reason: String },
+    /// The answer to a request.
+    Reply(Reply),
+}
+
+/// The answer to a [`Command`] that expects one.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// The daemon's plan for a dry-run tell.
+    Preview { group: String, level: String, outcome: Result<Plan, Failure> },
+    /// The outcome of a real tell.
+    Told { group: String, level: String, outcome: Result<String, Failure> },
+    /// The outcome of a reload.
+    Reloaded(Result<String, Failure>),
+}
+
+/// A request that failed: a one-line reason and, for an invalid isinittab,
+/// its errors (`PATH:LINE: message` each), which the UI shows in a popup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub message: String,
+    pub details: Vec<String>,
+}
+
+impl From<ClientError> for Failure {
+    fn from(e: ClientError) -> Failure {
+        match e {
+            ClientError::Daemon(reply) => Failure { message: reply.message, details: reply.details },
+            other => Failure { message: other.to_string(), details: Vec::new() },
+        }
+    }
+}
+
+/// The UI's ends of the client task's channels.
+pub struct ClientHandle {
+    commands: mpsc::UnboundedSender<Command>,
+    /// Everything the daemon said, in order.
+    pub events: mpsc::Receiver<ClientEvent>,
+}
+
+impl ClientHandle {
+    /// Queues a command; never blocks. Fails only if the client task is gone,
+    /// which the event loop treats as fatal.
+    pub fn send(&self, command: Command) -> Result<(), ClientGone> {
+        self.commands.send(command).map_err(|_| ClientGone)
+    }
+}
+
+/// The client task stopped: nothing the console shows can be trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientGone;
+
+impl std::fmt::Display for ClientGone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the connection task stopped unexpectedly")
+    }
+}
+
+impl std::error::Error for ClientGone {}
+
+/// Starts the client task for the daemon at `socket`. Must be called inside
+/// a tokio runtime; the tasks end when the returned handle is dropped.
+pub fn spawn(socket: PathBuf) -> ClientHandle {
+    let (event_tx, events) = mpsc::channel(EVENT_BUFFER);
+    let (commands, command_rx) = mpsc::unbounded_channel();
+    let (session_tx, session_rx) = watch::channel(0u64);
+    tokio::spawn(subscription::run(socket.clone(), event_tx.clone(), session_tx));
+    tokio::spawn(dispatch(socket, command_rx, session_rx, event_tx));
+    ClientHandle { commands, events }
+}
+
+/// Runs each command on its own connection, and keeps the output follow
+/// stream pointed at the tag the UI last asked for.
+async fn dispatch(
+    socket: PathBuf,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    mut sessions: watch::Receiver<u64>,
+    events: mpsc::Sender<ClientEvent>,
+) {
+    let mut follow = Follow::default();
+    loop {
+        tokio::select! {
+            command = commands.recv() => match command {
+                None => break,
+                Some(Command::Follow { id, tag }) => {
+                    follow.want = tag.map(|t| (id, t));
+                    follow.restart(&socket, &events);
+                }
+                Some(command) => {
+                    tokio::spawn(requests::run(socket.clone(), command, events.clone()));
+                }
+            },
+            changed = sessions.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                // A new subscription means a (possibly restarted) daemon: the
+                // old follow stream is dead or about to be.
+                follow.restart(&socket, &events);
+            }
+        }
+    }
+    follow.stop();
+}
+
+/// The output stream the UI wants, and the task serving it.
+#[derive(Default)]
+struct Follow {
+    want: Option<(u64, String)>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Follow {
+    fn restart(&mut self, socket: &std::path::Path, events: &mpsc::Sender<ClientEvent>) {
+        self.stop();
+        if let Some((id, tag)) = &self.want {
+            self.task = Some(tokio::spawn(requests::follow(socket.to_owned(), *id, tag.clone(), events.clone())));
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! One connection per request, and the output follow stream.
+
+use super::{ClientEvent, Command, Failure, Reply};
+use isinit_shared::{Client, ClientError, Request, Response};
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// A request still unanswered after this long is reported as failed, so a
+/// wedged daemon shows up as an error instead of a forever-pending status.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How much recent output to fetch when following a tag.
+const BACKLOG_LINES: u32 = 200;
+
+/// Runs one request on its own connection and reports the reply.
+pub(super) async fn run(socket: PathBuf, command: Command, events: mpsc::Sender<ClientEvent>) {
+    let reply = match command {
+        Command::Tell { group, level, dry_run } => {
+            let request = Request::Tell { group: group.clone(), level: level.clone(), dry_run };
+            let answer = ask(&socket, &request).await;
+            if dry_run {
+                let outcome = answer.and_then(|r| match r {
+                    Response::Plan(plan) => Ok(plan),
+                    other => Err(unexpected(&other)),
+                });
+                Reply::Preview { group, level, outcome }
+            } else {
+                Reply::Told { group, level, outcome: answer.and_then(ok_message) }
+            }
+        }
+        Command::Reload => Reply::Reloaded(ask(&socket, &Request::Reload).await.and_then(ok_message)),
+        // Follow is served by `follow`, never here.
+        Command::Follow { .. } => return,
+    };
+    // The UI may have quit meanwhile; nobody is left to tell.
+    let _ = events.send(ClientEvent::Reply(reply)).await;
+}
+
+/// Connect, ask, read one reply — within the timeout.
+async fn ask(socket: &std::path::Path, request: &Request) -> Result<Response, Failure> {
+    let exchange = async {
+        let mut client = Client::connect(socket).await?;
+        client.request(request).await
+    };
+    match tokio::time::timeout(REQUEST_TIMEOUT, exchange).await {
+        Ok(result) => result.map_err(Failure::from),
+        Err(_) => Err(Failure {
+            message: format!("no reply from the daemon within {REQUEST_TIMEOUT:?}"),
+            details: Vec::new(),
+        }),
+    }
+}
+
+fn ok_message(response: Response) -> Result<String, Failure> {
+    match response {
+        Response::Ok { message } => Ok(message),
+        other => Err(unexpected(&other)),
+    }
+}
+
+fn unexpected(response: &Response) -> Failure {
+    Failure::from(ClientError::Unexpected(format!("{response:?}")))
+}
+
+/// Streams one tag's output until the daemon ends it or the task is
+/// aborted because the UI moved to another process.
+pub(super) async fn follow(socket: PathBuf, id: u64, tag: String, events: mpsc::Sender<ClientEvent>) {
+    let stream = async {
+        let mut client = Client::connect(&socket).await?;
+        let request = Request::Logs { tag: tag.clone(), lines: BACKLOG_LINES, follow: true };
+        match client.request(&request).await? {
+            Response::Logs { lines, .. } => {
+                if events.send(ClientEvent::Logs { id, lines }).await.is_err() {
+                    return Ok(());
+                }
+            }
+            other => return Err(ClientError::Unexpected(format!("{other:?}"))),
+        }
+        loop {
+            match client.recv().await? {
+                Response::Output(line) => {
+                    if events.send(ClientEvent::Output { id, line }).await.is_err() {
+                        return Ok(());
+                    }
+                }
+                Response::Error(e) => return Err(ClientError::Daemon(e)),
+                other => return Err(ClientError::Unexpected(format!("{other:?}"))),
+            }
+        }
+    };
+    if let Err(e) = stream.await {
+        let _ = events.send(ClientEvent::OutputEnded { id, reason: e.to_string() }).await;
+    }
+}

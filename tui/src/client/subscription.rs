@@ -1,0 +1,108 @@
+//! The long-lived subscription: snapshot, then updates, reconnecting with a
+//! capped backoff when the daemon goes away.
+//!
+//! The backoff sleep is the only timer that runs while the daemon is away;
+//! nothing polls.
+
+use super::ClientEvent;
+use isinit_shared::{Client, ClientError, Request, Response};
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+/// First retry delay after losing the daemon.
+const BACKOFF_MIN: Duration = Duration::from_millis(200);
+/// Longest delay between attempts: how stale "reconnecting…" can get.
+const BACKOFF_MAX: Duration = Duration::from_secs(2);
+
+/// Why a session ended.
+enum End {
+    /// The daemon is unreachable or the connection broke.
+    Lost(String),
+    /// We missed an update (sequence gap): resubscribe at once.
+    Gap,
+    /// The UI is gone.
+    Closed,
+}
+
+/// Subscribes, forwards, reconnects — until the UI drops its receiver.
+/// `sessions` is bumped on every snapshot that starts a new connection, so
+/// the dispatcher can restart the output stream.
+pub(super) async fn run(socket: PathBuf, events: mpsc::Sender<ClientEvent>, sessions: watch::Sender<u64>) {
+    let mut delay = BACKOFF_MIN;
+    let mut reported: Option<String> = None;
+    loop {
+        let mut connected = false;
+        match session(&socket, &events, &sessions, &mut connected).await {
+            End::Closed => return,
+            End::Gap => continue,
+            End::Lost(reason) => {
+                if connected {
+                    delay = BACKOFF_MIN;
+                    reported = None;
+                }
+                // Say it once per distinct reason: a daemon that stays away
+                // must not cause a redraw on every attempt.
+                if reported.as_deref() != Some(reason.as_str()) {
+                    let event =
+                        ClientEvent::Disconnected { at_ms: isinit_shared::time::now_ms(), reason: reason.clone() };
+                    if events.send(event).await.is_err() {
+                        return;
+                    }
+                    reported = Some(reason);
+                }
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = events.closed() => return,
+        }
+        delay = (delay * 2).min(BACKOFF_MAX);
+    }
+}
+
+/// One connection: hello, subscribe, forward until something breaks.
+async fn session(
+    socket: &std::path::Path,
+    events: &mpsc::Sender<ClientEvent>,
+    sessions: &watch::Sender<u64>,
+    connected: &mut bool,
+) -> End {
+    let lost = |e: ClientError| End::Lost(e.to_string());
+    let mut client = match Client::connect(socket).await {
+        Ok(c) => c,
+        Err(e) => return lost(e),
+    };
+    if let Err(e) = client.send(&Request::Subscribe).await {
+        return lost(e);
+    }
+    let mut next_seq: Option<u64> = None;
+    loop {
+        let response = match client.recv().await {
+            Ok(r) => r,
+            Err(e) => return lost(e),
+        };
+        let event = match response {
+            Response::Snapshot(snapshot) => {
+                next_seq = Some(snapshot.seq.wrapping_add(1));
+                if !*connected {
+                    *connected = true;
+                    sessions.send_modify(|n| *n = n.wrapping_add(1));
+                }
+                ClientEvent::Snapshot(snapshot)
+            }
+            Response::Update(update) => {
+                if next_seq != Some(update.seq) {
+                    return End::Gap;
+                }
+                next_seq = Some(update.seq.wrapping_add(1));
+                ClientEvent::Update(update)
+            }
+            Response::Error(e) => return End::Lost(e.message),
+            other => return End::Lost(format!("unexpected message on the subscription: {other:?}")),
+        };
+        if events.send(event).await.is_err() {
+            return End::Closed;
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! The selected process in detail: its command, its recent exits and its
+//! output, scrollable and optionally following the newest line.
+
+use super::theme;
+use crate::app::{App, Focus, OutputState, OutputView, Scroll};
+use crate::clock::TimeZone;
+use isinit_shared::time::human_duration;
+use isinit_shared::{ExitRecord, ProcessStatus};
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Widget};
+use std::time::Duration;
+
+/// Width of the exits column, borders included.
+const EXITS_WIDTH: u16 = 27;
+
+pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
+    let focused = app.focus() == Focus::Output;
+    let process = app.selected_process();
+    let block = Block::bordered()
+        .border_style(theme::border(focused))
+        .title(title(process, focused))
+        .title_bottom(scroll_hint(app.output(), app.viewport().output));
+    let inner = block.inner(area);
+    block.render(area, buf);
+    let Some(p) = process else {
+        Line::styled(" no process selected", theme::muted()).render(inner, buf);
+        return;
+    };
+
+    let [command, body] = Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(inner);
+    command_line(p, app.time_zone()).render(command, buf);
+    let [exits, output] = Layout::horizontal([Constraint::Length(EXITS_WIDTH), Constraint::Fill(1)]).areas(body);
+    render_exits(p, app.time_zone(), exits, buf);
+    render_output(app.output(), output, buf);
+}
+
+fn title(process: Option<&ProcessStatus>, focused: bool) -> Line<'static> {
+    let Some(p) = process else { return Line::styled(" output ", theme::title(focused)) };
+    let mut spans = vec![
+        Span::styled(format!(" {} ", p.tag), theme::title(focused)),
+        Span::styled(format!("{} · levels {} ", p.mode, p.levels), theme::muted()),
+    ];
+    if !p.in_file {
+        spans.push(Span::styled("· removed from the isinittab ", theme::error()));
+    }
+    Line::from(spans)
+}
+
+/// The command, and whatever keeps it from running.
+fn command_line(p: &ProcessStatus, tz: TimeZone) -> Line<'_> {
+    let mut spans = Vec::new();
+    if let Some(e) = &p.start_error {
+        spans.push(Span::styled(format!("cannot start: {e} "), theme::error()));
+    }
+    if let Some(until) = p.backoff_until_ms {
+        spans.push(Span::styled(format!("throttled until {} ", tz.hms(until)), theme::flag()));
+    }
+    spans.push(Span::styled("$ ", theme::muted()));
+    spans.push(Span::raw(p.command.as_str()));
+    Line::from(spans)
+}
+
+/// How long a run lasted: tenths of a second for short ones, which is
+/// what tells a crash loop from a slow failure.
+fn ran_for(ms: u64) -> String {
+    if ms < 10_000 { format!("{:.1}s", ms as f64 / 1000.0) } else { human_duration(Duration::from_millis(ms)) }
+}
+
+fn exit_line(e: &ExitRecord, tz: TimeZone) -> Line<'static> {
+    let style = if e.status.success() { theme::muted() } else { theme::error() };
+    Line::from(vec![
+        Span::raw(tz.hms(e.at_ms)),
+        Span::raw(" "),
+        Span::styled(format!("{:<9}", e.status.to_string()), style),
+        Span::styled(format!(" {:>6}", ran_for(e.ran_ms)), theme::muted()),
+    ])
+}
+
+fn render_exits(p: &ProcessStatus, tz: TimeZone, area: Rect, buf: &mut Buffer) {
+    let block = Block::new().borders(Borders::RIGHT).border_style(theme::border(false));
+    let inner = block.inner(area);
+    block.render(area, buf);
+    let mut lines = vec![Line::styled(format!("exits ({} respawns)", p.respawns), theme::header())];
+    if p.recent_exits.is_empty() {
+        lines.push(Line::styled("none yet", theme::muted()));
+    }
+    // Newest first: the top of the list is what just happened.
+    lines.extend(p.recent_exits.iter().rev().take(usize::from(inner.height)).map(|e| exit_line(e, tz)));
+    Paragraph::new(lines).render(inner, buf);
+}
+
+fn render_output(output: &OutputView, area: Rect, buf: &mut Buffer) {
+    let area = Rect { x: area.x + 1, width: area.width.saturating_sub(1), ..area };
+    let height = usize::from(area.height);
+    let lines = output.lines();
+    if lines.is_empty() {
+        let text = match output.state() {
+            OutputState::Idle => "",
+            OutputState::Loading => "loading output…",
+            OutputState::Live => "no output yet",
+            OutputState::Ended(reason) => reason.as_str(),
+        };
+        Line::styled(text, theme::muted()).render(area, buf);
+        return;
+    }
+    let top = output.top(height);
+    let visible: Vec<Line> = lines.range(top..).take(height).map(|l| Line::raw(l.as_str())).collect();
+    Paragraph::new(visible).render(area, buf);
+}
+
+/// Bottom title: where the output view is and whether it follows.
+fn scroll_hint(output: &OutputView, height: usize) -> Line<'static> {
+    let total = output.lines().len();
+    let end = (output.top(height) + height).min(total);
+    let mut spans = vec![match output.scroll() {
+        Scroll::Follow => Span::styled(" following ", theme::muted()),
+        Scroll::Pinned { .. } => Span::styled(" paused (f: follow) ", theme::flag()),
+    }];
+    if total > 0 {
+        spans.push(Span::styled(format!("lines {}-{end} of {total} ", output.top(height) + 1), theme::muted()));
+    }
+    if let OutputState::Ended(reason) = output.state() {
+        spans.push(Span::styled(format!("stream ended: {reason} "), theme::error()));
+    }
+    Line::from(spans)
+}
