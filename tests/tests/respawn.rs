@@ -1,0 +1,66 @@
+//! SPEC §4: respawn entries are restarted when they exit, and throttled
+//! when they keep exiting at once.
+
+use isinit_e2e::asserts::wait_gone;
+use isinit_e2e::{DEADLINE, TestDaemon, wait_until};
+use isinit_shared::protocol::{ExitStatus, GroupState, ProcessState};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+#[test]
+fn a_killed_respawn_process_is_restarted() {
+    let d = TestDaemon::start("g:r:1:respawn:exec sleep 1000\n");
+    d.tell("g", "1");
+    d.wait_group("g", "1", GroupState::Done);
+    let mut pid = d.wait_running("r");
+    for n in 1..=3 {
+        kill(Pid::from_raw(pid), Signal::SIGKILL).expect("kill r");
+        let p = d.wait_process("r", "restarted with a new pid", |p| {
+            p.state == ProcessState::Running && p.pid.is_some_and(|new| new as i32 != pid)
+        });
+        wait_gone(pid, "the killed process");
+        assert_eq!(p.respawns, n, "respawn count +1 per restart: {p:?}");
+        assert_eq!(p.last_exit, Some(ExitStatus::Signal(9)));
+        assert_eq!(p.recent_exits.len(), n as usize, "{p:?}");
+        assert!(p.recent_exits.iter().all(|e| e.status == ExitStatus::Signal(9)), "{p:?}");
+        pid = p.pid.expect("checked") as i32;
+    }
+    // A new record (switch away and back) starts counting again.
+    d.tell("g", "0");
+    d.wait_group("g", "0", GroupState::Done);
+    wait_gone(pid, "r, stopped");
+    d.tell("g", "1");
+    d.wait_running("r");
+    assert_eq!(d.process("r").respawns, 0);
+}
+
+#[test]
+fn a_process_that_exits_at_once_is_throttled() {
+    let d = TestDaemon::builder("g:r:1:respawn:date +%s%3N >> {dir}/starts; exit 1\n").respawn_pause(2.0).start();
+    d.tell("g", "1");
+    let backoff = d.wait_state("r", ProcessState::Backoff);
+    assert_eq!(d.lines("starts").len(), 6, "started more than 5 times in quick succession, then throttled");
+    assert_eq!(backoff.respawns, 5, "{backoff:?}");
+    assert_eq!(backoff.pid, None);
+    assert_eq!(backoff.last_exit, Some(ExitStatus::Code(1)));
+    assert_eq!(backoff.recent_exits.len(), 6, "{backoff:?}");
+    assert!(backoff.recent_exits.iter().all(|e| e.status == ExitStatus::Code(1)), "{backoff:?}");
+    let until = backoff.backoff_until_ms.expect("backoff_until_ms while throttled");
+
+    // `status --json` shows it too.
+    let json: serde_json::Value = serde_json::from_str(&d.ok(&["status", "--json"])).expect("json");
+    let row = json["processes"].as_array().expect("processes").iter().find(|p| p["tag"] == "r").expect("row").clone();
+    assert_eq!(row["state"], "backoff", "{row}");
+    assert_eq!(row["backoff_until_ms"].as_u64(), Some(until), "{row}");
+    let last_exit = backoff.recent_exits.last().expect("exits").at_ms;
+    assert!((1500..=2500).contains(&(until - last_exit)), "paused 2 s after the last exit: {until} - {last_exit}");
+
+    let stderr = d.daemon_stderr();
+    assert!(stderr.contains("r respawning too rapidly: sleeping 2 seconds"), "daemon stderr:\n{stderr}");
+
+    // After the pause it is started again (and soon throttled again).
+    wait_until(DEADLINE, "r to be started again after the pause", || d.lines("starts").len() > 6);
+    let restarted: u64 = d.lines("starts")[6].parse().expect("a timestamp in ms");
+    assert!(restarted + 50 >= until, "not started before the pause ended: {restarted} < {until}");
+    assert!(d.process("r").respawns >= 6);
+}

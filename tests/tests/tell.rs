@@ -1,0 +1,397 @@
+//! SPEC §3: switching a resource group to a level with `isinit tell`.
+
+use isinit_e2e::asserts::{assert_alive, wait_gone, wait_group_empty};
+use isinit_e2e::fixtures::find;
+use isinit_e2e::{DEADLINE, TestDaemon, procfs, wait_until};
+use isinit_shared::protocol::{Event, ExitStatus, GroupState, ProcessState, Request, Response};
+use std::path::Path;
+use std::time::Duration;
+
+#[test]
+fn entries_start_in_file_order_and_a_wait_blocks_the_next() {
+    let d = TestDaemon::start(
+        "\
+g:a:1:wait:echo a >> {dir}/order
+g:skip:2:wait:echo skip >> {dir}/order
+h:elsewhere:1:wait:echo elsewhere >> {dir}/order
+g:b:1:wait:sleep 0.3; echo b >> {dir}/order
+g:c:1:once:exec sleep 1000
+g:d:1:wait:echo d >> {dir}/order
+",
+    );
+    d.tell("g", "1");
+    let snap = d.wait_group("g", "1", GroupState::Done);
+    assert_eq!(d.lines("order"), ["a", "b", "d"], "file order, each wait finished before the next started");
+
+    let row = |t| find(&snap, t).expect("row").clone();
+    let (b, c, dd) = (row("b"), row("c"), row("d"));
+    let b_exit = b.recent_exits.last().expect("b exited");
+    assert!(b_exit.ran_ms >= 300, "b slept 0.3 s: {b_exit:?}");
+    let c_start = c.started_at_ms.expect("c started");
+    assert!(c_start >= b_exit.at_ms, "c started ({c_start}) only after the wait b exited ({})", b_exit.at_ms);
+    assert!(dd.started_at_ms.expect("d started") >= c_start, "d after c");
+    // `once` does not block: d ran to completion while c is still running.
+    assert_eq!(c.state, ProcessState::Running, "{c:?}");
+    assert_alive(c.pid.expect("c pid") as i32, "the once entry c");
+    assert_eq!(find(&snap, "skip").expect("row").state, ProcessState::NotStarted);
+    assert_eq!(find(&snap, "elsewhere").expect("row").state, ProcessState::NotStarted, "group h was not told");
+}
+
+const MAIL: &str = "\
+mail:spool:run,runmore:wait:echo spool >> {dir}/spool
+mail:mta:run,runmore:respawn:exec sleep 1000
+mail:extra:runmore,:respawn:exec sleep 1000
+mail:solo:run,:once:exec sleep 1000
+";
+
+#[test]
+fn shared_processes_keep_their_pid_and_the_rest_stop() {
+    let d = TestDaemon::start(MAIL);
+    d.tell("mail", "run");
+    d.wait_group("mail", "run", GroupState::Done);
+    let (mta, solo) = (d.wait_running("mta"), d.wait_running("solo"));
+    assert_eq!(d.process("extra").state, ProcessState::NotStarted);
+
+    d.tell("mail", "runmore");
+    d.wait_group("mail", "runmore", GroupState::Done);
+    assert_eq!(d.wait_running("mta"), mta, "mta is in both levels: untouched");
+    let extra = d.wait_running("extra");
+    wait_group_empty(solo, "solo, which is not in runmore");
+    assert_eq!(d.process("solo").state, ProcessState::NotStarted);
+    assert_eq!(d.lines("spool"), ["spool"], "spool already ran at a level it shares; not re-run");
+    assert_eq!(d.process("mta").respawns, 0);
+
+    d.tell("mail", "run");
+    d.wait_group("mail", "run", GroupState::Done);
+    assert_eq!(d.wait_running("mta"), mta, "mta untouched again");
+    wait_group_empty(extra, "extra, which is not in run");
+    let solo2 = d.wait_running("solo");
+    assert_ne!(solo2, solo, "solo started again, as a new process");
+}
+
+#[test]
+fn switching_away_and_back_runs_once_and_wait_entries_again() {
+    let d = TestDaemon::start("g:w:1:wait:echo w >> {dir}/ran\ng:o:1:once:echo o >> {dir}/ran\n");
+    d.tell("g", "1");
+    d.wait_group("g", "1", GroupState::Done);
+    wait_until(DEADLINE, "w and o to run once", || d.lines("ran").len() == 2);
+    d.tell("g", "2");
+    d.wait_group("g", "2", GroupState::Done);
+    d.tell("g", "1");
+    d.wait_group("g", "1", GroupState::Done);
+    wait_until(DEADLINE, "w and o to run a second time", || d.lines("ran").len() == 4);
+    let mut ran = d.lines("ran");
+    ran.sort();
+    assert_eq!(ran, ["o", "o", "w", "w"]);
+}
+
+#[test]
+fn telling_the_same_level_twice_reruns_nothing() {
+    let d = TestDaemon::start(
+        "g:w:1:wait:echo w >> {dir}/ran\ng:o:1:once:echo o >> {dir}/ran\ng:r:1:respawn:exec sleep 1000\n",
+    );
+    d.tell("g", "1");
+    d.wait_group("g", "1", GroupState::Done);
+    wait_until(DEADLINE, "w and o to run", || d.lines("ran").len() == 2);
+    let before = d.snapshot();
+    let r = d.wait_running("r");
+
+    d.tell("g", "1");
+    let after = d.wait_group("g", "1", GroupState::Done);
+    for tag in ["w", "o", "r"] {
+        let (b, a) = (find(&before, tag).expect("row"), find(&after, tag).expect("row"));
+        assert_eq!(a.started_at_ms, b.started_at_ms, "{tag} was not started again: {a:?}");
+        assert_eq!(a.recent_exits.len(), b.recent_exits.len(), "{tag}: {a:?}");
+    }
+    assert_eq!(d.wait_running("r"), r);
+    assert_eq!(d.process("r").respawns, 0);
+    let mut ran = d.lines("ran");
+    ran.sort();
+    assert_eq!(ran, ["o", "w"]);
+}
+
+#[test]
+fn telling_an_unknown_group_is_an_error() {
+    let d = TestDaemon::start("g:t:1:once:true\n");
+    let stderr = d.fails(&["tell", "nosuch", "1"]);
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    assert!(stderr.contains("no such group: nosuch"), "{stderr}");
+    assert!(d.snapshot().group("nosuch").is_none());
+}
+
+#[test]
+fn level_0_or_a_level_no_entry_has_stops_the_group() {
+    let d = TestDaemon::start("g:r:1:respawn:exec sleep 1000\ng:o:1:once:exec sleep 1000\n");
+    for level in ["0", "nosuchlevel"] {
+        d.tell("g", "1");
+        d.wait_group("g", "1", GroupState::Done);
+        let (r, o) = (d.wait_running("r"), d.wait_running("o"));
+        d.tell("g", level);
+        let snap = d.wait_group("g", level, GroupState::Done);
+        wait_group_empty(r, "r");
+        wait_group_empty(o, "o");
+        for tag in ["r", "o"] {
+            let p = find(&snap, tag).expect("row");
+            assert_eq!((p.state, p.pid), (ProcessState::NotStarted, None), "{level}: {p:?}");
+        }
+        let status = d.ok(&["status"]);
+        assert_eq!(status, format!("g {level} DONE\n"));
+    }
+}
+
+#[test]
+fn test_levels_end_passed_failed_or_done() {
+    let d = TestDaemon::start(
+        "\
+t:p1:1:test:true
+t:p2:1,2:test:exit 0
+t:f:2:test:exit 3
+t:p3:3:test:true
+t:o:3:once:true
+t:k:4:test:kill -9 $$
+",
+    );
+    d.tell("t", "1");
+    let snap = d.wait_group("t", "1", GroupState::Passed);
+    assert_eq!(find(&snap, "p1").expect("row").state, ProcessState::Pass);
+    assert_eq!(find(&snap, "p2").expect("row").state, ProcessState::Pass);
+
+    d.tell("t", "2");
+    let snap = d.wait_group("t", "2", GroupState::Failed);
+    let f = find(&snap, "f").expect("row");
+    assert_eq!((f.state, f.last_exit), (ProcessState::Fail, Some(ExitStatus::Code(3))), "{f:?}");
+
+    d.tell("t", "3");
+    let snap = d.wait_group("t", "3", GroupState::Done);
+    assert_eq!(find(&snap, "p3").expect("row").state, ProcessState::Pass, "a passing test with a once: DONE");
+
+    d.tell("t", "4");
+    let snap = d.wait_group("t", "4", GroupState::Failed);
+    let k = find(&snap, "k").expect("row");
+    assert_eq!((k.state, k.last_exit), (ProcessState::Fail, Some(ExitStatus::Signal(9))), "{k:?}");
+    assert_eq!(d.read("initstat"), "t 4 FAILED\n");
+}
+
+#[test]
+fn a_tell_during_a_switch_takes_over() {
+    let d = TestDaemon::start(
+        "\
+g:slow:A,:wait:echo slow >> {dir}/log; sleep 2
+g:after:A,:once:echo after >> {dir}/log
+g:b:B,:once:echo b >> {dir}/log
+",
+    );
+    d.tell("g", "A");
+    // Mid-switch: STARTING, waiting for `slow`.
+    let slow = d.wait_running("slow");
+    assert_eq!(d.snapshot().group("g").expect("g").state, GroupState::Starting);
+
+    d.tell("g", "B");
+    let snap = d.wait_group("g", "B", GroupState::Done);
+    wait_gone(slow, "the wait entry of A, stopped by the switch to B");
+    wait_until(DEADLINE, "b to run", || d.lines("log").contains(&"b".to_string()));
+    assert!(
+        !d.lines("log").contains(&"after".to_string()),
+        "A's entry after the wait never starts: {:?}",
+        d.lines("log")
+    );
+    assert_eq!(find(&snap, "after").expect("row").state, ProcessState::NotStarted);
+    assert_eq!(d.ok(&["status"]), "g B DONE\n");
+}
+
+#[test]
+fn other_groups_are_untouched() {
+    let tab = "\
+g:r:1:respawn:exec sleep 1000
+h:r2:1:respawn:exec sleep 1000
+g:o:1,2:once:exec sleep 1000
+h:o2:1:once:exec sleep 1000
+";
+    let d = TestDaemon::start(tab);
+    d.tell("h", "1");
+    let before = d.wait_group("h", "1", GroupState::Done);
+    let (r2, o2) = (d.wait_running("r2"), d.wait_running("o2"));
+    for level in ["1", "2", "0"] {
+        d.tell("g", level);
+        d.wait_group("g", level, GroupState::Done);
+    }
+    let after = d.snapshot();
+    assert_eq!(after.group("h"), before.group("h"), "h's level, state and since are unchanged");
+    assert_eq!((d.wait_running("r2"), d.wait_running("o2")), (r2, o2));
+    assert_eq!(find(&after, "r2"), find(&before, "r2"));
+}
+
+#[test]
+fn stopping_and_starting_are_observable() {
+    let d = TestDaemon::builder("g:stubborn:1,:respawn:trap '' INT; exec sleep 1000\ng:w:2,:wait:sleep 0.3\n")
+        .term_after(2.0)
+        .start();
+    let mut sub = d.block_on(async {
+        let mut c = d.client().await;
+        c.send(&Request::Subscribe).await.expect("subscribe");
+        match c.recv().await.expect("first message") {
+            Response::Snapshot(_) => c,
+            other => panic!("a subscription starts with a snapshot, got {other:?}"),
+        }
+    });
+    d.tell("g", "1");
+    d.wait_group("g", "1", GroupState::Done);
+    let stubborn = d.wait_running("stubborn");
+
+    d.tell("g", "2");
+    // The stubborn process ignores SIGINT, so the stop phase lasts term_after.
+    let status = d.ok(&["status", "g"]);
+    assert!(status.starts_with("g 2 STOPPING\n"), "the level shows from the moment the tell is accepted:\n{status}");
+    assert!(status.contains("stubborn respawn stopping"), "{status}");
+    assert_eq!(d.read("initstat"), "g 2 STOPPING\n");
+    d.wait_group("g", "2", GroupState::Done);
+    wait_gone(stubborn, "stubborn");
+
+    // The event stream saw every state of the second switch, in order.
+    let states = d.block_on(async {
+        let mut states = Vec::new();
+        loop {
+            let msg = tokio::time::timeout(DEADLINE, sub.recv()).await.expect("an update").expect("stream open");
+            if let Response::Update(u) = msg
+                && let Event::Group(g) = u.event
+                && g.name == "g"
+                && g.level.as_deref() == Some("2")
+            {
+                states.push(g.state);
+                if g.state == GroupState::Done {
+                    return states;
+                }
+            }
+        }
+    });
+    let mut expected = vec![GroupState::Stopping, GroupState::Starting, GroupState::Done].into_iter().peekable();
+    for s in &states {
+        if expected.peek() == Some(s) {
+            expected.next();
+        }
+    }
+    assert!(expected.peek().is_none(), "STOPPING, STARTING, DONE in order; saw {states:?}");
+}
+
+#[test]
+fn the_status_file_lists_groups_sorted_and_is_rewritten() {
+    let d = TestDaemon::start("zeta:z:1:respawn:exec sleep 1000\nalpha:a:2:test:true\nmid:m:1:once:true\n");
+    let initial = "alpha - CONFIGURED\nmid - CONFIGURED\nzeta - CONFIGURED\n";
+    assert_eq!(d.read("initstat"), initial);
+    assert_eq!(d.ok(&["status"]), initial, "`isinit status` prints the same lines");
+
+    d.tell("zeta", "1");
+    let want = "alpha - CONFIGURED\nmid - CONFIGURED\nzeta 1 DONE\n";
+    wait_until(DEADLINE, "the status file to be rewritten", || d.read("initstat") == want);
+    d.tell("alpha", "2");
+    let want = "alpha 2 PASSED\nmid - CONFIGURED\nzeta 1 DONE\n";
+    wait_until(DEADLINE, "the status file to be rewritten again", || d.read("initstat") == want);
+    assert_eq!(d.ok(&["status"]), want);
+}
+
+#[test]
+fn a_tell_rereads_a_changed_file() {
+    let d = TestDaemon::start(
+        "g:a:1:respawn:exec sleep 1000\ng:b:1:respawn:exec sleep 1000\nh:x:1:respawn:exec sleep 1000\n",
+    );
+    d.tell("g", "1");
+    d.tell("h", "1");
+    d.wait_group("g", "1", GroupState::Done);
+    d.wait_group("h", "1", GroupState::Done);
+    let (a, b, x) = (d.wait_running("a"), d.wait_running("b"), d.wait_running("x"));
+
+    // b removed, c added to level 1, group h gone from the file.
+    d.write_tab("g:a:1:respawn:exec sleep 1000\ng:c:1:respawn:exec sleep 1000\ng:later:2:once:true\n");
+    d.tell("g", "1");
+    d.wait_group("g", "1", GroupState::Done);
+    let c = d.wait_running("c");
+    assert_eq!(d.wait_running("a"), a, "a is unchanged: untouched");
+    wait_group_empty(b, "b, removed from the file");
+    wait_group_empty(x, "x, whose group was removed from the file");
+    wait_until(DEADLINE, "b's row and group h to disappear", || {
+        let snap = d.snapshot();
+        find(&snap, "b").is_none() && snap.group("h").is_none()
+    });
+    assert_alive(c, "c");
+    assert_eq!(d.ok(&["status"]), "g 1 DONE\n");
+    assert_eq!(d.read("initstat"), "g 1 DONE\n");
+    assert_eq!(d.fails(&["tell", "h", "1"]).trim(), "isinit: no such group: h");
+}
+
+#[test]
+fn a_changed_command_or_mode_restarts_the_process() {
+    let d = TestDaemon::start("g:a:1:respawn:exec sleep 1000\ng:m:1:respawn:exec sleep 1000\n");
+    d.tell("g", "1");
+    d.wait_group("g", "1", GroupState::Done);
+    let (a, m) = (d.wait_running("a"), d.wait_running("m"));
+
+    d.write_tab("g:a:1:respawn:exec sleep 1001\ng:m:1:once:exec sleep 1000\n");
+    d.tell("g", "1");
+    d.wait_group("g", "1", GroupState::Done);
+    wait_gone(a, "a with the old command");
+    wait_gone(m, "m with the old mode");
+    let a2 = d.wait_running("a");
+    assert_ne!(a2, a);
+    assert_eq!(d.process("a").command, "exec sleep 1001");
+    assert!(procfs::stat(a2).is_some_and(|s| s.comm == "sleep"));
+    let m2 = d.wait_running("m");
+    assert_ne!(m2, m);
+    assert_eq!(d.process("m").mode.as_str(), "once");
+}
+
+#[test]
+fn reload_stops_an_entry_turned_off_and_starts_a_new_one() {
+    let d = TestDaemon::start("g:a:1:respawn:exec sleep 1000\ng:keep:1:respawn:exec sleep 1000\n");
+    d.tell("g", "1");
+    d.wait_group("g", "1", GroupState::Done);
+    let (a, keep) = (d.wait_running("a"), d.wait_running("keep"));
+
+    d.write_tab("g:a:1:off:exec sleep 1000\ng:keep:1:respawn:exec sleep 1000\ng:new:1:once:exec sleep 1000\n");
+    d.ok(&["reload"]);
+    wait_group_empty(a, "a, turned off");
+    d.wait_state("a", ProcessState::Off);
+    let new = d.wait_running("new");
+    assert_eq!(d.wait_running("keep"), keep);
+    d.wait_group("g", "1", GroupState::Done);
+    assert_alive(new, "new");
+}
+
+#[test]
+fn children_get_the_documented_environment() {
+    let d = TestDaemon::start(
+        "\
+g:env:lvl,:wait:echo \"$ISINIT_GROUP $ISINIT_TAG $ISINIT_LEVEL\" > {dir}/env; readlink /proc/$$/fd/0 > {dir}/stdin; pwd > {dir}/cwd; echo \"$ISINIT_E2E_MARK\" > {dir}/inherited
+g:r:lvl,:respawn:exec sleep 1000
+",
+    );
+    d.tell("g", "lvl");
+    d.wait_group("g", "lvl", GroupState::Done);
+    assert_eq!(d.read("env"), "g env lvl\n");
+    assert_eq!(d.read("stdin"), "/dev/null\n");
+    let dir = d.dir().canonicalize().expect("dir");
+    assert_eq!(Path::new(d.read("cwd").trim()).canonicalize().expect("cwd"), dir, "the daemon's working directory");
+    assert_eq!(d.read("inherited").trim(), d.dir().display().to_string(), "the daemon's environment");
+
+    let r = d.wait_running("r");
+    assert_eq!(procfs::fd_target(r, 0).as_deref(), Some(Path::new("/dev/null")));
+    assert_eq!(procfs::cwd(r).map(|p| p.canonicalize().expect("cwd")), Some(dir));
+    let env = procfs::environ(r);
+    for var in ["ISINIT_GROUP=g", "ISINIT_TAG=r", "ISINIT_LEVEL=lvl"] {
+        assert!(env.iter().any(|v| v == var), "{var} missing from {env:?}");
+    }
+}
+
+#[test]
+fn a_dry_run_changes_nothing() {
+    let d = TestDaemon::start("g:a:1:respawn:exec sleep 1000\ng:b:2:once:true\n");
+    let out = d.ok(&["tell", "g", "1", "--dry-run"]);
+    assert!(out.contains("start: a"), "{out}");
+    // Give a wrongly started switch every chance to show.
+    assert!(isinit_e2e::wait::holds_for(Duration::from_millis(300), || {
+        let snap = d.snapshot();
+        snap.group("g").is_some_and(|g| g.state == GroupState::Configured)
+            && find(&snap, "a").is_some_and(|p| p.pid.is_none())
+    }));
+    assert_eq!(d.read("initstat"), "g - CONFIGURED\n");
+    assert!(d.fails(&["tell", "nosuch", "1", "--dry-run"]).contains("no such group: nosuch"));
+}
