@@ -3,7 +3,8 @@
 //!
 //! Three sources, and nothing else wakes the loop: key presses and resizes
 //! from the terminal, events from the client task, and a 1 s tick that is
-//! armed only while an uptime is on screen. An idle console with no running
+//! armed only while an uptime is on screen (plus SIGTERM/SIGHUP, to quit
+//! cleanly). An idle console with no running
 //! process in view, or with the daemon away, sleeps until a key is pressed
 //! or the daemon speaks.
 
@@ -16,6 +17,7 @@ use crossterm::event::{Event, EventStream};
 use futures::StreamExt;
 use ratatui::DefaultTerminal;
 use std::time::Duration;
+use tokio::signal::unix::{SignalKind, signal};
 use tokio::time::MissedTickBehavior;
 
 /// Most client events folded before a redraw: a burst (a group of a
@@ -29,6 +31,10 @@ pub async fn run(terminal: &mut DefaultTerminal, mut app: App, mut client: Clien
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut clock = DaemonClock::default();
+    // A console killed with SIGTERM or losing its terminal (SIGHUP) must
+    // still leave raw mode and the alternate screen: treat both as `q`.
+    let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut hangup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
 
     let size = terminal.size().context("cannot read the terminal size")?;
     app.update(Action::Resize(ui::viewport(size)));
@@ -68,6 +74,8 @@ pub async fn run(terminal: &mut DefaultTerminal, mut app: App, mut client: Clien
                 }
             }
             _ = tick.tick(), if app.wants_tick() => app.update(Action::Tick(clock.now_ms())),
+            _ = terminate.recv() => app.update(Action::Quit),
+            _ = hangup.recv() => app.update(Action::Quit),
         }
     }
 }

@@ -18,10 +18,9 @@ const EXITS_WIDTH: u16 = 27;
 pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let focused = app.focus() == Focus::Output;
     let process = app.selected_process();
-    let block = Block::bordered()
-        .border_style(theme::border(focused))
-        .title(title(process, focused))
-        .title_bottom(scroll_hint(app.output(), app.viewport().output));
+    let block = Block::bordered().border_style(theme::border(focused)).title(title(process, focused)).title_bottom(
+        if process.is_some() { scroll_hint(app.output(), app.viewport().output) } else { Line::default() },
+    );
     let inner = block.inner(area);
     block.render(area, buf);
     let Some(p) = process else {
@@ -82,7 +81,11 @@ fn render_exits(p: &ProcessStatus, tz: TimeZone, area: Rect, buf: &mut Buffer) {
     let block = Block::new().borders(Borders::RIGHT).border_style(theme::border(false));
     let inner = block.inner(area);
     block.render(area, buf);
-    let mut lines = vec![Line::styled(format!("exits ({} respawns)", p.respawns), theme::header())];
+    let respawns = match p.respawns {
+        1 => "1 respawn".to_owned(),
+        n => format!("{n} respawns"),
+    };
+    let mut lines = vec![Line::styled(format!("exits · {respawns}"), theme::header())];
     if p.recent_exits.is_empty() {
         lines.push(Line::styled("none yet", theme::muted()));
     }

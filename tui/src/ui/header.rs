@@ -16,12 +16,10 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
             let sha = d.config_sha256.get(..8).unwrap_or(&d.config_sha256);
             Line::from(vec![
                 Span::styled(" isinit ", Style::new().fg(Color::Black).bg(Color::Cyan).add_modifier(Modifier::BOLD)),
-                Span::styled(format!(" {} ", d.hostname), Style::new().add_modifier(Modifier::BOLD)),
-                Span::styled("daemon ", theme::muted()),
-                Span::raw(format!("pid {} v{}", d.pid, d.version)),
-                Span::styled("  config ", theme::muted()),
+                Span::styled(format!(" {}  ", d.hostname), Style::new().add_modifier(Modifier::BOLD)),
+                Span::raw(format!("pid {}  v{}  ", d.pid, d.version)),
                 Span::raw(d.config_path.as_str()),
-                Span::styled(" sha256 ", theme::muted()),
+                Span::styled(" sha256:", theme::muted()),
                 Span::raw(sha),
             ])
         }
@@ -40,10 +38,15 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
             " ● connected — the daemon is shutting down, stopping every process",
             Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD),
         ),
-        Connection::Connected => Line::from(vec![
-            Span::styled(" ● connected", Style::new().fg(Color::Green)),
-            Span::styled(" live", theme::muted()),
-        ]),
+        Connection::Connected => {
+            let mut spans = vec![Span::styled(" ● connected", Style::new().fg(Color::Green))];
+            if let Some(s) = app.snapshot() {
+                let alive = s.processes.iter().filter(|p| p.pid.is_some()).count();
+                let summary = format!("  {} groups, {} processes, {alive} alive", s.groups.len(), s.processes.len());
+                spans.push(Span::styled(summary, theme::muted()));
+            }
+            Line::from(spans)
+        }
         Connection::Disconnected { since_ms, reason } => {
             let what = if app.snapshot().is_some() {
                 format!(" DISCONNECTED — daemon gone since {}, reconnecting… ", app.time_zone().hms(*since_ms))
@@ -52,9 +55,6 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
             };
             let mut spans =
                 vec![Span::styled(what, Style::new().fg(Color::White).bg(Color::Red).add_modifier(Modifier::BOLD))];
-            if app.snapshot().is_some() {
-                spans.push(Span::styled(" data below is stale ", Style::new().fg(Color::Red)));
-            }
             spans.push(Span::styled(format!(" {reason}"), theme::muted()));
             Line::from(spans)
         }

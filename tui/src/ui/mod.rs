@@ -27,8 +27,9 @@ pub fn draw(frame: &mut Frame, app: &App) {
     frame.render_widget(app, frame.area());
 }
 
-/// Where each panel goes on a terminal of a given size. Depends on the size
-/// only, so [`viewport`] can tell the app how tall its lists are.
+/// Where each panel goes on a terminal of a given size. The heights depend
+/// on the size only, so [`viewport`] can tell the app how tall its lists
+/// are without knowing what is in them.
 #[derive(Debug, Clone, Copy)]
 pub struct Areas {
     pub header: Rect,
@@ -40,6 +41,9 @@ pub struct Areas {
     pub footer: Rect,
 }
 
+/// The groups panel is never narrower than this (room for a name, level,
+/// state and counts); on wide terminals it may grow to 2/5 of the width.
+const MIN_GROUPS_WIDTH: u16 = 33;
 /// Rows a bordered table loses to its borders and header row.
 const TABLE_CHROME: u16 = 3;
 /// Rows the detail panel loses to its borders and the command line.
@@ -49,7 +53,11 @@ impl Areas {
     /// Splits the screen: header, groups | processes, detail, events strip,
     /// status line, key hints. The lists get the most room; the events strip
     /// grows a little on tall terminals.
-    pub fn new(area: Rect) -> Areas {
+    ///
+    /// `groups_width` is what the groups list would like; it gets that
+    /// within bounds, so short names leave room for the processes table and
+    /// long ones are not clipped on a wide terminal.
+    pub fn new(area: Rect, groups_width: u16) -> Areas {
         let events = match area.height {
             ..=26 => 3,
             27..=44 => 4,
@@ -64,7 +72,7 @@ impl Areas {
         ])
         .areas(area);
         let [top, detail] = Layout::vertical([Constraint::Fill(3), Constraint::Fill(2)]).areas(body);
-        let groups_width = if area.width >= 140 { 44 } else { 33 };
+        let groups_width = groups_width.clamp(MIN_GROUPS_WIDTH, (area.width / 5 * 2).max(MIN_GROUPS_WIDTH));
         let [groups, processes] =
             Layout::horizontal([Constraint::Length(groups_width), Constraint::Fill(1)]).areas(top);
         Areas { header, groups, processes, detail, events, status, footer }
@@ -73,7 +81,7 @@ impl Areas {
 
 /// The rows each scrollable panel shows at this terminal size.
 pub fn viewport(size: Size) -> Viewport {
-    let a = Areas::new(Rect::new(0, 0, size.width, size.height));
+    let a = Areas::new(Rect::new(0, 0, size.width, size.height), MIN_GROUPS_WIDTH);
     Viewport {
         groups: usize::from(a.groups.height.saturating_sub(TABLE_CHROME)),
         processes: usize::from(a.processes.height.saturating_sub(TABLE_CHROME)),
@@ -83,9 +91,10 @@ pub fn viewport(size: Size) -> Viewport {
 
 impl Widget for &App {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let a = Areas::new(area);
+        let groups = groups::GroupsPanel::new(self);
+        let a = Areas::new(area, groups.wanted_width());
         header::render(self, a.header, buf);
-        groups::render(self, a.groups, buf);
+        groups.render(a.groups, buf);
         processes::render(self, a.processes, buf);
         detail::render(self, a.detail, buf);
         events::render(self, a.events, buf);

@@ -43,17 +43,22 @@ fn render_levels(picker: &Picker, area: Rect, buf: &mut Buffer) {
     let inner = block.inner(area);
     block.render(area, buf);
     let highlight = Style::new().add_modifier(Modifier::REVERSED);
-    let mut lines: Vec<Line> = vec![Line::styled(" levels", theme::header())];
+    let mut lines: Vec<Line> = vec![Line::styled("  levels", theme::header())];
     // Keep the highlight on screen when a group names more levels than fit.
     let room = usize::from(inner.height.saturating_sub(2));
     let skip = (picker.cursor + 1).saturating_sub(room).min(picker.levels.len());
     for (i, level) in picker.levels.iter().enumerate().skip(skip).take(room) {
         let marker = if picker.current.as_deref() == Some(level.as_str()) { " (now)" } else { "" };
-        let line = Line::from(format!(" {level}{marker}"));
-        lines.push(if i == picker.cursor { line.style(highlight) } else { line });
+        let line = if i == picker.cursor {
+            Line::from(format!("› {level}{marker}")).style(highlight)
+        } else {
+            Line::from(format!("  {level}{marker}"))
+        };
+        lines.push(line);
     }
     let typed = Line::from(vec![
-        Span::styled(" other: ", theme::muted()),
+        Span::raw(if picker.on_text_line() { "› " } else { "  " }),
+        Span::styled("other: ", theme::muted()),
         Span::raw(picker.typed.as_str()),
         Span::styled(if picker.on_text_line() { "▏" } else { "" }, theme::key()),
     ]);

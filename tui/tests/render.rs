@@ -1,0 +1,186 @@
+//! Snapshot tests of whole frames on ratatui's `TestBackend`, built from
+//! the hand-made fixture with a fixed clock and UTC times, so every frame
+//! is reproducible. Review changes with `INSTA_UPDATE=always cargo test -p
+//! isinit-tui` and read the `.snap` diffs.
+
+use isinit_shared::{Plan, Update};
+use isinit_tui::app::{Action, App};
+use isinit_tui::client::{ClientEvent, Reply};
+use isinit_tui::fixture::{self, NOW_MS};
+use isinit_tui::ui;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::style::{Color, Modifier};
+
+fn render(app: &App, width: u16, height: u16) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("a test terminal");
+    terminal.draw(|frame| ui::draw(frame, app)).expect("a frame");
+    terminal
+}
+
+/// The fixture, with the MTA's output streamed and the throttle notice seen.
+fn app(width: u16, height: u16) -> App {
+    let mut app = fixture::app(fixture::snapshot(), width, height);
+    app.update(Action::Client(ClientEvent::Update(fixture::nginx_notice())));
+    app
+}
+
+/// Selects `mail` / `mta`, whose output is streaming.
+fn on_mta(app: &mut App) {
+    app.update(Action::Down);
+    app.update(Action::FocusNext);
+    app.update(Action::Down);
+    app.update(Action::Down);
+    let id = app.take_commands().into_iter().rev().find_map(|c| match c {
+        isinit_tui::client::Command::Follow { id, .. } => Some(id),
+        _ => None,
+    });
+    let id = id.expect("a follow command");
+    app.update(Action::Client(ClientEvent::Logs { id, lines: fixture::output("mta", 30) }));
+}
+
+#[test]
+fn overview() {
+    let mut app = app(100, 30);
+    on_mta(&mut app);
+    insta::assert_snapshot!(render(&app, 100, 30).backend());
+}
+
+#[test]
+fn overview_80x24() {
+    let mut app = app(80, 24);
+    on_mta(&mut app);
+    insta::assert_snapshot!(render(&app, 80, 24).backend());
+}
+
+#[test]
+fn backoff_and_start_error() {
+    let mut app = app(100, 30);
+    app.update(Action::Bottom); // web
+    app.update(Action::FocusNext);
+    app.update(Action::Down); // nginx, throttled
+    insta::assert_snapshot!(render(&app, 100, 30).backend());
+}
+
+#[test]
+fn picker_with_a_preview() {
+    let mut app = app(100, 30);
+    app.update(Action::Down); // mail at run
+    app.update(Action::Confirm);
+    app.update(Action::Down); // runmore
+    let plan = Plan {
+        group: "mail".into(),
+        level: "runmore".into(),
+        stop: vec![],
+        keep: vec!["mta".into()],
+        start: vec!["extra".into()],
+        done: vec!["spool".into(), "cf".into()],
+        error: None,
+    };
+    let reply = Reply::Preview { group: "mail".into(), level: "runmore".into(), outcome: Ok(plan) };
+    app.update(Action::Client(ClientEvent::Reply(reply)));
+    insta::assert_snapshot!(render(&app, 100, 30).backend());
+}
+
+#[test]
+fn picker_typing_a_level() {
+    let mut app = app(100, 30);
+    app.update(Action::Confirm); // db
+    for c in "maint2".chars() {
+        app.update(Action::Input(c));
+    }
+    insta::assert_snapshot!(render(&app, 100, 30).backend());
+}
+
+#[test]
+fn help_overlay() {
+    let mut app = app(100, 30);
+    app.update(Action::ToggleHelp);
+    insta::assert_snapshot!(render(&app, 100, 30).backend());
+}
+
+#[test]
+fn disconnected() {
+    let mut app = app(100, 30);
+    on_mta(&mut app);
+    let reason = "daemon not running (cannot connect to /var/run/is/init.s: Connection refused (os error 111))";
+    app.update(Action::Client(ClientEvent::Disconnected { at_ms: NOW_MS + 4_000, reason: reason.into() }));
+    let terminal = render(&app, 100, 30);
+    insta::assert_snapshot!(terminal.backend());
+
+    let buf = terminal.backend().buffer();
+    assert_eq!(buf[(1, 1)].bg, Color::Red, "the banner is red");
+    assert!(buf[(5, 5)].modifier.contains(Modifier::DIM), "stale data is dimmed");
+}
+
+#[test]
+fn connecting_before_any_daemon() {
+    let app = App::new("/var/run/is/init.s".into(), isinit_tui::clock::TimeZone::Utc);
+    insta::assert_snapshot!(render(&app, 80, 24).backend());
+}
+
+#[test]
+fn reload_errors_popup() {
+    let mut app = app(100, 30);
+    let failure = isinit_tui::client::Failure {
+        message: "invalid isinittab".into(),
+        details: vec![
+            "/etc/isinittab:3: unknown mode \"respwan\"".into(),
+            "/etc/isinittab:7: duplicate tag \"mta\" (first at line 4)".into(),
+        ],
+    };
+    app.update(Action::Client(ClientEvent::Reply(Reply::Reloaded(Err(failure)))));
+    insta::assert_snapshot!(render(&app, 100, 30).backend());
+}
+
+#[test]
+fn filtered() {
+    let mut app = app(100, 30);
+    app.update(Action::StartFilter);
+    for c in "p".chars() {
+        app.update(Action::Input(c));
+    }
+    insta::assert_snapshot!(render(&app, 100, 30).backend());
+}
+
+#[test]
+fn a_thousand_processes_scroll() {
+    let mut app = fixture::app(fixture::big_snapshot(1000), 100, 30);
+    app.update(Action::Down); // farm
+    app.update(Action::FocusNext);
+    for _ in 0..3 {
+        app.update(Action::PageDown);
+    }
+    app.update(Action::Up);
+    insta::assert_snapshot!(render(&app, 100, 30).backend());
+}
+
+#[test]
+fn group_states_are_coloured() {
+    let app = app(100, 30);
+    let terminal = render(&app, 100, 30);
+    let buf = terminal.backend().buffer();
+    let colour_of = |word: &str| {
+        (0..buf.area.height).find_map(|y| {
+            let row: String = (0..33).map(|x| buf[(x, y)].symbol()).collect();
+            row.find(word).map(|x| buf[(u16::try_from(x).expect("narrow"), y)].fg)
+        })
+    };
+    assert_eq!(colour_of("DONE"), Some(Color::Green));
+    assert_eq!(colour_of("FAILED"), Some(Color::Red));
+    assert_eq!(colour_of("CONFIGURED"), Some(Color::DarkGray));
+}
+
+#[test]
+fn every_size_renders_without_panicking() {
+    let mut app = app(100, 30);
+    on_mta(&mut app);
+    app.update(Action::Client(ClientEvent::Update(Update { seq: 43, event: isinit_shared::Event::Halting })));
+    for (w, h) in [(1, 1), (10, 5), (40, 12), (80, 24), (132, 43), (250, 80)] {
+        app.update(Action::Resize(ui::viewport(ratatui::layout::Size { width: w, height: h })));
+        render(&app, w, h);
+        app.update(Action::ToggleHelp);
+        render(&app, w, h);
+        app.update(Action::Cancel);
+    }
+}
