@@ -14,6 +14,8 @@ use tokio::sync::mpsc;
 
 /// How many requests may queue for the runtime before handlers wait.
 const COMMAND_QUEUE: usize = 1024;
+/// How long exiting waits for connections to deliver their last replies.
+const DRAIN_LIMIT: Duration = Duration::from_secs(2);
 
 /// Runs the daemon in the foreground until it is shut down.
 pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: DaemonArgs) -> Result<(), Failure> {
@@ -56,14 +58,23 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
     let output = OutputHub::new(&settings.logdir, settings.log_max_bytes);
     let runtime = Runtime::new(settings, config);
     let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
-    let ctx =
-        Context { commands, info: runtime.info(), output: output.clone(), own_uid: nix::unistd::geteuid().as_raw() };
+    let (exiting_tx, exiting) = tokio::sync::watch::channel(false);
+    let ctx = Context {
+        commands,
+        info: runtime.info(),
+        output: output.clone(),
+        own_uid: nix::unistd::geteuid().as_raw(),
+        exiting,
+    };
+    let slots = server::connection_slots();
     let tail = tokio::spawn(output.run());
-    let serve = tokio::spawn(server::serve(listener, ctx));
+    let serve = tokio::spawn(server::serve(listener, ctx, slots.clone()));
     let result = runtime.run(rx).await;
     serve.abort();
-    tail.abort();
     socket_file.remove();
+    exiting_tx.send_replace(true);
+    server::drain(&slots, DRAIN_LIMIT).await;
+    tail.abort();
     tracing::info!("every process stopped; exiting");
     result.map_err(|e| Failure::new(format!("daemon failed: {e}")))
 }

@@ -107,7 +107,8 @@ async fn shutdown(socket: &Path, wait: bool) -> Result<(), Failure> {
         other => return Err(unexpected(other)),
     }
     if wait {
-        // The daemon closes every connection when it exits.
+        // The daemon closes every connection once every process is stopped;
+        // then wait for the process itself to be gone.
         loop {
             match client.recv().await {
                 Ok(_) => continue,
@@ -115,6 +116,7 @@ async fn shutdown(socket: &Path, wait: bool) -> Result<(), Failure> {
                 Err(e) => return Err(e.into()),
             }
         }
+        super::pidwait::wait_gone(client.daemon.pid).await;
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 
 mod args;
 mod commands;
+mod pidwait;
 mod render;
 
 pub use args::{Cli, Cmd, DaemonArgs};

@@ -8,6 +8,8 @@ pub mod reap;
 pub mod spawn;
 mod statusfile;
 
+use statusfile::StatusFile;
+
 pub use command::{Command, Outcome, Peer};
 
 use crate::supervisor::{Effect, Now, StopSignal, Supervisor, Timing};
@@ -35,6 +37,8 @@ pub struct Settings {
 
 /// How many updates a subscriber may fall behind before it is resynchronised.
 const UPDATE_BUFFER: usize = 4096;
+/// Spawns carried out between two yields to the other tasks.
+const SPAWN_BATCH: usize = 64;
 
 /// The runtime task's state. See the module documentation.
 pub struct Runtime {
@@ -44,6 +48,7 @@ pub struct Runtime {
     seq: u64,
     updates: broadcast::Sender<Update>,
     audit: VecDeque<AuditRecord>,
+    status_file: Option<StatusFile>,
 }
 
 impl Runtime {
@@ -68,6 +73,7 @@ impl Runtime {
             seq: 0,
             updates: broadcast::channel(UPDATE_BUFFER).0,
             audit: VecDeque::new(),
+            status_file: None,
         }
     }
 
@@ -83,9 +89,10 @@ impl Runtime {
         let mut sighup = signal(SignalKind::hangup())?;
         let mut sigterm = signal(SignalKind::terminate())?;
         let mut sigint = signal(SignalKind::interrupt())?;
+        self.status_file = Some(StatusFile::start(self.settings.initstat.clone()));
         // Children that exited before the handler was installed.
         self.reap();
-        self.carry_out();
+        self.carry_out().await;
         loop {
             let deadline = self.sup.next_deadline();
             let timer = async move {
@@ -102,7 +109,12 @@ impl Runtime {
                     self.sup.fire_timers(now);
                     self.sup.sweep(now, reap::group_alive);
                 }
-                Some(cmd) = commands.recv() => self.handle(cmd),
+                Some(cmd) = commands.recv() => {
+                    self.handle(cmd);
+                    // Let the connection task send its reply before the
+                    // effects run: a tell returns once the switch started.
+                    tokio::task::yield_now().await;
+                }
                 _ = sighup.recv() => {
                     if let Err(e) = self.reload() {
                         tracing::error!("reload on SIGHUP refused, nothing changed:\n{}", e.details.join("\n"));
@@ -111,12 +123,12 @@ impl Runtime {
                 _ = sigterm.recv() => self.shutdown("SIGTERM"),
                 _ = sigint.recv() => self.shutdown("SIGINT"),
             }
-            if self.carry_out() {
+            if self.carry_out().await {
                 break;
             }
         }
-        if let Err(e) = std::fs::remove_file(&self.settings.initstat) {
-            tracing::warn!("cannot remove status file {}: {e}", self.settings.initstat.display());
+        if let Some(status_file) = self.status_file.take() {
+            status_file.remove().await;
         }
         Ok(())
     }
@@ -268,8 +280,13 @@ impl Runtime {
     }
 
     /// Carries out every pending effect; true once shutdown is complete.
-    fn carry_out(&mut self) -> bool {
+    ///
+    /// Yields to the other tasks every [`SPAWN_BATCH`] spawns, so that
+    /// starting a thousand processes does not keep `status` or the console
+    /// waiting.
+    async fn carry_out(&mut self) -> bool {
         let mut exit = false;
+        let mut spawned = 0usize;
         loop {
             let effects = self.sup.take_effects();
             if effects.is_empty() {
@@ -284,6 +301,10 @@ impl Runtime {
                             Err(e) => tracing::warn!("{}: {e}", req.tag),
                         }
                         self.sup.spawned(Now::real(), &req.tag, result);
+                        spawned += 1;
+                        if spawned.is_multiple_of(SPAWN_BATCH) {
+                            tokio::task::yield_now().await;
+                        }
                     }
                     Effect::Signal { pgid, signal } => send(pgid, signal),
                     Effect::Publish(event) => {
@@ -293,9 +314,8 @@ impl Runtime {
                         self.publish(event);
                     }
                     Effect::WriteStatus => {
-                        if let Err(e) = statusfile::write_atomically(&self.settings.initstat, &self.sup.status_lines())
-                        {
-                            tracing::warn!("cannot write status file {}: {e}", self.settings.initstat.display());
+                        if let Some(f) = &self.status_file {
+                            f.update(self.sup.status_lines());
                         }
                     }
                     Effect::Log(line) => tracing::warn!("{line}"),

@@ -1,17 +1,69 @@
 //! The status file (SPEC §6): `GROUP LEVEL STATE` lines, replaced atomically
 //! so a reader never sees half a file.
+//!
+//! Writing happens on its own task, off the supervisor loop: a rename on a
+//! journalling filesystem can take milliseconds, and a tell or a respawn
+//! must not wait for the disk. Only the newest contents are written; states
+//! that came and went while a write was in flight are skipped, which is
+//! what a reader of the file could not have told apart anyway.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Handle on the status-file task.
+pub struct StatusFile {
+    tx: watch::Sender<String>,
+    task: JoinHandle<()>,
+    path: PathBuf,
+}
+
+impl StatusFile {
+    /// Starts the writer task for `path`.
+    pub fn start(path: PathBuf) -> StatusFile {
+        let (tx, mut rx) = watch::channel(String::new());
+        let target = path.clone();
+        let task = tokio::spawn(async move {
+            while rx.changed().await.is_ok() {
+                let contents = rx.borrow_and_update().clone();
+                let file = target.clone();
+                let result = tokio::task::spawn_blocking(move || write_atomically(&file, &contents)).await;
+                if let Ok(Err(e)) = result {
+                    tracing::warn!("cannot write status file {}: {e}", target.display());
+                }
+            }
+        });
+        StatusFile { tx, task, path }
+    }
+
+    /// Schedules `contents` to be written.
+    pub fn update(&self, contents: String) {
+        self.tx.send_replace(contents);
+    }
+
+    /// Finishes any pending write, then removes the file (SPEC §6 shutdown).
+    pub async fn remove(self) {
+        drop(self.tx);
+        let _ = self.task.await;
+        if let Err(e) = std::fs::remove_file(&self.path)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!("cannot remove status file {}: {e}", self.path.display());
+        }
+    }
+}
 
 /// Writes `contents` to a temporary file beside `path`, then renames it over.
-pub fn write_atomically(path: &Path, contents: &str) -> std::io::Result<()> {
+fn write_atomically(path: &Path, contents: &str) -> std::io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(contents.as_bytes())?;
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(contents.as_bytes())?;
+    }
     std::fs::rename(&tmp, path)
 }

@@ -39,8 +39,13 @@ pub async fn serve(stream: UnixStream, ctx: Context) {
     if !hello(&mut conn, &ctx).await {
         return;
     }
+    let mut exiting = ctx.exiting.clone();
     loop {
-        let request = match tokio::time::timeout(IDLE_TIMEOUT, read_message::<_, Request>(&mut conn.reader)).await {
+        let next = tokio::select! {
+            next = tokio::time::timeout(IDLE_TIMEOUT, read_message::<_, Request>(&mut conn.reader)) => next,
+            _ = super::until_exiting(&mut exiting) => return,
+        };
+        let request = match next {
             Ok(Ok(request)) => request,
             Ok(Err(FrameError::Closed)) | Err(_) => return,
             Ok(Err(e)) => return refuse(&mut conn, e).await,

@@ -38,11 +38,37 @@ pub struct Context {
     /// The daemon's effective uid: besides root, the only one that may
     /// change state.
     pub own_uid: u32,
+    /// Becomes true when the daemon is exiting: connections finish the
+    /// reply they are writing and close.
+    pub exiting: watch::Receiver<bool>,
+}
+
+/// One permit per connection being served; all permits back means no
+/// connection is left.
+pub fn connection_slots() -> Arc<Semaphore> {
+    Arc::new(Semaphore::new(MAX_CONNECTIONS))
+}
+
+/// Waits (at most `limit`) until every connection task has finished, so
+/// replies already given — the one to `shutdown` above all — reach their
+/// clients before the process exits.
+pub async fn drain(slots: &Semaphore, limit: Duration) {
+    if tokio::time::timeout(limit, slots.acquire_many(MAX_CONNECTIONS as u32)).await.is_err() {
+        tracing::warn!("some clients did not disconnect within {limit:?}; exiting anyway");
+    }
+}
+
+/// Resolves once the daemon is exiting (or the signal's sender is gone).
+pub(crate) async fn until_exiting(exiting: &mut watch::Receiver<bool>) {
+    while !*exiting.borrow_and_update() {
+        if exiting.changed().await.is_err() {
+            return;
+        }
+    }
 }
 
 /// Accepts connections until the task is dropped.
-pub async fn serve(listener: UnixListener, ctx: Context) {
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+pub async fn serve(listener: UnixListener, ctx: Context, slots: Arc<Semaphore>) {
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,

@@ -20,7 +20,7 @@ pub use error::{ConfigError, ConfigErrors};
 pub use parse::parse_lenient;
 
 use sha2::{Digest, Sha256};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 /// A whole, valid isinittab.
@@ -33,7 +33,11 @@ pub struct Inittab {
     pub path: PathBuf,
     /// Every entry in file order, `off` entries included (they still name a
     /// tag and a group, and make a running process of that tag stop).
+    /// Read-only: the tag index below is built from it.
     pub entries: Vec<Entry>,
+    /// Tag → index into `entries`: the daemon looks entries up by tag on
+    /// every process change, and files can have thousands of them.
+    by_tag: HashMap<String, usize>,
     /// The `:::NAME:VALUE` settings.
     pub directives: Directives,
     /// Hex SHA-256 of the file's bytes, so operators can tell at a glance
@@ -62,7 +66,7 @@ impl Inittab {
 
     /// The entry with this tag, if any.
     pub fn entry(&self, tag: &str) -> Option<&Entry> {
-        self.entries.iter().find(|e| e.tag == tag)
+        self.by_tag.get(tag).and_then(|i| self.entries.get(*i))
     }
 
     /// The names of every resource group in the file, sorted.

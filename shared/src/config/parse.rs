@@ -31,8 +31,14 @@ pub fn parse_lenient(path: &Path, bytes: &[u8]) -> (Inittab, Vec<ConfigError>) {
             Err(_) => p.error(line_no, "line is not valid UTF-8"),
         }
     }
-    let tab =
-        Inittab { path: path.to_owned(), entries: p.entries, directives: p.directives, sha256: Inittab::digest(bytes) };
+    let by_tag = p.entries.iter().enumerate().map(|(i, e)| (e.tag.clone(), i)).collect();
+    let tab = Inittab {
+        path: path.to_owned(),
+        entries: p.entries,
+        by_tag,
+        directives: p.directives,
+        sha256: Inittab::digest(bytes),
+    };
     (tab, p.errors)
 }
 

@@ -29,10 +29,12 @@ pub async fn handle(ctx: &Context, mut conn: Conn, tag: String, lines: u32, foll
         return;
     }
     let mut scratch = [0u8; 256];
+    let mut exiting = ctx.exiting.clone();
     loop {
         tokio::select! {
             // Anything the client sends now, or its going away, ends the follow.
             _ = conn.reader.read(&mut scratch) => return,
+            _ = crate::server::until_exiting(&mut exiting) => return,
             line = rx.recv() => match line {
                 Ok(line) => {
                     if conn.send(&Response::Output(line)).await.is_err() {

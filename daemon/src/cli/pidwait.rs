@@ -1,0 +1,22 @@
+//! Waiting for a process that is not our child to end, without polling:
+//! a pidfd becomes readable when its process exits (Linux ≥ 5.3).
+
+use std::os::fd::{FromRawFd, OwnedFd};
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
+
+/// Returns once process `pid` has exited (at once if it already has, or if
+/// the kernel has no pidfds, in which case the closed connection that
+/// preceded this call is the best evidence available).
+pub async fn wait_gone(pid: u32) {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    if fd < 0 {
+        return;
+    }
+    // SAFETY: the descriptor was just created and is owned by nobody else.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    // SAFETY: the AsyncFd owns the descriptor until it is dropped here.
+    let Ok(afd) = (unsafe { AsyncFd::register_with_interest(owned, Interest::READABLE) }) else { return };
+    let _ = afd.readable().await;
+}
