@@ -113,11 +113,7 @@ fn bench_tell(d: &Daemon) {
 async fn until(sub: &mut Client, mut done: impl FnMut(&Event) -> bool) {
     loop {
         match sub.recv().await.expect("subscription") {
-            Response::Update(u) => {
-                if done(&u.event) {
-                    return;
-                }
-            }
+            Response::Update(u) if done(&u.event) => return,
             Response::Snapshot(_) => panic!("subscriber was resynchronised during a measurement"),
             _ => {}
         }
