@@ -1,7 +1,10 @@
 //! Bytes ⇄ frames: a 4-byte big-endian length, then that many bytes.
 //!
-//! The length is checked against [`MAX_FRAME_LEN`] before a single byte of
-//! the body is allocated, so a peer claiming a 4 GiB frame costs nothing.
+//! The length is checked against the cap ([`MAX_FRAME_LEN`], or a smaller
+//! one a reader chooses) before a single byte of the body is allocated, so
+//! a peer claiming a 4 GiB frame costs nothing; and the body buffer grows
+//! only as bytes actually arrive, so a peer that announces a large frame
+//! and then trickles costs what it sent, not what it claimed.
 
 use super::MAX_FRAME_LEN;
 use super::codec::{self, CodecError};
@@ -18,7 +21,7 @@ pub enum FrameError {
     #[error("connection closed in the middle of a frame")]
     Truncated,
     /// The peer announced a frame larger than the cap.
-    #[error("frame of {0} bytes refused (limit {MAX_FRAME_LEN})")]
+    #[error("frame of {0} bytes refused (too large)")]
     TooLarge(usize),
     #[error(transparent)]
     Codec(#[from] CodecError),
@@ -26,8 +29,14 @@ pub enum FrameError {
     Io(#[from] std::io::Error),
 }
 
-/// Reads one frame body.
+/// Reads one frame body of at most [`MAX_FRAME_LEN`] bytes.
 pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> Result<Vec<u8>, FrameError> {
+    read_frame_limited(r, MAX_FRAME_LEN).await
+}
+
+/// Reads one frame body of at most `limit` bytes (the daemon reads
+/// requests, which are all small, with a far lower cap than replies).
+pub async fn read_frame_limited<R: AsyncRead + Unpin>(r: &mut R, limit: usize) -> Result<Vec<u8>, FrameError> {
     let mut len = [0u8; 4];
     let mut got = 0;
     while got < len.len() {
@@ -38,22 +47,33 @@ pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> Result<Vec<u8>, Fram
         }
     }
     let len = u32::from_be_bytes(len) as usize;
-    if len > MAX_FRAME_LEN {
+    if len > limit.min(MAX_FRAME_LEN) {
         return Err(FrameError::TooLarge(len));
     }
-    let mut body = vec![0u8; len];
-    r.read_exact(&mut body).await.map_err(|e| match e.kind() {
-        std::io::ErrorKind::UnexpectedEof => FrameError::Truncated,
-        _ => FrameError::Io(e),
-    })?;
+    let mut body = Vec::with_capacity(len.min(INITIAL_BUFFER));
+    (&mut *r).take(len as u64).read_to_end(&mut body).await?;
+    if body.len() < len {
+        return Err(FrameError::Truncated);
+    }
     Ok(body)
 }
 
 /// Reads and decodes one message.
 pub async fn read_message<R: AsyncRead + Unpin, T: DeserializeOwned>(r: &mut R) -> Result<T, FrameError> {
-    let body = read_frame(r).await?;
+    read_message_limited(r, MAX_FRAME_LEN).await
+}
+
+/// Reads and decodes one message from a frame of at most `limit` bytes.
+pub async fn read_message_limited<R: AsyncRead + Unpin, T: DeserializeOwned>(
+    r: &mut R,
+    limit: usize,
+) -> Result<T, FrameError> {
+    let body = read_frame_limited(r, limit).await?;
     Ok(codec::decode(&body)?)
 }
+
+/// What a frame's buffer starts at; it grows as the body arrives.
+const INITIAL_BUFFER: usize = 16 * 1024;
 
 /// Encodes `msg` as a complete frame (length prefix included).
 pub fn encode_frame<T: Serialize>(msg: &T) -> Result<Vec<u8>, FrameError> {
