@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! The isinit operator console: every resource group, level and process of
 //! one daemon, live, with keys to switch levels and reload the isinittab.
 //!

@@ -6,9 +6,12 @@ use isinit_shared::time::UnixMillis;
 /// The panel that movement keys act on; Tab cycles through them in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Focus {
+    /// The groups list: ↑/↓ pick the group the other panels show.
     #[default]
     Groups,
+    /// The selected group's processes: ↑/↓ pick the process detailed below.
     Processes,
+    /// The selected process's output: ↑/↓ and PgUp/PgDn scroll it.
     Output,
 }
 
@@ -106,7 +109,9 @@ pub enum Connection {
 /// A notice from the daemon (e.g. a respawn throttle), remembered locally.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
+    /// When the daemon noticed, by its clock.
     pub at_ms: UnixMillis,
+    /// The daemon's words, e.g. `nginx respawning too rapidly: …`.
     pub message: String,
 }
 
@@ -114,7 +119,9 @@ pub struct Notice {
 /// next one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Status {
+    /// Pending, success or failure: decides the colour and the mark.
     pub tone: Tone,
+    /// One line for humans.
     pub text: String,
     /// When it was set, by the daemon's clock.
     pub at_ms: UnixMillis,

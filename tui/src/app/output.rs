@@ -40,7 +40,10 @@ pub enum Scroll {
     #[default]
     Follow,
     /// Stay put with this line (index into the buffer) at the top.
-    Pinned { top: usize },
+    Pinned {
+        /// Index into the kept lines of the first line shown.
+        top: usize,
+    },
 }
 
 impl OutputView {

@@ -34,7 +34,12 @@ pub enum Preview {
     /// The daemon's plan.
     Ready(Plan),
     /// The dry run for this level failed.
-    Failed { level: String, failure: Failure },
+    Failed {
+        /// The level asked about.
+        level: String,
+        /// Why the daemon could not say.
+        failure: Failure,
+    },
 }
 
 impl Preview {

@@ -27,8 +27,12 @@ pub(super) struct Cursor {
 /// and the first row shown.
 #[derive(Debug)]
 pub struct ListView<'a, T> {
+    /// Every row that passes the filter, in display order.
     pub items: Vec<&'a T>,
+    /// The selected row, if any row is selected.
     pub selected: Option<usize>,
+    /// The first row shown, as last scrolled by the app; the renderer
+    /// still clamps it so the selection is visible at any height.
     pub offset: usize,
 }
 

@@ -28,13 +28,25 @@ const EVENT_BUFFER: usize = 1024;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     /// Switch a group to a level; with `dry_run`, only ask for the plan.
-    Tell { group: String, level: String, dry_run: bool },
+    Tell {
+        /// The resource group.
+        group: String,
+        /// The runlevel to switch it to.
+        level: String,
+        /// Only compute the plan (the picker's preview).
+        dry_run: bool,
+    },
     /// Re-read the isinittab.
     Reload,
     /// Stream this tag's output (or stop streaming with `tag: None`). The
     /// `id` comes back on every output event so lines of a stream the UI
     /// has moved away from can be recognised and dropped.
-    Follow { id: u64, tag: Option<String> },
+    Follow {
+        /// Chosen by the app, echoed on every event of this stream.
+        id: u64,
+        /// The tag to follow, `None` to stop.
+        tag: Option<String>,
+    },
 }
 
 /// What the client task tells the UI.
@@ -44,15 +56,34 @@ pub enum ClientEvent {
     Snapshot(Box<Snapshot>),
     /// One change on the subscription, in order.
     Update(Update),
-    /// The subscription is down and being re-established; `at_ms` is the
-    /// local wall-clock time the problem was noticed.
-    Disconnected { at_ms: UnixMillis, reason: String },
+    /// The subscription is down and being re-established.
+    Disconnected {
+        /// Local wall-clock time the problem was noticed.
+        at_ms: UnixMillis,
+        /// What went wrong, for the header.
+        reason: String,
+    },
     /// The recent output of a followed tag; replaces whatever was shown.
-    Logs { id: u64, lines: Vec<OutputLine> },
+    Logs {
+        /// The stream, as in [`Command::Follow`].
+        id: u64,
+        /// Oldest first.
+        lines: Vec<OutputLine>,
+    },
     /// One new line of a followed tag.
-    Output { id: u64, line: OutputLine },
+    Output {
+        /// The stream, as in [`Command::Follow`].
+        id: u64,
+        /// The line.
+        line: OutputLine,
+    },
     /// A follow stream ended (tag unknown, daemon gone).
-    OutputEnded { id: u64, reason: String },
+    OutputEnded {
+        /// The stream, as in [`Command::Follow`].
+        id: u64,
+        /// Why, for the output panel.
+        reason: String,
+    },
     /// The answer to a request.
     Reply(Reply),
 }
@@ -61,9 +92,24 @@ pub enum ClientEvent {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reply {
     /// The daemon's plan for a dry-run tell.
-    Preview { group: String, level: String, outcome: Result<Plan, Failure> },
+    Preview {
+        /// The group asked about.
+        group: String,
+        /// The level asked about; the picker drops answers for levels no
+        /// longer highlighted.
+        level: String,
+        /// The plan, or why there is none.
+        outcome: Result<Plan, Failure>,
+    },
     /// The outcome of a real tell.
-    Told { group: String, level: String, outcome: Result<String, Failure> },
+    Told {
+        /// The group told.
+        group: String,
+        /// The level it was told.
+        level: String,
+        /// The daemon's message, or why it refused.
+        outcome: Result<String, Failure>,
+    },
     /// The outcome of a reload.
     Reloaded(Result<String, Failure>),
 }
@@ -72,7 +118,9 @@ pub enum Reply {
 /// its errors (`PATH:LINE: message` each), which the UI shows in a popup.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
+    /// One line: the daemon's reason or the connection problem.
     pub message: String,
+    /// The isinittab's errors, if that was the problem.
     pub details: Vec<String>,
 }
 

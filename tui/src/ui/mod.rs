@@ -32,12 +32,19 @@ pub fn draw(frame: &mut Frame, app: &App) {
 /// are without knowing what is in them.
 #[derive(Debug, Clone, Copy)]
 pub struct Areas {
+    /// Daemon identity and connection state (2 lines).
     pub header: Rect,
+    /// The groups list (left).
     pub groups: Rect,
+    /// The selected group's processes (right).
     pub processes: Rect,
+    /// The selected process: command, exits, output.
     pub detail: Rect,
+    /// Audit records and notices.
     pub events: Rect,
+    /// The last request's outcome, or the filter being typed.
     pub status: Rect,
+    /// Key hints.
     pub footer: Rect,
 }
 

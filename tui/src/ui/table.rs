@@ -9,6 +9,7 @@ use std::borrow::Cow;
 /// One column a table may show.
 #[derive(Debug, Clone, Copy)]
 pub struct Column {
+    /// Header text.
     pub title: &'static str,
     /// The width its content wants (usually measured from the rows).
     pub width: u16,
