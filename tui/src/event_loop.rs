@@ -53,6 +53,7 @@ pub async fn run(terminal: &mut DefaultTerminal, mut app: App, mut client: Clien
             event = terminal_events.next() => match event {
                 Some(Ok(Event::Key(key))) => {
                     if let Some(action) = input::action_for(key, app.input_mode()) {
+                        app.update(Action::Tick(clock.now_ms()));
                         app.update(action);
                     }
                 }
@@ -65,6 +66,9 @@ pub async fn run(terminal: &mut DefaultTerminal, mut app: App, mut client: Clien
             },
             event = client.events.recv() => {
                 let Some(event) = event else { return Err(eyre!("the connection task stopped unexpectedly")) };
+                // Whatever this batch changes (a status line, a notice) is
+                // stamped with the daemon's current time, not last second's.
+                app.update(Action::Tick(clock.now_ms()));
                 fold(&mut app, &mut clock, event);
                 for _ in 1..MAX_BATCH {
                     match client.events.try_recv() {

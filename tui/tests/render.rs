@@ -103,7 +103,7 @@ fn help_overlay() {
 fn disconnected() {
     let mut app = app(100, 30);
     on_mta(&mut app);
-    let reason = "daemon not running (cannot connect to /var/run/is/init.s: Connection refused (os error 111))";
+    let reason = "/var/run/is/init.s: connection refused";
     app.update(Action::Client(ClientEvent::Disconnected { at_ms: NOW_MS + 4_000, reason: reason.into() }));
     let terminal = render(&app, 100, 30);
     insta::assert_snapshot!(terminal.backend());

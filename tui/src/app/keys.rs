@@ -158,7 +158,7 @@ impl App {
         if details.is_empty() {
             self.set_status(Tone::Error, title);
         } else {
-            self.set_status(Tone::Error, format!("{title} ({} errors)", details.len()));
+            self.set_status(Tone::Error, title.clone());
             self.mode = Mode::Errors(ErrorList { title, lines: details, scroll: 0 });
         }
     }

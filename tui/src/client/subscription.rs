@@ -61,6 +61,24 @@ pub(super) async fn run(socket: PathBuf, events: mpsc::Sender<ClientEvent>, sess
     }
 }
 
+/// Why the daemon cannot be heard, short enough for the header: the full
+/// `ClientError` text repeats "daemon not running" and the socket path in
+/// words the banner already says.
+fn reason(e: &ClientError) -> String {
+    match e {
+        ClientError::NotRunning { socket, source } => {
+            let why = match source.kind() {
+                std::io::ErrorKind::NotFound => "no socket".to_owned(),
+                std::io::ErrorKind::ConnectionRefused => "connection refused".to_owned(),
+                std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+                _ => source.to_string(),
+            };
+            format!("{}: {why}", socket.display())
+        }
+        other => other.to_string(),
+    }
+}
+
 /// One connection: hello, subscribe, forward until something breaks.
 async fn session(
     socket: &std::path::Path,
@@ -68,7 +86,7 @@ async fn session(
     sessions: &watch::Sender<u64>,
     connected: &mut bool,
 ) -> End {
-    let lost = |e: ClientError| End::Lost(e.to_string());
+    let lost = |e: ClientError| End::Lost(reason(&e));
     let mut client = match Client::connect(socket).await {
         Ok(c) => c,
         Err(e) => return lost(e),
