@@ -2,10 +2,11 @@
 //! the `isinit_tui` library.
 
 use clap::Parser;
-use color_eyre::eyre::Result;
+use color_eyre::eyre::{Context, Result, bail};
 use isinit_tui::app::App;
 use isinit_tui::clock::TimeZone;
 use isinit_tui::{client, event_loop};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 /// Live view of every resource group, level and process of an isinit
@@ -35,12 +36,21 @@ fn main() -> Result<()> {
     let args = Args::parse();
     let socket = isinit_shared::settings::client_socket(args.socket.as_deref(), args.config.as_deref());
     let tz = if args.utc { TimeZone::Utc } else { TimeZone::Local };
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        bail!("isinit-tui needs a terminal; for scripts use `isinit status` or `isinit status --json`");
+    }
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
         let client = client::spawn(socket.clone());
         // Installed after color-eyre's hook, so a panic restores the
         // terminal before the report is printed.
-        let mut terminal = ratatui::init();
+        let mut terminal = match ratatui::try_init() {
+            Ok(t) => t,
+            Err(e) => {
+                ratatui::restore();
+                return Err(e).context("cannot set up the terminal");
+            }
+        };
         let result = event_loop::run(&mut terminal, App::new(socket, tz), client).await;
         ratatui::restore();
         result
