@@ -9,6 +9,7 @@ impl App {
         match event {
             ClientEvent::Snapshot(snapshot) => {
                 self.now_ms = snapshot.daemon.now_ms;
+                self.as_of_ms = snapshot.daemon.now_ms;
                 self.snapshot = Some(*snapshot);
                 self.connection = Connection::Connected;
                 self.dirty = true;

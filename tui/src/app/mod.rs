@@ -50,8 +50,12 @@ pub struct App {
     notices: VecDeque<Notice>,
     status: Option<Status>,
     viewport: Viewport,
-    /// The daemon's current time, for uptimes and "within the last minute".
+    /// The daemon's current time (estimated), for stamping status messages.
     now_ms: UnixMillis,
+    /// The daemon's time the shown data is as of: follows `now_ms` while
+    /// connected, frozen while the daemon is away, so uptimes of processes
+    /// that may be long dead do not keep growing.
+    as_of_ms: UnixMillis,
     tz: TimeZone,
     socket: PathBuf,
     /// Commands for the client task, drained by the event loop.
@@ -77,6 +81,7 @@ impl App {
             status: None,
             viewport: Viewport::default(),
             now_ms: 0,
+            as_of_ms: 0,
             tz,
             socket,
             commands: Vec::new(),
@@ -96,6 +101,9 @@ impl App {
             }
             Action::Tick(now_ms) => {
                 self.now_ms = now_ms;
+                if self.connection == Connection::Connected {
+                    self.as_of_ms = now_ms;
+                }
                 if self.wants_tick() {
                     self.dirty = true;
                 }
@@ -118,7 +126,7 @@ impl App {
         }
         let Some(snapshot) = &self.snapshot else { return false };
         self.processes_view().items.iter().any(|p| p.pid.is_some())
-            || snapshot.processes.iter().any(|p| select::exited_recently(p, self.now_ms))
+            || snapshot.processes.iter().any(|p| select::exited_recently(p, self.as_of_ms))
     }
 
     /// Returns and clears the "needs a redraw" flag.
@@ -182,9 +190,11 @@ impl App {
         self.status.as_ref()
     }
 
-    /// The daemon's current time as last ticked.
-    pub fn now_ms(&self) -> UnixMillis {
-        self.now_ms
+    /// The daemon's time the data on screen is as of, for uptimes and
+    /// "within the last minute": current while connected, the moment of
+    /// the last news while the daemon is away.
+    pub fn as_of_ms(&self) -> UnixMillis {
+        self.as_of_ms
     }
 
     /// The zone times of day are shown in.

@@ -204,6 +204,8 @@ fn disconnection_keeps_its_first_time_and_the_data() {
     );
     assert!(app.snapshot().is_some());
     assert!(!app.wants_tick(), "stale data does not age");
+    app.update(Action::Tick(NOW_MS + 9000));
+    assert_eq!(app.as_of_ms(), NOW_MS, "uptimes stay as they were last heard");
     app.update(Action::Client(ClientEvent::Snapshot(Box::new(fixture::snapshot()))));
     assert_eq!(app.connection(), &Connection::Connected);
 }

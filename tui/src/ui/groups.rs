@@ -39,7 +39,7 @@ impl<'a> GroupsPanel<'a> {
     pub(super) fn new(app: &'a App) -> GroupsPanel<'a> {
         let mut counts: HashMap<&str, Counts> = HashMap::new();
         if let Some(snapshot) = app.snapshot() {
-            let now = app.now_ms();
+            let now = app.as_of_ms();
             for p in &snapshot.processes {
                 let c = counts.entry(p.group.as_str()).or_default();
                 c.alive += usize::from(p.pid.is_some());

@@ -84,7 +84,7 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
 
     let height = usize::from(inner.height.saturating_sub(1));
     let offset = view.selected.map_or(0, |s| scroll_into_view(view.offset, s, height));
-    let now = app.now_ms();
+    let now = app.as_of_ms();
     let rows = view.items.iter().enumerate().skip(offset).take(height).map(|(i, p)| {
         let mut all = cells(p, now, &kept).map(Some);
         let row = Row::new(kept.iter().map(|&(k, _)| all[k].take().unwrap_or_default()));
