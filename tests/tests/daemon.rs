@@ -15,7 +15,7 @@ fn nothing_runs_until_told() {
     let snap = d.snapshot();
     assert!(snap.groups.iter().all(|g| g.state == GroupState::Configured && g.level.is_none()), "{snap:?}");
     assert!(snap.processes.iter().all(|p| p.state == ProcessState::NotStarted && p.pid.is_none()), "{snap:?}");
-    assert_eq!(d.read("initstat"), "g - CONFIGURED\nh - CONFIGURED\n");
+    d.wait_initstat("g - CONFIGURED\nh - CONFIGURED\n");
     assert!(!d.path("ran").exists());
 }
 
@@ -77,7 +77,8 @@ fn shuts_down_on(sig: Signal) {
     d.tell("g", "1");
     d.wait_group("g", "1", GroupState::Done);
     let r = d.wait_running("r");
-    assert!(d.initstat().exists() && d.socket().exists());
+    wait_until(DEADLINE, "the status file to be written", || d.initstat().exists());
+    assert!(d.socket().exists());
     d.signal(sig);
     let status = d.wait_exit();
     assert_eq!(status.code(), Some(0), "{sig}: exit 0; stderr:\n{}", d.daemon_stderr());
@@ -110,7 +111,7 @@ fn shutdown_replies_at_once() {
     assert!(d.try_reap().is_none(), "the reply came before the daemon finished");
     assert_alive(stubborn, "the stubborn child, still being stopped");
     assert_eq!(d.ok(&["status"]), "g 1 HALTING\n", "status still answers while halting");
-    assert_eq!(d.read("initstat"), "g 1 HALTING\n");
+    d.wait_initstat("g 1 HALTING\n");
     let stderr = d.fails(&["tell", "g", "1"]);
     assert!(!stderr.is_empty(), "no tell while halting");
     assert!(d.wait_exit().success());

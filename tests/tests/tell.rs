@@ -169,7 +169,7 @@ t:k:4:test:kill -9 $$
     let snap = d.wait_group("t", "4", GroupState::Failed);
     let k = find(&snap, "k").expect("row");
     assert_eq!((k.state, k.last_exit), (ProcessState::Fail, Some(ExitStatus::Signal(9))), "{k:?}");
-    assert_eq!(d.read("initstat"), "t 4 FAILED\n");
+    d.wait_initstat("t 4 FAILED\n");
 }
 
 #[test]
@@ -243,7 +243,7 @@ fn stopping_and_starting_are_observable() {
     let status = d.ok(&["status", "g"]);
     assert!(status.starts_with("g 2 STOPPING\n"), "the level shows from the moment the tell is accepted:\n{status}");
     assert!(status.contains("stubborn respawn stopping"), "{status}");
-    assert_eq!(d.read("initstat"), "g 2 STOPPING\n");
+    d.wait_initstat("g 2 STOPPING\n");
     d.wait_group("g", "2", GroupState::Done);
     wait_gone(stubborn, "stubborn");
 
@@ -277,15 +277,15 @@ fn stopping_and_starting_are_observable() {
 fn the_status_file_lists_groups_sorted_and_is_rewritten() {
     let d = TestDaemon::start("zeta:z:1:respawn:exec sleep 1000\nalpha:a:2:test:true\nmid:m:1:once:true\n");
     let initial = "alpha - CONFIGURED\nmid - CONFIGURED\nzeta - CONFIGURED\n";
-    assert_eq!(d.read("initstat"), initial);
+    d.wait_initstat(initial);
     assert_eq!(d.ok(&["status"]), initial, "`isinit status` prints the same lines");
 
     d.tell("zeta", "1");
     let want = "alpha - CONFIGURED\nmid - CONFIGURED\nzeta 1 DONE\n";
-    wait_until(DEADLINE, "the status file to be rewritten", || d.read("initstat") == want);
+    d.wait_initstat(want);
     d.tell("alpha", "2");
     let want = "alpha 2 PASSED\nmid - CONFIGURED\nzeta 1 DONE\n";
-    wait_until(DEADLINE, "the status file to be rewritten again", || d.read("initstat") == want);
+    d.wait_initstat(want);
     assert_eq!(d.ok(&["status"]), want);
 }
 
@@ -314,7 +314,7 @@ fn a_tell_rereads_a_changed_file() {
     });
     assert_alive(c, "c");
     assert_eq!(d.ok(&["status"]), "g 1 DONE\n");
-    assert_eq!(d.read("initstat"), "g 1 DONE\n");
+    d.wait_initstat("g 1 DONE\n");
     assert_eq!(d.fails(&["tell", "h", "1"]).trim(), "isinit: no such group: h");
 }
 
@@ -392,6 +392,6 @@ fn a_dry_run_changes_nothing() {
         snap.group("g").is_some_and(|g| g.state == GroupState::Configured)
             && find(&snap, "a").is_some_and(|p| p.pid.is_none())
     }));
-    assert_eq!(d.read("initstat"), "g - CONFIGURED\n");
+    d.wait_initstat("g - CONFIGURED\n");
     assert!(d.fails(&["tell", "nosuch", "1", "--dry-run"]).contains("no such group: nosuch"));
 }
