@@ -172,6 +172,7 @@ pub fn snapshot() -> Snapshot {
             AuditRecord { at_ms: NOW_MS - 4 * MIN - 15_000, uid: 0, pid: Some(2290), request: "tell db run".into() },
             AuditRecord { at_ms: NOW_MS - 2 * MIN - 2_000, uid: 1000, pid: Some(3120), request: "tell web 2".into() },
         ],
+        notices: vec![],
     }
 }
 

@@ -14,7 +14,9 @@ pub use command::{Command, Outcome, Peer};
 
 use crate::supervisor::{Effect, Now, StopSignal, Supervisor, Timing};
 use isinit_shared::config::{ConfigErrors, Inittab};
-use isinit_shared::protocol::{AUDIT_KEPT, AuditRecord, DaemonInfo, ErrorKind, ErrorReply, Event, Snapshot, Update};
+use isinit_shared::protocol::{
+    AUDIT_KEPT, AuditRecord, DaemonInfo, ErrorKind, ErrorReply, Event, NOTICES_KEPT, NoticeRecord, Snapshot, Update,
+};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use std::collections::VecDeque;
@@ -48,6 +50,7 @@ pub struct Runtime {
     seq: u64,
     updates: broadcast::Sender<Update>,
     audit: VecDeque<AuditRecord>,
+    notices: VecDeque<NoticeRecord>,
     status_file: Option<StatusFile>,
 }
 
@@ -73,6 +76,7 @@ impl Runtime {
             seq: 0,
             updates: broadcast::channel(UPDATE_BUFFER).0,
             audit: VecDeque::new(),
+            notices: VecDeque::new(),
             status_file: None,
         }
     }
@@ -276,6 +280,7 @@ impl Runtime {
             groups: self.sup.groups(),
             processes: self.sup.processes(),
             audit: self.audit.iter().cloned().collect(),
+            notices: self.notices.iter().cloned().collect(),
         })
     }
 
@@ -308,8 +313,15 @@ impl Runtime {
                     }
                     Effect::Signal { pgid, signal } => send(pgid, signal),
                     Effect::Publish(event) => {
-                        if event == Event::Halting {
-                            self.info.send_modify(|i| i.halting = true);
+                        match &event {
+                            Event::Halting => self.info.send_modify(|i| i.halting = true),
+                            Event::Notice { at_ms, message } => {
+                                self.notices.push_back(NoticeRecord { at_ms: *at_ms, message: message.clone() });
+                                if self.notices.len() > NOTICES_KEPT {
+                                    self.notices.pop_front();
+                                }
+                            }
+                            _ => {}
                         }
                         self.publish(event);
                     }

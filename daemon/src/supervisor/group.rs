@@ -3,14 +3,8 @@
 
 use super::process::Phase;
 use super::{Effect, Now, Supervisor};
-use isinit_shared::config::{Entry, Inittab};
+use isinit_shared::config::{Entry, Inittab, valid_level};
 use isinit_shared::protocol::{ErrorKind, ErrorReply, Event, GroupState, Plan};
-
-/// Whether `level` is a label a tell may name (SPEC §1: non-empty, no `:`,
-/// `,` or whitespace).
-pub fn valid_level(level: &str) -> bool {
-    !level.is_empty() && !level.chars().any(|c| c == ':' || c == ',' || c.is_whitespace())
-}
 
 impl Supervisor {
     /// Switches `group` to `level`: stop what the level does not keep, then

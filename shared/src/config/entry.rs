@@ -55,6 +55,13 @@ impl std::fmt::Display for Mode {
     }
 }
 
+/// Whether `level` is a label a tell may name (SPEC §1: non-empty, without
+/// `:`, `,` or whitespace). Shared so the daemon, the CLI and the console
+/// agree on it.
+pub fn valid_level(level: &str) -> bool {
+    !level.is_empty() && !level.chars().any(|c| c == ':' || c == ',' || c.is_whitespace())
+}
+
 /// The runlevels field of an entry.
 ///
 /// SPEC §2: with a comma it is a list (`run,runmore`, empty items ignored);

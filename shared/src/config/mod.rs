@@ -15,7 +15,7 @@ mod parse;
 #[cfg(test)]
 mod tests;
 
-pub use entry::{Directives, Entry, Levels, Mode};
+pub use entry::{Directives, Entry, Levels, Mode, valid_level};
 pub use error::{ConfigError, ConfigErrors};
 pub use parse::parse_lenient;
 

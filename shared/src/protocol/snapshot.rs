@@ -20,6 +20,9 @@ pub struct Snapshot {
     pub processes: Vec<ProcessStatus>,
     /// The most recent state-changing requests, oldest first.
     pub audit: Vec<AuditRecord>,
+    /// The most recent notices (respawn throttles), oldest first, so a
+    /// console that connects later still sees what it missed.
+    pub notices: Vec<NoticeRecord>,
 }
 
 /// Identity of the daemon and the file it runs.
@@ -216,6 +219,13 @@ pub struct AuditRecord {
     pub request: String,
 }
 
+/// Something the daemon wants an operator to notice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoticeRecord {
+    pub at_ms: UnixMillis,
+    pub message: String,
+}
+
 /// One change on a subscription.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Update {
@@ -274,7 +284,11 @@ impl Snapshot {
                 let excess = self.audit.len().saturating_sub(AUDIT_KEPT);
                 self.audit.drain(..excess);
             }
-            Event::Notice { .. } => {}
+            Event::Notice { at_ms, message } => {
+                self.notices.push(NoticeRecord { at_ms: *at_ms, message: message.clone() });
+                let excess = self.notices.len().saturating_sub(NOTICES_KEPT);
+                self.notices.drain(..excess);
+            }
             Event::Halting => self.daemon.halting = true,
         }
         true
@@ -293,6 +307,8 @@ impl Snapshot {
 
 /// How many audit records a snapshot carries.
 pub const AUDIT_KEPT: usize = 50;
+/// How many notices a snapshot carries.
+pub const NOTICES_KEPT: usize = 50;
 /// How many past exits each process carries.
 pub const EXITS_KEPT: usize = 10;
 

@@ -10,6 +10,8 @@ impl App {
             ClientEvent::Snapshot(snapshot) => {
                 self.now_ms = snapshot.daemon.now_ms;
                 self.as_of_ms = snapshot.daemon.now_ms;
+                self.notices =
+                    snapshot.notices.iter().map(|n| Notice { at_ms: n.at_ms, message: n.message.clone() }).collect();
                 self.snapshot = Some(*snapshot);
                 self.connection = Connection::Connected;
                 self.dirty = true;

@@ -117,7 +117,17 @@ fn notice_and_halting() {
     let mut snap = Snapshot { groups: vec![group("mail", GroupState::Done)], ..Default::default() };
     let before = snap.clone();
     assert!(apply(&mut snap, Event::Notice { at_ms: 5, message: "mta respawning too fast".into() }));
-    assert_eq!(Snapshot { seq: before.seq, ..snap.clone() }, before, "a notice changes nothing but seq");
+    assert_eq!(snap.notices, [NoticeRecord { at_ms: 5, message: "mta respawning too fast".into() }]);
+    assert_eq!(
+        Snapshot { seq: before.seq, notices: vec![], ..snap.clone() },
+        before,
+        "a notice changes nothing but seq and the notice list"
+    );
+    for i in 0..NOTICES_KEPT as u64 {
+        apply(&mut snap, Event::Notice { at_ms: 10 + i, message: format!("n{i}") });
+    }
+    assert_eq!(snap.notices.len(), NOTICES_KEPT, "notices are capped");
+    assert_eq!(snap.notices[0].at_ms, 10, "the oldest go first");
     assert!(!snap.daemon.halting);
     assert!(apply(&mut snap, Event::Halting));
     assert!(snap.daemon.halting);
