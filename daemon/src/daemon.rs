@@ -66,14 +66,14 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
         own_uid: nix::unistd::geteuid().as_raw(),
         exiting,
     };
-    let slots = server::connection_slots();
+    let slots = server::Slots::new();
     let tail = tokio::spawn(output.run());
     let serve = tokio::spawn(server::serve(listener, ctx, slots.clone()));
     let result = runtime.run(rx).await;
     serve.abort();
     socket_file.remove();
     exiting_tx.send_replace(true);
-    server::drain(&slots, DRAIN_LIMIT).await;
+    slots.drain(DRAIN_LIMIT).await;
     tail.abort();
     tracing::info!("every process stopped; exiting");
     result.map_err(|e| Failure::new(format!("daemon failed: {e}")))

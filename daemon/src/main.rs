@@ -9,6 +9,15 @@ fn main() -> ExitCode {
         eprintln!("isinit: cannot install panic handler: {e}");
     }
     let cli = Cli::parse();
+    if !matches!(cli.command, Cmd::Daemon(_)) {
+        // A client whose reader went away (`isinit status | head -1`) ends
+        // quietly like any Unix filter, instead of panicking on EPIPE. The
+        // daemon keeps SIGPIPE ignored: a vanished client must never kill it.
+        // SAFETY: setting a signal disposition before any thread exists.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

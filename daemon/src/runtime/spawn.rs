@@ -83,12 +83,25 @@ pub fn spawn(req: &SpawnRequest, logdir: &Path) -> Result<i32, String> {
 /// Every signal to its default disposition and an empty mask, whatever the
 /// daemon inherited (a daemon started with `&` has SIGINT ignored, and
 /// ignored signals survive exec).
+///
+/// The raw `rt_sigaction` system call is used because glibc's `signal()`
+/// refuses signals 32 and 33 (reserved for its threads), which a daemon
+/// started by a threaded glibc program's `posix_spawn` inherits ignored. An
+/// all-zero kernel `struct sigaction` means SIG_DFL, no flags, empty mask,
+/// whatever the architecture's field order.
 fn reset_signals() {
-    // SAFETY: plain libc calls on valid arguments; async-signal-safe.
+    let default_action = [0u64; 4];
+    // SAFETY: plain system calls on valid arguments; async-signal-safe.
     unsafe {
         for sig in 1..=libc::SIGRTMAX() {
             if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                libc::signal(sig, libc::SIG_DFL);
+                libc::syscall(
+                    libc::SYS_rt_sigaction,
+                    sig,
+                    default_action.as_ptr(),
+                    std::ptr::null_mut::<u64>(),
+                    8usize,
+                );
             }
         }
         let mut empty: libc::sigset_t = std::mem::zeroed();

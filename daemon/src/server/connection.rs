@@ -31,14 +31,7 @@ impl Conn {
 }
 
 /// Serves one connection to its end; every failure ends only this task.
-pub async fn serve(stream: UnixStream, ctx: Context) {
-    let peer = match stream.peer_cred() {
-        Ok(c) => Peer { uid: c.uid(), pid: c.pid().and_then(|p| u32::try_from(p).ok()) },
-        Err(e) => {
-            tracing::warn!("cannot read peer credentials, dropping connection: {e}");
-            return;
-        }
-    };
+pub async fn serve(stream: UnixStream, peer: Peer, ctx: Context) {
     let (reader, writer) = stream.into_split();
     let mut conn = Conn { reader: BufReader::new(reader), writer, peer };
     if !hello(&mut conn, &ctx).await {

@@ -4,7 +4,8 @@
 //! The server never touches supervisor state: every handler sends a
 //! [`Command`] to the runtime task and waits on its `oneshot`. A client
 //! that is slow, silent, hostile or gone only ever occupies its own task,
-//! and at most [`MAX_CONNECTIONS`] of those exist at once.
+//! and at most [`MAX_CONNECTIONS`] (+ [`RESERVED_CONNECTIONS`] for
+//! privileged peers) of those exist at once.
 
 mod connection;
 mod handlers;
@@ -12,16 +13,21 @@ mod socket;
 
 pub use socket::{BindError, SocketFile, bind};
 
-use crate::runtime::Command;
+use crate::runtime::{Command, Peer};
 use isinit_shared::protocol::DaemonInfo;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::UnixListener;
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
-/// Connections served at once; more are closed at once, so a flood of
-/// clients cannot exhaust the daemon's file descriptors or memory.
+/// Connections served at once for clients that may only read; more are
+/// closed at once, so a flood of clients cannot exhaust the daemon's file
+/// descriptors or memory.
 pub const MAX_CONNECTIONS: usize = 256;
+/// Connections kept in reserve for root and the daemon's own user, so that
+/// however many idle readers hold the shared slots, an operator can still
+/// tell, reload and shut down.
+pub const RESERVED_CONNECTIONS: usize = 32;
 /// How long a new client has to say hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a request-reply connection may sit idle between requests.
@@ -43,18 +49,54 @@ pub struct Context {
     pub exiting: watch::Receiver<bool>,
 }
 
-/// One permit per connection being served; all permits back means no
-/// connection is left.
-pub fn connection_slots() -> Arc<Semaphore> {
-    Arc::new(Semaphore::new(MAX_CONNECTIONS))
+/// One permit per connection being served. Privileged peers draw from
+/// their reserve once the shared slots are taken.
+#[derive(Clone)]
+pub struct Slots {
+    shared: Arc<Semaphore>,
+    reserved: Arc<Semaphore>,
 }
 
-/// Waits (at most `limit`) until every connection task has finished, so
-/// replies already given — the one to `shutdown` above all — reach their
-/// clients before the process exits.
-pub async fn drain(slots: &Semaphore, limit: Duration) {
-    if tokio::time::timeout(limit, slots.acquire_many(MAX_CONNECTIONS as u32)).await.is_err() {
-        tracing::warn!("some clients did not disconnect within {limit:?}; exiting anyway");
+impl Slots {
+    pub fn new() -> Slots {
+        Slots {
+            shared: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
+            reserved: Arc::new(Semaphore::new(RESERVED_CONNECTIONS)),
+        }
+    }
+
+    fn take(&self, privileged: bool) -> Option<OwnedSemaphorePermit> {
+        self.shared
+            .clone()
+            .try_acquire_owned()
+            .or_else(|e| if privileged { self.reserved.clone().try_acquire_owned() } else { Err(e) })
+            .ok()
+    }
+
+    /// Waits (at most `limit`) until every connection task has finished, so
+    /// replies already given — the one to `shutdown` above all — reach
+    /// their clients before the process exits.
+    pub async fn drain(&self, limit: Duration) {
+        let all = async {
+            let _ = self.shared.acquire_many(MAX_CONNECTIONS as u32).await;
+            let _ = self.reserved.acquire_many(RESERVED_CONNECTIONS as u32).await;
+        };
+        if tokio::time::timeout(limit, all).await.is_err() {
+            tracing::warn!("some clients did not disconnect within {limit:?}; exiting anyway");
+        }
+    }
+}
+
+impl Default for Slots {
+    fn default() -> Self {
+        Slots::new()
+    }
+}
+
+impl Context {
+    /// SPEC §7: changing state is for root and the daemon's own user only.
+    pub fn may_change_state(&self, peer: Peer) -> bool {
+        peer.uid == 0 || peer.uid == self.own_uid
     }
 }
 
@@ -68,7 +110,7 @@ pub(crate) async fn until_exiting(exiting: &mut watch::Receiver<bool>) {
 }
 
 /// Accepts connections until the task is dropped.
-pub async fn serve(listener: UnixListener, ctx: Context, slots: Arc<Semaphore>) {
+pub async fn serve(listener: UnixListener, ctx: Context, slots: Slots) {
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
@@ -79,13 +121,20 @@ pub async fn serve(listener: UnixListener, ctx: Context, slots: Arc<Semaphore>) 
                 continue;
             }
         };
-        let Ok(permit) = slots.clone().try_acquire_owned() else {
-            tracing::warn!("connection refused: {MAX_CONNECTIONS} clients already connected");
+        let peer = match stream.peer_cred() {
+            Ok(c) => Peer { uid: c.uid(), pid: c.pid().and_then(|p| u32::try_from(p).ok()) },
+            Err(e) => {
+                tracing::warn!("cannot read peer credentials, dropping connection: {e}");
+                continue;
+            }
+        };
+        let Some(permit) = slots.take(ctx.may_change_state(peer)) else {
+            tracing::warn!("connection from uid {} refused: {MAX_CONNECTIONS} clients already connected", peer.uid);
             continue;
         };
         let ctx = ctx.clone();
         tokio::spawn(async move {
-            connection::serve(stream, ctx).await;
+            connection::serve(stream, peer, ctx).await;
             drop(permit);
         });
     }

@@ -26,9 +26,9 @@ fn exiting() -> Response {
     Response::Error(ErrorReply::new(ErrorKind::Rejected, "daemon is exiting"))
 }
 
-/// SPEC §7: changing state is for root and the daemon's own user only.
+/// Refuses a state change to anyone but root and the daemon's own user.
 fn authorize(ctx: &Context, peer: Peer, what: &str) -> Result<(), Box<Response>> {
-    if peer.uid == 0 || peer.uid == ctx.own_uid {
+    if ctx.may_change_state(peer) {
         return Ok(());
     }
     tracing::warn!("refused {what} from uid {} pid {:?}: permission denied", peer.uid, peer.pid);
