@@ -67,16 +67,29 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
         exiting,
     };
     let slots = server::Slots::new();
-    let tail = tokio::spawn(output.run());
+    spawn_output_thread(output)?;
     let serve = tokio::spawn(server::serve(listener, ctx, slots.clone()));
     let result = runtime.run(rx).await;
     serve.abort();
     socket_file.remove();
     exiting_tx.send_replace(true);
     slots.drain(DRAIN_LIMIT).await;
-    tail.abort();
     tracing::info!("every process stopped; exiting");
     result.map_err(|e| Failure::new(format!("daemon failed: {e}")))
+}
+
+/// Tails the children's output files on a thread of its own, so that a
+/// process writing megabytes a second never delays a respawn or a reply.
+fn spawn_output_thread(output: OutputHub) -> Result<(), Failure> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::new(format!("cannot start output runtime: {e}")))?;
+    std::thread::Builder::new()
+        .name("isinit-output".into())
+        .spawn(move || runtime.block_on(output.run()))
+        .map_err(|e| Failure::new(format!("cannot start output thread: {e}")))?;
+    Ok(())
 }
 
 fn seconds(flag: &str, secs: f64) -> Result<Duration, Failure> {

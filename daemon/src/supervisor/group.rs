@@ -72,6 +72,8 @@ impl Supervisor {
         let changed = config.sha256 != self.config.sha256 || config.path != self.config.path;
         self.config = config;
         self.sync_groups(now);
+        let (config, procs) = (&self.config, &self.procs);
+        self.exits.retain(|tag, _| config.entry(tag).is_some() || procs.contains_key(tag));
         if changed {
             self.effects.push(Effect::Publish(Event::ConfigChanged {
                 path: self.config.path.display().to_string(),
