@@ -102,12 +102,12 @@ const STUBBORN: &str = "g:stubborn:1:respawn:trap '' INT; while :; do sleep 0.05
 
 #[test]
 fn shutdown_replies_at_once() {
-    let mut d = TestDaemon::builder(STUBBORN).term_after(3.0).start();
+    let mut d = TestDaemon::builder(STUBBORN).term_after(5.0).start();
     d.tell("g", "1");
     let stubborn = d.wait_running("stubborn");
     let out = d.ok(&["shutdown"]);
     assert!(!out.trim().is_empty(), "the daemon's reply is printed");
-    // The stubborn child holds the daemon up for term_after (3 s).
+    // The stubborn child holds the daemon up for term_after (5 s).
     assert!(d.try_reap().is_none(), "the reply came before the daemon finished");
     assert_alive(stubborn, "the stubborn child, still being stopped");
     assert_eq!(d.ok(&["status"]), "g 1 HALTING\n", "status still answers while halting");

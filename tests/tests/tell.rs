@@ -176,7 +176,7 @@ t:k:4:test:kill -9 $$
 fn a_tell_during_a_switch_takes_over() {
     let d = TestDaemon::start(
         "\
-g:slow:A,:wait:echo slow >> {dir}/log; sleep 2
+g:slow:A,:wait:echo slow >> {dir}/log; sleep 30
 g:after:A,:once:echo after >> {dir}/log
 g:b:B,:once:echo b >> {dir}/log
 ",
@@ -224,7 +224,7 @@ h:o2:1:once:exec sleep 1000
 #[test]
 fn stopping_and_starting_are_observable() {
     let d = TestDaemon::builder("g:stubborn:1,:respawn:trap '' INT; exec sleep 1000\ng:w:2,:wait:sleep 0.3\n")
-        .term_after(2.0)
+        .term_after(3.0)
         .start();
     let mut sub = d.block_on(async {
         let mut c = d.client().await;
