@@ -3,7 +3,7 @@
 
 use isinit_e2e::TestDaemon;
 use isinit_e2e::fixtures::run;
-use isinit_e2e::wait::DEADLINE;
+use isinit_e2e::wait::{DEADLINE, wait_until};
 use isinit_shared::protocol::GroupState;
 
 const GOOD: &str = "\
@@ -163,4 +163,27 @@ fn clients_honour_the_socket_directive_and_the_flag_beats_the_environment() {
     cmd.env("ISINIT_SOCKET", d.path("wrong.s"));
     let stderr = run(cmd, DEADLINE).fails();
     assert!(stderr.contains("not running"), "{stderr}");
+}
+
+#[test]
+fn the_daemon_honours_directives_below_environment_and_flags() {
+    // No ISINIT_SOCKET / ISINIT_INITSTAT: the directives are used
+    // (`clstat` is a synonym of `initstat`).
+    let tab = ":::socket:{dir}/init.s\n:::clstat:{dir}/from-directive\ng:t:1:once:true\n";
+    let mut d = TestDaemon::builder(tab).prepare();
+    let mut cmd = d.daemon_command();
+    cmd.env_remove("ISINIT_SOCKET").env_remove("ISINIT_INITSTAT");
+    d.restart_with(cmd);
+    wait_until(DEADLINE, "the status file at the directive's path", || d.read("from-directive") == "g - CONFIGURED\n");
+    assert!(!d.initstat().exists());
+    d.ok(&["shutdown", "--wait"]);
+    assert!(d.wait_exit().success());
+
+    // The environment beats the directive, and --initstat beats both.
+    let mut cmd = d.daemon_command();
+    cmd.arg("--initstat").arg(d.path("from-flag"));
+    d.restart_with(cmd);
+    wait_until(DEADLINE, "the status file at the flag's path", || d.read("from-flag") == "g - CONFIGURED\n");
+    assert!(!d.initstat().exists(), "not at ISINIT_INITSTAT");
+    assert!(!d.path("from-directive").exists(), "removed at the last shutdown, not written again");
 }

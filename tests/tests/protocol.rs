@@ -362,3 +362,88 @@ fn status_json_is_snake_case_with_integer_pids() {
     assert_eq!(json["groups"][0]["state"], "done");
     assert_eq!(json["daemon"]["pid"].as_u64(), Some(d.pid() as u64));
 }
+
+#[test]
+fn a_new_file_resynchronises_subscribers_with_a_snapshot() {
+    let d = TestDaemon::start(TAB);
+    let mut client = d.block_on(async {
+        let mut c = d.client().await;
+        c.send(&Request::Subscribe).await.expect("subscribe");
+        assert!(matches!(c.recv().await.expect("first"), Response::Snapshot(_)));
+        c
+    });
+    d.write_tab("g:r:1:respawn:exec sleep 1000\nnew:x:1:once:true\n");
+    d.ok(&["reload"]);
+    let snap = d.block_on(async {
+        let mut changed = false;
+        loop {
+            match tokio::time::timeout(DEADLINE, client.recv()).await.expect("a message in time").expect("open") {
+                Response::Update(u) if matches!(u.event, Event::ConfigChanged { .. }) => changed = true,
+                Response::Update(_) => {}
+                Response::Snapshot(s) => {
+                    assert!(changed, "the snapshot follows the ConfigChanged update");
+                    return s;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    });
+    assert!(snap.group("new").is_some(), "the fresh snapshot shows the new file");
+    assert!(snap.processes.iter().all(|p| p.tag != "w"), "and not the old entries");
+}
+
+#[test]
+fn a_subscriber_that_does_not_read_never_blocks_the_daemon() {
+    let d = TestDaemon::start("g:t:1:once:true\n");
+    // Subscribes, then never reads.
+    let mut lazy = connect(&d);
+    hello(&mut lazy);
+    lazy.write_all(&frame(&Request::Subscribe)).expect("subscribe");
+    // Thousands of events (each tell of an empty level is several),
+    // far more than any socket buffer or update queue holds.
+    let (sent, took) = d.block_on(async {
+        let mut c = d.client().await;
+        let start = Instant::now();
+        let mut sent = 0;
+        while sent < 4000 {
+            let level = if sent % 2 == 0 { "x" } else { "y" };
+            let tell = Request::Tell { group: "g".into(), level: level.into(), dry_run: false };
+            tokio::time::timeout(ANSWER_WITHIN, c.request(&tell)).await.expect("the daemon answers").expect("tell ok");
+            sent += 1;
+        }
+        (sent, start.elapsed())
+    });
+    eprintln!("{sent} tells in {took:?} with a subscriber that does not read");
+    assert_healthy(&d, "1");
+
+    // When it finally reads, it sees a consistent stream: updates in
+    // sequence, with a fresh snapshot wherever it fell behind (or the
+    // daemon gave up on it and closed the connection).
+    lazy.set_read_timeout(Some(Duration::from_secs(2))).expect("timeout");
+    let mut seq: Option<u64> = None;
+    let mut resynced = false;
+    loop {
+        let mut len = [0u8; 4];
+        if lazy.read_exact(&mut len).is_err() {
+            break; // closed by the daemon, or drained
+        }
+        let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+        lazy.read_exact(&mut body).expect("whole frame");
+        match decode::<Response>(&body).expect("well-formed") {
+            Response::Snapshot(s) => {
+                if seq.is_some() {
+                    resynced = true;
+                }
+                seq = Some(s.seq);
+            }
+            Response::Update(u) => {
+                if let Some(prev) = seq {
+                    assert_eq!(u.seq, prev + 1, "a gap without a snapshot");
+                }
+                seq = Some(u.seq);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    eprintln!("lazy subscriber: resynchronised: {resynced}, last seq {seq:?}");
+}

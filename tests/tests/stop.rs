@@ -234,3 +234,58 @@ fn children_start_with_glibc_reserved_signals_at_default_too() {
     let pid = d.wait_running("s");
     assert_eq!(procfs::signal_set(pid, "SigIgn"), Some(0), "SPEC §5: every signal at its default disposition");
 }
+
+#[test]
+fn background_jobs_of_every_respawn_run_are_stopped() {
+    let d = TestDaemon::start("g:r:1:respawn:sleep 1000 & echo $! >> {dir}/bgs; exec sleep 1000\n");
+    d.tell("g", "1");
+    let mut leader = d.wait_running("r");
+    for n in 1..=2 {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(leader), nix::sys::signal::Signal::SIGKILL).expect("kill");
+        let p = d.wait_process("r", "restarted", |p| p.respawns == n && p.pid.is_some());
+        leader = p.pid.expect("pid") as i32;
+    }
+    wait_until(DEADLINE, "three background jobs", || d.lines("bgs").len() == 3);
+    let bgs: Vec<i32> = d.lines("bgs").iter().map(|l| l.parse().expect("pid")).collect();
+    let groups: BTreeSet<i32> = bgs.iter().map(|b| procfs::stat(*b).expect("bg job").pgid).collect();
+    assert_eq!(groups.len(), 3, "one process group per run");
+    for b in &bgs {
+        assert_alive(*b, "a background job of an earlier run, while the level holds");
+    }
+
+    d.tell("g", "0");
+    d.wait_group("g", "0", GroupState::Done);
+    for b in &bgs {
+        assert!(!pid_alive(*b), "background job {b} survived the stop: {:?}", procfs::stat(*b));
+    }
+    for g in groups {
+        wait_group_empty(g, "an earlier run of r");
+    }
+}
+
+#[test]
+fn stopping_lasts_until_leftovers_in_the_process_group_are_gone() {
+    // The background job ignores SIGINT (as background jobs of a
+    // non-interactive shell do), so it lives until SIGTERM, term_after later.
+    let d = TestDaemon::builder(
+        "g:o:1:once:sleep 1000 & echo $! > {dir}/bg; exit 0\ng:next:2:once:date +%s%3N > {dir}/next-started\n",
+    )
+    .term_after(1.0)
+    .start();
+    d.tell("g", "1");
+    d.wait_group("g", "1", GroupState::Done);
+    wait_until(DEADLINE, "the background job's pid", || d.read("bg").ends_with('\n'));
+    let bg: i32 = d.read("bg").trim().parse().expect("pid");
+    let told_at = isinit_shared::time::now_ms();
+    d.tell("g", "2");
+    assert_eq!(
+        d.snapshot().group("g").map(|g| g.state),
+        Some(GroupState::Stopping),
+        "the leftover holds the stop phase"
+    );
+    d.wait_group("g", "2", GroupState::Done);
+    assert!(!pid_alive(bg), "the leftover is gone by the end of the stop phase");
+    wait_until(DEADLINE, "next to start", || d.read("next-started").ends_with('\n'));
+    let started: u64 = d.read("next-started").trim().parse().expect("ms");
+    assert!(started >= told_at + 950, "the next level started only after the leftover died: {} ms", started - told_at);
+}

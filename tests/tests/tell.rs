@@ -395,3 +395,36 @@ fn a_dry_run_changes_nothing() {
     d.wait_initstat("g - CONFIGURED\n");
     assert!(d.fails(&["tell", "nosuch", "1", "--dry-run"]).contains("no such group: nosuch"));
 }
+
+#[test]
+fn invalid_level_names_are_refused() {
+    let d = TestDaemon::start("g:r:1:respawn:exec sleep 1000\n");
+    d.tell("g", "1");
+    let r = d.wait_running("r");
+    for bad in ["a:b", "a,b", "a b", ""] {
+        let stderr = d.fails(&["tell", "g", bad]);
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{bad:?}: {stderr}");
+    }
+    assert_eq!(d.ok(&["status"]), "g 1 DONE\n");
+    assert_eq!(d.wait_running("r"), r);
+}
+
+#[test]
+fn a_group_removed_from_the_file_can_be_told_while_it_still_runs() {
+    let d = TestDaemon::builder("g:t:1:once:true\nh:stubborn:1:respawn:trap '' INT; exec sleep 1000\n")
+        .term_after(3.0)
+        .start();
+    d.tell("h", "1");
+    let stubborn = d.wait_running("stubborn");
+    d.write_tab("g:t:1:once:true\n");
+    d.ok(&["reload"]);
+    // h is out of the file, but its process is still being stopped.
+    let p = d.process("stubborn");
+    assert_eq!((p.state, p.in_file), (ProcessState::Stopping, false), "{p:?}");
+    assert!(d.snapshot().group("h").is_some_and(|g| !g.in_file));
+    d.tell("h", "0");
+    wait_gone(stubborn, "stubborn");
+    wait_until(DEADLINE, "group h to be forgotten", || d.snapshot().group("h").is_none());
+    let stderr = d.fails(&["tell", "h", "0"]);
+    assert!(stderr.contains("no such group: h"), "{stderr}");
+}
