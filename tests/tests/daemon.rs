@@ -98,13 +98,16 @@ fn sigint_shuts_down_cleanly() {
     shuts_down_on(Signal::SIGINT);
 }
 
-const STUBBORN: &str = "g:stubborn:1:respawn:trap '' INT; while :; do sleep 0.05; done\n";
+/// Ignores SIGINT, so stopping it takes term_after; touches `ready` once
+/// its trap is set.
+const STUBBORN: &str = "g:stubborn:1:respawn:trap '' INT; touch {dir}/ready; while :; do sleep 0.05; done\n";
 
 #[test]
 fn shutdown_replies_at_once() {
     let mut d = TestDaemon::builder(STUBBORN).term_after(5.0).start();
     d.tell("g", "1");
     let stubborn = d.wait_running("stubborn");
+    d.wait_file("ready");
     let out = d.ok(&["shutdown"]);
     assert!(!out.trim().is_empty(), "the daemon's reply is printed");
     // The stubborn child holds the daemon up for term_after (5 s).
@@ -123,6 +126,7 @@ fn shutdown_wait_returns_once_the_daemon_is_gone() {
     let mut d = TestDaemon::builder(STUBBORN).term_after(1.5).start();
     d.tell("g", "1");
     let stubborn = d.wait_running("stubborn");
+    d.wait_file("ready");
     let start = Instant::now();
     d.ok(&["shutdown", "--wait"]);
     assert!(start.elapsed() >= Duration::from_millis(1400), "it waited for the stop: {:?}", start.elapsed());

@@ -56,7 +56,7 @@ fn leaving_the_level_stops_every_process_of_the_group() {
 #[test]
 fn a_child_ignoring_sigint_gets_sigterm_after_term_after() {
     let d = TestDaemon::builder(
-        "g:t:1:respawn:trap '' INT; trap 'echo TERM >> {dir}/sig; exit 7' TERM; while :; do sleep 0.05; done\n",
+        "g:t:1:respawn:trap '' INT; trap 'echo TERM >> {dir}/sig; exit 7' TERM; touch {dir}/ready; while :; do sleep 0.05; done\n",
     )
     .term_after(1.0)
     .kill_after(5.0)
@@ -64,6 +64,7 @@ fn a_child_ignoring_sigint_gets_sigterm_after_term_after() {
     d.tell("g", "1");
     d.wait_group("g", "1", GroupState::Done);
     let pid = d.wait_running("t");
+    d.wait_file("ready");
     let start = Instant::now();
     d.tell("g", "0");
     wait_until(DEADLINE, "the TERM trap to run", || d.read("sig") == "TERM\n");
@@ -82,7 +83,7 @@ fn a_child_ignoring_sigint_gets_sigterm_after_term_after() {
 #[test]
 fn a_child_ignoring_sigint_and_sigterm_gets_sigkill() {
     let d = TestDaemon::builder(
-        "g:t:1:respawn:trap '' INT; trap 'echo TERM >> {dir}/sig' TERM; while :; do sleep 0.05; done\n",
+        "g:t:1:respawn:trap '' INT; trap 'echo TERM >> {dir}/sig' TERM; touch {dir}/ready; while :; do sleep 0.05; done\n",
     )
     .term_after(0.5)
     .kill_after(0.7)
@@ -90,6 +91,7 @@ fn a_child_ignoring_sigint_and_sigterm_gets_sigkill() {
     d.tell("g", "1");
     d.wait_group("g", "1", GroupState::Done);
     let pid = d.wait_running("t");
+    d.wait_file("ready");
     let start = Instant::now();
     d.tell("g", "0");
     wait_gone(pid, "t");
@@ -241,11 +243,16 @@ fn background_jobs_of_every_respawn_run_are_stopped() {
     d.tell("g", "1");
     let mut leader = d.wait_running("r");
     for n in 1..=2 {
+        // Killed only once this run has started its background job.
+        wait_until(DEADLINE, &format!("background job {n}"), || d.lines("bgs").len() == n as usize);
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(leader), nix::sys::signal::Signal::SIGKILL).expect("kill");
         let p = d.wait_process("r", "restarted", |p| p.respawns == n && p.pid.is_some());
         leader = p.pid.expect("pid") as i32;
     }
-    wait_until(DEADLINE, "three background jobs", || d.lines("bgs").len() == 3);
+    wait_for(DEADLINE, "three background jobs", || match d.lines("bgs") {
+        l if l.len() == 3 => Ok(()),
+        l => Err(format!("{l:?}")),
+    });
     let bgs: Vec<i32> = d.lines("bgs").iter().map(|l| l.parse().expect("pid")).collect();
     let groups: BTreeSet<i32> = bgs.iter().map(|b| procfs::stat(*b).expect("bg job").pgid).collect();
     assert_eq!(groups.len(), 3, "one process group per run");

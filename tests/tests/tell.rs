@@ -223,9 +223,11 @@ h:o2:1:once:exec sleep 1000
 
 #[test]
 fn stopping_and_starting_are_observable() {
-    let d = TestDaemon::builder("g:stubborn:1,:respawn:trap '' INT; exec sleep 1000\ng:w:2,:wait:sleep 0.3\n")
-        .term_after(3.0)
-        .start();
+    let d = TestDaemon::builder(
+        "g:stubborn:1,:respawn:trap '' INT; touch {dir}/ready; exec sleep 1000\ng:w:2,:wait:sleep 0.3\n",
+    )
+    .term_after(3.0)
+    .start();
     let mut sub = d.block_on(async {
         let mut c = d.client().await;
         c.send(&Request::Subscribe).await.expect("subscribe");
@@ -237,6 +239,7 @@ fn stopping_and_starting_are_observable() {
     d.tell("g", "1");
     d.wait_group("g", "1", GroupState::Done);
     let stubborn = d.wait_running("stubborn");
+    d.wait_file("ready");
 
     d.tell("g", "2");
     // The stubborn process ignores SIGINT, so the stop phase lasts term_after.
@@ -411,11 +414,13 @@ fn invalid_level_names_are_refused() {
 
 #[test]
 fn a_group_removed_from_the_file_can_be_told_while_it_still_runs() {
-    let d = TestDaemon::builder("g:t:1:once:true\nh:stubborn:1:respawn:trap '' INT; exec sleep 1000\n")
-        .term_after(3.0)
-        .start();
+    let d =
+        TestDaemon::builder("g:t:1:once:true\nh:stubborn:1:respawn:trap '' INT; touch {dir}/ready; exec sleep 1000\n")
+            .term_after(3.0)
+            .start();
     d.tell("h", "1");
     let stubborn = d.wait_running("stubborn");
+    d.wait_file("ready");
     d.write_tab("g:t:1:once:true\n");
     d.ok(&["reload"]);
     // h is out of the file, but its process is still being stopped.
