@@ -174,7 +174,7 @@ fn shutdown_leaves_no_process_behind() {
         "\
 g:r:1:respawn:exec sleep 1000
 g:jobs:1:respawn:sleep 1000 & sleep 1000
-g:bg:1:once:sleep 1000 & exit 0
+g:bg:1:once:sleep 1000 & echo $! > {dir}/bg; exit 0
 g:stubborn:1:respawn:trap '' INT; while :; do sleep 0.05; done
 h:w:1:wait:exec sleep 1000
 ",
@@ -186,10 +186,14 @@ h:w:1:wait:exec sleep 1000
     d.wait_group("h", "1", GroupState::Starting);
     let leaders: Vec<i32> = ["r", "jobs", "stubborn", "w"].iter().map(|t| d.wait_running(t)).collect();
     wait_children(leaders[1], 2);
+    wait_until(DEADLINE, "the background job's pid", || d.read("bg").ends_with('\n'));
+    let bg: i32 = d.read("bg").trim().parse().expect("pid");
     let mut pgids: BTreeSet<i32> = leaders.iter().copied().collect();
+    pgids.extend(procfs::stat(bg).map(|s| s.pgid));
     pgids.extend(d.marked_processes().iter().map(|s| s.pgid));
     let pids: Vec<i32> = pgids.iter().flat_map(|g| procfs::group_members(*g)).map(|s| s.pid).collect();
-    assert!(pids.len() >= 8, "every process of the tab: {pids:?}");
+    assert!(pids.contains(&bg), "{pids:?}");
+    assert!(pids.len() >= 7, "every process of the tab: {pids:?}");
 
     let out = d.ok(&["shutdown", "--wait"]);
     assert!(!out.is_empty());
