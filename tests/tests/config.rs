@@ -187,3 +187,34 @@ fn the_daemon_honours_directives_below_environment_and_flags() {
     assert!(!d.initstat().exists(), "not at ISINIT_INITSTAT");
     assert!(!d.path("from-directive").exists(), "removed at the last shutdown, not written again");
 }
+
+#[test]
+fn runlevel_fields_and_verbatim_commands_work_end_to_end() {
+    let d = TestDaemon::start(
+        "\
+g:digits:123:wait:echo digits >> {dir}/ran
+g:list:long3,:wait:echo list >> {dir}/ran
+g:word:run:wait:echo word >> {dir}/ran
+ g : spaced : 2 : wait :echo a:b:c >> {dir}/colons
+",
+    );
+    let ran = |level: &str| {
+        let _ = std::fs::remove_file(d.path("ran"));
+        d.tell("g", level);
+        d.wait_group("g", level, GroupState::Done);
+        d.tell("g", "0"); // forget the records, so the next level runs anew
+        d.wait_group("g", "0", GroupState::Done);
+        let mut lines = d.lines("ran");
+        lines.sort();
+        lines
+    };
+    assert_eq!(ran("2"), ["digits"], "`123` is levels 1, 2 and 3");
+    assert_eq!(ran("123"), ["digits"], "and the whole field");
+    assert_eq!(ran("long3"), ["list"], "`long3,` is the single level long3");
+    assert!(ran("l").is_empty(), "not its letters");
+    assert_eq!(ran("r"), ["word"], "`run` is levels r, u, n");
+    assert_eq!(ran("run"), ["word"], "and run");
+    assert_eq!(d.read("colons"), "a:b:c\n", "the command is the rest of the line, colons included");
+    let p = d.process("spaced");
+    assert_eq!((p.group.as_str(), p.mode.as_str()), ("g", "wait"), "group, tag and mode are trimmed");
+}

@@ -77,3 +77,22 @@ fn a_sigkilled_daemon_does_not_kill_or_block_a_writing_child() {
     assert!(killed.iter().any(|s| s.pid == pid), "{killed:?}");
     wait_until(DEADLINE, "the orphaned child to be killed", || !pid_alive(pid));
 }
+
+#[test]
+fn rotated_output_still_keeps_the_recent_lines() {
+    let d = TestDaemon::builder(
+        "g:chatty:1:once:for i in $(seq 1 400); do echo line-$i-padding-padding; done; exec sleep 1000\n",
+    )
+    .prepare();
+    let mut d = d;
+    let mut cmd = d.daemon_command();
+    cmd.args(["--log-max-bytes", "4096"]);
+    d.restart_with(cmd);
+    d.tell("g", "1");
+    let lines = wait_logs(&d, "chatty", "200", "line-400-padding-padding");
+    assert_eq!(lines.len(), 200, "at least 200 lines are kept across rotations");
+    assert_eq!(lines[0], "line-201-padding-padding");
+    let current = std::fs::metadata(d.logdir().join("chatty.log")).map(|m| m.len()).unwrap_or(0);
+    assert!(current <= 2 * 4096, "the file was rotated: {current} bytes");
+    assert!(d.logdir().join("chatty.log.1").exists(), "the previous part is kept beside it");
+}

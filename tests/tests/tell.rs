@@ -433,3 +433,15 @@ fn a_group_removed_from_the_file_can_be_told_while_it_still_runs() {
     let stderr = d.fails(&["tell", "h", "0"]);
     assert!(stderr.contains("no such group: h"), "{stderr}");
 }
+
+#[test]
+fn a_failed_test_is_not_rerun_by_telling_the_level_again() {
+    let d = TestDaemon::start("t:f:1:test:echo run >> {dir}/runs; exit 1\n");
+    d.tell("t", "1");
+    d.wait_group("t", "1", GroupState::Failed);
+    d.tell("t", "1");
+    d.wait_group("t", "1", GroupState::Failed);
+    assert_eq!(d.lines("runs"), ["run"]);
+    let stderr = d.fails(&["status", "nosuch"]);
+    assert!(stderr.contains("no such group: nosuch"), "{stderr}");
+}
