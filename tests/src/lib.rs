@@ -16,6 +16,8 @@
 //! parallel, and every daemon's children carry a marker in their environment
 //! so that a test that fails half-way still leaves no process behind.
 
+#![warn(missing_docs)]
+
 pub mod asserts;
 pub mod fixtures;
 pub mod procfs;

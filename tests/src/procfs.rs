@@ -8,12 +8,15 @@ use std::path::Path;
 /// What `/proc/PID/stat` says about one process.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stat {
+    /// The process.
     pub pid: i32,
     /// The executable name, without the parentheses.
     pub comm: String,
     /// `R`, `S`, `Z`, ...
     pub state: char,
+    /// Its parent.
     pub ppid: i32,
+    /// Its process group.
     pub pgid: i32,
 }
 

@@ -318,7 +318,7 @@ fn a_tell_rereads_a_changed_file() {
     assert_alive(c, "c");
     assert_eq!(d.ok(&["status"]), "g 1 DONE\n");
     d.wait_initstat("g 1 DONE\n");
-    assert_eq!(d.fails(&["tell", "h", "1"]).trim(), "isinit: no such group: h");
+    assert!(d.fails(&["tell", "h", "1"]).contains("no such group: h"));
 }
 
 #[test]
