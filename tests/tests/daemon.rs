@@ -2,7 +2,7 @@
 //! the status file, and the audit trail.
 
 use isinit_e2e::asserts::{assert_alive, pid_alive};
-use isinit_e2e::fixtures::run;
+use isinit_e2e::fixtures::{Background, run};
 use isinit_e2e::{DEADLINE, TestDaemon, wait_until};
 use isinit_shared::protocol::{GroupState, ProcessState};
 use nix::sys::signal::Signal;
@@ -171,4 +171,34 @@ fn the_log_directive_copies_the_daemon_log_to_a_file() {
     wait_until(DEADLINE, "the audit line in the log file", || d.read("daemon.log").contains("tell g 1"));
     let r = d.read("daemon.log");
     assert!(!r.contains('\u{1b}'), "no colour codes in the log file:\n{r}");
+}
+
+#[test]
+fn shutdown_ends_followers_and_subscribers() {
+    let mut d = TestDaemon::start("g:r:1:respawn:echo hello; exec sleep 1000\n");
+    d.tell("g", "1");
+    d.wait_running("r");
+    let err = std::fs::File::create(d.path("follow.err")).expect("stderr file");
+    let mut follow = Background::spawn(d.command(&["logs", "r", "-f"]), err);
+    follow.wait_line("hello");
+    let mut subscriber = d.block_on(async {
+        let mut c = d.client().await;
+        c.send(&isinit_shared::protocol::Request::Subscribe).await.expect("subscribe");
+        c.recv().await.expect("snapshot");
+        c
+    });
+
+    d.ok(&["shutdown", "--wait"]);
+    assert!(d.wait_exit().success());
+    let status = follow.wait_exit();
+    assert!(!status.success(), "`logs -f` reports that the daemon went away");
+    assert!(d.read("follow.err").contains("daemon"), "{}", d.read("follow.err"));
+    d.block_on(async {
+        loop {
+            match tokio::time::timeout(DEADLINE, subscriber.recv()).await.expect("the stream ends") {
+                Ok(_) => continue,
+                Err(_) => break,
+            }
+        }
+    });
 }

@@ -64,3 +64,20 @@ fn a_process_that_exits_at_once_is_throttled() {
     assert!(restarted + 50 >= until, "not started before the pause ended: {restarted} < {until}");
     assert!(d.process("r").respawns >= 6);
 }
+
+#[test]
+fn a_throttled_entry_is_not_restarted_after_its_group_left_the_level() {
+    let d = TestDaemon::builder("g:r:1:respawn:echo start >> {dir}/starts; exit 1\n").respawn_pause(0.5).start();
+    d.tell("g", "1");
+    let backoff = d.wait_state("r", ProcessState::Backoff);
+    let until = backoff.backoff_until_ms.expect("until");
+    d.tell("g", "0");
+    d.wait_group("g", "0", GroupState::Done);
+    let starts = d.lines("starts").len();
+    // Look until well past the end of the pause.
+    let quiet =
+        isinit_e2e::wait::holds_for(std::time::Duration::from_millis(1000), || d.lines("starts").len() == starts);
+    assert!(quiet, "restarted after leaving the level: {} starts", d.lines("starts").len());
+    assert!(isinit_shared::time::now_ms() > until);
+    assert_eq!(d.process("r").state, ProcessState::NotStarted);
+}

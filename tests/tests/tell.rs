@@ -445,3 +445,15 @@ fn a_failed_test_is_not_rerun_by_telling_the_level_again() {
     let stderr = d.fails(&["status", "nosuch"]);
     assert!(stderr.contains("no such group: nosuch"), "{stderr}");
 }
+
+#[test]
+fn groups_switch_concurrently() {
+    let d = TestDaemon::start("g:slow:1:wait:exec sleep 1000\ng:after:1:once:true\nh:quick:1:wait:true\n");
+    d.tell("g", "1");
+    let slow = d.wait_running("slow");
+    d.tell("h", "1");
+    d.wait_group("h", "1", GroupState::Done);
+    let snap = d.snapshot();
+    assert_eq!(snap.group("g").map(|g| g.state), Some(GroupState::Starting), "g is still waiting for slow");
+    assert_alive(slow, "slow");
+}
