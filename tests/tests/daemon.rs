@@ -194,11 +194,6 @@ fn shutdown_ends_followers_and_subscribers() {
     assert!(!status.success(), "`logs -f` reports that the daemon went away");
     assert!(d.read("follow.err").contains("daemon"), "{}", d.read("follow.err"));
     d.block_on(async {
-        loop {
-            match tokio::time::timeout(DEADLINE, subscriber.recv()).await.expect("the stream ends") {
-                Ok(_) => continue,
-                Err(_) => break,
-            }
-        }
+        while tokio::time::timeout(DEADLINE, subscriber.recv()).await.expect("the stream ends").is_ok() {}
     });
 }
