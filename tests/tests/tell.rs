@@ -336,7 +336,8 @@ fn a_changed_command_or_mode_restarts_the_process() {
     let a2 = d.wait_running("a");
     assert_ne!(a2, a);
     assert_eq!(d.process("a").command, "exec sleep 1001");
-    assert!(procfs::stat(a2).is_some_and(|s| s.comm == "sleep"));
+    let cmdline = || std::fs::read(format!("/proc/{a2}/cmdline")).unwrap_or_default();
+    wait_until(DEADLINE, "a to run the new command", || cmdline() == b"sleep\x001001\x00");
     let m2 = d.wait_running("m");
     assert_ne!(m2, m);
     assert_eq!(d.process("m").mode.as_str(), "once");
