@@ -79,7 +79,6 @@ fn a_sigkilled_daemon_does_not_kill_or_block_a_writing_child() {
 }
 
 #[test]
-#[ignore = "daemon bug: runtime/output.rs rotate() copies then truncates the file after reading it; lines written between the read and the truncate never reach `isinit logs`, so the last lines of a chatty process can be missing for good"]
 fn rotated_output_still_keeps_the_recent_lines() {
     let d = TestDaemon::builder(
         "g:chatty:1:once:for i in $(seq 1 400); do echo line-$i-padding-padding; done; exec sleep 1000\n",

@@ -4,11 +4,13 @@
 //!
 //! Children write directly into `LOGDIR/TAG.log` (see `spawn.rs`). This
 //! module tails those files, woken by inotify on the directory — no polling.
-//! Rotation is copy-then-truncate, because the children keep their
-//! `O_APPEND` descriptors: the file is copied to `TAG.log.1` and truncated,
-//! and the children's next writes land at its new end. Lines written in the
-//! instant between copy and truncate can be lost; that is the price of not
-//! routing output through the daemon.
+//! A file that grows past the size limit is rotated without disturbing the
+//! children, who keep their `O_APPEND` descriptors: the part already read
+//! (whole filesystem blocks) is copied to `TAG.log.1` and cut from the head
+//! of the file with `FALLOC_FL_COLLAPSE_RANGE`, which the kernel performs
+//! under the inode lock, so no line is lost. On filesystems without it
+//! (tmpfs) the file is copied and truncated instead, and lines written in
+//! the instant between copy and truncate can be lost.
 
 use super::spawn::{output_path, tag_of_output};
 use isinit_shared::protocol::OutputLine;
@@ -147,27 +149,64 @@ impl TagOutput {
     }
 
     fn read_new(&mut self, tag: &str, path: &Path, max_bytes: u64) {
-        let Ok(mut file) = File::open(path) else { return };
-        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         if len < self.offset {
             // Truncated behind our back (rotated by someone else): start over.
             self.offset = 0;
             self.partial.clear();
             self.skip_fragment = false;
         }
-        if len == self.offset || file.seek(SeekFrom::Start(self.offset)).is_err() {
+        if len > max_bytes {
+            self.rotate(tag, path);
+        } else {
+            self.read_from(tag, path);
+        }
+    }
+
+    /// Reads `path` from `offset` to its end.
+    fn read_from(&mut self, tag: &str, path: &Path) {
+        let Ok(mut file) = File::open(path) else { return };
+        if file.seek(SeekFrom::Start(self.offset)).is_err() {
             return;
         }
-        let mut buf = Vec::with_capacity((len - self.offset).min(1 << 20) as usize);
-        if file.by_ref().take(len - self.offset).read_to_end(&mut buf).is_err() {
+        let mut buf = Vec::new();
+        if file.read_to_end(&mut buf).is_err() {
             return;
         }
         self.offset += buf.len() as u64;
         self.absorb(tag, &buf);
-        if self.offset > max_bytes {
-            rotate(path);
-            self.offset = 0;
+    }
+
+    /// Rotation (see the module documentation): the part already read
+    /// moves to `TAG.log.1` and leaves the file.
+    fn rotate(&mut self, tag: &str, path: &Path) {
+        self.read_from(tag, path);
+        let mut old = path.as_os_str().to_owned();
+        old.push(".1");
+        let old = PathBuf::from(old);
+        match collapse_head(path, &old, self.offset) {
+            Ok(removed) => self.offset -= removed,
+            Err(e) => {
+                tracing::debug!("cannot collapse {} ({e}); copying and truncating instead", path.display());
+                self.copy_truncate(tag, path, &old);
+            }
         }
+    }
+
+    /// The fallback for filesystems without `FALLOC_FL_COLLAPSE_RANGE`
+    /// (tmpfs): lines written between the copy and the truncate are lost.
+    fn copy_truncate(&mut self, tag: &str, path: &Path, old: &Path) {
+        if let Err(e) = std::fs::copy(path, old) {
+            tracing::warn!("cannot rotate {}: {e}", path.display());
+            return;
+        }
+        if let Err(e) = std::fs::OpenOptions::new().write(true).open(path).and_then(|f| f.set_len(0)) {
+            tracing::warn!("cannot truncate {}: {e}", path.display());
+            return;
+        }
+        // What was written after the last read is in the copy.
+        self.read_from(tag, old);
+        self.offset = 0;
     }
 
     fn absorb(&mut self, tag: &str, bytes: &[u8]) {
@@ -204,15 +243,33 @@ impl TagOutput {
     }
 }
 
-/// Copy-then-truncate rotation; see the module documentation.
-fn rotate(path: &Path) {
-    let mut old = path.as_os_str().to_owned();
-    old.push(".1");
-    if let Err(e) = std::fs::copy(path, &old) {
-        tracing::warn!("cannot rotate {}: {e}", path.display());
-        return;
+/// Moves the first bytes of `path` — as many whole filesystem blocks as
+/// have been `read` — into `old`, then removes them from `path` with
+/// `FALLOC_FL_COLLAPSE_RANGE`. The kernel does that under the inode lock,
+/// so children appending with `O_APPEND` lose nothing. Returns how many
+/// bytes left the file.
+fn collapse_head(path: &Path, old: &Path, read: u64) -> std::io::Result<u64> {
+    use std::os::unix::fs::MetadataExt;
+    let file = std::fs::OpenOptions::new().read(true).write(true).open(path)?;
+    let meta = file.metadata()?;
+    let block = meta.blksize().max(512);
+    // The collapsed range must end before the end of the file.
+    let head = read.min(meta.len().saturating_sub(1)) / block * block;
+    if head == 0 {
+        return Err(std::io::Error::other("less than one block read"));
     }
-    if let Err(e) = std::fs::OpenOptions::new().write(true).open(path).and_then(|f| f.set_len(0)) {
-        tracing::warn!("cannot truncate {}: {e}", path.display());
+    let mut tmp = old.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let mut copy = File::create(&tmp)?;
+    std::io::copy(&mut (&file).take(head), &mut copy)?;
+    drop(copy);
+    // SAFETY: fallocate on an open descriptor with in-range arguments.
+    let rc = unsafe { libc::fallocate(file.as_raw_fd(), libc::FALLOC_FL_COLLAPSE_RANGE, 0, head as libc::off_t) };
+    if rc != 0 {
+        let e = std::io::Error::last_os_error();
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
     }
+    std::fs::rename(&tmp, old)?;
+    Ok(head)
 }
