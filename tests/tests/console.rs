@@ -17,6 +17,7 @@ use isinit_shared::protocol::GroupState;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -45,6 +46,8 @@ struct Console {
     server: String,
     /// The tmux server's pid, for a last-resort SIGKILL.
     server_pid: Option<i32>,
+    /// The server's socket file, which tmux leaves behind when it exits.
+    server_socket: Option<PathBuf>,
     /// The console's pid (the pane's process: started without a shell).
     pid: i32,
 }
@@ -57,7 +60,10 @@ impl Console {
         require_tmux();
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let server = format!("isinit-e2e-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
-        let mut console = Console { server, server_pid: None, pid: 0 };
+        // Where tmux puts `-L NAME` (it reports the same as `#{socket_path}`).
+        let dir = std::env::var_os("TMUX_TMPDIR").filter(|d| !d.is_empty()).unwrap_or_else(|| "/tmp".into());
+        let socket = PathBuf::from(dir).join(format!("tmux-{}", nix::unistd::getuid())).join(&server);
+        let mut console = Console { server, server_pid: None, server_socket: Some(socket), pid: 0 };
         // One invocation, so the options hold before the console starts:
         // the pane stays (dead) after the console exits, so its exit status
         // can be read; no status bar, so the console gets all 36 rows.
@@ -75,6 +81,12 @@ impl Console {
             .arg(tab);
         run(cmd, DEADLINE).ok();
         console.server_pid = console.format("#{pid}").parse().ok();
+        console.server_socket = Some(console.format("#{socket_path}").into());
+        assert!(
+            console.server_socket.as_ref().is_some_and(|s| s.exists()),
+            "tmux socket at {:?}",
+            console.server_socket
+        );
         console.pid = console.format("#{pane_pid}").parse().expect("tmux reports the pane's pid");
         console.wait("the console to connect", |s| s.text.contains("● connected"));
         console
@@ -102,13 +114,12 @@ impl Console {
         self.tmux(&["display-message", "-p", "-t", SESSION, format]).trim_end().to_string()
     }
 
-    /// What the screen shows now: plain text, and with colour/attribute
-    /// escape sequences.
+    /// What the screen shows now: with colour/attribute escape sequences,
+    /// and as plain text (the same capture, stripped).
     #[track_caller]
     fn screen(&self) -> Screen {
-        let text = self.tmux(&["capture-pane", "-p", "-t", SESSION]);
         let ansi = self.tmux(&["capture-pane", "-p", "-e", "-t", SESSION]);
-        Screen { text, ansi }
+        Screen { text: strip_ansi(&ansi), ansi }
     }
 
     /// Presses keys, in tmux's names (`Enter`, `Escape`, `Down`, `j`, `C-c`).
@@ -132,35 +143,70 @@ impl Console {
     /// [`SCREEN_DEADLINE`] showing the last screen.
     #[track_caller]
     fn wait(&self, what: &str, pred: impl Fn(&Screen) -> bool) -> Screen {
-        self.wait_for(what, |s| if pred(s) { Some(()) } else { None }).0
+        self.wait_for(what, |s| ensure(pred(s), "not yet")).0
     }
 
-    /// Polls the screen until `probe` returns something; panics after
-    /// [`SCREEN_DEADLINE`] showing the last screen.
+    /// Polls the screen until `probe` returns `Ok`; panics after
+    /// [`SCREEN_DEADLINE`] with the last error and the last screen.
+    ///
+    /// Every check of what the screen shows belongs in a probe, not in an
+    /// assertion on one capture: the console draws a frame in several
+    /// writes, and a capture can catch it half-drawn.
     #[track_caller]
-    fn wait_for<T>(&self, what: &str, probe: impl Fn(&Screen) -> Option<T>) -> (Screen, T) {
+    fn wait_for<T>(&self, what: &str, probe: impl Fn(&Screen) -> Result<T, String>) -> (Screen, T) {
         let start = Instant::now();
         loop {
             let screen = self.screen();
-            if let Some(v) = probe(&screen) {
-                return (screen, v);
-            }
-            if start.elapsed() >= SCREEN_DEADLINE {
-                panic!(
-                    "timed out after {SCREEN_DEADLINE:?} waiting for the console to show {what}; the screen:\n{}",
+            match probe(&screen) {
+                Ok(v) => return (screen, v),
+                Err(why) if start.elapsed() >= SCREEN_DEADLINE => panic!(
+                    "timed out after {SCREEN_DEADLINE:?} waiting for the console to show {what}: {why}\nthe screen:\n{}",
                     screen.text
-                );
+                ),
+                Err(_) => std::thread::sleep(SCREEN_POLL),
             }
-            std::thread::sleep(SCREEN_POLL);
         }
     }
 
-    /// The console's exit status once it has exited and tmux has reaped it.
+    /// The console's exit code once it has exited (`None` while it runs).
+    ///
+    /// tmux reports it as `#{pane_dead_status}` once it has reaped the
+    /// console. But tmux 3.3a, on a loaded machine, now and then misses the
+    /// SIGCHLD and leaves the exited console a zombie for good (the pane is
+    /// dead, its status empty); a zombie's exit status is in its
+    /// `/proc/PID/stat` (field 52, as `waitpid` reports it), so it is read
+    /// from there then.
     fn exit_status(&self) -> Option<i32> {
         if self.format("#{pane_dead}") != "1" {
             return None;
         }
-        self.format("#{pane_dead_status}").parse().ok()
+        if let Ok(code) = self.format("#{pane_dead_status}").parse() {
+            return Some(code);
+        }
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).ok()?;
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        if fields.first() != Some(&"Z") {
+            return None;
+        }
+        let status: i32 = fields.get(52 - 3)?.parse().ok()?;
+        // Exited normally: the code; killed by a signal: 128 + signal, as a shell says.
+        Some(if status & 0x7f == 0 { (status >> 8) & 0xff } else { 128 + (status & 0x7f) })
+    }
+
+    /// Waits until the console has exited; returns its exit status.
+    #[track_caller]
+    fn wait_exit(&self) -> i32 {
+        wait_for(DEADLINE, "the console to exit", || {
+            self.exit_status().ok_or_else(|| {
+                format!(
+                    "pane_dead={:?} pane_dead_status={:?}; the console process: {}; the screen:\n{}",
+                    self.format("#{pane_dead}"),
+                    self.format("#{pane_dead_status}"),
+                    describe_process(self.pid),
+                    self.screen().text
+                )
+            })
+        })
     }
 }
 
@@ -186,7 +232,31 @@ impl Drop for Console {
                 let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
             }
         }
+        if let Some(socket) = &self.server_socket {
+            let _ = std::fs::remove_file(socket);
+        }
     }
+}
+
+/// What `/proc` says about `pid` and its threads, for failure messages.
+fn describe_process(pid: i32) -> String {
+    let Some(stat) = isinit_e2e::procfs::stat(pid) else { return format!("pid {pid} is gone") };
+    let mut out = stat.to_string();
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for task in tasks.flatten() {
+            let path = task.path();
+            let read = |name: &str| std::fs::read_to_string(path.join(name)).unwrap_or_default().trim().to_string();
+            let state = read("stat").rsplit(')').next().unwrap_or_default().split_whitespace().next().map(String::from);
+            out.push_str(&format!(
+                "\n  thread {} {:?} state {} wchan {}",
+                task.file_name().to_string_lossy(),
+                read("comm"),
+                state.unwrap_or_default(),
+                read("wchan")
+            ));
+        }
+    }
+    out
 }
 
 /// Fails with a clear message when tmux is missing.
@@ -342,13 +412,36 @@ fn json_pid(d: &TestDaemon, tag: &str) -> Option<i64> {
     row.unwrap_or_else(|| panic!("no row for {tag} in {json}"))["pid"].as_i64()
 }
 
-/// Whether `row` (from [`Screen::process_row`]) shows `state` and pid `pid`.
-fn shows(row: &Option<BTreeMap<String, String>>, state: &str, pid: i64) -> bool {
-    row.as_ref().is_some_and(|r| r["state"] == state && r["pid"] == pid.to_string())
+/// Whether the row of `tag` shows `state` and pid `pid`.
+fn shows(s: &Screen, tag: &str, state: &str, pid: i64) -> Result<(), String> {
+    let row = s.process_row(tag).ok_or_else(|| format!("no row for {tag}"))?;
+    ensure(row["state"] == state && row["pid"] == pid.to_string(), format!("{tag} shows {row:?}, not {state} {pid}"))
+}
+
+/// Whether the groups table row of `group` starts with `want`.
+fn group_is(s: &Screen, group: &str, want: &[&str]) -> Result<(), String> {
+    let row = s.group_row(group).ok_or_else(|| format!("no row for group {group}"))?;
+    ensure(row.len() >= want.len() && row[..want.len()] == words(want), format!("group row {row:?}, not {want:?}"))
+}
+
+/// Waits until the level picker previews `tell` (`GROUP LEVEL`) with every
+/// `(label, value)` line of `want`: the preview is the daemon's dry run, so
+/// it arrives a moment after the highlight moves.
+#[track_caller]
+fn wait_preview(c: &Console, tell: &str, want: &[(&str, &str)]) -> Screen {
+    let what = format!("the preview of `tell {tell}`: {want:?}");
+    c.wait(&what, |s| {
+        s.preview("tell").as_deref() == Some(tell) && want.iter().all(|(l, v)| s.preview(l).as_deref() == Some(*v))
+    })
 }
 
 fn words(v: &[&str]) -> Vec<String> {
     v.iter().map(|s| s.to_string()).collect()
+}
+
+/// `Ok` if `cond` holds, else `Err(why)`: the step of a screen probe.
+fn ensure(cond: bool, why: impl std::fmt::Display) -> Result<(), String> {
+    if cond { Ok(()) } else { Err(why.to_string()) }
 }
 
 // ---- the tests ---------------------------------------------------------------
@@ -368,83 +461,68 @@ fn switch_a_group_from_the_level_picker() {
     let c = Console::start(&d);
 
     // Every group of the file, never told, sorted by name; the first selected.
-    let s = c.wait("the three groups, CONFIGURED", |s| {
-        ["beta", "mail", "zeta"].iter().all(|g| s.group_row(g).is_some_and(|r| r[1] == "-" && r[2] == "CONFIGURED"))
+    c.wait_for("the three groups, CONFIGURED, sorted, beta selected", |s| {
+        let mut rows = Vec::new();
+        for g in ["beta", "mail", "zeta"] {
+            group_is(s, g, &[g, "-", "CONFIGURED"])?;
+            rows.push(s.text.lines().position(|l| l.starts_with(&format!("│{g} "))));
+        }
+        ensure(rows.windows(2).all(|w| w[0] < w[1]), format!("groups not sorted by name: rows {rows:?}"))?;
+        ensure(s.highlighted_group().as_deref() == Some("beta"), "beta, first by name, not highlighted")?;
+        ensure(s.shown_group().as_deref() == Some("beta"), "the processes of beta not shown")
     });
-    let rows: Vec<usize> = ["beta", "mail", "zeta"]
-        .iter()
-        .map(|g| s.text.lines().position(|l| l.starts_with(&format!("│{g} "))).expect("group row"))
-        .collect();
-    assert!(rows.windows(2).all(|w| w[0] < w[1]), "groups sorted by name:\n{}", s.text);
-    assert_eq!(s.highlighted_group().as_deref(), Some("beta"), "first group by name selected:\n{}", s.text);
-    assert_eq!(s.shown_group().as_deref(), Some("beta"), "{}", s.text);
 
-    // Down to mail; Enter opens the picker with a preview of the first level.
+    // Down to mail; Enter opens the picker with the preview of the first level.
     c.keys(&["Down"]);
     c.wait("mail selected", |s| s.shown_group().as_deref() == Some("mail"));
     c.keys(&["Enter"]);
-    let s = c.wait("the level picker for mail, previewing run", |s| {
-        s.has("switch mail to a level") && s.preview("tell").as_deref() == Some("mail run")
-    });
-    assert_eq!(s.preview("start").as_deref(), Some("prep, mta"), "{}", s.text);
-    assert_eq!(s.preview("stop").as_deref(), Some("-"), "{}", s.text);
+    c.wait("the level picker for mail", |s| s.has("switch mail to a level"));
+    let s = wait_preview(&c, "mail run", &[("stop", "-"), ("keep", "-"), ("start", "prep, mta"), ("done", "-")]);
+    assert!(s.has("› run"), "run highlighted:\n{}", s.text);
     assert_eq!(d.ok(&["status", "mail"]).lines().next(), Some("mail - CONFIGURED"), "a preview changes nothing");
 
-    // Choose runmore; the preview follows the highlight.
+    // Choose runmore: the preview follows the highlight.
     c.keys(&["Down"]);
-    let s = c.wait("the preview of runmore", |s| s.preview("tell").as_deref() == Some("mail runmore"));
-    c.wait("the preview's start line for runmore", |s| s.preview("start").as_deref() == Some("prep, mta, extra"));
-    assert!(s.text.contains("› runmore"), "runmore highlighted:\n{}", s.text);
+    let s = wait_preview(&c, "mail runmore", &[("stop", "-"), ("keep", "-"), ("start", "prep, mta, extra")]);
+    assert!(s.has("› runmore"), "runmore highlighted:\n{}", s.text);
 
     // Enter switches: mail at runmore DONE, its respawn entries running.
     c.keys(&["Enter"]);
-    let s = c.wait("mail runmore DONE with mta and extra running", |s| {
-        s.group_row("mail").is_some_and(|r| r[1..3] == words(&["runmore", "DONE"]))
-            && ["mta", "extra"]
-                .iter()
-                .all(|t| s.process_row(t).is_some_and(|r| r["state"] == "running" && r["pid"].parse::<u32>().is_ok()))
-    });
-    assert!(!s.has("switch mail to a level"), "the picker closed:\n{}", s.text);
-    assert_eq!(s.group_row("mail").expect("row")[3], "2/3", "{}", s.text);
-    let prep = s.process_row("prep").expect("prep row");
-    assert_eq!((prep["state"].as_str(), prep["last exit"].as_str()), ("exited", "exit 0"), "{}", s.text);
-
-    // The daemon agrees, pid for pid.
     d.wait_group("mail", "runmore", GroupState::Done);
     let status = d.ok(&["status"]);
     assert!(status.lines().any(|l| l == "mail runmore DONE"), "{status}");
     let mta = json_pid(&d, "mta").expect("mta has a pid");
     let extra = json_pid(&d, "extra").expect("extra has a pid");
-    let s = c.wait("the pids of `isinit status`", |s| {
-        shows(&s.process_row("mta"), "running", mta) && shows(&s.process_row("extra"), "running", extra)
+    c.wait_for("mail runmore DONE, the pids of `isinit status`", |s| {
+        ensure(!s.has("switch mail to a level"), "the picker is still open")?;
+        group_is(s, "mail", &["mail", "runmore", "DONE", "2/3"])?;
+        shows(s, "mta", "running", mta)?;
+        shows(s, "extra", "running", extra)?;
+        let prep = s.process_row("prep").ok_or("no row for prep")?;
+        ensure(prep["state"] == "exited" && prep["last exit"] == "exit 0", format!("prep: {prep:?}"))?;
+        ensure(s.has("tell mail runmore"), "the audit trail does not show the tell")
     });
-    assert!(s.has("tell mail runmore"), "the audit trail shows the tell:\n{}", s.text);
     assert_alive(mta as i32, "mta");
 
     // A typed level: `run` stops extra, keeps mta, does not re-run prep.
     c.keys(&["Enter"]);
     c.wait("the level picker", |s| s.has("switch mail to a level"));
     c.type_text("run");
-    let s = c.wait("the preview of the typed level run", |s| {
-        s.preview("tell").as_deref() == Some("mail run") && s.preview("stop").as_deref() == Some("extra")
-    });
+    let s = wait_preview(&c, "mail run", &[("stop", "extra"), ("keep", "mta"), ("start", "-"), ("done", "prep")]);
     assert!(s.has("other: run"), "typed into the free-text line:\n{}", s.text);
-    assert_eq!(s.preview("keep").as_deref(), Some("mta"), "{}", s.text);
-    assert_eq!(s.preview("done").as_deref(), Some("prep"), "{}", s.text);
     c.keys(&["Enter"]);
-    let s = c.wait("mail run DONE, mta kept, extra stopped", |s| {
-        s.group_row("mail").is_some_and(|r| r[1..4] == words(&["run", "DONE", "1/3"]))
-            && shows(&s.process_row("mta"), "running", mta)
-            && s.process_row("extra").is_some_and(|r| r["pid"] == "-")
-    });
     d.wait_group("mail", "run", GroupState::Done);
+    assert!(d.ok(&["status"]).lines().any(|l| l == "mail run DONE"));
     assert_eq!(json_pid(&d, "mta"), Some(mta), "mta kept running untouched");
     assert_eq!(json_pid(&d, "extra"), None);
-    assert!(d.ok(&["status"]).lines().any(|l| l == "mail run DONE"));
-    // Nothing else moved.
-    for g in ["beta", "zeta"] {
-        assert_eq!(s.group_row(g).expect("row")[1..3], words(&["-", "CONFIGURED"]), "{}", s.text);
-    }
+    c.wait_for("mail run DONE, mta kept, extra stopped, nothing else moved", |s| {
+        group_is(s, "mail", &["mail", "run", "DONE", "1/3"])?;
+        shows(s, "mta", "running", mta)?;
+        let extra = s.process_row("extra").ok_or("no row for extra")?;
+        ensure(extra["pid"] == "-", format!("extra: {extra:?}"))?;
+        group_is(s, "beta", &["beta", "-", "CONFIGURED"])?;
+        group_is(s, "zeta", &["zeta", "-", "CONFIGURED"])
+    });
 }
 
 #[test]
@@ -454,18 +532,21 @@ fn a_respawned_process_shows_up_by_itself() {
     d.tell("g", "1");
     d.wait_group("g", "1", GroupState::Done);
     let old = json_pid(&d, "r").expect("r has a pid");
-    let s = c.wait("r running with its pid", |s| shows(&s.process_row("r"), "running", old));
-    assert_eq!(s.process_row("r").expect("row")["↻"], "0", "{}", s.text);
+    c.wait_for("r running with its pid, never respawned", |s| {
+        shows(s, "r", "running", old)?;
+        ensure(s.process_row("r").is_some_and(|r| r["↻"] == "0"), "respawn count not 0")
+    });
 
     kill(Pid::from_raw(old as i32), Signal::SIGKILL).expect("kill r");
+    let new = d.wait_process("r", "restarted", |p| p.pid.is_some_and(|p| i64::from(p) != old)).pid.expect("pid");
+    let new = i64::from(new);
     // No key pressed: the console learns of the restart from the daemon.
-    let (s, new) = c.wait_for("r with a new pid and one respawn", |s| {
-        let row = s.process_row("r")?;
-        let pid: i64 = row["pid"].parse().ok()?;
-        (row["state"] == "running" && pid != old && row["↻"] == "1").then_some(pid)
+    c.wait_for("r with the new pid, one respawn, killed by signal 9", |s| {
+        shows(s, "r", "running", new)?;
+        let row = s.process_row("r").ok_or("no row for r")?;
+        ensure(row["↻"] == "1" && row["last exit"] == "signal 9", format!("r: {row:?}"))
     });
-    assert_eq!(json_pid(&d, "r"), Some(new), "the pid the daemon reports:\n{}", s.text);
-    assert_eq!(s.process_row("r").expect("row")["last exit"], "signal 9", "{}", s.text);
+    assert_eq!(json_pid(&d, "r"), Some(new));
     assert_alive(new as i32, "the respawned r");
 }
 
@@ -475,25 +556,28 @@ fn the_console_survives_a_daemon_restart() {
     let mut d = TestDaemon::start(tab);
     let c = Console::start(&d);
     d.tell("b", "1");
-    c.keys(&["Down"]);
     let b1 = i64::from(d.wait_running("b1"));
-    let s = c.wait("b selected, b1 running", |s| {
-        s.shown_group().as_deref() == Some("b") && shows(&s.process_row("b1"), "running", b1)
-    });
+    c.keys(&["Down"]);
     let old = d.pid();
-    assert_eq!(s.header_pid(), Some(old), "{}", s.text);
+    c.wait_for("b selected, b1 running, the daemon's pid", |s| {
+        ensure(s.shown_group().as_deref() == Some("b"), "b not selected")?;
+        shows(s, "b1", "running", b1)?;
+        ensure(s.header_pid() == Some(old), format!("header pid {:?}, not {old}", s.header_pid()))
+    });
 
     // The daemon goes away: the console says so, keeps the last state.
     d.ok(&["shutdown", "--wait"]);
     d.wait_exit();
-    let s = c.wait("the DISCONNECTED banner", |s| s.has("DISCONNECTED") && s.has("reconnecting"));
-    assert!(!s.has("● connected"), "{}", s.text);
-    assert!(s.has("STALE"), "the last known state is marked stale:\n{}", s.text);
-    assert!(s.group_row("b").is_some(), "the last known groups stay on screen:\n{}", s.text);
+    c.wait_for("the DISCONNECTED banner over the last known state", |s| {
+        ensure(s.has("DISCONNECTED") && s.has("reconnecting"), "no DISCONNECTED banner")?;
+        ensure(!s.has("● connected"), "still says connected")?;
+        ensure(s.has("STALE"), "the last known state is not marked STALE")?;
+        ensure(s.group_row("b").is_some(), "the last known groups are gone")
+    });
 
     // It does not freeze while the daemon is away: keys still work.
     c.keys(&["Down"]);
-    c.wait("c selected while disconnected", |s| s.shown_group().as_deref() == Some("c"));
+    c.wait("c selected while disconnected", |s| s.shown_group().as_deref() == Some("c") && s.has("DISCONNECTED"));
     c.keys(&["Up"]);
     c.wait("b selected again", |s| s.shown_group().as_deref() == Some("b"));
 
@@ -501,18 +585,22 @@ fn the_console_survives_a_daemon_restart() {
     d.restart();
     let new = d.pid();
     assert_ne!(new, old);
-    let s = c.wait("connected to the new daemon", |s| {
-        s.has("● connected") && !s.has("DISCONNECTED") && s.header_pid() == Some(new)
+    c.wait_for("connected to the new daemon, b still selected", |s| {
+        ensure(s.has("● connected") && !s.has("DISCONNECTED"), "not connected")?;
+        ensure(s.header_pid() == Some(new), format!("header pid {:?}, not {new}", s.header_pid()))?;
+        ensure(!s.has("STALE"), "still marked STALE")?;
+        ensure(s.shown_group().as_deref() == Some("b"), "b's processes not shown")?;
+        ensure(s.highlighted_group().as_deref() == Some("b"), "b not highlighted")?;
+        for g in ["a", "b", "c"] {
+            group_is(s, g, &[g, "-", "CONFIGURED"])?;
+        }
+        Ok(())
     });
-    assert!(!s.has("STALE"), "{}", s.text);
-    assert_eq!(s.shown_group().as_deref(), Some("b"), "the same group still selected:\n{}", s.text);
-    assert_eq!(s.highlighted_group().as_deref(), Some("b"), "{}", s.text);
-    assert_eq!(s.group_row("b").expect("row")[1..3], words(&["-", "CONFIGURED"]), "{}", s.text);
 
     // And it is live: a tell shows up.
     d.tell("b", "1");
     let pid = i64::from(d.wait_running("b1"));
-    c.wait("b1 running under the new daemon", |s| shows(&s.process_row("b1"), "running", pid));
+    c.wait_for("b1 running under the new daemon", |s| shows(s, "b1", "running", pid));
 }
 
 #[test]
@@ -523,7 +611,7 @@ fn reload_of_a_broken_file_shows_the_errors_and_changes_nothing() {
     d.tell("g", "1");
     d.wait_group("g", "1", GroupState::Done);
     let (r, o) = (json_pid(&d, "r").expect("r pid"), json_pid(&d, "o").expect("o pid"));
-    c.wait("r and o running", |s| shows(&s.process_row("r"), "running", r) && shows(&s.process_row("o"), "running", o));
+    c.wait_for("r and o running", |s| shows(s, "r", "running", r).and(shows(s, "o", "running", o)));
 
     // Lines 3 and 4 are broken; line 5 would add a process if it were applied.
     d.write_tab(&format!("{good}g:x:1:sometimes:true\n:y:1:once:true\ng:new:1:respawn:exec sleep 1000\n"));
@@ -531,13 +619,18 @@ fn reload_of_a_broken_file_shows_the_errors_and_changes_nothing() {
     let check = d.fails(&["check"]);
     let errors: Vec<&str> = check.lines().filter(|l| l.starts_with(&format!("{tab}:"))).collect();
     assert_eq!(errors.len(), 2, "{check}");
-
-    c.keys(&["r"]);
-    let s = c.wait("the reload errors in a popup", |s| s.has("reload failed") && errors.iter().all(|e| s.has(e)));
     for (line, e) in [3, 4].iter().zip(&errors) {
         assert!(e.starts_with(&format!("{tab}:{line}: ")), "PATH:LINE: message: {e}");
     }
-    assert!(!s.has(&format!("{tab}:1:")) && !s.has(&format!("{tab}:5:")), "only the bad lines:\n{}", s.text);
+
+    c.keys(&["r"]);
+    c.wait_for("the errors of the file, as `isinit check` prints them, in a popup", |s| {
+        ensure(s.has("reload failed"), "no `reload failed`")?;
+        for e in &errors {
+            ensure(s.has(e), format!("missing {e:?}"))?;
+        }
+        ensure(!s.has(&format!("{tab}:1:")) && !s.has(&format!("{tab}:5:")), "a good line reported")
+    });
 
     // Nothing changed: same processes, same pids, no `new`.
     assert_eq!((json_pid(&d, "r"), json_pid(&d, "o")), (Some(r), Some(o)));
@@ -548,13 +641,13 @@ fn reload_of_a_broken_file_shows_the_errors_and_changes_nothing() {
     // Esc closes the popup; the screen still shows the same pids, and the
     // status line the failure.
     c.keys(&["Escape"]);
-    let s = c.wait("the popup closed, the same pids", |s| {
-        !errors.iter().any(|e| s.has(e))
-            && shows(&s.process_row("r"), "running", r)
-            && shows(&s.process_row("o"), "running", o)
+    c.wait_for("the popup closed, the same pids, the failure on the status line", |s| {
+        ensure(!errors.iter().any(|e| s.has(e)), "the popup is still open")?;
+        shows(s, "r", "running", r)?;
+        shows(s, "o", "running", o)?;
+        ensure(s.process_row("new").is_none(), "a row for `new`")?;
+        ensure(s.has("✗ reload failed"), "the status line does not say `✗ reload failed`")
     });
-    assert!(s.process_row("new").is_none(), "{}", s.text);
-    assert!(s.text.lines().any(|l| l.contains("reload failed")), "the status line tells:\n{}", s.text);
 }
 
 #[test]
@@ -563,14 +656,11 @@ fn q_quits_and_restores_the_terminal() {
     d.tell("g", "1");
     let r = d.wait_running("r");
     let c = Console::start(&d);
-    c.wait("r running", |s| shows(&s.process_row("r"), "running", i64::from(r)));
+    c.wait_for("r running", |s| shows(s, "r", "running", i64::from(r)));
     assert_eq!(c.format("#{alternate_on}"), "1", "the console draws on the alternate screen");
 
     c.keys(&["q"]);
-    let status = wait_for(DEADLINE, "the console to exit", || {
-        c.exit_status().ok_or_else(|| format!("pane_dead={} screen:\n{}", c.format("#{pane_dead}"), c.screen().text))
-    });
-    assert_eq!(status, 0, "q exits 0");
+    assert_eq!(c.wait_exit(), 0, "q exits 0");
     assert!(!pid_alive(c.pid), "the console process is gone");
     assert_eq!(c.format("#{alternate_on}"), "0", "the terminal is restored (alternate screen left)");
 
@@ -585,18 +675,16 @@ fn ctrl_c_quits_even_while_typing_a_level() {
     let c = Console::start(&d);
     c.keys(&["Enter"]);
     c.wait("the level picker", |s| s.has("switch g to a level"));
-    c.type_text("q");
     // `q` is text here, not quit.
-    c.wait("q typed as a level", |s| s.preview("tell").as_deref() == Some("g q"));
+    c.type_text("q");
+    wait_preview(&c, "g q", &[("stop", "-"), ("start", "-")]);
     assert_eq!(c.exit_status(), None, "q while typing does not quit");
     c.keys(&["C-c"]);
-    let status =
-        wait_for(DEADLINE, "the console to exit", || c.exit_status().ok_or_else(|| c.screen().text.to_string()));
-    assert_eq!(status, 0);
+    assert_eq!(c.wait_exit(), 0, "Ctrl-C exits 0");
     assert_eq!(d.ok(&["status"]), "g - CONFIGURED\n", "nothing was told");
 }
 
-/// The helpers themselves, on a fixed screen (no tmux needed).
+/// The screen helpers themselves, on a fixed screen (no tmux needed).
 #[test]
 fn screen_parsing() {
     let text = "\
@@ -610,11 +698,16 @@ fn screen_parsing() {
     let ansi = "│db    \n│\x1b[7m\x1b[39mmail  run\x1b[0m\n";
     let s = Screen { text: text.to_string(), ansi: ansi.to_string() };
     assert_eq!(s.group_row("mail"), Some(words(&["mail", "run", "DONE"])));
+    assert_eq!(group_is(&s, "db", &["db", "-"]), Ok(()));
+    assert!(group_is(&s, "db", &["db", "run"]).is_err());
     let mta = s.process_row("mta").expect("mta");
     assert_eq!((mta["state"].as_str(), mta["pid"].as_str(), mta["↻"].as_str()), ("running", "4242", "12"));
     assert_eq!(mta["last exit"], "signal 9");
+    assert_eq!(shows(&s, "mta", "running", 4242), Ok(()));
+    assert!(shows(&s, "mta", "running", 4243).is_err());
     assert_eq!(s.process_row("spool").expect("spool")["state"], "not started");
     assert_eq!(s.shown_group().as_deref(), Some("mail"));
     assert_eq!(s.highlighted_group().as_deref(), Some("mail"));
     assert_eq!(s.header_pid(), Some(548));
+    assert_eq!(strip_ansi("a\x1b[38;5;8mb\x1b[0mc"), "abc");
 }
