@@ -105,7 +105,7 @@ impl OutputHub {
     async fn watch(&self) -> std::io::Result<()> {
         std::fs::create_dir_all(&self.logdir)?;
         let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)?;
-        inotify.add_watch(&self.logdir, AddWatchFlags::IN_MODIFY | AddWatchFlags::IN_CLOSE_WRITE)?;
+        inotify.add_watch(&self.logdir, AddWatchFlags::IN_MODIFY)?;
         // SAFETY: `InotifyFd` owns the descriptor for the AsyncFd's whole
         // life and always returns the same one.
         let fd = unsafe { AsyncFd::register(InotifyFd(inotify)) }.map_err(std::io::Error::from)?;
