@@ -1,9 +1,9 @@
 //! The async client used by the `isinit` command line and the console.
 
-use crate::protocol::frame::{FrameError, read_message, write_message};
+use crate::protocol::frame::{FrameError, encode_frame, read_message, write_message};
 use crate::protocol::{DaemonInfo, ErrorReply, PROTOCOL_VERSION, Request, Response};
 use std::path::{Path, PathBuf};
-use tokio::io::BufReader;
+use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 
 /// Why talking to the daemon failed.
@@ -28,6 +28,23 @@ pub enum ClientError {
     Unexpected(String),
 }
 
+async fn open(socket: &Path) -> Result<BufReader<UnixStream>, ClientError> {
+    let stream = UnixStream::connect(socket)
+        .await
+        .map_err(|source| ClientError::NotRunning { socket: socket.to_owned(), source })?;
+    Ok(BufReader::new(stream))
+}
+
+/// Reads the daemon's answer to our hello.
+async fn read_hello(stream: &mut BufReader<UnixStream>) -> Result<DaemonInfo, ClientError> {
+    match read_message(stream).await? {
+        Response::Hello { daemon, .. } => Ok(daemon),
+        Response::VersionMismatch { daemon, client } => Err(ClientError::VersionMismatch { daemon, client }),
+        Response::Error(e) => Err(ClientError::Daemon(e)),
+        other => Err(ClientError::Unexpected(format!("{other:?}"))),
+    }
+}
+
 /// One connection to the daemon, past the hello.
 pub struct Client {
     stream: BufReader<UnixStream>,
@@ -38,16 +55,26 @@ pub struct Client {
 impl Client {
     /// Connects and exchanges hellos.
     pub async fn connect(socket: &Path) -> Result<Client, ClientError> {
-        let stream = UnixStream::connect(socket)
-            .await
-            .map_err(|source| ClientError::NotRunning { socket: socket.to_owned(), source })?;
-        let mut stream = BufReader::new(stream);
+        let mut stream = open(socket).await?;
         write_message(&mut stream, &Request::Hello { protocol: PROTOCOL_VERSION }).await?;
-        match read_message(&mut stream).await? {
-            Response::Hello { daemon, .. } => Ok(Client { stream, daemon }),
-            Response::VersionMismatch { daemon, client } => Err(ClientError::VersionMismatch { daemon, client }),
+        let daemon = read_hello(&mut stream).await?;
+        Ok(Client { stream, daemon })
+    }
+
+    /// Connects and sends the hello and `request` in one write, then reads
+    /// both replies: one round trip instead of two, for one-shot commands
+    /// like `isinit tell`. An error reply becomes [`ClientError::Daemon`].
+    pub async fn connect_and_request(socket: &Path, request: &Request) -> Result<(Client, Response), ClientError> {
+        let mut stream = open(socket).await?;
+        let mut frames = encode_frame(&Request::Hello { protocol: PROTOCOL_VERSION })?;
+        frames.extend(encode_frame(request)?);
+        stream.write_all(&frames).await.map_err(FrameError::Io)?;
+        stream.flush().await.map_err(FrameError::Io)?;
+        let daemon = read_hello(&mut stream).await?;
+        let mut client = Client { stream, daemon };
+        match client.recv().await? {
             Response::Error(e) => Err(ClientError::Daemon(e)),
-            other => Err(ClientError::Unexpected(format!("{other:?}"))),
+            reply => Ok((client, reply)),
         }
     }
 

@@ -140,3 +140,27 @@ async fn missing_socket_is_not_running() {
         Ok(_) => panic!("connected to a socket that does not exist"),
     }
 }
+
+#[tokio::test]
+async fn hello_and_request_in_one_round_trip() {
+    let (_dir, socket, daemon) = fake_daemon(|req| match req {
+        Request::Status => Some(Response::Ok { message: "fine".into() }),
+        Request::Reload => Some(Response::Error(ErrorReply::new(ErrorKind::InvalidConfig, "bad file"))),
+        other => good_hello(other),
+    });
+    let (client, reply) = Client::connect_and_request(&socket, &Request::Status).await.expect("both replies");
+    assert_eq!(client.daemon, daemon_info());
+    assert_eq!(reply, Response::Ok { message: "fine".into() });
+    drop(client);
+    assert_eq!(daemon.await.unwrap(), [Request::Hello { protocol: PROTOCOL_VERSION }, Request::Status]);
+
+    let (_dir, socket, _daemon) = fake_daemon(|req| match req {
+        Request::Reload => Some(Response::Error(ErrorReply::new(ErrorKind::InvalidConfig, "bad file"))),
+        other => good_hello(other),
+    });
+    match Client::connect_and_request(&socket, &Request::Reload).await {
+        Err(ClientError::Daemon(e)) => assert_eq!(e.kind, ErrorKind::InvalidConfig),
+        Err(e) => panic!("expected the daemon's error, got {e:?}"),
+        Ok((_, reply)) => panic!("expected the daemon's error, got {reply:?}"),
+    }
+}

@@ -36,8 +36,8 @@ fn check(path: &Path) -> Result<(), Failure> {
 }
 
 async fn tell(socket: &Path, group: String, level: String, dry_run: bool) -> Result<(), Failure> {
-    let mut client = Client::connect(socket).await?;
-    match client.request(&Request::Tell { group, level, dry_run }).await? {
+    let (_, reply) = Client::connect_and_request(socket, &Request::Tell { group, level, dry_run }).await?;
+    match reply {
         Response::Plan(plan) => match plan.error {
             Some(error) => Err(Failure::new(error)),
             None => {
@@ -54,8 +54,8 @@ async fn tell(socket: &Path, group: String, level: String, dry_run: bool) -> Res
 }
 
 async fn status(socket: &Path, group: Option<&str>, json: bool) -> Result<(), Failure> {
-    let mut client = Client::connect(socket).await?;
-    let Response::Snapshot(mut snap) = client.request(&Request::Status).await? else {
+    let (_, reply) = Client::connect_and_request(socket, &Request::Status).await?;
+    let Response::Snapshot(mut snap) = reply else {
         return Err(Failure::new("unexpected reply from the daemon"));
     };
     if let Some(group) = group {
@@ -90,8 +90,8 @@ fn status_text(snap: &Snapshot, with_processes: bool) -> String {
 }
 
 async fn simple(socket: &Path, request: Request) -> Result<(), Failure> {
-    let mut client = Client::connect(socket).await?;
-    match client.request(&request).await? {
+    let (_, reply) = Client::connect_and_request(socket, &request).await?;
+    match reply {
         Response::Ok { message } => {
             println!("{message}");
             Ok(())
@@ -101,8 +101,8 @@ async fn simple(socket: &Path, request: Request) -> Result<(), Failure> {
 }
 
 async fn shutdown(socket: &Path, wait: bool) -> Result<(), Failure> {
-    let mut client = Client::connect(socket).await?;
-    match client.request(&Request::Shutdown).await? {
+    let (mut client, reply) = Client::connect_and_request(socket, &Request::Shutdown).await?;
+    match reply {
         Response::Ok { message } => println!("{message}"),
         other => return Err(unexpected(other)),
     }
@@ -122,8 +122,8 @@ async fn shutdown(socket: &Path, wait: bool) -> Result<(), Failure> {
 }
 
 async fn logs(socket: &Path, tag: String, lines: u32, follow: bool) -> Result<(), Failure> {
-    let mut client = Client::connect(socket).await?;
-    let Response::Logs { lines, .. } = client.request(&Request::Logs { tag, lines, follow }).await? else {
+    let (mut client, reply) = Client::connect_and_request(socket, &Request::Logs { tag, lines, follow }).await?;
+    let Response::Logs { lines, .. } = reply else {
         return Err(Failure::new("unexpected reply from the daemon"));
     };
     let mut out = std::io::stdout().lock();
