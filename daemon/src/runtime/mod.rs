@@ -124,8 +124,8 @@ impl Runtime {
                         tracing::error!("reload on SIGHUP refused, nothing changed:\n{}", e.details.join("\n"));
                     }
                 }
-                _ = sigterm.recv() => self.shutdown("SIGTERM"),
-                _ = sigint.recv() => self.shutdown("SIGINT"),
+                _ = sigterm.recv() => self.shutdown("SIGTERM", true),
+                _ = sigint.recv() => self.shutdown("SIGINT", true),
             }
             if self.carry_out().await {
                 break;
@@ -149,11 +149,17 @@ impl Runtime {
         self.sup.sweep(now, reap::group_alive);
     }
 
-    fn shutdown(&mut self, why: &str) {
+    /// Begins shutdown. A second SIGTERM or SIGINT while halting (Ctrl-C
+    /// pressed again) kills what is left at once; a repeated `isinit
+    /// shutdown` only waits, so a retrying script cannot SIGKILL services.
+    fn shutdown(&mut self, why: &str, hurry_if_repeated: bool) {
         if !self.sup.is_halting() {
             tracing::info!("{why}: shutting down, stopping every process");
+            self.sup.shutdown(Now::real());
+        } else if hurry_if_repeated {
+            tracing::warn!("{why} again while shutting down: killing every process now");
+            self.sup.hurry();
         }
-        self.sup.shutdown(Now::real());
     }
 
     fn handle(&mut self, cmd: Command) {
@@ -191,7 +197,7 @@ impl Runtime {
             }
             Command::Shutdown { peer, reply } => {
                 self.record_audit(peer, "shutdown".to_string());
-                self.shutdown("shutdown requested");
+                self.shutdown("shutdown requested", false);
                 let _ = reply.send(Ok("shutting down".to_string()));
             }
             Command::Subscribe { reply } => {

@@ -110,6 +110,19 @@ impl Supervisor {
         self.check_exit();
     }
 
+    /// A second shutdown request while halting (an operator pressing
+    /// Ctrl-C again): skip the rest of the graceful escalation and send
+    /// SIGKILL to everything still running.
+    pub fn hurry(&mut self) {
+        if !self.halting {
+            return;
+        }
+        let pgids: Vec<i32> = self.procs.values().flat_map(|p| p.pgids.iter().copied()).collect();
+        for pgid in pgids {
+            self.effects.push(Effect::Signal { pgid, signal: super::StopSignal::Kill });
+        }
+    }
+
     pub(super) fn check_exit(&mut self) {
         if self.halting && self.procs.is_empty() && !self.effects.contains(&Effect::Exit) {
             self.effects.push(Effect::Exit);

@@ -425,3 +425,19 @@ fn every_change_is_published_in_order() {
     assert_eq!(groups.last(), Some(&GroupState::Starting));
     assert!(w.log.contains(&Effect::WriteStatus));
 }
+
+#[test]
+fn a_second_shutdown_kills_what_is_left() {
+    let mut w = World::new(TAB);
+    w.tell("mail", "run");
+    w.exit("spool", ExitStatus::Code(0));
+    let mta = w.pids["mta"];
+    w.sup.hurry();
+    w.settle();
+    assert!(w.signals().is_empty(), "no hurry before shutdown");
+    w.sup.shutdown(w.now);
+    w.settle();
+    w.sup.hurry();
+    w.settle();
+    assert!(w.signals().contains(&(mta, StopSignal::Kill)));
+}
