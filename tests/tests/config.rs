@@ -179,7 +179,14 @@ fn the_daemon_honours_directives_below_environment_and_flags() {
     d.ok(&["shutdown", "--wait"]);
     assert!(d.wait_exit().success());
 
-    // The environment beats the directive, and --initstat beats both.
+    // The environment beats the directive...
+    d.restart();
+    d.wait_initstat("g - CONFIGURED\n");
+    assert!(!d.path("from-directive").exists(), "removed at the last shutdown, not written again");
+    d.ok(&["shutdown", "--wait"]);
+    assert!(d.wait_exit().success());
+
+    // ...and --initstat beats both.
     let mut cmd = d.daemon_command();
     cmd.arg("--initstat").arg(d.path("from-flag"));
     d.restart_with(cmd);

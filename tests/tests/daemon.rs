@@ -181,12 +181,7 @@ fn shutdown_ends_followers_and_subscribers() {
     let err = std::fs::File::create(d.path("follow.err")).expect("stderr file");
     let mut follow = Background::spawn(d.command(&["logs", "r", "-f"]), err);
     follow.wait_line("hello");
-    let mut subscriber = d.block_on(async {
-        let mut c = d.client().await;
-        c.send(&isinit_shared::protocol::Request::Subscribe).await.expect("subscribe");
-        c.recv().await.expect("snapshot");
-        c
-    });
+    let (mut subscriber, _) = d.block_on(d.subscribe());
 
     d.ok(&["shutdown", "--wait"]);
     assert!(d.wait_exit().success());

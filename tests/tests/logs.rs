@@ -80,11 +80,10 @@ fn a_sigkilled_daemon_does_not_kill_or_block_a_writing_child() {
 
 #[test]
 fn rotated_output_still_keeps_the_recent_lines() {
-    let d = TestDaemon::builder(
+    let mut d = TestDaemon::builder(
         "g:chatty:1:once:for i in $(seq 1 400); do echo line-$i-padding-padding; done; exec sleep 1000\n",
     )
     .prepare();
-    let mut d = d;
     let mut cmd = d.daemon_command();
     cmd.args(["--log-max-bytes", "4096"]);
     d.restart_with(cmd);

@@ -192,8 +192,15 @@ fn the_cli_reports_a_version_mismatch_clearly() {
     let d = TestDaemon::builder(TAB).prepare();
     let fake = d.path("fake.s");
     let listener = std::os::unix::net::UnixListener::bind(&fake).expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
     let server = std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().expect("accept");
+        // Bounded, so that a client that never connects fails the test
+        // instead of hanging it in `join`.
+        let mut s = wait_for(DEADLINE, "the client to connect to the fake daemon", || {
+            listener.accept().map(|(s, _)| s).map_err(|e| e.to_string())
+        });
+        s.set_nonblocking(false).expect("blocking");
+        s.set_read_timeout(Some(DEADLINE)).expect("timeout");
         let mut len = [0u8; 4];
         s.read_exact(&mut len).expect("hello length");
         let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
@@ -290,14 +297,7 @@ fn a_flood_of_unprivileged_idle_readers_does_not_lock_out_the_operator() {
 #[test]
 fn subscribers_get_a_snapshot_then_every_update_in_order() {
     let d = TestDaemon::start(TAB);
-    let (mut client, mut snap) = d.block_on(async {
-        let mut c = d.client().await;
-        c.send(&Request::Subscribe).await.expect("subscribe");
-        match c.recv().await.expect("first message") {
-            Response::Snapshot(s) => (c, *s),
-            other => panic!("the first message of a subscription is a snapshot, got {other:?}"),
-        }
-    });
+    let (mut client, mut snap) = d.block_on(d.subscribe());
     assert_eq!(snap.group("g").map(|g| g.state), Some(GroupState::Configured));
     d.tell("g", "1");
     let seen = d.block_on(async {
@@ -366,12 +366,7 @@ fn status_json_is_snake_case_with_integer_pids() {
 #[test]
 fn a_new_file_resynchronises_subscribers_with_a_snapshot() {
     let d = TestDaemon::start(TAB);
-    let mut client = d.block_on(async {
-        let mut c = d.client().await;
-        c.send(&Request::Subscribe).await.expect("subscribe");
-        assert!(matches!(c.recv().await.expect("first"), Response::Snapshot(_)));
-        c
-    });
+    let (mut client, _) = d.block_on(d.subscribe());
     d.write_tab("g:r:1:respawn:exec sleep 1000\nnew:x:1:once:true\n");
     d.ok(&["reload"]);
     let snap = d.block_on(async {

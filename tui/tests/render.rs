@@ -18,7 +18,7 @@ fn render(app: &App, width: u16, height: u16) -> Terminal<TestBackend> {
     terminal
 }
 
-/// The fixture, with the MTA's output streamed and the throttle notice seen.
+/// The fixture, with the throttle notice seen ([`on_mta`] streams output).
 fn app(width: u16, height: u16) -> App {
     let mut app = fixture::app(fixture::snapshot(), width, height);
     app.update(Action::Client(ClientEvent::Update(fixture::nginx_notice())));

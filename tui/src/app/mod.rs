@@ -100,11 +100,15 @@ impl App {
                 self.dirty = true;
             }
             Action::Tick(now_ms) => {
+                // Asked before the clock moves too: the tick on which the
+                // last recent exit leaves the flapping window is the one
+                // that must redraw, to take the `!` off.
+                let wanted = self.wants_tick();
                 self.now_ms = now_ms;
                 if self.connection == Connection::Connected {
                     self.as_of_ms = now_ms;
                 }
-                if self.wants_tick() {
+                if wanted || self.wants_tick() {
                     self.dirty = true;
                 }
             }

@@ -258,6 +258,33 @@ fn ticks_redraw_only_when_an_uptime_is_shown() {
 }
 
 #[test]
+fn the_tick_that_ends_a_flapping_window_redraws() {
+    // Nothing running anywhere; `nginx` exited three times at once, 59.5 s
+    // ago: flagged `!` now, not after the next tick.
+    let mut quiet = fixture::snapshot();
+    for p in &mut quiet.processes {
+        p.pid = None;
+        p.state = isinit_shared::ProcessState::Exited;
+        p.recent_exits.clear();
+    }
+    let nginx = quiet.processes.iter_mut().find(|p| p.tag == "nginx").expect("nginx");
+    let exit = nginx.last_exit.expect("nginx exited");
+    nginx.recent_exits =
+        (0..3).map(|i| isinit_shared::ExitRecord { at_ms: NOW_MS - 59_500 + i, status: exit, ran_ms: 10 }).collect();
+    let mut app = fixture::app(quiet, 100, 30);
+    let flapping = |app: &App| {
+        let nginx = app.snapshot().and_then(|s| s.processes.iter().find(|p| p.tag == "nginx"));
+        nginx.is_some_and(|p| is_flapping(p, app.as_of_ms()))
+    };
+    assert!(flapping(&app));
+    app.take_dirty();
+    app.update(Action::Tick(NOW_MS + 1000));
+    assert!(!flapping(&app));
+    assert!(app.take_dirty(), "the `!` must come off on this tick");
+    assert!(!app.wants_tick(), "and then nothing on screen ages any more");
+}
+
+#[test]
 fn quit() {
     let mut app = app();
     app.update(Action::Quit);

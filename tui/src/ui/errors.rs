@@ -10,7 +10,8 @@ use ratatui::widgets::{Block, Clear, Paragraph, Widget, Wrap};
 
 pub(super) fn render(list: &ErrorList, area: Rect, buf: &mut Buffer) {
     let width = list.lines.iter().map(|l| l.chars().count()).max().unwrap_or(0).max(list.title.chars().count());
-    let popup = popup_area(area, u16::try_from(width + 4).unwrap_or(u16::MAX), list.lines.len() as u16 + 2);
+    let height = u16::try_from(list.lines.len()).unwrap_or(u16::MAX).saturating_add(2);
+    let popup = popup_area(area, u16::try_from(width + 4).unwrap_or(u16::MAX), height);
     Clear.render(popup, buf);
     let more = if list.lines.len() > 1 {
         format!(" {}/{} · ↑↓ scroll · Esc closes ", list.scroll + 1, list.lines.len())
