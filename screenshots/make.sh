@@ -74,6 +74,7 @@ trap 'exit 1' HUP INT TERM
 daemon=$!
 tries=0
 until "$bin/isinit" status >/dev/null 2>&1; do
+    kill -0 "$daemon" 2>/dev/null || die "the daemon exited during start-up"
     tries=$((tries + 1))
     [ "$tries" -lt 200 ] || die "the daemon did not start"
     sleep 0.05

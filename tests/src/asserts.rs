@@ -49,12 +49,3 @@ pub fn wait_group_empty(pgid: i32, what: &str) {
         Err(format!("members: {members:?}"))
     })
 }
-
-/// Panics unless `haystack` contains every one of `needles`, showing the
-/// whole text when one is missing.
-#[track_caller]
-pub fn assert_contains_all(haystack: &str, needles: &[&str]) {
-    for needle in needles {
-        assert!(haystack.contains(needle), "expected {needle:?} in:\n{haystack}");
-    }
-}

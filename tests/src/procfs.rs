@@ -101,8 +101,3 @@ pub fn fd_target(pid: i32, fd: i32) -> Option<std::path::PathBuf> {
 pub fn cwd(pid: i32) -> Option<std::path::PathBuf> {
     std::fs::read_link(format!("/proc/{pid}/cwd")).ok()
 }
-
-/// The resident set size of `pid` in KiB.
-pub fn rss_kib(pid: i32) -> Option<u64> {
-    status_field(pid, "VmRSS")?.split_whitespace().next()?.parse().ok()
-}

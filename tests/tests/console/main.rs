@@ -274,6 +274,16 @@ fn q_quits_and_restores_the_terminal() {
 }
 
 #[test]
+fn sigterm_quits_and_restores_the_terminal() {
+    let d = TestDaemon::start("g:r:1:respawn:exec sleep 1000\n");
+    let c = Console::start(&d);
+    assert_eq!(c.format("#{alternate_on}"), "1", "the console draws on the alternate screen");
+    kill(Pid::from_raw(c.pid), Signal::SIGTERM).expect("SIGTERM the console");
+    assert_eq!(c.wait_exit(), 0, "SIGTERM quits like q");
+    assert_eq!(c.format("#{alternate_on}"), "0", "the terminal is restored (alternate screen left)");
+}
+
+#[test]
 fn ctrl_c_quits_even_while_typing_a_level() {
     let d = TestDaemon::start("g:r:1:respawn:exec sleep 1000\n");
     let c = Console::start(&d);

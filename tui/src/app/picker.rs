@@ -2,6 +2,7 @@
 //! daemon's dry-run preview of switching to the highlighted one.
 
 use crate::client::{Command, Failure};
+use isinit_shared::config::valid_level;
 use isinit_shared::{GroupStatus, Plan};
 
 /// An open level picker.
@@ -53,15 +54,16 @@ impl Preview {
     }
 }
 
-/// Why a level name is unusable, checked before asking the daemon: SPEC §1
-/// says a level is non-empty with no `:`, `,` or whitespace.
+/// Why a level name is unusable, checked before asking the daemon by the
+/// rule the daemon applies ([`valid_level`], SPEC §1: non-empty, no `:`,
+/// `,` or whitespace), naming the character at fault.
 pub fn check_level(level: &str) -> Result<(), String> {
-    if level.is_empty() {
-        Err("type a level".into())
-    } else if let Some(c) = level.chars().find(|c| *c == ':' || *c == ',' || c.is_whitespace()) {
+    if valid_level(level) {
+        Ok(())
+    } else if let Some(c) = level.chars().find(|c| !valid_level(c.encode_utf8(&mut [0; 4]))) {
         Err(format!("a level cannot contain {c:?}"))
     } else {
-        Ok(())
+        Err("type a level".into())
     }
 }
 
@@ -150,5 +152,21 @@ impl Picker {
         let level = self.chosen().ok_or("type a level")?;
         check_level(level)?;
         Ok(Command::Tell { group: self.group.clone(), level: level.to_owned(), dry_run: false })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_are_checked_by_the_daemons_rule_naming_the_culprit() {
+        assert_eq!(check_level("runmore"), Ok(()));
+        assert_eq!(check_level("0"), Ok(()));
+        assert_eq!(check_level(""), Err("type a level".to_owned()));
+        assert_eq!(check_level("a b"), Err("a level cannot contain ' '".to_owned()));
+        assert_eq!(check_level("a:b"), Err("a level cannot contain ':'".to_owned()));
+        assert_eq!(check_level("a,b"), Err("a level cannot contain ','".to_owned()));
+        assert_eq!(check_level("a\tb"), Err("a level cannot contain '\\t'".to_owned()));
     }
 }
