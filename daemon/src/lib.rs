@@ -8,6 +8,8 @@
 //!   per request;
 //! - [`cli`]: the client subcommands.
 
+#![warn(missing_docs)]
+
 pub mod cli;
 pub mod daemon;
 pub mod runtime;

@@ -11,12 +11,28 @@ use tokio::net::UnixStream;
 pub enum ClientError {
     /// Nothing answers on the socket.
     #[error("daemon not running (cannot connect to {}: {source})", socket.display())]
-    NotRunning { socket: PathBuf, source: std::io::Error },
+    NotRunning {
+        /// The socket tried.
+        socket: PathBuf,
+        /// Why connecting failed.
+        source: std::io::Error,
+    },
+    /// The socket exists but this user may not open it (SPEC §7: mode 0660).
+    #[error("permission denied: cannot connect to {}", socket.display())]
+    PermissionDenied {
+        /// The socket tried.
+        socket: PathBuf,
+    },
     /// The daemon speaks another protocol version.
     #[error(
         "protocol version mismatch: daemon speaks {daemon}, this client {client}; use binaries from the same release"
     )]
-    VersionMismatch { daemon: u32, client: u32 },
+    VersionMismatch {
+        /// The daemon's protocol version.
+        daemon: u32,
+        /// Ours.
+        client: u32,
+    },
     /// The daemon refused the request.
     #[error("{}", .0.message)]
     Daemon(ErrorReply),
@@ -29,9 +45,10 @@ pub enum ClientError {
 }
 
 async fn open(socket: &Path) -> Result<BufReader<UnixStream>, ClientError> {
-    let stream = UnixStream::connect(socket)
-        .await
-        .map_err(|source| ClientError::NotRunning { socket: socket.to_owned(), source })?;
+    let stream = UnixStream::connect(socket).await.map_err(|source| match source.kind() {
+        std::io::ErrorKind::PermissionDenied => ClientError::PermissionDenied { socket: socket.to_owned() },
+        _ => ClientError::NotRunning { socket: socket.to_owned(), source },
+    })?;
     Ok(BufReader::new(stream))
 }
 

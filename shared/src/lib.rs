@@ -5,6 +5,8 @@
 //! Nothing in this crate spawns processes or touches a terminal, so both
 //! sides of the socket can depend on it without pulling in the other's I/O.
 
+#![warn(missing_docs)]
+
 pub mod client;
 pub mod config;
 pub mod protocol;

@@ -36,7 +36,8 @@ fn others_may_read_but_not_change_state() {
 
     // Mode 0660: nobody cannot even connect.
     let stderr = as_nobody(&["status"]).fails();
-    assert!(stderr.contains("Permission denied"), "the socket is 0660:\n{stderr}");
+    assert!(stderr.contains("permission denied: cannot connect"), "the socket is 0660:\n{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
 
     // Widened by the administrator: nobody reads, but cannot change state.
     std::fs::set_permissions(d.socket(), std::fs::Permissions::from_mode(0o666)).expect("chmod socket");

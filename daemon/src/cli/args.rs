@@ -16,10 +16,12 @@ pub struct Cli {
     /// isinittab, else /var/run/is/init.s]
     #[arg(long, global = true, value_name = "PATH")]
     pub socket: Option<PathBuf>,
+    /// What to do.
     #[command(subcommand)]
     pub command: Cmd,
 }
 
+/// The subcommands of SPEC §8.
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
     /// Run the daemon in the foreground (for systemd, an inittab respawn
@@ -28,7 +30,9 @@ pub enum Cmd {
     /// Switch GROUP to LEVEL: stop its processes not in LEVEL, keep the
     /// shared ones, start the new ones. Returns once the switch has started.
     Tell {
+        /// The resource group to switch.
         group: String,
+        /// The level to switch it to (any label; `0` stops the group).
         level: String,
         /// Only print what would stop, keep running and start.
         #[arg(long)]
@@ -37,6 +41,7 @@ pub enum Cmd {
     /// Print `GROUP LEVEL STATE` lines (with GROUP: that group and its
     /// processes).
     Status {
+        /// Only this group, with its processes.
         group: Option<String>,
         /// Print the daemon's full snapshot as JSON.
         #[arg(long)]
@@ -57,6 +62,7 @@ pub enum Cmd {
     },
     /// Print a tag's recent output.
     Logs {
+        /// The entry whose output to print.
         tag: String,
         /// How many lines.
         #[arg(short = 'n', long, default_value_t = 200)]

@@ -17,11 +17,14 @@ use std::fmt;
 /// exits non-zero.
 #[derive(Debug)]
 pub struct Failure {
+    /// The one-line reason.
     pub reason: String,
+    /// Lines printed after it (isinittab errors).
     pub details: Vec<String>,
 }
 
 impl Failure {
+    /// A failure with a reason and no details.
     pub fn new(reason: impl Into<String>) -> Failure {
         Failure { reason: reason.into(), details: Vec::new() }
     }

@@ -7,7 +7,9 @@ use tokio::sync::{broadcast, oneshot};
 /// Who sent a request, from the socket's peer credentials.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Peer {
+    /// The client's user id: root and the daemon's own user may change state.
     pub uid: u32,
+    /// The client's process id, for the audit trail.
     pub pid: Option<u32>,
 }
 
@@ -18,17 +20,54 @@ pub type Outcome = Result<String, ErrorReply>;
 #[derive(Debug)]
 pub enum Command {
     /// Switch a group (SPEC §3). Re-reads the isinittab first.
-    Tell { group: String, level: String, peer: Peer, reply: oneshot::Sender<Outcome> },
+    Tell {
+        /// The group to switch.
+        group: String,
+        /// The level to switch it to.
+        level: String,
+        /// Who asked, for the audit trail.
+        peer: Peer,
+        /// Where the outcome goes.
+        reply: oneshot::Sender<Outcome>,
+    },
     /// What a tell would do; changes nothing.
-    Plan { group: String, level: String, reply: oneshot::Sender<Plan> },
+    Plan {
+        /// The group the tell would switch.
+        group: String,
+        /// The level it would switch to.
+        level: String,
+        /// Where the plan goes.
+        reply: oneshot::Sender<Plan>,
+    },
     /// A snapshot of everything.
-    Status { reply: oneshot::Sender<Box<Snapshot>> },
+    Status {
+        /// Where the snapshot goes.
+        reply: oneshot::Sender<Box<Snapshot>>,
+    },
     /// Re-read and adopt the isinittab.
-    Reload { peer: Peer, reply: oneshot::Sender<Outcome> },
+    Reload {
+        /// Who asked, for the audit trail.
+        peer: Peer,
+        /// Where the outcome goes.
+        reply: oneshot::Sender<Outcome>,
+    },
     /// Stop everything and exit.
-    Shutdown { peer: Peer, reply: oneshot::Sender<Outcome> },
+    Shutdown {
+        /// Who asked, for the audit trail.
+        peer: Peer,
+        /// Where the acknowledgement goes (at once, before anything stops).
+        reply: oneshot::Sender<Outcome>,
+    },
     /// A snapshot and the updates that follow it, with no gap in between.
-    Subscribe { reply: oneshot::Sender<(Box<Snapshot>, broadcast::Receiver<Update>)> },
+    Subscribe {
+        /// Where the snapshot and the update receiver go.
+        reply: oneshot::Sender<(Box<Snapshot>, broadcast::Receiver<Update>)>,
+    },
     /// Whether `tag` names an entry or a record the daemon knows.
-    KnowsTag { tag: String, reply: oneshot::Sender<bool> },
+    KnowsTag {
+        /// The tag a `logs` request names.
+        tag: String,
+        /// Where the answer goes.
+        reply: oneshot::Sender<bool>,
+    },
 }

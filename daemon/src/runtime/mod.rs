@@ -28,12 +28,17 @@ use tokio::sync::{broadcast, mpsc, watch};
 /// start-up (flag > environment > directive > default).
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// The isinittab, re-read on every tell and reload.
     pub config: PathBuf,
+    /// The control socket.
     pub socket: PathBuf,
+    /// The status file.
     pub initstat: PathBuf,
+    /// Where each tag's output file lives.
     pub logdir: PathBuf,
     /// A tag's output file is rotated past this size.
     pub log_max_bytes: u64,
+    /// Respawn pause and stop escalation delays.
     pub timing: Timing,
 }
 

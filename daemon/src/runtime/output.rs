@@ -185,6 +185,8 @@ impl TagOutput {
         old.push(".1");
         let old = PathBuf::from(old);
         match collapse_head(path, &old, self.offset) {
+            // Less than one filesystem block read: rotate once there is.
+            Ok(0) => {}
             Ok(removed) => self.offset -= removed,
             Err(e) => {
                 tracing::debug!("cannot collapse {} ({e}); copying and truncating instead", path.display());
@@ -256,7 +258,7 @@ fn collapse_head(path: &Path, old: &Path, read: u64) -> std::io::Result<u64> {
     // The collapsed range must end before the end of the file.
     let head = read.min(meta.len().saturating_sub(1)) / block * block;
     if head == 0 {
-        return Err(std::io::Error::other("less than one block read"));
+        return Ok(0);
     }
     let mut tmp = old.as_os_str().to_owned();
     tmp.push(".tmp");

@@ -3,7 +3,7 @@
 use super::{Context, HELLO_TIMEOUT, IDLE_TIMEOUT, WRITE_TIMEOUT, handlers};
 use crate::runtime::Peer;
 use isinit_shared::protocol::frame::{FrameError, read_message_limited, write_message};
-use isinit_shared::protocol::{ErrorKind, ErrorReply, PROTOCOL_VERSION, Request, Response};
+use isinit_shared::protocol::{ErrorKind, ErrorReply, MAX_FRAME_LEN, PROTOCOL_VERSION, Request, Response};
 use tokio::io::BufReader;
 use tokio::net::UnixStream;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
@@ -15,14 +15,35 @@ const MAX_REQUEST_LEN: usize = 64 * 1024;
 
 /// The two halves of a connection and who is on the other end.
 pub struct Conn {
+    /// Requests arrive here; streaming handlers also watch it for the
+    /// client going away.
     pub reader: BufReader<OwnedReadHalf>,
+    /// Replies go out here, one frame at a time.
     pub writer: OwnedWriteHalf,
+    /// The client's credentials, for the permission check and the audit.
     pub peer: Peer,
 }
 
 impl Conn {
     /// Writes one message, giving up on a client that does not read.
+    ///
+    /// A reply too large for one frame (a snapshot of many thousands of
+    /// processes) is replaced by an error saying so, so the client learns
+    /// why rather than seeing the connection drop.
     pub async fn send(&mut self, msg: &Response) -> Result<(), FrameError> {
+        let result = self.write(msg).await;
+        if let Err(FrameError::TooLarge(len)) = result {
+            tracing::warn!("reply of {len} bytes exceeds the frame limit; sent an error instead");
+            let e = ErrorReply::new(
+                ErrorKind::Rejected,
+                format!("reply of {len} bytes exceeds the protocol's {MAX_FRAME_LEN}-byte frame limit"),
+            );
+            self.write(&Response::Error(e)).await?;
+        }
+        result
+    }
+
+    async fn write(&mut self, msg: &Response) -> Result<(), FrameError> {
         match tokio::time::timeout(WRITE_TIMEOUT, write_message(&mut self.writer, msg)).await {
             Ok(result) => result,
             Err(_) => Err(FrameError::Io(std::io::ErrorKind::TimedOut.into())),

@@ -38,8 +38,11 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// What every connection task needs.
 #[derive(Clone)]
 pub struct Context {
+    /// Requests for the runtime task.
     pub commands: mpsc::Sender<Command>,
+    /// The daemon's identity, for hello replies without a round trip.
     pub info: watch::Receiver<DaemonInfo>,
+    /// Output of every tag, for `logs`.
     pub output: crate::runtime::output::OutputHub,
     /// The daemon's effective uid: besides root, the only one that may
     /// change state.
@@ -58,6 +61,7 @@ pub struct Slots {
 }
 
 impl Slots {
+    /// Every slot free.
     pub fn new() -> Slots {
         Slots {
             shared: Arc::new(Semaphore::new(MAX_CONNECTIONS)),

@@ -10,14 +10,29 @@ use tokio::net::UnixListener;
 /// Why the socket could not be bound.
 #[derive(Debug, thiserror::Error)]
 pub enum BindError {
+    /// Another daemon answers on the socket.
     #[error("already running, pid {pid} (socket {})", socket.display())]
-    AlreadyRunning { pid: u32, socket: std::path::PathBuf },
+    AlreadyRunning {
+        /// The pid the running daemon reported.
+        pid: u32,
+        /// The socket it answers on.
+        socket: std::path::PathBuf,
+    },
     #[error("{} is in use by something that does not answer as an isinit daemon; not replacing it", .0.display())]
+    /// Something answers on the socket, but not as an isinit daemon of
+    /// our protocol version.
     InUse(std::path::PathBuf),
     #[error("{} exists and is not a socket; not replacing it", .0.display())]
+    /// A regular file (or anything else) sits at the path.
     NotASocket(std::path::PathBuf),
+    /// Creating the directory or binding the socket failed.
     #[error("cannot create socket {}: {source}", path.display())]
-    Io { path: std::path::PathBuf, source: std::io::Error },
+    Io {
+        /// The socket path.
+        path: std::path::PathBuf,
+        /// What failed.
+        source: std::io::Error,
+    },
 }
 
 /// The socket file this daemon created, remembered by inode so that

@@ -31,9 +31,13 @@ impl StopSignal {
 /// Everything needed to start one process of an entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpawnRequest {
+    /// For `ISINIT_GROUP`.
     pub group: String,
+    /// For `ISINIT_TAG` and the output file's name.
     pub tag: String,
+    /// For `ISINIT_LEVEL`.
     pub level: String,
+    /// Run with `/bin/sh -c`.
     pub command: String,
 }
 
@@ -43,7 +47,12 @@ pub enum Effect {
     /// Start a process; the runtime answers with `Supervisor::spawned`.
     Spawn(SpawnRequest),
     /// Send a signal to a whole process group.
-    Signal { pgid: i32, signal: StopSignal },
+    Signal {
+        /// The process group (the leader's pid).
+        pgid: i32,
+        /// Which step of the escalation.
+        signal: StopSignal,
+    },
     /// Tell subscribers something changed.
     Publish(Event),
     /// A group's level or state changed: rewrite the status file.

@@ -90,6 +90,7 @@ impl Supervisor {
         &self.config
     }
 
+    /// Whether shutdown has begun.
     pub fn is_halting(&self) -> bool {
         self.halting
     }

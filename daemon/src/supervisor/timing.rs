@@ -35,7 +35,9 @@ impl Default for Timing {
 /// the monotonic clock for deadlines, the wall clock for what is displayed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Now {
+    /// For deadlines and durations.
     pub mono: Instant,
+    /// For what operators see.
     pub wall_ms: UnixMillis,
 }
 

@@ -27,11 +27,14 @@ fn config() -> impl bincode::config::Config {
 /// A message that could not be encoded or decoded.
 #[derive(Debug, thiserror::Error)]
 pub enum CodecError {
+    /// serde could not encode the message (a bug, not input).
     #[error("cannot encode message: {0}")]
     Encode(String),
+    /// The bytes are not a valid message.
     #[error("malformed message: {0}")]
     Decode(String),
     #[error("malformed message: {0} trailing bytes")]
+    /// A valid message followed by this many extra bytes in its frame.
     Trailing(usize),
 }
 

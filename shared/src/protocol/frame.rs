@@ -23,8 +23,10 @@ pub enum FrameError {
     /// The peer announced a frame larger than the cap.
     #[error("frame of {0} bytes refused (too large)")]
     TooLarge(usize),
+    /// The frame's bytes are not a message.
     #[error(transparent)]
     Codec(#[from] CodecError),
+    /// The socket failed.
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
 }

@@ -31,10 +31,20 @@ pub const MAX_FRAME_LEN: usize = 1024 * 1024;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Request {
     /// Opens the conversation and states the client's protocol version.
-    Hello { protocol: u32 },
+    Hello {
+        /// [`PROTOCOL_VERSION`] of the client.
+        protocol: u32,
+    },
     /// Switch `group` to `level`. With `dry_run`, only compute and return
     /// the plan ([`Response::Plan`]); nothing changes.
-    Tell { group: String, level: String, dry_run: bool },
+    Tell {
+        /// The resource group to switch.
+        group: String,
+        /// The level to switch it to.
+        level: String,
+        /// Only compute the plan.
+        dry_run: bool,
+    },
     /// A one-off [`Snapshot`].
     Status,
     /// Re-read and adopt the isinittab (SPEC §6 reload).
@@ -43,7 +53,14 @@ pub enum Request {
     Shutdown,
     /// The last `lines` lines of a tag's output; with `follow`, then every
     /// new line as [`Response::Output`] until the client goes away.
-    Logs { tag: String, lines: u32, follow: bool },
+    Logs {
+        /// The entry whose output to send.
+        tag: String,
+        /// How many recent lines (the daemon keeps at most 500).
+        lines: u32,
+        /// Keep the connection open and stream new lines.
+        follow: bool,
+    },
     /// A [`Response::Snapshot`], then every change as [`Response::Update`];
     /// a fresh snapshot whenever the client fell behind.
     Subscribe,
@@ -53,11 +70,24 @@ pub enum Request {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Response {
     /// Answer to `Hello` with matching versions.
-    Hello { protocol: u32, daemon: DaemonInfo },
+    Hello {
+        /// [`PROTOCOL_VERSION`] of the daemon (equal to the client's).
+        protocol: u32,
+        /// Who answered.
+        daemon: DaemonInfo,
+    },
     /// Answer to `Hello` with a different version; the daemon then closes.
-    VersionMismatch { daemon: u32, client: u32 },
+    VersionMismatch {
+        /// The daemon's protocol version.
+        daemon: u32,
+        /// The version the client said it speaks.
+        client: u32,
+    },
     /// A state-changing request was accepted; the text is for humans.
-    Ok { message: String },
+    Ok {
+        /// E.g. `level transition started`.
+        message: String,
+    },
     /// What a tell would do (dry run).
     Plan(Plan),
     /// The whole state; also the resynchronisation point of a subscription.
@@ -65,7 +95,12 @@ pub enum Response {
     /// One change, in order, on a subscription.
     Update(Update),
     /// Recent output of one tag.
-    Logs { tag: String, lines: Vec<OutputLine> },
+    Logs {
+        /// The entry the lines belong to.
+        tag: String,
+        /// Oldest first.
+        lines: Vec<OutputLine>,
+    },
     /// One new line of a followed tag's output.
     Output(OutputLine),
     /// The request failed; nothing changed.
@@ -76,8 +111,11 @@ pub enum Response {
 /// any details (for an invalid isinittab, one `PATH:LINE: message` each).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorReply {
+    /// What went wrong, for programs.
     pub kind: ErrorKind,
+    /// One line for humans, e.g. `no such group: web`.
     pub message: String,
+    /// Further lines, e.g. one `PATH:LINE: message` per isinittab error.
     pub details: Vec<String>,
 }
 
@@ -119,7 +157,9 @@ pub struct OutputLine {
 /// What `tell --dry-run` reports: the effect of a switch before doing it.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Plan {
+    /// The group the tell names.
     pub group: String,
+    /// The level the tell names.
     pub level: String,
     /// Tags whose live processes would be stopped.
     pub stop: Vec<String>,

@@ -12,6 +12,7 @@ pub struct Snapshot {
     /// Sequence number of the last event folded into this snapshot; the
     /// next [`Update`] carries `seq + 1`.
     pub seq: u64,
+    /// The daemon and the file it runs.
     pub daemon: DaemonInfo,
     /// Every known group, sorted by name.
     pub groups: Vec<GroupStatus>,
@@ -28,15 +29,19 @@ pub struct Snapshot {
 /// Identity of the daemon and the file it runs.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct DaemonInfo {
+    /// The host the daemon runs on.
     pub hostname: String,
+    /// The daemon's process id.
     pub pid: u32,
     /// Package version of the daemon binary.
     pub version: String,
+    /// The protocol version it speaks.
     pub protocol: u32,
     /// The isinittab in force.
     pub config_path: String,
     /// Hex SHA-256 of that file: equal on every host means the same file.
     pub config_sha256: String,
+    /// When the daemon started (its uptime is `now_ms - started_at_ms`).
     pub started_at_ms: UnixMillis,
     /// The daemon's clock when the snapshot was taken, so clients compute
     /// uptimes without trusting their own clock.
@@ -48,9 +53,11 @@ pub struct DaemonInfo {
 /// One resource group.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupStatus {
+    /// The group's name from the isinittab.
     pub name: String,
     /// The level last told; `None` for a group never told.
     pub level: Option<String>,
+    /// Where the group is in its switch.
     pub state: GroupState,
     /// When `state` was entered.
     pub since_ms: UnixMillis,
@@ -105,12 +112,17 @@ impl std::fmt::Display for GroupState {
 /// One entry's process as the daemon tracks it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProcessStatus {
+    /// The resource group of the entry.
     pub group: String,
+    /// The entry's unique tag.
     pub tag: String,
+    /// How the entry's process is treated.
     pub mode: Mode,
     /// The runlevels field as written.
     pub levels: String,
+    /// The command as written (run with `/bin/sh -c`).
     pub command: String,
+    /// Where the process is in its life.
     pub state: ProcessState,
     /// Set while a process (leader) is alive.
     pub pid: Option<u32>,
@@ -118,6 +130,7 @@ pub struct ProcessStatus {
     pub started_at_ms: Option<UnixMillis>,
     /// Restarts since the record was created.
     pub respawns: u32,
+    /// How the last run ended.
     pub last_exit: Option<ExitStatus>,
     /// The last ten exits, oldest first.
     pub recent_exits: Vec<ExitRecord>,
@@ -202,7 +215,9 @@ impl std::fmt::Display for ExitStatus {
 /// One past exit of a process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExitRecord {
+    /// When the exit was reaped.
     pub at_ms: UnixMillis,
+    /// How it ended.
     pub status: ExitStatus,
     /// How long that run lasted.
     pub ran_ms: u64,
@@ -211,9 +226,11 @@ pub struct ExitRecord {
 /// A state-changing request the daemon accepted: the audit trail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditRecord {
+    /// When the request was accepted.
     pub at_ms: UnixMillis,
     /// Peer credentials of the client.
     pub uid: u32,
+    /// The client's process id, when the kernel reports it.
     pub pid: Option<u32>,
     /// What it asked, e.g. `tell mail run`.
     pub request: String,
@@ -222,7 +239,9 @@ pub struct AuditRecord {
 /// Something the daemon wants an operator to notice.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NoticeRecord {
+    /// When the daemon noticed.
     pub at_ms: UnixMillis,
+    /// E.g. `mta respawning too rapidly: sleeping 60 seconds`.
     pub message: String,
 }
 
@@ -231,6 +250,7 @@ pub struct NoticeRecord {
 pub struct Update {
     /// Increases by one per event; a gap means the client missed events.
     pub seq: u64,
+    /// The change.
     pub event: Event,
 }
 
@@ -240,18 +260,34 @@ pub enum Event {
     /// A group was created or changed level or state.
     Group(GroupStatus),
     /// A group left the file and has nothing left running.
-    GroupRemoved { name: String },
+    GroupRemoved {
+        /// The group that is gone.
+        name: String,
+    },
     /// A process record was created or changed.
     Process(ProcessStatus),
     /// A removed entry's process is gone; drop the row.
-    ProcessRemoved { tag: String },
+    ProcessRemoved {
+        /// The tag whose row is gone.
+        tag: String,
+    },
     /// A new isinittab was adopted; the row order may have changed, so a
     /// snapshot follows.
-    ConfigChanged { path: String, sha256: String },
+    ConfigChanged {
+        /// The isinittab now in force.
+        path: String,
+        /// Its hex SHA-256.
+        sha256: String,
+    },
     /// A state-changing request was accepted.
     Audit(AuditRecord),
     /// Something an operator should notice, e.g. a respawn throttle.
-    Notice { at_ms: UnixMillis, message: String },
+    Notice {
+        /// When the daemon noticed.
+        at_ms: UnixMillis,
+        /// What to notice.
+        message: String,
+    },
     /// Shutdown has begun.
     Halting,
 }

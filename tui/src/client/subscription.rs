@@ -70,11 +70,11 @@ fn reason(e: &ClientError) -> String {
             let why = match source.kind() {
                 std::io::ErrorKind::NotFound => "no socket".to_owned(),
                 std::io::ErrorKind::ConnectionRefused => "connection refused".to_owned(),
-                std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
                 _ => source.to_string(),
             };
             format!("{}: {why}", socket.display())
         }
+        ClientError::PermissionDenied { socket } => format!("{}: permission denied", socket.display()),
         other => other.to_string(),
     }
 }

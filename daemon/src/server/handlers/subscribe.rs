@@ -12,6 +12,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 pub async fn handle(ctx: &Context, mut conn: Conn) {
     let mut scratch = [0u8; 256];
+    let mut exiting = ctx.exiting.clone();
     'resync: loop {
         let Some((snapshot, mut rx)) = ask(ctx, |reply| Command::Subscribe { reply }).await else { return };
         if conn.send(&Response::Snapshot(snapshot)).await.is_err() {
@@ -20,6 +21,7 @@ pub async fn handle(ctx: &Context, mut conn: Conn) {
         loop {
             tokio::select! {
                 _ = conn.reader.read(&mut scratch) => return,
+                _ = crate::server::until_exiting(&mut exiting) => return,
                 update = rx.recv() => match update {
                     Ok(update) => {
                         let resync = matches!(update.event, Event::ConfigChanged { .. });
