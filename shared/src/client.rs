@@ -1,5 +1,6 @@
 //! The async client used by the `isinit` command line and the console.
 
+use crate::protocol::chunk::Joiner;
 use crate::protocol::frame::{FrameError, encode_frame, read_message, write_message};
 use crate::protocol::{DaemonInfo, ErrorReply, PROTOCOL_VERSION, Request, Response};
 use std::path::{Path, PathBuf};
@@ -101,8 +102,21 @@ impl Client {
     }
 
     /// Reads the next message from the daemon.
+    ///
+    /// A snapshot the daemon had to send in chunks arrives here whole, as
+    /// one [`Response::Snapshot`].
     pub async fn recv(&mut self) -> Result<Response, ClientError> {
-        Ok(read_message(&mut self.stream).await?)
+        let mut joiner = Joiner::default();
+        loop {
+            match read_message(&mut self.stream).await? {
+                Response::SnapshotChunk { part, more } => {
+                    if let Some(whole) = joiner.push(*part, more) {
+                        return Ok(Response::Snapshot(Box::new(whole)));
+                    }
+                }
+                other => return Ok(other),
+            }
+        }
     }
 
     /// Sends a request and returns its reply; an error reply becomes

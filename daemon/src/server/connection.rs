@@ -2,8 +2,9 @@
 
 use super::{Context, HELLO_TIMEOUT, IDLE_TIMEOUT, WRITE_TIMEOUT, handlers};
 use crate::runtime::Peer;
+use isinit_shared::protocol::chunk;
 use isinit_shared::protocol::frame::{FrameError, read_message_limited, write_message};
-use isinit_shared::protocol::{ErrorKind, ErrorReply, MAX_FRAME_LEN, PROTOCOL_VERSION, Request, Response};
+use isinit_shared::protocol::{ErrorKind, ErrorReply, PROTOCOL_VERSION, Request, Response};
 use tokio::io::BufReader;
 use tokio::net::UnixStream;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
@@ -27,20 +28,20 @@ pub struct Conn {
 impl Conn {
     /// Writes one message, giving up on a client that does not read.
     ///
-    /// A reply too large for one frame (a snapshot of many thousands of
-    /// processes) is replaced by an error saying so, so the client learns
-    /// why rather than seeing the connection drop.
+    /// A snapshot too large for one frame goes out in chunks (see
+    /// `isinit_shared::protocol::chunk`), which the client joins back.
     pub async fn send(&mut self, msg: &Response) -> Result<(), FrameError> {
         let result = self.write(msg).await;
-        if let Err(FrameError::TooLarge(len)) = result {
-            tracing::warn!("reply of {len} bytes exceeds the frame limit; sent an error instead");
-            let e = ErrorReply::new(
-                ErrorKind::Rejected,
-                format!("reply of {len} bytes exceeds the protocol's {MAX_FRAME_LEN}-byte frame limit"),
-            );
-            self.write(&Response::Error(e)).await?;
+        match (result, msg) {
+            (Err(FrameError::TooLarge(len)), Response::Snapshot(snapshot)) => {
+                tracing::debug!("snapshot of {len} bytes sent in chunks");
+                for chunk in chunk::split(snapshot.as_ref().clone())? {
+                    self.write(&chunk).await?;
+                }
+                Ok(())
+            }
+            (result, _) => result,
         }
-        result
     }
 
     async fn write(&mut self, msg: &Response) -> Result<(), FrameError> {

@@ -12,6 +12,7 @@
 //! other change bumps [`PROTOCOL_VERSION`]. `tests/pinned_bytes.rs` pins
 //! the encoding.
 
+pub mod chunk;
 pub mod codec;
 pub mod frame;
 mod snapshot;
@@ -105,6 +106,16 @@ pub enum Response {
     Output(OutputLine),
     /// The request failed; nothing changed.
     Error(ErrorReply),
+    /// One piece of a snapshot too large for one frame (see [`chunk`]);
+    /// [`crate::Client::recv`] reassembles the pieces into a
+    /// [`Response::Snapshot`], so callers never see this.
+    SnapshotChunk {
+        /// The first chunk carries everything but most processes; later
+        /// ones only more processes.
+        part: Box<Snapshot>,
+        /// Whether more chunks follow.
+        more: bool,
+    },
 }
 
 /// A failed request: a kind a program can act on, a one-line reason, and
