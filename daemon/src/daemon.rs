@@ -3,7 +3,7 @@
 
 use crate::cli::{DaemonArgs, Failure};
 use crate::runtime::output::OutputHub;
-use crate::runtime::{Runtime, Settings, reap};
+use crate::runtime::{Runtime, Settings, leftovers, reap};
 use crate::server::{self, Context};
 use crate::supervisor::Timing;
 use isinit_shared::config::Inittab;
@@ -45,6 +45,7 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
     std::fs::create_dir_all(&settings.logdir)
         .map_err(|e| Failure::new(format!("cannot create log directory {}: {e}", settings.logdir.display())))?;
     let (listener, socket_file) = server::bind(&settings.socket).await.map_err(|e| Failure::new(e.to_string()))?;
+    stop_leftovers(&settings).await;
 
     tracing::info!(
         "isinit {} pid {}: {} groups from {} (sha256 {}), socket {}",
@@ -76,6 +77,26 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
     slots.drain(DRAIN_LIMIT).await;
     tracing::info!("every process stopped; exiting");
     result.map_err(|e| Failure::new(format!("daemon failed: {e}")))
+}
+
+/// Stops what a previous daemon on this socket left running (see
+/// `runtime::leftovers`), before any request can start an entry again.
+async fn stop_leftovers(settings: &Settings) {
+    let leftovers = leftovers::find(&settings.socket);
+    if leftovers.is_empty() {
+        return;
+    }
+    let names: Vec<String> = leftovers.iter().map(|l| format!("{} (pid {})", l.tag, l.pid)).collect();
+    tracing::warn!(
+        "{} processes of a previous daemon on {} are still running; stopping them: {}",
+        leftovers.len(),
+        settings.socket.display(),
+        names.join(", ")
+    );
+    match leftovers::stop(&leftovers, settings.timing).await {
+        0 => tracing::info!("previous daemon's processes stopped"),
+        n => tracing::error!("{n} processes of the previous daemon survived SIGKILL"),
+    }
 }
 
 /// Tails the children's output files on a thread of its own, so that a

@@ -12,6 +12,7 @@
 
 pub mod cli;
 pub mod daemon;
+pub mod pidwait;
 pub mod runtime;
 pub mod server;
 pub mod supervisor;

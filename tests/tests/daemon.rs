@@ -50,6 +50,40 @@ fn a_stale_socket_is_replaced() {
 }
 
 #[test]
+fn a_new_daemon_stops_what_a_killed_one_left_running() {
+    let mut d = TestDaemon::builder(
+        "g:r:1:respawn:exec sleep 1000\ng:bg:1:once:sleep 1000 & echo $! > {dir}/bg.pid; exec sleep 1000\n",
+    )
+    .term_after(1.0)
+    .start();
+    d.tell("g", "1");
+    let r = d.wait_running("r");
+    wait_until(DEADLINE, "the background job to record its pid", || !d.read("bg.pid").trim().is_empty());
+    let bg: i32 = d.read("bg.pid").trim().parse().expect("pid");
+    d.kill_daemon();
+    assert_alive(r, "a child of the SIGKILLed daemon");
+    assert_alive(bg, "a background job of the SIGKILLed daemon's child");
+
+    // The new daemon answers only once the old processes are stopped, so a
+    // tell can never run an entry twice.
+    d.restart();
+    for (pid, what) in [(r, "the old respawn child"), (bg, "the old background job")] {
+        wait_until(DEADLINE, &format!("{what} to be stopped"), || !pid_alive(pid));
+    }
+    assert!(d.daemon_stderr().contains("processes of a previous daemon"), "{}", d.daemon_stderr());
+    d.tell("g", "1");
+    assert_ne!(d.wait_running("r"), r);
+}
+
+#[test]
+fn children_know_their_daemons_socket() {
+    let d = TestDaemon::start("g:e:1:once:echo $ISINIT_SOCKET > {dir}/socket; exec sleep 1000\n");
+    d.tell("g", "1");
+    wait_until(DEADLINE, "the child to write its environment", || !d.read("socket").trim().is_empty());
+    assert_eq!(d.read("socket").trim(), d.socket().display().to_string());
+}
+
+#[test]
 fn sighup_reloads_the_file() {
     let d = TestDaemon::start("g:r:1:respawn:exec sleep 1000\n");
     d.tell("g", "1");

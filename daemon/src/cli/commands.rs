@@ -116,7 +116,7 @@ async fn shutdown(socket: &Path, wait: bool) -> Result<(), Failure> {
                 Err(e) => return Err(e.into()),
             }
         }
-        super::pidwait::wait_gone(client.daemon.pid).await;
+        crate::pidwait::wait_gone(client.daemon.pid).await;
     }
     Ok(())
 }

@@ -3,7 +3,6 @@
 
 mod args;
 mod commands;
-mod pidwait;
 mod render;
 
 pub use args::{Cli, Cmd, DaemonArgs};

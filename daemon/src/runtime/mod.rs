@@ -3,6 +3,7 @@
 //! and the I/O that carries out the supervisor's effects.
 
 mod command;
+pub mod leftovers;
 pub mod output;
 pub mod reap;
 pub mod spawn;
@@ -311,7 +312,7 @@ impl Runtime {
             for effect in effects {
                 match effect {
                     Effect::Spawn(req) => {
-                        let result = spawn::spawn(&req, &self.settings.logdir);
+                        let result = spawn::spawn(&req, &self.settings.logdir, &self.settings.socket);
                         match &result {
                             Ok(pid) => tracing::debug!("{}: started pid {pid}", req.tag),
                             Err(e) => tracing::warn!("{}: {e}", req.tag),

@@ -30,6 +30,11 @@ pub fn group_alive(pgid: i32) -> bool {
     !matches!(killpg(Pid::from_raw(pgid), None::<Signal>), Err(Errno::ESRCH))
 }
 
+/// Whether a single process still exists (signal 0 probe).
+pub fn pid_alive(pid: i32) -> bool {
+    !matches!(nix::sys::signal::kill(Pid::from_raw(pid), None::<Signal>), Err(Errno::ESRCH))
+}
+
 /// Makes this process the child subreaper: orphans of our children (double
 /// forks, background jobs of an exited shell) are re-parented to us, so
 /// they are reaped here and cannot escape accounting.

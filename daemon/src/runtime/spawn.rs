@@ -57,7 +57,7 @@ pub fn tag_of_output(file_name: &str) -> Option<String> {
 /// is expressed as spawn attributes: its own process group, every signal at
 /// its default disposition, an empty signal mask, stdin `/dev/null`, stdout
 /// and stderr appended to its output file.
-pub fn spawn(req: &SpawnRequest, logdir: &Path) -> Result<i32, String> {
+pub fn spawn(req: &SpawnRequest, logdir: &Path, socket: &Path) -> Result<i32, String> {
     let path = output_path(logdir, &req.tag);
     let out = OpenOptions::new()
         .create(true)
@@ -68,7 +68,7 @@ pub fn spawn(req: &SpawnRequest, logdir: &Path) -> Result<i32, String> {
     let command = CString::new(req.command.as_str()).map_err(|_| "the command contains a NUL byte".to_string())?;
     let argv: [*mut libc::c_char; 4] =
         [c"/bin/sh".as_ptr().cast_mut(), c"-c".as_ptr().cast_mut(), command.as_ptr().cast_mut(), std::ptr::null_mut()];
-    let env = child_environment(req);
+    let env = child_environment(req, socket);
     let mut envp: Vec<*mut libc::c_char> = env.iter().map(|e| e.as_ptr().cast_mut()).collect();
     envp.push(std::ptr::null_mut());
 
@@ -87,9 +87,17 @@ pub fn spawn(req: &SpawnRequest, logdir: &Path) -> Result<i32, String> {
 }
 
 /// The daemon's environment plus `ISINIT_GROUP`, `ISINIT_TAG` and
-/// `ISINIT_LEVEL` (SPEC §6).
-fn child_environment(req: &SpawnRequest) -> Vec<CString> {
-    let ours = [("ISINIT_GROUP", &req.group), ("ISINIT_TAG", &req.tag), ("ISINIT_LEVEL", &req.level)];
+/// `ISINIT_LEVEL` (SPEC §6), and `ISINIT_SOCKET`: the mark by which a later
+/// daemon recognises what this one left behind (`leftovers.rs`), and which
+/// makes an `isinit` run by the child talk to this daemon.
+fn child_environment(req: &SpawnRequest, socket: &Path) -> Vec<CString> {
+    let socket = socket.display().to_string();
+    let ours = [
+        ("ISINIT_GROUP", &req.group),
+        ("ISINIT_TAG", &req.tag),
+        ("ISINIT_LEVEL", &req.level),
+        ("ISINIT_SOCKET", &socket),
+    ];
     let inherited = std::env::vars_os().filter(|(k, _)| !ours.iter().any(|(name, _)| k == name)).map(|(k, v)| {
         let mut pair = k.into_vec();
         pair.push(b'=');

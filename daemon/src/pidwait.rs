@@ -6,8 +6,8 @@ use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
 /// Returns once process `pid` has exited (at once if it already has, or if
-/// the kernel has no pidfds, in which case the closed connection that
-/// preceded this call is the best evidence available).
+/// the kernel has no pidfds, in which case the caller's other evidence —
+/// a closed connection, a signal-0 probe — is the best available).
 pub async fn wait_gone(pid: u32) {
     // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };

@@ -1,0 +1,91 @@
+//! Processes a previous daemon on the same socket left running.
+//!
+//! Children outlive a daemon that is killed (their output goes to files, so
+//! nothing ties them to it). A new daemon on the same socket would start
+//! their entries again when told, running every service twice. Every child
+//! therefore carries `ISINIT_SOCKET=<socket>` in its environment (which
+//! also points an `isinit` run from inside it at its own daemon) beside
+//! `ISINIT_TAG`; at start, once the socket is ours, the daemon finds
+//! processes with both marks and stops them the graceful way (SPEC §5)
+//! before it takes any request.
+
+use crate::supervisor::Timing;
+use isinit_shared::settings::ENV_SOCKET;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+/// A process of a previous daemon still running.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leftover {
+    /// Its pid.
+    pub pid: i32,
+    /// Its process group, which is what gets signalled.
+    pub pgid: i32,
+    /// The entry it was started for (`ISINIT_TAG`), for the log.
+    pub tag: String,
+}
+
+/// Every process whose environment marks it as started for `socket`.
+pub fn find(socket: &Path) -> Vec<Leftover> {
+    let mut marker = format!("{ENV_SOCKET}=").into_bytes();
+    marker.extend_from_slice(socket.as_os_str().as_encoded_bytes());
+    let own = std::process::id() as i32;
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| *pid != own)
+        .filter_map(|pid| {
+            // Unreadable (another user's, or gone): not ours.
+            let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+            let vars: Vec<&[u8]> = environ.split(|b| *b == 0).collect();
+            if !vars.contains(&marker.as_slice()) {
+                return None;
+            }
+            // Both marks: an operator's shell with ISINIT_SOCKET exported
+            // (to talk to the daemon) has no ISINIT_TAG and is left alone.
+            let tag = vars.iter().find_map(|v| v.strip_prefix(b"ISINIT_TAG="))?;
+            let tag = String::from_utf8_lossy(tag).into_owned();
+            Some(Leftover { pid, pgid: pgid_of(pid)?, tag })
+        })
+        .collect()
+}
+
+/// Field 5 of `/proc/PID/stat`, read after the parenthesised command name
+/// (which may itself contain spaces and parentheses).
+fn pgid_of(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 1..].split_whitespace().nth(2)?.parse().ok()
+}
+
+/// Stops the leftovers' process groups: SIGINT, SIGTERM after
+/// `term_after`, SIGKILL after `kill_after`, waiting on pidfds in between.
+/// Returns how many were still alive at the end (zero but for processes in
+/// uninterruptible sleep).
+pub async fn stop(leftovers: &[Leftover], timing: Timing) -> usize {
+    let pgids: BTreeSet<i32> = leftovers.iter().map(|l| l.pgid).collect();
+    let steps = [
+        (Signal::SIGINT, timing.term_after),
+        (Signal::SIGTERM, timing.kill_after),
+        (Signal::SIGKILL, Duration::from_secs(5)),
+    ];
+    for (signal, patience) in steps {
+        for pgid in &pgids {
+            let _ = killpg(Pid::from_raw(*pgid), signal);
+        }
+        let all_gone = each(leftovers.iter().map(|l| crate::pidwait::wait_gone(l.pid as u32)));
+        if tokio::time::timeout(patience, all_gone).await.is_ok() {
+            return 0;
+        }
+    }
+    leftovers.iter().filter(|l| crate::runtime::reap::pid_alive(l.pid)).count()
+}
+
+/// Awaits every future, one after the other: they all wait for the same
+/// deadline-bounded thing, so the order does not matter.
+async fn each(futures: impl Iterator<Item = impl Future<Output = ()>>) {
+    for f in futures {
+        f.await;
+    }
+}
