@@ -28,7 +28,7 @@ fn main() -> ExitCode {
     let result: Result<(), Failure> = runtime.block_on(async {
         match cli.command {
             Cmd::Daemon(args) => isinit::daemon::run(cli.config.as_deref(), cli.socket.as_deref(), args).await,
-            _ => cli::run(cli).await,
+            Cmd::Client(command) => cli::run(command, cli.socket.as_deref(), cli.config.as_deref()).await,
         }
     });
     match result {

@@ -27,6 +27,14 @@ pub enum Cmd {
     /// Run the daemon in the foreground (for systemd, an inittab respawn
     /// line, or `&`).
     Daemon(DaemonArgs),
+    /// Everything that talks to a daemon (or only reads a file).
+    #[command(flatten)]
+    Client(ClientCmd),
+}
+
+/// The client subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ClientCmd {
     /// Switch GROUP to LEVEL: stop its processes not in LEVEL, keep the
     /// shared ones, start the new ones. Returns once the switch has started.
     Tell {

@@ -1,7 +1,7 @@
 //! One function per client subcommand.
 
 use super::render;
-use super::{Cli, Cmd, Failure};
+use super::{ClientCmd, Failure};
 use isinit_shared::client::{Client, ClientError};
 use isinit_shared::config::Inittab;
 use isinit_shared::protocol::{Request, Response, Snapshot};
@@ -9,17 +9,16 @@ use isinit_shared::settings;
 use std::io::Write;
 use std::path::Path;
 
-/// Runs a client subcommand (everything but `daemon`).
-pub async fn run(cli: Cli) -> Result<(), Failure> {
-    let socket = settings::client_socket(cli.socket.as_deref(), cli.config.as_deref());
-    match cli.command {
-        Cmd::Daemon(_) => unreachable!("main runs the daemon itself"),
-        Cmd::Check { path } => check(&path.unwrap_or_else(|| settings::config_path(cli.config.as_deref()))),
-        Cmd::Tell { group, level, dry_run } => tell(&socket, group, level, dry_run).await,
-        Cmd::Status { group, json } => status(&socket, group.as_deref(), json).await,
-        Cmd::Reload => simple(&socket, Request::Reload).await,
-        Cmd::Shutdown { wait } => shutdown(&socket, wait).await,
-        Cmd::Logs { tag, lines, follow } => logs(&socket, tag, lines, follow).await,
+/// Runs a client subcommand with the `--socket` and `--config` flags given.
+pub async fn run(command: ClientCmd, socket_flag: Option<&Path>, config_flag: Option<&Path>) -> Result<(), Failure> {
+    let socket = settings::client_socket(socket_flag, config_flag);
+    match command {
+        ClientCmd::Check { path } => check(&path.unwrap_or_else(|| settings::config_path(config_flag))),
+        ClientCmd::Tell { group, level, dry_run } => tell(&socket, group, level, dry_run).await,
+        ClientCmd::Status { group, json } => status(&socket, group.as_deref(), json).await,
+        ClientCmd::Reload => simple(&socket, Request::Reload).await,
+        ClientCmd::Shutdown { wait } => shutdown(&socket, wait).await,
+        ClientCmd::Logs { tag, lines, follow } => logs(&socket, tag, lines, follow).await,
     }
 }
 

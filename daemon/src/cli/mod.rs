@@ -5,7 +5,7 @@ mod args;
 mod commands;
 mod render;
 
-pub use args::{Cli, Cmd, DaemonArgs};
+pub use args::{Cli, ClientCmd, Cmd, DaemonArgs};
 pub use commands::run;
 
 use isinit_shared::client::ClientError;
