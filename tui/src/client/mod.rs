@@ -4,7 +4,7 @@
 //! hears back [`ClientEvent`]s. Three kinds of connection run side by side,
 //! so that none can stall another:
 //!
-//! - the **subscription** ([`subscription`]): one long-lived connection that
+//! - the **subscription** (`subscription.rs`): one long-lived connection that
 //!   receives the snapshot and every update, reconnecting with a capped
 //!   backoff whenever the daemon goes away;
 //! - one short-lived connection **per request** (tell, dry-run, reload), so
