@@ -210,8 +210,7 @@ impl Runtime {
                 let _ = reply.send((self.snapshot(), self.updates.subscribe()));
             }
             Command::KnowsTag { tag, reply } => {
-                let known = self.sup.processes().iter().any(|p| p.tag == tag);
-                let _ = reply.send(known);
+                let _ = reply.send(self.sup.knows_tag(&tag));
             }
         }
     }

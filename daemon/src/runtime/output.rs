@@ -73,8 +73,7 @@ impl OutputHub {
     /// The last `n` lines of `tag`, read up to the end of its file first.
     pub fn tail(&self, tag: &str, n: usize) -> Vec<OutputLine> {
         let mut inner = self.lock();
-        let out = self.catch_up(&mut inner, tag);
-        out.lines.iter().skip(out.lines.len().saturating_sub(n)).cloned().collect()
+        self.catch_up(&mut inner, tag).last(n)
     }
 
     /// The last `n` lines and a receiver of every later line, with no gap
@@ -83,8 +82,7 @@ impl OutputHub {
         let mut inner = self.lock();
         let out = self.catch_up(&mut inner, tag);
         let rx = out.follow.get_or_insert_with(|| broadcast::channel(1024).0).subscribe();
-        let lines = out.lines.iter().skip(out.lines.len().saturating_sub(n)).cloned().collect();
-        (lines, rx)
+        (out.last(n), rx)
     }
 
     /// Reads whatever is new in `tag`'s file.
@@ -140,6 +138,11 @@ impl AsRawFd for InotifyFd {
 }
 
 impl TagOutput {
+    /// The last `n` lines kept.
+    fn last(&self, n: usize) -> Vec<OutputLine> {
+        self.lines.iter().skip(self.lines.len().saturating_sub(n)).cloned().collect()
+    }
+
     /// Starts near the end of an existing file so history survives a
     /// daemon restart without replaying megabytes.
     fn seeded(path: &Path) -> TagOutput {

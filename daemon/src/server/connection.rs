@@ -5,9 +5,11 @@ use crate::runtime::Peer;
 use isinit_shared::protocol::chunk;
 use isinit_shared::protocol::frame::{FrameError, read_message_limited, write_message};
 use isinit_shared::protocol::{ErrorKind, ErrorReply, PROTOCOL_VERSION, Request, Response};
-use tokio::io::BufReader;
+use tokio::io::{AsyncReadExt, BufReader};
 use tokio::net::UnixStream;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::watch;
 
 /// Largest request frame accepted. Requests carry a group, a level or a
 /// tag, never bulk data; a low cap bounds what 256 hostile clients can make
@@ -41,6 +43,27 @@ impl Conn {
                 Ok(())
             }
             (result, _) => result,
+        }
+    }
+
+    /// The next item of a stream this client follows (`logs -f`,
+    /// `subscribe`), or `None` once the stream ends: the client sent
+    /// anything or went away, the daemon is exiting, or the stream closed.
+    /// `Err(n)`: the client fell `n` items behind and missed them.
+    pub async fn next_for<T: Clone>(
+        &mut self,
+        rx: &mut broadcast::Receiver<T>,
+        exiting: &mut watch::Receiver<bool>,
+    ) -> Option<Result<T, u64>> {
+        let mut scratch = [0u8; 256];
+        tokio::select! {
+            _ = self.reader.read(&mut scratch) => None,
+            _ = super::until_exiting(exiting) => None,
+            item = rx.recv() => match item {
+                Ok(item) => Some(Ok(item)),
+                Err(RecvError::Lagged(missed)) => Some(Err(missed)),
+                Err(RecvError::Closed) => None,
+            },
         }
     }
 

@@ -3,7 +3,7 @@
 
 use super::process::Phase;
 use super::{Effect, Now, Supervisor};
-use isinit_shared::config::{Entry, Inittab, valid_level};
+use isinit_shared::config::{Entry, Inittab};
 use isinit_shared::protocol::{ErrorKind, ErrorReply, Event, GroupState, Plan};
 
 impl Supervisor {
@@ -13,14 +13,8 @@ impl Supervisor {
         if self.halting {
             return Err(ErrorReply::new(ErrorKind::Rejected, "daemon is shutting down"));
         }
-        if !valid_level(level) {
-            return Err(ErrorReply::new(
-                ErrorKind::Rejected,
-                format!("invalid level `{level}`: must be non-empty, without `:`, `,` or whitespace"),
-            ));
-        }
-        if !self.group_exists(group) {
-            return Err(Self::no_such_group(group));
+        if let Some(refusal) = self.refuse_tell(&self.config, group, level) {
+            return Err(refusal);
         }
         self.apply_level(now, group, level);
         Ok(())
@@ -30,13 +24,8 @@ impl Supervisor {
     /// first (the runtime passes the re-read file, or the current one).
     pub fn plan(&self, config: &Inittab, group: &str, level: &str) -> Plan {
         let mut plan = Plan { group: group.to_string(), level: level.to_string(), ..Plan::default() };
-        let running = self.procs.values().any(|p| p.entry.group == group && p.has_live_processes());
-        if !config.groups().contains(group) && !running {
-            plan.error = Some(Self::no_such_group(group).message);
-            return plan;
-        }
-        if !valid_level(level) {
-            plan.error = Some(format!("invalid level `{level}`"));
+        if let Some(refusal) = self.refuse_tell(config, group, level) {
+            plan.error = Some(refusal.message);
             return plan;
         }
         let mut kept = Vec::new();

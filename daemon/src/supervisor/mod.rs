@@ -22,7 +22,7 @@ mod tests;
 pub use effects::{Effect, SpawnRequest, StopSignal};
 pub use timing::{Now, Timing};
 
-use isinit_shared::config::Inittab;
+use isinit_shared::config::{Inittab, valid_level};
 use isinit_shared::protocol::{ErrorKind, ErrorReply, ExitRecord, GroupState};
 use isinit_shared::time::UnixMillis;
 use process::Proc;
@@ -69,7 +69,7 @@ impl Supervisor {
     /// start no group runs until told).
     pub fn new(config: Inittab, timing: Timing, now: Now) -> Supervisor {
         let mut s = Supervisor {
-            config: config.clone(),
+            config,
             timing,
             groups: BTreeMap::new(),
             procs: BTreeMap::new(),
@@ -100,20 +100,26 @@ impl Supervisor {
         self.timers.next_deadline()
     }
 
-    /// Every pid of a live leader, for accounting in tests and benchmarks.
-    pub fn live_pids(&self) -> Vec<i32> {
-        self.procs.values().filter_map(|p| p.pid).collect()
+    /// Whether `tag` names an entry of the file or a process still being
+    /// stopped: what `logs` may ask about.
+    pub fn knows_tag(&self, tag: &str) -> bool {
+        self.config.entry(tag).is_some() || self.procs.contains_key(tag)
     }
 
-    /// Whether the group can be told: in the file, or still running.
-    fn group_exists(&self, name: &str) -> bool {
-        self.config.groups().contains(name)
-            || self.procs.values().any(|p| p.entry.group == name && p.has_live_processes())
-    }
-
-    /// The error a tell or preview of an unknown group gets.
-    fn no_such_group(name: &str) -> ErrorReply {
-        ErrorReply::new(ErrorKind::NoSuchGroup, format!("no such group: {name}"))
+    /// Why a tell of `group` to `level` under `config` cannot be accepted
+    /// (SPEC §1 level labels, §3.2 unknown groups), if it cannot.
+    fn refuse_tell(&self, config: &Inittab, group: &str, level: &str) -> Option<ErrorReply> {
+        if !valid_level(level) {
+            return Some(ErrorReply::new(
+                ErrorKind::Rejected,
+                format!("invalid level `{level}`: must be non-empty, without `:`, `,` or whitespace"),
+            ));
+        }
+        let running = self.procs.values().any(|p| p.entry.group == group && p.has_live_processes());
+        if config.entries_of(group).next().is_none() && !running {
+            return Some(ErrorReply::new(ErrorKind::NoSuchGroup, format!("no such group: {group}")));
+        }
+        None
     }
 
     /// Groups of the file get a record; groups neither in the file nor

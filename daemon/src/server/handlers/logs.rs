@@ -4,9 +4,8 @@
 use super::{Context, ask};
 use crate::runtime::Command;
 use crate::server::connection::Conn;
-use isinit_shared::protocol::{ErrorKind, ErrorReply, Response};
-use tokio::io::AsyncReadExt;
-use tokio::sync::broadcast::error::RecvError;
+use isinit_shared::protocol::{ErrorKind, ErrorReply, OutputLine, Response};
+use isinit_shared::time::now_ms;
 
 /// Most lines one request may ask for.
 const MAX_LINES: u32 = crate::runtime::output::LINES_KEPT as u32;
@@ -28,28 +27,15 @@ pub async fn handle(ctx: &Context, mut conn: Conn, tag: String, lines: u32, foll
     if conn.send(&Response::Logs { tag: tag.clone(), lines }).await.is_err() {
         return;
     }
-    let mut scratch = [0u8; 256];
     let mut exiting = ctx.exiting.clone();
-    loop {
-        tokio::select! {
-            // Anything the client sends now, or its going away, ends the follow.
-            _ = conn.reader.read(&mut scratch) => return,
-            _ = crate::server::until_exiting(&mut exiting) => return,
-            line = rx.recv() => match line {
-                Ok(line) => {
-                    if conn.send(&Response::Output(line)).await.is_err() {
-                        return;
-                    }
-                }
-                Err(RecvError::Lagged(missed)) => {
-                    let note = format!("[isinit: {missed} lines skipped: client too slow]");
-                    let line = isinit_shared::protocol::OutputLine { tag: tag.clone(), at_ms: isinit_shared::time::now_ms(), text: note };
-                    if conn.send(&Response::Output(line)).await.is_err() {
-                        return;
-                    }
-                }
-                Err(RecvError::Closed) => return,
-            }
+    while let Some(item) = conn.next_for(&mut rx, &mut exiting).await {
+        let line = item.unwrap_or_else(|missed| OutputLine {
+            tag: tag.clone(),
+            at_ms: now_ms(),
+            text: format!("[isinit: {missed} lines skipped: client too slow]"),
+        });
+        if conn.send(&Response::Output(line)).await.is_err() {
+            return;
         }
     }
 }

@@ -7,38 +7,31 @@ use super::{Context, ask};
 use crate::runtime::Command;
 use crate::server::connection::Conn;
 use isinit_shared::protocol::{Event, Response};
-use tokio::io::AsyncReadExt;
-use tokio::sync::broadcast::error::RecvError;
 
 pub async fn handle(ctx: &Context, mut conn: Conn) {
-    let mut scratch = [0u8; 256];
     let mut exiting = ctx.exiting.clone();
     'resync: loop {
         let Some((snapshot, mut rx)) = ask(ctx, |reply| Command::Subscribe { reply }).await else { return };
         if conn.send(&Response::Snapshot(snapshot)).await.is_err() {
             return;
         }
-        loop {
-            tokio::select! {
-                _ = conn.reader.read(&mut scratch) => return,
-                _ = crate::server::until_exiting(&mut exiting) => return,
-                update = rx.recv() => match update {
-                    Ok(update) => {
-                        let resync = matches!(update.event, Event::ConfigChanged { .. });
-                        if conn.send(&Response::Update(update)).await.is_err() {
-                            return;
-                        }
-                        if resync {
-                            continue 'resync;
-                        }
+        while let Some(item) = conn.next_for(&mut rx, &mut exiting).await {
+            match item {
+                Ok(update) => {
+                    let resync = matches!(update.event, Event::ConfigChanged { .. });
+                    if conn.send(&Response::Update(update)).await.is_err() {
+                        return;
                     }
-                    Err(RecvError::Lagged(missed)) => {
-                        tracing::debug!("subscriber pid {:?} missed {missed} updates; resynchronising", conn.peer.pid);
+                    if resync {
                         continue 'resync;
                     }
-                    Err(RecvError::Closed) => return,
+                }
+                Err(missed) => {
+                    tracing::debug!("subscriber pid {:?} missed {missed} updates; resynchronising", conn.peer.pid);
+                    continue 'resync;
                 }
             }
         }
+        return;
     }
 }
