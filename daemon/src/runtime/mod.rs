@@ -250,28 +250,14 @@ impl Runtime {
 
     /// The file if it differs from the one in force; an error if it is invalid.
     fn reread(&self) -> Result<Option<Inittab>, ErrorReply> {
-        let path = &self.settings.config;
-        let bytes = std::fs::read(path).map_err(|e| {
-            invalid(ConfigErrors(vec![isinit_shared::ConfigError {
-                path: path.clone(),
-                line: None,
-                message: format!("cannot read: {e}"),
-            }]))
-        })?;
-        if Inittab::digest(&bytes) == self.sup.config().sha256 {
-            return Ok(None);
-        }
-        Inittab::from_bytes(path, &bytes).map(Some).map_err(invalid)
+        Inittab::load_if_changed(&self.settings.config, &self.sup.config().sha256).map_err(invalid)
     }
 
     fn record_audit(&mut self, peer: Peer, request: String) {
         let pid = peer.pid.map(|p| p.to_string()).unwrap_or_else(|| "?".into());
         tracing::info!("audit: uid {} pid {pid}: {request}", peer.uid);
         let record = AuditRecord { at_ms: Now::real().wall_ms, uid: peer.uid, pid: peer.pid, request };
-        self.audit.push_back(record.clone());
-        if self.audit.len() > AUDIT_KEPT {
-            self.audit.pop_front();
-        }
+        push_capped(&mut self.audit, record.clone(), AUDIT_KEPT);
         self.publish(Event::Audit(record));
     }
 
@@ -327,10 +313,8 @@ impl Runtime {
                         match &event {
                             Event::Halting => self.info.send_modify(|i| i.halting = true),
                             Event::Notice { at_ms, message } => {
-                                self.notices.push_back(NoticeRecord { at_ms: *at_ms, message: message.clone() });
-                                if self.notices.len() > NOTICES_KEPT {
-                                    self.notices.pop_front();
-                                }
+                                let notice = NoticeRecord { at_ms: *at_ms, message: message.clone() };
+                                push_capped(&mut self.notices, notice, NOTICES_KEPT);
                             }
                             _ => {}
                         }
@@ -346,6 +330,14 @@ impl Runtime {
                 }
             }
         }
+    }
+}
+
+/// Appends to a bounded history, dropping the oldest entry past `cap`.
+fn push_capped<T>(history: &mut VecDeque<T>, item: T, cap: usize) {
+    history.push_back(item);
+    if history.len() > cap {
+        history.pop_front();
     }
 }
 

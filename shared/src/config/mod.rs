@@ -23,6 +23,11 @@ use sha2::{Digest, Sha256};
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
+/// The file's bytes, or the whole-file error an operator sees.
+fn read(path: &Path) -> Result<Vec<u8>, ConfigErrors> {
+    std::fs::read(path).map_err(|e| ConfigErrors(vec![ConfigError::whole_file(path, format!("cannot read: {e}"))]))
+}
+
 /// A whole, valid isinittab.
 ///
 /// Only ever built from a file with no errors, so the daemon can adopt it
@@ -48,9 +53,18 @@ pub struct Inittab {
 impl Inittab {
     /// Reads and validates the file at `path`.
     pub fn load(path: &Path) -> Result<Inittab, ConfigErrors> {
-        let bytes = std::fs::read(path)
-            .map_err(|e| ConfigErrors(vec![ConfigError::whole_file(path, format!("cannot read: {e}"))]))?;
-        Self::from_bytes(path, &bytes)
+        Self::from_bytes(path, &read(path)?)
+    }
+
+    /// Reads and validates the file at `path` only if its contents differ
+    /// from the file whose digest is `sha256` (the daemon re-reads on every
+    /// tell, and most tells find the file unchanged).
+    pub fn load_if_changed(path: &Path, sha256: &str) -> Result<Option<Inittab>, ConfigErrors> {
+        let bytes = read(path)?;
+        if Self::digest(&bytes) == sha256 {
+            return Ok(None);
+        }
+        Self::from_bytes(path, &bytes).map(Some)
     }
 
     /// Validates `bytes` as if read from `path`.

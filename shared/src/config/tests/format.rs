@@ -199,3 +199,23 @@ fn sha256_is_the_hex_digest_of_the_bytes() {
     let bytes = b"bad\xff line\n";
     assert_eq!(parse_lenient(Path::new(PATH), bytes).0.sha256, Inittab::digest(bytes));
 }
+
+#[test]
+fn load_if_changed_reads_only_a_different_file() {
+    let dir = std::env::temp_dir().join(format!("isinit-load-if-changed-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("isinittab");
+    std::fs::write(&path, "mail:mta:run:respawn:sendmail\n").expect("write");
+    let first = Inittab::load(&path).expect("valid");
+    assert_eq!(Inittab::load_if_changed(&path, &first.sha256), Ok(None), "unchanged file");
+    std::fs::write(&path, "mail:mta:run:respawn:sendmail -v\n").expect("write");
+    let newer = Inittab::load_if_changed(&path, &first.sha256).expect("valid").expect("changed");
+    assert_eq!(newer.entries[0].command, "sendmail -v");
+    std::fs::write(&path, "mail:mta:run:bogus:sendmail\n").expect("write");
+    let errs = Inittab::load_if_changed(&path, &first.sha256).expect_err("invalid");
+    assert_eq!(
+        errs.lines(),
+        [format!("{}:1: unknown mode `bogus` (expected respawn, once, wait, test or off)", path.display())]
+    );
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
