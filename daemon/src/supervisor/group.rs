@@ -1,10 +1,11 @@
 //! Switching resource groups between levels (SPEC §3), reload and shutdown
 //! (SPEC §6).
 
+use super::group_phase::{GroupEvent, GroupPhase, Outcome};
 use super::process::Phase;
 use super::{Effect, Now, Supervisor};
 use isinit_shared::config::{Entry, Inittab};
-use isinit_shared::protocol::{ErrorKind, ErrorReply, Event, GroupState, Plan};
+use isinit_shared::protocol::{ErrorKind, ErrorReply, Event, Plan};
 
 impl Supervisor {
     /// Switches `group` to `level`: stop what the level does not keep, then
@@ -87,10 +88,7 @@ impl Supervisor {
         self.effects.push(Effect::Publish(Event::Halting));
         let names: Vec<String> = self.groups.keys().cloned().collect();
         for name in names {
-            if let Some(g) = self.groups.get_mut(&name) {
-                g.waiting_on = None;
-            }
-            self.set_group_state(&name, GroupState::Halting, now);
+            self.step(&name, GroupEvent::Halt, now);
         }
         let tags: Vec<String> = self.procs.keys().cloned().collect();
         for tag in tags {
@@ -122,16 +120,16 @@ impl Supervisor {
     pub(super) fn apply_level(&mut self, now: Now, group: &str, level: &str) {
         let Some(g) = self.groups.get_mut(group) else { return };
         g.level = Some(level.to_string());
-        g.cursor = 0;
-        g.waiting_on = None;
         self.dirty_groups.insert(group.to_string());
         self.status_dirty = true;
-        self.set_group_state(group, GroupState::Stopping, now);
+        self.step(group, GroupEvent::Told, now);
         let tags: Vec<String> =
             self.procs.iter().filter(|(_, p)| p.entry.group == group).map(|(t, _)| t.clone()).collect();
         for tag in tags {
+            // Re-checked per tag: retiring one record can let another
+            // group start a record under a tag listed here.
             let Some(p) = self.procs.get_mut(&tag) else { continue };
-            if p.phase == Phase::Stopping {
+            if p.phase == Phase::Stopping || p.entry.group != group {
                 continue;
             }
             let newer = self.config.entry(&tag);
@@ -156,65 +154,62 @@ impl Supervisor {
         let mut entries: Option<Vec<Entry>> = None;
         loop {
             let Some(g) = self.groups.get(group) else { return };
-            match g.state {
-                GroupState::Stopping => {
+            let event = match &g.phase {
+                GroupPhase::Stopping => {
                     if self.procs.values().any(|p| p.entry.group == group && p.phase == Phase::Stopping) {
                         return;
                     }
-                    self.set_group_state(group, GroupState::Starting, now);
+                    GroupEvent::StopsFinished
                 }
-                GroupState::Starting => {
-                    if g.waiting_on.is_some() {
-                        return;
-                    }
+                GroupPhase::Starting { cursor, waiting_on: None } => {
                     let Some(level) = g.level.clone() else { return };
-                    let cursor = g.cursor;
+                    let cursor = *cursor;
                     let entries = entries.get_or_insert_with(|| {
                         self.config.entries_of(group).filter(|e| e.in_level(&level)).cloned().collect()
                     });
-                    let Some(entry) = entries.get(cursor).cloned() else {
-                        let result = self.result_of(entries);
-                        self.set_group_state(group, result, now);
-                        return;
-                    };
-                    if let Some(g) = self.groups.get_mut(group) {
-                        g.cursor += 1;
-                    }
-                    let wait = match self.procs.get(&entry.tag) {
-                        Some(p) => p.entry.group == group && p.is_foreground_alive(),
-                        None => {
-                            self.start(now, &entry, &level);
-                            entry.mode.is_foreground()
-                        }
-                    };
-                    if wait && let Some(g) = self.groups.get_mut(group) {
-                        g.waiting_on = Some(entry.tag.clone());
+                    match entries.get(cursor).cloned() {
+                        None => GroupEvent::Completed(self.result_of(entries)),
+                        Some(entry) => match self.procs.get(&entry.tag) {
+                            // Moved here from another group by a reload
+                            // (SPEC §6): it starts once the old record,
+                            // being stopped, is gone.
+                            Some(p) if p.entry.group != group => GroupEvent::Blocked(entry.tag),
+                            Some(p) => {
+                                GroupEvent::Passed { waits_for: p.is_foreground_alive().then_some(entry.tag) }
+                            }
+                            None => {
+                                self.start(now, &entry, &level);
+                                GroupEvent::Passed { waits_for: entry.mode.is_foreground().then_some(entry.tag) }
+                            }
+                        },
                     }
                 }
                 _ => return,
+            };
+            if !self.step(group, event, now) {
+                return;
             }
         }
     }
 
     /// SPEC §3.5: FAILED if a test failed; PASSED if every entry is a test
     /// and all passed; otherwise DONE (also for a level with no entries).
-    fn result_of(&self, entries: &[Entry]) -> GroupState {
+    fn result_of(&self, entries: &[Entry]) -> Outcome {
         let procs: Vec<_> = entries.iter().map(|e| self.procs.get(&e.tag)).collect();
         if procs.iter().flatten().any(|p| p.test_failed()) {
-            GroupState::Failed
+            Outcome::Failed
         } else if !procs.is_empty() && procs.iter().all(|p| p.is_some_and(|p| p.test_passed())) {
-            GroupState::Passed
+            Outcome::Passed
         } else {
-            GroupState::Done
+            Outcome::Done
         }
     }
 
-    /// Called when a foreground entry finished (or failed to start).
+    /// Called when `tag` is done as far as `group`'s start is concerned: a
+    /// foreground entry finished or failed to start, or the record of
+    /// another group that held the tag was forgotten.
     pub(super) fn foreground_finished(&mut self, now: Now, group: &str, tag: &str) {
-        if let Some(g) = self.groups.get_mut(group)
-            && g.waiting_on.as_deref() == Some(tag)
-        {
-            g.waiting_on = None;
+        if self.step(group, GroupEvent::Finished(tag.to_string()), now) {
             self.advance(now, group);
         }
     }

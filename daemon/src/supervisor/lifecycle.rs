@@ -180,7 +180,7 @@ impl Supervisor {
             .map(|(t, _)| t.clone())
             .collect();
         for tag in finished {
-            if let Some(group) = self.forget(&tag) {
+            if let Some(group) = self.forget(now, &tag) {
                 self.advance(now, &group);
             }
         }
@@ -195,7 +195,7 @@ impl Supervisor {
             return;
         }
         if !p.has_live_processes() {
-            self.forget(tag);
+            self.forget(now, tag);
             return;
         }
         p.phase = Phase::Stopping;
@@ -213,12 +213,19 @@ impl Supervisor {
     /// `once`/`wait` entries again) and returns its group, which the
     /// caller moves on once it has finished its own changes (a tell must
     /// retire every process before its group may leave `STOPPING`).
-    fn forget(&mut self, tag: &str) -> Option<String> {
+    /// If the file now puts the tag in another group, that group's start,
+    /// which waits for the old record to go, moves on at once.
+    fn forget(&mut self, now: Now, tag: &str) -> Option<String> {
         let p = self.procs.remove(tag)?;
         self.timers.cancel(|t| match t {
             Timer::Respawn { tag: t2 } | Timer::Escalate { tag: t2, .. } => t2 == tag,
         });
         self.dirty_procs.insert(tag.to_string());
+        if let Some(home) = self.config.entry(tag).map(|e| e.group.clone())
+            && home != p.entry.group
+        {
+            self.foreground_finished(now, &home, tag);
+        }
         Some(p.entry.group)
     }
 }

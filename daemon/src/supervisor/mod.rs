@@ -10,6 +10,7 @@
 
 mod effects;
 mod group;
+mod group_phase;
 mod lifecycle;
 mod process;
 mod snapshot;
@@ -22,8 +23,10 @@ mod tests;
 pub use effects::{Effect, SpawnRequest, StopSignal};
 pub use timing::{Now, Timing};
 
+use group_phase::{GroupEvent, GroupPhase};
+
 use isinit_shared::config::{Inittab, valid_level};
-use isinit_shared::protocol::{ErrorKind, ErrorReply, ExitRecord, GroupState};
+use isinit_shared::protocol::{ErrorKind, ErrorReply, ExitRecord};
 use isinit_shared::time::UnixMillis;
 use process::Proc;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -35,13 +38,10 @@ use timers::Timers;
 struct Group {
     /// The level last told; `None` until the first tell.
     level: Option<String>,
-    state: GroupState,
+    /// Where the group is in a switch; changed only by [`Supervisor::step`].
+    phase: GroupPhase,
+    /// When the phase last showed a different state.
     since_ms: UnixMillis,
-    /// During `Starting`: index of the next entry (among the group's
-    /// entries that have the level, in file order) to consider.
-    cursor: usize,
-    /// During `Starting`: the `wait`/`test` entry the start is waiting for.
-    waiting_on: Option<String>,
     /// False once the group is gone from the file (kept while its
     /// processes stop).
     in_file: bool,
@@ -129,10 +129,8 @@ impl Supervisor {
         for name in &in_file {
             let g = self.groups.entry(name.clone()).or_insert_with(|| Group {
                 level: None,
-                state: GroupState::Configured,
+                phase: GroupPhase::Configured,
                 since_ms: now.wall_ms,
-                cursor: 0,
-                waiting_on: None,
                 in_file: true,
             });
             g.in_file = true;
@@ -148,15 +146,18 @@ impl Supervisor {
         self.status_dirty = true;
     }
 
-    fn set_group_state(&mut self, name: &str, state: GroupState, now: Now) {
-        if let Some(g) = self.groups.get_mut(name)
-            && g.state != state
-        {
-            g.state = state;
+    /// Feeds `event` to the group's phase through the one transition
+    /// function ([`group_phase::next`]); returns whether it applied.
+    fn step(&mut self, name: &str, event: GroupEvent, now: Now) -> bool {
+        let Some(g) = self.groups.get_mut(name) else { return false };
+        let Some(phase) = group_phase::next(&g.phase, &event) else { return false };
+        if !g.phase.same_state(&phase) {
             g.since_ms = now.wall_ms;
             self.dirty_groups.insert(name.to_string());
             self.status_dirty = true;
         }
+        g.phase = phase;
+        true
     }
 
     fn log(&mut self, line: String) {

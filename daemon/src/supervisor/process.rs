@@ -1,9 +1,9 @@
 //! The record the supervisor keeps for one entry's process.
 
 use isinit_shared::config::{Entry, Mode};
-use isinit_shared::protocol::{ExitRecord, ExitStatus, ProcessState, ProcessStatus};
+use isinit_shared::protocol::ExitStatus;
 use isinit_shared::time::UnixMillis;
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::BTreeSet;
 use std::time::Instant;
 
 /// Where a process record is in its life. The leader pid and the process
@@ -85,56 +85,5 @@ impl Proc {
     /// A `test` that ran and exited 0.
     pub fn test_passed(&self) -> bool {
         self.entry.mode == Mode::Test && self.phase == Phase::Exited && self.last_exit.is_some_and(ExitStatus::success)
-    }
-
-    pub fn state(&self) -> ProcessState {
-        match &self.phase {
-            Phase::Stopping => ProcessState::Stopping,
-            Phase::Running if self.entry.mode.is_foreground() => ProcessState::Waiting,
-            Phase::Running => ProcessState::Running,
-            Phase::Backoff { .. } => ProcessState::Backoff,
-            Phase::FailedToStart(_) => ProcessState::FailedToStart,
-            Phase::Exited if self.test_passed() => ProcessState::Pass,
-            Phase::Exited if self.entry.mode == Mode::Test => ProcessState::Fail,
-            Phase::Exited => ProcessState::Exited,
-        }
-    }
-
-    /// The record as the protocol shows it.
-    pub fn status(&self, exits: Option<&VecDeque<ExitRecord>>, in_file: bool) -> ProcessStatus {
-        ProcessStatus {
-            pid: self.pid.map(|p| p as u32),
-            started_at_ms: self.started_at_ms,
-            respawns: self.respawns,
-            last_exit: self.last_exit,
-            backoff_until_ms: match self.phase {
-                Phase::Backoff { until_ms, .. } => Some(until_ms),
-                _ => None,
-            },
-            start_error: self.start_error.clone(),
-            state: self.state(),
-            in_file,
-            ..blank_status(&self.entry, exits)
-        }
-    }
-}
-
-/// The protocol view of an entry with no record.
-pub fn blank_status(entry: &Entry, exits: Option<&VecDeque<ExitRecord>>) -> ProcessStatus {
-    ProcessStatus {
-        group: entry.group.clone(),
-        tag: entry.tag.clone(),
-        mode: entry.mode,
-        levels: entry.levels.raw().to_string(),
-        command: entry.command.clone(),
-        state: if entry.mode == Mode::Off { ProcessState::Off } else { ProcessState::NotStarted },
-        pid: None,
-        started_at_ms: None,
-        respawns: 0,
-        last_exit: None,
-        recent_exits: exits.map(|e| e.iter().copied().collect()).unwrap_or_default(),
-        backoff_until_ms: None,
-        start_error: None,
-        in_file: true,
     }
 }

@@ -1,16 +1,86 @@
 //! The supervisor's state as the protocol shows it, and the changes it
-//! publishes.
+//! publishes. This is the only place the supervisor's own types
+//! ([`GroupPhase`], [`Phase`]) turn into the protocol's (`GroupState`,
+//! `ProcessState`): the wire format never shapes the state machine.
 
-use super::process::blank_status;
+use super::group_phase::{GroupPhase, Outcome};
+use super::process::{Phase, Proc};
 use super::{Effect, Group, Supervisor};
-use isinit_shared::protocol::{Event, GroupStatus, ProcessStatus};
+use isinit_shared::config::{Entry, Mode};
+use isinit_shared::protocol::{Event, ExitRecord, GroupState, GroupStatus, ProcessState, ProcessStatus};
+use std::collections::VecDeque;
+
+/// The state SPEC §3.5 names for a group's phase.
+fn group_state(phase: &GroupPhase) -> GroupState {
+    match phase {
+        GroupPhase::Configured => GroupState::Configured,
+        GroupPhase::Stopping => GroupState::Stopping,
+        GroupPhase::Starting { .. } => GroupState::Starting,
+        GroupPhase::Settled(Outcome::Done) => GroupState::Done,
+        GroupPhase::Settled(Outcome::Passed) => GroupState::Passed,
+        GroupPhase::Settled(Outcome::Failed) => GroupState::Failed,
+        GroupPhase::Halting => GroupState::Halting,
+    }
+}
+
+/// The state SPEC §4 names for a process record.
+fn process_state(p: &Proc) -> ProcessState {
+    match &p.phase {
+        Phase::Stopping => ProcessState::Stopping,
+        Phase::Running if p.entry.mode.is_foreground() => ProcessState::Waiting,
+        Phase::Running => ProcessState::Running,
+        Phase::Backoff { .. } => ProcessState::Backoff,
+        Phase::FailedToStart(_) => ProcessState::FailedToStart,
+        Phase::Exited if p.test_passed() => ProcessState::Pass,
+        Phase::Exited if p.entry.mode == Mode::Test => ProcessState::Fail,
+        Phase::Exited => ProcessState::Exited,
+    }
+}
+
+/// The record as the protocol shows it.
+fn record_status(p: &Proc, exits: Option<&VecDeque<ExitRecord>>, in_file: bool) -> ProcessStatus {
+    ProcessStatus {
+        pid: p.pid.map(|pid| pid as u32),
+        started_at_ms: p.started_at_ms,
+        respawns: p.respawns,
+        last_exit: p.last_exit,
+        backoff_until_ms: match p.phase {
+            Phase::Backoff { until_ms, .. } => Some(until_ms),
+            _ => None,
+        },
+        start_error: p.start_error.clone(),
+        state: process_state(p),
+        in_file,
+        ..blank_status(&p.entry, exits)
+    }
+}
+
+/// The protocol view of an entry with no record.
+fn blank_status(entry: &Entry, exits: Option<&VecDeque<ExitRecord>>) -> ProcessStatus {
+    ProcessStatus {
+        group: entry.group.clone(),
+        tag: entry.tag.clone(),
+        mode: entry.mode,
+        levels: entry.levels.raw().to_string(),
+        command: entry.command.clone(),
+        state: if entry.mode == Mode::Off { ProcessState::Off } else { ProcessState::NotStarted },
+        pid: None,
+        started_at_ms: None,
+        respawns: 0,
+        last_exit: None,
+        recent_exits: exits.map(|e| e.iter().copied().collect()).unwrap_or_default(),
+        backoff_until_ms: None,
+        start_error: None,
+        in_file: true,
+    }
+}
 
 impl Supervisor {
     fn group_status(&self, name: &str, g: &Group) -> GroupStatus {
         GroupStatus {
             name: name.to_string(),
             level: g.level.clone(),
-            state: g.state,
+            state: group_state(&g.phase),
             since_ms: g.since_ms,
             levels: self.config.suggested_levels(name),
             in_file: g.in_file,
@@ -22,7 +92,7 @@ impl Supervisor {
         let exits = self.exits.get(tag);
         let entry = self.config.entry(tag);
         match (self.procs.get(tag), entry) {
-            (Some(p), _) => Some(p.status(exits, entry.is_some())),
+            (Some(p), _) => Some(record_status(p, exits, entry.is_some())),
             (None, Some(e)) => Some(blank_status(e, exits)),
             (None, None) => None,
         }
@@ -44,7 +114,7 @@ impl Supervisor {
 
     /// The status file's lines: `GROUP LEVEL STATE`, sorted by group.
     pub fn status_lines(&self) -> String {
-        self.groups.iter().map(|(n, g)| format!("{} {} {}\n", n, g.level.as_deref().unwrap_or("-"), g.state)).collect()
+        self.groups.iter().map(|(n, g)| format!("{} {} {}\n", n, g.level.as_deref().unwrap_or("-"), group_state(&g.phase))).collect()
     }
 
     /// Turns the changes recorded since the last flush into publishes.

@@ -174,3 +174,41 @@ fn every_change_is_published_in_order() {
     assert_eq!(groups.last(), Some(&GroupState::Starting));
     assert!(w.log.contains(&Effect::WriteStatus));
 }
+
+#[test]
+fn an_entry_moved_to_another_group_at_its_level_starts_there() {
+    // Defect 3a: the new group's start skipped the tag while the old
+    // group's record was stopping, and forgetting it advanced only the old
+    // group. Both orders of the groups' names are covered: `a` re-applies
+    // its level before `b`, and `z` after it.
+    for old in ["a", "z"] {
+        let mut w = World::new(&format!("{old}:x:1:respawn:x\n{old}:keep:1:respawn:k\nb:y:1:respawn:y\n"));
+        w.tell(old, "1");
+        w.tell("b", "1");
+        let x = w.pids["x"];
+        w.sup.reload(w.now, tab(&format!("{old}:keep:1:respawn:k\nb:y:1:respawn:y\nb:x:1:respawn:x\n"))).expect("reload");
+        w.settle();
+        assert_eq!(w.signals(), [(x, StopSignal::Int)], "x leaves {old}");
+        w.obey_signals();
+        assert_eq!(w.spawned_tags().iter().filter(|t| *t == "x").count(), 2, "x starts again in b (from {old})");
+        assert_ne!(w.pids["x"], x);
+        assert_eq!(w.proc_state("x"), ProcessState::Running);
+        assert_eq!(w.sup.processes().iter().find(|p| p.tag == "x").map(|p| p.group.as_str()), Some("b"));
+        assert_eq!(w.group_state("b"), GroupState::Done);
+        assert_eq!(w.group_state(old), GroupState::Done);
+    }
+}
+
+#[test]
+fn an_exited_entry_moved_to_another_group_runs_there() {
+    // A record with nothing left running is forgotten during the reload
+    // itself, possibly after the new group has already passed over it.
+    let mut w = World::new("z:x:1:once:x\nb:y:1:respawn:y\n");
+    w.tell("z", "1");
+    w.tell("b", "1");
+    w.exit("x", ExitStatus::Code(0));
+    w.sup.reload(w.now, tab("b:y:1:respawn:y\nb:x:1:once:x\n")).expect("reload");
+    w.settle();
+    assert_eq!(w.spawned_tags().iter().filter(|t| *t == "x").count(), 2, "x runs again in b");
+    assert_eq!(w.group_state("b"), GroupState::Done);
+}
