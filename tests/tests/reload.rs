@@ -96,3 +96,34 @@ fn a_group_removed_from_the_file_can_be_told_while_it_still_runs() {
     let stderr = d.fails(&["tell", "h", "0"]);
     assert!(stderr.contains("no such group: h"), "{stderr}");
 }
+
+#[test]
+fn an_entry_moved_into_a_group_at_its_level_starts_there() {
+    // Defect 3a: the moved entry never started in its new group. The old
+    // process ignores SIGINT a while, so the new group's start has to wait
+    // for the old record to go rather than find it gone already.
+    let d = TestDaemon::builder(
+        "a:m:1:respawn:trap 'sleep 0.3; exit 0' INT; touch {dir}/ready; while :; do sleep 1; done\n\
+         a:stay:1:respawn:exec sleep 1000\nb:y:1:respawn:exec sleep 1000\n",
+    )
+    .start();
+    d.tell("a", "1");
+    d.tell("b", "1");
+    d.wait_group("a", "1", GroupState::Done);
+    d.wait_group("b", "1", GroupState::Done);
+    let m = d.wait_running("m");
+    d.wait_file("ready");
+
+    d.write_tab("a:stay:1:respawn:exec sleep 1000\nb:y:1:respawn:exec sleep 1000\nb:m:1:respawn:exec sleep 1000\n");
+    d.ok(&["reload"]);
+    wait_gone(m, "m in its old group");
+    wait_until(DEADLINE, "m to run in group b", || {
+        let snap = d.snapshot();
+        find(&snap, "m").is_some_and(|p| p.group == "b" && p.state == ProcessState::Running && p.pid.is_some())
+    });
+    let m2 = d.wait_running("m");
+    assert_ne!(m2, m);
+    assert_alive(m2, "m in group b");
+    d.wait_group("b", "1", GroupState::Done);
+    d.wait_group("a", "1", GroupState::Done);
+}
