@@ -1,6 +1,6 @@
 //! Folding what the client task reports into the model.
 
-use super::{App, Connection, Mode, NOTICES_KEPT, Notice, Tone};
+use super::{App, Connection, Mode, Tone};
 use crate::client::{ClientEvent, Failure, Reply};
 use isinit_shared::{Event, Update};
 
@@ -10,8 +10,6 @@ impl App {
             ClientEvent::Snapshot(snapshot) => {
                 self.now_ms = snapshot.daemon.now_ms;
                 self.as_of_ms = snapshot.daemon.now_ms;
-                self.notices =
-                    snapshot.notices.iter().map(|n| Notice { at_ms: n.at_ms, message: n.message.clone() }).collect();
                 self.snapshot = Some(*snapshot);
                 self.connection = Connection::Connected;
                 self.dirty = true;
@@ -34,16 +32,11 @@ impl App {
 
     fn on_update(&mut self, update: Update) {
         let Some(snapshot) = &mut self.snapshot else { return };
+        // Notices, like everything else shown, are folded into the snapshot
+        // by the same rule every subscriber uses: the console keeps no copy.
         snapshot.apply(&update);
-        match update.event {
-            Event::Notice { at_ms, message } => {
-                if self.notices.len() == NOTICES_KEPT {
-                    self.notices.pop_front();
-                }
-                self.notices.push_back(Notice { at_ms, message });
-            }
-            Event::Halting => self.set_status(Tone::Info, "the daemon is shutting down"),
-            _ => {}
+        if matches!(update.event, Event::Halting) {
+            self.set_status(Tone::Info, "the daemon is shutting down");
         }
         self.dirty = true;
     }

@@ -16,7 +16,7 @@ mod select;
 mod tests;
 
 pub use action::{Action, Viewport};
-pub use mode::{Connection, ErrorList, Focus, InputMode, Mode, Notice, Status, Tone};
+pub use mode::{Connection, ErrorList, Focus, InputMode, Mode, Status, Tone};
 pub use output::{OutputState, OutputView, Scroll};
 pub use picker::{Picker, Preview, check_level};
 pub use select::{FLAP_EXITS, FLAP_WINDOW_MS, ListView, is_flapping, scroll_into_view};
@@ -24,13 +24,10 @@ pub use select::{FLAP_EXITS, FLAP_WINDOW_MS, ListView, is_flapping, scroll_into_
 use crate::client::Command;
 use crate::clock::TimeZone;
 use isinit_shared::Snapshot;
+use isinit_shared::protocol::NoticeRecord;
 use isinit_shared::time::UnixMillis;
 use select::Cursor;
-use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-
-/// How many notices the events strip remembers.
-const NOTICES_KEPT: usize = 50;
 
 /// The whole state of the console.
 pub struct App {
@@ -45,9 +42,6 @@ pub struct App {
     groups: Cursor,
     processes: Cursor,
     output: OutputView,
-    /// Notices are events, not state: the snapshot does not carry them, so
-    /// the console remembers the ones it saw.
-    notices: VecDeque<Notice>,
     status: Option<Status>,
     viewport: Viewport,
     /// The daemon's current time (estimated), for stamping status messages.
@@ -77,7 +71,6 @@ impl App {
             groups: Cursor::default(),
             processes: Cursor::default(),
             output: OutputView::default(),
-            notices: VecDeque::new(),
             status: None,
             viewport: Viewport::default(),
             now_ms: 0,
@@ -184,9 +177,11 @@ impl App {
         &self.output
     }
 
-    /// Notices seen on the subscription, oldest first.
-    pub fn notices(&self) -> &VecDeque<Notice> {
-        &self.notices
+    /// The daemon's recent notices (respawn throttles), oldest first, as the
+    /// snapshot and its updates carry them: one source, so a reconnect
+    /// shows exactly what any other subscriber sees.
+    pub fn notices(&self) -> &[NoticeRecord] {
+        self.snapshot.as_ref().map_or(&[], |s| s.notices.as_slice())
     }
 
     /// The outcome of the last request, for the status line.

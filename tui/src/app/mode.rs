@@ -106,15 +106,6 @@ pub enum Connection {
     },
 }
 
-/// A notice from the daemon (e.g. a respawn throttle), remembered locally.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Notice {
-    /// When the daemon noticed, by its clock.
-    pub at_ms: UnixMillis,
-    /// The daemon's words, e.g. `nginx respawning too rapidly: …`.
-    pub message: String,
-}
-
 /// The outcome of the last request, shown on the status line until the
 /// next one.
 #[derive(Debug, Clone, PartialEq, Eq)]

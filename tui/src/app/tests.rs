@@ -290,3 +290,21 @@ fn quit() {
     app.update(Action::Quit);
     assert!(!app.is_running());
 }
+
+#[test]
+fn notices_come_from_the_snapshot_alone() {
+    let mut app = app();
+    assert!(app.notices().is_empty());
+    app.update(Action::Client(ClientEvent::Update(fixture::nginx_notice())));
+    let shown: Vec<&str> = app.notices().iter().map(|n| n.message.as_str()).collect();
+    assert_eq!(shown, ["nginx respawning too rapidly: sleeping 60 seconds"]);
+    assert_eq!(app.notices(), app.snapshot().map(|s| s.notices.as_slice()).unwrap_or_default());
+    // A reconnect brings a fresh snapshot: what it carries replaces what
+    // was shown, with nothing kept twice and nothing kept that the daemon
+    // no longer has.
+    let mut fresh = fixture::snapshot();
+    fresh.notices = vec![isinit_shared::protocol::NoticeRecord { at_ms: NOW_MS, message: "later".into() }];
+    app.update(Action::Client(ClientEvent::Snapshot(Box::new(fresh))));
+    let shown: Vec<&str> = app.notices().iter().map(|n| n.message.as_str()).collect();
+    assert_eq!(shown, ["later"]);
+}
