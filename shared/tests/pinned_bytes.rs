@@ -1,4 +1,4 @@
-//! Pins the exact bytes of a few frames on the wire.
+//! Pins the exact bytes of every message on the wire.
 //!
 //! bincode encodes an enum variant by its *position* and a struct by its
 //! field *order*, not by name, so reordering variants or fields compiles,
@@ -7,15 +7,31 @@
 //! variant 0 of both `Request` and `Response` forever, so that any two
 //! versions can at least exchange hellos and report a version mismatch
 //! (SPEC §7). If a pinned frame changes on purpose, bump `PROTOCOL_VERSION`
-//! and re-pin; only appending variants is free.
+//! and re-pin; only appending variants is free — and needs a pin here:
+//!
+//! - every enum of the protocol has a `*_pin` function with an exhaustive
+//!   `match` (no wildcard), so a new variant does not compile until it has
+//!   its pinned bytes;
+//! - every sample list is checked against the codec: a variant index past
+//!   the last sample must not decode ([`assert_no_variant_after`]), so a
+//!   variant with a pin but no sample fails too;
+//! - every message struct is built with all its fields spelled out (no
+//!   `..Default::default()`), each field with a value of its own, so a new
+//!   field does not compile and two swapped fields change the bytes.
 //!
 //! Reading guide: 4-byte big-endian body length, then the variant index as a
 //! varint (one byte below 251), then the fields in order — integers as
-//! varints, strings as a varint length plus UTF-8, `bool` as one byte, a
-//! `Vec` as a varint count plus its items.
+//! varints (zigzag for signed ones), strings as a varint length plus UTF-8,
+//! `bool` as one byte, `Option` as 0 or 1 then the value, a `Vec` as a
+//! varint count plus its items, a `Box` as what it holds.
 
+use isinit_shared::config::Mode;
 use isinit_shared::protocol::frame::encode_frame;
-use isinit_shared::protocol::{DaemonInfo, ErrorKind, ErrorReply, PROTOCOL_VERSION, Request, Response, codec};
+use isinit_shared::protocol::{
+    AuditRecord, DaemonInfo, ErrorKind, ErrorReply, Event, ExitRecord, ExitStatus, GroupState, GroupStatus,
+    NoticeRecord, OutputLine, PROTOCOL_VERSION, Plan, ProcessState, ProcessStatus, Request, Response, Snapshot, Update,
+    codec,
+};
 use serde::{Serialize, de::DeserializeOwned};
 use std::fmt::Debug;
 
@@ -33,36 +49,84 @@ fn assert_pinned<T: Serialize + DeserializeOwned + PartialEq + Debug>(msg: &T, e
     assert_eq!(&back, msg);
 }
 
+/// The variant index bincode wrote first (one byte below 251).
+fn variant_index<T: Serialize>(msg: &T) -> usize {
+    usize::from(codec::encode(msg).expect("encodes")[0])
+}
+
+/// Asserts the samples are the variants 0, 1, 2… in order, and that the
+/// codec knows no variant after the last: an index with any amount of zero
+/// bytes after it (which decode as empty strings, `0`, `None`, `false` and
+/// variant 0 of any field) must not decode.
+#[track_caller]
+fn assert_every_variant<T: Serialize + DeserializeOwned + Debug>(samples: &[T]) {
+    for (i, s) in samples.iter().enumerate() {
+        assert_eq!(variant_index(s), i, "samples are listed in variant order: {s:?}");
+    }
+    assert_no_variant_after::<T>(samples.len());
+}
+
+#[track_caller]
+fn assert_no_variant_after<T: DeserializeOwned + Debug>(count: usize) {
+    let index = u8::try_from(count).expect("fewer than 251 variants");
+    for zeros in 0..256 {
+        let mut body = vec![index];
+        body.resize(1 + zeros, 0);
+        if let Ok(msg) = codec::decode::<T>(&body) {
+            panic!("variant {count} exists but has no pin: {msg:?}");
+        }
+    }
+}
+
 #[test]
 fn protocol_version() {
     // The pins below were taken at version 1; changing one means bumping this.
     assert_eq!(PROTOCOL_VERSION, 1);
 }
 
-#[test]
-fn request_hello() {
-    // len 2 | variant 0 | protocol 1
-    assert_pinned(&Request::Hello { protocol: 1 }, "000000020001");
+// ---- requests ----------------------------------------------------------
+
+fn requests() -> Vec<Request> {
+    vec![
+        Request::Hello { protocol: 1 },
+        Request::Tell { group: "mail".into(), level: "run".into(), dry_run: false },
+        Request::Status,
+        Request::Reload,
+        Request::Shutdown,
+        Request::Logs { tag: "mta".into(), lines: 300, follow: true },
+        Request::Subscribe,
+    ]
+}
+
+fn request_pin(r: &Request) -> &'static str {
+    match r {
+        // len 2 | variant 0 | protocol 1
+        Request::Hello { .. } => "000000020001",
+        // len 11 | variant 1 | "mail" | "run" | false
+        Request::Tell { .. } => "0000000b01046d61696c0372756e00",
+        // len 1 | variant 2
+        Request::Status => "0000000102",
+        Request::Reload => "0000000103",
+        Request::Shutdown => "0000000104",
+        // len 9 | variant 5 | "mta" | 300 as fb 2c01 (u16 marker, little-endian) | true
+        Request::Logs { .. } => "0000000905036d7461fb2c0101",
+        Request::Subscribe => "0000000106",
+    }
 }
 
 #[test]
-fn request_tell() {
-    // len 11 | variant 1 | "mail" | "run" | false
-    assert_pinned(
-        &Request::Tell { group: "mail".into(), level: "run".into(), dry_run: false },
-        "0000000b01046d61696c0372756e00",
-    );
+fn every_request_is_pinned() {
+    let samples = requests();
+    for r in &samples {
+        assert_pinned(r, request_pin(r));
+    }
+    assert_every_variant(&samples);
 }
 
-#[test]
-fn request_status() {
-    // len 1 | variant 2
-    assert_pinned(&Request::Status, "0000000102");
-}
+// ---- the records inside responses ---------------------------------------
 
-#[test]
-fn response_hello() {
-    let daemon = DaemonInfo {
+fn daemon() -> DaemonInfo {
+    DaemonInfo {
         hostname: "h".into(),
         pid: 300,
         version: "0.1.0".into(),
@@ -72,52 +136,291 @@ fn response_hello() {
         started_at_ms: 1,
         now_ms: 2,
         halting: false,
-    };
-    // len 23 | variant 0 | protocol 1 | "h" | pid 300 as fb 2c01 (u16 marker,
-    // little-endian) | "0.1.0" | 1 | "/e" | "ab" | 1 | 2 | false
-    assert_pinned(&Response::Hello { protocol: 1, daemon }, "0000001700010168fb2c0105302e312e3001022f65026162010200");
+    }
 }
 
-#[test]
-fn response_version_mismatch() {
-    // len 3 | variant 1 | daemon 2 | client 1
-    assert_pinned(&Response::VersionMismatch { daemon: 2, client: 1 }, "00000003010201");
+fn group() -> GroupStatus {
+    GroupStatus {
+        name: "g".into(),
+        level: Some("1".into()),
+        state: GroupState::Starting,
+        since_ms: 5,
+        levels: vec!["1".into(), "2".into()],
+        in_file: true,
+    }
 }
 
-#[test]
-fn response_ok() {
-    // len 26 | variant 2 | 24-byte string
-    assert_pinned(
-        &Response::Ok { message: "level transition started".into() },
-        "0000001a02186c6576656c207472616e736974696f6e2073746172746564",
-    );
+fn process() -> ProcessStatus {
+    ProcessStatus {
+        group: "g".into(),
+        tag: "t".into(),
+        mode: Mode::Wait,
+        levels: "1,2".into(),
+        command: "c".into(),
+        state: ProcessState::Backoff,
+        pid: Some(11),
+        started_at_ms: Some(12),
+        respawns: 13,
+        last_exit: Some(ExitStatus::Signal(9)),
+        recent_exits: vec![ExitRecord { at_ms: 14, status: ExitStatus::Code(3), ran_ms: 15 }],
+        backoff_until_ms: Some(16),
+        start_error: Some("e".into()),
+        in_file: false,
+    }
 }
 
-#[test]
-fn response_error() {
-    let reply = ErrorReply {
+fn audit() -> AuditRecord {
+    AuditRecord { at_ms: 17, uid: 18, pid: Some(19), request: "r".into() }
+}
+
+fn notice() -> NoticeRecord {
+    NoticeRecord { at_ms: 20, message: "n".into() }
+}
+
+fn snapshot() -> Snapshot {
+    Snapshot {
+        seq: 4,
+        daemon: daemon(),
+        groups: vec![group()],
+        processes: vec![process()],
+        audit: vec![audit()],
+        notices: vec![notice()],
+    }
+}
+
+fn output() -> OutputLine {
+    OutputLine { tag: "t".into(), at_ms: 21, text: "x".into() }
+}
+
+fn plan() -> Plan {
+    Plan {
+        group: "g".into(),
+        level: "1".into(),
+        stop: vec!["s".into()],
+        keep: vec!["k".into()],
+        start: vec!["a".into()],
+        done: vec!["d".into()],
+        error: Some("e".into()),
+    }
+}
+
+fn error() -> ErrorReply {
+    ErrorReply {
         kind: ErrorKind::NoSuchGroup,
         message: "no such group `mial`".into(),
         details: vec!["did you mean `mail`?".into()],
-    };
-    // len 45 | variant 8 | kind 0 | 20-byte message | 1 detail of 20 bytes
-    assert_pinned(
-        &Response::Error(reply),
-        "0000002d0800146e6f20737563682067726f757020606d69616c60011464696420796f75206d65616e20606d61696c603f",
-    );
+    }
+}
+
+// Fragments of the frames below, by field order.
+/// `DaemonInfo`: "h" | pid 300 (fb 2c01) | "0.1.0" | 1 | "/e" | "ab" | 1 | 2 | false.
+const DAEMON: &str = "0168 fb2c01 05302e312e30 01 022f65 026162 01 02 00";
+/// `GroupStatus`: "g" | Some("1") | STARTING (2) | 5 | ["1", "2"] | true.
+const GROUP: &str = "0167 010131 02 05 02 0131 0132 01";
+/// `ProcessStatus`: "g" | "t" | wait (2) | "1,2" | "c" | backoff (6) | Some(11) | Some(12) | 13 |
+/// Some(Signal(9): variant 1, zigzag 18) | [ExitRecord 14, Code(3): variant 0, zigzag 6, 15] |
+/// Some(16) | Some("e") | false.
+const PROCESS: &str = "0167 0174 02 03312c32 0163 06 010b 010c 0d 010112 01 0e 0006 0f 0110 010165 00";
+/// `AuditRecord`: 17 | 18 | Some(19) | "r"; `NoticeRecord`: 20 | "n".
+const AUDIT: &str = "11 12 0113 0172";
+const NOTICE: &str = "14 016e";
+
+fn snapshot_body() -> String {
+    // seq 4 | daemon | 1 group | 1 process | 1 audit | 1 notice
+    format!("04{DAEMON}01{GROUP}01{PROCESS}01{AUDIT}01{NOTICE}")
+}
+
+// ---- responses -----------------------------------------------------------
+
+fn responses() -> Vec<Response> {
+    vec![
+        Response::Hello { protocol: 1, daemon: daemon() },
+        Response::VersionMismatch { daemon: 2, client: 1 },
+        Response::Ok { message: "level transition started".into() },
+        Response::Plan(plan()),
+        Response::Snapshot(Box::new(snapshot())),
+        Response::Update(Update { seq: 22, event: Event::Halting }),
+        Response::Logs { tag: "t".into(), lines: vec![output()] },
+        Response::Output(output()),
+        Response::Error(error()),
+        Response::SnapshotChunk { part: Box::new(snapshot()), more: true },
+    ]
+}
+
+/// The frame of a body given in hex (spaces, between fields, ignored).
+fn framed(body: &str) -> String {
+    let body = body.replace(' ', "");
+    format!("{:08x}{body}", body.len() / 2)
+}
+
+fn response_pin(r: &Response) -> String {
+    match r {
+        // variant 0 | protocol 1 | daemon
+        Response::Hello { .. } => framed(&format!("0001{DAEMON}")),
+        // variant 1 | daemon 2 | client 1
+        Response::VersionMismatch { .. } => "00000003010201".into(),
+        // len 26 | variant 2 | 24-byte string
+        Response::Ok { .. } => "0000001a02186c6576656c207472616e736974696f6e2073746172746564".into(),
+        // variant 3 | "g" | "1" | ["s"] | ["k"] | ["a"] | ["d"] | Some("e")
+        Response::Plan(_) => framed("03 0167 0131 010173 01016b 010161 010164 010165"),
+        Response::Snapshot(_) => framed(&format!("04{}", snapshot_body())),
+        // variant 5 | seq 22 | Event::Halting (7)
+        Response::Update(_) => framed("051607"),
+        // variant 6 | "t" | 1 line: "t" | 21 | "x"
+        Response::Logs { .. } => framed("06 0174 01 0174 15 0178"),
+        // variant 7 | "t" | 21 | "x"
+        Response::Output(_) => framed("07 0174 15 0178"),
+        // len 45 | variant 8 | kind 0 | 20-byte message | 1 detail of 20 bytes
+        Response::Error(_) => {
+            "0000002d0800146e6f20737563682067726f757020606d69616c60011464696420796f75206d65616e20606d61696c603f".into()
+        }
+        // variant 9 | snapshot | more: true
+        Response::SnapshotChunk { .. } => framed(&format!("09{}01", snapshot_body())),
+    }
+}
+
+#[test]
+fn every_response_is_pinned() {
+    let samples = responses();
+    for r in &samples {
+        assert_pinned(r, &response_pin(r));
+    }
+    assert_every_variant(&samples);
+}
+
+// ---- events, which a subscription carries inside `Response::Update` -----
+
+fn events() -> Vec<Event> {
+    vec![
+        Event::Group(group()),
+        Event::GroupRemoved { name: "g".into() },
+        Event::Process(process()),
+        Event::ProcessRemoved { tag: "t".into() },
+        Event::ConfigChanged { path: "/e".into(), sha256: "ab".into() },
+        Event::Audit(audit()),
+        Event::Notice { at_ms: 20, message: "n".into() },
+        Event::Halting,
+    ]
+}
+
+/// The body of an event (no frame: events travel inside an `Update`).
+fn event_pin(e: &Event) -> String {
+    match e {
+        Event::Group(_) => format!("00{GROUP}"),
+        Event::GroupRemoved { .. } => "010167".into(),
+        Event::Process(_) => format!("02{PROCESS}"),
+        Event::ProcessRemoved { .. } => "030174".into(),
+        Event::ConfigChanged { .. } => "04022f65026162".into(),
+        Event::Audit(_) => format!("05{AUDIT}"),
+        // Same fields, same order as a `NoticeRecord`.
+        Event::Notice { .. } => format!("06{NOTICE}"),
+        Event::Halting => "07".into(),
+    }
+}
+
+#[test]
+fn every_event_is_pinned() {
+    let samples = events();
+    for e in &samples {
+        let update = Update { seq: 22, event: e.clone() };
+        assert_pinned(&update, &framed(&format!("16{}", event_pin(e))));
+    }
+    assert_every_variant(&samples);
+}
+
+// ---- the enums inside records: programs act on them by number ------------
+
+/// Asserts the `i`-th sample encodes as the single byte `i`, and nothing
+/// follows the last.
+#[track_caller]
+fn assert_numbered<T: Serialize + DeserializeOwned + Debug>(samples: &[T], number: impl Fn(&T) -> u8) {
+    for (i, s) in samples.iter().enumerate() {
+        assert_eq!(codec::encode(s).expect("encodes"), [number(s)], "{s:?}");
+        assert_eq!(usize::from(number(s)), i, "{s:?} listed in order");
+    }
+    assert_no_variant_after::<T>(samples.len());
 }
 
 #[test]
 fn error_kinds() {
-    // Programs act on the kind, so its numbering is pinned too.
-    let kinds = [
-        ErrorKind::NoSuchGroup,
-        ErrorKind::NoSuchTag,
-        ErrorKind::InvalidConfig,
-        ErrorKind::PermissionDenied,
-        ErrorKind::Rejected,
+    use ErrorKind as K;
+    let number = |k: &K| match k {
+        K::NoSuchGroup => 0,
+        K::NoSuchTag => 1,
+        K::InvalidConfig => 2,
+        K::PermissionDenied => 3,
+        K::Rejected => 4,
+    };
+    assert_numbered(&[K::NoSuchGroup, K::NoSuchTag, K::InvalidConfig, K::PermissionDenied, K::Rejected], number);
+}
+
+#[test]
+fn group_states() {
+    use GroupState as G;
+    let number = |g: &G| match g {
+        G::Configured => 0,
+        G::Stopping => 1,
+        G::Starting => 2,
+        G::Done => 3,
+        G::Passed => 4,
+        G::Failed => 5,
+        G::Halting => 6,
+    };
+    assert_numbered(&[G::Configured, G::Stopping, G::Starting, G::Done, G::Passed, G::Failed, G::Halting], number);
+}
+
+#[test]
+fn process_states() {
+    use ProcessState as P;
+    let number = |p: &P| match p {
+        P::NotStarted => 0,
+        P::Running => 1,
+        P::Waiting => 2,
+        P::Exited => 3,
+        P::Pass => 4,
+        P::Fail => 5,
+        P::Backoff => 6,
+        P::Stopping => 7,
+        P::FailedToStart => 8,
+        P::Off => 9,
+    };
+    let all = [
+        P::NotStarted,
+        P::Running,
+        P::Waiting,
+        P::Exited,
+        P::Pass,
+        P::Fail,
+        P::Backoff,
+        P::Stopping,
+        P::FailedToStart,
+        P::Off,
     ];
-    for (i, kind) in kinds.into_iter().enumerate() {
-        assert_eq!(codec::encode(&kind).unwrap(), [i as u8], "{kind:?}");
+    assert_numbered(&all, number);
+}
+
+#[test]
+fn modes() {
+    let number = |m: &Mode| match m {
+        Mode::Respawn => 0,
+        Mode::Once => 1,
+        Mode::Wait => 2,
+        Mode::Test => 3,
+        Mode::Off => 4,
+    };
+    assert_numbered(&[Mode::Respawn, Mode::Once, Mode::Wait, Mode::Test, Mode::Off], number);
+}
+
+#[test]
+fn exit_statuses() {
+    // variant | the number, zigzag-encoded (-1 is 01, 1 is 02)
+    let pin = |s: &ExitStatus| match s {
+        ExitStatus::Code(_) => "0001",
+        ExitStatus::Signal(_) => "0102",
+    };
+    let samples = [ExitStatus::Code(-1), ExitStatus::Signal(1)];
+    for s in &samples {
+        assert_eq!(hex(&codec::encode(s).expect("encodes")), pin(s), "{s:?}");
     }
+    assert_every_variant(&samples);
 }
