@@ -15,7 +15,9 @@
 //! `Vec` as a varint count plus its items.
 
 use isinit_shared::protocol::frame::encode_frame;
-use isinit_shared::protocol::{DaemonInfo, ErrorKind, ErrorReply, PROTOCOL_VERSION, Request, Response, codec};
+use isinit_shared::protocol::{
+    DaemonInfo, ErrorKind, ErrorReply, PROTOCOL_VERSION, ProcessUsage, Request, Response, codec,
+};
 use serde::{Serialize, de::DeserializeOwned};
 use std::fmt::Debug;
 
@@ -35,8 +37,9 @@ fn assert_pinned<T: Serialize + DeserializeOwned + PartialEq + Debug>(msg: &T, e
 
 #[test]
 fn protocol_version() {
-    // The pins below were taken at version 1; changing one means bumping this.
-    assert_eq!(PROTOCOL_VERSION, 1);
+    // Version 2 appended restart, retry, signal and usage; the pins of
+    // version 1 still hold. Changing one means bumping this.
+    assert_eq!(PROTOCOL_VERSION, 2);
 }
 
 #[test]
@@ -120,4 +123,27 @@ fn error_kinds() {
     for (i, kind) in kinds.into_iter().enumerate() {
         assert_eq!(codec::encode(&kind).unwrap(), [i as u8], "{kind:?}");
     }
+}
+
+#[test]
+fn request_restart_retry_signal_usage() {
+    // Appended in version 2, after Subscribe (6).
+    // len 5 | variant 7 | "mta"
+    assert_pinned(&Request::Restart { tag: "mta".into() }, "0000000507036d7461");
+    // len 5 | variant 8 | "mta"
+    assert_pinned(&Request::Retry { tag: "mta".into() }, "0000000508036d7461");
+    // len 9 | variant 9 | "mta" | "HUP"
+    assert_pinned(&Request::Signal { tag: "mta".into(), signal: "HUP".into() }, "0000000909036d746103485550");
+    // len 1 | variant 10
+    assert_pinned(&Request::Usage, "000000010a");
+}
+
+#[test]
+fn response_usage() {
+    let first = ProcessUsage { tag: "t".into(), processes: 2, cpu_time_ms: 300, cpu_percent: None, rss_bytes: 1 };
+    // len 10 | variant 10 | 1 row | "t" | 2 | 300 as fb 2c01 | None | 1
+    assert_pinned(&Response::Usage(vec![first.clone()]), "0000000a0a01017402fb2c010001");
+    let later = ProcessUsage { cpu_percent: Some(50.0), ..first };
+    // ... | Some | 50.0 as a little-endian f64 | 1
+    assert_pinned(&Response::Usage(vec![later]), "000000120a01017402fb2c0101000000000000494001");
 }

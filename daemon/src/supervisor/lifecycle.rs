@@ -180,6 +180,10 @@ impl Supervisor {
             .map(|(t, _)| t.clone())
             .collect();
         for tag in finished {
+            if self.procs.get(&tag).is_some_and(|p| p.is_restarting()) {
+                self.start_again(now, &tag);
+                continue;
+            }
             if let Some(group) = self.forget(&tag) {
                 self.advance(now, &group);
             }
@@ -213,7 +217,7 @@ impl Supervisor {
     /// `once`/`wait` entries again) and returns its group, which the
     /// caller moves on once it has finished its own changes (a tell must
     /// retire every process before its group may leave `STOPPING`).
-    fn forget(&mut self, tag: &str) -> Option<String> {
+    pub(super) fn forget(&mut self, tag: &str) -> Option<String> {
         let p = self.procs.remove(tag)?;
         self.timers.cancel(|t| match t {
             Timer::Respawn { tag: t2 } | Timer::Escalate { tag: t2, .. } => t2 == tag,

@@ -3,8 +3,10 @@
 //! in by hand, and time is advanced explicitly.
 //!
 //! This file is the fake world; `switching.rs` covers tells, levels and
-//! reloads, `lifecycle.rs` respawn, stopping and shutdown.
+//! reloads, `lifecycle.rs` respawn, stopping and shutdown, `actions.rs`
+//! restart, retry and signal of one process.
 
+mod actions;
 mod lifecycle;
 mod switching;
 
