@@ -10,10 +10,34 @@ use nix::sys::signal::killpg;
 use nix::unistd::Pid;
 use tokio::sync::oneshot;
 
+/// Which of the two actions that start a process again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StartKind {
+    Restart,
+    Retry,
+}
+
+impl StartKind {
+    /// The request's name, as the audit trail records it.
+    fn verb(self) -> &'static str {
+        match self {
+            StartKind::Restart => "restart",
+            StartKind::Retry => "retry",
+        }
+    }
+
+    /// For the reply: `restarted mta: running as pid 42`.
+    fn past(self) -> &'static str {
+        match self {
+            StartKind::Restart => "restarted",
+            StartKind::Retry => "retried",
+        }
+    }
+}
+
 /// A restart or retry waiting for its new process.
 pub(super) struct PendingStart {
-    /// `restart` or `retry`, for the reply.
-    verb: &'static str,
+    kind: StartKind,
     ticket: StartTicket,
     reply: oneshot::Sender<Outcome>,
 }
@@ -21,17 +45,17 @@ pub(super) struct PendingStart {
 impl Runtime {
     pub(super) fn restart(&mut self, tag: String, peer: Peer, reply: oneshot::Sender<Outcome>) {
         let accepted = self.sup.restart_entry(Now::real(), &tag);
-        self.accept_start("restart", tag, peer, accepted, reply);
+        self.accept_start(StartKind::Restart, tag, peer, accepted, reply);
     }
 
     pub(super) fn retry(&mut self, tag: String, peer: Peer, reply: oneshot::Sender<Outcome>) {
         let accepted = self.sup.retry(Now::real(), &tag);
-        self.accept_start("retry", tag, peer, accepted, reply);
+        self.accept_start(StartKind::Retry, tag, peer, accepted, reply);
     }
 
     fn accept_start(
         &mut self,
-        verb: &'static str,
+        kind: StartKind,
         tag: String,
         peer: Peer,
         accepted: Result<StartTicket, ErrorReply>,
@@ -39,8 +63,8 @@ impl Runtime {
     ) {
         match accepted {
             Ok(ticket) => {
-                self.record_audit(peer, format!("{verb} {tag}"));
-                self.pending.push(PendingStart { verb, ticket, reply });
+                self.record_audit(peer, format!("{} {tag}", kind.verb()));
+                self.pending.push(PendingStart { kind, ticket, reply });
             }
             Err(refusal) => {
                 let _ = reply.send(Err(refusal));
@@ -62,13 +86,15 @@ impl Runtime {
                     self.pending.push(p);
                     continue;
                 }
-                StartProgress::Running(pid) => Ok(format!("{tag} {}ed: running as pid {pid}", p.verb)),
-                StartProgress::Exited(status) => Ok(format!("{tag} {}ed, and has already exited ({status})", p.verb)),
+                StartProgress::Running(pid) => Ok(format!("{} {tag}: running as pid {pid}", p.kind.past())),
+                StartProgress::Exited(status) => {
+                    Ok(format!("{} {tag}: it has already exited ({status})", p.kind.past()))
+                }
                 StartProgress::Failed(why) => {
                     Err(ErrorReply::new(ErrorKind::Rejected, format!("{tag} could not be started: {why}")))
                 }
                 StartProgress::Abandoned(why) => {
-                    Err(ErrorReply::new(ErrorKind::Rejected, format!("{} of {tag} abandoned: {why}", p.verb)))
+                    Err(ErrorReply::new(ErrorKind::Rejected, format!("{} of {tag} abandoned: {why}", p.kind.verb())))
                 }
             };
             // The client may have gone away meanwhile; the action stands.
@@ -97,3 +123,4 @@ impl Runtime {
         Ok(format!("sent {} to {tag} (process group {})", signal.as_str(), reached.join(", ")))
     }
 }
+
