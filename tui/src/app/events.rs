@@ -14,6 +14,9 @@ impl App {
                     snapshot.notices.iter().map(|n| Notice { at_ms: n.at_ms, message: n.message.clone() }).collect();
                 self.snapshot = Some(*snapshot);
                 self.connection = Connection::Connected;
+                // Possibly another daemon: the figures of the old one's
+                // processes mean nothing now.
+                self.usage.rows.clear();
                 self.dirty = true;
             }
             ClientEvent::Update(update) => self.on_update(update),
@@ -66,6 +69,11 @@ impl App {
                 Ok(message) => self.set_status(Tone::Success, format!("reload: {message}")),
                 Err(Failure { message, details }) => self.show_failure("reload failed", message, details),
             },
+            Reply::Acted { action, outcome } => self.on_acted(action, outcome),
+            Reply::Usage(result) => {
+                self.on_usage(result);
+                return;
+            }
         }
         self.dirty = true;
     }
