@@ -6,6 +6,8 @@
 //! filtering.
 
 mod action;
+#[cfg(test)]
+mod action_tests;
 mod actions;
 mod events;
 mod keys;

@@ -74,9 +74,9 @@ impl App {
     }
 
     /// Jumps to the nearest matching line in a direction, wrapping. While
-    /// typing (`from_view`) the search starts at the top of the view, so the
-    /// first keystrokes find what is on screen; `n`/`N` start past the
-    /// current match.
+    /// typing (`from_view`) a match on screen wins, else the newest one
+    /// above the view — in a log, the most recent occurrence; `n`/`N` start
+    /// past the current match.
     fn jump_to_match(&mut self, forward: bool, from_view: bool) {
         let needle = self.search.query.to_ascii_lowercase();
         let height = self.viewport.output;
@@ -89,14 +89,17 @@ impl App {
         }
         let hit = |i: usize| !match_ranges(&lines[i], &needle).is_empty();
         let current = self.search.current.and_then(|n| n.checked_sub(first)).map(|n| n as usize).filter(|&n| n < len);
-        let start = match (current, from_view) {
-            (Some(c), false) => c,
-            _ if forward => {
-                let top = self.output.top(height);
-                top.checked_sub(1).unwrap_or(len - 1)
-            }
-            _ => self.output.top(height),
+        let top = self.output.top(height);
+        let in_view = (top..(top + height).min(len)).find(|&i| hit(i));
+        let (start, forward) = match (current, from_view) {
+            (Some(c), false) => (c, forward),
+            // Typing: what is on screen first, else the newest match above.
+            _ => (top, false),
         };
+        if let Some(i) = in_view.filter(|_| from_view || current.is_none()) {
+            self.search.current = Some(first + i as u64);
+            return;
+        }
         let order: Vec<usize> = if forward {
             (1..=len).map(|k| (start + k) % len).collect()
         } else {
