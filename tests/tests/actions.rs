@@ -178,3 +178,24 @@ fn status_json_samples_cpu_and_memory_of_each_process_group() {
             && usage_of(&json, "idle")["cpu_percent"].as_f64().is_some_and(|p| p < 5.0)
     });
 }
+
+#[test]
+fn a_daemon_nobody_asks_samples_nothing() {
+    let d = TestDaemon::start("g:idle:1:respawn:exec sleep 1000\ng:busy:1:respawn:while :; do :; done\n");
+    d.tell("g", "1");
+    d.wait_running("busy");
+    d.ok(&["status", "--json"]);
+    // utime + stime of the daemon itself, in clock ticks.
+    let ticks = || {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", d.pid())).expect("the daemon's stat");
+        let fields: Vec<u64> =
+            stat.rsplit_once(')').expect("comm").1.split_whitespace().filter_map(|f| f.parse().ok()).collect();
+        // After the state letter: ppid(4)... utime(14) stime(15), numbered as in proc(5).
+        fields[14 - 4] + fields[15 - 4]
+    };
+    let before = ticks();
+    // No timer samples /proc while nobody asks: the daemon stays asleep
+    // (one tick of slack for the connection of `status` winding down).
+    let quiet = isinit_e2e::wait::holds_for(std::time::Duration::from_secs(3), || ticks() <= before + 1);
+    assert!(quiet, "the daemon used CPU with nobody asking: {} ticks", ticks() - before);
+}
