@@ -5,8 +5,10 @@
 # with send-keys, each state captured with `tmux capture-pane -e`, turned
 # into HTML by aha and photographed by headless Chromium:
 #
-#   overview.png  groups, and mail's processes with live pids and uptimes,
-#                 mta selected with its output
+#   overview.png  groups, and mail's processes with live pids, uptimes,
+#                 CPU and memory, mta selected with its output
+#   actions.png   mail's processes sorted by CPU, and the y/n question `R`
+#                 asks before restarting mta
 #   picker.png    the level picker for mail, runmore highlighted, with the
 #                 daemon's preview of what would stop / keep / start
 #   output.png    web's flapping `warmer`: exit history, backoff, output
@@ -296,8 +298,21 @@ keys Down
 keys Down
 wait_for "mta with output, db and web up" \
     '┌ mta respawn' 'mta: queue run 4,' '^│web +run +DONE .*!│' '^│db +run +DONE' 'warmer respawning too rapidly' \
-    '^│[^│]*││mta +respawn +run,runmore +running +[0-9]+ +[0-9]+s'
+    '^│[^│]*││mta +respawn +run,runmore +running +[0-9]+ +[0-9]+s +[0-9]+ +[0-9.]+ +[0-9.]+[KMG] '
 shot overview
+
+# Sorted by CPU (s five times: tag, state, uptime, respawns, cpu), then R
+# on mta: the question names what will happen. n answers no; two more s
+# bring back file order for the shots below.
+keys s s s s s
+wait_for "sorted by cpu" 'cpu%▼'
+keys R
+wait_for "the restart question" 'restart mta\?' 'Stops mta \(pid [0-9]+\)'
+shot actions
+keys n
+wait_for "the question closed" 'nothing done'
+keys s s
+wait_for "file order again" '^│[^│]*││tag +mode +levels +state +pid +uptime +↻ +cpu% +rss '
 
 # The level picker for mail, runmore highlighted, the preview filled in.
 keys Enter

@@ -66,21 +66,22 @@ fn restart_escalates_for_a_process_that_ignores_sigint() {
 fn restart_refusals() {
     let d = TestDaemon::start(TRAPPING);
     assert_eq!(refusal(&d, &["restart", "nope"]), "isinit: no such tag: nope");
-    assert_eq!(
-        refusal(&d, &["restart", "svc"]),
-        "isinit: svc is not in the current level of its group g: never told"
-    );
+    assert_eq!(refusal(&d, &["restart", "svc"]), "isinit: svc is not in the current level of its group g: never told");
     d.tell("g", "1");
     d.wait_group("g", "1", GroupState::Done);
-    assert_eq!(refusal(&d, &["restart", "extra"]), "isinit: extra is not in the current level of its group g (level 1)");
+    assert_eq!(
+        refusal(&d, &["restart", "extra"]),
+        "isinit: extra is not in the current level of its group g (level 1)"
+    );
     assert!(d.snapshot().audit.iter().all(|a| !a.request.starts_with("restart")), "refusals are not audited");
 }
 
 #[test]
 fn retry_starts_a_throttled_entry_now() {
-    let d = TestDaemon::builder("g:flap:1:respawn:echo start >> {dir}/starts; exit 1\ng:ok:1:respawn:exec sleep 1000\n")
-        .respawn_pause(600.0)
-        .start();
+    let d =
+        TestDaemon::builder("g:flap:1:respawn:echo start >> {dir}/starts; exit 1\ng:ok:1:respawn:exec sleep 1000\n")
+            .respawn_pause(600.0)
+            .start();
     d.tell("g", "1");
     assert_eq!(refusal(&d, &["retry", "ok"]), "isinit: ok is not in backoff: it is running");
     assert_eq!(refusal(&d, &["retry", "nope"]), "isinit: no such tag: nope");
@@ -155,7 +156,9 @@ fn an_unprivileged_user_may_not_act_on_processes() {
 
 #[test]
 fn status_json_samples_cpu_and_memory_of_each_process_group() {
-    let d = TestDaemon::start("g:busy:1:respawn:while :; do :; done\ng:idle:1:respawn:exec sleep 1000\ng:off:2:once:true\n");
+    let d = TestDaemon::start(
+        "g:busy:1:respawn:while :; do :; done\ng:idle:1:respawn:exec sleep 1000\ng:off:2:once:true\n",
+    );
     d.tell("g", "1");
     d.wait_running("busy");
     d.wait_running("idle");

@@ -198,7 +198,9 @@ pub fn usage() -> Vec<ProcessUsage> {
         rss_bytes: rss_mib * 1024 * 1024 / 10,
     };
     let mut rows = vec![row("postgres", 6, Some(3.2), 1480), row("mta", 2, Some(12.5), 87)];
-    rows.extend((0..1000u64).map(|i| row(&format!("worker{i:04}"), 1, Some((i * 37 % 1000) as f64 / 10.0), 20 + i % 50)));
+    rows.extend(
+        (0..1000u64).map(|i| row(&format!("worker{i:04}"), 1, Some((i * 37 % 1000) as f64 / 10.0), 20 + i % 50)),
+    );
     rows
 }
 

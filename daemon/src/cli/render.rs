@@ -133,11 +133,19 @@ mod tests {
             in_file: true,
         };
         snap.processes = vec![p("a"), p("b")];
-        let usage =
-            [ProcessUsage { tag: "a".into(), processes: 2, cpu_time_ms: 1500, cpu_percent: Some(12.5), rss_bytes: 4096 }];
+        let usage = [ProcessUsage {
+            tag: "a".into(),
+            processes: 2,
+            cpu_time_ms: 1500,
+            cpu_percent: Some(12.5),
+            rss_bytes: 4096,
+        }];
         let json: serde_json::Value = serde_json::from_str(&json_with_usage(&snap, &usage).unwrap()).unwrap();
         let a = &json["processes"][0]["usage"];
-        assert_eq!((a["cpu_time_ms"].as_u64(), a["cpu_percent"].as_f64(), a["rss_bytes"].as_u64()), (Some(1500), Some(12.5), Some(4096)));
+        assert_eq!(
+            (a["cpu_time_ms"].as_u64(), a["cpu_percent"].as_f64(), a["rss_bytes"].as_u64()),
+            (Some(1500), Some(12.5), Some(4096))
+        );
         assert_eq!(a["processes"], 2);
         assert!(json["processes"][1]["usage"].is_null());
     }

@@ -123,4 +123,3 @@ impl Runtime {
         Ok(format!("sent {} to {tag} (process group {})", signal.as_str(), reached.join(", ")))
     }
 }
-

@@ -7,8 +7,8 @@ mod command;
 pub mod leftovers;
 pub mod output;
 pub mod reap;
-pub mod spawn;
 pub mod signals;
+pub mod spawn;
 mod statusfile;
 pub mod usage;
 

@@ -20,7 +20,10 @@ pub fn parse(text: &str) -> Result<Signal, ErrorReply> {
         }
     };
     parsed.ok_or_else(|| {
-        ErrorReply::new(ErrorKind::Rejected, format!("unknown signal `{text}` (try HUP, INT, TERM, USR1, USR2, KILL or a number)"))
+        ErrorReply::new(
+            ErrorKind::Rejected,
+            format!("unknown signal `{text}` (try HUP, INT, TERM, USR1, USR2, KILL or a number)"),
+        )
     })
 }
 

@@ -95,7 +95,10 @@ impl Units {
     fn of_this_machine() -> Units {
         // SAFETY: sysconf only reads system constants.
         let (tck, page) = unsafe { (libc::sysconf(libc::_SC_CLK_TCK), libc::sysconf(libc::_SC_PAGESIZE)) };
-        Units { ticks_per_sec: u64::try_from(tck).unwrap_or(100).max(1), page_bytes: u64::try_from(page).unwrap_or(4096) }
+        Units {
+            ticks_per_sec: u64::try_from(tck).unwrap_or(100).max(1),
+            page_bytes: u64::try_from(page).unwrap_or(4096),
+        }
     }
 }
 

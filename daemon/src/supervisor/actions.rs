@@ -172,11 +172,12 @@ impl Supervisor {
         };
         match self.groups.get(&entry.group).and_then(|g| g.level.as_deref()) {
             Some(level) if entry.in_level(level) => Ok(level.to_string()),
-            Some(level) => Err(rejected(format!(
-                "{tag} is not in the current level of its group {} (level {level})",
-                entry.group
-            ))),
-            None => Err(rejected(format!("{tag} is not in the current level of its group {}: never told", entry.group))),
+            Some(level) => {
+                Err(rejected(format!("{tag} is not in the current level of its group {} (level {level})", entry.group)))
+            }
+            None => {
+                Err(rejected(format!("{tag} is not in the current level of its group {}: never told", entry.group)))
+            }
         }
     }
 

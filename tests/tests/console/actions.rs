@@ -29,7 +29,9 @@ fn r_restarts_after_a_confirmation_and_s_sends_a_signal() {
     c.keys(&["R"]);
     c.wait("the restart question", |s| s.has("restart svc?") && s.has(&format!("Stops svc (pid {old})")));
     c.keys(&["n"]);
-    c.wait("the question closed, nothing done", |s| !s.has("restart svc?") && s.status_line().ends_with("nothing done"));
+    c.wait("the question closed, nothing done", |s| {
+        !s.has("restart svc?") && s.status_line().ends_with("nothing done")
+    });
     assert_eq!(d.process("svc").pid, Some(old as u32));
 
     // y restarts; the status line and the audit strip say so.
@@ -52,7 +54,9 @@ fn r_restarts_after_a_confirmation_and_s_sends_a_signal() {
     c.wait("the signal picker", |s| s.has(&format!("signal svc (process group {new})")) && s.has("› SIGHUP"));
     c.keys(&["Enter"]);
     wait_until(DEADLINE, "svc's HUP trap to run", || d.lines("hups").len() == 1);
-    c.wait("the daemon's answer", |s| s.status_line().ends_with(&format!("✓ sent SIGHUP to svc (process group {new})")));
+    c.wait("the daemon's answer", |s| {
+        s.status_line().ends_with(&format!("✓ sent SIGHUP to svc (process group {new})"))
+    });
     // Down, Down: TERM; svc has no TERM trap, so it ends and is respawned.
     c.keys(&["S"]);
     c.wait("the signal picker", |s| s.has("› SIGHUP"));

@@ -41,7 +41,8 @@ impl Screen {
             ["tag", "mode", "levels", "state", "pid", "uptime", "↻", "cpu%", "rss", "last exit", "start error"];
         let rows: Vec<Vec<char>> = self.cells().filter_map(|c| Some(c.get(3)?.chars().collect())).collect();
         // The sorted column's arrow is a cell of its own: read it as a space.
-        let unsorted = |r: &Vec<char>| r.iter().map(|&c| if c == '▲' || c == '▼' { ' ' } else { c }).collect::<String>();
+        let unsorted =
+            |r: &Vec<char>| r.iter().map(|&c| if c == '▲' || c == '▼' { ' ' } else { c }).collect::<String>();
         let header = rows.iter().position(|r| unsorted(r).starts_with("tag "))?;
         let head: String = unsorted(&rows[header]);
         // Column starts, in characters (the header has multi-byte `↻`).

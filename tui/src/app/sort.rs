@@ -101,9 +101,7 @@ impl SortOrder {
             }
             return;
         }
-        let cpu = |p: &ProcessStatus| {
-            p.pid.and(usage.get(&p.tag)).and_then(|u| u.cpu_percent).unwrap_or(-1.0)
-        };
+        let cpu = |p: &ProcessStatus| p.pid.and(usage.get(&p.tag)).and_then(|u| u.cpu_percent).unwrap_or(-1.0);
         let rss = |p: &ProcessStatus| p.pid.and(usage.get(&p.tag)).map_or(0, |u| u.rss_bytes);
         // Running longer = started earlier; not running sorts as no uptime.
         let uptime = |p: &ProcessStatus| p.pid.and(p.started_at_ms).map(|s| u64::MAX - s);
@@ -165,7 +163,8 @@ mod tests {
             p
         };
         let (b, a, c) = (mk("b", Some(1), 300, 5), mk("a", Some(2), 100, 0), mk("c", None, 200, 9));
-        let usage: HashMap<_, _> = [usage("b", Some(3.0), 10), usage("a", Some(50.0), 5), usage("c", Some(99.0), 99)].into();
+        let usage: HashMap<_, _> =
+            [usage("b", Some(3.0), 10), usage("a", Some(50.0), 5), usage("c", Some(99.0), 99)].into();
         let sorted = |key, reversed| {
             let mut rows = vec![&b, &a, &c];
             SortOrder { key, reversed }.apply(&mut rows, &usage);

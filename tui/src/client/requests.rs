@@ -70,9 +70,7 @@ async fn ask_within(socket: &std::path::Path, request: &Request, timeout: Durati
     };
     match tokio::time::timeout(timeout, exchange).await {
         Ok(result) => result.map_err(Failure::from),
-        Err(_) => {
-            Err(Failure { message: format!("no reply from the daemon within {timeout:?}"), details: Vec::new() })
-        }
+        Err(_) => Err(Failure { message: format!("no reply from the daemon within {timeout:?}"), details: Vec::new() }),
     }
 }
 

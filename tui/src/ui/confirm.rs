@@ -24,6 +24,9 @@ pub(super) fn render(confirm: &Confirm, area: Rect, buf: &mut Buffer) {
         ]));
     let mut lines: Vec<Line> = confirm.lines.iter().map(|l| Line::raw(format!(" {l}"))).collect();
     lines.push(Line::default());
-    lines.push(Line::from(vec![Span::raw(" "), Span::styled(format!("{}? [y/n]", confirm.action.describe()), theme::key())]));
+    lines.push(Line::from(vec![
+        Span::raw(" "),
+        Span::styled(format!("{}? [y/n]", confirm.action.describe()), theme::key()),
+    ]));
     Paragraph::new(lines).wrap(Wrap { trim: false }).block(block).render(popup, buf);
 }

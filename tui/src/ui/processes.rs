@@ -135,10 +135,7 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
         if view.selected == Some(i) { row.style(theme::selected(focused)) } else { row }
     });
     let header = Row::new(kept.iter().map(|&(k, _)| match sorted == Some(k) {
-        true => Cell::from(Line::from(vec![
-            Span::raw(columns[k].title),
-            Span::styled(sort.arrow(), theme::key()),
-        ])),
+        true => Cell::from(Line::from(vec![Span::raw(columns[k].title), Span::styled(sort.arrow(), theme::key())])),
         false => Cell::from(columns[k].title),
     }))
     .style(theme::header());
