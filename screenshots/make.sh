@@ -301,19 +301,6 @@ wait_for "mta with output, db and web up" \
     '^│[^│]*││mta +respawn +run,runmore +running +[0-9]+ +[0-9]+s +[0-9]+ +[0-9.]+ +[0-9.]+[KMG] '
 shot overview
 
-# Sorted by CPU (s five times: tag, state, uptime, respawns, cpu), then R
-# on mta: the question names what will happen. n answers no; two more s
-# bring back file order for the shots below.
-keys s s s s s
-wait_for "sorted by cpu" 'cpu%▼'
-keys R
-wait_for "the restart question" 'restart mta\?' 'Stops mta \(pid [0-9]+\)'
-shot actions
-keys n
-wait_for "the question closed" 'nothing done'
-keys s s
-wait_for "file order again" '^│[^│]*││tag +mode +levels +state +pid +uptime +↻ +cpu% +rss '
-
 # The level picker for mail, runmore highlighted, the preview filled in.
 keys Enter
 wait_for "the level picker" 'switch mail to a level'
@@ -336,6 +323,23 @@ wait_for "warmer throttled, with its exits and output" \
 # ...with the six quick exits that led to the throttle listed.
 [ "$(grep -Ec '^│[0-9:]{8} exit 1 ' "$dir/screen.txt")" -ge 6 ] || die "fewer than six exits listed"
 shot output
+
+# Back to mail, mta selected, sorted by CPU (s five times: tag, state,
+# uptime, respawns, cpu), then R: the question names what will happen.
+keys BTab
+keys Up
+wait_for "mail selected" 'processes of mail'
+keys Tab
+keys Down
+keys Down
+wait_for "mta selected" '┌ mta respawn'
+keys s s s s s
+wait_for "sorted by cpu" 'cpu%▼'
+keys R
+wait_for "the restart question" 'restart mta\?' 'Stops mta \(pid [0-9]+\)'
+shot actions
+keys n
+wait_for "the question closed" 'nothing done'
 
 # ---- 5. quit; the trap shuts the daemon down ---------------------------------------
 keys q

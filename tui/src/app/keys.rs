@@ -55,17 +55,11 @@ impl App {
             Action::Signal => self.open_signals(),
             Action::CycleSort => {
                 self.sort = SortOrder { key: self.sort.key.next(), reversed: false };
-                self.set_status(
-                    Tone::Info,
-                    format!("processes sorted by {} {}", self.sort.key.name(), self.sort.arrow()),
-                );
+                self.set_status(Tone::Info, self.sort.describe());
             }
             Action::ReverseSort => {
                 self.sort.reversed = !self.sort.reversed;
-                self.set_status(
-                    Tone::Info,
-                    format!("processes sorted by {} {}", self.sort.key.name(), self.sort.arrow()),
-                );
+                self.set_status(Tone::Info, self.sort.describe());
             }
             Action::NextMatch => self.next_match(true),
             Action::PrevMatch => self.next_match(false),

@@ -93,6 +93,16 @@ impl SortOrder {
         if self.descending() { "▼" } else { "▲" }
     }
 
+    /// For the status line: `processes sorted by cpu ▼`, `processes in
+    /// file order`.
+    pub fn describe(self) -> String {
+        match (self.key, self.reversed) {
+            (SortKey::File, false) => "processes in file order".into(),
+            (SortKey::File, true) => "processes in reverse file order".into(),
+            (key, _) => format!("processes sorted by {} {}", key.name(), self.arrow()),
+        }
+    }
+
     /// Sorts `rows` (given in file order) in place; ties keep file order.
     pub fn apply(self, rows: &mut [&ProcessStatus], usage: &HashMap<String, ProcessUsage>) {
         if self.key == SortKey::File {
