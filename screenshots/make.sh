@@ -5,8 +5,10 @@
 # with send-keys, each state captured with `tmux capture-pane -e`, turned
 # into HTML by aha and photographed by headless Chromium:
 #
-#   overview.png  groups, and mail's processes with live pids and uptimes,
-#                 mta selected with its output
+#   overview.png  groups, and mail's processes with live pids, uptimes,
+#                 CPU and memory, mta selected with its output
+#   actions.png   mail's processes sorted by CPU, and the y/n question `R`
+#                 asks before restarting mta
 #   picker.png    the level picker for mail, runmore highlighted, with the
 #                 daemon's preview of what would stop / keep / start
 #   output.png    web's flapping `warmer`: exit history, backoff, output
@@ -296,7 +298,7 @@ keys Down
 keys Down
 wait_for "mta with output, db and web up" \
     '┌ mta respawn' 'mta: queue run 4,' '^│web +run +DONE .*!│' '^│db +run +DONE' 'warmer respawning too rapidly' \
-    '^│[^│]*││mta +respawn +run,runmore +running +[0-9]+ +[0-9]+s'
+    '^│[^│]*││mta +respawn +run,runmore +running +[0-9]+ +[0-9]+s +[0-9]+ +[0-9.]+ +[0-9.]+[KMG] '
 shot overview
 
 # The level picker for mail, runmore highlighted, the preview filled in.
@@ -321,6 +323,23 @@ wait_for "warmer throttled, with its exits and output" \
 # ...with the six quick exits that led to the throttle listed.
 [ "$(grep -Ec '^│[0-9:]{8} exit 1 ' "$dir/screen.txt")" -ge 6 ] || die "fewer than six exits listed"
 shot output
+
+# Back to mail, mta selected, sorted by CPU (s five times: tag, state,
+# uptime, respawns, cpu), then R: the question names what will happen.
+keys BTab
+keys Up
+wait_for "mail selected" 'processes of mail'
+keys Tab
+keys Down
+keys Down
+wait_for "mta selected" '┌ mta respawn'
+keys s s s s s
+wait_for "sorted by cpu" 'cpu%▼'
+keys R
+wait_for "the restart question" 'restart mta\?' 'Stops mta \(pid [0-9]+\)'
+shot actions
+keys n
+wait_for "the question closed" 'nothing done'
 
 # ---- 5. quit; the trap shuts the daemon down ---------------------------------------
 keys q

@@ -3,6 +3,7 @@
 
 use crate::cli::{DaemonArgs, Failure};
 use crate::runtime::output::OutputHub;
+use crate::runtime::usage::UsageSampler;
 use crate::runtime::{Runtime, Settings, leftovers, reap};
 use crate::server::{self, Context};
 use crate::supervisor::Timing;
@@ -64,6 +65,7 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
         commands,
         info: runtime.info(),
         output: output.clone(),
+        usage: UsageSampler::start(),
         own_uid: nix::unistd::geteuid().as_raw(),
         exiting,
     };

@@ -29,7 +29,8 @@ use isinit_shared::config::Mode;
 use isinit_shared::protocol::frame::encode_frame;
 use isinit_shared::protocol::{
     AuditRecord, DaemonInfo, ErrorKind, ErrorReply, Event, ExitRecord, ExitStatus, GroupState, GroupStatus,
-    NoticeRecord, OutputLine, PROTOCOL_VERSION, Plan, ProcessState, ProcessStatus, Request, Response, Snapshot, Update,
+    NoticeRecord, OutputLine, PROTOCOL_VERSION, Plan, ProcessState, ProcessStatus, ProcessUsage, Request, Response, Snapshot,
+    Update,
     codec,
 };
 use serde::{Serialize, de::DeserializeOwned};
@@ -80,8 +81,9 @@ fn assert_no_variant_after<T: DeserializeOwned + Debug>(count: usize) {
 
 #[test]
 fn protocol_version() {
-    // The pins below were taken at version 1; changing one means bumping this.
-    assert_eq!(PROTOCOL_VERSION, 1);
+    // Version 2 appended restart, retry, signal and usage; the pins of
+    // version 1 still hold. Changing one means bumping this.
+    assert_eq!(PROTOCOL_VERSION, 2);
 }
 
 // ---- requests ----------------------------------------------------------
@@ -95,6 +97,10 @@ fn requests() -> Vec<Request> {
         Request::Shutdown,
         Request::Logs { tag: "mta".into(), lines: 300, follow: true },
         Request::Subscribe,
+        Request::Restart { tag: "mta".into() },
+        Request::Retry { tag: "mta".into() },
+        Request::Signal { tag: "mta".into(), signal: "HUP".into() },
+        Request::Usage,
     ]
 }
 
@@ -111,6 +117,14 @@ fn request_pin(r: &Request) -> &'static str {
         // len 9 | variant 5 | "mta" | 300 as fb 2c01 (u16 marker, little-endian) | true
         Request::Logs { .. } => "0000000905036d7461fb2c0101",
         Request::Subscribe => "0000000106",
+        // Appended in version 2. len 5 | variant 7 | "mta"
+        Request::Restart { .. } => "0000000507036d7461",
+        // len 5 | variant 8 | "mta"
+        Request::Retry { .. } => "0000000508036d7461",
+        // len 9 | variant 9 | "mta" | "HUP"
+        Request::Signal { .. } => "0000000909036d746103485550",
+        // len 1 | variant 10
+        Request::Usage => "000000010a",
     }
 }
 
@@ -244,6 +258,7 @@ fn responses() -> Vec<Response> {
         Response::Output(output()),
         Response::Error(error()),
         Response::SnapshotChunk { part: Box::new(snapshot()), more: true },
+        Response::Usage(vec![usage()]),
     ]
 }
 
@@ -276,7 +291,13 @@ fn response_pin(r: &Response) -> String {
         }
         // variant 9 | snapshot | more: true
         Response::SnapshotChunk { .. } => framed(&format!("09{}01", snapshot_body())),
+        // variant 10 | 1 row | "t" | 2 | 300 as fb 2c01 | Some | 50.0 as a little-endian f64 | 1
+        Response::Usage(_) => framed("0a 01 0174 02 fb2c01 01 0000000000004940 01"),
     }
+}
+
+fn usage() -> ProcessUsage {
+    ProcessUsage { tag: "t".into(), processes: 2, cpu_time_ms: 300, cpu_percent: Some(50.0), rss_bytes: 1 }
 }
 
 #[test]

@@ -10,7 +10,7 @@ use isinit_shared::config::Mode;
 use isinit_shared::time::UnixMillis;
 use isinit_shared::{
     AuditRecord, DaemonInfo, Event, ExitRecord, ExitStatus, GroupState, GroupStatus, OutputLine, ProcessState,
-    ProcessStatus, Snapshot, Update,
+    ProcessStatus, ProcessUsage, Snapshot, Update,
 };
 use ratatui::layout::Size;
 
@@ -185,6 +185,23 @@ pub fn nginx_notice() -> Update {
             message: "nginx respawning too rapidly: sleeping 60 seconds".into(),
         },
     }
+}
+
+/// A usage sample of the running processes of [`snapshot`] (and of the
+/// workers of [`big_snapshot`]), as the daemon would answer `Usage`.
+pub fn usage() -> Vec<ProcessUsage> {
+    let row = |tag: &str, processes, cpu, rss_mib: u64| ProcessUsage {
+        tag: tag.into(),
+        processes,
+        cpu_time_ms: 42_000,
+        cpu_percent: cpu,
+        rss_bytes: rss_mib * 1024 * 1024 / 10,
+    };
+    let mut rows = vec![row("postgres", 6, Some(3.2), 1480), row("mta", 2, Some(12.5), 87)];
+    rows.extend(
+        (0..1000u64).map(|i| row(&format!("worker{i:04}"), 1, Some((i * 37 % 1000) as f64 / 10.0), 20 + i % 50)),
+    );
+    rows
 }
 
 /// Recent output of a tag, `n` lines.

@@ -38,6 +38,10 @@ pub fn action_for(key: KeyEvent, mode: InputMode) -> Option<Action> {
             KeyCode::Char('?' | 'q') => Some(Action::Cancel),
             _ => None,
         },
+        InputMode::Confirm => match key.code {
+            KeyCode::Char(c) if !ctrl => Some(Action::Input(c)),
+            _ => None,
+        },
         InputMode::Popup => match key.code {
             KeyCode::Char('k') => Some(Action::Up),
             KeyCode::Char('j') => Some(Action::Down),
@@ -63,6 +67,13 @@ fn normal(code: KeyCode, ctrl: bool) -> Option<Action> {
         KeyCode::Char('/') => Action::StartFilter,
         KeyCode::Char('?') => Action::ToggleHelp,
         KeyCode::Char('f') => Action::ToggleFollow,
+        KeyCode::Char('R') => Action::Restart,
+        KeyCode::Char('S') => Action::Signal,
+        KeyCode::Char('s') => Action::CycleSort,
+        KeyCode::Char('I') => Action::ReverseSort,
+        KeyCode::Char('n') => Action::NextMatch,
+        KeyCode::Char('N') => Action::PrevMatch,
+        KeyCode::Char('w') => Action::ToggleWrap,
         _ => return None,
     })
 }
@@ -108,8 +119,25 @@ mod tests {
     }
 
     #[test]
+    fn process_action_sort_and_search_keys() {
+        assert_eq!(normal(KeyCode::Char('R')), Some(Action::Restart));
+        assert_eq!(normal(KeyCode::Char('S')), Some(Action::Signal));
+        assert_eq!(normal(KeyCode::Char('s')), Some(Action::CycleSort));
+        assert_eq!(normal(KeyCode::Char('I')), Some(Action::ReverseSort));
+        assert_eq!(normal(KeyCode::Char('n')), Some(Action::NextMatch));
+        assert_eq!(normal(KeyCode::Char('N')), Some(Action::PrevMatch));
+        assert_eq!(normal(KeyCode::Char('w')), Some(Action::ToggleWrap));
+        let confirm = |code| action_for(key(code), InputMode::Confirm);
+        assert_eq!(confirm(KeyCode::Char('y')), Some(Action::Input('y')));
+        assert_eq!(confirm(KeyCode::Char('n')), Some(Action::Input('n')));
+        assert_eq!(confirm(KeyCode::Enter), Some(Action::Confirm));
+        assert_eq!(confirm(KeyCode::Esc), Some(Action::Cancel));
+        assert_eq!(confirm(KeyCode::Tab), None);
+    }
+
+    #[test]
     fn ctrl_c_quits_in_every_mode() {
-        for mode in [InputMode::Normal, InputMode::Text, InputMode::Help, InputMode::Popup] {
+        for mode in [InputMode::Normal, InputMode::Text, InputMode::Help, InputMode::Popup, InputMode::Confirm] {
             let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
             assert_eq!(action_for(ctrl_c, mode), Some(Action::Quit), "{mode:?}");
         }

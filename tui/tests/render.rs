@@ -18,10 +18,12 @@ fn render(app: &App, width: u16, height: u16) -> Terminal<TestBackend> {
     terminal
 }
 
-/// The fixture, with the throttle notice seen ([`on_mta`] streams output).
+/// The fixture, with the throttle notice seen and a usage sample
+/// received ([`on_mta`] streams output).
 fn app(width: u16, height: u16) -> App {
     let mut app = fixture::app(fixture::snapshot(), width, height);
     app.update(Action::Client(ClientEvent::Update(fixture::nginx_notice())));
+    app.update(Action::Client(ClientEvent::Reply(Reply::Usage(Ok(fixture::usage())))));
     app
 }
 
@@ -183,4 +185,88 @@ fn every_size_renders_without_panicking() {
         render(&app, w, h);
         app.update(Action::Cancel);
     }
+}
+
+#[test]
+fn confirm_restart() {
+    let mut app = app(100, 30);
+    on_mta(&mut app);
+    app.update(Action::Restart);
+    insta::assert_snapshot!(render(&app, 100, 30).backend());
+}
+
+#[test]
+fn confirm_retry_of_a_throttled_process() {
+    let mut app = app(100, 30);
+    app.update(Action::Bottom); // web
+    app.update(Action::FocusNext);
+    app.update(Action::Down); // nginx, throttled
+    app.update(Action::Restart);
+    insta::assert_snapshot!(render(&app, 100, 30).backend());
+}
+
+#[test]
+fn restart_done_shows_in_the_status_line_and_the_audit_strip() {
+    let mut app = app(100, 30);
+    on_mta(&mut app);
+    app.update(Action::Restart);
+    app.update(Action::Input('y'));
+    let action = isinit_tui::client::ProcessAction::Restart { tag: "mta".into() };
+    assert!(app.take_commands().contains(&isinit_tui::client::Command::Act(action.clone())));
+    let audit = isinit_shared::AuditRecord { at_ms: NOW_MS, uid: 0, pid: Some(4400), request: "restart mta".into() };
+    app.update(Action::Client(ClientEvent::Update(Update { seq: 43, event: isinit_shared::Event::Audit(audit) })));
+    let outcome = Ok("restarted mta: running as pid 4243".to_string());
+    app.update(Action::Client(ClientEvent::Reply(Reply::Acted { action, outcome })));
+    insta::assert_snapshot!(render(&app, 100, 30).backend());
+}
+
+#[test]
+fn signal_picker() {
+    let mut app = app(100, 30);
+    on_mta(&mut app);
+    app.update(Action::Signal);
+    app.update(Action::Down);
+    insta::assert_snapshot!(render(&app, 100, 30).backend());
+}
+
+#[test]
+fn sorted_by_cpu_busiest_first() {
+    let mut app = fixture::app(fixture::big_snapshot(1000), 100, 30);
+    app.update(Action::Client(ClientEvent::Reply(Reply::Usage(Ok(fixture::usage())))));
+    app.update(Action::Down); // farm
+    app.update(Action::FocusNext);
+    for _ in 0..5 {
+        app.update(Action::CycleSort); // tag, state, uptime, respawns, cpu
+    }
+    app.update(Action::Top); // the selection stays on its process: go to the busiest
+    insta::assert_snapshot!(render(&app, 100, 30).backend());
+}
+
+#[test]
+fn output_search_highlights_matches() {
+    let mut app = app(100, 30);
+    on_mta(&mut app);
+    app.update(Action::FocusNext); // output
+    app.update(Action::StartFilter); // `/` searches here
+    for c in "RELAY=node03".chars() {
+        app.update(Action::Input(c));
+    }
+    app.update(Action::Confirm);
+    app.update(Action::PrevMatch);
+    let terminal = render(&app, 100, 30);
+    insta::assert_snapshot!(terminal.backend());
+    let buf = terminal.backend().buffer();
+    let highlighted = (0..buf.area.height)
+        .flat_map(|y| (0..buf.area.width).map(move |x| (x, y)))
+        .filter(|&(x, y)| buf[(x, y)].bg == Color::Yellow || buf[(x, y)].bg == Color::LightCyan)
+        .count();
+    assert!(highlighted >= "relay=node03".len() * 2, "matches are highlighted: {highlighted} cells");
+}
+
+#[test]
+fn output_wrapped() {
+    let mut app = app(100, 30);
+    on_mta(&mut app);
+    app.update(Action::ToggleWrap);
+    insta::assert_snapshot!(render(&app, 100, 30).backend());
 }

@@ -79,6 +79,25 @@ pub enum ClientCmd {
         #[arg(short, long)]
         follow: bool,
     },
+    /// Stop a process gracefully (SIGINT, then SIGTERM, then SIGKILL to its
+    /// process group) and start it again. Returns once the new process runs.
+    Restart {
+        /// The entry to restart; it must be in its group's current level.
+        tag: String,
+    },
+    /// Start a respawn entry that is throttled (in backoff) now, resetting
+    /// its throttle count. Returns once the new process runs.
+    Retry {
+        /// The entry in backoff.
+        tag: String,
+    },
+    /// Send a signal to the process group of an entry's process.
+    Signal {
+        /// The entry whose process group gets the signal.
+        tag: String,
+        /// A signal name (HUP, SIGHUP, usr1…) or number.
+        signal: String,
+    },
 }
 
 /// Settings only the daemon takes.

@@ -19,6 +19,9 @@ pub async fn run(command: ClientCmd, socket_flag: Option<&Path>, config_flag: Op
         ClientCmd::Reload => simple(&socket, Request::Reload).await,
         ClientCmd::Shutdown { wait } => shutdown(&socket, wait).await,
         ClientCmd::Logs { tag, lines, follow } => logs(&socket, tag, lines, follow).await,
+        ClientCmd::Restart { tag } => simple(&socket, Request::Restart { tag }).await,
+        ClientCmd::Retry { tag } => simple(&socket, Request::Retry { tag }).await,
+        ClientCmd::Signal { tag, signal } => simple(&socket, Request::Signal { tag, signal }).await,
     }
 }
 
@@ -53,7 +56,7 @@ async fn tell(socket: &Path, group: String, level: String, dry_run: bool) -> Res
 }
 
 async fn status(socket: &Path, group: Option<&str>, json: bool) -> Result<(), Failure> {
-    let (_, reply) = Client::connect_and_request(socket, &Request::Status).await?;
+    let (mut client, reply) = Client::connect_and_request(socket, &Request::Status).await?;
     let Response::Snapshot(mut snap) = reply else {
         return Err(Failure::new("unexpected reply from the daemon"));
     };
@@ -65,7 +68,13 @@ async fn status(socket: &Path, group: Option<&str>, json: bool) -> Result<(), Fa
         snap.processes.retain(|p| p.group == group);
     }
     if json {
-        let text = serde_json::to_string_pretty(&snap).map_err(|e| Failure::new(e.to_string()))?;
+        // One usage sample, on the same connection: CPU time and memory
+        // now (a CPU rate only if something else sampled a moment ago).
+        let usage = match client.request(&Request::Usage).await? {
+            Response::Usage(rows) => rows,
+            other => return Err(unexpected(other)),
+        };
+        let text = render::json_with_usage(&snap, &usage).map_err(|e| Failure::new(e.to_string()))?;
         println!("{text}");
         return Ok(());
     }

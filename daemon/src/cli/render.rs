@@ -1,7 +1,7 @@
 //! How the command line prints what the daemon answers. Pure functions, so
 //! the output format is pinned by unit tests.
 
-use isinit_shared::protocol::{GroupStatus, Plan, ProcessStatus};
+use isinit_shared::protocol::{GroupStatus, Plan, ProcessStatus, ProcessUsage, Snapshot};
 use std::fmt::Write;
 
 /// `GROUP LEVEL STATE`, the status file's format.
@@ -37,6 +37,23 @@ pub fn plan(p: &Plan) -> String {
         list(&p.start),
         list(&p.done)
     )
+}
+
+/// `status --json`: the snapshot, each process with its `usage` (CPU
+/// time, CPU % since the previous sample or null, RSS, live processes in
+/// its groups) or `null` when nothing of it runs.
+pub fn json_with_usage(snap: &Snapshot, usage: &[ProcessUsage]) -> serde_json::Result<String> {
+    let mut value = serde_json::to_value(snap)?;
+    if let Some(rows) = value.get_mut("processes").and_then(|p| p.as_array_mut()) {
+        for row in rows {
+            let tag = row.get("tag").and_then(|t| t.as_str()).unwrap_or_default().to_string();
+            let u = usage.iter().find(|u| u.tag == tag);
+            if let Some(obj) = row.as_object_mut() {
+                obj.insert("usage".into(), u.map_or(Ok(serde_json::Value::Null), serde_json::to_value)?);
+            }
+        }
+    }
+    serde_json::to_string_pretty(&value)
 }
 
 #[cfg(test)]
@@ -94,5 +111,42 @@ mod tests {
             error: None,
         };
         assert_eq!(plan(&p), "tell mail run would:\n  stop:  extra\n  keep:  mta\n  start: spool cf\n  done:  -\n");
+    }
+
+    #[test]
+    fn json_rows_carry_their_usage_or_null() {
+        let mut snap = Snapshot::default();
+        let p = |tag: &str| ProcessStatus {
+            group: "g".into(),
+            tag: tag.into(),
+            mode: Mode::Respawn,
+            levels: "1".into(),
+            command: "x".into(),
+            state: ProcessState::Running,
+            pid: None,
+            started_at_ms: None,
+            respawns: 0,
+            last_exit: None,
+            recent_exits: vec![],
+            backoff_until_ms: None,
+            start_error: None,
+            in_file: true,
+        };
+        snap.processes = vec![p("a"), p("b")];
+        let usage = [ProcessUsage {
+            tag: "a".into(),
+            processes: 2,
+            cpu_time_ms: 1500,
+            cpu_percent: Some(12.5),
+            rss_bytes: 4096,
+        }];
+        let json: serde_json::Value = serde_json::from_str(&json_with_usage(&snap, &usage).unwrap()).unwrap();
+        let a = &json["processes"][0]["usage"];
+        assert_eq!(
+            (a["cpu_time_ms"].as_u64(), a["cpu_percent"].as_f64(), a["rss_bytes"].as_u64()),
+            (Some(1500), Some(12.5), Some(4096))
+        );
+        assert_eq!(a["processes"], 2);
+        assert!(json["processes"][1]["usage"].is_null());
     }
 }

@@ -70,4 +70,41 @@ pub enum Command {
         /// Where the answer goes.
         reply: oneshot::Sender<bool>,
     },
+    /// Stop a process gracefully and start it again (SPEC §13); the
+    /// outcome comes once the new process runs or could not start.
+    Restart {
+        /// The entry to restart.
+        tag: String,
+        /// Who asked, for the audit trail.
+        peer: Peer,
+        /// Where the outcome goes.
+        reply: oneshot::Sender<Outcome>,
+    },
+    /// Let a throttled `respawn` entry start now; the outcome comes once
+    /// the new process runs or could not start.
+    Retry {
+        /// The entry in backoff.
+        tag: String,
+        /// Who asked, for the audit trail.
+        peer: Peer,
+        /// Where the outcome goes.
+        reply: oneshot::Sender<Outcome>,
+    },
+    /// Send a signal to the process group(s) of an entry.
+    Signal {
+        /// The entry.
+        tag: String,
+        /// The signal as the client wrote it (`HUP`, `SIGHUP`, `1`).
+        signal: String,
+        /// Who asked, for the audit trail.
+        peer: Peer,
+        /// Where the outcome goes.
+        reply: oneshot::Sender<Outcome>,
+    },
+    /// The process groups of every entry with something running, for a
+    /// usage sample taken off this task.
+    LiveGroups {
+        /// Where the `(tag, process groups)` list goes.
+        reply: oneshot::Sender<Vec<(String, Vec<i32>)>>,
+    },
 }

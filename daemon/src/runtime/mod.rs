@@ -2,12 +2,15 @@
 //! commands, child exits (SIGCHLD), its own deadlines and daemon signals,
 //! and the I/O that carries out the supervisor's effects.
 
+mod actions;
 mod command;
 pub mod leftovers;
 pub mod output;
 pub mod reap;
+pub mod signals;
 pub mod spawn;
 mod statusfile;
+pub mod usage;
 
 use statusfile::StatusFile;
 
@@ -58,6 +61,8 @@ pub struct Runtime {
     audit: VecDeque<AuditRecord>,
     notices: VecDeque<NoticeRecord>,
     status_file: Option<StatusFile>,
+    /// Restarts and retries accepted but not yet answered (`actions.rs`).
+    pending: Vec<actions::PendingStart>,
 }
 
 impl Runtime {
@@ -84,6 +89,7 @@ impl Runtime {
             audit: VecDeque::new(),
             notices: VecDeque::new(),
             status_file: None,
+            pending: Vec::new(),
         }
     }
 
@@ -136,6 +142,7 @@ impl Runtime {
             if self.carry_out().await {
                 break;
             }
+            self.answer_pending();
         }
         if let Some(status_file) = self.status_file.take() {
             status_file.remove().await;
@@ -211,6 +218,14 @@ impl Runtime {
             }
             Command::KnowsTag { tag, reply } => {
                 let _ = reply.send(self.sup.knows_tag(&tag));
+            }
+            Command::Restart { tag, peer, reply } => self.restart(tag, peer, reply),
+            Command::Retry { tag, peer, reply } => self.retry(tag, peer, reply),
+            Command::Signal { tag, signal, peer, reply } => {
+                let _ = reply.send(self.signal(&tag, &signal, peer));
+            }
+            Command::LiveGroups { reply } => {
+                let _ = reply.send(self.sup.live_process_groups());
             }
         }
     }

@@ -103,6 +103,10 @@ pub async fn serve(stream: UnixStream, peer: Peer, ctx: Context) {
                 return handlers::logs::handle(&ctx, conn, tag, lines, follow).await;
             }
             Request::Subscribe => return handlers::subscribe::handle(&ctx, conn).await,
+            Request::Restart { tag } => handlers::restart::handle(&ctx, peer, tag).await,
+            Request::Retry { tag } => handlers::retry::handle(&ctx, peer, tag).await,
+            Request::Signal { tag, signal } => handlers::signal::handle(&ctx, peer, tag, signal).await,
+            Request::Usage => handlers::usage::handle(&ctx).await,
         };
         if conn.send(&reply).await.is_err() {
             return;

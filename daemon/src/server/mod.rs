@@ -44,6 +44,8 @@ pub struct Context {
     pub info: watch::Receiver<DaemonInfo>,
     /// Output of every tag, for `logs`.
     pub output: crate::runtime::output::OutputHub,
+    /// Reads CPU and memory of process groups when a client asks.
+    pub usage: crate::runtime::usage::UsageSampler,
     /// The daemon's effective uid: besides root, the only one that may
     /// change state.
     pub own_uid: u32,

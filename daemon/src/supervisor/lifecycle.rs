@@ -180,6 +180,10 @@ impl Supervisor {
             .map(|(t, _)| t.clone())
             .collect();
         for tag in finished {
+            if self.procs.get(&tag).is_some_and(|p| p.is_restarting()) {
+                self.start_again(now, &tag);
+                continue;
+            }
             if let Some(group) = self.forget(now, &tag) {
                 self.advance(now, &group);
             }

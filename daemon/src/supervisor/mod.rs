@@ -8,6 +8,7 @@
 //! unit tests drive whole scenarios — tells, exits, throttles, escalations —
 //! with no process at all.
 
+mod actions;
 mod effects;
 mod group;
 mod group_phase;
@@ -20,6 +21,7 @@ mod timing;
 #[cfg(test)]
 mod tests;
 
+pub use actions::{AfterStop, StartProgress, StartTicket};
 pub use effects::{Effect, SpawnRequest, StopSignal};
 pub use timing::{Now, Timing};
 

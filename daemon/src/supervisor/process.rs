@@ -1,5 +1,6 @@
 //! The record the supervisor keeps for one entry's process.
 
+use super::actions::AfterStop;
 use isinit_shared::config::{Entry, Mode};
 use isinit_shared::protocol::ExitStatus;
 use isinit_shared::time::UnixMillis;
@@ -44,6 +45,8 @@ pub struct Proc {
     pub rapid_starts: u32,
     pub last_exit: Option<ExitStatus>,
     pub start_error: Option<String>,
+    /// What happens once a stop has nothing left: forget, or start again.
+    pub after_stop: AfterStop,
 }
 
 impl Proc {
@@ -59,6 +62,7 @@ impl Proc {
             rapid_starts: 0,
             last_exit: None,
             start_error: None,
+            after_stop: AfterStop::Forget,
         }
     }
 

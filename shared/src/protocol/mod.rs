@@ -16,14 +16,16 @@ pub mod chunk;
 pub mod codec;
 pub mod frame;
 mod snapshot;
+mod usage;
 
 pub use snapshot::*;
+pub use usage::ProcessUsage;
 
 use crate::time::UnixMillis;
 use serde::{Deserialize, Serialize};
 
 /// Bumped on every incompatible change to the messages below.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Largest frame either side accepts (SPEC §7), checked before allocating.
 pub const MAX_FRAME_LEN: usize = 1024 * 1024;
@@ -65,6 +67,30 @@ pub enum Request {
     /// A [`Response::Snapshot`], then every change as [`Response::Update`];
     /// a fresh snapshot whenever the client fell behind.
     Subscribe,
+    /// Stop the process of `tag` gracefully (SPEC §5 escalation) and start
+    /// it again; answered once the new process runs or failed to start.
+    Restart {
+        /// The entry to restart; it must be in its group's current level.
+        tag: String,
+    },
+    /// Start a `respawn` entry that is in backoff now, resetting its
+    /// throttle count; answered once the new process runs or failed to start.
+    Retry {
+        /// The throttled entry.
+        tag: String,
+    },
+    /// Send a signal to the process group of `tag`'s process.
+    Signal {
+        /// The entry whose process group gets the signal.
+        tag: String,
+        /// A name (`HUP`, `SIGHUP`, case-insensitive) or a number (`1`);
+        /// the daemon, not the client, decides what it accepts.
+        signal: String,
+    },
+    /// CPU and memory of every live process group, sampled from `/proc` at
+    /// the moment of asking ([`Response::Usage`]); the daemon samples
+    /// nothing unless some client asks.
+    Usage,
 }
 
 /// What the daemon sends.
@@ -116,6 +142,8 @@ pub enum Response {
         /// Whether more chunks follow.
         more: bool,
     },
+    /// Answer to [`Request::Usage`]: one row per entry with live processes.
+    Usage(Vec<ProcessUsage>),
 }
 
 /// A failed request: a kind a program can act on, a one-line reason, and

@@ -10,6 +10,7 @@
 //!
 //! tmux must be installed (`apt-get install tmux`; CI installs it).
 
+mod actions;
 mod screen;
 mod tmux;
 

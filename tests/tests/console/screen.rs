@@ -37,10 +37,14 @@ impl Screen {
     /// columns cut where the header puts them. `None` if the table or the
     /// row is not on screen (e.g. covered by a popup).
     pub(crate) fn process_row(&self, tag: &str) -> Option<BTreeMap<String, String>> {
-        const COLUMNS: [&str; 9] = ["tag", "mode", "levels", "state", "pid", "uptime", "↻", "last exit", "start error"];
+        const COLUMNS: [&str; 11] =
+            ["tag", "mode", "levels", "state", "pid", "uptime", "↻", "cpu%", "rss", "last exit", "start error"];
         let rows: Vec<Vec<char>> = self.cells().filter_map(|c| Some(c.get(3)?.chars().collect())).collect();
-        let header = rows.iter().position(|r| r.iter().collect::<String>().starts_with("tag "))?;
-        let head: String = rows[header].iter().collect();
+        // The sorted column's arrow is a cell of its own: read it as a space.
+        let unsorted =
+            |r: &Vec<char>| r.iter().map(|&c| if c == '▲' || c == '▼' { ' ' } else { c }).collect::<String>();
+        let header = rows.iter().position(|r| unsorted(r).starts_with("tag "))?;
+        let head: String = unsorted(&rows[header]);
         // Column starts, in characters (the header has multi-byte `↻`).
         let mut starts: Vec<(usize, &str)> = COLUMNS
             .iter()
@@ -61,6 +65,32 @@ impl Screen {
             fields.insert(name.to_string(), value.trim().to_string());
         }
         Some(fields)
+    }
+
+    /// The processes table's header row (with the sort arrow, if any).
+    pub(crate) fn process_header(&self) -> Option<String> {
+        self.cells().find_map(|c| {
+            let cell = c.get(3)?;
+            let plain: String = cell.chars().map(|c| if c == '▲' || c == '▼' { ' ' } else { c }).collect();
+            plain.starts_with("tag ").then(|| cell.trim_end().to_string())
+        })
+    }
+
+    /// The tags of the processes table, top to bottom.
+    pub(crate) fn process_tags(&self) -> Vec<String> {
+        let Some(header) = self.process_header() else { return Vec::new() };
+        self.cells()
+            .filter_map(|c| c.get(3).map(|s| s.to_string()))
+            .skip_while(|cell| cell.trim_end() != header)
+            .skip(1)
+            .map_while(|cell| cell.split_whitespace().next().map(String::from))
+            .collect()
+    }
+
+    /// The status line (second to last row), trimmed.
+    pub(crate) fn status_line(&self) -> String {
+        let lines: Vec<&str> = self.text.lines().collect();
+        lines.len().checked_sub(2).and_then(|i| lines.get(i)).map_or(String::new(), |l| l.trim().to_string())
     }
 
     /// The group whose processes the processes panel shows (its title).

@@ -41,6 +41,21 @@ pub enum Action {
     ToggleHelp,
     /// Stick the output view to its newest line, or stop doing so.
     ToggleFollow,
+    /// `R`: restart the selected process (retry it if throttled), after a
+    /// confirmation.
+    Restart,
+    /// `S`: open the signal picker for the selected process.
+    Signal,
+    /// `s`: sort the processes table by the next column.
+    CycleSort,
+    /// `I`: reverse the processes table's sort order.
+    ReverseSort,
+    /// `n`: the next (newer) match of the output search.
+    NextMatch,
+    /// `N`: the previous (older) match of the output search.
+    PrevMatch,
+    /// `w`: wrap long output lines, or cut them at the panel's edge.
+    ToggleWrap,
     /// A character typed into the picker or the filter.
     Input(char),
     /// Delete the last typed character.

@@ -12,6 +12,9 @@ impl App {
                 self.as_of_ms = snapshot.daemon.now_ms;
                 self.snapshot = Some(*snapshot);
                 self.connection = Connection::Connected;
+                // Possibly another daemon: the figures of the old one's
+                // processes mean nothing now.
+                self.usage.rows.clear();
                 self.dirty = true;
             }
             ClientEvent::Update(update) => self.on_update(update),
@@ -59,6 +62,11 @@ impl App {
                 Ok(message) => self.set_status(Tone::Success, format!("reload: {message}")),
                 Err(Failure { message, details }) => self.show_failure("reload failed", message, details),
             },
+            Reply::Acted { action, outcome } => self.on_acted(action, outcome),
+            Reply::Usage(result) => {
+                self.on_usage(result);
+                return;
+            }
         }
         self.dirty = true;
     }

@@ -1,6 +1,6 @@
 //! What each key action means, given the mode and the focus.
 
-use super::{Action, App, ErrorList, Focus, Mode, Picker, Tone};
+use super::{Action, App, ErrorList, Focus, Mode, OutputSearch, Picker, SortOrder, Tone};
 use crate::client::Command;
 
 impl App {
@@ -15,6 +15,9 @@ impl App {
                 }
             }
             Mode::Errors(_) => self.on_key_errors(action),
+            Mode::Confirm(_) => self.on_key_confirm(action),
+            Mode::Signals(_) => self.on_key_signals(action),
+            Mode::Search => self.on_key_search(action),
         }
     }
 
@@ -40,9 +43,27 @@ impl App {
                 self.commands.push(Command::Reload);
                 self.set_status(Tone::Pending, "reloading the isinittab…");
             }
+            // `/` searches the output when it has the focus, else filters.
+            Action::StartFilter if self.focus == Focus::Output => {
+                self.search = OutputSearch::default();
+                self.mode = Mode::Search;
+            }
             Action::StartFilter => self.mode = Mode::Filter,
             Action::ToggleHelp => self.mode = Mode::Help,
             Action::ToggleFollow => self.output.toggle_follow(self.viewport.output),
+            Action::Restart => self.ask_restart(),
+            Action::Signal => self.open_signals(),
+            Action::CycleSort => {
+                self.sort = SortOrder { key: self.sort.key.next(), reversed: false };
+                self.set_status(Tone::Info, self.sort.describe());
+            }
+            Action::ReverseSort => {
+                self.sort.reversed = !self.sort.reversed;
+                self.set_status(Tone::Info, self.sort.describe());
+            }
+            Action::NextMatch => self.next_match(true),
+            Action::PrevMatch => self.next_match(false),
+            Action::ToggleWrap => self.output.toggle_wrap(),
             _ => {}
         }
     }

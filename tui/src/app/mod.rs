@@ -6,20 +6,30 @@
 //! filtering.
 
 mod action;
+#[cfg(test)]
+mod action_tests;
+mod actions;
 mod events;
 mod keys;
 mod mode;
 mod output;
 mod picker;
+mod search;
 mod select;
+mod sort;
 #[cfg(test)]
 mod tests;
+mod usage;
 
 pub use action::{Action, Viewport};
+pub use actions::{Confirm, SIGNALS, SignalPicker};
 pub use mode::{Connection, ErrorList, Focus, InputMode, Mode, Status, Tone};
 pub use output::{OutputState, OutputView, Scroll};
 pub use picker::{Picker, Preview, check_level};
+pub use search::{OutputSearch, match_ranges};
 pub use select::{FLAP_EXITS, FLAP_WINDOW_MS, ListView, is_flapping, scroll_into_view};
+pub use sort::{SortKey, SortOrder};
+pub use usage::{USAGE_EVERY_MS, UsageView};
 
 use crate::client::Command;
 use crate::clock::TimeZone;
@@ -42,6 +52,12 @@ pub struct App {
     groups: Cursor,
     processes: Cursor,
     output: OutputView,
+    /// The output panel's search.
+    search: OutputSearch,
+    /// How the processes table is sorted.
+    sort: SortOrder,
+    /// CPU and memory of the running processes, as last sampled.
+    usage: UsageView,
     status: Option<Status>,
     viewport: Viewport,
     /// The daemon's current time (estimated), for stamping status messages.
@@ -71,6 +87,9 @@ impl App {
             groups: Cursor::default(),
             processes: Cursor::default(),
             output: OutputView::default(),
+            search: OutputSearch::default(),
+            sort: SortOrder::default(),
+            usage: UsageView::default(),
             status: None,
             viewport: Viewport::default(),
             now_ms: 0,
@@ -104,6 +123,7 @@ impl App {
                 if wanted || self.wants_tick() {
                     self.dirty = true;
                 }
+                self.maybe_ask_usage();
             }
             Action::Client(event) => self.on_client_event(event),
             key => {
@@ -206,6 +226,11 @@ impl App {
         &self.socket
     }
 
+    /// How the processes table is sorted.
+    pub fn sort(&self) -> SortOrder {
+        self.sort
+    }
+
     /// The panel heights from the last resize.
     pub fn viewport(&self) -> Viewport {
         self.viewport
@@ -223,6 +248,7 @@ impl App {
         let tag = self.selected_process().map(|p| p.tag.clone());
         if tag != self.output.tag {
             let id = self.output.retarget(tag.clone());
+            self.search.current = None;
             self.commands.push(Command::Follow { id, tag });
             self.dirty = true;
         }

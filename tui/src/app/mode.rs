@@ -1,6 +1,6 @@
 //! The small state enums of the console.
 
-use super::Picker;
+use super::{Confirm, Picker, SignalPicker};
 use isinit_shared::time::UnixMillis;
 
 /// The panel that movement keys act on; Tab cycles through them in order.
@@ -50,6 +50,12 @@ pub enum Mode {
     Filter,
     /// A list of errors the daemon returned (an invalid isinittab).
     Errors(ErrorList),
+    /// A y/n question before acting on a process (restart, retry).
+    Confirm(Confirm),
+    /// Choosing a signal for the selected process.
+    Signals(SignalPicker),
+    /// Typing a search of the output panel.
+    Search,
 }
 
 impl Mode {
@@ -57,9 +63,10 @@ impl Mode {
     pub fn input_mode(&self) -> InputMode {
         match self {
             Mode::Normal => InputMode::Normal,
-            Mode::Picker(_) | Mode::Filter => InputMode::Text,
+            Mode::Picker(_) | Mode::Filter | Mode::Search => InputMode::Text,
             Mode::Help => InputMode::Help,
-            Mode::Errors(_) => InputMode::Popup,
+            Mode::Errors(_) | Mode::Signals(_) => InputMode::Popup,
+            Mode::Confirm(_) => InputMode::Confirm,
         }
     }
 }
@@ -76,6 +83,8 @@ pub enum InputMode {
     Help,
     /// A scrollable popup: arrows scroll, Esc/Enter/q close.
     Popup,
+    /// A y/n question: letters are answers, Enter is yes, Esc no.
+    Confirm,
 }
 
 /// The errors the daemon gave for a failed reload or tell.

@@ -17,6 +17,11 @@ pub struct OutputView {
     lines: VecDeque<String>,
     state: OutputState,
     scroll: Scroll,
+    /// Lines dropped from the front since the stream began, so a line keeps
+    /// its number (for the search's current match) as older ones go.
+    dropped: u64,
+    /// Long lines continue on the next rows instead of being cut.
+    wrap: bool,
 }
 
 /// Where the stream is.
@@ -54,6 +59,7 @@ impl OutputView {
         self.tag = tag;
         self.lines.clear();
         self.scroll = Scroll::Follow;
+        self.dropped = 0;
         self.id
     }
 
@@ -63,6 +69,7 @@ impl OutputView {
         if id != self.id {
             return false;
         }
+        self.dropped += self.lines.len() as u64;
         self.lines.clear();
         self.state = OutputState::Live;
         for line in lines {
@@ -93,6 +100,7 @@ impl OutputView {
         let text = sanitize(text);
         if self.lines.len() == OUTPUT_KEPT {
             self.lines.pop_front();
+            self.dropped += 1;
             if let Scroll::Pinned { top } = &mut self.scroll {
                 *top = top.saturating_sub(1);
             }
@@ -130,6 +138,33 @@ impl OutputView {
             Scroll::Follow => Scroll::Pinned { top: self.max_top(height) },
             Scroll::Pinned { .. } => Scroll::Follow,
         };
+    }
+
+    /// Brings line `index` into a view `height` lines tall, a third of the
+    /// way down when it has to move (a following view keeps following if
+    /// the line is already among the newest).
+    pub(super) fn show_line(&mut self, index: usize, height: usize) {
+        let top = self.top(height);
+        if index >= top && index < top + height.max(1) {
+            return;
+        }
+        self.scroll = Scroll::Pinned { top: index.saturating_sub(height / 3).min(self.max_top(height)) };
+    }
+
+    /// `w`: wrap long lines, or cut them.
+    pub(super) fn toggle_wrap(&mut self) {
+        self.wrap = !self.wrap;
+    }
+
+    /// Whether long lines wrap.
+    pub fn wraps(&self) -> bool {
+        self.wrap
+    }
+
+    /// The number of the kept line `index`, counted since the stream
+    /// began: stable while older lines are dropped.
+    pub fn line_number(&self, index: usize) -> u64 {
+        self.dropped + index as u64
     }
 
     fn max_top(&self, height: usize) -> usize {

@@ -96,12 +96,16 @@ impl App {
     }
 
     /// The selected group's processes that pass the filter: all of them if
-    /// the group's name matches, else those whose tag does.
+    /// the group's name matches, else those whose tag does; in the chosen
+    /// sort order.
     pub fn visible_processes(&self) -> Vec<&ProcessStatus> {
         let (Some(snapshot), Some(group)) = (&self.snapshot, &self.groups.name) else { return Vec::new() };
         let needle = self.filter_folded();
         let all = contains_folded(group, &needle);
-        snapshot.processes_of(group).filter(|p| all || contains_folded(&p.tag, &needle)).collect()
+        let mut rows: Vec<&ProcessStatus> =
+            snapshot.processes_of(group).filter(|p| all || contains_folded(&p.tag, &needle)).collect();
+        self.sort.apply(&mut rows, &self.usage.rows);
+        rows
     }
 
     /// The groups list as shown.

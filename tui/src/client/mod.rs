@@ -15,7 +15,7 @@
 mod requests;
 mod subscription;
 
-use isinit_shared::{ClientError, OutputLine, Plan, Snapshot, Update, time::UnixMillis};
+use isinit_shared::{ClientError, OutputLine, Plan, ProcessUsage, Snapshot, Update, time::UnixMillis};
 use std::path::PathBuf;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -47,6 +47,43 @@ pub enum Command {
         /// The tag to follow, `None` to stop.
         tag: Option<String>,
     },
+    /// Act on one process: restart, retry now, or signal it.
+    Act(ProcessAction),
+    /// Sample CPU and memory of the live process groups.
+    Usage,
+}
+
+/// What the operator asked to do to one process (SPEC §13).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProcessAction {
+    /// Stop it gracefully and start it again.
+    Restart {
+        /// The entry.
+        tag: String,
+    },
+    /// Start a throttled entry now.
+    Retry {
+        /// The entry in backoff.
+        tag: String,
+    },
+    /// Send a signal to its process group.
+    Signal {
+        /// The entry.
+        tag: String,
+        /// The signal's name without `SIG` (`HUP`).
+        signal: String,
+    },
+}
+
+impl ProcessAction {
+    /// How the status line and the audit trail say it: `restart mta`.
+    pub fn describe(&self) -> String {
+        match self {
+            ProcessAction::Restart { tag } => format!("restart {tag}"),
+            ProcessAction::Retry { tag } => format!("retry {tag}"),
+            ProcessAction::Signal { tag, signal } => format!("signal {tag} {signal}"),
+        }
+    }
 }
 
 /// What the client task tells the UI.
@@ -112,6 +149,15 @@ pub enum Reply {
     },
     /// The outcome of a reload.
     Reloaded(Result<String, Failure>),
+    /// The outcome of an action on one process.
+    Acted {
+        /// What was asked.
+        action: ProcessAction,
+        /// The daemon's message, or why it refused.
+        outcome: Result<String, Failure>,
+    },
+    /// A usage sample, one row per entry with live processes.
+    Usage(Result<Vec<ProcessUsage>, Failure>),
 }
 
 /// A request that failed: a one-line reason and, for an invalid isinittab,

@@ -1,6 +1,6 @@
 //! One connection per request, and the output follow stream.
 
-use super::{ClientEvent, Command, Failure, Reply};
+use super::{ClientEvent, Command, Failure, ProcessAction, Reply};
 use isinit_shared::{Client, ClientError, Request, Response};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -30,6 +30,21 @@ pub(super) async fn run(socket: PathBuf, command: Command, events: mpsc::Sender<
             }
         }
         Command::Reload => Reply::Reloaded(ask(&socket, &Request::Reload).await.and_then(ok_message)),
+        Command::Act(action) => {
+            let (request, timeout) = match &action {
+                ProcessAction::Restart { tag } => (Request::Restart { tag: tag.clone() }, START_TIMEOUT),
+                ProcessAction::Retry { tag } => (Request::Retry { tag: tag.clone() }, START_TIMEOUT),
+                ProcessAction::Signal { tag, signal } => {
+                    (Request::Signal { tag: tag.clone(), signal: signal.clone() }, REQUEST_TIMEOUT)
+                }
+            };
+            let outcome = ask_within(&socket, &request, timeout).await.and_then(ok_message);
+            Reply::Acted { action, outcome }
+        }
+        Command::Usage => Reply::Usage(ask(&socket, &Request::Usage).await.and_then(|r| match r {
+            Response::Usage(rows) => Ok(rows),
+            other => Err(unexpected(&other)),
+        })),
         // Follow is served by `follow`, never here.
         Command::Follow { .. } => return,
     };
@@ -37,18 +52,25 @@ pub(super) async fn run(socket: PathBuf, command: Command, events: mpsc::Sender<
     let _ = events.send(ClientEvent::Reply(reply)).await;
 }
 
+/// A restart waits for the old process to stop, which the daemon's
+/// escalation bounds at 15 s by default (SIGTERM after 5 s, SIGKILL 10 s
+/// later), before it answers; this leaves room for that and the start.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Connect, ask, read one reply — within the timeout.
 async fn ask(socket: &std::path::Path, request: &Request) -> Result<Response, Failure> {
+    ask_within(socket, request, REQUEST_TIMEOUT).await
+}
+
+/// Connect, ask, read one reply — within `timeout`.
+async fn ask_within(socket: &std::path::Path, request: &Request, timeout: Duration) -> Result<Response, Failure> {
     let exchange = async {
         let mut client = Client::connect(socket).await?;
         client.request(request).await
     };
-    match tokio::time::timeout(REQUEST_TIMEOUT, exchange).await {
+    match tokio::time::timeout(timeout, exchange).await {
         Ok(result) => result.map_err(Failure::from),
-        Err(_) => Err(Failure {
-            message: format!("no reply from the daemon within {REQUEST_TIMEOUT:?}"),
-            details: Vec::new(),
-        }),
+        Err(_) => Err(Failure { message: format!("no reply from the daemon within {timeout:?}"), details: Vec::new() }),
     }
 }
 

@@ -2,12 +2,13 @@
 //! output, scrollable and optionally following the newest line.
 
 use super::theme;
-use crate::app::{App, Focus, OutputState, OutputView, Scroll};
+use crate::app::{App, Focus, OutputState, OutputView, Scroll, match_ranges};
 use crate::clock::TimeZone;
 use isinit_shared::time::human_duration;
 use isinit_shared::{ExitRecord, ProcessStatus};
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Widget};
 use std::time::Duration;
@@ -32,7 +33,7 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
     command_line(p, app.time_zone()).render(command, buf);
     let [exits, output] = Layout::horizontal([Constraint::Length(EXITS_WIDTH), Constraint::Fill(1)]).areas(body);
     render_exits(p, app.time_zone(), exits, buf);
-    render_output(app.output(), output, buf);
+    render_output(app, output, buf);
 }
 
 fn title(process: Option<&ProcessStatus>, focused: bool) -> Line<'static> {
@@ -94,7 +95,8 @@ fn render_exits(p: &ProcessStatus, tz: TimeZone, area: Rect, buf: &mut Buffer) {
     Paragraph::new(lines).render(inner, buf);
 }
 
-fn render_output(output: &OutputView, area: Rect, buf: &mut Buffer) {
+fn render_output(app: &App, area: Rect, buf: &mut Buffer) {
+    let output = app.output();
     let area = Rect { x: area.x + 1, width: area.width.saturating_sub(1), ..area };
     let height = usize::from(area.height);
     let lines = output.lines();
@@ -108,9 +110,73 @@ fn render_output(output: &OutputView, area: Rect, buf: &mut Buffer) {
         Line::styled(text, theme::muted()).render(area, buf);
         return;
     }
+    let needle = app.search().query.to_ascii_lowercase();
+    let current = app.search().current;
+    let width = usize::from(area.width).max(1);
+    let wrap = output.wraps();
+    let rows_of = |i: usize| {
+        let is_current = current == Some(output.line_number(i));
+        line_rows(&lines[i], &needle, is_current, width, wrap)
+    };
     let top = output.top(height);
-    let visible: Vec<Line> = lines.range(top..).take(height).map(|l| Line::raw(l.as_str())).collect();
-    Paragraph::new(visible).render(area, buf);
+    let rows: Vec<Line> = if wrap && output.scroll() == Scroll::Follow {
+        // Anchored at the bottom: the newest line's last row is the last row.
+        let mut rows: Vec<Line> = Vec::new();
+        for i in (0..lines.len()).rev() {
+            let mut line = rows_of(i);
+            line.append(&mut rows);
+            rows = line;
+            if rows.len() >= height {
+                break;
+            }
+        }
+        let skip = rows.len().saturating_sub(height);
+        rows.into_iter().skip(skip).collect()
+    } else {
+        (top..lines.len()).flat_map(rows_of).take(height).collect()
+    };
+    Paragraph::new(rows).render(area, buf);
+}
+
+/// One line of output as screen rows: the search's matches highlighted
+/// (brighter on the current match's line), cut into rows of `width`
+/// characters when wrapping, else one row that the panel's edge clips.
+fn line_rows(text: &str, needle: &str, is_current: bool, width: usize, wrap: bool) -> Vec<Line<'static>> {
+    let hit = if is_current { theme::search_current() } else { theme::search_match() };
+    let mut pieces: Vec<(String, Style)> = Vec::new();
+    let mut at = 0;
+    for (start, end) in match_ranges(text, needle) {
+        if start > at {
+            pieces.push((text[at..start].to_string(), Style::new()));
+        }
+        pieces.push((text[start..end].to_string(), hit));
+        at = end;
+    }
+    if at < text.len() || pieces.is_empty() {
+        pieces.push((text[at..].to_string(), Style::new()));
+    }
+    if !wrap {
+        return vec![Line::from(pieces.into_iter().map(|(t, s)| Span::styled(t, s)).collect::<Vec<_>>())];
+    }
+    let mut rows: Vec<Vec<Span<'static>>> = vec![Vec::new()];
+    let mut used = 0;
+    for (piece, style) in pieces {
+        let mut rest: &str = &piece;
+        while !rest.is_empty() {
+            if used == width {
+                rows.push(Vec::new());
+                used = 0;
+            }
+            let take = rest.char_indices().nth(width - used).map_or(rest.len(), |(i, _)| i);
+            let (head, tail) = rest.split_at(take);
+            used += head.chars().count();
+            if let Some(row) = rows.last_mut() {
+                row.push(Span::styled(head.to_string(), style));
+            }
+            rest = tail;
+        }
+    }
+    rows.into_iter().map(Line::from).collect()
 }
 
 /// Bottom title: where the output view is and whether it follows.
@@ -124,8 +190,33 @@ fn scroll_hint(output: &OutputView, height: usize) -> Line<'static> {
     if total > 0 {
         spans.push(Span::styled(format!("lines {}-{end} of {total} ", output.top(height) + 1), theme::muted()));
     }
+    if output.wraps() {
+        spans.push(Span::styled("· wrapped ", theme::muted()));
+    }
     if let OutputState::Ended(reason) = output.state() {
         spans.push(Span::styled(format!("stream ended: {reason} "), theme::error()));
     }
     Line::from(spans)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(rows: &[Line]) -> Vec<String> {
+        rows.iter().map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect()).collect()
+    }
+
+    #[test]
+    fn rows_wrap_at_the_width_and_keep_the_highlight() {
+        let rows = line_rows("abcdefghij", "def", false, 4, true);
+        assert_eq!(texts(&rows), ["abcd", "efgh", "ij"]);
+        let styled: Vec<(&str, Style)> =
+            rows.iter().flat_map(|l| l.spans.iter().map(|s| (s.content.as_ref(), s.style))).collect();
+        assert_eq!(styled[1], ("d", theme::search_match()));
+        assert_eq!(styled[2], ("ef", theme::search_match()));
+        assert_eq!(texts(&line_rows("abcdefghij", "", false, 4, false)), ["abcdefghij"]);
+        assert_eq!(texts(&line_rows("", "x", false, 4, true)), [""]);
+        assert_eq!(texts(&line_rows("héllo", "", false, 2, true)), ["hé", "ll", "o"]);
+    }
 }

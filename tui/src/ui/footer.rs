@@ -15,6 +15,13 @@ pub(super) fn render(app: &App, status: Rect, footer: Rect, buf: &mut Buffer) {
 }
 
 fn status_line(app: &App) -> Line<'_> {
+    if matches!(app.mode(), Mode::Search) {
+        return Line::from(vec![
+            Span::styled(" search output: ", theme::key()),
+            Span::raw(app.search().query.as_str()),
+            Span::styled("▏", theme::key()),
+        ]);
+    }
     if matches!(app.mode(), Mode::Filter) {
         return Line::from(vec![
             Span::styled(" filter: ", theme::key()),
@@ -50,16 +57,32 @@ fn hints(app: &App) -> Line<'static> {
         Mode::Filter => &[("type", "filter"), ("↑↓", "move"), ("Enter", "keep"), ("Esc", "clear")],
         Mode::Help => &[("Esc", "close help")],
         Mode::Errors(_) => &[("↑↓", "scroll"), ("Esc", "close")],
+        Mode::Confirm(_) => &[("y", "yes, do it"), ("n Esc", "no")],
+        Mode::Signals(_) => &[("↑↓", "choose"), ("Enter", "send"), ("Esc", "cancel")],
+        Mode::Search => &[("type", "search"), ("Enter", "keep"), ("Esc", "clear")],
         Mode::Normal => match app.focus() {
             Focus::Output => &[
-                ("↑↓ PgUp PgDn", "scroll"),
+                ("↑↓", "scroll"),
                 ("f", "follow"),
-                ("Tab", "focus"),
-                ("r", "reload"),
+                ("/", "search"),
+                ("n N", "next/prev"),
+                ("w", "wrap"),
+                ("R", "restart"),
+                ("S", "signal"),
                 ("?", "help"),
                 ("q", "quit"),
             ],
-            Focus::Groups | Focus::Processes => &[
+            Focus::Processes => &[
+                ("↑↓", "move"),
+                ("Tab", "focus"),
+                ("Enter", "level"),
+                ("R", "restart"),
+                ("S", "signal"),
+                ("s", "sort"),
+                ("?", "help"),
+                ("q", "quit"),
+            ],
+            Focus::Groups => &[
                 ("↑↓", "move"),
                 ("Tab", "focus"),
                 ("Enter", "level"),

@@ -4,6 +4,7 @@
 //!
 //! One file per panel; this one lays them out and stacks the overlays.
 
+mod confirm;
 mod detail;
 mod errors;
 mod events;
@@ -13,6 +14,7 @@ mod header;
 mod help;
 mod picker;
 mod processes;
+mod signals;
 mod table;
 pub mod theme;
 
@@ -115,7 +117,9 @@ impl Widget for &App {
             Mode::Picker(p) => picker::render(p, self, area, buf),
             Mode::Help => help::render(area, buf),
             Mode::Errors(list) => errors::render(list, area, buf),
-            Mode::Normal | Mode::Filter => {}
+            Mode::Confirm(confirm) => confirm::render(confirm, area, buf),
+            Mode::Signals(picker) => signals::render(picker, area, buf),
+            Mode::Normal | Mode::Filter | Mode::Search => {}
         }
     }
 }

@@ -18,30 +18,63 @@ pub(super) fn uptime(p: &ProcessStatus, now_ms: UnixMillis) -> Option<String> {
     Some(human_duration(Duration::from_millis(now_ms.saturating_sub(started))))
 }
 
-fn cells<'a>(p: &'a ProcessStatus, now_ms: UnixMillis, kept: &[(usize, u16)]) -> [Cell<'a>; 9] {
+/// CPU use in percent of one core: one decimal below 100.
+pub(super) fn cpu_text(percent: f64) -> String {
+    if percent < 99.95 { format!("{percent:.1}") } else { format!("{percent:.0}") }
+}
+
+/// Resident memory in at most five characters: `812K`, `5.2M`, `1.3G`.
+pub(super) fn rss_text(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["K", "M", "G", "T", "P", "E"];
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if value < 9.95 && unit > 0 { format!("{value:.1}{}", UNITS[unit]) } else { format!("{value:.0}{}", UNITS[unit]) }
+}
+
+/// Indices of the columns below, in display order.
+const TAG: usize = 0;
+const LEVELS: usize = 2;
+const START_ERROR: usize = 10;
+
+fn cells<'a>(p: &'a ProcessStatus, app: &App, kept: &[(usize, u16)]) -> [Cell<'a>; 11] {
     let width_of = |column| table::width_of(kept, column);
     let dash = || Cell::from(Span::styled("-", theme::muted()));
+    // Figures only for what runs now; `…` until the first rate arrives.
+    let usage = p.pid.and(app.usage_of(&p.tag));
+    let cpu = match (p.pid, usage.and_then(|u| u.cpu_percent)) {
+        (None, _) => dash(),
+        (Some(_), None) => Cell::from(Span::styled("…", theme::muted())),
+        (Some(_), Some(c)) => Cell::from(cpu_text(c)),
+    };
     [
-        Cell::from(table::clip_middle(&p.tag, width_of(0))),
+        Cell::from(table::clip_middle(&p.tag, width_of(TAG))),
         Cell::from(p.mode.as_str()),
-        Cell::from(table::clip(&p.levels, width_of(2))),
+        Cell::from(table::clip(&p.levels, width_of(LEVELS))),
         Cell::from(Span::styled(p.state.as_str(), theme::process_state(p.state))),
         p.pid.map_or_else(dash, |pid| Cell::from(pid.to_string())),
-        uptime(p, now_ms).map_or_else(dash, Cell::from),
+        uptime(p, app.as_of_ms()).map_or_else(dash, Cell::from),
         Cell::from(p.respawns.to_string()),
+        cpu,
+        usage.map_or_else(dash, |u| Cell::from(rss_text(u.rss_bytes))),
         p.last_exit.map_or_else(dash, |e| {
             let style = if e.success() { theme::muted() } else { theme::error() };
             Cell::from(Span::styled(e.to_string(), style))
         }),
-        p.start_error
-            .as_deref()
-            .map_or_else(|| Cell::from(""), |e| Cell::from(Span::styled(table::clip(e, width_of(8)), theme::error()))),
+        p.start_error.as_deref().map_or_else(
+            || Cell::from(""),
+            |e| Cell::from(Span::styled(table::clip(e, width_of(START_ERROR)), theme::error())),
+        ),
     ]
 }
 
 pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let focused = app.focus() == Focus::Processes;
     let view = app.processes_view();
+    let sort = app.sort();
     let heading = match app.selected_group() {
         Some(g) => format!(" processes of {} ", g.name),
         None => " processes ".to_owned(),
@@ -50,33 +83,45 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
     if let Some(selected) = view.selected {
         title.push(Span::styled(format!("{}/{} ", selected + 1, view.items.len()), theme::muted()));
     }
+    if sort.key.column().is_none() && sort.reversed {
+        title.push(Span::styled("reverse file order ", theme::muted()));
+    }
     let block = Block::bordered().border_style(theme::border(focused)).title(Line::from(title));
     let inner = block.inner(area);
     let items = &view.items;
     let tag_width = table::measure("tag", items.iter().map(|p| p.tag.as_str()), 24);
     let levels_width = table::measure("levels", items.iter().map(|p| p.levels.as_str()), 16);
     let state_width = table::measure("state", items.iter().map(|p| p.state.as_str()), 15);
-    let columns = [
+    let mut columns = [
         Column { min: 7, ..Column::fill("tag", tag_width) },
-        Column::fixed("mode", 7, 6),
-        Column::squeezable("levels", levels_width, 7, 5),
+        Column::fixed("mode", 7, 7),
+        Column::squeezable("levels", levels_width, 7, 7),
         Column::fixed("state", state_width, 0),
         Column::fixed("pid", 7, 1),
         Column::fixed("uptime", 6, 2),
         Column::fixed("↻", 3, 4),
+        Column::fixed("cpu%", 5, 5),
+        Column::fixed("rss", 5, 6),
         Column::fixed("last exit", 9, 3),
         // Only when the tags can have all the width they want: the start
         // error is also shown in the detail panel.
         Column::fixed("start error", 16 + tag_width.saturating_sub(7), 8),
     ];
+    // The sorted column's header carries an arrow: one cell more.
+    let sorted = sort.key.column().and_then(|title| columns.iter().position(|c| c.title == title));
+    if let Some(c) = sorted.map(|i| &mut columns[i]) {
+        c.width += 1;
+        c.min += 1;
+    }
+    let tag_width = if sorted == Some(TAG) { tag_width + 1 } else { tag_width };
     let mut kept = table::layout(&columns, inner.width);
-    if table::width_of(&kept, 8) > 0 {
+    if table::width_of(&kept, START_ERROR) > 0 {
         // Hand the tag column's spare width to the error column instead.
-        let spare = table::width_of(&kept, 0).saturating_sub(tag_width);
+        let spare = table::width_of(&kept, TAG).saturating_sub(tag_width);
         for (k, w) in &mut kept {
             match *k {
-                0 => *w -= spare,
-                8 => *w += spare,
+                TAG => *w -= spare,
+                START_ERROR => *w += spare,
                 _ => {}
             }
         }
@@ -84,13 +129,16 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
 
     let height = usize::from(inner.height.saturating_sub(1));
     let offset = view.selected.map_or(0, |s| scroll_into_view(view.offset, s, height));
-    let now = app.as_of_ms();
     let rows = view.items.iter().enumerate().skip(offset).take(height).map(|(i, p)| {
-        let mut all = cells(p, now, &kept).map(Some);
+        let mut all = cells(p, app, &kept).map(Some);
         let row = Row::new(kept.iter().map(|&(k, _)| all[k].take().unwrap_or_default()));
         if view.selected == Some(i) { row.style(theme::selected(focused)) } else { row }
     });
-    let header = Row::new(kept.iter().map(|&(k, _)| columns[k].title)).style(theme::header());
+    let header = Row::new(kept.iter().map(|&(k, _)| match sorted == Some(k) {
+        true => Cell::from(Line::from(vec![Span::raw(columns[k].title), Span::styled(sort.arrow(), theme::key())])),
+        false => Cell::from(columns[k].title),
+    }))
+    .style(theme::header());
     Table::new(rows, table::constraints(&kept))
         .header(header)
         .column_spacing(table::SPACING)
@@ -101,4 +149,25 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
         Line::styled(text, theme::muted()).render(Rect { y: inner.y + 1, height: 1, ..inner }, buf);
     }
     table::scrollbar(area, view.items.len(), height, offset, buf);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn figures_fit_their_columns() {
+        assert_eq!(cpu_text(0.0), "0.0");
+        assert_eq!(cpu_text(12.345), "12.3");
+        assert_eq!(cpu_text(99.99), "100");
+        assert_eq!(cpu_text(187.2), "187");
+        assert_eq!(rss_text(0), "0K");
+        assert_eq!(rss_text(812 * 1024), "812K");
+        assert_eq!(rss_text(5 * 1024 * 1024 + 200 * 1024), "5.2M");
+        assert_eq!(rss_text(812 * 1024 * 1024), "812M");
+        assert_eq!(rss_text(1300 * 1024 * 1024), "1.3G");
+        for b in [1u64, 999 * 1024, 1000 * 1024, 9_999_999, u64::MAX] {
+            assert!(rss_text(b).chars().count() <= 5, "{b}: {}", rss_text(b));
+        }
+    }
 }

@@ -76,3 +76,13 @@ pub fn stale() -> Style {
 pub fn key() -> Style {
     Style::new().fg(Color::Cyan).add_modifier(Modifier::BOLD)
 }
+
+/// A match of the output search.
+pub fn search_match() -> Style {
+    Style::new().fg(Color::Black).bg(Color::Yellow)
+}
+
+/// The matches on the line `n`/`N` last jumped to.
+pub fn search_current() -> Style {
+    Style::new().fg(Color::Black).bg(Color::LightCyan).add_modifier(Modifier::BOLD)
+}

@@ -3,10 +3,14 @@
 
 pub mod logs;
 pub mod reload;
+pub mod restart;
+pub mod retry;
 pub mod shutdown;
+pub mod signal;
 pub mod status;
 pub mod subscribe;
 pub mod tell;
+pub mod usage;
 
 use super::Context;
 use crate::runtime::{Command, Outcome, Peer};

@@ -3,9 +3,11 @@
 //! in by hand, and time is advanced explicitly.
 //!
 //! This file is the fake world; `switching.rs` covers tells, levels and
-//! reloads, `lifecycle.rs` respawn, stopping and shutdown, `properties.rs`
-//! what must hold after any sequence of them.
+//! reloads, `lifecycle.rs` respawn, stopping and shutdown, `actions.rs`
+//! restart, retry and signal of one process, `properties.rs` what must
+//! hold after any sequence of them.
 
+mod actions;
 mod lifecycle;
 mod properties;
 mod switching;

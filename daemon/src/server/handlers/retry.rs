@@ -1,0 +1,13 @@
+//! `retry TAG`: a throttled `respawn` entry starts now. The reply waits
+//! for the new process (or the reason it did not start).
+
+use super::{Context, ask, authorize, outcome};
+use crate::runtime::{Command, Peer};
+use isinit_shared::protocol::Response;
+
+pub async fn handle(ctx: &Context, peer: Peer, tag: String) -> Response {
+    if let Err(denied) = authorize(ctx, peer, "retry") {
+        return *denied;
+    }
+    outcome(ask(ctx, |reply| Command::Retry { tag, peer, reply }).await)
+}
