@@ -219,7 +219,7 @@ impl Supervisor {
     /// retire every process before its group may leave `STOPPING`).
     /// If the file now puts the tag in another group, that group's start,
     /// which waits for the old record to go, moves on at once.
-    fn forget(&mut self, now: Now, tag: &str) -> Option<String> {
+    pub(super) fn forget(&mut self, now: Now, tag: &str) -> Option<String> {
         let p = self.procs.remove(tag)?;
         self.timers.cancel(|t| match t {
             Timer::Respawn { tag: t2 } | Timer::Escalate { tag: t2, .. } => t2 == tag,

@@ -24,7 +24,7 @@ fn group_state(phase: &GroupPhase) -> GroupState {
 }
 
 /// The state SPEC §4 names for a process record.
-fn process_state(p: &Proc) -> ProcessState {
+pub(super) fn process_state(p: &Proc) -> ProcessState {
     match &p.phase {
         Phase::Stopping => ProcessState::Stopping,
         Phase::Running if p.entry.mode.is_foreground() => ProcessState::Waiting,
