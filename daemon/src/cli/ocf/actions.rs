@@ -17,7 +17,7 @@ fn target(p: &Params) -> Target<'_> {
 /// daemon that does not run supervises nothing: not running.
 pub async fn monitor(p: &Params, s: &Session) -> Outcome {
     match s.snapshot().await {
-        Ok(snap) => view::monitor(&view::view(&snap, &target(p))),
+        Ok(snap) => view::monitor(&view::view(&snap, &target(p), snap.daemon.now_ms)),
         Err(SessionError::Client(ClientError::NotRunning { .. })) => {
             Outcome::with(OcfCode::NotRunning, format!("isinit daemon not running on {}", s.socket().display()))
         }
@@ -38,7 +38,7 @@ pub async fn arrive(p: &Params, s: &Session, role: Role) -> Outcome {
         },
     };
     let t = target(p);
-    let judge = |snap: &_| view::arrival(&view::view(snap, &t), role);
+    let judge = |snap: &_, now| view::arrival(&view::view(snap, &t, now), role);
     let (mut sub, mut snap) = match s.subscribe().await {
         Ok(x) => x,
         Err(SessionError::Client(ClientError::NotRunning { .. })) => {
@@ -50,23 +50,20 @@ pub async fn arrive(p: &Params, s: &Session, role: Role) -> Outcome {
         Err(e) => return failure(e),
     };
     let told = snap.group(&p.group).and_then(|g| g.level.as_deref()) == Some(level);
-    if !told {
-        if let Err(e) = s.tell(&p.group, level).await {
-            return match e {
-                SessionError::Client(ClientError::Daemon(reply)) if reply.kind == ErrorKind::NoSuchGroup => {
-                    Outcome::with(OcfCode::ErrConfigured, reply.message)
-                }
-                e => failure(e),
-            };
-        }
+    if !told && let Err(e) = s.tell(&p.group, level).await {
+        return match e {
+            SessionError::Client(ClientError::Daemon(reply)) if reply.kind == ErrorKind::NoSuchGroup => {
+                Outcome::with(OcfCode::ErrConfigured, reply.message)
+            }
+            e => failure(e),
+        };
     }
     match s.follow(&mut sub, &mut snap, judge).await {
         Ok(Progress::Reached) => {
             let state = snap.group(&p.group).map(|g| g.state.as_str()).unwrap_or("?");
             Outcome::with(OcfCode::Success, format!("group {} at level {level} ({state})", p.group))
         }
-        Ok(Progress::Failed(why)) => Outcome::with(OcfCode::ErrGeneric, why),
-        Ok(Progress::Pending(why)) => Outcome::with(OcfCode::ErrGeneric, why),
+        Ok(Progress::Failed(why) | Progress::Pending { why, .. }) => Outcome::with(OcfCode::ErrGeneric, why),
         Err(SessionError::TimedOut { waited, what }) => Outcome::with(
             OcfCode::ErrGeneric,
             format!("group {} not settled at level {level} after {}s: {what}", p.group, waited.as_secs()),
@@ -84,7 +81,7 @@ const STOP_ATTEMPTS: u32 = 3;
 /// running, or does not know the group, has nothing of it running.
 pub async fn stop(p: &Params, s: &Session) -> Outcome {
     let t = target(p);
-    let judge = |snap: &_| view::departure(&view::view(snap, &t));
+    let judge = |snap: &_, now| view::departure(&view::view(snap, &t, now));
     let stopped = |why: String| Outcome::with(OcfCode::Success, why);
     let mut attempt = 0;
     loop {
@@ -97,7 +94,7 @@ pub async fn stop(p: &Params, s: &Session) -> Outcome {
             Err(e) => return failure(e),
         };
         if snap.group(&p.group).and_then(|g| g.level.as_deref()) != Some(p.stop_level.as_str())
-            && judge(&snap) != Progress::Reached
+            && judge(&snap, snap.daemon.now_ms) != Progress::Reached
         {
             match s.tell(&p.group, &p.stop_level).await {
                 Ok(_) => {}
@@ -114,7 +111,9 @@ pub async fn stop(p: &Params, s: &Session) -> Outcome {
             Ok(Progress::Reached) => {
                 return stopped(format!("group {} stopped at level {}", p.group, p.stop_level));
             }
-            Ok(Progress::Failed(why) | Progress::Pending(why)) => return Outcome::with(OcfCode::ErrGeneric, why),
+            Ok(Progress::Failed(why) | Progress::Pending { why, .. }) => {
+                return Outcome::with(OcfCode::ErrGeneric, why);
+            }
             Err(SessionError::Client(ClientError::Frame(_))) if attempt < STOP_ATTEMPTS => continue,
             Err(SessionError::TimedOut { waited, what }) => {
                 return Outcome::with(

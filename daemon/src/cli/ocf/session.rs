@@ -7,14 +7,18 @@
 //!
 //! Waiting follows the daemon's event stream (a subscription), not a
 //! polling loop: each change is folded into the snapshot and the decision
-//! re-evaluated.
+//! re-evaluated; the only timer is the one a decision asks for (a respawn
+//! entry becoming steady).
 
 use super::view::Progress;
 use isinit_shared::client::{Client, ClientError};
 use isinit_shared::protocol::{Request, Response, Snapshot};
+use isinit_shared::time::{self, UnixMillis};
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tokio::time::{Instant, timeout_at};
 
 /// Why a conversation with the daemon ended without an answer.
@@ -83,11 +87,11 @@ impl Session {
 
     /// A subscription and its first snapshot; later changes are read by
     /// [`Session::follow`].
-    pub async fn subscribe(&self) -> Result<(Client, Snapshot), SessionError> {
+    pub async fn subscribe(&self) -> Result<(Events, Snapshot), SessionError> {
         let (client, reply) =
             self.within("a subscription", Client::connect_and_request(&self.socket, &Request::Subscribe)).await?;
         match reply {
-            Response::Snapshot(s) => Ok((client, *s)),
+            Response::Snapshot(s) => Ok((Events::spawn(client), *s)),
             other => Err(unexpected(other)),
         }
     }
@@ -105,30 +109,77 @@ impl Session {
 
     /// Folds the subscription's events into `snap` until `judge` says the
     /// wait is over ([`Progress::Reached`] or [`Progress::Failed`]), the
-    /// deadline passes, or the connection ends.
+    /// deadline passes, or the connection ends. `judge` also gets the
+    /// wall-clock time, and is asked again at the `recheck_at` it names
+    /// even when no event arrives.
     pub async fn follow(
         &self,
-        sub: &mut Client,
+        events: &mut Events,
         snap: &mut Snapshot,
-        judge: impl Fn(&Snapshot) -> Progress,
+        judge: impl Fn(&Snapshot, UnixMillis) -> Progress,
     ) -> Result<Progress, SessionError> {
         loop {
-            let awaited = match judge(snap) {
-                Progress::Pending(what) => what,
+            let now = time::now_ms();
+            let (awaited, recheck_at) = match judge(snap, now) {
+                Progress::Pending { why, recheck_at } => (why, recheck_at),
                 done => return Ok(done),
             };
-            match timeout_at(self.deadline, sub.recv()).await {
-                Err(_) => return Err(self.timed_out(&awaited)),
-                Ok(Err(e)) => return Err(e.into()),
-                // A `false` from apply (new isinittab) is followed by a
-                // fresh snapshot, which replaces ours below.
-                Ok(Ok(Response::Update(update))) => {
-                    snap.apply(&update);
+            let wake = recheck_at
+                .and_then(|at| Instant::now().checked_add(Duration::from_millis(at.saturating_sub(now))))
+                .map_or(self.deadline, |at| at.min(self.deadline));
+            tokio::select! {
+                message = events.rx.recv() => match message {
+                    // A `false` from apply (new isinittab) is followed by a
+                    // fresh snapshot, which replaces ours below.
+                    Some(Ok(Response::Update(update))) => {
+                        snap.apply(&update);
+                    }
+                    Some(Ok(Response::Snapshot(fresh))) => *snap = *fresh,
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return Err(e.into()),
+                    None => return Err(ClientError::Unexpected("the event reader stopped".to_string()).into()),
+                },
+                () = tokio::time::sleep_until(wake) => {
+                    if Instant::now() >= self.deadline {
+                        return Err(self.timed_out(&awaited));
+                    }
                 }
-                Ok(Ok(Response::Snapshot(fresh))) => *snap = *fresh,
-                Ok(Ok(_)) => {}
             }
         }
+    }
+}
+
+/// A subscription's messages, read by a task of their own so that waiting
+/// for one can be abandoned (for a timer) without cutting a frame in half.
+pub struct Events {
+    rx: mpsc::Receiver<Result<Response, ClientError>>,
+    reader: JoinHandle<()>,
+}
+
+/// How many messages may wait unread; beyond that the reader pauses and
+/// the daemon resynchronises us with a fresh snapshot, as for any slow
+/// subscriber.
+const EVENTS_BUFFERED: usize = 64;
+
+impl Events {
+    fn spawn(mut client: Client) -> Events {
+        let (tx, rx) = mpsc::channel(EVENTS_BUFFERED);
+        let reader = tokio::spawn(async move {
+            loop {
+                let message = client.recv().await;
+                let end = message.is_err();
+                if tx.send(message).await.is_err() || end {
+                    return;
+                }
+            }
+        });
+        Events { rx, reader }
+    }
+}
+
+impl Drop for Events {
+    fn drop(&mut self) {
+        self.reader.abort();
     }
 }
 

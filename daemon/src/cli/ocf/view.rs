@@ -14,6 +14,11 @@ use isinit_shared::time::UnixMillis;
 pub const FLAP_EXITS: usize = 2;
 /// The window of [`FLAP_EXITS`].
 pub const FLAP_WINDOW_MS: u64 = 60_000;
+/// How long a respawn entry must have been running for a start to count
+/// it as up: the daemon's rapid-respawn window (SPEC §4), so an entry that
+/// crashes at once is seen failing (backoff) by the start, not only by the
+/// next monitor.
+pub const STEADY_MS: u64 = 1_000;
 
 /// The levels a resource maps its roles to (from the parameters).
 #[derive(Debug, Clone, Copy)]
@@ -44,6 +49,16 @@ pub enum Health {
     Up,
     /// Still switching to the level, or a respawn entry between two runs.
     Settling(String),
+    /// Settled and running, but a respawn entry started less than
+    /// [`STEADY_MS`] ago; steady at `steady_at` unless it exits first.
+    Young {
+        /// Which entry, for a timeout message.
+        why: String,
+        /// When it will have run [`STEADY_MS`].
+        steady_at: UnixMillis,
+        /// Set when an entry is also flapping (see [`Health::Degraded`]).
+        flapping: Option<String>,
+    },
     /// Up, but an entry keeps exiting and being respawned.
     Degraded(String),
     /// A test failed, an entry is in backoff or failed to start, or the
@@ -86,8 +101,10 @@ fn in_level(p: &ProcessStatus, level: &str) -> bool {
     p.mode != Mode::Off && Levels::from_field(&p.levels).contains(level)
 }
 
-/// What the group named by `t` looks like in `snap`.
-pub fn view(snap: &Snapshot, t: &Target<'_>) -> GroupView {
+/// What the group named by `t` looks like in `snap` at wall-clock `now`
+/// (the snapshot's own `now_ms` for a one-off look; the local clock while
+/// waiting — the agent runs on the daemon's host).
+pub fn view(snap: &Snapshot, t: &Target<'_>, now: UnixMillis) -> GroupView {
     let Some(g) = snap.group(t.group) else {
         return GroupView::Stopped(format!("the daemon does not know group {}", t.group));
     };
@@ -100,10 +117,10 @@ pub fn view(snap: &Snapshot, t: &Target<'_>) -> GroupView {
         };
     };
     if level == t.level {
-        return GroupView::Active { role: Role::Unpromoted, health: health(snap, g.state, &procs, level) };
+        return GroupView::Active { role: Role::Unpromoted, health: health(g.state, &procs, level, now) };
     }
     if Some(level) == t.promoted_level {
-        return GroupView::Active { role: Role::Promoted, health: health(snap, g.state, &procs, level) };
+        return GroupView::Active { role: Role::Promoted, health: health(g.state, &procs, level, now) };
     }
     if level == t.stop_level || g.state == GroupState::Halting {
         let left = alive(&|p| !in_level(p, t.stop_level) || g.state == GroupState::Halting);
@@ -125,7 +142,7 @@ pub fn view(snap: &Snapshot, t: &Target<'_>) -> GroupView {
 }
 
 /// How the group is doing at `level`, one of its running levels.
-fn health(snap: &Snapshot, state: GroupState, procs: &[&ProcessStatus], level: &str) -> Health {
+fn health(state: GroupState, procs: &[&ProcessStatus], level: &str, now: UnixMillis) -> Health {
     if state == GroupState::Halting {
         return Health::Failed("the isinit daemon is shutting down".to_string());
     }
@@ -153,15 +170,34 @@ fn health(snap: &Snapshot, state: GroupState, procs: &[&ProcessStatus], level: &
     if let Some(p) = respawns().find(|p| p.state != ProcessState::Running) {
         return Health::Settling(format!("{} is {} (being respawned)", p.tag, p.state.as_str()));
     }
-    if let Some((p, n)) = respawns().map(|p| (p, recent_exits(p, snap.daemon.now_ms))).find(|(_, n)| *n >= FLAP_EXITS) {
-        return Health::Degraded(format!("{} exited {n} times in the last {} s", p.tag, FLAP_WINDOW_MS / 1000));
+    let flapping = respawns()
+        .map(|p| (p, recent_exits(p, now)))
+        .find(|(_, n)| *n >= FLAP_EXITS)
+        .map(|(p, n)| format!("{} exited {n} times in the last {} s", p.tag, FLAP_WINDOW_MS / 1000));
+    let young = respawns()
+        .filter_map(|p| p.started_at_ms.map(|at| (p, at.saturating_add(STEADY_MS))))
+        // A start time in the future (clock stepped back) is not waited for.
+        .filter(|(p, steady_at)| {
+            *steady_at > now && p.started_at_ms.is_some_and(|at| at <= now.saturating_add(STEADY_MS))
+        })
+        .max_by_key(|(_, steady_at)| *steady_at);
+    match (young, flapping) {
+        (Some((p, steady_at)), flapping) => {
+            Health::Young { why: format!("{} started less than {STEADY_MS} ms ago", p.tag), steady_at, flapping }
+        }
+        (None, Some(why)) => Health::Degraded(why),
+        (None, None) => Health::Up,
     }
-    Health::Up
 }
 
-/// How many times `p` exited within [`FLAP_WINDOW_MS`] before `now`.
+/// How many times the current record of `p` exited within
+/// [`FLAP_WINDOW_MS`] before `now`. The exit history outlives records (a
+/// stop's own SIGINT is in it), so only the last `respawns` exits — those
+/// each followed by a restart of this record — count.
 fn recent_exits(p: &ProcessStatus, now: UnixMillis) -> usize {
-    p.recent_exits.iter().filter(|e| now.saturating_sub(e.at_ms) <= FLAP_WINDOW_MS).count()
+    let own = usize::try_from(p.respawns).unwrap_or(usize::MAX).min(p.recent_exits.len());
+    let first = p.recent_exits.len() - own;
+    p.recent_exits[first..].iter().filter(|e| now.saturating_sub(e.at_ms) <= FLAP_WINDOW_MS).count()
 }
 
 /// The monitor answer for a view.
@@ -175,8 +211,10 @@ pub fn monitor(v: &GroupView) -> Outcome {
                 Role::Promoted => (OcfCode::RunningPromoted, OcfCode::DegradedPromoted, OcfCode::FailedPromoted),
             };
             match health {
-                Health::Up | Health::Settling(_) => Outcome::code(up),
-                Health::Degraded(why) => Outcome::with(degraded, why.clone()),
+                Health::Up | Health::Settling(_) | Health::Young { flapping: None, .. } => Outcome::code(up),
+                Health::Degraded(why) | Health::Young { flapping: Some(why), .. } => {
+                    Outcome::with(degraded, why.clone())
+                }
                 Health::Failed(why) => Outcome::with(failed, why.clone()),
             }
         }
@@ -186,25 +224,43 @@ pub fn monitor(v: &GroupView) -> Outcome {
 /// Where an operation that waits for the group stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Progress {
-    /// Not there yet; the text says what is awaited (for a timeout).
-    Pending(String),
+    /// Not there yet; the text says what is awaited (for a timeout). An
+    /// event from the daemon may change that — or, with `recheck_at`, the
+    /// mere passing of time.
+    Pending {
+        /// What is awaited.
+        why: String,
+        /// When to look again even if no event arrives.
+        recheck_at: Option<UnixMillis>,
+    },
     /// Reached: the operation succeeds.
     Reached,
     /// Cannot be reached: the operation fails with this reason.
     Failed(String),
 }
 
+impl Progress {
+    /// Pending until an event arrives.
+    pub fn pending(why: &str) -> Progress {
+        Progress::Pending { why: why.to_string(), recheck_at: None }
+    }
+}
+
 /// Whether a start (`want` = unpromoted), promote or demote has arrived:
-/// the group at the role's level, settled, every respawn entry running.
+/// the group at the role's level, settled, every respawn entry running
+/// (for at least [`STEADY_MS`]).
 pub fn arrival(v: &GroupView, want: Role) -> Progress {
     match v {
         GroupView::Active { role, health } if *role == want => match health {
             Health::Up | Health::Degraded(_) => Progress::Reached,
-            Health::Settling(why) => Progress::Pending(why.clone()),
+            Health::Settling(why) => Progress::pending(why),
+            Health::Young { why, steady_at, .. } => {
+                Progress::Pending { why: why.clone(), recheck_at: Some(*steady_at) }
+            }
             Health::Failed(why) => Progress::Failed(why.clone()),
         },
-        GroupView::Stopped(why) | GroupView::Stopping(why) | GroupView::Foreign(why) => Progress::Pending(why.clone()),
-        GroupView::Active { .. } => Progress::Pending("the group is still at the other role's level".to_string()),
+        GroupView::Stopped(why) | GroupView::Stopping(why) | GroupView::Foreign(why) => Progress::pending(why),
+        GroupView::Active { .. } => Progress::pending("the group is still at the other role's level"),
     }
 }
 
@@ -212,7 +268,7 @@ pub fn arrival(v: &GroupView, want: Role) -> Progress {
 pub fn departure(v: &GroupView) -> Progress {
     match v {
         GroupView::Stopped(_) => Progress::Reached,
-        GroupView::Stopping(why) | GroupView::Foreign(why) => Progress::Pending(why.clone()),
-        GroupView::Active { .. } => Progress::Pending("the group has not left its level yet".to_string()),
+        GroupView::Stopping(why) | GroupView::Foreign(why) => Progress::pending(why),
+        GroupView::Active { .. } => Progress::pending("the group has not left its level yet"),
     }
 }
