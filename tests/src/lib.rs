@@ -11,6 +11,7 @@
 //! - [`asserts`] checks processes and process groups from the outside;
 //! - [`ocf`] runs the OCF resource agent as Pacemaker would, and
 //!   installs it where Pacemaker looks;
+//! - [`pacemaker`] starts a one-node Corosync/Pacemaker cluster;
 //! - [`procfs`] reads `/proc`, which is how a test sees what a daemon's
 //!   children really are (parents, process groups, signal dispositions).
 //!
@@ -23,6 +24,7 @@
 pub mod asserts;
 pub mod fixtures;
 pub mod ocf;
+pub mod pacemaker;
 pub mod procfs;
 pub mod wait;
 
