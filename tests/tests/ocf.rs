@@ -52,6 +52,8 @@ fn validate_all_sorts_what_this_node_lacks_from_what_is_wrong_everywhere() {
     let out = Agent::new(&d, "nosuch").expect("validate-all", 6);
     assert!(out.stderr.contains("ocf-exit-reason:group nosuch is not in"), "{out}");
     web.clone().without("group").expect("validate-all", 6);
+    web.clone().without("group").expect("monitor", 6);
+    web.clone().without("group").expect("stop", 0);
     web.clone().param("stop_level", "run").expect("validate-all", 6);
     web.clone().param("level", "a:b").expect("validate-all", 6);
     // The binary, and a readable isinittab, are what this node may lack.

@@ -140,9 +140,12 @@ fn failure(e: SessionError) -> Outcome {
         ClientError::Daemon(reply) => match reply.kind {
             ErrorKind::PermissionDenied => OcfCode::ErrPerm,
             ErrorKind::InvalidConfig => OcfCode::ErrConfigured,
-            ErrorKind::NoSuchGroup | ErrorKind::NoSuchTag | ErrorKind::Rejected => OcfCode::ErrGeneric,
+            // Refused now (shutting down), or a kind added later: soft.
+            _ => OcfCode::ErrGeneric,
         },
-        ClientError::NotRunning { .. } | ClientError::Frame(_) | ClientError::Unexpected(_) => OcfCode::ErrGeneric,
+        // Not running (where that is an error), a lost connection, or
+        // whatever else the client may report: soft, retry or move.
+        _ => OcfCode::ErrGeneric,
     };
     let reason = match &client {
         ClientError::Daemon(reply) if !reply.details.is_empty() => {

@@ -21,7 +21,7 @@
 //! | action | does | exit |
 //! | --- | --- | --- |
 //! | `start` | tell `level`, wait until settled with every respawn entry running | 0; 1 FAILED/backoff/timeout; 6 no such group |
-//! | `stop` | tell `stop_level`, wait until no process of the group is left | 0 (also when the daemon is not running) |
+//! | `stop` | tell `stop_level`, wait until no process of the group is left | 0 (also: daemon not running, invalid parameters); 1 timeout; 6 invalid isinittab |
 //! | `monitor` | read one snapshot | 0 up; 7 stopped; 1 failed or at a foreign level; 190 flapping; 8/9/191 promoted |
 //! | `promote`/`demote` | tell `promoted_level`/`level`, wait as start | 0; 3 without `promoted_level` |
 //! | `validate-all` | binary, isinittab, group in it | 0; 5 missing here; 6 invalid |
@@ -91,6 +91,9 @@ pub async fn dispatch(action: &str, env: &dyn Fn(&str) -> Option<String>, flags:
     }
     let p = match Params::from_env(env) {
         Ok(p) => p,
+        // A resource this wrong never started anything, and a failed stop
+        // would leave it blocked (or its node fenced): nothing to stop.
+        Err(e) if action == "stop" => return Outcome::with(OcfCode::Success, format!("{e}: nothing to stop")),
         Err(e) => return Outcome::with(OcfCode::ErrConfigured, e.to_string()),
     };
     let config = p.config.clone().unwrap_or_else(|| settings::config_path(flags.config));
