@@ -25,12 +25,21 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result: Result<(), Failure> = runtime.block_on(async {
+    runtime.block_on(async {
         match cli.command {
-            Cmd::Daemon(args) => isinit::daemon::run(cli.config.as_deref(), cli.socket.as_deref(), args).await,
-            Cmd::Client(command) => cli::run(command, cli.socket.as_deref(), cli.config.as_deref()).await,
+            Cmd::Daemon(args) => report(isinit::daemon::run(cli.config.as_deref(), cli.socket.as_deref(), args).await),
+            Cmd::Client(command) => report(cli::run(command, cli.socket.as_deref(), cli.config.as_deref()).await),
+            // An OCF agent answers with its exit code alone (OCF RA API).
+            Cmd::Ocf(args) => {
+                let flags = cli::ocf::Flags { socket: cli.socket.as_deref(), config: cli.config.as_deref() };
+                cli::ocf::run(&args.action, flags).await
+            }
         }
-    });
+    })
+}
+
+/// Exit 0, or print the failure's reason and exit non-zero.
+fn report(result: Result<(), Failure>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {

@@ -9,6 +9,9 @@
 //! - [`wait`] polls for a condition with a deadline and a panic message that
 //!   says what was last seen — tests wait on state, never on fixed sleeps;
 //! - [`asserts`] checks processes and process groups from the outside;
+//! - [`ocf`] runs the OCF resource agent as Pacemaker would, and
+//!   installs it where Pacemaker looks;
+//! - [`pacemaker`] starts a one-node Corosync/Pacemaker cluster;
 //! - [`procfs`] reads `/proc`, which is how a test sees what a daemon's
 //!   children really are (parents, process groups, signal dispositions).
 //!
@@ -20,6 +23,8 @@
 
 pub mod asserts;
 pub mod fixtures;
+pub mod ocf;
+pub mod pacemaker;
 pub mod procfs;
 pub mod wait;
 

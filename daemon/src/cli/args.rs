@@ -30,6 +30,18 @@ pub enum Cmd {
     /// Everything that talks to a daemon (or only reads a file).
     #[command(flatten)]
     Client(ClientCmd),
+    /// Act as the OCF resource agent ocf:isinit:group (run by Pacemaker
+    /// through /usr/lib/ocf/resource.d/isinit/group; parameters from
+    /// OCF_RESKEY_*). Answers with an OCF exit code.
+    #[command(hide = true)]
+    Ocf(OcfArgs),
+}
+
+/// The OCF agent's one argument.
+#[derive(Debug, Args)]
+pub struct OcfArgs {
+    /// start, stop, monitor, promote, demote, validate-all, meta-data or usage.
+    pub action: String,
 }
 
 /// The client subcommands.

@@ -3,9 +3,10 @@
 
 mod args;
 mod commands;
+pub mod ocf;
 mod render;
 
-pub use args::{Cli, ClientCmd, Cmd, DaemonArgs};
+pub use args::{Cli, ClientCmd, Cmd, DaemonArgs, OcfArgs};
 pub use commands::run;
 
 use isinit_shared::client::ClientError;

@@ -74,8 +74,10 @@ pub struct Levels {
 }
 
 impl Levels {
-    /// Splits a non-empty, trimmed field into its labels.
-    pub(crate) fn from_field(raw: &str) -> Levels {
+    /// Splits a non-empty, trimmed field into its labels. Public because a
+    /// snapshot carries each entry's field as written, and clients (the OCF
+    /// agent) must decide level membership exactly as the daemon does.
+    pub fn from_field(raw: &str) -> Levels {
         let mut labels: Vec<String> = if raw.contains(',') {
             raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
         } else {

@@ -1,0 +1,112 @@
+//! Two nodes, failover (issue 7, point 5): two Corosync/Pacemaker nodes
+//! on this one machine, each in its own network, mount and UTS namespaces
+//! with its own isinit daemon. One `ocf:isinit:group` resource; when the
+//! isinit daemon of the node running it stops, or that node leaves the
+//! cluster, the group comes up at its level on the other node.
+
+use isinit_e2e::fixtures::summary;
+use isinit_e2e::ocf::{install_agent, is_root, missing_tools};
+use isinit_e2e::pacemaker::{CLUSTER_DEADLINE, NAMESPACE_TOOLS, TOOLS, TwoNodes};
+use isinit_e2e::{TestDaemon, wait_for};
+use isinit_shared::protocol::{GroupState, ProcessState};
+use std::time::Instant;
+
+const TAB: &str = "\
+svc:prep:run:wait:sleep 0.2
+svc:srv:run:respawn:exec sleep 1000
+";
+
+/// Waits (cluster deadline) until `svc` runs at `run` on daemon `d`.
+#[track_caller]
+fn wait_svc_up(d: &TestDaemon, node: &str) {
+    wait_for(CLUSTER_DEADLINE, &format!("svc at run on {node}"), || {
+        let snap = d.try_snapshot()?;
+        let up = snap.group("svc").is_some_and(|g| g.level.as_deref() == Some("run") && g.state == GroupState::Done)
+            && snap.processes.iter().any(|p| p.tag == "srv" && p.state == ProcessState::Running);
+        if up { Ok(()) } else { Err(summary(&snap)) }
+    });
+}
+
+#[test]
+fn a_group_fails_over_when_its_daemon_stops_or_its_node_leaves() {
+    if !is_root() {
+        eprintln!("skipped: namespaces, corosync and pacemaker need root");
+        return;
+    }
+    let missing = missing_tools(&[TOOLS, NAMESPACE_TOOLS].concat());
+    if !missing.is_empty() {
+        eprintln!(
+            "skipped: {missing:?} not installed (apt-get install pacemaker corosync pacemaker-cli-utils crmsh iproute2 util-linux)"
+        );
+        return;
+    }
+    let mut daemons = [TestDaemon::builder(TAB).prepare(), TestDaemon::builder(TAB).prepare()];
+    install_agent();
+    let began = Instant::now();
+    let mut cluster = match TwoNodes::start([daemons[0].dir(), daemons[1].dir()]) {
+        Ok(c) => c,
+        Err(why) => {
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+    eprintln!("both nodes online after {:?}", cluster.online_after);
+    for (node, d) in cluster.nodes.iter().zip(daemons.iter_mut()) {
+        node.start_daemon(d);
+    }
+    let common = cluster.common_dir();
+    cluster.nodes[0].configure(&format!(
+        "primitive svc ocf:isinit:group \\\n  params group=svc socket=\"{}/init.s\" config=\"{}/isinittab\" \\\n  \
+         op start timeout=60s op stop timeout=60s op monitor interval=2s timeout=20s\n\
+         rsc_defaults resource-stickiness=100\n",
+        common.display(),
+        common.display()
+    ));
+    let names: Vec<String> = cluster.nodes.iter().map(|n| n.node().to_string()).collect();
+    wait_for(CLUSTER_DEADLINE, "svc to start somewhere", || {
+        cluster.nodes[0].settle();
+        cluster.nodes[0].location("svc").ok_or_else(|| cluster.nodes[0].crm_mon())
+    });
+    let first = names.iter().position(|n| cluster.nodes[0].location("svc").as_deref() == Some(n)).expect("a node");
+    let second = 1 - first;
+    wait_svc_up(&daemons[first], &names[first]);
+    let snap = daemons[second].snapshot();
+    assert_eq!(snap.group("svc").map(|g| g.state), Some(GroupState::Configured), "{}", summary(&snap));
+
+    // The isinit daemon of the running node stops: monitor says not
+    // running, the start there fails, Pacemaker moves the group.
+    let t = Instant::now();
+    daemons[first].ok(&["shutdown", "--wait"]);
+    daemons[first].wait_exit();
+    wait_svc_up(&daemons[second], &names[second]);
+    let failover = t.elapsed();
+    cluster.nodes[second].wait_location("svc", Some(&names[second]));
+    let mon = cluster.nodes[second].crm_mon();
+    assert!(mon.contains("isinit daemon not running"), "{mon}");
+    eprintln!("failover after the daemon stopped: {failover:?}\n--- crm_mon ---\n{mon}");
+
+    // The daemon comes back and its failure is cleaned up; the group stays
+    // put (stickiness) until the node running it leaves the cluster.
+    cluster.nodes[first].start_daemon(&mut daemons[first]);
+    cluster.nodes[second].ok("crm", &["resource", "cleanup", "svc"]);
+    cluster.nodes[second].wait_location("svc", Some(&names[second]));
+    let t = Instant::now();
+    cluster.nodes[second].leave();
+    wait_svc_up(&daemons[first], &names[first]);
+    let handover = t.elapsed();
+    let snap = daemons[second].snapshot();
+    assert!(
+        snap.group("svc").is_some_and(|g| g.level.as_deref() == Some("0") && g.state == GroupState::Done),
+        "the leaving node stopped its group: {}",
+        summary(&snap)
+    );
+    assert!(snap.processes.iter().all(|p| p.pid.is_none()), "{}", summary(&snap));
+    cluster.nodes[first].wait_location("svc", Some(&names[first]));
+    eprintln!(
+        "handover when {} left: {handover:?}\n--- crm_mon ---\n{}",
+        names[second],
+        cluster.nodes[first].crm_mon()
+    );
+    drop(cluster);
+    eprintln!("two-node test took {:?}", began.elapsed());
+}
