@@ -31,6 +31,11 @@ pub struct Layout {
     pub groups: usize,
     /// Entries per level.
     pub entries: usize,
+    /// Entries `gN-0` … `gN-(chatty - 1)` of each group write a line when
+    /// they start, for the `logs -f` followers; the others write nothing,
+    /// so that the daemon's output backlog (500 lines a tag, in memory)
+    /// does not grow with the load and hide a leak from the RSS check.
+    pub chatty: usize,
 }
 
 impl Layout {
@@ -60,14 +65,20 @@ impl Layout {
         (0..2 * self.entries).filter(|&i| self.levels_of(i).contains(&level)).map(|i| format!("g{g}-{i}")).collect()
     }
 
-    /// The isinittab: every entry prints one line (for the `logs -f`
-    /// followers) and then becomes a single `sleep` process.
+    /// The tag the `f`-th `logs -f` follower follows: a chatty entry.
+    pub fn followed(&self, f: usize) -> String {
+        format!("g{}-{}", f % self.groups, (f / self.groups) % self.chatty.max(1))
+    }
+
+    /// The isinittab: every entry becomes a single `sleep` process, the
+    /// chatty ones after printing one line.
     pub fn isinittab(&self) -> String {
         let mut text = String::new();
         for g in 0..self.groups {
             for i in 0..2 * self.entries {
                 let levels = self.levels_of(i).join(",");
-                let _ = writeln!(text, "g{g}:g{g}-{i}:{levels}:respawn:echo up at $ISINIT_LEVEL; exec sleep 1000000");
+                let say = if i < self.chatty { "echo up at $ISINIT_LEVEL; " } else { "" };
+                let _ = writeln!(text, "g{g}:g{g}-{i}:{levels}:respawn:{say}exec sleep 1000000");
             }
         }
         text

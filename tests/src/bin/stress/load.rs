@@ -120,3 +120,55 @@ pub fn quantile(sorted: &[Duration], q: f64) -> Duration {
     let i = ((sorted.len() - 1) as f64 * q).round() as usize;
     sorted[i.min(sorted.len() - 1)]
 }
+
+/// A load in progress: the clients' tasks and the count of tells done.
+pub struct Load {
+    clients: Vec<tokio::task::JoinHandle<ClientReport>>,
+    /// Tells done so far, by every client.
+    pub done: watch::Receiver<usize>,
+    started: Instant,
+}
+
+/// What a whole load measured.
+#[derive(Debug, Default)]
+pub struct LoadReport {
+    /// Round-trip times of the accepted tells, sorted.
+    pub latencies: Vec<Duration>,
+    /// Tells refused or unanswered.
+    pub failures: Vec<String>,
+    /// Connections opened again.
+    pub reconnects: usize,
+    /// From the first tell to the last reply.
+    pub elapsed: Duration,
+}
+
+/// Starts `clients` clients sharing `tells` tells.
+pub fn start(socket: &std::path::Path, layout: &Arc<Layout>, clients: usize, tells: usize, seed: u64) -> Load {
+    let clients = clients.max(1);
+    let (done_tx, done) = watch::channel(0usize);
+    let started = Instant::now();
+    let handles = (0..clients)
+        .map(|c| {
+            let count = tells / clients + usize::from(c < tells % clients);
+            let seed = seed.wrapping_mul(1000).wrapping_add(c as u64);
+            tokio::spawn(run_client(socket.to_owned(), layout.clone(), seed, count, done_tx.clone()))
+        })
+        .collect();
+    Load { clients: handles, done, started }
+}
+
+impl Load {
+    /// Waits for every client and sums up.
+    pub async fn finish(self) -> Result<LoadReport, String> {
+        let mut report = LoadReport::default();
+        for c in self.clients {
+            let r = c.await.map_err(|e| format!("a client task failed: {e}"))?;
+            report.latencies.extend(r.latencies);
+            report.failures.extend(r.failures);
+            report.reconnects += r.reconnects;
+        }
+        report.elapsed = self.started.elapsed();
+        report.latencies.sort();
+        Ok(report)
+    }
+}

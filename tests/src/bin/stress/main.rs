@@ -16,7 +16,10 @@
 //! - every subscriber's state (snapshot + updates) equals `status --json`;
 //! - `/proc` shows, per group, exactly one process per respawn entry of its
 //!   level and nothing else of the run, and no zombie child of the daemon;
-//! - the daemon's RSS after the load is within 10 % of before it;
+//! - the daemon's RSS after the load is within 10 % of before it (taken
+//!   after a warm-up — every level `--warmup-cycles` times, then
+//!   `--warmup-tells` of the same load — so bounded state, such as each
+//!   entry's last ten exits, is full in both measurements);
 //! - and it prints tells/s and the p50/p99 tell latency.
 //!
 //! With `--restarts`, the load is also interrupted by `isinit reexec` (at a
@@ -63,6 +66,13 @@ pub struct Args {
     /// (needs `isinit reexec` and `isinit daemon --state`).
     #[arg(long)]
     pub restarts: bool,
+    /// Cycles of the warm-up through every level before the RSS baseline
+    /// (by default enough for every entry to fill its exit history).
+    #[arg(long, default_value_t = isinit_shared::protocol::EXITS_KEPT + 1)]
+    pub warmup_cycles: usize,
+    /// Tells of the warm-up burst before the RSS baseline is taken.
+    #[arg(long, default_value_t = 200)]
+    pub warmup_tells: usize,
     /// Seed of the random tells, for a repeatable run.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -101,7 +111,9 @@ fn main() -> ExitCode {
 
 /// The whole run; returns the broken invariants (none on success).
 async fn run(args: Args) -> Result<Vec<String>, String> {
-    let layout = Arc::new(Layout { groups: args.groups.max(1), entries: args.entries.max(2) });
+    let (groups, entries) = (args.groups.max(1), args.entries.max(2));
+    let chatty = args.followers.div_ceil(groups).clamp(1, 2 * entries);
+    let layout = Arc::new(Layout { groups, entries, chatty });
     let mut d = StressDaemon::prepare(&layout, &args).map_err(|e| format!("cannot prepare a directory: {e}"))?;
     d.start().await?;
     let socket = d.socket();
@@ -129,49 +141,56 @@ async fn run(args: Args) -> Result<Vec<String>, String> {
     }
     let mut followers = Vec::new();
     for i in 0..args.followers {
-        let tag = format!("g{}-{}", i % layout.groups, (i / layout.groups) % (2 * layout.entries));
+        let tag = layout.followed(i);
         followers.push(tokio::spawn(watchers::follower(socket.clone(), tag, stop_rx.clone())));
     }
 
-    // Warm-up: every group at level `a`, so the baseline has the
-    // processes, connections and output files the load will have.
+    // Warm-up: every group through every level `--warmup-cycles` times,
+    // then a short burst of the same load (`--warmup-tells`), ending with
+    // every group at `a`. The baseline then has the processes, connections
+    // and output files the load will have, and the daemon's bounded state
+    // is as full as it will be after the load: each entry's exit history
+    // (EXITS_KEPT exits, which every update about it carries), the ring of
+    // recent updates for subscribers, the allocator's high-water mark under
+    // concurrent clients. What the RSS check sees is then growth: a leak.
+    let warm_start = Instant::now();
+    for level in (0..args.warmup_cycles).flat_map(|_| ["b", "c", "a"]) {
+        let warm: Vec<String> = (0..layout.groups).map(|_| level.to_string()).collect();
+        tell_all(&d, &layout, &warm)?;
+        check::settle(&d, &layout, &warm).await?;
+    }
+    let burst = load::start(&socket, &layout, args.clients, args.warmup_tells, args.seed.wrapping_add(7)).finish().await?;
+    if let Some(f) = burst.failures.first() {
+        problems.push(format!("{} warm-up tells failed, e.g. {f}", burst.failures.len()));
+    }
     let warm: Vec<String> = (0..layout.groups).map(|_| "a".to_string()).collect();
     tell_all(&d, &layout, &warm)?;
-    let warmed = check::settle(&d, &layout, &warm).await?;
-    println!("warm-up: {} processes running after {:.1}s", layout.groups * layout.entries, warmed.as_secs_f64());
+    check::settle(&d, &layout, &warm).await?;
+    println!(
+        "warm-up: {} cycles through every level, then {} tells, in {:.1}s; {} processes running",
+        args.warmup_cycles,
+        args.warmup_tells,
+        warm_start.elapsed().as_secs_f64(),
+        layout.groups * layout.entries
+    );
     let rss_before = d.rss_kib();
 
     // The load.
-    let (done_tx, done_rx) = watch::channel(0usize);
-    let started = Instant::now();
-    let mut clients = Vec::new();
-    for c in 0..args.clients.max(1) {
-        let count = args.tells / args.clients.max(1) + usize::from(c < args.tells % args.clients.max(1));
-        let seed = args.seed.wrapping_mul(1000).wrapping_add(c as u64);
-        clients.push(tokio::spawn(load::run_client(socket.clone(), layout.clone(), seed, count, done_tx.clone())));
-    }
-    drop(done_tx);
+    let load = load::start(&socket, &layout, args.clients, args.tells, args.seed);
     let mut replaced = false;
     if args.restarts {
-        replaced = restarts(&mut d, done_rx, args.tells, &mut problems).await;
+        replaced = restarts(&mut d, load.done.clone(), args.tells, &mut problems).await;
     }
-    let mut latencies = Vec::new();
-    let (mut failures, mut reconnects) = (Vec::new(), 0);
-    for c in clients {
-        let r = c.await.map_err(|e| format!("a client task failed: {e}"))?;
-        latencies.extend(r.latencies);
-        failures.extend(r.failures);
-        reconnects += r.reconnects;
-    }
-    let load_time = started.elapsed();
-    latencies.sort();
+    let report = load.finish().await?;
+    let (latencies, failures, reconnects) = (&report.latencies, &report.failures, report.reconnects);
+    let load_time = report.elapsed;
     let ok = latencies.len();
     println!(
         "load: {ok} tells accepted in {:.1}s = {:.0} tells/s; latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; {} client reconnects",
         load_time.as_secs_f64(),
         ok as f64 / load_time.as_secs_f64().max(1e-9),
-        ms(load::quantile(&latencies, 0.50)),
-        ms(load::quantile(&latencies, 0.99)),
+        ms(load::quantile(latencies, 0.50)),
+        ms(load::quantile(latencies, 0.99)),
         ms(latencies.last().copied().unwrap_or_default()),
         reconnects,
     );
