@@ -4,7 +4,7 @@
 use crate::daemon::{LEVELS, Layout};
 use isinit_shared::protocol::{Request, Response};
 use isinit_shared::{Client, ClientError};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -72,7 +72,7 @@ pub async fn run_client(
 /// gone: a daemon being re-executed or restarted is not a failure, a tell
 /// it refuses or never answers is.
 async fn tell(
-    socket: &PathBuf,
+    socket: &Path,
     conn: &mut Option<Client>,
     request: &Request,
     report: &mut ClientReport,
@@ -143,7 +143,7 @@ pub struct LoadReport {
 }
 
 /// Starts `clients` clients sharing `tells` tells.
-pub fn start(socket: &std::path::Path, layout: &Arc<Layout>, clients: usize, tells: usize, seed: u64) -> Load {
+pub fn start(socket: &Path, layout: &Arc<Layout>, clients: usize, tells: usize, seed: u64) -> Load {
     let clients = clients.max(1);
     let (done_tx, done) = watch::channel(0usize);
     let started = Instant::now();

@@ -159,7 +159,8 @@ async fn run(args: Args) -> Result<Vec<String>, String> {
         tell_all(&d, &layout, &warm)?;
         check::settle(&d, &layout, &warm).await?;
     }
-    let burst = load::start(&socket, &layout, args.clients, args.warmup_tells, args.seed.wrapping_add(7)).finish().await?;
+    let burst =
+        load::start(&socket, &layout, args.clients, args.warmup_tells, args.seed.wrapping_add(7)).finish().await?;
     if let Some(f) = burst.failures.first() {
         problems.push(format!("{} warm-up tells failed, e.g. {f}", burst.failures.len()));
     }
@@ -255,7 +256,12 @@ fn tell_all(d: &StressDaemon, layout: &Layout, levels: &[String]) -> Result<(), 
 
 /// The `--restarts` phases, run while the clients keep telling. Returns
 /// whether the daemon process was replaced.
-async fn restarts(d: &mut StressDaemon, mut done: watch::Receiver<usize>, tells: usize, problems: &mut Vec<String>) -> bool {
+async fn restarts(
+    d: &mut StressDaemon,
+    mut done: watch::Receiver<usize>,
+    tells: usize,
+    problems: &mut Vec<String>,
+) -> bool {
     if done.wait_for(|n| *n >= tells / 3).await.is_ok() {
         match d.reexec().await {
             Ok(()) => println!("reexec: done after {} tells", *done.borrow()),
@@ -291,8 +297,9 @@ async fn check_subscribers(
         Err(e) => return vec![e],
     };
     for seq in &mut seqs {
-        let caught_up =
-            tokio::time::timeout(Duration::from_secs(60), seq.wait_for(|s| *s >= status.seq)).await.is_ok_and(|r| r.is_ok());
+        let caught_up = tokio::time::timeout(Duration::from_secs(60), seq.wait_for(|s| *s >= status.seq))
+            .await
+            .is_ok_and(|r| r.is_ok());
         if !caught_up {
             problems.push(format!("a subscriber is stuck at seq {} < {}", *seq.borrow(), status.seq));
         }

@@ -3,7 +3,7 @@
 
 use isinit_shared::protocol::{Request, Response, Snapshot};
 use isinit_shared::{Client, ClientError};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -142,7 +142,7 @@ pub async fn follower(socket: PathBuf, tag: String, mut stop: watch::Receiver<bo
 }
 
 /// Connects, retrying while the daemon is away; `None` if asked to stop.
-async fn connect(socket: &PathBuf, stop: &mut watch::Receiver<bool>) -> Result<Option<Client>, String> {
+async fn connect(socket: &Path, stop: &mut watch::Receiver<bool>) -> Result<Option<Client>, String> {
     let deadline = tokio::time::Instant::now() + RECONNECT_DEADLINE;
     loop {
         if *stop.borrow() {
