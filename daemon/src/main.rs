@@ -29,6 +29,7 @@ fn main() -> ExitCode {
         match cli.command {
             Cmd::Daemon(args) => isinit::daemon::run(cli.config.as_deref(), cli.socket.as_deref(), args).await,
             Cmd::Client(command) => cli::run(command, cli.socket.as_deref(), cli.config.as_deref()).await,
+            Cmd::Generate(args) => cli::generate(&args),
         }
     });
     match result {

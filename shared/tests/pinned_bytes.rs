@@ -35,8 +35,10 @@ fn assert_pinned<T: Serialize + DeserializeOwned + PartialEq + Debug>(msg: &T, e
 
 #[test]
 fn protocol_version() {
-    // The pins below were taken at version 1; changing one means bumping this.
-    assert_eq!(PROTOCOL_VERSION, 1);
+    // The pins below were taken at version 2 (version 1 had no
+    // `tells_total`/`clients_connected` in `DaemonInfo`); changing one means
+    // bumping this.
+    assert_eq!(PROTOCOL_VERSION, 2);
 }
 
 #[test]
@@ -72,10 +74,15 @@ fn response_hello() {
         started_at_ms: 1,
         now_ms: 2,
         halting: false,
+        tells_total: 7,
+        clients_connected: 3,
     };
-    // len 23 | variant 0 | protocol 1 | "h" | pid 300 as fb 2c01 (u16 marker,
-    // little-endian) | "0.1.0" | 1 | "/e" | "ab" | 1 | 2 | false
-    assert_pinned(&Response::Hello { protocol: 1, daemon }, "0000001700010168fb2c0105302e312e3001022f65026162010200");
+    // len 25 | variant 0 | protocol 2 | "h" | pid 300 as fb 2c01 (u16 marker,
+    // little-endian) | "0.1.0" | 2 | "/e" | "ab" | 1 | 2 | false | 7 | 3
+    assert_pinned(
+        &Response::Hello { protocol: 2, daemon },
+        "0000001900020168fb2c0105302e312e3002022f650261620102000703",
+    );
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! `isinit-tui`: the operator console. Wiring only — the console itself is
 //! the `isinit_tui` library.
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use color_eyre::eyre::{Context, Result, bail};
 use isinit_tui::app::App;
 use isinit_tui::clock::TimeZone;
@@ -9,6 +9,8 @@ use isinit_tui::{client, event_loop};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
+/// The isinit operator console
+///
 /// Live view of every resource group, level and process of an isinit
 /// daemon, with keys to switch levels and reload the isinittab.
 ///
@@ -29,11 +31,24 @@ struct Args {
     /// compare across a cluster spanning zones.
     #[arg(long)]
     utc: bool,
+    /// Write the man page isinit-tui.1 into DIR and exit (for packaging).
+    #[arg(long, hide = true, value_name = "DIR")]
+    generate_man: Option<PathBuf>,
+    /// Write bash, zsh and fish completions into DIR and exit (for
+    /// packaging).
+    #[arg(long, hide = true, value_name = "DIR")]
+    generate_completions: Option<PathBuf>,
 }
 
 fn main() -> Result<()> {
     color_eyre::install()?;
     let args = Args::parse();
+    if let Some(dir) = &args.generate_man {
+        return generate(dir, |dir| isinit_shared::generate::man_pages(Args::command(), "1", &SEE_ALSO, dir));
+    }
+    if let Some(dir) = &args.generate_completions {
+        return generate(dir, |dir| isinit_shared::generate::completions(Args::command(), dir));
+    }
     let socket = isinit_shared::settings::client_socket(args.socket.as_deref(), args.config.as_deref());
     let tz = if args.utc { TimeZone::Utc } else { TimeZone::Local };
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
@@ -55,4 +70,21 @@ fn main() -> Result<()> {
         ratatui::restore();
         result
     })
+}
+
+/// What the SEE ALSO section of the man page names.
+const SEE_ALSO: [&str; 2] = ["isinit(8)", "isinittab(5)"];
+
+/// Writes generated files into `dir` and prints their paths: the man page
+/// and completions come from the same `Args` as `--help`, so they cannot
+/// drift from it.
+fn generate(
+    dir: &std::path::Path,
+    write: impl FnOnce(&std::path::Path) -> std::io::Result<Vec<PathBuf>>,
+) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    for path in write(dir).with_context(|| format!("cannot write into {}", dir.display()))? {
+        println!("{}", path.display());
+    }
+    Ok(())
 }

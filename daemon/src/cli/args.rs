@@ -1,11 +1,14 @@
 //! clap definitions for `isinit`.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
-/// isinit: a cluster-wide init. One isinittab says which commands make up
-/// each resource group at each runlevel; the daemon supervises them and
-/// `tell` switches a group between levels.
+/// A cluster-wide init
+///
+/// One isinittab says which commands make up each resource group at each
+/// runlevel; the daemon supervises them and `tell` switches a group between
+/// levels.
 #[derive(Debug, Parser)]
 #[command(name = "isinit", version, propagate_version = true)]
 pub struct Cli {
@@ -30,6 +33,29 @@ pub enum Cmd {
     /// Everything that talks to a daemon (or only reads a file).
     #[command(flatten)]
     Client(ClientCmd),
+    /// Write the man pages or shell completions generated from these very
+    /// definitions (for packaging; see packaging/build-deb).
+    #[command(hide = true)]
+    Generate(GenerateArgs),
+}
+
+/// What `isinit generate` writes.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Man pages (isinit.8 and one per subcommand) or completions (bash,
+    /// zsh, fish).
+    pub what: Generated,
+    /// The directory to write into (created if missing).
+    pub dir: PathBuf,
+}
+
+/// The kinds of generated files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Generated {
+    /// roff man pages, section 8.
+    Man,
+    /// bash, zsh and fish completion scripts.
+    Completions,
 }
 
 /// The client subcommands.
@@ -79,6 +105,9 @@ pub enum ClientCmd {
         #[arg(short, long)]
         follow: bool,
     },
+    /// Print the daemon's metrics in the Prometheus text format (the same
+    /// as `daemon --metrics-listen` serves at /metrics).
+    Metrics,
 }
 
 /// Settings only the daemon takes.
@@ -107,4 +136,8 @@ pub struct DaemonArgs {
     /// Rotate a tag's output file once it exceeds this many bytes.
     #[arg(long, env = "ISINIT_LOG_MAX_BYTES", value_name = "BYTES", default_value_t = 4 * 1024 * 1024)]
     pub log_max_bytes: u64,
+    /// Serve Prometheus metrics at http://ADDR:PORT/metrics (off unless
+    /// given; e.g. 127.0.0.1:9717).
+    #[arg(long, env = "ISINIT_METRICS_LISTEN", value_name = "ADDR:PORT")]
+    pub metrics_listen: Option<SocketAddr>,
 }

@@ -19,6 +19,7 @@ pub async fn run(command: ClientCmd, socket_flag: Option<&Path>, config_flag: Op
         ClientCmd::Reload => simple(&socket, Request::Reload).await,
         ClientCmd::Shutdown { wait } => shutdown(&socket, wait).await,
         ClientCmd::Logs { tag, lines, follow } => logs(&socket, tag, lines, follow).await,
+        ClientCmd::Metrics => metrics(&socket).await,
     }
 }
 
@@ -147,6 +148,15 @@ async fn logs(socket: &Path, tag: String, lines: u32, follow: bool) -> Result<()
             Err(e) => return Err(e.into()),
         }
     }
+    Ok(())
+}
+
+async fn metrics(socket: &Path) -> Result<(), Failure> {
+    let (_, reply) = Client::connect_and_request(socket, &Request::Status).await?;
+    let Response::Snapshot(snap) = reply else {
+        return Err(Failure::new("unexpected reply from the daemon"));
+    };
+    print!("{}", crate::metrics::render(&snap));
     Ok(())
 }
 

@@ -3,10 +3,12 @@
 
 mod args;
 mod commands;
+mod generate;
 mod render;
 
-pub use args::{Cli, ClientCmd, Cmd, DaemonArgs};
+pub use args::{Cli, ClientCmd, Cmd, DaemonArgs, GenerateArgs, Generated};
 pub use commands::run;
+pub use generate::generate;
 
 use isinit_shared::client::ClientError;
 use std::fmt;

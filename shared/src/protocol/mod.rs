@@ -23,7 +23,9 @@ use crate::time::UnixMillis;
 use serde::{Deserialize, Serialize};
 
 /// Bumped on every incompatible change to the messages below.
-pub const PROTOCOL_VERSION: u32 = 1;
+///
+/// 2: [`DaemonInfo`] gained `tells_total` and `clients_connected`.
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Largest frame either side accepts (SPEC §7), checked before allocating.
 pub const MAX_FRAME_LEN: usize = 1024 * 1024;
