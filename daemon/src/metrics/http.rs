@@ -37,7 +37,9 @@ pub async fn bind(addr: Option<SocketAddr>) -> Result<Option<TcpListener>, crate
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|e| crate::cli::Failure::new(format!("cannot listen for metrics on {addr}: {e}")))?;
-    tracing::info!("serving metrics at http://{addr}/metrics");
+    // The bound address, so that port 0 (any free port) can be found out.
+    let bound = listener.local_addr().unwrap_or(addr);
+    tracing::info!("serving metrics at http://{bound}/metrics");
     Ok(Some(listener))
 }
 
