@@ -50,7 +50,8 @@ fn get(port: u16, path: &str) -> (String, String, String) {
 
 #[test]
 fn cli_and_http_metrics_are_valid_and_agree() {
-    let tab = "mail:mta:run:respawn:exec sleep 1000\nmail:cf:run:once:exit 3\nweb:\"odd\\tag:1:respawn:exec sleep 1000\n";
+    let tab =
+        "mail:mta:run:respawn:exec sleep 1000\nmail:cf:run:once:exit 3\nweb:\"odd\\tag:1:respawn:exec sleep 1000\n";
     let mut d = TestDaemon::builder(tab).prepare();
     let mut cmd = d.daemon_command();
     cmd.args(["--metrics-listen", "127.0.0.1:0"]);
