@@ -8,6 +8,9 @@ fn main() -> ExitCode {
     if let Err(e) = color_eyre::install() {
         eprintln!("isinit: cannot install panic handler: {e}");
     }
+    if let Some(generated) = cli::generate_if_asked() {
+        return exit_status(generated);
+    }
     let cli = Cli::parse();
     if !matches!(cli.command, Cmd::Daemon(_)) {
         // A client whose reader went away (`isinit status | head -1`) ends
@@ -29,9 +32,13 @@ fn main() -> ExitCode {
         match cli.command {
             Cmd::Daemon(args) => isinit::daemon::run(cli.config.as_deref(), cli.socket.as_deref(), args).await,
             Cmd::Client(command) => cli::run(command, cli.socket.as_deref(), cli.config.as_deref()).await,
-            Cmd::Generate(args) => cli::generate(&args),
         }
     });
+    exit_status(result)
+}
+
+/// Success, or the failure on stderr and a non-zero status.
+fn exit_status(result: Result<(), Failure>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {

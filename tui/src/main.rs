@@ -31,24 +31,14 @@ struct Args {
     /// compare across a cluster spanning zones.
     #[arg(long)]
     utc: bool,
-    /// Write the man page isinit-tui.1 into DIR and exit (for packaging).
-    #[arg(long, hide = true, value_name = "DIR")]
-    generate_man: Option<PathBuf>,
-    /// Write bash, zsh and fish completions into DIR and exit (for
-    /// packaging).
-    #[arg(long, hide = true, value_name = "DIR")]
-    generate_completions: Option<PathBuf>,
 }
 
 fn main() -> Result<()> {
     color_eyre::install()?;
+    if let Some(request) = isinit_shared::generate::requested(std::env::args_os()) {
+        return generate(request);
+    }
     let args = Args::parse();
-    if let Some(dir) = &args.generate_man {
-        return generate(dir, |dir| isinit_shared::generate::man_pages(Args::command(), "1", &SEE_ALSO, dir));
-    }
-    if let Some(dir) = &args.generate_completions {
-        return generate(dir, |dir| isinit_shared::generate::completions(Args::command(), dir));
-    }
     let socket = isinit_shared::settings::client_socket(args.socket.as_deref(), args.config.as_deref());
     let tz = if args.utc { TimeZone::Utc } else { TimeZone::Local };
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
@@ -75,15 +65,22 @@ fn main() -> Result<()> {
 /// What the SEE ALSO section of the man page names.
 const SEE_ALSO: [&str; 2] = ["isinit(8)", "isinittab(5)"];
 
-/// Writes generated files into `dir` and prints their paths: the man page
-/// and completions come from the same `Args` as `--help`, so they cannot
-/// drift from it.
-fn generate(
-    dir: &std::path::Path,
-    write: impl FnOnce(&std::path::Path) -> std::io::Result<Vec<PathBuf>>,
-) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    for path in write(dir).with_context(|| format!("cannot write into {}", dir.display()))? {
+/// `isinit-tui --generate man|completions DIR` (for packaging): the man
+/// page and completions come from the same `Args` as `--help`, so they
+/// cannot drift from it. Prints the files written.
+fn generate(request: Result<isinit_shared::generate::Request, String>) -> Result<()> {
+    let request = match request {
+        Ok(request) => request,
+        Err(usage) => {
+            // A usage error, not a crash: no report, no backtrace. Nothing
+            // has started yet, so exiting here skips no cleanup.
+            eprintln!("isinit-tui: {usage}");
+            std::process::exit(2);
+        }
+    };
+    let written = isinit_shared::generate::write(&request, Args::command(), "1", &SEE_ALSO)
+        .with_context(|| format!("cannot write into {}", request.dir.display()))?;
+    for path in written {
         println!("{}", path.display());
     }
     Ok(())

@@ -1,6 +1,6 @@
 //! clap definitions for `isinit`.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -33,29 +33,6 @@ pub enum Cmd {
     /// Everything that talks to a daemon (or only reads a file).
     #[command(flatten)]
     Client(ClientCmd),
-    /// Write the man pages or shell completions generated from these very
-    /// definitions (for packaging; see packaging/build-deb).
-    #[command(hide = true)]
-    Generate(GenerateArgs),
-}
-
-/// What `isinit generate` writes.
-#[derive(Debug, Args)]
-pub struct GenerateArgs {
-    /// Man pages (isinit.8 and one per subcommand) or completions (bash,
-    /// zsh, fish).
-    pub what: Generated,
-    /// The directory to write into (created if missing).
-    pub dir: PathBuf,
-}
-
-/// The kinds of generated files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Generated {
-    /// roff man pages, section 8.
-    Man,
-    /// bash, zsh and fish completion scripts.
-    Completions,
 }
 
 /// The client subcommands.

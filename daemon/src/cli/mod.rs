@@ -6,9 +6,9 @@ mod commands;
 mod generate;
 mod render;
 
-pub use args::{Cli, ClientCmd, Cmd, DaemonArgs, GenerateArgs, Generated};
+pub use args::{Cli, ClientCmd, Cmd, DaemonArgs};
 pub use commands::run;
-pub use generate::generate;
+pub use generate::generate_if_asked;
 
 use isinit_shared::client::ClientError;
 use std::fmt;
