@@ -68,7 +68,7 @@ fn response_hello() {
         hostname: "h".into(),
         pid: 300,
         version: "0.1.0".into(),
-        protocol: 1,
+        protocol: 2,
         config_path: "/e".into(),
         config_sha256: "ab".into(),
         started_at_ms: 1,
