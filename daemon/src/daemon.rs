@@ -46,6 +46,7 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
     std::fs::create_dir_all(&settings.logdir)
         .map_err(|e| Failure::new(format!("cannot create log directory {}: {e}", settings.logdir.display())))?;
     let (listener, socket_file) = server::bind(&settings.socket).await.map_err(|e| Failure::new(e.to_string()))?;
+    let metrics_listener = crate::metrics::http::bind(args.metrics_listen).await?; // issue 9: --metrics-listen
     stop_leftovers(&settings).await;
 
     tracing::info!(
@@ -58,9 +59,11 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
         settings.socket.display()
     );
     let output = OutputHub::new(&settings.logdir, settings.log_max_bytes);
+    let control_socket = settings.socket.clone(); // issue 9: for the sd_notify readiness probe
     let runtime = Runtime::new(settings, config);
     let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
     let (exiting_tx, exiting) = tokio::sync::watch::channel(false);
+    let slots = server::Slots::new();
     let ctx = Context {
         commands,
         info: runtime.info(),
@@ -68,10 +71,12 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
         usage: UsageSampler::start(),
         own_uid: nix::unistd::geteuid().as_raw(),
         exiting,
+        slots: slots.clone(),
     };
-    let slots = server::Slots::new();
     spawn_output_thread(output)?;
-    let serve = tokio::spawn(server::serve(listener, ctx, slots.clone()));
+    let serve = tokio::spawn(server::serve(listener, ctx.clone()));
+    crate::metrics::http::spawn(metrics_listener, ctx.clone()); // issue 9: /metrics over HTTP, if asked for
+    tokio::spawn(crate::notify::report(ctx.commands.clone(), control_socket)); // issue 9: sd_notify READY=1, STATUS=
     let result = runtime.run(rx).await;
     serve.abort();
     socket_file.remove();

@@ -8,6 +8,9 @@ fn main() -> ExitCode {
     if let Err(e) = color_eyre::install() {
         eprintln!("isinit: cannot install panic handler: {e}");
     }
+    if let Some(generated) = cli::generate_if_asked() {
+        return report(generated);
+    }
     let cli = Cli::parse();
     if !matches!(cli.command, Cmd::Daemon(_)) {
         // A client whose reader went away (`isinit status | head -1`) ends

@@ -81,8 +81,9 @@ fn assert_no_variant_after<T: DeserializeOwned + Debug>(count: usize) {
 
 #[test]
 fn protocol_version() {
-    // Version 2 appended restart, retry, signal and usage; the pins of
-    // version 1 still hold. Changing one means bumping this.
+    // Version 2 appended restart, retry, signal and usage, and
+    // `tells_total`/`clients_connected` to `DaemonInfo`. Changing a pin
+    // means bumping this.
     assert_eq!(PROTOCOL_VERSION, 2);
 }
 
@@ -150,6 +151,8 @@ fn daemon() -> DaemonInfo {
         started_at_ms: 1,
         now_ms: 2,
         halting: false,
+        tells_total: 3,
+        clients_connected: 4,
     }
 }
 
@@ -228,7 +231,7 @@ fn error() -> ErrorReply {
 
 // Fragments of the frames below, by field order.
 /// `DaemonInfo`: "h" | pid 300 (fb 2c01) | "0.1.0" | 1 | "/e" | "ab" | 1 | 2 | false.
-const DAEMON: &str = "0168 fb2c01 05302e312e30 01 022f65 026162 01 02 00";
+const DAEMON: &str = "0168 fb2c01 05302e312e30 01 022f65 026162 01 02 00 03 04";
 /// `GroupStatus`: "g" | Some("1") | STARTING (2) | 5 | ["1", "2"] | true.
 const GROUP: &str = "0167 010131 02 05 02 0131 0132 01";
 /// `ProcessStatus`: "g" | "t" | wait (2) | "1,2" | "c" | backoff (6) | Some(11) | Some(12) | 13 |

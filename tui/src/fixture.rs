@@ -164,6 +164,8 @@ pub fn snapshot() -> Snapshot {
             started_at_ms: NOW_MS - 26 * HOUR,
             now_ms: NOW_MS,
             halting: false,
+            tells_total: 0,
+            clients_connected: 0,
         },
         groups,
         processes,

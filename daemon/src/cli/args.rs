@@ -1,11 +1,14 @@
 //! clap definitions for `isinit`.
 
 use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
-/// isinit: a cluster-wide init. One isinittab says which commands make up
-/// each resource group at each runlevel; the daemon supervises them and
-/// `tell` switches a group between levels.
+/// A cluster-wide init
+///
+/// One isinittab says which commands make up each resource group at each
+/// runlevel; the daemon supervises them and `tell` switches a group between
+/// levels.
 #[derive(Debug, Parser)]
 #[command(name = "isinit", version, propagate_version = true)]
 pub struct Cli {
@@ -110,6 +113,9 @@ pub enum ClientCmd {
         /// A signal name (HUP, SIGHUP, usr1…) or number.
         signal: String,
     },
+    /// Print the daemon's metrics in the Prometheus text format (the same
+    /// as `daemon --metrics-listen` serves at /metrics).
+    Metrics,
 }
 
 /// Settings only the daemon takes.
@@ -138,4 +144,8 @@ pub struct DaemonArgs {
     /// Rotate a tag's output file once it exceeds this many bytes.
     #[arg(long, env = "ISINIT_LOG_MAX_BYTES", value_name = "BYTES", default_value_t = 4 * 1024 * 1024)]
     pub log_max_bytes: u64,
+    /// Serve Prometheus metrics at http://ADDR:PORT/metrics (off unless
+    /// given; e.g. 127.0.0.1:9717).
+    #[arg(long, env = "ISINIT_METRICS_LISTEN", value_name = "ADDR:PORT")]
+    pub metrics_listen: Option<SocketAddr>,
 }

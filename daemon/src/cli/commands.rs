@@ -22,6 +22,7 @@ pub async fn run(command: ClientCmd, socket_flag: Option<&Path>, config_flag: Op
         ClientCmd::Restart { tag } => simple(&socket, Request::Restart { tag }).await,
         ClientCmd::Retry { tag } => simple(&socket, Request::Retry { tag }).await,
         ClientCmd::Signal { tag, signal } => simple(&socket, Request::Signal { tag, signal }).await,
+        ClientCmd::Metrics => metrics(&socket).await,
     }
 }
 
@@ -156,6 +157,15 @@ async fn logs(socket: &Path, tag: String, lines: u32, follow: bool) -> Result<()
             Err(e) => return Err(e.into()),
         }
     }
+    Ok(())
+}
+
+async fn metrics(socket: &Path) -> Result<(), Failure> {
+    let (_, reply) = Client::connect_and_request(socket, &Request::Status).await?;
+    let Response::Snapshot(snap) = reply else {
+        return Err(Failure::new("unexpected reply from the daemon"));
+    };
+    print!("{}", crate::metrics::render(&snap));
     Ok(())
 }
 

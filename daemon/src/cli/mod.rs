@@ -3,11 +3,13 @@
 
 mod args;
 mod commands;
+mod generate;
 pub mod ocf;
 mod render;
 
 pub use args::{Cli, ClientCmd, Cmd, DaemonArgs, OcfArgs};
 pub use commands::run;
+pub use generate::generate_if_asked;
 
 use isinit_shared::client::ClientError;
 use std::fmt;

@@ -79,6 +79,8 @@ impl Runtime {
             started_at_ms: now.wall_ms,
             now_ms: now.wall_ms,
             halting: false,
+            tells_total: 0,
+            clients_connected: 0,
         };
         Runtime {
             sup: Supervisor::new(config, settings.timing, now),
@@ -167,6 +169,7 @@ impl Runtime {
     /// shutdown` only waits, so a retrying script cannot SIGKILL services.
     fn shutdown(&mut self, why: &str, hurry_if_repeated: bool) {
         if !self.sup.is_halting() {
+            crate::notify::stopping(); // sd_notify: STOPPING=1
             tracing::info!("{why}: shutting down, stopping every process");
             self.sup.shutdown(Now::real());
         } else if hurry_if_repeated {
@@ -182,6 +185,7 @@ impl Runtime {
             Command::Tell { group, level, peer, reply } => {
                 let outcome = self.tell(&group, &level);
                 if outcome.is_ok() {
+                    self.info.send_modify(|i| i.tells_total = i.tells_total.saturating_add(1)); // metrics: isinit_tells_total
                     self.record_audit(peer, format!("tell {group} {level}"));
                 }
                 let _ = reply.send(outcome);
@@ -240,6 +244,7 @@ impl Runtime {
     }
 
     fn reload(&mut self) -> Outcome {
+        let _reloading = crate::notify::Reloading::begin(); // sd_notify: RELOADING=1 now, READY=1 when done
         match self.reread()? {
             Some(newer) => {
                 self.adopt(newer)?;

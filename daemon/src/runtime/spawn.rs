@@ -86,7 +86,8 @@ pub fn spawn(req: &SpawnRequest, logdir: &Path, socket: &Path) -> Result<i32, St
     Ok(pid)
 }
 
-/// The daemon's environment plus `ISINIT_GROUP`, `ISINIT_TAG` and
+/// The daemon's environment (less `NOTIFY_SOCKET`: a child must not talk to
+/// systemd as if it were the daemon) plus `ISINIT_GROUP`, `ISINIT_TAG` and
 /// `ISINIT_LEVEL` (SPEC §6), and `ISINIT_SOCKET`: the mark by which a later
 /// daemon recognises what this one left behind (`leftovers.rs`), and which
 /// makes an `isinit` run by the child talk to this daemon.
@@ -98,12 +99,15 @@ fn child_environment(req: &SpawnRequest, socket: &Path) -> Vec<CString> {
         ("ISINIT_LEVEL", &req.level),
         ("ISINIT_SOCKET", &socket),
     ];
-    let inherited = std::env::vars_os().filter(|(k, _)| !ours.iter().any(|(name, _)| k == name)).map(|(k, v)| {
-        let mut pair = k.into_vec();
-        pair.push(b'=');
-        pair.extend(v.into_vec());
-        pair
-    });
+    let inherited = std::env::vars_os()
+        .filter(|(k, _)| !ours.iter().any(|(name, _)| k == name))
+        .filter(|(k, _)| k != crate::notify::ENV) // the service manager's socket is the daemon's alone
+        .map(|(k, v)| {
+            let mut pair = k.into_vec();
+            pair.push(b'=');
+            pair.extend(v.into_vec());
+            pair
+        });
     let added = ours.iter().map(|(k, v)| format!("{k}={v}").into_bytes());
     // Entries with a NUL cannot be passed on; the kernel would cut them.
     inherited.chain(added).filter_map(|pair| CString::new(pair).ok()).collect()

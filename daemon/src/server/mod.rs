@@ -52,6 +52,9 @@ pub struct Context {
     /// Becomes true when the daemon is exiting: connections finish the
     /// reply they are writing and close.
     pub exiting: watch::Receiver<bool>,
+    /// The connection slots, which also count the clients being served
+    /// (`isinit_clients_connected`).
+    pub slots: Slots,
 }
 
 /// One permit per connection being served. Privileged peers draw from
@@ -77,6 +80,14 @@ impl Slots {
             .try_acquire_owned()
             .or_else(|e| if privileged { self.reserved.clone().try_acquire_owned() } else { Err(e) })
             .ok()
+    }
+
+    /// How many connections are being served now: the slots taken from
+    /// both pools.
+    pub fn connected(&self) -> u32 {
+        let taken = (MAX_CONNECTIONS - self.shared.available_permits().min(MAX_CONNECTIONS))
+            + (RESERVED_CONNECTIONS - self.reserved.available_permits().min(RESERVED_CONNECTIONS));
+        u32::try_from(taken).unwrap_or(u32::MAX)
     }
 
     /// Waits (at most `limit`) until every connection task has finished, so
@@ -116,7 +127,8 @@ pub(crate) async fn until_exiting(exiting: &mut watch::Receiver<bool>) {
 }
 
 /// Accepts connections until the task is dropped.
-pub async fn serve(listener: UnixListener, ctx: Context, slots: Slots) {
+pub async fn serve(listener: UnixListener, ctx: Context) {
+    let slots = ctx.slots.clone();
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,

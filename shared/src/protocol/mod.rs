@@ -25,6 +25,9 @@ use crate::time::UnixMillis;
 use serde::{Deserialize, Serialize};
 
 /// Bumped on every incompatible change to the messages below.
+///
+/// 2: appended restart, retry, signal and usage requests; [`DaemonInfo`]
+/// gained `tells_total` and `clients_connected`.
 pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Largest frame either side accepts (SPEC §7), checked before allocating.

@@ -48,6 +48,14 @@ pub struct DaemonInfo {
     pub now_ms: UnixMillis,
     /// Set once shutdown has begun.
     pub halting: bool,
+    /// Tells accepted since the daemon started (dry runs and refused tells
+    /// not counted), for the `isinit_tells_total` metric: a sudden rise is
+    /// an operator or a script switching levels in a loop.
+    pub tells_total: u64,
+    /// Connections the control socket is serving as the snapshot is taken
+    /// (including the one asking), for `isinit_clients_connected`: creeping
+    /// towards the connection limit means some client leaks connections.
+    pub clients_connected: u32,
 }
 
 /// One resource group.
