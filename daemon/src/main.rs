@@ -9,6 +9,18 @@ fn main() -> ExitCode {
         eprintln!("isinit: cannot install panic handler: {e}");
     }
     let cli = Cli::parse();
+    if matches!(cli.command, Cmd::HandoverCheck) {
+        return match isinit::runtime::handover::check_stdin() {
+            Ok(summary) => {
+                eprintln!("{summary}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("isinit: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
     if !matches!(cli.command, Cmd::Daemon(_)) {
         // A client whose reader went away (`isinit status | head -1`) ends
         // quietly like any Unix filter, instead of panicking on EPIPE. The
@@ -29,6 +41,7 @@ fn main() -> ExitCode {
         match cli.command {
             Cmd::Daemon(args) => isinit::daemon::run(cli.config.as_deref(), cli.socket.as_deref(), args).await,
             Cmd::Client(command) => cli::run(command, cli.socket.as_deref(), cli.config.as_deref()).await,
+            Cmd::HandoverCheck => Ok(()),
         }
     });
     match result {

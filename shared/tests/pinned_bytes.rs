@@ -35,8 +35,15 @@ fn assert_pinned<T: Serialize + DeserializeOwned + PartialEq + Debug>(msg: &T, e
 
 #[test]
 fn protocol_version() {
-    // The pins below were taken at version 1; changing one means bumping this.
-    assert_eq!(PROTOCOL_VERSION, 1);
+    // The pins below were taken at version 1; version 2 appended
+    // `Request::Reexec` and `ExitStatus::Unknown`. Changing one means bumping this.
+    assert_eq!(PROTOCOL_VERSION, 2);
+}
+
+#[test]
+fn request_reexec() {
+    // len 1 | variant 8
+    assert_pinned(&Request::Reexec, "0000000108");
 }
 
 #[test]

@@ -8,8 +8,10 @@
 //! unit tests drive whole scenarios — tells, exits, throttles, escalations —
 //! with no process at all.
 
+mod adopt;
 mod effects;
 mod group;
+mod handover;
 mod lifecycle;
 mod process;
 mod snapshot;
@@ -19,7 +21,9 @@ mod timing;
 #[cfg(test)]
 mod tests;
 
+pub use adopt::{Orphan, SavedLevel};
 pub use effects::{Effect, SpawnRequest, StopSignal};
+pub use handover::SupervisorState;
 pub use timing::{Now, Timing};
 
 use isinit_shared::config::{Inittab, valid_level};

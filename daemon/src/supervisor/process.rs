@@ -44,6 +44,9 @@ pub struct Proc {
     pub rapid_starts: u32,
     pub last_exit: Option<ExitStatus>,
     pub start_error: Option<String>,
+    /// The leader was left by a previous daemon and adopted: it is not our
+    /// child, so its end is noticed with a pidfd and its status is unknown.
+    pub adopted: bool,
 }
 
 impl Proc {
@@ -59,6 +62,7 @@ impl Proc {
             rapid_starts: 0,
             last_exit: None,
             start_error: None,
+            adopted: false,
         }
     }
 

@@ -74,8 +74,9 @@ pub struct Levels {
 }
 
 impl Levels {
-    /// Splits a non-empty, trimmed field into its labels.
-    pub(crate) fn from_field(raw: &str) -> Levels {
+    /// Splits a non-empty, trimmed field into its labels. Public so that a
+    /// daemon taking over from another can rebuild an entry it was handed.
+    pub fn from_field(raw: &str) -> Levels {
         let mut labels: Vec<String> = if raw.contains(',') {
             raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
         } else {
@@ -160,4 +161,6 @@ pub struct Directives {
     pub log: Option<PathBuf>,
     /// `:::logdir:` — where each process's output is kept.
     pub logdir: Option<PathBuf>,
+    /// `:::state:` — where the told levels are kept across daemon restarts.
+    pub state: Option<PathBuf>,
 }

@@ -23,7 +23,7 @@ use crate::time::UnixMillis;
 use serde::{Deserialize, Serialize};
 
 /// Bumped on every incompatible change to the messages below.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Largest frame either side accepts (SPEC §7), checked before allocating.
 pub const MAX_FRAME_LEN: usize = 1024 * 1024;
@@ -65,6 +65,10 @@ pub enum Request {
     /// A [`Response::Snapshot`], then every change as [`Response::Update`];
     /// a fresh snapshot whenever the client fell behind.
     Subscribe,
+    /// Re-execute the daemon binary in place, handing the whole state over
+    /// (SPEC §10). Answered with [`Response::Ok`] by the new image, or an
+    /// error by the old one, which then carries on.
+    Reexec,
 }
 
 /// What the daemon sends.

@@ -1,0 +1,144 @@
+//! Surviving a daemon that died (SPEC §10): what a tell leaves to persist
+//! (each group's told level and how far it got), and how a new daemon
+//! restores it, adopting the processes its predecessor left running
+//! instead of starting them a second time.
+
+use super::process::{Phase, Proc};
+use super::{Now, Supervisor};
+use isinit_shared::config::{Entry, Mode, valid_level};
+use isinit_shared::protocol::{ExitStatus, GroupState};
+use isinit_shared::time::UnixMillis;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+
+/// One group's told level as the state file keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedLevel {
+    /// The resource group.
+    pub group: String,
+    /// The level last told.
+    pub level: String,
+    /// `DONE`, `PASSED` or `FAILED` once the switch had finished; `None`
+    /// while it was still stopping or starting (the start phase then runs
+    /// again).
+    pub settled: Option<GroupState>,
+    /// The `once`/`wait`/`test` entries of a settled level that had run to
+    /// their end, with how they ended: they are not run again.
+    pub ran: Vec<(String, Option<ExitStatus>)>,
+}
+
+/// A process a previous daemon left running, as `/proc` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Orphan {
+    /// Its pid.
+    pub pid: i32,
+    /// Its process group.
+    pub pgid: i32,
+    /// Its `ISINIT_ENTRY` mark, if it has one (older daemons set none).
+    pub mark: Option<String>,
+    /// When it started (wall clock), from `/proc/PID/stat`.
+    pub started_at_ms: UnixMillis,
+}
+
+impl Supervisor {
+    /// The mark every child carries in `ISINIT_ENTRY`: a digest of what
+    /// makes a process the one of an entry — group, tag, mode and command.
+    /// A process whose entry changed in any of these is not adopted.
+    pub fn entry_mark(entry: &Entry) -> String {
+        let mut h = Sha256::new();
+        for part in [entry.group.as_str(), entry.tag.as_str(), entry.mode.as_str(), entry.command.as_str()] {
+            h.update(part.as_bytes());
+            h.update([0u8]);
+        }
+        h.finalize().iter().take(12).map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Every told group's level and progress, for the state file.
+    pub fn saved_levels(&self) -> Vec<SavedLevel> {
+        self.groups
+            .iter()
+            .filter(|(_, g)| g.in_file)
+            .filter_map(|(name, g)| {
+                let level = g.level.clone()?;
+                let settled = matches!(g.state, GroupState::Done | GroupState::Passed | GroupState::Failed)
+                    .then_some(g.state);
+                let ran = self
+                    .procs
+                    .iter()
+                    .filter(|(_, p)| p.entry.group == *name && p.entry.mode != Mode::Respawn)
+                    .filter(|(_, p)| matches!(p.phase, Phase::Exited | Phase::FailedToStart(_)))
+                    .map(|(tag, p)| (tag.clone(), p.last_exit))
+                    .collect();
+                Some(SavedLevel { group: name.clone(), level, settled, ran })
+            })
+            .collect()
+    }
+
+    /// Restores the levels of a state file at start-up. An orphan that is
+    /// the leader of its process group and carries the mark of an entry of
+    /// its group's restored level is adopted as that entry's running
+    /// process; a settled group's `once`/`wait`/`test` entries count as run;
+    /// then each group's start phase starts what is missing, in file order.
+    /// Returns the pids adopted; every other orphan is the caller's to stop.
+    pub fn restore(&mut self, now: Now, saved: &[SavedLevel], orphans: &[Orphan]) -> Vec<i32> {
+        let mut adopted = Vec::new();
+        for s in saved {
+            if !valid_level(&s.level) || !self.groups.get(&s.group).is_some_and(|g| g.in_file) {
+                self.log(format!("state file: group {} level {} is not in the isinittab; ignored", s.group, s.level));
+                continue;
+            }
+            let entries: Vec<Entry> =
+                self.config.entries_of(&s.group).filter(|e| e.in_level(&s.level) && e.mode != Mode::Off).cloned().collect();
+            for e in &entries {
+                let mark = Self::entry_mark(e);
+                let orphan = orphans.iter().find(|o| {
+                    o.pid == o.pgid && o.mark.as_deref() == Some(mark.as_str()) && !adopted.contains(&o.pid)
+                });
+                if let Some(o) = orphan {
+                    self.adopt(now, e, o);
+                    adopted.push(o.pid);
+                } else if s.settled.is_some() && e.mode != Mode::Respawn {
+                    // It ran to its end under the previous daemon (or ran
+                    // and died while no daemon watched): not again.
+                    let exit = s.ran.iter().find(|(t, _)| *t == e.tag).map_or(Some(ExitStatus::Unknown), |(_, x)| *x);
+                    let mut p = Proc::new(e.clone());
+                    p.phase = Phase::Exited;
+                    p.last_exit = exit;
+                    self.procs.insert(e.tag.clone(), p);
+                    self.dirty_procs.insert(e.tag.clone());
+                }
+            }
+            if let Some(g) = self.groups.get_mut(&s.group) {
+                g.level = Some(s.level.clone());
+                g.cursor = 0;
+                g.waiting_on = None;
+            }
+            self.dirty_groups.insert(s.group.clone());
+            self.status_dirty = true;
+            self.set_group_state(&s.group, GroupState::Starting, now);
+            self.advance(now, &s.group);
+        }
+        adopted
+    }
+
+    /// Takes `orphan` on as the running process of `entry`.
+    fn adopt(&mut self, now: Now, entry: &Entry, orphan: &Orphan) {
+        let age = Duration::from_millis(now.wall_ms.saturating_sub(orphan.started_at_ms));
+        let mut p = Proc::new(entry.clone());
+        p.pid = Some(orphan.pid);
+        p.pgids.insert(orphan.pgid);
+        p.started_at = Some(now.before(age).mono);
+        p.started_at_ms = Some(orphan.started_at_ms);
+        p.adopted = true;
+        self.log(format!("{}: adopted pid {} left running by the previous daemon", entry.tag, orphan.pid));
+        self.procs.insert(entry.tag.clone(), p);
+        self.dirty_procs.insert(entry.tag.clone());
+    }
+
+    /// Pids of adopted leaders still alive: their ends are watched with
+    /// pidfds, since `waitpid` cannot see them.
+    pub fn adopted_pids(&self) -> Vec<i32> {
+        self.procs.values().filter(|p| p.adopted).filter_map(|p| p.pid).collect()
+    }
+}
