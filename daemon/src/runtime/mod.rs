@@ -193,6 +193,17 @@ impl Runtime {
             self.sup.child_exited(now, pid, status);
         }
         self.sup.sweep(now, reap::group_alive);
+        self.save_state();
+    }
+
+    /// Keeps the state file's restart counts current after exits (the
+    /// writer coalesces bursts; no one waits for it).
+    fn save_state(&self) {
+        if let Some(state) = &self.state_writer
+            && !self.sup.is_halting()
+        {
+            state.save(self.sup.saved_levels(), None);
+        }
     }
 
     /// Begins shutdown. A second SIGTERM or SIGINT while halting (Ctrl-C
@@ -385,11 +396,7 @@ impl Runtime {
                         }
                         // A group settled or began switching: keep the
                         // state file's progress current (no one waits).
-                        if let Some(state) = &self.state_writer
-                            && !self.sup.is_halting()
-                        {
-                            state.save(self.sup.saved_levels(), None);
-                        }
+                        self.save_state();
                     }
                     Effect::Log(line) => tracing::warn!("{line}"),
                     Effect::Exit => exit = true,

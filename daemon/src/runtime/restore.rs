@@ -84,6 +84,7 @@ impl Runtime {
         let now = Now::real();
         self.sup.child_exited(now, pid, ExitStatus::Unknown);
         self.sup.sweep(now, super::reap::group_alive);
+        self.save_state();
     }
 }
 

@@ -207,6 +207,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::supervisor::Ran;
     use isinit_shared::protocol::{ExitStatus, GroupState};
 
     #[test]
@@ -222,7 +223,16 @@ mod tests {
             group: "g".into(),
             level: "run".into(),
             settled: Some(GroupState::Done),
-            ran: vec![("once".into(), Some(ExitStatus::Code(0))), ("t".into(), Some(ExitStatus::Unknown))],
+            ran: vec![
+                Ran {
+                    tag: "once".into(),
+                    finished: true,
+                    last_exit: Some(ExitStatus::Code(0)),
+                    started_at_ms: Some(5),
+                    respawns: 0,
+                },
+                Ran { tag: "r".into(), finished: false, last_exit: Some(ExitStatus::Unknown), started_at_ms: None, respawns: 3 },
+            ],
         }];
         let bytes = serde_json::to_vec(&StateContent { version: STATE_VERSION, groups: groups.clone() }).unwrap();
         assert_eq!(parse_state(&bytes).unwrap(), groups);

@@ -23,9 +23,26 @@ pub struct SavedLevel {
     /// while it was still stopping or starting (the start phase then runs
     /// again).
     pub settled: Option<GroupState>,
-    /// The `once`/`wait`/`test` entries of a settled level that had run to
-    /// their end, with how they ended: they are not run again.
-    pub ran: Vec<(String, Option<ExitStatus>)>,
+    /// The group's process records: a `once`/`wait`/`test` entry of a
+    /// settled level that had run to its end is not run again; a respawn
+    /// entry keeps its restart count.
+    pub ran: Vec<Ran>,
+}
+
+/// One process record, as the state file keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ran {
+    /// Its tag.
+    pub tag: String,
+    /// Whether it had run to its end (rather than running, or waiting to
+    /// be restarted).
+    pub finished: bool,
+    /// How it last ended.
+    pub last_exit: Option<ExitStatus>,
+    /// When it last started.
+    pub started_at_ms: Option<UnixMillis>,
+    /// Restarts so far.
+    pub respawns: u32,
 }
 
 /// A process a previous daemon left running, as `/proc` shows it.
@@ -66,9 +83,15 @@ impl Supervisor {
                 let ran = self
                     .procs
                     .iter()
-                    .filter(|(_, p)| p.entry.group == *name && p.entry.mode != Mode::Respawn)
-                    .filter(|(_, p)| matches!(p.phase, Phase::Exited | Phase::FailedToStart(_)))
-                    .map(|(tag, p)| (tag.clone(), p.last_exit))
+                    .filter(|(_, p)| p.entry.group == *name && p.phase != Phase::Stopping)
+                    .map(|(tag, p)| Ran {
+                        tag: tag.clone(),
+                        finished: p.entry.mode != Mode::Respawn
+                            && matches!(p.phase, Phase::Exited | Phase::FailedToStart(_)),
+                        last_exit: p.last_exit,
+                        started_at_ms: p.started_at_ms,
+                        respawns: p.respawns,
+                    })
                     .collect();
                 Some(SavedLevel { group: name.clone(), level, settled, ran })
             })
@@ -95,16 +118,24 @@ impl Supervisor {
                 let orphan = orphans.iter().find(|o| {
                     o.pid == o.pgid && o.mark.as_deref() == Some(mark.as_str()) && !adopted.contains(&o.pid)
                 });
+                let ran = s.ran.iter().find(|r| r.tag == e.tag);
                 if let Some(o) = orphan {
                     self.adopt(now, e, o);
+                    if let (Some(p), Some(r)) = (self.procs.get_mut(&e.tag), ran) {
+                        p.respawns = r.respawns;
+                        p.last_exit = r.last_exit;
+                    }
                     adopted.push(o.pid);
                 } else if s.settled.is_some() && e.mode != Mode::Respawn {
+                    // (A `once` that was still running and has since ended
+                    // is not found among the orphans either: it ran.)
                     // It ran to its end under the previous daemon (or ran
                     // and died while no daemon watched): not again.
-                    let exit = s.ran.iter().find(|(t, _)| *t == e.tag).map_or(Some(ExitStatus::Unknown), |(_, x)| *x);
+                    let ran = ran.filter(|r| r.finished);
                     let mut p = Proc::new(e.clone());
                     p.phase = Phase::Exited;
-                    p.last_exit = exit;
+                    p.last_exit = ran.map_or(Some(ExitStatus::Unknown), |r| r.last_exit);
+                    p.started_at_ms = ran.and_then(|r| r.started_at_ms);
                     self.procs.insert(e.tag.clone(), p);
                     self.dirty_procs.insert(e.tag.clone());
                 }

@@ -21,7 +21,7 @@ mod timing;
 #[cfg(test)]
 mod tests;
 
-pub use adopt::{Orphan, SavedLevel};
+pub use adopt::{Orphan, Ran, SavedLevel};
 pub use effects::{Effect, SpawnRequest, StopSignal};
 pub use handover::SupervisorState;
 pub use timing::{Now, Timing};
