@@ -31,8 +31,11 @@ fn live_with_tag(d: &TestDaemon, tag: &str) -> Vec<i32> {
 /// what `status` shows that must survive the daemon's death.
 fn status_view(s: &Snapshot) -> String {
     let groups: Vec<String> = s.groups.iter().map(|g| format!("{} {:?} {}", g.name, g.level, g.state)).collect();
-    let procs: Vec<String> =
-        s.processes.iter().map(|p| format!("{} {:?} {:?} {:?} {}", p.tag, p.state, p.pid, p.last_exit, p.respawns)).collect();
+    let procs: Vec<String> = s
+        .processes
+        .iter()
+        .map(|p| format!("{} {:?} {:?} {:?} {}", p.tag, p.state, p.pid, p.last_exit, p.respawns))
+        .collect();
     format!("{groups:#?}\n{procs:#?}")
 }
 

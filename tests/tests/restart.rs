@@ -189,7 +189,10 @@ fn reexec_takes_the_upgraded_binary_and_keeps_answering() {
     d.wait_group("g", "1", GroupState::Done);
     let before = d.snapshot();
     // An "upgrade": a new file at the path the daemon was started from.
-    install_script(&d.path("isinit"), &format!("#!/bin/sh\ntouch {}/upgraded\nexec {} \"$@\"\n", d.dir().display(), isinit().display()));
+    install_script(
+        &d.path("isinit"),
+        &format!("#!/bin/sh\ntouch {}/upgraded\nexec {} \"$@\"\n", d.dir().display(), isinit().display()),
+    );
     d.ok(&["reexec"]);
     wait_until(DEADLINE, "the upgraded binary to run", || d.path("upgraded").exists());
     let after = d.snapshot();

@@ -116,8 +116,9 @@ pub fn check_stdin() -> Result<String, HandoverError> {
     let mut bytes = Vec::new();
     std::io::stdin().lock().read_to_end(&mut bytes)?;
     let h = decode(&bytes)?;
-    let tab = isinit_shared::config::Inittab::from_bytes(std::path::Path::new(&h.config_path), h.config_text.as_bytes())
-        .map_err(|e| HandoverError::Config(e.lines().join("; ")))?;
+    let tab =
+        isinit_shared::config::Inittab::from_bytes(std::path::Path::new(&h.config_path), h.config_text.as_bytes())
+            .map_err(|e| HandoverError::Config(e.lines().join("; ")))?;
     Ok(format!(
         "handover from isinit {} readable: {} groups, {} processes, {} entries",
         h.from_version,

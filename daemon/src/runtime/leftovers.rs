@@ -63,7 +63,10 @@ pub fn find(socket: &Path) -> Vec<Leftover> {
             // (to talk to the daemon) has no ISINIT_TAG and is left alone.
             let tag = vars.iter().find_map(|v| v.strip_prefix(b"ISINIT_TAG="))?;
             let tag = String::from_utf8_lossy(tag).into_owned();
-            let mark = vars.iter().find_map(|v| v.strip_prefix(b"ISINIT_ENTRY=")).map(|m| String::from_utf8_lossy(m).into_owned());
+            let mark = vars
+                .iter()
+                .find_map(|v| v.strip_prefix(b"ISINIT_ENTRY="))
+                .map(|m| String::from_utf8_lossy(m).into_owned());
             let (pgid, started_at_ms) = stat_of(pid)?;
             Some(Leftover { pid, pgid, tag, mark, started_at_ms })
         })

@@ -119,7 +119,11 @@ impl Runtime {
 
     /// Runs until shutdown has stopped every process; then removes the
     /// status file.
-    pub async fn run(mut self, mut commands: mpsc::Receiver<Command>, signals: signals::Signals) -> std::io::Result<()> {
+    pub async fn run(
+        mut self,
+        mut commands: mpsc::Receiver<Command>,
+        signals: signals::Signals,
+    ) -> std::io::Result<()> {
         let signals::Signals { child: mut sigchld, hangup: mut sighup, terminate: mut sigterm, interrupt: mut sigint } =
             signals;
         self.status_file = Some(StatusFile::start(self.settings.initstat.clone()));

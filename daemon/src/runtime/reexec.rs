@@ -50,8 +50,18 @@ pub struct ReexecKit {
 
 impl ReexecKit {
     /// The kit for this process: its binary and arguments as started.
-    pub fn capture(listener_fd: RawFd, ending: watch::Sender<bool>, streams: Arc<Semaphore>) -> std::io::Result<ReexecKit> {
-        Ok(ReexecKit { exe: std::env::current_exe()?, argv: std::env::args_os().collect(), listener_fd, ending, streams })
+    pub fn capture(
+        listener_fd: RawFd,
+        ending: watch::Sender<bool>,
+        streams: Arc<Semaphore>,
+    ) -> std::io::Result<ReexecKit> {
+        Ok(ReexecKit {
+            exe: std::env::current_exe()?,
+            argv: std::env::args_os().collect(),
+            listener_fd,
+            ending,
+            streams,
+        })
     }
 }
 
@@ -78,7 +88,8 @@ impl Runtime {
         }
         self.end_streams(true).await;
         tracing::info!("re-executing {} ({} bytes of state handed over)", exe.display(), bytes.len());
-        let reason = exec(self.reexec.as_ref().map(|k| k.argv.as_slice()).unwrap_or_default(), &exe, listener_fd, &memfd, &conn);
+        let reason =
+            exec(self.reexec.as_ref().map(|k| k.argv.as_slice()).unwrap_or_default(), &exe, listener_fd, &memfd, &conn);
         tracing::error!("reexec failed: {reason}; carrying on");
         self.end_streams(false).await;
         reason
@@ -175,7 +186,8 @@ fn poll_readable(fd: &OwnedFd, limit: Duration) -> bool {
 /// The `execve` itself; returns only on failure, with why, after undoing
 /// the signal mask and close-on-exec changes.
 fn exec(argv: &[OsString], exe: &std::path::Path, listener: RawFd, memfd: &std::fs::File, conn: &OwnedFd) -> String {
-    let cstr = |b: &[u8]| CString::new(b).map_err(|_| "a NUL byte in the daemon's arguments or environment".to_string());
+    let cstr =
+        |b: &[u8]| CString::new(b).map_err(|_| "a NUL byte in the daemon's arguments or environment".to_string());
     let prepared = (|| -> Result<(CString, Vec<CString>, Vec<CString>), String> {
         let path = cstr(exe.as_os_str().as_bytes())?;
         let args = argv.iter().map(|a| cstr(a.as_bytes())).collect::<Result<Vec<_>, _>>()?;

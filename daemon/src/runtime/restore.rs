@@ -33,8 +33,7 @@ impl Runtime {
             names.join(", "),
             adopted.len()
         );
-        let kept_groups: Vec<i32> =
-            found.iter().filter(|l| adopted.contains(&l.pid)).map(|l| l.pgid).collect();
+        let kept_groups: Vec<i32> = found.iter().filter(|l| adopted.contains(&l.pid)).map(|l| l.pgid).collect();
         found.into_iter().filter(|l| !kept_groups.contains(&l.pgid)).collect()
     }
 

@@ -231,7 +231,13 @@ mod tests {
                     started_at_ms: Some(5),
                     respawns: 0,
                 },
-                Ran { tag: "r".into(), finished: false, last_exit: Some(ExitStatus::Unknown), started_at_ms: None, respawns: 3 },
+                Ran {
+                    tag: "r".into(),
+                    finished: false,
+                    last_exit: Some(ExitStatus::Unknown),
+                    started_at_ms: None,
+                    respawns: 3,
+                },
             ],
         }];
         let bytes = serde_json::to_vec(&StateContent { version: STATE_VERSION, groups: groups.clone() }).unwrap();

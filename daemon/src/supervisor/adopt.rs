@@ -78,8 +78,8 @@ impl Supervisor {
             .filter(|(_, g)| g.in_file)
             .filter_map(|(name, g)| {
                 let level = g.level.clone()?;
-                let settled = matches!(g.state, GroupState::Done | GroupState::Passed | GroupState::Failed)
-                    .then_some(g.state);
+                let settled =
+                    matches!(g.state, GroupState::Done | GroupState::Passed | GroupState::Failed).then_some(g.state);
                 let ran = self
                     .procs
                     .iter()
@@ -111,13 +111,17 @@ impl Supervisor {
                 self.log(format!("state file: group {} level {} is not in the isinittab; ignored", s.group, s.level));
                 continue;
             }
-            let entries: Vec<Entry> =
-                self.config.entries_of(&s.group).filter(|e| e.in_level(&s.level) && e.mode != Mode::Off).cloned().collect();
+            let entries: Vec<Entry> = self
+                .config
+                .entries_of(&s.group)
+                .filter(|e| e.in_level(&s.level) && e.mode != Mode::Off)
+                .cloned()
+                .collect();
             for e in &entries {
                 let mark = Self::entry_mark(e);
-                let orphan = orphans.iter().find(|o| {
-                    o.pid == o.pgid && o.mark.as_deref() == Some(mark.as_str()) && !adopted.contains(&o.pid)
-                });
+                let orphan = orphans
+                    .iter()
+                    .find(|o| o.pid == o.pgid && o.mark.as_deref() == Some(mark.as_str()) && !adopted.contains(&o.pid));
                 let ran = s.ran.iter().find(|r| r.tag == e.tag);
                 if let Some(o) = orphan {
                     self.adopt(now, e, o);

@@ -181,7 +181,9 @@ impl Supervisor {
                 phase: match &p.phase {
                     Phase::Running => SavedPhase::Running,
                     Phase::Exited => SavedPhase::Exited,
-                    Phase::Backoff { until, until_ms } => SavedPhase::Backoff { left_ms: left(*until), until_ms: *until_ms },
+                    Phase::Backoff { until, until_ms } => {
+                        SavedPhase::Backoff { left_ms: left(*until), until_ms: *until_ms }
+                    }
                     Phase::FailedToStart(e) => SavedPhase::FailedToStart(e.clone()),
                     Phase::Stopping => SavedPhase::Stopping,
                 },
@@ -263,7 +265,11 @@ impl Supervisor {
             rec.adopted = p.adopted;
             s.procs.insert(e.tag, rec);
         }
-        s.exits = state.exits.into_iter().map(|(t, e)| (t, e.into_iter().collect::<VecDeque<_>>())).collect::<HashMap<_, _>>();
+        s.exits = state
+            .exits
+            .into_iter()
+            .map(|(t, e)| (t, e.into_iter().collect::<VecDeque<_>>()))
+            .collect::<HashMap<_, _>>();
         s.timers = Timers::default();
         for t in state.timers {
             match t {
@@ -295,5 +301,61 @@ impl Supervisor {
         }
         s
     }
+}
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::supervisor::Effect;
+    use std::path::Path;
+
+    const TAB: &str = "g:r:1:respawn:sleep 1\ng:s:1:respawn:sleep 2\ng:w:1:wait:true\nh:flap:1:respawn:false\n";
+
+    /// Answers every spawn with a made-up pid.
+    fn settle(s: &mut Supervisor, now: Now, next_pid: &mut i32) {
+        loop {
+            let effects = s.take_effects();
+            if effects.is_empty() {
+                return;
+            }
+            for e in effects {
+                if let Effect::Spawn(req) = e {
+                    *next_pid += 1;
+                    s.spawned(now, &req.tag, Ok(*next_pid));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn export_then_import_is_the_same_supervisor() {
+        let tab = Inittab::from_bytes(Path::new("/t"), TAB.as_bytes()).unwrap();
+        let now = Now::real();
+        let mut pid = 100;
+        let mut s = Supervisor::new(tab.clone(), Timing::default(), now);
+        s.tell(now, "g", "1").unwrap();
+        s.tell(now, "h", "1").unwrap();
+        settle(&mut s, now, &mut pid);
+        // g waits on w; flap is throttled after rapid exits; s is stopping.
+        for _ in 0..7 {
+            if let Some(p) = s.procs.get("flap").and_then(|p| p.pid) {
+                s.child_exited(now, p, ExitStatus::Code(1));
+                settle(&mut s, now, &mut pid);
+            }
+        }
+        assert!(matches!(s.procs["flap"].phase, Phase::Backoff { .. }));
+        s.retire(now, "s");
+        let state = s.export(now);
+        let back = Supervisor::import(tab, Timing::default(), now, state.clone());
+        assert_eq!(back.export(now), state);
+        assert_eq!(back.groups(), s.groups());
+        assert_eq!(back.processes(), s.processes());
+        assert_eq!(
+            back.next_deadline().map(|d| d.saturating_duration_since(now.mono).as_millis() / 10),
+            s.next_deadline().map(|d| d.saturating_duration_since(now.mono).as_millis() / 10)
+        );
+        assert_eq!(back.procs["s"].phase, Phase::Stopping);
+        assert_eq!(back.groups["g"].state, GroupState::Starting);
+        assert_eq!(back.groups["g"].waiting_on.as_deref(), Some("w"), "still waiting on the running wait");
+    }
 }
