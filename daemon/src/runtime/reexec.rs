@@ -69,6 +69,9 @@ impl Runtime {
     /// Re-executes the daemon; returns only if that failed, with why.
     pub(super) async fn reexec(&mut self, conn: OwnedFd) -> String {
         let Some(kit) = self.reexec.as_ref() else { return "re-executing is not available".into() };
+        if self.sup.is_halting() {
+            return "daemon is shutting down".into();
+        }
         let (exe, listener_fd) = (kit.exe.clone(), kit.listener_fd);
         let handover = self.handover(listener_fd, conn.as_raw_fd());
         let bytes = match handover::encode(&handover) {
