@@ -42,8 +42,8 @@ fn protocol_version() {
 
 #[test]
 fn request_reexec() {
-    // len 1 | variant 8
-    assert_pinned(&Request::Reexec, "0000000108");
+    // len 1 | variant 7 (appended after Subscribe)
+    assert_pinned(&Request::Reexec, "0000000107");
 }
 
 #[test]

@@ -16,7 +16,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 /// Version of [`Handover`]; bumped on any change to its shape.
 pub const HANDOVER_VERSION: u32 = 1;
 /// The most memory a handover may claim while decoded.
-const MAX_HANDOVER: usize = 512 * 1024 * 1024;
+const MAX_HANDOVER: usize = 64 * 1024 * 1024;
 /// Environment variable naming the memfd with the handover.
 pub const ENV_HANDOVER: &str = "ISINIT_HANDOVER_FD";
 

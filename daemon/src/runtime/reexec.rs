@@ -82,7 +82,7 @@ impl Runtime {
             Ok(f) => f,
             Err(e) => return format!("cannot create the handover memfd: {e}"),
         };
-        if let Err(reason) = check(&exe, &mut memfd) {
+        if let Err(reason) = check(&exe, &mut memfd).await {
             tracing::error!("reexec refused: {reason}; carrying on");
             return reason;
         }
@@ -133,7 +133,7 @@ impl Runtime {
 
 /// Runs `exe handover-check` with the handover on stdin; its reason if it
 /// does not exit 0 within [`CHECK_LIMIT`].
-fn check(exe: &std::path::Path, memfd: &mut std::fs::File) -> Result<(), String> {
+async fn check(exe: &std::path::Path, memfd: &mut std::fs::File) -> Result<(), String> {
     let stdin = memfd.try_clone().map_err(|e| format!("cannot share the handover: {e}"))?;
     let mut stderr_file = handover::to_memfd(b"").map_err(|e| format!("cannot capture the check's output: {e}"))?;
     let stderr = stderr_file.try_clone().map_err(|e| format!("cannot capture the check's output: {e}"))?;
@@ -144,10 +144,11 @@ fn check(exe: &std::path::Path, memfd: &mut std::fs::File) -> Result<(), String>
         .stderr(Stdio::from(stderr))
         .spawn()
         .map_err(|e| format!("cannot run the new binary {}: {e}", exe.display()))?;
-    // Waited for here, on the runtime's task, so that its exit status is
-    // collected by this wait and not by the SIGCHLD reaper.
+    // Waited for here, inside the runtime's task (whose SIGCHLD reaper
+    // therefore cannot run meanwhile), so that its exit status is collected
+    // by this wait. Other tasks (connections) go on while it runs.
     let finished = match crate::pidwait::pidfd(child.id()) {
-        Ok(fd) => poll_readable(&fd, CHECK_LIMIT),
+        Ok(fd) => tokio::time::timeout(CHECK_LIMIT, crate::pidwait::wait_pidfd(fd)).await.is_ok(),
         Err(_) => true,
     };
     if !finished {
@@ -167,22 +168,6 @@ fn check(exe: &std::path::Path, memfd: &mut std::fs::File) -> Result<(), String>
             exe.display(),
             if said.is_empty() { String::new() } else { format!(": {said}") }
         )),
-    }
-}
-
-/// Blocks until `fd` is readable or `limit` passes; true if readable.
-fn poll_readable(fd: &OwnedFd, limit: Duration) -> bool {
-    let mut pfd = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
-    let ms = libc::c_int::try_from(limit.as_millis()).unwrap_or(libc::c_int::MAX);
-    loop {
-        // SAFETY: one valid pollfd for the duration of the call.
-        let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
-        if rc >= 0 {
-            return rc > 0;
-        }
-        if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-            return true;
-        }
     }
 }
 
