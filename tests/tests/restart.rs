@@ -207,3 +207,20 @@ fn reexec_takes_the_upgraded_binary_and_keeps_answering() {
         if log.contains("re-executed: took over") { Ok(()) } else { Err(log) }
     });
 }
+
+#[test]
+fn output_read_before_a_reexec_is_still_shown_and_new_output_follows() {
+    let d = TestDaemon::start(
+        "g:e:1:respawn:echo before; while [ ! -e {dir}/go ]; do sleep 0.05; done; echo after; exec sleep 1000\n",
+    );
+    d.tell("g", "1");
+    d.wait_running("e");
+    wait_until(DEADLINE, "the first line in logs", || d.ok(&["logs", "e"]).contains("before"));
+    d.ok(&["reexec"]);
+    assert!(d.ok(&["logs", "e"]).contains("before"), "history kept");
+    std::fs::write(d.path("go"), "").expect("go");
+    wait_until(DEADLINE, "the line written after the reexec", || {
+        let logs = d.ok(&["logs", "e"]);
+        logs.contains("after") && logs.matches("before").count() == 1
+    });
+}

@@ -200,16 +200,6 @@ impl Runtime {
         self.save_state();
     }
 
-    /// Keeps the state file's restart counts current after exits (the
-    /// writer coalesces bursts; no one waits for it).
-    fn save_state(&self) {
-        if let Some(state) = &self.state_writer
-            && !self.sup.is_halting()
-        {
-            state.save(self.sup.saved_levels(), None);
-        }
-    }
-
     /// Begins shutdown. A second SIGTERM or SIGINT while halting (Ctrl-C
     /// pressed again) kills what is left at once; a repeated `isinit
     /// shutdown` only waits, so a retrying script cannot SIGKILL services.
@@ -234,21 +224,7 @@ impl Runtime {
                     return;
                 }
                 self.record_audit(peer, format!("tell {group} {level}"));
-                // SPEC §10: the level is on disk before the reply.
-                match &self.state_writer {
-                    Some(state) => state.save(
-                        self.sup.saved_levels(),
-                        Some(Box::new(move |written: Result<(), String>| {
-                            let _ = reply.send(outcome.map(|m| match written {
-                                Ok(()) => m,
-                                Err(e) => format!("{m} (warning: {e})"),
-                            }));
-                        })),
-                    ),
-                    None => {
-                        let _ = reply.send(outcome);
-                    }
-                }
+                self.reply_once_saved(reply, outcome);
             }
             Command::Plan { group, level, reply } => {
                 let plan = match self.reread() {

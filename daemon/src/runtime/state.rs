@@ -146,6 +146,39 @@ impl StateWriter {
     }
 }
 
+impl super::Runtime {
+    /// Keeps the state file current after exits and group changes (the
+    /// writer coalesces bursts; no one waits for it).
+    pub(super) fn save_state(&self) {
+        if let Some(state) = &self.state_writer
+            && !self.sup.is_halting()
+        {
+            state.save(self.sup.saved_levels(), None);
+        }
+    }
+
+    /// SPEC §10: an accepted tell's level is on disk before its reply is
+    /// sent (by the writer thread, once it is). A write that failed is
+    /// logged and said in the reply; the tell itself stands.
+    pub(super) fn reply_once_saved(
+        &self,
+        reply: tokio::sync::oneshot::Sender<super::Outcome>,
+        outcome: super::Outcome,
+    ) {
+        let Some(state) = &self.state_writer else {
+            let _ = reply.send(outcome);
+            return;
+        };
+        let done: Done = Box::new(move |written: Result<(), String>| {
+            let _ = reply.send(outcome.map(|m| match written {
+                Ok(()) => m,
+                Err(e) => format!("{m} (warning: {e})"),
+            }));
+        });
+        state.save(self.sup.saved_levels(), Some(done));
+    }
+}
+
 fn write_loop(path: &Path, rx: &mpsc::Receiver<Job>) {
     while let Ok(first) = rx.recv() {
         // Coalesce whatever queued meanwhile: the newest content wins.

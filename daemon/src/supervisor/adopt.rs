@@ -177,3 +177,87 @@ impl Supervisor {
         self.procs.values().filter(|p| p.adopted).filter_map(|p| p.pid).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::supervisor::{Effect, Timing};
+    use isinit_shared::config::Inittab;
+    use std::path::Path;
+
+    const TAB: &str = "g:r:1:respawn:sleep 1\ng:o:1:once:true\ng:n:1:respawn:sleep 2\ng:x:2:respawn:sleep 3\n";
+
+    fn spawned_tags(s: &mut Supervisor) -> Vec<String> {
+        s.take_effects()
+            .into_iter()
+            .filter_map(|e| match e {
+                Effect::Spawn(req) => Some(req.tag),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn restore_adopts_matching_leaders_and_starts_only_what_is_missing() {
+        let tab = Inittab::from_bytes(Path::new("/t"), TAB.as_bytes()).unwrap();
+        let now = Now::real();
+        let mut s = Supervisor::new(tab.clone(), Timing::default(), now);
+        let mark = |tag: &str| Some(Supervisor::entry_mark(tab.entry(tag).unwrap()));
+        let orphans = [
+            Orphan { pid: 10, pgid: 10, mark: mark("r"), started_at_ms: now.wall_ms - 5000 },
+            // A background job of r: same group, not the leader.
+            Orphan { pid: 11, pgid: 10, mark: mark("r"), started_at_ms: now.wall_ms },
+            // x is not in level 1; a stale mark matches nothing.
+            Orphan { pid: 20, pgid: 20, mark: mark("x"), started_at_ms: now.wall_ms },
+            Orphan { pid: 30, pgid: 30, mark: Some("0000".into()), started_at_ms: now.wall_ms },
+        ];
+        let saved = [SavedLevel {
+            group: "g".into(),
+            level: "1".into(),
+            settled: Some(GroupState::Done),
+            ran: vec![
+                Ran {
+                    tag: "o".into(),
+                    finished: true,
+                    last_exit: Some(ExitStatus::Code(0)),
+                    started_at_ms: None,
+                    respawns: 0,
+                },
+                Ran {
+                    tag: "r".into(),
+                    finished: false,
+                    last_exit: Some(ExitStatus::Code(1)),
+                    started_at_ms: None,
+                    respawns: 4,
+                },
+            ],
+        }];
+        let adopted = s.restore(now, &saved, &orphans);
+        assert_eq!(adopted, vec![10]);
+        assert_eq!(spawned_tags(&mut s), vec!["n".to_string()], "only the missing respawn starts; once is not re-run");
+        let r = &s.procs["r"];
+        assert!(r.adopted && r.pid == Some(10) && r.respawns == 4 && r.started_at_ms == Some(now.wall_ms - 5000));
+        assert_eq!(s.procs["o"].phase, Phase::Exited);
+        assert_eq!(s.groups["g"].state, GroupState::Done);
+        assert_eq!(s.adopted_pids(), vec![10]);
+    }
+
+    #[test]
+    fn a_group_that_was_switching_runs_its_start_phase_again() {
+        let tab = Inittab::from_bytes(Path::new("/t"), TAB.as_bytes()).unwrap();
+        let now = Now::real();
+        let mut s = Supervisor::new(tab, Timing::default(), now);
+        let saved = [SavedLevel { group: "g".into(), level: "1".into(), settled: None, ran: vec![] }];
+        assert!(s.restore(now, &saved, &[]).is_empty());
+        assert_eq!(spawned_tags(&mut s), ["r", "o", "n"].map(String::from));
+    }
+
+    #[test]
+    fn marks_differ_by_group_tag_mode_and_command() {
+        let tab =
+            Inittab::from_bytes(Path::new("/t"), b"g:a:1:respawn:x\ng:b:1:respawn:x\nh:c:1:once:x\nh:d:1:once:y\n")
+                .unwrap();
+        let marks: std::collections::BTreeSet<String> = tab.entries.iter().map(Supervisor::entry_mark).collect();
+        assert_eq!(marks.len(), 4);
+    }
+}
