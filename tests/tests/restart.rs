@@ -224,3 +224,18 @@ fn output_read_before_a_reexec_is_still_shown_and_new_output_follows() {
         logs.contains("after") && logs.matches("before").count() == 1
     });
 }
+
+#[test]
+fn a_throttled_respawn_keeps_its_deadline_across_reexec() {
+    let d = TestDaemon::builder("g:flap:1:respawn:exit 1\n").respawn_pause(3.0).start();
+    d.tell("g", "1");
+    let throttled = d.wait_state("flap", ProcessState::Backoff);
+    let until = throttled.backoff_until_ms.expect("a throttled respawn says when it resumes");
+    d.ok(&["reexec"]);
+    let after = d.process("flap");
+    assert_eq!(after.state, ProcessState::Backoff);
+    assert_eq!(after.backoff_until_ms, Some(until), "the same deadline");
+    assert_eq!(after.respawns, throttled.respawns);
+    // It resumes at that deadline: the handed-over timer fires.
+    d.wait_process("flap", "restarted after its pause", |p| p.respawns > throttled.respawns);
+}

@@ -29,7 +29,7 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, watch};
 
 /// How long the new binary may take to check the handed-over state.
-const CHECK_LIMIT: Duration = Duration::from_secs(20);
+const CHECK_LIMIT: Duration = Duration::from_secs(5);
 /// How long subscribers get to receive their "reconnect" message.
 const STREAMS_LIMIT: Duration = Duration::from_secs(2);
 
