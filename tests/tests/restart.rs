@@ -31,9 +31,21 @@ fn with_program(cmd: &Command, program: &Path) -> Command {
 fn start_from_copy(tab: &str, term_after: f64) -> TestDaemon {
     let mut d = TestDaemon::builder(tab).term_after(term_after).prepare();
     std::fs::copy(isinit(), d.path("isinit")).expect("copy the isinit binary");
+    wait_until_executable(&d.path("isinit"));
     let cmd = with_program(&d.daemon_command(), &d.path("isinit"));
     d.restart_with(cmd);
     d
+}
+
+/// Waits until a freshly written file can be executed: a process another
+/// test forks while the file is open for writing holds that descriptor
+/// until it execs, and exec fails with "text file busy" meanwhile.
+fn wait_until_executable(path: &Path) {
+    wait_for(DEADLINE, "a copied binary to be executable", || match Command::new(path).arg("--version").output() {
+        Ok(_) => Ok(()),
+        Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => Err(e.to_string()),
+        Err(e) => panic!("cannot run {}: {e}", path.display()),
+    });
 }
 
 /// Replaces `path` with a shell script (write and rename, as a package
@@ -43,6 +55,7 @@ fn install_script(path: &Path, text: &str) {
     std::fs::write(&tmp, text).expect("write script");
     std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     std::fs::rename(&tmp, path).expect("install script");
+    wait_until_executable(path);
 }
 
 /// What must be equal across a reexec: everything but the clock, the
@@ -191,8 +204,13 @@ fn reexec_takes_the_upgraded_binary_and_keeps_answering() {
     // An "upgrade": a new file at the path the daemon was started from.
     install_script(
         &d.path("isinit"),
-        &format!("#!/bin/sh\ntouch {}/upgraded\nexec {} \"$@\"\n", d.dir().display(), isinit().display()),
+        &format!(
+            "#!/bin/sh\n[ \"$1\" = daemon ] && touch {}/upgraded\nexec {} \"$@\"\n",
+            d.dir().display(),
+            isinit().display()
+        ),
     );
+    assert!(!d.path("upgraded").exists());
     d.ok(&["reexec"]);
     wait_until(DEADLINE, "the upgraded binary to run", || d.path("upgraded").exists());
     let after = d.snapshot();
