@@ -12,6 +12,18 @@ fn main() -> ExitCode {
         return report(generated);
     }
     let cli = Cli::parse();
+    if matches!(cli.command, Cmd::HandoverCheck) {
+        return match isinit::runtime::handover::check_stdin() {
+            Ok(summary) => {
+                eprintln!("{summary}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("isinit: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
     if !matches!(cli.command, Cmd::Daemon(_)) {
         // A client whose reader went away (`isinit status | head -1`) ends
         // quietly like any Unix filter, instead of panicking on EPIPE. The
@@ -37,6 +49,7 @@ fn main() -> ExitCode {
                 let flags = cli::ocf::Flags { socket: cli.socket.as_deref(), config: cli.config.as_deref() };
                 cli::ocf::run(&args.action, flags).await
             }
+            Cmd::HandoverCheck => ExitCode::SUCCESS,
         }
     })
 }

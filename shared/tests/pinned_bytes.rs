@@ -81,9 +81,9 @@ fn assert_no_variant_after<T: DeserializeOwned + Debug>(count: usize) {
 
 #[test]
 fn protocol_version() {
-    // Version 2 appended restart, retry, signal and usage, and
-    // `tells_total`/`clients_connected` to `DaemonInfo`. Changing a pin
-    // means bumping this.
+    // Version 2 appended restart, retry, signal, usage and reexec,
+    // `tells_total`/`clients_connected` to `DaemonInfo` and
+    // `ExitStatus::Unknown`. Changing a pin means bumping this.
     assert_eq!(PROTOCOL_VERSION, 2);
 }
 
@@ -102,6 +102,7 @@ fn requests() -> Vec<Request> {
         Request::Retry { tag: "mta".into() },
         Request::Signal { tag: "mta".into(), signal: "HUP".into() },
         Request::Usage,
+        Request::Reexec,
     ]
 }
 
@@ -126,6 +127,8 @@ fn request_pin(r: &Request) -> &'static str {
         Request::Signal { .. } => "0000000909036d746103485550",
         // len 1 | variant 10
         Request::Usage => "000000010a",
+        // len 1 | variant 11
+        Request::Reexec => "000000010b",
     }
 }
 
@@ -441,8 +444,10 @@ fn exit_statuses() {
     let pin = |s: &ExitStatus| match s {
         ExitStatus::Code(_) => "0001",
         ExitStatus::Signal(_) => "0102",
+        // variant 2, no payload (version 2: an adopted process's end)
+        ExitStatus::Unknown => "02",
     };
-    let samples = [ExitStatus::Code(-1), ExitStatus::Signal(1)];
+    let samples = [ExitStatus::Code(-1), ExitStatus::Signal(1), ExitStatus::Unknown];
     for s in &samples {
         assert_eq!(hex(&codec::encode(s).expect("encodes")), pin(s), "{s:?}");
     }

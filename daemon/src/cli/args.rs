@@ -3,6 +3,25 @@
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
+
+/// The longest delay a flag accepts: one day. Longer makes no sense for a
+/// respawn pause or a stop escalation, and a bound keeps every deadline the
+/// daemon computes far from the end of the clock (issue 6, defect 3b).
+pub const MAX_DELAY: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Parses a delay flag: a finite, non-negative number of seconds up to
+/// [`MAX_DELAY`], refused at start-up with a clear reason otherwise.
+pub fn delay(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text.trim().parse().map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(format!("`{text}` is not a non-negative number of seconds"));
+    }
+    if secs > MAX_DELAY.as_secs_f64() {
+        return Err(format!("`{text}` seconds is more than the limit of {} (one day)", MAX_DELAY.as_secs()));
+    }
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("`{text}` is not a number of seconds"))
+}
 
 /// A cluster-wide init
 ///
@@ -38,6 +57,10 @@ pub enum Cmd {
     /// OCF_RESKEY_*). Answers with an OCF exit code.
     #[command(hide = true)]
     Ocf(OcfArgs),
+    /// Internal: run by a daemon before `reexec`, as the new binary, to
+    /// prove it can read the state handed to it on stdin. Exits 0 if so.
+    #[command(hide = true, name = "handover-check")]
+    HandoverCheck,
 }
 
 /// The OCF agent's one argument.
@@ -72,6 +95,10 @@ pub enum ClientCmd {
     },
     /// Re-read the isinittab and adopt it; an invalid file changes nothing.
     Reload,
+    /// Re-execute the daemon's binary in place (e.g. after an upgrade):
+    /// same pid, same socket, every process kept running. If the new binary
+    /// cannot take over, the daemon carries on and this fails with why.
+    Reexec,
     /// Stop every process gracefully and end the daemon.
     Shutdown {
         /// Return only once the daemon has exited.
@@ -132,15 +159,19 @@ pub struct DaemonArgs {
     /// The daemon's own log file, besides stderr [default: `:::log:`]
     #[arg(long, value_name = "PATH")]
     pub log: Option<PathBuf>,
-    /// Seconds a respawn entry sleeps after starting too rapidly.
-    #[arg(long, env = "ISINIT_RESPAWN_PAUSE", value_name = "SECS", default_value_t = 60.0)]
-    pub respawn_pause: f64,
-    /// Seconds between SIGINT and SIGTERM when stopping a process.
-    #[arg(long, env = "ISINIT_TERM_AFTER", value_name = "SECS", default_value_t = 5.0)]
-    pub term_after: f64,
-    /// Seconds between SIGTERM and SIGKILL when stopping a process.
-    #[arg(long, env = "ISINIT_KILL_AFTER", value_name = "SECS", default_value_t = 10.0)]
-    pub kill_after: f64,
+    /// Where told levels are kept across daemon restarts [env: ISINIT_STATE]
+    /// [default: `:::state:`, else /var/run/is/state]
+    #[arg(long, value_name = "PATH")]
+    pub state: Option<PathBuf>,
+    /// Seconds a respawn entry sleeps after starting too rapidly (0–86400).
+    #[arg(long, env = "ISINIT_RESPAWN_PAUSE", value_name = "SECS", default_value = "60", value_parser = delay)]
+    pub respawn_pause: Duration,
+    /// Seconds between SIGINT and SIGTERM when stopping a process (0–86400).
+    #[arg(long, env = "ISINIT_TERM_AFTER", value_name = "SECS", default_value = "5", value_parser = delay)]
+    pub term_after: Duration,
+    /// Seconds between SIGTERM and SIGKILL when stopping a process (0–86400).
+    #[arg(long, env = "ISINIT_KILL_AFTER", value_name = "SECS", default_value = "10", value_parser = delay)]
+    pub kill_after: Duration,
     /// Rotate a tag's output file once it exceeds this many bytes.
     #[arg(long, env = "ISINIT_LOG_MAX_BYTES", value_name = "BYTES", default_value_t = 4 * 1024 * 1024)]
     pub log_max_bytes: u64,

@@ -17,6 +17,7 @@ pub async fn run(command: ClientCmd, socket_flag: Option<&Path>, config_flag: Op
         ClientCmd::Tell { group, level, dry_run } => tell(&socket, group, level, dry_run).await,
         ClientCmd::Status { group, json } => status(&socket, group.as_deref(), json).await,
         ClientCmd::Reload => simple(&socket, Request::Reload).await,
+        ClientCmd::Reexec => simple(&socket, Request::Reexec).await,
         ClientCmd::Shutdown { wait } => shutdown(&socket, wait).await,
         ClientCmd::Logs { tag, lines, follow } => logs(&socket, tag, lines, follow).await,
         ClientCmd::Restart { tag } => simple(&socket, Request::Restart { tag }).await,

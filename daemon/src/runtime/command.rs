@@ -63,6 +63,17 @@ pub enum Command {
         /// Where the snapshot and the update receiver go.
         reply: oneshot::Sender<(Box<Snapshot>, broadcast::Receiver<Update>)>,
     },
+    /// Re-execute the daemon binary (`isinit reexec`). On success the
+    /// process image is replaced and the new one answers on `conn`; the
+    /// reply carries only why it failed.
+    Reexec {
+        /// Who asked, for the audit trail.
+        peer: Peer,
+        /// The requesting connection, answered by the new image.
+        conn: std::os::fd::OwnedFd,
+        /// Where the failure goes.
+        reply: oneshot::Sender<Outcome>,
+    },
     /// Whether `tag` names an entry or a record the daemon knows.
     KnowsTag {
         /// The tag a `logs` request names.

@@ -4,17 +4,24 @@
 
 mod actions;
 mod command;
+pub mod handover;
 pub mod leftovers;
 pub mod output;
 pub mod reap;
+mod reexec;
+mod restore;
+mod signal_names;
 pub mod signals;
 pub mod spawn;
+pub mod state;
 mod statusfile;
 pub mod usage;
 
 use statusfile::StatusFile;
 
 pub use command::{Command, Outcome, Peer};
+pub use reexec::ReexecKit;
+pub use restore::answer_reexec;
 
 use crate::supervisor::{Effect, Now, StopSignal, Supervisor, Timing};
 use isinit_shared::config::{ConfigErrors, Inittab};
@@ -25,7 +32,6 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use std::collections::VecDeque;
 use std::path::PathBuf;
-use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{broadcast, mpsc, watch};
 
 /// Where the daemon keeps its files and how patient it is, resolved once at
@@ -38,6 +44,8 @@ pub struct Settings {
     pub socket: PathBuf,
     /// The status file.
     pub initstat: PathBuf,
+    /// The state file: told levels, kept across daemon restarts.
+    pub state: PathBuf,
     /// Where each tag's output file lives.
     pub logdir: PathBuf,
     /// A tag's output file is rotated past this size.
@@ -63,6 +71,11 @@ pub struct Runtime {
     status_file: Option<StatusFile>,
     /// Restarts and retries accepted but not yet answered (`actions.rs`).
     pending: Vec<actions::PendingStart>,
+    state_writer: Option<state::StateWriter>,
+    reexec: Option<ReexecKit>,
+    output: Option<output::OutputHub>,
+    /// Pids of adopted processes that ended, from their pidfd watchers.
+    adopted_exits: (mpsc::UnboundedSender<i32>, mpsc::UnboundedReceiver<i32>),
 }
 
 impl Runtime {
@@ -92,7 +105,19 @@ impl Runtime {
             notices: VecDeque::new(),
             status_file: None,
             pending: Vec::new(),
+            state_writer: None,
+            reexec: None,
+            output: None,
+            adopted_exits: mpsc::unbounded_channel(),
         }
+    }
+
+    /// Lets the runtime re-execute the daemon (`isinit reexec`) and hand
+    /// over the output positions of `output`.
+    pub fn with_reexec(mut self, kit: ReexecKit, output: output::OutputHub) -> Runtime {
+        self.reexec = Some(kit);
+        self.output = Some(output);
+        self
     }
 
     /// The daemon identity, kept current for the server's hello replies.
@@ -102,12 +127,20 @@ impl Runtime {
 
     /// Runs until shutdown has stopped every process; then removes the
     /// status file.
-    pub async fn run(mut self, mut commands: mpsc::Receiver<Command>) -> std::io::Result<()> {
-        let mut sigchld = signal(SignalKind::child())?;
-        let mut sighup = signal(SignalKind::hangup())?;
-        let mut sigterm = signal(SignalKind::terminate())?;
-        let mut sigint = signal(SignalKind::interrupt())?;
+    pub async fn run(
+        mut self,
+        mut commands: mpsc::Receiver<Command>,
+        signals: signals::Signals,
+    ) -> std::io::Result<()> {
+        let signals::Signals { child: mut sigchld, hangup: mut sighup, terminate: mut sigterm, interrupt: mut sigint } =
+            signals;
         self.status_file = Some(StatusFile::start(self.settings.initstat.clone()));
+        if self.state_writer.is_none() {
+            self.state_writer = Some(state::StateWriter::start(self.settings.state.clone())?);
+        }
+        for pid in self.sup.adopted_pids() {
+            self.watch_adopted(pid);
+        }
         // Children that exited before the handler was installed.
         self.reap();
         self.carry_out().await;
@@ -122,13 +155,20 @@ impl Runtime {
             tokio::select! {
                 biased;
                 _ = sigchld.recv() => self.reap(),
+                Some(pid) = self.adopted_exits.1.recv() => self.adopted_exited(pid),
                 _ = timer => {
                     let now = Now::real();
                     self.sup.fire_timers(now);
                     self.sup.sweep(now, reap::group_alive);
                 }
                 Some(cmd) = commands.recv() => {
-                    self.handle(cmd);
+                    if let Command::Reexec { peer, conn, reply } = cmd {
+                        self.record_audit(peer, "reexec".to_string());
+                        let reason = self.reexec(conn).await;
+                        let _ = reply.send(Err(ErrorReply::new(ErrorKind::Rejected, reason)));
+                    } else {
+                        self.handle(cmd);
+                    }
                     // Let the connection task send its reply before the
                     // effects run: a tell returns once the switch started.
                     tokio::task::yield_now().await;
@@ -149,6 +189,10 @@ impl Runtime {
         if let Some(status_file) = self.status_file.take() {
             status_file.remove().await;
         }
+        // A clean shutdown stopped everything: nothing is left to restore.
+        if let Some(state) = self.state_writer.take() {
+            state.remove().await;
+        }
         Ok(())
     }
 
@@ -162,6 +206,7 @@ impl Runtime {
             self.sup.child_exited(now, pid, status);
         }
         self.sup.sweep(now, reap::group_alive);
+        self.save_state();
     }
 
     /// Begins shutdown. A second SIGTERM or SIGINT while halting (Ctrl-C
@@ -184,11 +229,13 @@ impl Runtime {
         match cmd {
             Command::Tell { group, level, peer, reply } => {
                 let outcome = self.tell(&group, &level);
-                if outcome.is_ok() {
-                    self.info.send_modify(|i| i.tells_total = i.tells_total.saturating_add(1)); // metrics: isinit_tells_total
-                    self.record_audit(peer, format!("tell {group} {level}"));
+                if outcome.is_err() {
+                    let _ = reply.send(outcome);
+                    return;
                 }
-                let _ = reply.send(outcome);
+                self.info.send_modify(|i| i.tells_total = i.tells_total.saturating_add(1)); // metrics: isinit_tells_total
+                self.record_audit(peer, format!("tell {group} {level}"));
+                self.reply_once_saved(reply, outcome);
             }
             Command::Plan { group, level, reply } => {
                 let plan = match self.reread() {
@@ -230,6 +277,9 @@ impl Runtime {
             }
             Command::LiveGroups { reply } => {
                 let _ = reply.send(self.sup.live_process_groups());
+            }
+            Command::Reexec { reply, .. } => {
+                let _ = reply.send(Err(ErrorReply::new(ErrorKind::Rejected, "reexec is handled by the run loop")));
             }
         }
     }
@@ -344,6 +394,9 @@ impl Runtime {
                         if let Some(f) = &self.status_file {
                             f.update(self.sup.status_lines());
                         }
+                        // A group settled or began switching: keep the
+                        // state file's progress current (no one waits).
+                        self.save_state();
                     }
                     Effect::Log(line) => tracing::warn!("{line}"),
                     Effect::Exit => exit = true,

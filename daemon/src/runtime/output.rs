@@ -93,6 +93,23 @@ impl OutputHub {
         out
     }
 
+    /// How far each tag's file has been read, for the image `reexec`
+    /// starts.
+    pub fn positions(&self) -> Vec<(String, u64)> {
+        self.lock().tags.iter().map(|(tag, out)| (tag.clone(), out.offset)).collect()
+    }
+
+    /// Carries on reading each tag where a previous image left off (the
+    /// recent history before that point is read again for `logs`).
+    pub fn resume(&self, positions: &[(String, u64)]) {
+        let mut inner = self.lock();
+        for (tag, offset) in positions {
+            let path = output_path(&self.logdir, tag);
+            let out = TagOutput::seeded_before(&path, *offset);
+            inner.tags.insert(tag.clone(), out);
+        }
+    }
+
     /// Follows the log directory until the daemon exits.
     pub async fn run(self) {
         if let Err(e) = self.watch().await {
@@ -148,6 +165,17 @@ impl TagOutput {
     fn seeded(path: &Path) -> TagOutput {
         let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         let start = len.saturating_sub(SEED_BYTES);
+        TagOutput { offset: start, partial: Vec::new(), skip_fragment: start > 0, lines: VecDeque::new(), follow: None }
+    }
+
+    /// Starts [`SEED_BYTES`] before `offset` (or as [`TagOutput::seeded`]
+    /// if the file is now shorter: it was rotated meanwhile).
+    fn seeded_before(path: &Path, offset: u64) -> TagOutput {
+        let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        if len < offset {
+            return TagOutput::seeded(path);
+        }
+        let start = offset.saturating_sub(SEED_BYTES);
         TagOutput { offset: start, partial: Vec::new(), skip_fragment: start > 0, lines: VecDeque::new(), follow: None }
     }
 

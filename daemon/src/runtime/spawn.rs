@@ -90,7 +90,8 @@ pub fn spawn(req: &SpawnRequest, logdir: &Path, socket: &Path) -> Result<i32, St
 /// systemd as if it were the daemon) plus `ISINIT_GROUP`, `ISINIT_TAG` and
 /// `ISINIT_LEVEL` (SPEC §6), and `ISINIT_SOCKET`: the mark by which a later
 /// daemon recognises what this one left behind (`leftovers.rs`), and which
-/// makes an `isinit` run by the child talk to this daemon.
+/// makes an `isinit` run by the child talk to this daemon; `ISINIT_ENTRY`
+/// tells that later daemon which entry it was (to adopt it).
 fn child_environment(req: &SpawnRequest, socket: &Path) -> Vec<CString> {
     let socket = socket.display().to_string();
     let ours = [
@@ -98,6 +99,7 @@ fn child_environment(req: &SpawnRequest, socket: &Path) -> Vec<CString> {
         ("ISINIT_TAG", &req.tag),
         ("ISINIT_LEVEL", &req.level),
         ("ISINIT_SOCKET", &socket),
+        ("ISINIT_ENTRY", &req.mark),
     ];
     let inherited = std::env::vars_os()
         .filter(|(k, _)| !ours.iter().any(|(name, _)| k == name))

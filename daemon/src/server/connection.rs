@@ -25,6 +25,8 @@ pub struct Conn {
     pub writer: OwnedWriteHalf,
     /// The client's credentials, for the permission check and the audit.
     pub peer: Peer,
+    /// Becomes true while the daemon re-executes (see `Context::ending`).
+    pub ending: watch::Receiver<bool>,
 }
 
 impl Conn {
@@ -59,11 +61,21 @@ impl Conn {
         tokio::select! {
             _ = self.reader.read(&mut scratch) => None,
             _ = super::until_exiting(exiting) => None,
+            _ = super::until_exiting(&mut self.ending) => None,
             item = rx.recv() => match item {
                 Ok(item) => Some(Ok(item)),
                 Err(RecvError::Lagged(missed)) => Some(Err(missed)),
                 Err(RecvError::Closed) => None,
             },
+        }
+    }
+
+    /// Ends a stream: if the daemon is re-executing, tells the client so
+    /// (an error with a reason), so that it reconnects rather than guess.
+    pub async fn end_stream(&mut self) {
+        if *self.ending.borrow() {
+            let e = ErrorReply::new(ErrorKind::Rejected, super::REEXEC_REASON);
+            let _ = self.send(&Response::Error(e)).await;
         }
     }
 
@@ -78,7 +90,7 @@ impl Conn {
 /// Serves one connection to its end; every failure ends only this task.
 pub async fn serve(stream: UnixStream, peer: Peer, ctx: Context) {
     let (reader, writer) = stream.into_split();
-    let mut conn = Conn { reader: BufReader::new(reader), writer, peer };
+    let mut conn = Conn { reader: BufReader::new(reader), writer, peer, ending: ctx.ending.clone() };
     if !hello(&mut conn, &ctx).await {
         return;
     }
@@ -107,6 +119,7 @@ pub async fn serve(stream: UnixStream, peer: Peer, ctx: Context) {
             Request::Retry { tag } => handlers::retry::handle(&ctx, peer, tag).await,
             Request::Signal { tag, signal } => handlers::signal::handle(&ctx, peer, tag, signal).await,
             Request::Usage => handlers::usage::handle(&ctx).await,
+            Request::Reexec => return handlers::reexec::handle(&ctx, conn).await,
         };
         if conn.send(&reply).await.is_err() {
             return;

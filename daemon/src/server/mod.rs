@@ -28,6 +28,11 @@ pub const MAX_CONNECTIONS: usize = 256;
 /// however many idle readers hold the shared slots, an operator can still
 /// tell, reload and shut down.
 pub const RESERVED_CONNECTIONS: usize = 32;
+/// Streams (subscriptions, `logs -f`) that can exist at once: one per
+/// connection at most.
+pub const STREAM_SLOTS: usize = MAX_CONNECTIONS + RESERVED_CONNECTIONS;
+/// What a stream ended by `reexec` is told.
+pub const REEXEC_REASON: &str = "daemon re-executing; reconnect";
 /// How long a new client has to say hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a request-reply connection may sit idle between requests.
@@ -55,6 +60,12 @@ pub struct Context {
     /// The connection slots, which also count the clients being served
     /// (`isinit_clients_connected`).
     pub slots: Slots,
+    /// Becomes true while the daemon re-executes: streams end, telling
+    /// their clients to reconnect.
+    pub ending: watch::Receiver<bool>,
+    /// One permit held by every live stream, so that `reexec` can wait
+    /// until they have all delivered their last message.
+    pub streams: Arc<Semaphore>,
 }
 
 /// One permit per connection being served. Privileged peers draw from

@@ -39,6 +39,9 @@ pub struct SpawnRequest {
     pub level: String,
     /// Run with `/bin/sh -c`.
     pub command: String,
+    /// `ISINIT_ENTRY`: what a later daemon compares to adopt the process
+    /// (see `Supervisor::entry_mark`).
+    pub mark: String,
 }
 
 /// One thing for the runtime to do.

@@ -17,6 +17,7 @@ impl Supervisor {
         p.phase = Phase::Running;
         p.pid = None;
         p.start_error = None;
+        p.adopted = false;
         p.started_at = Some(now.mono);
         p.started_at_ms = Some(now.wall_ms);
         self.dirty_procs.insert(entry.tag.clone());
@@ -25,6 +26,7 @@ impl Supervisor {
             tag: entry.tag.clone(),
             level: level.to_string(),
             command: entry.command.clone(),
+            mark: Supervisor::entry_mark(entry),
         }));
     }
 

@@ -9,9 +9,11 @@
 //! with no process at all.
 
 mod actions;
+mod adopt;
 mod effects;
 mod group;
 mod group_phase;
+mod handover;
 mod lifecycle;
 mod process;
 mod snapshot;
@@ -22,7 +24,9 @@ mod timing;
 mod tests;
 
 pub use actions::{AfterStop, StartProgress, StartTicket};
+pub use adopt::{Orphan, Ran, SavedLevel};
 pub use effects::{Effect, SpawnRequest, StopSignal};
+pub use handover::SupervisorState;
 pub use timing::{Now, Timing};
 
 use group_phase::{GroupEvent, GroupPhase};

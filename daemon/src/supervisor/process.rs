@@ -47,6 +47,9 @@ pub struct Proc {
     pub start_error: Option<String>,
     /// What happens once a stop has nothing left: forget, or start again.
     pub after_stop: AfterStop,
+    /// The leader was left by a previous daemon and adopted: it is not our
+    /// child, so its end is noticed with a pidfd and its status is unknown.
+    pub adopted: bool,
 }
 
 impl Proc {
@@ -63,6 +66,7 @@ impl Proc {
             last_exit: None,
             start_error: None,
             after_stop: AfterStop::Forget,
+            adopted: false,
         }
     }
 

@@ -11,7 +11,7 @@ use isinit_shared::protocol::{Event, ExitRecord, GroupState, GroupStatus, Proces
 use std::collections::VecDeque;
 
 /// The state SPEC §3.5 names for a group's phase.
-fn group_state(phase: &GroupPhase) -> GroupState {
+pub(super) fn group_state(phase: &GroupPhase) -> GroupState {
     match phase {
         GroupPhase::Configured => GroupState::Configured,
         GroupPhase::Stopping => GroupState::Stopping,

@@ -33,6 +33,12 @@ impl Timers {
         self.pending.retain(|_, t| !matches(t));
     }
 
+    /// Every pending timer with its deadline, earliest first (for the
+    /// state handed over on reexec).
+    pub fn entries(&self) -> impl Iterator<Item = (Instant, &Timer)> {
+        self.pending.iter().map(|((at, _), t)| (*at, t))
+    }
+
     pub fn next_deadline(&self) -> Option<Instant> {
         self.pending.keys().next().map(|(at, _)| *at)
     }

@@ -76,7 +76,8 @@ pub struct Levels {
 impl Levels {
     /// Splits a non-empty, trimmed field into its labels. Public because a
     /// snapshot carries each entry's field as written, and clients (the OCF
-    /// agent) must decide level membership exactly as the daemon does.
+    /// agent) must decide level membership exactly as the daemon does; a
+    /// daemon taking over from another rebuilds the entries it was handed.
     pub fn from_field(raw: &str) -> Levels {
         let mut labels: Vec<String> = if raw.contains(',') {
             raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
@@ -162,4 +163,6 @@ pub struct Directives {
     pub log: Option<PathBuf>,
     /// `:::logdir:` — where each process's output is kept.
     pub logdir: Option<PathBuf>,
+    /// `:::state:` — where the told levels are kept across daemon restarts.
+    pub state: Option<PathBuf>,
 }

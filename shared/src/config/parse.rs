@@ -84,11 +84,12 @@ impl Parser<'_> {
             "initstat" | "clstat" => "initstat",
             "log" => "log",
             "logdir" => "logdir",
+            "state" => "state",
             "" => return self.error(n, "empty resource group"),
             other => {
                 return self.error(
                     n,
-                    format!("unknown directive `{other}` (expected socket, initstat, clstat, log or logdir)"),
+                    format!("unknown directive `{other}` (expected socket, initstat, clstat, log, logdir or state)"),
                 );
             }
         };
@@ -106,6 +107,7 @@ impl Parser<'_> {
             "socket" => self.directives.socket = value,
             "initstat" => self.directives.initstat = value,
             "log" => self.directives.log = value,
+            "state" => self.directives.state = value,
             _ => self.directives.logdir = value,
         }
     }

@@ -52,3 +52,22 @@ pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, CodecError> {
     }
     Ok(msg)
 }
+
+/// Encodes a value that is not a message — the state one daemon image
+/// hands to the next — with the same encoding as the wire.
+pub fn encode_value<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
+    bincode::serde::encode_to_vec(value, bincode::config::standard()).map_err(|e| CodecError::Encode(e.to_string()))
+}
+
+/// Decodes a value of [`encode_value`] from exactly `bytes`, refusing any
+/// claim of more than `LIMIT` bytes of memory (hostile or corrupt input
+/// must not make the reader allocate without bound).
+pub fn decode_value<T: DeserializeOwned, const LIMIT: usize>(bytes: &[u8]) -> Result<T, CodecError> {
+    let config = bincode::config::standard().with_limit::<LIMIT>();
+    let (value, used) =
+        bincode::serde::decode_from_slice(bytes, config).map_err(|e| CodecError::Decode(e.to_string()))?;
+    if used != bytes.len() {
+        return Err(CodecError::Trailing(bytes.len() - used));
+    }
+    Ok(value)
+}

@@ -26,8 +26,9 @@ use serde::{Deserialize, Serialize};
 
 /// Bumped on every incompatible change to the messages below.
 ///
-/// 2: appended restart, retry, signal and usage requests; [`DaemonInfo`]
-/// gained `tells_total` and `clients_connected`.
+/// 2: appended restart, retry, signal, usage and reexec requests;
+/// [`DaemonInfo`] gained `tells_total` and `clients_connected`;
+/// [`ExitStatus`] gained `Unknown` (an adopted process).
 pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Largest frame either side accepts (SPEC §7), checked before allocating.
@@ -94,6 +95,10 @@ pub enum Request {
     /// the moment of asking ([`Response::Usage`]); the daemon samples
     /// nothing unless some client asks.
     Usage,
+    /// Re-execute the daemon binary in place, handing the whole state over
+    /// (SPEC §10). Answered with [`Response::Ok`] by the new image, or an
+    /// error by the old one, which then carries on.
+    Reexec,
 }
 
 /// What the daemon sends.

@@ -202,6 +202,10 @@ pub enum ExitStatus {
     Code(i32),
     /// Killed by this signal number.
     Signal(i32),
+    /// A process adopted from a previous daemon (after that daemon was
+    /// killed) ended: it was not our child, so its exit status cannot be
+    /// had. Never a pass.
+    Unknown,
 }
 
 impl ExitStatus {
@@ -216,6 +220,7 @@ impl std::fmt::Display for ExitStatus {
         match self {
             ExitStatus::Code(c) => write!(f, "exit {c}"),
             ExitStatus::Signal(s) => write!(f, "signal {s}"),
+            ExitStatus::Unknown => write!(f, "unknown (adopted)"),
         }
     }
 }

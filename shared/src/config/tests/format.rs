@@ -123,7 +123,7 @@ fn off_entries_are_in_no_level() {
 #[test]
 fn directives() {
     let tab = valid(
-        ":::socket:/run/is/init.s\n :: : initstat : /run/is/initstat \n:::log:/var/log/isinit.log\n:::logdir:/var/log/is\n",
+        ":::socket:/run/is/init.s\n :: : initstat : /run/is/initstat \n:::log:/var/log/isinit.log\n:::logdir:/var/log/is\n:::state: /run/is/state\n",
     );
     assert_eq!(
         tab.directives,
@@ -132,11 +132,13 @@ fn directives() {
             initstat: Some("/run/is/initstat".into()),
             log: Some("/var/log/isinit.log".into()),
             logdir: Some("/var/log/is".into()),
+            state: Some("/run/is/state".into()),
         }
     );
     assert!(tab.entries.is_empty(), "directives are not entries");
     assert_eq!(valid(":::clstat:/run/clstat\n").directives.initstat.as_deref(), Some(Path::new("/run/clstat")));
     assert_eq!(valid("").directives, Directives::default());
+    assert_one_error(":::state:/a\n:::state:/b\n", "/etc/isinittab:2: directive `state` is already set on line 1");
 }
 
 #[test]
