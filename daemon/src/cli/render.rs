@@ -95,6 +95,8 @@ mod tests {
             backoff_until_ms: None,
             start_error: None,
             in_file: true,
+            ready: false,
+            status_text: None,
         };
         assert_eq!(process_line(&p), "  mta respawn not_started pid=42 respawns=3 last=signal_9");
     }
@@ -131,6 +133,8 @@ mod tests {
             backoff_until_ms: None,
             start_error: None,
             in_file: true,
+            ready: false,
+            status_text: None,
         };
         snap.processes = vec![p("a"), p("b")];
         let usage = [ProcessUsage {

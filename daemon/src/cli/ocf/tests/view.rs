@@ -31,6 +31,8 @@ fn proc(tag: &str, mode: Mode, levels: &str, state: ProcessState) -> ProcessStat
         backoff_until_ms: None,
         start_error: None,
         in_file: true,
+        ready: false,
+        status_text: None,
     }
 }
 
