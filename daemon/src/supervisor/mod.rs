@@ -14,6 +14,7 @@ mod group;
 mod group_phase;
 mod lifecycle;
 mod process;
+mod readiness;
 mod snapshot;
 mod timers;
 mod timing;
@@ -23,6 +24,7 @@ mod tests;
 
 pub use actions::{AfterStop, StartProgress, StartTicket};
 pub use effects::{Effect, SpawnRequest, StopSignal};
+pub use readiness::{Accepted, NotifyMessage, Refusal, Sender};
 pub use timing::{Now, Timing};
 
 use group_phase::{GroupEvent, GroupPhase};

@@ -47,6 +47,12 @@ pub struct Proc {
     pub start_error: Option<String>,
     /// What happens once a stop has nothing left: forget, or start again.
     pub after_stop: AfterStop,
+    /// A `notify` process: whether the current run has reported `READY=1`
+    /// (SPEC §11). False again whenever it is started anew. Plain data so
+    /// a re-executed daemon can take it over.
+    pub ready: bool,
+    /// The last `STATUS=` text the current (or last) run reported.
+    pub status_text: Option<String>,
 }
 
 impl Proc {
@@ -63,6 +69,8 @@ impl Proc {
             last_exit: None,
             start_error: None,
             after_stop: AfterStop::Forget,
+            ready: false,
+            status_text: None,
         }
     }
 
@@ -71,9 +79,15 @@ impl Proc {
         self.pid.is_some() || !self.pgids.is_empty()
     }
 
-    /// Whether the leader is alive in the foreground of its group's start.
-    pub fn is_foreground_alive(&self) -> bool {
-        self.entry.mode.is_foreground() && self.phase == Phase::Running
+    /// Whether the group's start must hold its next entry back for this
+    /// record: a `wait`/`test` whose leader is alive in the foreground, or
+    /// a `notify` that has not reported `READY=1` yet (running, being
+    /// restarted or throttled: it is still on its way to ready).
+    pub fn holds_start(&self) -> bool {
+        match self.entry.mode {
+            Mode::Notify => !self.ready,
+            mode => mode.is_foreground() && self.phase == Phase::Running,
+        }
     }
 
     /// A `test` that ran and did not exit 0 (or never started).
