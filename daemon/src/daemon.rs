@@ -36,6 +36,7 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
             respawn_pause: seconds("--respawn-pause", args.respawn_pause)?,
             term_after: seconds("--term-after", args.term_after)?,
             kill_after: seconds("--kill-after", args.kill_after)?,
+            ready_timeout: ready_timeout(args.ready_timeout)?,
             ..Timing::default()
         },
     };
@@ -117,6 +118,21 @@ fn spawn_output_thread(output: OutputHub) -> Result<(), Failure> {
 
 fn seconds(flag: &str, secs: f64) -> Result<Duration, Failure> {
     Duration::try_from_secs_f64(secs).map_err(|_| Failure::new(format!("{flag}: `{secs}` is not a number of seconds")))
+}
+
+/// The longest `--ready-timeout` taken: a year. Deadlines are instants
+/// computed by addition, so a bound here keeps them from overflowing.
+const READY_TIMEOUT_MAX: f64 = 365.0 * 24.0 * 3600.0;
+
+/// `--ready-timeout`: more than zero (a zero deadline would restart every
+/// `notify` process before it could answer) and at most a year.
+fn ready_timeout(secs: f64) -> Result<Duration, Failure> {
+    if !(secs > 0.0 && secs <= READY_TIMEOUT_MAX) {
+        return Err(Failure::new(format!(
+            "--ready-timeout: `{secs}` is not a number of seconds above 0 and at most {READY_TIMEOUT_MAX}"
+        )));
+    }
+    seconds("--ready-timeout", secs)
 }
 
 /// Logs to stderr and, when configured, appends to the daemon log file.

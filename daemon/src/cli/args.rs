@@ -135,6 +135,10 @@ pub struct DaemonArgs {
     /// Seconds between SIGTERM and SIGKILL when stopping a process.
     #[arg(long, env = "ISINIT_KILL_AFTER", value_name = "SECS", default_value_t = 10.0)]
     pub kill_after: f64,
+    /// Seconds a `notify` entry has to report READY=1 (sd_notify) before it
+    /// is stopped and started again.
+    #[arg(long, env = "ISINIT_READY_TIMEOUT", value_name = "SECS", default_value_t = 90.0)]
+    pub ready_timeout: f64,
     /// Rotate a tag's output file once it exceeds this many bytes.
     #[arg(long, env = "ISINIT_LOG_MAX_BYTES", value_name = "BYTES", default_value_t = 4 * 1024 * 1024)]
     pub log_max_bytes: u64,

@@ -6,6 +6,7 @@ mod actions;
 mod command;
 pub mod leftovers;
 pub mod output;
+pub mod readiness;
 pub mod reap;
 pub mod signals;
 pub mod spawn;
@@ -106,6 +107,7 @@ impl Runtime {
         let mut sigterm = signal(SignalKind::terminate())?;
         let mut sigint = signal(SignalKind::interrupt())?;
         self.status_file = Some(StatusFile::start(self.settings.initstat.clone()));
+        let mut readiness = readiness::Readiness::start(&self.settings.socket)?;
         // Children that exited before the handler was installed.
         self.reap();
         self.carry_out().await;
@@ -131,6 +133,7 @@ impl Runtime {
                     // effects run: a tell returns once the switch started.
                     tokio::task::yield_now().await;
                 }
+                Some(n) = readiness.messages.recv() => readiness.deliver(&mut self.sup, n),
                 _ = sighup.recv() => {
                     if let Err(e) = self.reload() {
                         tracing::error!("reload on SIGHUP refused, nothing changed:\n{}", e.details.join("\n"));

@@ -89,15 +89,21 @@ pub fn spawn(req: &SpawnRequest, logdir: &Path, socket: &Path) -> Result<i32, St
 /// The daemon's environment plus `ISINIT_GROUP`, `ISINIT_TAG` and
 /// `ISINIT_LEVEL` (SPEC §6), and `ISINIT_SOCKET`: the mark by which a later
 /// daemon recognises what this one left behind (`leftovers.rs`), and which
-/// makes an `isinit` run by the child talk to this daemon.
+/// makes an `isinit` run by the child talk to this daemon. A `notify`
+/// entry also gets `NOTIFY_SOCKET`, the daemon's readiness socket.
 fn child_environment(req: &SpawnRequest, socket: &Path) -> Vec<CString> {
+    let notify = super::readiness::address(socket);
     let socket = socket.display().to_string();
-    let ours = [
+    let mut ours = vec![
         ("ISINIT_GROUP", &req.group),
         ("ISINIT_TAG", &req.tag),
         ("ISINIT_LEVEL", &req.level),
         ("ISINIT_SOCKET", &socket),
     ];
+    // Only `notify` entries are told where to report readiness (SPEC §11).
+    if req.notify {
+        ours.push(("NOTIFY_SOCKET", &notify));
+    }
     let inherited = std::env::vars_os().filter(|(k, _)| !ours.iter().any(|(name, _)| k == name)).map(|(k, v)| {
         let mut pair = k.into_vec();
         pair.push(b'=');
