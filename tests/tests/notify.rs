@@ -77,7 +77,8 @@ fn the_group_waits_for_ready_and_shows_the_status_text() {
     });
     assert!(waiting, "app started before db was ready: {}", isinit_e2e::fixtures::summary(&d.snapshot()));
     let line = d.ok(&["status", "g"]);
-    assert!(line.contains("db notify running") && line.contains("not_ready") && line.contains("status=\"warming up\""), "{line}");
+    let shown = line.contains("db notify running not_ready") && line.contains("status=\"warming up\"");
+    assert!(shown, "{line}");
 
     std::fs::write(d.path("go"), "").expect("go");
     d.wait_group("g", "1", GroupState::Done);
@@ -168,7 +169,7 @@ fn the_ready_timeout_is_bounded() {
     let d = TestDaemon::builder("g:db:1:notify:exec sleep 1000\n").prepare();
     for bad in ["0", "-1", "1e300", "NaN"] {
         let mut cmd = d.daemon_command();
-        cmd.args(["--ready-timeout", bad]);
+        cmd.arg(format!("--ready-timeout={bad}"));
         let out = isinit_e2e::fixtures::run(cmd, DEADLINE);
         assert!(!out.status.success(), "--ready-timeout {bad} accepted");
         assert!(out.stderr.contains("--ready-timeout"), "{out}");
