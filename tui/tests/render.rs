@@ -270,3 +270,20 @@ fn output_wrapped() {
     app.update(Action::ToggleWrap);
     insta::assert_snapshot!(render(&app, 100, 30).backend());
 }
+
+#[test]
+fn a_notify_process_shows_readiness_and_its_status_text() {
+    let mut snap = fixture::snapshot();
+    let pg = snap.processes.iter_mut().find(|p| p.tag == "postgres").expect("postgres in the fixture");
+    pg.mode = isinit_shared::config::Mode::Notify;
+    pg.state = isinit_shared::ProcessState::Running;
+    pg.pid = Some(4321);
+    pg.ready = false;
+    pg.status_text = Some("replaying WAL 40%".into());
+    let mut app = fixture::app(snap, 120, 30);
+    app.update(Action::FocusNext);
+    app.update(Action::Down);
+    let screen = render(&app, 120, 30).backend().to_string();
+    assert!(screen.contains("postgres") && screen.contains("not ready"), "{screen}");
+    assert!(screen.contains("status: replaying WAL 40%"), "{screen}");
+}
