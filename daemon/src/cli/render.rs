@@ -116,7 +116,10 @@ mod tests {
             process_line(&db),
             "  mta notify running not_ready pid=42 respawns=3 last=signal_9 status=\"warming up\""
         );
-        assert_eq!(process_line(&ProcessStatus { ready: true, status_text: None, ..db }).split(' ').nth(5), Some("ready"));
+        assert_eq!(
+            process_line(&ProcessStatus { ready: true, status_text: None, ..db }).split(' ').nth(5),
+            Some("ready")
+        );
     }
 
     #[test]

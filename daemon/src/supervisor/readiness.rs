@@ -144,8 +144,10 @@ impl Supervisor {
             return;
         }
         p.after_stop = AfterStop::Respawn;
-        let message =
-            format!("{tag} did not report READY=1 within {} seconds: stopping it to start it again", timeout.as_secs_f64());
+        let message = format!(
+            "{tag} did not report READY=1 within {} seconds: stopping it to start it again",
+            timeout.as_secs_f64()
+        );
         self.log(message.clone());
         self.effects.push(Effect::Publish(Event::Notice { at_ms: now.wall_ms, message }));
         self.retire(now, tag);

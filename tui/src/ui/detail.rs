@@ -4,8 +4,8 @@
 use super::theme;
 use crate::app::{App, Focus, OutputState, OutputView, Scroll, match_ranges};
 use crate::clock::TimeZone;
-use isinit_shared::time::human_duration;
 use isinit_shared::config::Mode;
+use isinit_shared::time::human_duration;
 use isinit_shared::{ExitRecord, ProcessState, ProcessStatus};
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};

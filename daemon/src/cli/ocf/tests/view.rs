@@ -242,7 +242,10 @@ fn a_notify_entry_counts_as_up_only_once_ready() {
     let mut s = up_at("run");
     s.processes[1].mode = Mode::Notify;
     let v = view(&s, &target(None), NOW);
-    assert!(matches!(v, GroupView::Active { health: Health::Settling(ref why), .. } if why.contains("not ready")), "{v:?}");
+    assert!(
+        matches!(v, GroupView::Active { health: Health::Settling(ref why), .. } if why.contains("not ready")),
+        "{v:?}"
+    );
     assert!(matches!(arrival(&v, Role::Unpromoted), Progress::Pending { .. }));
     s.processes[1].ready = true;
     assert_eq!(view(&s, &target(None), NOW), GroupView::Active { role: Role::Unpromoted, health: Health::Up });
