@@ -48,6 +48,7 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
             respawn_pause: args.respawn_pause,
             term_after: args.term_after,
             kill_after: args.kill_after,
+            ready_timeout: args.ready_timeout,
             ..Timing::default()
         },
     };

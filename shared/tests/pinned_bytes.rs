@@ -29,9 +29,8 @@ use isinit_shared::config::Mode;
 use isinit_shared::protocol::frame::encode_frame;
 use isinit_shared::protocol::{
     AuditRecord, DaemonInfo, ErrorKind, ErrorReply, Event, ExitRecord, ExitStatus, GroupState, GroupStatus,
-    NoticeRecord, OutputLine, PROTOCOL_VERSION, Plan, ProcessState, ProcessStatus, ProcessUsage, Request, Response, Snapshot,
-    Update,
-    codec,
+    NoticeRecord, OutputLine, PROTOCOL_VERSION, Plan, ProcessState, ProcessStatus, ProcessUsage, Request, Response,
+    Snapshot, Update, codec,
 };
 use serde::{Serialize, de::DeserializeOwned};
 use std::fmt::Debug;
@@ -82,8 +81,9 @@ fn assert_no_variant_after<T: DeserializeOwned + Debug>(count: usize) {
 #[test]
 fn protocol_version() {
     // Version 2 appended restart, retry, signal, usage and reexec,
-    // `tells_total`/`clients_connected` to `DaemonInfo` and
-    // `ExitStatus::Unknown`. Changing a pin means bumping this.
+    // `tells_total`/`clients_connected` to `DaemonInfo`, `ExitStatus::Unknown`,
+    // the `notify` mode and a process's `ready`/`status_text`. Changing a pin
+    // means bumping this.
     assert_eq!(PROTOCOL_VERSION, 2);
 }
 
@@ -186,6 +186,8 @@ fn process() -> ProcessStatus {
         backoff_until_ms: Some(16),
         start_error: Some("e".into()),
         in_file: false,
+        ready: true,
+        status_text: Some("s".into()),
     }
 }
 
@@ -239,8 +241,9 @@ const DAEMON: &str = "0168 fb2c01 05302e312e30 01 022f65 026162 01 02 00 03 04";
 const GROUP: &str = "0167 010131 02 05 02 0131 0132 01";
 /// `ProcessStatus`: "g" | "t" | wait (2) | "1,2" | "c" | backoff (6) | Some(11) | Some(12) | 13 |
 /// Some(Signal(9): variant 1, zigzag 18) | [ExitRecord 14, Code(3): variant 0, zigzag 6, 15] |
-/// Some(16) | Some("e") | false.
-const PROCESS: &str = "0167 0174 02 03312c32 0163 06 010b 010c 0d 010112 01 0e 0006 0f 0110 010165 00";
+/// Some(16) | Some("e") | false | ready true | Some("s") (the last two appended in version 2, with
+/// the `notify` mode).
+const PROCESS: &str = "0167 0174 02 03312c32 0163 06 010b 010c 0d 010112 01 0e 0006 0f 0110 010165 00 01 010173";
 /// `AuditRecord`: 17 | 18 | Some(19) | "r"; `NoticeRecord`: 20 | "n".
 const AUDIT: &str = "11 12 0113 0172";
 const NOTICE: &str = "14 016e";
@@ -434,8 +437,10 @@ fn modes() {
         Mode::Wait => 2,
         Mode::Test => 3,
         Mode::Off => 4,
+        // Appended in version 2.
+        Mode::Notify => 5,
     };
-    assert_numbered(&[Mode::Respawn, Mode::Once, Mode::Wait, Mode::Test, Mode::Off], number);
+    assert_numbered(&[Mode::Respawn, Mode::Once, Mode::Wait, Mode::Test, Mode::Off, Mode::Notify], number);
 }
 
 #[test]

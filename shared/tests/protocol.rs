@@ -158,6 +158,8 @@ fn every_message_that_fits_a_frame_decodes() {
         backoff_until_ms: None,
         start_error: None,
         in_file: true,
+        ready: false,
+        status_text: None,
     };
     let processes = (0..4700).map(|i| ProcessStatus { tag: format!("tag{i}"), ..process.clone() }).collect();
     assert_fits_and_decodes(Response::Snapshot(Box::new(Snapshot { processes, ..Default::default() })));

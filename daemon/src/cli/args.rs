@@ -23,6 +23,15 @@ pub fn delay(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(secs).map_err(|_| format!("`{text}` is not a number of seconds"))
 }
 
+/// Parses a delay that must not be zero (`--ready-timeout`: a zero deadline
+/// would restart every `notify` process before it could answer).
+pub fn positive_delay(text: &str) -> Result<Duration, String> {
+    match delay(text)? {
+        d if d.is_zero() => Err(format!("`{text}` must be more than 0 seconds")),
+        d => Ok(d),
+    }
+}
+
 /// A cluster-wide init
 ///
 /// One isinittab says which commands make up each resource group at each
@@ -172,6 +181,10 @@ pub struct DaemonArgs {
     /// Seconds between SIGTERM and SIGKILL when stopping a process (0–86400).
     #[arg(long, env = "ISINIT_KILL_AFTER", value_name = "SECS", default_value = "10", value_parser = delay)]
     pub kill_after: Duration,
+    /// Seconds a `notify` entry has to report READY=1 (sd_notify) before it
+    /// is stopped and started again (more than 0, at most 86400).
+    #[arg(long, env = "ISINIT_READY_TIMEOUT", value_name = "SECS", default_value = "90", value_parser = positive_delay)]
+    pub ready_timeout: Duration,
     /// Rotate a tag's output file once it exceeds this many bytes.
     #[arg(long, env = "ISINIT_LOG_MAX_BYTES", value_name = "BYTES", default_value_t = 4 * 1024 * 1024)]
     pub log_max_bytes: u64,

@@ -7,6 +7,7 @@ mod command;
 pub mod handover;
 pub mod leftovers;
 pub mod output;
+pub mod readiness;
 pub mod reap;
 mod reexec;
 mod restore;
@@ -141,6 +142,7 @@ impl Runtime {
         for pid in self.sup.adopted_pids() {
             self.watch_adopted(pid);
         }
+        let mut readiness = readiness::Readiness::start(&self.settings.socket)?;
         // Children that exited before the handler was installed.
         self.reap();
         self.carry_out().await;
@@ -173,6 +175,7 @@ impl Runtime {
                     // effects run: a tell returns once the switch started.
                     tokio::task::yield_now().await;
                 }
+                Some(n) = readiness.messages.recv() => readiness.deliver(&mut self.sup, n),
                 _ = sighup.recv() => {
                     if let Err(e) = self.reload() {
                         tracing::error!("reload on SIGHUP refused, nothing changed:\n{}", e.details.join("\n"));

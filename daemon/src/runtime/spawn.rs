@@ -91,16 +91,22 @@ pub fn spawn(req: &SpawnRequest, logdir: &Path, socket: &Path) -> Result<i32, St
 /// `ISINIT_LEVEL` (SPEC §6), and `ISINIT_SOCKET`: the mark by which a later
 /// daemon recognises what this one left behind (`leftovers.rs`), and which
 /// makes an `isinit` run by the child talk to this daemon; `ISINIT_ENTRY`
-/// tells that later daemon which entry it was (to adopt it).
+/// tells that later daemon which entry it was (to adopt it). A `notify`
+/// entry also gets `NOTIFY_SOCKET`: the daemon's readiness socket.
 fn child_environment(req: &SpawnRequest, socket: &Path) -> Vec<CString> {
+    let notify = super::readiness::address(socket);
     let socket = socket.display().to_string();
-    let ours = [
+    let mut ours = vec![
         ("ISINIT_GROUP", &req.group),
         ("ISINIT_TAG", &req.tag),
         ("ISINIT_LEVEL", &req.level),
         ("ISINIT_SOCKET", &socket),
         ("ISINIT_ENTRY", &req.mark),
     ];
+    // Only `notify` entries are told where to report readiness (SPEC §11).
+    if req.notify {
+        ours.push(("NOTIFY_SOCKET", &notify));
+    }
     let inherited = std::env::vars_os()
         .filter(|(k, _)| !ours.iter().any(|(name, _)| k == name))
         .filter(|(k, _)| k != crate::notify::ENV) // the service manager's socket is the daemon's alone

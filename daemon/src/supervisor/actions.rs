@@ -19,6 +19,9 @@ pub enum AfterStop {
     Forget,
     /// It is started again: an operator asked for a restart.
     Restart,
+    /// It is started again as a respawn would be, throttle included: a
+    /// `notify` process did not report `READY=1` in time.
+    Respawn,
 }
 
 /// An accepted restart or retry, to follow until the new process runs.
@@ -59,6 +62,7 @@ impl Supervisor {
         if p.phase == Phase::Stopping {
             let why = match p.after_stop {
                 AfterStop::Restart => "is already restarting",
+                AfterStop::Respawn => "is being restarted (it did not report READY=1 in time)",
                 AfterStop::Forget => "is being stopped",
             };
             return Err(rejected(format!("{tag} {why}")));
@@ -84,7 +88,10 @@ impl Supervisor {
             });
         };
         if !matches!(p.phase, Phase::Backoff { .. }) {
-            return Err(rejected(format!("{tag} is not in backoff: it is {}", super::snapshot::process_state(p).as_str())));
+            return Err(rejected(format!(
+                "{tag} is not in backoff: it is {}",
+                super::snapshot::process_state(p).as_str()
+            )));
         }
         let ticket = StartTicket { tag: tag.to_string(), respawns_before: p.respawns };
         self.start_again(now, tag);
@@ -96,7 +103,10 @@ impl Supervisor {
     pub fn signal_targets(&self, tag: &str) -> Result<Vec<i32>, ErrorReply> {
         match self.procs.get(tag) {
             Some(p) if p.has_live_processes() => Ok(p.pgids.iter().copied().collect()),
-            Some(p) => Err(rejected(format!("{tag} has no running process: it is {}", super::snapshot::process_state(p).as_str()))),
+            Some(p) => Err(rejected(format!(
+                "{tag} has no running process: it is {}",
+                super::snapshot::process_state(p).as_str()
+            ))),
             None if self.knows_tag(tag) => Err(rejected(format!("{tag} has no running process"))),
             None => Err(no_such_tag(tag)),
         }

@@ -16,6 +16,7 @@ mod group_phase;
 mod handover;
 mod lifecycle;
 mod process;
+mod readiness;
 mod snapshot;
 mod timers;
 mod timing;
@@ -27,6 +28,7 @@ pub use actions::{AfterStop, StartProgress, StartTicket};
 pub use adopt::{Orphan, Ran, SavedLevel};
 pub use effects::{Effect, SpawnRequest, StopSignal};
 pub use handover::SupervisorState;
+pub use readiness::{Accepted, NotifyMessage, Refusal, Sender};
 pub use timing::{Now, Timing};
 
 use group_phase::{GroupEvent, GroupPhase};

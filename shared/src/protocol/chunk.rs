@@ -88,6 +88,8 @@ mod tests {
             backoff_until_ms: None,
             start_error: None,
             in_file: true,
+            ready: false,
+            status_text: None,
         }
     }
 
