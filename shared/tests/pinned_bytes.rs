@@ -16,7 +16,7 @@
 
 use isinit_shared::protocol::frame::encode_frame;
 use isinit_shared::protocol::{DaemonInfo, ErrorKind, ErrorReply, PROTOCOL_VERSION, Request, Response, codec};
-use serde::{Serialize, de::DeserializeOwned};
+use isinit_shared::protocol::codec::Message;
 use std::fmt::Debug;
 
 fn hex(bytes: &[u8]) -> String {
@@ -26,7 +26,7 @@ fn hex(bytes: &[u8]) -> String {
 /// Asserts `msg` encodes to the frame `expected` (hex) and that those bytes
 /// decode back to `msg`.
 #[track_caller]
-fn assert_pinned<T: Serialize + DeserializeOwned + PartialEq + Debug>(msg: &T, expected: &str) {
+fn assert_pinned<T: Message + PartialEq + Debug>(msg: &T, expected: &str) {
     let frame = encode_frame(msg).expect("encodes");
     assert_eq!(hex(&frame), expected, "wire bytes of {msg:?} changed");
     let back: T = codec::decode(&frame[4..]).expect("pinned bytes decode");
