@@ -2,7 +2,7 @@
 //! and the server until shutdown.
 
 use crate::cli::{DaemonArgs, Failure};
-use crate::runtime::output::OutputHub;
+use crate::runtime::output::{Capture, OutputHub};
 use crate::runtime::{Runtime, Settings, leftovers, reap};
 use crate::server::{self, Context};
 use crate::supervisor::Timing;
@@ -56,19 +56,26 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
         &config.sha256[..12],
         settings.socket.display()
     );
-    let output = OutputHub::new(&settings.logdir, settings.log_max_bytes);
+    let (logdir, log_max_bytes) = (settings.logdir.clone(), settings.log_max_bytes);
     let runtime = Runtime::new(settings, config);
     let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
+    let output = OutputHub::start(Capture {
+        logdir,
+        max_bytes: log_max_bytes,
+        tags: runtime.output_tags(),
+        notices: commands.clone(),
+        positions: Vec::new(),
+    })
+    .map_err(|e| Failure::new(format!("cannot start output capture: {e}")))?;
     let (exiting_tx, exiting) = tokio::sync::watch::channel(false);
     let ctx = Context {
         commands,
         info: runtime.info(),
-        output: output.clone(),
+        output,
         own_uid: nix::unistd::geteuid().as_raw(),
         exiting,
     };
     let slots = server::Slots::new();
-    spawn_output_thread(output)?;
     let serve = tokio::spawn(server::serve(listener, ctx, slots.clone()));
     let result = runtime.run(rx).await;
     serve.abort();
@@ -97,20 +104,6 @@ async fn stop_leftovers(settings: &Settings) {
         0 => tracing::info!("previous daemon's processes stopped"),
         n => tracing::error!("{n} processes of the previous daemon survived SIGKILL"),
     }
-}
-
-/// Tails the children's output files on a thread of its own, so that a
-/// process writing megabytes a second never delays a respawn or a reply.
-fn spawn_output_thread(output: OutputHub) -> Result<(), Failure> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::new(format!("cannot start output runtime: {e}")))?;
-    std::thread::Builder::new()
-        .name("isinit-output".into())
-        .spawn(move || runtime.block_on(output.run()))
-        .map_err(|e| Failure::new(format!("cannot start output thread: {e}")))?;
-    Ok(())
 }
 
 fn seconds(flag: &str, secs: f64) -> Result<Duration, Failure> {

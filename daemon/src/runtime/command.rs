@@ -70,4 +70,11 @@ pub enum Command {
         /// Where the answer goes.
         reply: oneshot::Sender<bool>,
     },
+    /// Something an operator should know that is not a state change (the
+    /// log directory filled up): kept with the notices of the snapshot and
+    /// published to subscribers.
+    Notice {
+        /// One line for humans.
+        message: String,
+    },
 }
