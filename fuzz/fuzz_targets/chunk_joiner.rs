@@ -69,10 +69,15 @@ fuzz_target!(|data: &[u8]| {
     let Some((&count, rest)) = data.split_first() else { return };
     let ops_len = (usize::from(count) * 4).min(rest.len() / 4 * 4);
     let (ops, mut r) = rest.split_at(ops_len);
+    // Enough pushes to cross the chunk bound, and no more: every input
+    // stays fast.
+    let mut pushes_left = MAX_CHUNKS + 8;
     for op in ops.chunks_exact(4) {
         let [flags, hi, lo, repeat] = [op[0], op[1], op[2], op[3]];
         let size = usize::from(u16::from_be_bytes([hi, lo])) << (flags >> 4);
         for _ in 0..=repeat {
+            let Some(left) = pushes_left.checked_sub(1) else { break };
+            pushes_left = left;
             model.push(Snapshot::default(), flags & 8 != 0, size);
         }
     }
