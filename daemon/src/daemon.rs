@@ -68,13 +68,7 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
     })
     .map_err(|e| Failure::new(format!("cannot start output capture: {e}")))?;
     let (exiting_tx, exiting) = tokio::sync::watch::channel(false);
-    let ctx = Context {
-        commands,
-        info: runtime.info(),
-        output,
-        own_uid: nix::unistd::geteuid().as_raw(),
-        exiting,
-    };
+    let ctx = Context { commands, info: runtime.info(), output, own_uid: nix::unistd::geteuid().as_raw(), exiting };
     let slots = server::Slots::new();
     let serve = tokio::spawn(server::serve(listener, ctx, slots.clone()));
     let result = runtime.run(rx).await;

@@ -14,9 +14,9 @@
 //! varints, strings as a varint length plus UTF-8, `bool` as one byte, a
 //! `Vec` as a varint count plus its items.
 
+use isinit_shared::protocol::codec::Message;
 use isinit_shared::protocol::frame::encode_frame;
 use isinit_shared::protocol::{DaemonInfo, ErrorKind, ErrorReply, PROTOCOL_VERSION, Request, Response, codec};
-use isinit_shared::protocol::codec::Message;
 use std::fmt::Debug;
 
 fn hex(bytes: &[u8]) -> String {

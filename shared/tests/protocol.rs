@@ -7,8 +7,8 @@ use isinit_shared::Mode;
 use isinit_shared::protocol::codec::{self, CodecError};
 use isinit_shared::protocol::frame::{FrameError, encode_frame, read_frame, read_message, write_message};
 use isinit_shared::protocol::{
-    ErrorKind, ErrorReply, ExitRecord, ExitStatus, MAX_FRAME_LEN, MAX_REQUEST_LEN, PROTOCOL_VERSION, Plan, ProcessState, ProcessStatus,
-    Request, Response, Snapshot,
+    ErrorKind, ErrorReply, ExitRecord, ExitStatus, MAX_FRAME_LEN, MAX_REQUEST_LEN, PROTOCOL_VERSION, Plan,
+    ProcessState, ProcessStatus, Request, Response, Snapshot,
 };
 use proptest::prelude::*;
 use std::alloc::{GlobalAlloc, Layout, System};

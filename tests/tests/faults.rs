@@ -226,7 +226,9 @@ fn a_read_only_status_file_directory_is_logged_and_supervision_goes_on() {
 
 #[test]
 fn a_child_that_leaves_1000_orphans_has_them_all_reaped() {
-    let d = TestDaemon::start("g:fork:1:once:for i in $(seq 1000); do sleep 2 & done; exit 0\ng:svc:1:respawn:exec sleep 1000\n");
+    let d = TestDaemon::start(
+        "g:fork:1:once:for i in $(seq 1000); do sleep 2 & done; exit 0\ng:svc:1:respawn:exec sleep 1000\n",
+    );
     d.tell("g", "1");
     let svc = d.wait_running("svc");
     // The orphans are re-parented to the daemon (its child subreaper).

@@ -187,7 +187,11 @@ fn stray_files_in_the_log_directory_are_not_captured() {
     let text = format!("{}\n", "s".repeat(3999)).repeat(500);
     for path in &strays {
         use std::io::Write;
-        std::fs::OpenOptions::new().append(true).open(path).and_then(|mut f| f.write_all(text.as_bytes())).expect("append");
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .and_then(|mut f| f.write_all(text.as_bytes()))
+            .expect("append");
     }
     sync();
     let grown_kb = rss().saturating_sub(before);

@@ -107,12 +107,7 @@ pub async fn serve(stream: UnixStream, peer: Peer, ctx: Context) {
 
 /// Exchanges hellos; false when the connection must end.
 async fn hello(conn: &mut Conn, ctx: &Context) -> bool {
-    let first = match tokio::time::timeout(
-        HELLO_TIMEOUT,
-        read_message::<_, Request>(&mut conn.reader),
-    )
-    .await
-    {
+    let first = match tokio::time::timeout(HELLO_TIMEOUT, read_message::<_, Request>(&mut conn.reader)).await {
         Ok(Ok(first)) => first,
         Ok(Err(FrameError::Closed)) | Err(_) => return false,
         Ok(Err(e)) => {

@@ -87,7 +87,12 @@ fn collapse_head(path: &Path, old: &Path, read: u64) -> std::io::Result<u64> {
         if !is_full(e) {
             return Err(std::io::Error::new(e.kind(), e.to_string()));
         }
-        tracing::warn!("log directory full: {} bytes of {} dropped instead of kept in {}", head, path.display(), old.display());
+        tracing::warn!(
+            "log directory full: {} bytes of {} dropped instead of kept in {}",
+            head,
+            path.display(),
+            old.display()
+        );
     }
     // SAFETY: fallocate on an open descriptor with in-range arguments.
     let rc = unsafe { libc::fallocate(file.as_raw_fd(), libc::FALLOC_FL_COLLAPSE_RANGE, 0, len) };

@@ -42,7 +42,10 @@ impl SpaceWatch {
             )
         } else if self.full && free >= HIGH {
             self.full = false;
-            format!("log directory {} has room again ({free} bytes free): output capture resumed", self.logdir.display())
+            format!(
+                "log directory {} has room again ({free} bytes free): output capture resumed",
+                self.logdir.display()
+            )
         } else {
             return;
         };

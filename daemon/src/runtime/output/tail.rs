@@ -58,13 +58,7 @@ impl TagOutput {
     pub(super) fn starting_at(path: &Path, position: Option<u64>) -> TagOutput {
         let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         let start = position.unwrap_or(len).min(len).saturating_sub(SEED_BYTES);
-        TagOutput {
-            offset: start,
-            partial: Vec::new(),
-            skip_fragment: start > 0,
-            lines: VecDeque::new(),
-            follow: None,
-        }
+        TagOutput { offset: start, partial: Vec::new(), skip_fragment: start > 0, lines: VecDeque::new(), follow: None }
     }
 
     /// The last `n` lines kept, fewer if they would take more than
