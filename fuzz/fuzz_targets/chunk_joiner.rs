@@ -18,6 +18,10 @@ use libfuzzer_sys::fuzz_target;
 use std::future::Future;
 use std::task::{Context, Poll, Waker};
 
+/// Every allocation over the limit aborts the run (see the library).
+#[global_allocator]
+static ALLOCATOR: isinit_fuzz::CappedAllocator = isinit_fuzz::CappedAllocator;
+
 fn ready<F: Future>(f: F) -> F::Output {
     let mut f = std::pin::pin!(f);
     match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {

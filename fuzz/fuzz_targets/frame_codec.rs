@@ -13,6 +13,10 @@ use std::fmt::Debug;
 use std::future::Future;
 use std::task::{Context, Poll, Waker};
 
+/// Every allocation over the limit aborts the run (see the library).
+#[global_allocator]
+static ALLOCATOR: isinit_fuzz::CappedAllocator = isinit_fuzz::CappedAllocator;
+
 /// Runs a future that never waits: reading from a byte slice is always
 /// ready, so no runtime is needed.
 fn ready<F: Future>(f: F) -> F::Output {
