@@ -17,6 +17,8 @@ use tokio::sync::{mpsc, watch};
 
 /// Bytes read from one tag before the others (and requests) get a turn.
 const READ_BATCH: u64 = 1024 * 1024;
+/// Most batches read from one tag before answering a request about it.
+const CATCH_UP_BATCHES: usize = 8;
 /// Most text one `logs` reply carries, well within a reply frame.
 const REPLY_BUDGET: usize = 512 * 1024;
 
@@ -87,7 +89,12 @@ impl Actor {
                     Err(_) => return,
                 },
                 events = next_events(inotify.as_ref()) => match events {
-                    Ok(events) => self.woken(&events),
+                    // Read at once: under a steady stream of events the
+                    // branch below might never get its turn.
+                    Ok(events) => {
+                        self.woken(&events);
+                        self.read_pending();
+                    }
                     Err(e) => {
                         tracing::error!("output capture stopped watching {}: {e}", self.logdir.display());
                         return;
@@ -172,8 +179,19 @@ impl Actor {
         if !self.outputs.contains_key(tag) {
             return None;
         }
-        while self.read(tag, READ_BATCH) == Progress::More {}
-        self.pending.remove(tag);
+        // Bounded too: a writer faster than the reader is left for later.
+        let mut more = false;
+        for _ in 0..CATCH_UP_BATCHES {
+            more = self.read(tag, READ_BATCH) == Progress::More;
+            if !more {
+                break;
+            }
+        }
+        if more {
+            self.pending.insert(tag.to_string());
+        } else {
+            self.pending.remove(tag);
+        }
         self.outputs.get_mut(tag)
     }
 

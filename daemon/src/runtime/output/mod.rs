@@ -118,3 +118,67 @@ impl OutputHub {
 fn path_of(logdir: &Path, tag: &str) -> PathBuf {
     crate::runtime::spawn::output_path(logdir, tag)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::sync::broadcast::error::RecvError;
+
+    fn texts(lines: Vec<OutputLine>) -> Vec<String> {
+        lines.into_iter().map(|l| l.text).collect()
+    }
+
+    #[tokio::test]
+    async fn only_the_given_tags_are_captured_and_pruned_tags_are_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.log"), "one\ntwo\n").unwrap();
+        std::fs::write(dir.path().join("b.log"), "stray\n").unwrap();
+        let (tags_tx, tags) = watch::channel(Arc::new(BTreeSet::from(["a".to_string()])));
+        let (notices, _notices_rx) = mpsc::channel(8);
+        let hub = OutputHub::start(Capture {
+            logdir: dir.path().to_owned(),
+            max_bytes: 1 << 20,
+            tags,
+            notices,
+            positions: vec![("a".to_string(), 4)],
+        })
+        .unwrap();
+        assert_eq!(texts(hub.tail("a", 10).await), ["one", "two"]);
+        assert!(hub.tail("b", 10).await.is_empty(), "b is not a tag of the daemon");
+        assert_eq!(hub.positions().await, [("a".to_string(), 8)]);
+
+        let (_, mut follower) = hub.follow("a", 0).await;
+        tags_tx.send_replace(Arc::new(BTreeSet::from(["b".to_string()])));
+        assert!(hub.tail("a", 10).await.is_empty(), "a was pruned");
+        assert_eq!(follower.recv().await, Err(RecvError::Closed), "a's followers end");
+        assert_eq!(texts(hub.tail("b", 10).await), ["stray"]);
+        assert_eq!(hub.positions().await, [("b".to_string(), 6)]);
+    }
+
+    #[tokio::test]
+    async fn a_handed_over_position_resumes_reading_and_is_clamped() {
+        let dir = tempfile::tempdir().unwrap();
+        // 200 KiB already read by a previous daemon, then two new lines.
+        let mut text = "old\n".repeat(50 * 1024);
+        let read = text.len() as u64;
+        text.push_str("new1\nnew2\n");
+        std::fs::write(dir.path().join("t.log"), &text).unwrap();
+        let (_tags_tx, tags) = watch::channel(Arc::new(BTreeSet::from(["t".to_string()])));
+        let (notices, _notices_rx) = mpsc::channel(8);
+        let capture = |positions| Capture {
+            logdir: dir.path().to_owned(),
+            max_bytes: 1 << 30,
+            tags: tags.clone(),
+            notices: notices.clone(),
+            positions,
+        };
+        // Resumed: the lines after the position are read, with history.
+        let hub = OutputHub::start(capture(vec![("t".to_string(), read)])).unwrap();
+        let lines = texts(hub.tail("t", LINES_KEPT).await);
+        assert_eq!(lines[lines.len() - 2..], ["new1", "new2"]);
+        assert_eq!(hub.positions().await, [("t".to_string(), text.len() as u64)]);
+        // A position past the end (the file was truncated since) is clamped.
+        let hub = OutputHub::start(capture(vec![("t".to_string(), u64::MAX)])).unwrap();
+        assert_eq!(texts(hub.tail("t", 1).await), ["new2"]);
+    }
+}
