@@ -6,7 +6,7 @@
 //! printed reason otherwise.
 
 use isinit_e2e::{DEADLINE, TestDaemon, procfs, wait_for, wait_until};
-use isinit_shared::protocol::{GroupState, ProcessState};
+use isinit_shared::protocol::{GroupState, ProcessState, Request, Response};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use std::io::{BufRead, BufReader};
@@ -116,6 +116,8 @@ fn with_64_descriptors_and_200_entries_the_daemon_serves_and_says_why_a_spawn_fa
         d.wait_running(&format!("e{i}"));
     }
     let victims: Vec<i32> = (0..5).map(|i| d.process(&format!("e{i}")).pid.expect("running") as i32).collect();
+    // A connection made before the descriptors run out keeps being served.
+    let mut client = d.block_on(d.client());
     // Take every descriptor the daemon has left with idle connections
     // (the extra ones wait in the listen backlog), held until stdin closes.
     let mut holder = Command::new(env!("CARGO_BIN_EXE_hold-connections"))
@@ -137,6 +139,20 @@ fn with_64_descriptors_and_200_entries_the_daemon_serves_and_says_why_a_spawn_fa
     wait_until(DEADLINE, "a spawn to fail for want of descriptors", || {
         d.daemon_stderr().contains("Too many open files")
     });
+    // Said in `status` too, over the connection that was already open.
+    let why = wait_for(DEADLINE, "status to say why a spawn failed", || {
+        let reply =
+            d.block_on(async { tokio::time::timeout(Duration::from_secs(10), client.request(&Request::Status)).await });
+        match reply {
+            Ok(Ok(Response::Snapshot(snap))) => snap
+                .processes
+                .iter()
+                .find_map(|p| p.start_error.clone().filter(|e| e.contains("Too many open files")))
+                .ok_or_else(|| "no start error yet".to_string()),
+            other => Err(format!("{other:?}")),
+        }
+    });
+    assert!(why.contains("cannot open"), "{why}");
     // Give the descriptors back: the daemon serves again, and every entry
     // runs again.
     drop(holder.stdin.take());
