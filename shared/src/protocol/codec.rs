@@ -75,7 +75,7 @@ pub fn decode<T: Message>(body: &[u8]) -> Result<T, CodecError> {
 
 /// Whether the encoded `body` of a `T` will decode on the other side:
 /// within the frame cap, and within the decode limit. Cheap for small
-/// bodies (a body of at most a eighth of the cap cannot claim more than
+/// bodies (a body of at most an eighth of the cap cannot claim more than
 /// the cap: no field claims more than 8 bytes per wire byte); larger ones
 /// are decoded once to find out.
 pub fn fits<T: Message>(body: &[u8]) -> bool {
