@@ -23,8 +23,9 @@ fn root(test: &str) -> bool {
     root
 }
 
-/// A tmpfs mounted for one test, unmounted when dropped (declare it before
-/// the daemon, so the daemon is gone first).
+/// A tmpfs mounted for one test, unmounted (lazily, so a daemon still using
+/// it cannot make the unmount fail) when dropped. Tests drop their daemon
+/// first, so that it shuts down with its files in place.
 struct Tmpfs(PathBuf);
 
 impl Tmpfs {
@@ -100,6 +101,7 @@ fn a_full_log_directory_is_noticed_and_capture_resumes_when_space_is_back() {
     wait_notice(&d, "has room again");
     wait_until(DEADLINE, "capture to resume", || last_line_number(&d, "talk").is_some_and(|n| n > before + 2));
     assert_eq!(d.process("talk").pid, Some(pid as u32), "the same child throughout");
+    drop(d);
 }
 
 #[test]
