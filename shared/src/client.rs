@@ -1,7 +1,7 @@
 //! The async client used by the `isinit` command line and the console.
 
-use crate::protocol::chunk::Joiner;
-use crate::protocol::frame::{FrameError, encode_frame, read_message, write_message};
+use crate::protocol::chunk::{JoinError, Joiner};
+use crate::protocol::frame::{FrameError, encode_frame, read_message, read_sized_message, write_message};
 use crate::protocol::{DaemonInfo, ErrorReply, PROTOCOL_VERSION, Request, Response};
 use std::path::{Path, PathBuf};
 use tokio::io::{AsyncWriteExt, BufReader};
@@ -43,6 +43,9 @@ pub enum ClientError {
     /// The daemon answered with a message that makes no sense here.
     #[error("unexpected reply from the daemon: {0}")]
     Unexpected(String),
+    /// A snapshot came in more chunks or bytes than a client buffers.
+    #[error("{0}")]
+    Oversized(#[from] JoinError),
 }
 
 async fn open(socket: &Path) -> Result<BufReader<UnixStream>, ClientError> {
@@ -108,13 +111,13 @@ impl Client {
     pub async fn recv(&mut self) -> Result<Response, ClientError> {
         let mut joiner = Joiner::default();
         loop {
-            match read_message(&mut self.stream).await? {
-                Response::SnapshotChunk { part, more } => {
-                    if let Some(whole) = joiner.push(*part, more) {
+            match read_sized_message(&mut self.stream).await? {
+                (Response::SnapshotChunk { part, more }, len) => {
+                    if let Some(whole) = joiner.push(*part, more, len)? {
                         return Ok(Response::Snapshot(Box::new(whole)));
                     }
                 }
-                other => return Ok(other),
+                (other, _) => return Ok(other),
             }
         }
     }

@@ -77,6 +77,8 @@ pub struct Runtime {
     output: Option<output::OutputHub>,
     /// Pids of adopted processes that ended, from their pidfd watchers.
     adopted_exits: (mpsc::UnboundedSender<i32>, mpsc::UnboundedReceiver<i32>),
+    /// The tags whose output is captured, for the output actor.
+    output_tags: watch::Sender<output::TagSet>,
 }
 
 impl Runtime {
@@ -96,8 +98,10 @@ impl Runtime {
             tells_total: 0,
             clients_connected: 0,
         };
+        let sup = Supervisor::new(config, settings.timing, now);
         Runtime {
-            sup: Supervisor::new(config, settings.timing, now),
+            output_tags: watch::Sender::new(std::sync::Arc::new(sup.known_tags())),
+            sup,
             settings,
             info: watch::Sender::new(info),
             seq: 0,
@@ -124,6 +128,25 @@ impl Runtime {
     /// The daemon identity, kept current for the server's hello replies.
     pub fn info(&self) -> watch::Receiver<DaemonInfo> {
         self.info.subscribe()
+    }
+
+    /// The tags whose output is captured, kept current for the output
+    /// actor: set at start and on every reload (defect 3d: nothing else is
+    /// ever captured, and tags that leave are dropped).
+    pub fn output_tags(&self) -> watch::Receiver<output::TagSet> {
+        self.output_tags.subscribe()
+    }
+
+    /// Publishes the tag set after the file or the records changed.
+    fn publish_output_tags(&self) {
+        let tags = self.sup.known_tags();
+        self.output_tags.send_if_modified(|current| {
+            if **current == tags {
+                return false;
+            }
+            *current = std::sync::Arc::new(tags);
+            true
+        });
     }
 
     /// Runs until shutdown has stopped every process; then removes the
@@ -284,6 +307,11 @@ impl Runtime {
             Command::Reexec { reply, .. } => {
                 let _ = reply.send(Err(ErrorReply::new(ErrorKind::Rejected, "reexec is handled by the run loop")));
             }
+            Command::Notice { message } => {
+                let notice = NoticeRecord { at_ms: now.wall_ms, message };
+                push_capped(&mut self.notices, notice.clone(), NOTICES_KEPT);
+                self.publish(Event::Notice { at_ms: notice.at_ms, message: notice.message });
+            }
         }
     }
 
@@ -307,6 +335,7 @@ impl Runtime {
                 // Unchanged file: still re-apply levels, as SPEC §6 says.
                 let same = self.sup.config().clone();
                 self.sup.reload(Now::real(), same)?;
+                self.publish_output_tags();
                 Ok("reloaded (file unchanged)".to_string())
             }
         }
@@ -318,7 +347,9 @@ impl Runtime {
             i.config_path = newer.path.display().to_string();
             i.config_sha256 = newer.sha256.clone();
         });
-        self.sup.reload(Now::real(), newer)
+        self.sup.reload(Now::real(), newer)?;
+        self.publish_output_tags();
+        Ok(())
     }
 
     /// The file if it differs from the one in force; an error if it is invalid.

@@ -114,6 +114,11 @@ impl Supervisor {
         self.config.entry(tag).is_some() || self.procs.contains_key(tag)
     }
 
+    /// Every tag [`Supervisor::knows_tag`] accepts: whose output is captured.
+    pub fn known_tags(&self) -> BTreeSet<String> {
+        self.config.entries.iter().map(|e| e.tag.clone()).chain(self.procs.keys().cloned()).collect()
+    }
+
     /// Why a tell of `group` to `level` under `config` cannot be accepted
     /// (SPEC §1 level labels, §3.2 unknown groups), if it cannot.
     fn refuse_tell(&self, config: &Inittab, group: &str, level: &str) -> Option<ErrorReply> {
