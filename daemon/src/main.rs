@@ -1,41 +1,51 @@
 //! `isinit`: the daemon and its command line. Wiring only; see the library.
+//!
+//! A client command (`isinit tell`) is one short request whose wall time is
+//! mostly process start-up, so its path initialises only what it uses: no
+//! error-report hooks, no logging subscriber, and a single-threaded runtime
+//! with just the I/O and timer drivers.
 
 use clap::Parser;
 use isinit::cli::{self, Cli, Cmd, Failure};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    if let Err(e) = color_eyre::install() {
-        eprintln!("isinit: cannot install panic handler: {e}");
-    }
     let cli = Cli::parse();
-    if !matches!(cli.command, Cmd::Daemon(_)) {
-        // A client whose reader went away (`isinit status | head -1`) ends
-        // quietly like any Unix filter, instead of panicking on EPIPE. The
-        // daemon keeps SIGPIPE ignored: a vanished client must never kill it.
-        // SAFETY: setting a signal disposition before any thread exists.
-        unsafe {
-            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    let result = match cli.command {
+        Cmd::Daemon(args) => {
+            if let Err(e) = color_eyre::install() {
+                eprintln!("isinit: cannot install panic handler: {e}");
+            }
+            let (config, socket) = (cli.config, cli.socket);
+            block_on(async move { isinit::daemon::run(config.as_deref(), socket.as_deref(), args).await })
         }
-    }
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("isinit: cannot start async runtime: {e}");
-            return ExitCode::FAILURE;
+        Cmd::Client(command) => {
+            // A client whose reader went away (`isinit status | head -1`)
+            // ends quietly like any Unix filter, instead of panicking on
+            // EPIPE. The daemon keeps SIGPIPE ignored: a vanished client
+            // must never kill it.
+            // SAFETY: setting a signal disposition before any thread exists.
+            unsafe {
+                libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+            }
+            let (config, socket, timeout) = (cli.config, cli.socket, cli.timeout);
+            block_on(async move { cli::run(command, socket.as_deref(), config.as_deref(), timeout).await })
         }
     };
-    let result: Result<(), Failure> = runtime.block_on(async {
-        match cli.command {
-            Cmd::Daemon(args) => isinit::daemon::run(cli.config.as_deref(), cli.socket.as_deref(), args).await,
-            Cmd::Client(command) => cli::run(command, cli.socket.as_deref(), cli.config.as_deref()).await,
-        }
-    });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             eprintln!("isinit: {failure}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Runs `work` on a current-thread runtime: the daemon is one `select!`
+/// loop, and a client makes one request, so neither needs worker threads.
+fn block_on(work: impl Future<Output = Result<(), Failure>>) -> Result<(), Failure> {
+    match tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build() {
+        Ok(runtime) => runtime.block_on(work),
+        Err(e) => Err(Failure::new(format!("cannot start async runtime: {e}"))),
     }
 }

@@ -2,6 +2,11 @@
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
+use std::time::Duration;
+
+/// The longest `--timeout` accepted: a day. Anything longer is a typo, and
+/// a bound keeps deadline arithmetic from overflowing (STYLE.md trap 13).
+const MAX_TIMEOUT_SECS: f64 = 86_400.0;
 
 /// isinit: a cluster-wide init. One isinittab says which commands make up
 /// each resource group at each runlevel; the daemon supervises them and
@@ -16,6 +21,10 @@ pub struct Cli {
     /// isinittab, else /var/run/is/init.s]
     #[arg(long, global = true, value_name = "PATH")]
     pub socket: Option<PathBuf>,
+    /// Seconds a client command waits for the daemon's answer before it
+    /// gives up [default: 10; `shutdown --wait`: 60 for the daemon to exit]
+    #[arg(long, global = true, env = "ISINIT_TIMEOUT", value_name = "SECS", value_parser = parse_timeout)]
+    pub timeout: Option<Duration>,
     /// What to do.
     #[command(subcommand)]
     pub command: Cmd,
@@ -107,4 +116,27 @@ pub struct DaemonArgs {
     /// Rotate a tag's output file once it exceeds this many bytes.
     #[arg(long, env = "ISINIT_LOG_MAX_BYTES", value_name = "BYTES", default_value_t = 4 * 1024 * 1024)]
     pub log_max_bytes: u64,
+}
+
+/// `--timeout`: positive seconds, fractions allowed, at most a day.
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text.trim().parse().map_err(|_| format!("not a number of seconds: {text}"))?;
+    if !(secs > 0.0 && secs <= MAX_TIMEOUT_SECS) {
+        return Err(format!("must be more than 0 and at most {MAX_TIMEOUT_SECS} seconds"));
+    }
+    Duration::try_from_secs_f64(secs).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_are_bounded_positive_seconds() {
+        assert_eq!(parse_timeout("0.25"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_timeout("10"), Ok(Duration::from_secs(10)));
+        for bad in ["0", "-1", "nan", "inf", "1e19", "86401", "ten", ""] {
+            assert!(parse_timeout(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -10,8 +10,8 @@ pub use invocation::{Invocation, exec_prefixed, invocation};
 
 use crate::supervisor::SpawnRequest;
 use std::ffi::CString;
-use std::io::Write;
 use std::fs::OpenOptions;
+use std::io::Write;
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::OpenOptionsExt;

@@ -24,7 +24,8 @@ pub enum Invocation {
 }
 
 /// Characters that make Perl's `exec` use the shell, plus `#`.
-const META: &[char] = &['$', '&', '*', '(', ')', '{', '}', '[', ']', '\'', '"', ';', '\\', '|', '?', '<', '>', '~', '`', '\n', '#'];
+const META: &[char] =
+    &['$', '&', '*', '(', ')', '{', '}', '[', ']', '\'', '"', ';', '\\', '|', '?', '<', '>', '~', '`', '\n', '#'];
 
 /// Words the shell treats specially in command position: dash's reserved
 /// words and builtins, and bash's extra reserved words for good measure. A
