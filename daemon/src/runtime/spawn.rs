@@ -13,7 +13,8 @@ use std::ffi::CString;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::fd::{AsRawFd, RawFd};
-use std::os::unix::ffi::OsStringExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::MetadataExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -113,17 +114,31 @@ fn not_started(name: &str, e: &std::io::Error) -> String {
     }
 }
 
-/// What the shell adds to its environment: `PWD`, if the daemon has none.
+/// What the shell would have done to the environment before running the
+/// command: `PWD` names the working directory. Like dash, an inherited
+/// `PWD` is kept if it is an absolute path to the same directory (it may go
+/// through a symbolic link), and replaced otherwise.
 fn add_pwd(env: &mut Vec<CString>) {
-    if env.iter().any(|e| e.as_bytes().starts_with(b"PWD=")) {
-        return;
-    }
-    if let Ok(cwd) = std::env::current_dir() {
-        let mut pair = b"PWD=".to_vec();
-        pair.extend(cwd.into_os_string().into_vec());
-        if let Ok(pair) = CString::new(pair) {
-            env.push(pair);
+    let Ok(cwd) = std::env::current_dir() else { return };
+    let at = env.iter().position(|e| e.as_bytes().starts_with(b"PWD="));
+    if let Some(i) = at {
+        let value = Path::new(std::ffi::OsStr::from_bytes(&env[i].as_bytes()[4..]));
+        if value.is_absolute() && same_file(value, Path::new(".")) {
+            return;
         }
+        env.remove(i);
+    }
+    let mut pair = b"PWD=".to_vec();
+    pair.extend(cwd.into_os_string().into_vec());
+    if let Ok(pair) = CString::new(pair) {
+        env.push(pair);
+    }
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
     }
 }
 
