@@ -13,10 +13,11 @@ use std::ffi::CString;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::fd::{AsRawFd, RawFd};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 /// The file a tag's output goes to.
 ///
@@ -89,7 +90,7 @@ pub fn spawn(req: &SpawnRequest, logdir: &Path, socket: &Path) -> Result<i32, St
                 Err(e) if e.raw_os_error() == Some(libc::ENOEXEC) => {
                     shell(&req.command, &env, &actions, &attrs).map_err(|e| format!("cannot start /bin/sh: {e}"))
                 }
-                Err(e) => Err(not_started(&words[0], &e)),
+                Err(e) => Err(not_started(words.first().map_or("", String::as_str), &e)),
                 Ok(pid) => Ok(pid),
             }
         }
@@ -117,22 +118,25 @@ fn not_started(name: &str, e: &std::io::Error) -> String {
 /// What the shell would have done to the environment before running the
 /// command: `PWD` names the working directory. Like dash, an inherited
 /// `PWD` is kept if it is an absolute path to the same directory (it may go
-/// through a symbolic link), and replaced otherwise.
+/// through a symbolic link), and replaced otherwise. The daemon never
+/// changes its directory or `PWD`, so the answer is worked out once.
 fn add_pwd(env: &mut Vec<CString>) {
-    let Ok(cwd) = std::env::current_dir() else { return };
-    let at = env.iter().position(|e| e.as_bytes().starts_with(b"PWD="));
-    if let Some(i) = at {
-        let value = Path::new(std::ffi::OsStr::from_bytes(&env[i].as_bytes()[4..]));
-        if value.is_absolute() && same_file(value, Path::new(".")) {
-            return;
-        }
-        env.remove(i);
-    }
+    static PWD: OnceLock<Option<CString>> = OnceLock::new();
+    let Some(pwd) = PWD.get_or_init(daemon_pwd) else { return };
+    env.retain(|e| !e.as_bytes().starts_with(b"PWD="));
+    env.push(pwd.clone());
+}
+
+/// `PWD=…` for the daemon's working directory; `None` if it has none.
+fn daemon_pwd() -> Option<CString> {
+    let inherited = std::env::var_os("PWD").map(PathBuf::from);
+    let value = match inherited {
+        Some(p) if p.is_absolute() && same_file(&p, Path::new(".")) => p,
+        _ => std::env::current_dir().ok()?,
+    };
     let mut pair = b"PWD=".to_vec();
-    pair.extend(cwd.into_os_string().into_vec());
-    if let Ok(pair) = CString::new(pair) {
-        env.push(pair);
-    }
+    pair.extend(value.into_os_string().into_vec());
+    CString::new(pair).ok()
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
