@@ -22,10 +22,18 @@ fn open_fds(pid: i32) -> Vec<i32> {
     fds
 }
 
-/// The words of `pid`'s command line.
+/// The words of `pid`'s command line, once it has one: for a moment
+/// during `execve` the kernel already shows the new name but no arguments.
 fn cmdline(pid: i32) -> Vec<String> {
-    let bytes = std::fs::read(format!("/proc/{pid}/cmdline")).expect("cmdline");
-    bytes.split(|b| *b == 0).filter(|w| !w.is_empty()).map(|w| String::from_utf8_lossy(w).into_owned()).collect()
+    isinit_e2e::wait_for(DEADLINE, &format!("pid {pid} to show its command line"), || {
+        let bytes = std::fs::read(format!("/proc/{pid}/cmdline")).map_err(|e| e.to_string())?;
+        let words: Vec<String> = bytes
+            .split(|b| *b == 0)
+            .filter(|w| !w.is_empty())
+            .map(|w| String::from_utf8_lossy(w).into_owned())
+            .collect();
+        if words.is_empty() { Err("an empty command line".to_string()) } else { Ok(words) }
+    })
 }
 
 /// `PWD` names the working directory, as a shell sets it for a command it
@@ -34,6 +42,7 @@ fn cmdline(pid: i32) -> Vec<String> {
 #[track_caller]
 fn assert_pwd(d: &TestDaemon, pid: i32) {
     let want = format!("PWD={}", d.dir().display());
+    cmdline(pid); // past its execve
     let env = procfs::environ(pid);
     assert!(env.contains(&want), "{want} missing from {env:?}");
 }
@@ -41,6 +50,7 @@ fn assert_pwd(d: &TestDaemon, pid: i32) {
 /// Everything a service sees that does not depend on how it was started.
 #[track_caller]
 fn assert_service_setting(d: &TestDaemon, pid: i32, tag: &str) {
+    cmdline(pid); // past its execve
     let env = procfs::environ(pid);
     for want in [
         "ISINIT_GROUP=g".to_string(),
