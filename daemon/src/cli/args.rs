@@ -47,6 +47,10 @@ pub struct Cli {
     /// isinittab, else /var/run/is/init.s]
     #[arg(long, global = true, value_name = "PATH")]
     pub socket: Option<PathBuf>,
+    /// Seconds a client command waits for the daemon's answer before it
+    /// gives up [default: 10; `shutdown --wait`: 60 for the daemon to exit]
+    #[arg(long, global = true, env = "ISINIT_TIMEOUT", value_name = "SECS", value_parser = positive_delay)]
+    pub timeout: Option<Duration>,
     /// What to do.
     #[command(subcommand)]
     pub command: Cmd,
@@ -192,4 +196,19 @@ pub struct DaemonArgs {
     /// given; e.g. 127.0.0.1:9717).
     #[arg(long, env = "ISINIT_METRICS_LISTEN", value_name = "ADDR:PORT")]
     pub metrics_listen: Option<SocketAddr>,
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_are_bounded_positive_seconds() {
+        assert_eq!(positive_delay("0.25"), Ok(Duration::from_millis(250)));
+        assert_eq!(positive_delay("10"), Ok(Duration::from_secs(10)));
+        for bad in ["0", "-1", "nan", "inf", "1e19", "86401", "ten", ""] {
+            assert!(positive_delay(bad).is_err(), "{bad}");
+        }
+    }
 }
