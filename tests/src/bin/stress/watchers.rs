@@ -1,7 +1,7 @@
 //! What stays attached throughout the load: subscribers, which fold every
 //! update into their own snapshot, and `logs -f` followers.
 
-use isinit_shared::protocol::{Request, Response, Snapshot};
+use isinit_shared::protocol::{ErrorKind, Request, Response, Snapshot};
 use isinit_shared::{Client, ClientError};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -72,6 +72,12 @@ pub async fn subscriber(socket: PathBuf, mut stop: watch::Receiver<bool>, seq: w
                     report.updates += 1;
                     seq.send_replace(snap.seq);
                 }
+                // A stream the daemon ends (`reexec`: "daemon re-executing;
+                // reconnect") is picked up again, as the console does.
+                Ok(Response::Error(e)) if e.kind == ErrorKind::Rejected => {
+                    report.reconnects += 1;
+                    continue 'connect;
+                }
                 Ok(other) => {
                     report.error = Some(format!("unexpected message on a subscription: {other:?}"));
                     return report;
@@ -124,6 +130,10 @@ pub async fn follower(socket: PathBuf, tag: String, mut stop: watch::Receiver<bo
             match message {
                 Ok(Response::Logs { lines, .. }) => report.lines += lines.len() as u64,
                 Ok(Response::Output(_)) => report.lines += 1,
+                Ok(Response::Error(e)) if e.kind == ErrorKind::Rejected => {
+                    report.reconnects += 1;
+                    continue 'connect;
+                }
                 Ok(Response::Error(e)) => {
                     report.error = Some(format!("logs -f {tag}: {}", e.message));
                     return report;
