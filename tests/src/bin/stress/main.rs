@@ -62,8 +62,9 @@ pub struct Args {
     /// `logs -f` followers attached throughout.
     #[arg(long, default_value_t = 20)]
     pub followers: usize,
-    /// Also re-execute the daemon and `kill -9` + restart it mid-load
-    /// (needs `isinit reexec` and `isinit daemon --state`).
+    /// Also re-execute the daemon (`isinit reexec`) and `kill -9` + restart
+    /// it (`isinit daemon --state`, adopting what runs) mid-load. The RSS
+    /// comparison is then skipped: the daemon at the end is a new process.
     #[arg(long)]
     pub restarts: bool,
     /// Cycles of the warm-up through every level before the RSS baseline
