@@ -7,7 +7,7 @@
 use crate::supervisor::SpawnRequest;
 use std::ffi::CString;
 use std::fs::OpenOptions;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -57,7 +57,16 @@ pub fn tag_of_output(file_name: &str) -> Option<String> {
 /// is expressed as spawn attributes: its own process group, every signal at
 /// its default disposition, an empty signal mask, stdin `/dev/null`, stdout
 /// and stderr appended to its output file.
-pub fn spawn(req: &SpawnRequest, logdir: &Path, socket: &Path) -> Result<i32, String> {
+///
+/// With `cgroup` (an open entry cgroup, SPEC §14) the child is instead
+/// created inside that cgroup by `clone3` (`cgroup::clone`, which says why
+/// posix_spawn cannot do it), with the same attributes.
+pub fn spawn(
+    req: &SpawnRequest,
+    logdir: &Path,
+    socket: &Path,
+    cgroup: Option<std::os::fd::BorrowedFd<'_>>,
+) -> Result<i32, String> {
     let path = output_path(logdir, &req.tag);
     let out = OpenOptions::new()
         .create(true)
@@ -71,6 +80,18 @@ pub fn spawn(req: &SpawnRequest, logdir: &Path, socket: &Path) -> Result<i32, St
     let env = child_environment(req, socket);
     let mut envp: Vec<*mut libc::c_char> = env.iter().map(|e| e.as_ptr().cast_mut()).collect();
     envp.push(std::ptr::null_mut());
+    if let Some(cgroup) = cgroup {
+        let null = std::fs::File::open("/dev/null").map_err(|e| format!("cannot open /dev/null: {e}"))?;
+        let exec = crate::cgroup::clone::Exec {
+            path: c"/bin/sh",
+            argv: argv.as_ptr(),
+            envp: envp.as_ptr(),
+            stdin: null.as_fd(),
+            out: out.as_fd(),
+            cgroup,
+        };
+        return crate::cgroup::clone::spawn(&exec).map_err(|e| format!("cannot start /bin/sh in its cgroup: {e}"));
+    }
 
     let attrs = SpawnAttrs::new().map_err(|e| format!("cannot prepare spawn attributes: {e}"))?;
     let actions = FileActions::new(out.as_raw_fd()).map_err(|e| format!("cannot prepare spawn file actions: {e}"))?;
