@@ -87,12 +87,18 @@ fn setsid_children_of_once_and_respawn_entries_are_stopped_with_their_group() {
 
 #[test]
 fn a_double_forked_daemon_is_found_in_its_cgroup_after_kill_9() {
-    let tab = "g:dd:1:once:(setsid sleep 1003 &); echo forked\n";
+    // fork, setsid, fork: the daemon ends up in a session of its own, in a
+    // process group whose leader is gone — nothing a process group or an
+    // environment mark could adopt (only leaders are adopted).
+    let tab = "g:dd:1:once:setsid sh -c 'sleep 1003 & exit 0'\n";
     let Some((mut d, root)) = cgroup_daemon(tab) else { return };
     d.tell("g", "1");
     d.wait_group("g", "1", GroupState::Done);
     let daemonized = wait_members(&root, "g", "dd", 1)[0];
-    assert_ne!(procfs::stat(daemonized).map(|s| s.pgid), Some(daemonized).filter(|_| false));
+    let pgid = procfs::stat(daemonized).expect("the daemon runs").pgid;
+    assert_ne!(pgid, daemonized, "the daemon leads no process group");
+    assert_ne!(session(daemonized), session(d.pid()), "the daemon left isinit's session");
+    wait_gone(pgid, "the session leader between the two forks");
 
     d.kill_daemon();
     assert_alive(daemonized, "the double-forked daemon outlives a killed isinit");
