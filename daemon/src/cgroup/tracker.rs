@@ -145,6 +145,7 @@ impl Tracker {
                 let _ = std::fs::remove_dir(parent);
             }
         }
+        self.find_left(); // and those of stopped leftovers, now empty
         if self.root.own {
             let _ = std::fs::remove_dir(&self.root.path);
         }

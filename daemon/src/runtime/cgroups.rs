@@ -6,7 +6,7 @@ use super::leftovers::Leftover;
 use super::usage::Source;
 use super::{Runtime, spawn};
 use crate::cgroup::{Tracker, Watch};
-use crate::supervisor::{Now, SpawnRequest, StopSignal};
+use crate::supervisor::{Now, SpawnRequest, StopSignal, Supervisor};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use std::collections::HashSet;
@@ -122,7 +122,8 @@ impl Runtime {
     /// After adoption: the process groups of leftovers in cgroups that were
     /// adopted are tracked by cgroup; a leftover in the cgroup of an entry
     /// that has a record at the restored level (the double-forked daemon
-    /// of a settled `once`) is kept as that record's. Returns the rest.
+    /// of a settled `once`), and that still carries that entry's mark, is
+    /// kept as that record's. Returns the rest.
     pub(super) fn keep_in_cgroups(&mut self, adopted_groups: &[i32], rest: Vec<Leftover>, all: &[Leftover]) -> Vec<Leftover> {
         let Some(tracker) = self.cgroups.as_mut() else { return rest };
         for l in all.iter().filter(|l| adopted_groups.contains(&l.pgid)) {
@@ -132,7 +133,10 @@ impl Runtime {
         }
         let mut strays = Vec::new();
         for l in rest {
-            let group = self.sup.config().entry(&l.tag).map(|e| e.group.clone());
+            // Only a process still carrying the mark of the entry as the
+            // file now has it: one whose command changed is stopped.
+            let entry = self.sup.config().entry(&l.tag).filter(|e| l.mark.as_deref() == Some(&Supervisor::entry_mark(e)));
+            let group = entry.map(|e| e.group.clone());
             match (&l.cgroup, group) {
                 (Some(dir), Some(group))
                     if *dir == tracker.dir_of(&group, &l.tag) && self.sup.keep_lingering(&l.tag, l.pgid) =>
