@@ -153,6 +153,13 @@ fn usage_is_read_from_the_cgroup() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
     assert!(percent > 1.0 && percent <= 100.0 * cores + 20.0, "a busy loop's CPU% is plausible: {second:?}");
     assert!(second.cpu_time_ms >= first.cpu_time_ms, "{first:?} then {second:?}");
+    let metrics = d.ok(&["metrics"]);
+    let cpu = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("isinit_process_cpu_seconds_total{group=\"g\",tag=\"burn\"} "))
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no CPU series for burn in:\n{metrics}"));
+    assert!(cpu * 1000.0 >= first.cpu_time_ms as f64, "{cpu} s after {first:?}");
 }
 
 #[test]
