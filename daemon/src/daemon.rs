@@ -5,8 +5,8 @@
 use crate::cli::{DaemonArgs, Failure};
 use crate::runtime::handover::{self, ENV_HANDOVER, Handover};
 use crate::runtime::output::OutputHub;
-use crate::runtime::usage::UsageSampler;
 use crate::runtime::signals::Signals;
+use crate::runtime::usage::UsageSampler;
 use crate::runtime::{ReexecKit, Runtime, Settings, leftovers, reap};
 use crate::server::{self, Context, STREAM_SLOTS, SocketFile};
 use crate::supervisor::Timing;
@@ -131,7 +131,10 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
 fn find_cgroup_root(flag: Option<&Path>, directive: Option<&Path>, socket: &Path) -> Option<crate::cgroup::Root> {
     let setting = match flag {
         Some(p) => Some(p.to_owned()),
-        None => std::env::var_os(s::ENV_CGROUP).filter(|v| !v.is_empty()).map(PathBuf::from).or(directive.map(Path::to_owned)),
+        None => std::env::var_os(s::ENV_CGROUP)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or(directive.map(Path::to_owned)),
     };
     let choice = crate::cgroup::Choice::from_setting(setting.as_deref());
     match crate::cgroup::discover(&choice, socket) {

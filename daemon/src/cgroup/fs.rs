@@ -51,11 +51,8 @@ pub struct Usage {
 /// Reads the usage of `dir`; `None` if it is gone.
 pub fn read_usage(dir: &Path) -> Option<Usage> {
     let stat = std::fs::read_to_string(dir.join("cpu.stat")).ok()?;
-    let cpu_usec = stat
-        .lines()
-        .find_map(|l| l.strip_prefix("usage_usec "))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
+    let cpu_usec =
+        stat.lines().find_map(|l| l.strip_prefix("usage_usec ")).and_then(|v| v.trim().parse().ok()).unwrap_or(0);
     let memory_bytes = std::fs::read_to_string(dir.join("memory.current")).ok().and_then(|v| v.trim().parse().ok());
     let processes = u32::try_from(procs(dir).len()).unwrap_or(u32::MAX);
     Some(Usage { processes, cpu_usec, memory_bytes })

@@ -126,6 +126,8 @@ fn delegated(dir: &Path) -> bool {
     })
 }
 
+// The cast: `f_type`'s integer type differs between architectures.
+#[allow(clippy::unnecessary_cast)]
 fn is_cgroup2(dir: &Path) -> bool {
     nix::sys::statfs::statfs(dir).is_ok_and(|s| s.filesystem_type().0 as i64 == CGROUP2_SUPER_MAGIC)
 }

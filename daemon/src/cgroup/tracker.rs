@@ -58,10 +58,7 @@ impl Tracker {
             self.watch.add(&dir)?;
             self.dirs.insert(dir.clone(), (group.to_string(), tag.to_string()));
         }
-        let fd = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
-            .open(&dir)?;
+        let fd = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC).open(&dir)?;
         Ok((dir, fd.into()))
     }
 

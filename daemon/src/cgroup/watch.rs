@@ -29,7 +29,8 @@ impl Watch {
             return Err(std::io::Error::last_os_error());
         }
         // SAFETY: fresh, owned by nobody else; the AsyncFd owns it from here.
-        let inotify = Arc::new(unsafe { AsyncFd::register_with_interest(OwnedFd::from_raw_fd(fd), Interest::READABLE)? });
+        let inotify =
+            Arc::new(unsafe { AsyncFd::register_with_interest(OwnedFd::from_raw_fd(fd), Interest::READABLE)? });
         let (tx, rx) = mpsc::unbounded_channel();
         let reader = inotify.clone();
         tokio::spawn(async move {

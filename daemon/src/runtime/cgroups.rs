@@ -124,7 +124,12 @@ impl Runtime {
     /// that has a record at the restored level (the double-forked daemon
     /// of a settled `once`), and that still carries that entry's mark, is
     /// kept as that record's. Returns the rest.
-    pub(super) fn keep_in_cgroups(&mut self, adopted_groups: &[i32], rest: Vec<Leftover>, all: &[Leftover]) -> Vec<Leftover> {
+    pub(super) fn keep_in_cgroups(
+        &mut self,
+        adopted_groups: &[i32],
+        rest: Vec<Leftover>,
+        all: &[Leftover],
+    ) -> Vec<Leftover> {
         let Some(tracker) = self.cgroups.as_mut() else { return rest };
         for l in all.iter().filter(|l| adopted_groups.contains(&l.pgid)) {
             if let (Some(dir), Some(group)) = (&l.cgroup, self.sup.config().entry(&l.tag).map(|e| e.group.clone())) {
@@ -135,7 +140,8 @@ impl Runtime {
         for l in rest {
             // Only a process still carrying the mark of the entry as the
             // file now has it: one whose command changed is stopped.
-            let entry = self.sup.config().entry(&l.tag).filter(|e| l.mark.as_deref() == Some(&Supervisor::entry_mark(e)));
+            let entry =
+                self.sup.config().entry(&l.tag).filter(|e| l.mark.as_deref() == Some(&Supervisor::entry_mark(e)));
             let group = entry.map(|e| e.group.clone());
             match (&l.cgroup, group) {
                 (Some(dir), Some(group))

@@ -90,7 +90,14 @@ pub fn merge_cgroup_members(mut by_env: Vec<Leftover>, found: Vec<crate::cgroup:
         let environ = std::fs::read(format!("/proc/{}/environ", f.pid)).unwrap_or_default();
         let vars: Vec<&[u8]> = environ.split(|b| *b == 0).collect();
         let Some((pgid, started_at_ms)) = stat_of(f.pid) else { continue }; // gone meanwhile
-        by_env.push(Leftover { pid: f.pid, pgid, tag: f.tag, mark: mark_of(&vars), started_at_ms, cgroup: Some(f.dir) });
+        by_env.push(Leftover {
+            pid: f.pid,
+            pgid,
+            tag: f.tag,
+            mark: mark_of(&vars),
+            started_at_ms,
+            cgroup: Some(f.dir),
+        });
     }
     by_env
 }

@@ -292,7 +292,8 @@ mod tests {
         let mut s = Sampler::default();
         let entries = vec![("mta".to_string(), vec![Source::Group(10), Source::Group(11)])];
         let t0 = Instant::now();
-        let r0: HashMap<Source, GroupReading> = [(Source::Group(10), GroupReading { processes: 2, ticks: 100, rss_pages: 10 })].into();
+        let r0: HashMap<Source, GroupReading> =
+            [(Source::Group(10), GroupReading { processes: 2, ticks: 100, rss_pages: 10 })].into();
         let first = s.rows(&entries, &r0, t0, UNITS);
         assert_eq!(first[0].cpu_percent, None);
         assert_eq!((first[0].processes, first[0].cpu_time_ms, first[0].rss_bytes), (2, 1000, 40960));
@@ -308,7 +309,8 @@ mod tests {
         assert_eq!(second[0].processes, 3);
 
         // A member left with its ticks: the rate is 0, never negative.
-        let r2: HashMap<Source, GroupReading> = [(Source::Group(10), GroupReading { processes: 1, ticks: 20, rss_pages: 5 })].into();
+        let r2: HashMap<Source, GroupReading> =
+            [(Source::Group(10), GroupReading { processes: 1, ticks: 20, rss_pages: 5 })].into();
         let third = s.rows(&entries, &r2, t0 + Duration::from_secs(3), UNITS);
         assert_eq!(third[0].cpu_percent, Some(0.0));
     }
@@ -318,7 +320,9 @@ mod tests {
         let mut s = Sampler::default();
         let entries = vec![("a".to_string(), vec![Source::Cgroup("/sys/fs/cgroup/x/g/a".into())])];
         let t0 = Instant::now();
-        let r: HashMap<Source, GroupReading> = [(Source::Cgroup("/sys/fs/cgroup/x/g/a".into()), GroupReading { processes: 1, ticks: 100, rss_pages: 1 })].into();
+        let r: HashMap<Source, GroupReading> =
+            [(Source::Cgroup("/sys/fs/cgroup/x/g/a".into()), GroupReading { processes: 1, ticks: 100, rss_pages: 1 })]
+                .into();
         s.rows(&entries, &r, t0, UNITS);
         let late = s.rows(&entries, &r, t0 + PREVIOUS_MAX_AGE + Duration::from_secs(1), UNITS);
         assert_eq!(late[0].cpu_percent, None);

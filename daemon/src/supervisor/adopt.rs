@@ -3,8 +3,8 @@
 //! restores it, adopting the processes its predecessor left running
 //! instead of starting them a second time.
 
-use super::process::{Phase, Proc};
 use super::group_phase::{GroupEvent, GroupPhase};
+use super::process::{Phase, Proc};
 use super::snapshot::group_state;
 use super::{Now, Supervisor};
 use isinit_shared::config::{Entry, Mode, valid_level};

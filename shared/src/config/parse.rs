@@ -90,7 +90,9 @@ impl Parser<'_> {
             other => {
                 return self.error(
                     n,
-                    format!("unknown directive `{other}` (expected socket, initstat, clstat, log, logdir, state or cgroup)"),
+                    format!(
+                        "unknown directive `{other}` (expected socket, initstat, clstat, log, logdir, state or cgroup)"
+                    ),
                 );
             }
         };

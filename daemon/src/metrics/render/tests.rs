@@ -173,5 +173,8 @@ fn usage_rows_become_cpu_and_memory_series_of_known_entries() {
         samples(&text, "isinit_process_cpu_seconds_total"),
         ["isinit_process_cpu_seconds_total{group=\"mail\",tag=\"mta\"} 1.500"]
     );
-    assert_eq!(samples(&text, "isinit_process_memory_bytes"), ["isinit_process_memory_bytes{group=\"mail\",tag=\"mta\"} 4096"]);
+    assert_eq!(
+        samples(&text, "isinit_process_memory_bytes"),
+        ["isinit_process_memory_bytes{group=\"mail\",tag=\"mta\"} 4096"]
+    );
 }
