@@ -80,9 +80,18 @@ fn setsid_children_of_once_and_respawn_entries_are_stopped_with_their_group() {
         .map(|s| s.to_string())
         .collect();
     assert!(survivors.is_empty(), "{survivors:?}");
-    wait_until(DEADLINE, "the entries' empty cgroups to be removed", || {
+    assert!(members(&root, "g", "o").is_empty() && members(&root, "g", "r").is_empty());
+    // Entries removed from the file lose their cgroups; a clean shutdown
+    // removes the rest, and ROOT.
+    d.write_tab("g:other:1:once:true\n");
+    d.ok(&["reload"]);
+    wait_until(DEADLINE, "the removed entries' empty cgroups to be removed", || {
         !root.join("g").join("o").exists() && !root.join("g").join("r").exists()
     });
+    d.tell("g", "1");
+    d.wait_group("g", "1", GroupState::Done);
+    d.ok(&["shutdown", "--wait"]);
+    assert!(!root.exists(), "ROOT removed at a clean shutdown");
 }
 
 #[test]

@@ -98,11 +98,11 @@ impl Tracker {
     }
 
     /// Forgets process groups the supervisor no longer tracks and removes
-    /// the empty cgroups of entries that have no live record (`live`
-    /// says which tags have one).
-    pub fn tidy(&mut self, tracked: &std::collections::HashSet<i32>, live: impl Fn(&str) -> bool) {
+    /// the empty cgroups that are no longer `wanted(group, tag)`.
+    pub fn tidy(&mut self, tracked: &std::collections::HashSet<i32>, wanted: impl Fn(&str, &str) -> bool) {
         self.by_pgid.retain(|pgid, _| tracked.contains(pgid));
-        let idle: Vec<PathBuf> = self.dirs.iter().filter(|(_, (_, tag))| !live(tag)).map(|(d, _)| d.clone()).collect();
+        let idle: Vec<PathBuf> =
+            self.dirs.iter().filter(|(_, (group, tag))| !wanted(group, tag)).map(|(d, _)| d.clone()).collect();
         for dir in idle {
             // Fails (EBUSY) while anything is left in it: tried again later.
             if std::fs::remove_dir(&dir).is_ok() || !dir.exists() {

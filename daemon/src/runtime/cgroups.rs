@@ -93,12 +93,18 @@ impl Runtime {
     }
 
     /// Forgets process groups the supervisor dropped; removes the empty
-    /// cgroups of entries that no longer have a record.
+    /// cgroups of entries the file no longer has (in that group) and that
+    /// have no record left. The cgroup of an entry still in the file is
+    /// kept while it is stopped: making and removing a cgroup costs the
+    /// kernel far more than starting a process, and a group switched back
+    /// and forth would pay it on every switch.
     pub(super) fn tidy_cgroups(&mut self) {
         let Some(tracker) = self.cgroups.as_mut() else { return };
         let tracked: HashSet<i32> = self.sup.live_records().into_iter().flat_map(|(_, _, pgids)| pgids).collect();
         let sup = &self.sup;
-        tracker.tidy(&tracked, |tag| sup.has_record(tag));
+        tracker.tidy(&tracked, |group, tag| {
+            sup.has_record(tag) || sup.config().entry(tag).is_some_and(|e| e.group == group)
+        });
     }
 
     /// At a clean shutdown: every entry cgroup, and ROOT if ours, removed.
