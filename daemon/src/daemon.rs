@@ -4,7 +4,7 @@
 
 use crate::cli::{DaemonArgs, Failure};
 use crate::runtime::handover::{self, ENV_HANDOVER, Handover};
-use crate::runtime::output::OutputHub;
+use crate::runtime::output::{Capture, OutputHub};
 use crate::runtime::signals::Signals;
 use crate::runtime::usage::UsageSampler;
 use crate::runtime::{ReexecKit, Runtime, Settings, leftovers, reap};
@@ -48,6 +48,7 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
             respawn_pause: args.respawn_pause,
             term_after: args.term_after,
             kill_after: args.kill_after,
+            ready_timeout: args.ready_timeout,
             ..Timing::default()
         },
         cgroup: None,
@@ -60,14 +61,13 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
     }
     std::fs::create_dir_all(&settings.logdir)
         .map_err(|e| Failure::new(format!("cannot create log directory {}: {e}", settings.logdir.display())))?;
-    let output = OutputHub::new(&settings.logdir, settings.log_max_bytes);
     let metrics_listener = crate::metrics::http::bind(args.metrics_listen).await?; // issue 9: --metrics-listen
     let control_socket = settings.socket.clone(); // issue 9: for the sd_notify readiness probe
 
-    let (listener, socket_file, runtime, reply) = match handed {
+    let (listener, socket_file, runtime, reply, positions) = match handed {
         Some(fd) => {
             let h = handover::read_fd(fd).map_err(|e| Failure::new(format!("cannot take over: {e}")))?;
-            take_over(settings, h, &output)?
+            take_over(settings.clone(), h)?
         }
         None => {
             let (listener, socket_file) =
@@ -86,11 +86,19 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
             let found = runtime.leftovers();
             let strays = runtime.restore(found);
             stop_leftovers(&settings, strays).await;
-            (listener, socket_file, runtime, None)
+            (listener, socket_file, runtime, None, Vec::new())
         }
     };
 
     let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
+    let output = OutputHub::start(Capture {
+        logdir: settings.logdir.clone(),
+        max_bytes: settings.log_max_bytes,
+        tags: runtime.output_tags(),
+        notices: commands.clone(),
+        positions,
+    })
+    .map_err(|e| Failure::new(format!("cannot start output capture: {e}")))?;
     let slots = server::Slots::new();
     let (exiting_tx, exiting) = watch::channel(false);
     let (ending_tx, ending) = watch::channel(false);
@@ -109,7 +117,6 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
         ending,
         streams,
     };
-    spawn_output_thread(output)?;
     let serve = tokio::spawn(server::serve(listener, ctx.clone()));
     crate::metrics::http::spawn(metrics_listener, ctx.clone()); // issue 9: /metrics over HTTP, if asked for
     tokio::spawn(crate::notify::report(ctx.commands.clone(), control_socket)); // issue 9: sd_notify READY=1, STATUS=
@@ -159,10 +166,10 @@ fn take_handover_fd() -> Option<i32> {
     fd
 }
 
-type TakeOver = (UnixListener, SocketFile, Runtime, Option<std::os::fd::OwnedFd>);
+type TakeOver = (UnixListener, SocketFile, Runtime, Option<std::os::fd::OwnedFd>, Vec<(String, u64)>);
 
 /// The new image of a `reexec`: the inherited listener and the state.
-fn take_over(settings: Settings, h: Handover, output: &OutputHub) -> Result<TakeOver, Failure> {
+fn take_over(settings: Settings, mut h: Handover) -> Result<TakeOver, Failure> {
     // SAFETY: the descriptor was passed through execve for us alone.
     let std_listener = unsafe { std::os::unix::net::UnixListener::from_raw_fd(h.listener_fd) };
     let fail = |e: std::io::Error| Failure::new(format!("cannot take over the listening socket: {e}"));
@@ -170,9 +177,9 @@ fn take_over(settings: Settings, h: Handover, output: &OutputHub) -> Result<Take
     std_listener.set_nonblocking(true).map_err(fail)?;
     let listener = UnixListener::from_std(std_listener).map_err(fail)?;
     let socket_file = SocketFile::existing(&settings.socket);
-    output.resume(&h.output);
+    let positions = std::mem::take(&mut h.output);
     let (runtime, reply) = Runtime::from_handover(settings, h).map_err(Failure::new)?;
-    Ok((listener, socket_file, runtime, reply))
+    Ok((listener, socket_file, runtime, reply, positions))
 }
 
 /// Stops what a previous daemon on this socket left running that was not
@@ -193,24 +200,6 @@ async fn stop_leftovers(settings: &Settings, leftovers: Vec<leftovers::Leftover>
         0 => tracing::info!("previous daemon's processes stopped"),
         n => tracing::error!("{n} processes of the previous daemon survived SIGKILL"),
     }
-}
-
-/// Tails the children's output files on a thread of its own, so that a
-/// process writing megabytes a second never delays a respawn or a reply.
-fn spawn_output_thread(output: OutputHub) -> Result<(), Failure> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::new(format!("cannot start output runtime: {e}")))?;
-    std::thread::Builder::new()
-        .name("isinit-output".into())
-        .spawn(move || {
-            // Signals go to the runtime's thread only (see `signals`).
-            let _ = crate::runtime::signals::set_blocked(true);
-            runtime.block_on(output.run())
-        })
-        .map_err(|e| Failure::new(format!("cannot start output thread: {e}")))?;
-    Ok(())
 }
 
 /// Logs to stderr and, when configured, appends to the daemon log file.

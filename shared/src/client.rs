@@ -1,11 +1,18 @@
 //! The async client used by the `isinit` command line and the console.
 
-use crate::protocol::chunk::Joiner;
-use crate::protocol::frame::{FrameError, encode_frame, read_message, write_message};
+use crate::protocol::chunk::{JoinError, Joiner};
+use crate::protocol::frame::{FrameError, encode_frame, read_message, read_sized_message, write_message};
 use crate::protocol::{DaemonInfo, ErrorReply, PROTOCOL_VERSION, Request, Response};
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
+
+/// How long a client waits for the daemon by default (STYLE.md trap 14): a
+/// stopped (SIGSTOP) or wedged daemon still accepts connections, because the
+/// kernel completes them, so without a deadline a client would hang forever.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why talking to the daemon failed.
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +50,37 @@ pub enum ClientError {
     /// The daemon answered with a message that makes no sense here.
     #[error("unexpected reply from the daemon: {0}")]
     Unexpected(String),
+    /// A snapshot came in more chunks or bytes than a client buffers.
+    #[error("{0}")]
+    Oversized(#[from] JoinError),
+    /// The daemon did not answer in time (stopped, overloaded or wedged).
+    #[error("daemon at {} did not answer within {}", socket.display(), seconds(*after))]
+    Timeout {
+        /// The socket tried.
+        socket: PathBuf,
+        /// The deadline that passed.
+        after: Duration,
+    },
+}
+
+/// `10 s`, `0.5 s`: a duration as an operator typed it.
+fn seconds(d: Duration) -> String {
+    format!("{} s", d.as_secs_f64())
+}
+
+/// Runs `exchange` with a deadline; on expiry the error names the socket.
+///
+/// Every request-reply exchange goes through here; a stream (`logs -f`, a
+/// subscription) bounds only its connect, hello and first reply with it.
+pub async fn within<T>(
+    socket: &Path,
+    after: Duration,
+    exchange: impl Future<Output = Result<T, ClientError>>,
+) -> Result<T, ClientError> {
+    match tokio::time::timeout(after, exchange).await {
+        Ok(result) => result,
+        Err(_) => Err(ClientError::Timeout { socket: socket.to_owned(), after }),
+    }
 }
 
 async fn open(socket: &Path) -> Result<BufReader<UnixStream>, ClientError> {
@@ -71,18 +109,35 @@ pub struct Client {
 }
 
 impl Client {
-    /// Connects and exchanges hellos.
+    /// Connects and exchanges hellos, within [`DEFAULT_TIMEOUT`].
     pub async fn connect(socket: &Path) -> Result<Client, ClientError> {
-        let mut stream = open(socket).await?;
-        write_message(&mut stream, &Request::Hello { protocol: PROTOCOL_VERSION }).await?;
-        let daemon = read_hello(&mut stream).await?;
-        Ok(Client { stream, daemon })
+        Client::connect_within(socket, DEFAULT_TIMEOUT).await
+    }
+
+    /// Connects and exchanges hellos, within `after`.
+    pub async fn connect_within(socket: &Path, after: Duration) -> Result<Client, ClientError> {
+        within(socket, after, async {
+            let mut stream = open(socket).await?;
+            write_message(&mut stream, &Request::Hello { protocol: PROTOCOL_VERSION }).await?;
+            let daemon = read_hello(&mut stream).await?;
+            Ok(Client { stream, daemon })
+        })
+        .await
     }
 
     /// Connects and sends the hello and `request` in one write, then reads
     /// both replies: one round trip instead of two, for one-shot commands
     /// like `isinit tell`. An error reply becomes [`ClientError::Daemon`].
-    pub async fn connect_and_request(socket: &Path, request: &Request) -> Result<(Client, Response), ClientError> {
+    /// The whole exchange has `after` to finish.
+    pub async fn connect_and_request(
+        socket: &Path,
+        request: &Request,
+        after: Duration,
+    ) -> Result<(Client, Response), ClientError> {
+        within(socket, after, Client::exchange(socket, request)).await
+    }
+
+    async fn exchange(socket: &Path, request: &Request) -> Result<(Client, Response), ClientError> {
         let mut stream = open(socket).await?;
         let mut frames = encode_frame(&Request::Hello { protocol: PROTOCOL_VERSION })?;
         frames.extend(encode_frame(request)?);
@@ -108,13 +163,13 @@ impl Client {
     pub async fn recv(&mut self) -> Result<Response, ClientError> {
         let mut joiner = Joiner::default();
         loop {
-            match read_message(&mut self.stream).await? {
-                Response::SnapshotChunk { part, more } => {
-                    if let Some(whole) = joiner.push(*part, more) {
+            match read_sized_message(&mut self.stream).await? {
+                (Response::SnapshotChunk { part, more }, len) => {
+                    if let Some(whole) = joiner.push(*part, more, len)? {
                         return Ok(Response::Snapshot(Box::new(whole)));
                     }
                 }
-                other => return Ok(other),
+                (other, _) => return Ok(other),
             }
         }
     }

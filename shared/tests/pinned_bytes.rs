@@ -26,6 +26,7 @@
 //! varint count plus its items, a `Box` as what it holds.
 
 use isinit_shared::config::Mode;
+use isinit_shared::protocol::codec::Message;
 use isinit_shared::protocol::frame::encode_frame;
 use isinit_shared::protocol::{
     AuditRecord, DaemonInfo, ErrorKind, ErrorReply, Event, ExitRecord, ExitStatus, GroupState, GroupStatus,
@@ -42,7 +43,7 @@ fn hex(bytes: &[u8]) -> String {
 /// Asserts `msg` encodes to the frame `expected` (hex) and that those bytes
 /// decode back to `msg`.
 #[track_caller]
-fn assert_pinned<T: Serialize + DeserializeOwned + PartialEq + Debug>(msg: &T, expected: &str) {
+fn assert_pinned<T: Message + PartialEq + Debug>(msg: &T, expected: &str) {
     let frame = encode_frame(msg).expect("encodes");
     assert_eq!(hex(&frame), expected, "wire bytes of {msg:?} changed");
     let back: T = codec::decode(&frame[4..]).expect("pinned bytes decode");
@@ -72,7 +73,7 @@ fn assert_no_variant_after<T: DeserializeOwned + Debug>(count: usize) {
     for zeros in 0..256 {
         let mut body = vec![index];
         body.resize(1 + zeros, 0);
-        if let Ok(msg) = codec::decode::<T>(&body) {
+        if let Ok(msg) = codec::decode_value::<T, { 1 << 20 }>(&body) {
             panic!("variant {count} exists but has no pin: {msg:?}");
         }
     }
@@ -81,8 +82,9 @@ fn assert_no_variant_after<T: DeserializeOwned + Debug>(count: usize) {
 #[test]
 fn protocol_version() {
     // Version 2 appended restart, retry, signal, usage and reexec,
-    // `tells_total`/`clients_connected` to `DaemonInfo` and
-    // `ExitStatus::Unknown`. Changing a pin means bumping this.
+    // `tells_total`/`clients_connected` to `DaemonInfo`, `ExitStatus::Unknown`,
+    // the `notify` mode and a process's `ready`/`status_text`. Changing a pin
+    // means bumping this.
     assert_eq!(PROTOCOL_VERSION, 2);
 }
 
@@ -185,6 +187,8 @@ fn process() -> ProcessStatus {
         backoff_until_ms: Some(16),
         start_error: Some("e".into()),
         in_file: false,
+        ready: true,
+        status_text: Some("s".into()),
     }
 }
 
@@ -238,8 +242,9 @@ const DAEMON: &str = "0168 fb2c01 05302e312e30 01 022f65 026162 01 02 00 03 04";
 const GROUP: &str = "0167 010131 02 05 02 0131 0132 01";
 /// `ProcessStatus`: "g" | "t" | wait (2) | "1,2" | "c" | backoff (6) | Some(11) | Some(12) | 13 |
 /// Some(Signal(9): variant 1, zigzag 18) | [ExitRecord 14, Code(3): variant 0, zigzag 6, 15] |
-/// Some(16) | Some("e") | false.
-const PROCESS: &str = "0167 0174 02 03312c32 0163 06 010b 010c 0d 010112 01 0e 0006 0f 0110 010165 00";
+/// Some(16) | Some("e") | false | ready true | Some("s") (the last two appended in version 2, with
+/// the `notify` mode).
+const PROCESS: &str = "0167 0174 02 03312c32 0163 06 010b 010c 0d 010112 01 0e 0006 0f 0110 010165 00 01 010173";
 /// `AuditRecord`: 17 | 18 | Some(19) | "r"; `NoticeRecord`: 20 | "n".
 const AUDIT: &str = "11 12 0113 0172";
 const NOTICE: &str = "14 016e";
@@ -348,8 +353,9 @@ fn event_pin(e: &Event) -> String {
 fn every_event_is_pinned() {
     let samples = events();
     for e in &samples {
-        let update = Update { seq: 22, event: e.clone() };
-        assert_pinned(&update, &framed(&format!("16{}", event_pin(e))));
+        // Events travel only inside `Response::Update` (variant 5).
+        let update = Response::Update(Update { seq: 22, event: e.clone() });
+        assert_pinned(&update, &framed(&format!("0516{}", event_pin(e))));
     }
     assert_every_variant(&samples);
 }
@@ -433,8 +439,10 @@ fn modes() {
         Mode::Wait => 2,
         Mode::Test => 3,
         Mode::Off => 4,
+        // Appended in version 2.
+        Mode::Notify => 5,
     };
-    assert_numbered(&[Mode::Respawn, Mode::Once, Mode::Wait, Mode::Test, Mode::Off], number);
+    assert_numbered(&[Mode::Respawn, Mode::Once, Mode::Wait, Mode::Test, Mode::Off, Mode::Notify], number);
 }
 
 #[test]

@@ -48,6 +48,8 @@ pub fn process(group: &str, tag: &str, mode: Mode, levels: &str, command: &str) 
         backoff_until_ms: None,
         start_error: None,
         in_file: true,
+        ready: false,
+        status_text: None,
     }
 }
 

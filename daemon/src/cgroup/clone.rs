@@ -138,6 +138,11 @@ unsafe fn child(p: &Plan) -> ! {
         }
         let ok = move_fd(p.stdin, 0) && move_fd(p.out, 1) && move_fd(p.out, 2);
         if ok {
+            // No descriptor but 0–2 survives the exec (as with posix_spawn's
+            // closefrom). Close-on-exec rather than closed: the report pipe
+            // must stay open until the exec. Before 5.11 this fails, and
+            // the daemon opens everything close-on-exec anyway.
+            libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC);
             let empty = 0u64;
             libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK, &empty as *const u64, 0usize, 8usize);
             libc::syscall(libc::SYS_execve, p.path, p.argv, p.envp);
@@ -147,6 +152,38 @@ unsafe fn child(p: &Plan) -> ! {
         libc::syscall(libc::SYS_exit_group, 127);
         libc::abort()
     }
+}
+
+/// What `execvp` would run for `name`: itself if it holds a `/`, else the
+/// first executable `DIR/name` along the daemon's `PATH` (`/bin:/usr/bin`
+/// without one). Worked out before the clone, since the child may not
+/// allocate. `ENOENT` if there is none (`EACCES` if one was found but
+/// may not be executed).
+pub fn search_path(name: &CStr) -> io::Result<std::ffi::CString> {
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = name.to_bytes();
+    if bytes.contains(&b'/') {
+        return Ok(name.to_owned());
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/bin:/usr/bin".into());
+    let mut denied = false;
+    for dir in path.as_bytes().split(|b| *b == b':') {
+        let dir = if dir.is_empty() { &b"."[..] } else { dir };
+        let mut candidate = dir.to_vec();
+        candidate.push(b'/');
+        candidate.extend_from_slice(bytes);
+        let Ok(candidate) = std::ffi::CString::new(candidate) else { continue };
+        let file = std::path::Path::new(std::ffi::OsStr::from_bytes(candidate.as_bytes()));
+        if !file.is_file() {
+            continue;
+        }
+        // SAFETY: a NUL-terminated path.
+        if unsafe { libc::access(candidate.as_ptr(), libc::X_OK) } == 0 {
+            return Ok(candidate);
+        }
+        denied = true;
+    }
+    Err(io::Error::from_raw_os_error(if denied { libc::EACCES } else { libc::ENOENT }))
 }
 
 /// `dup3(from, to)`; the sources are above 2, so never equal to `to`.

@@ -23,6 +23,15 @@ pub fn delay(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(secs).map_err(|_| format!("`{text}` is not a number of seconds"))
 }
 
+/// Parses a delay that must not be zero (`--ready-timeout`: a zero deadline
+/// would restart every `notify` process before it could answer).
+pub fn positive_delay(text: &str) -> Result<Duration, String> {
+    match delay(text)? {
+        d if d.is_zero() => Err(format!("`{text}` must be more than 0 seconds")),
+        d => Ok(d),
+    }
+}
+
 /// A cluster-wide init
 ///
 /// One isinittab says which commands make up each resource group at each
@@ -38,6 +47,10 @@ pub struct Cli {
     /// isinittab, else /var/run/is/init.s]
     #[arg(long, global = true, value_name = "PATH")]
     pub socket: Option<PathBuf>,
+    /// Seconds a client command waits for the daemon's answer before it
+    /// gives up [default: 10; `shutdown --wait`: 60 for the daemon to exit]
+    #[arg(long, global = true, env = "ISINIT_TIMEOUT", value_name = "SECS", value_parser = positive_delay)]
+    pub timeout: Option<Duration>,
     /// What to do.
     #[command(subcommand)]
     pub command: Cmd,
@@ -178,6 +191,10 @@ pub struct DaemonArgs {
     /// Seconds between SIGTERM and SIGKILL when stopping a process (0–86400).
     #[arg(long, env = "ISINIT_KILL_AFTER", value_name = "SECS", default_value = "10", value_parser = delay)]
     pub kill_after: Duration,
+    /// Seconds a `notify` entry has to report READY=1 (sd_notify) before it
+    /// is stopped and started again (more than 0, at most 86400).
+    #[arg(long, env = "ISINIT_READY_TIMEOUT", value_name = "SECS", default_value = "90", value_parser = positive_delay)]
+    pub ready_timeout: Duration,
     /// Rotate a tag's output file once it exceeds this many bytes.
     #[arg(long, env = "ISINIT_LOG_MAX_BYTES", value_name = "BYTES", default_value_t = 4 * 1024 * 1024)]
     pub log_max_bytes: u64,
@@ -185,4 +202,18 @@ pub struct DaemonArgs {
     /// given; e.g. 127.0.0.1:9717).
     #[arg(long, env = "ISINIT_METRICS_LISTEN", value_name = "ADDR:PORT")]
     pub metrics_listen: Option<SocketAddr>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_are_bounded_positive_seconds() {
+        assert_eq!(positive_delay("0.25"), Ok(Duration::from_millis(250)));
+        assert_eq!(positive_delay("10"), Ok(Duration::from_secs(10)));
+        for bad in ["0", "-1", "nan", "inf", "1e19", "86401", "ten", ""] {
+            assert!(positive_delay(bad).is_err(), "{bad}");
+        }
+    }
 }

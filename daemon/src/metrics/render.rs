@@ -75,8 +75,8 @@ pub fn render(snap: &Snapshot) -> String {
         &mut m,
         "isinit_process_ready",
         "gauge",
-        "1 while the entry's process is alive and ready (until entries can report readiness, ready = up).",
-        &up,
+        "1 while the entry's process is alive and ready (a notify entry once it reported READY=1).",
+        &|i| Some(u8::from(procs[i].pid.is_some() && procs[i].ready).to_string()),
     );
     per_process(
         &mut m,

@@ -27,18 +27,9 @@ pub async fn report(commands: mpsc::Sender<Command>, control_socket: PathBuf) {
     }
     // The runtime answers only from its main loop, after its start-up work.
     let Some((mut snap, mut updates)) = subscribe(&commands).await else { return };
-    match tokio::time::timeout(PROBE_TIMEOUT, Client::connect_and_request(&control_socket, &Request::Status)).await {
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => {
-            tracing::error!("the control socket does not answer ({e}); not telling the service manager we are ready");
-            return;
-        }
-        Err(_) => {
-            tracing::error!(
-                "the control socket did not answer within {PROBE_TIMEOUT:?}; not telling the service manager we are ready"
-            );
-            return;
-        }
+    if let Err(e) = Client::connect_and_request(&control_socket, &Request::Status, PROBE_TIMEOUT).await {
+        tracing::error!("the control socket does not answer ({e}); not telling the service manager we are ready");
+        return;
     }
     let mut last = summary(&snap);
     super::ready(Some(&last));

@@ -63,6 +63,8 @@ mod tests {
             backoff_until_ms: None,
             start_error: None,
             in_file: true,
+            ready: pid.is_some(),
+            status_text: None,
         }
     }
 

@@ -118,4 +118,11 @@ pub enum Command {
         /// Where the `(tag, sources)` list goes.
         reply: oneshot::Sender<Vec<(String, Vec<super::usage::Source>)>>,
     },
+    /// Something an operator should know that is not a state change (the
+    /// log directory filled up): kept with the notices of the snapshot and
+    /// published to subscribers.
+    Notice {
+        /// One line for humans.
+        message: String,
+    },
 }

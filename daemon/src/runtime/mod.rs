@@ -8,6 +8,7 @@ mod command;
 pub mod handover;
 pub mod leftovers;
 pub mod output;
+pub mod readiness;
 pub mod reap;
 mod reexec;
 mod restore;
@@ -81,6 +82,8 @@ pub struct Runtime {
     cgroups: Option<crate::cgroup::Tracker>,
     /// One `()` per batch of `cgroup.events` changes.
     cgroup_events: Option<mpsc::UnboundedReceiver<()>>,
+    /// The tags whose output is captured, for the output actor.
+    output_tags: watch::Sender<output::TagSet>,
 }
 
 impl Runtime {
@@ -100,8 +103,10 @@ impl Runtime {
             tells_total: 0,
             clients_connected: 0,
         };
+        let sup = Supervisor::new(config, settings.timing, now);
         Runtime {
-            sup: Supervisor::new(config, settings.timing, now),
+            output_tags: watch::Sender::new(std::sync::Arc::new(sup.known_tags())),
+            sup,
             settings,
             info: watch::Sender::new(info),
             seq: 0,
@@ -132,6 +137,25 @@ impl Runtime {
         self.info.subscribe()
     }
 
+    /// The tags whose output is captured, kept current for the output
+    /// actor: set at start and on every reload (defect 3d: nothing else is
+    /// ever captured, and tags that leave are dropped).
+    pub fn output_tags(&self) -> watch::Receiver<output::TagSet> {
+        self.output_tags.subscribe()
+    }
+
+    /// Publishes the tag set after the file or the records changed.
+    fn publish_output_tags(&self) {
+        let tags = self.sup.known_tags();
+        self.output_tags.send_if_modified(|current| {
+            if **current == tags {
+                return false;
+            }
+            *current = std::sync::Arc::new(tags);
+            true
+        });
+    }
+
     /// Runs until shutdown has stopped every process; then removes the
     /// status file.
     pub async fn run(
@@ -151,6 +175,7 @@ impl Runtime {
         for pid in self.sup.adopted_pids() {
             self.watch_adopted(pid);
         }
+        let mut readiness = readiness::Readiness::start(&self.settings.socket)?;
         // Children that exited before the handler was installed.
         self.reap();
         self.carry_out().await;
@@ -184,6 +209,7 @@ impl Runtime {
                     // effects run: a tell returns once the switch started.
                     tokio::task::yield_now().await;
                 }
+                Some(n) = readiness.messages.recv() => readiness.deliver(&mut self.sup, n),
                 _ = sighup.recv() => {
                     if let Err(e) = self.reload() {
                         tracing::error!("reload on SIGHUP refused, nothing changed:\n{}", e.details.join("\n"));
@@ -293,6 +319,11 @@ impl Runtime {
             Command::Reexec { reply, .. } => {
                 let _ = reply.send(Err(ErrorReply::new(ErrorKind::Rejected, "reexec is handled by the run loop")));
             }
+            Command::Notice { message } => {
+                let notice = NoticeRecord { at_ms: now.wall_ms, message };
+                push_capped(&mut self.notices, notice.clone(), NOTICES_KEPT);
+                self.publish(Event::Notice { at_ms: notice.at_ms, message: notice.message });
+            }
         }
     }
 
@@ -316,6 +347,7 @@ impl Runtime {
                 // Unchanged file: still re-apply levels, as SPEC §6 says.
                 let same = self.sup.config().clone();
                 self.sup.reload(Now::real(), same)?;
+                self.publish_output_tags();
                 Ok("reloaded (file unchanged)".to_string())
             }
         }
@@ -327,7 +359,9 @@ impl Runtime {
             i.config_path = newer.path.display().to_string();
             i.config_sha256 = newer.sha256.clone();
         });
-        self.sup.reload(Now::real(), newer)
+        self.sup.reload(Now::real(), newer)?;
+        self.publish_output_tags();
+        Ok(())
     }
 
     /// The file if it differs from the one in force; an error if it is invalid.

@@ -73,7 +73,13 @@ impl Runtime {
             return "daemon is shutting down".into();
         }
         let (exe, listener_fd) = (kit.exe.clone(), kit.listener_fd);
-        let handover = self.handover(listener_fd, conn.as_raw_fd());
+        // Offsets as of now: what the actor reads after this is read again
+        // by the new image (nothing is lost; at worst a line shows twice).
+        let positions = match &self.output {
+            Some(o) => o.positions().await,
+            None => Vec::new(),
+        };
+        let handover = self.handover(listener_fd, conn.as_raw_fd(), positions);
         let bytes = match handover::encode(&handover) {
             Ok(b) => b,
             Err(e) => return format!("cannot encode the daemon's state: {e}"),
@@ -111,7 +117,7 @@ impl Runtime {
         }
     }
 
-    fn handover(&self, listener_fd: RawFd, reply_fd: RawFd) -> Handover {
+    fn handover(&self, listener_fd: RawFd, reply_fd: RawFd, output: Vec<(String, u64)>) -> Handover {
         let now = Now::real();
         let config = self.sup.config();
         Handover {
@@ -124,7 +130,7 @@ impl Runtime {
             started_at_ms: self.info.borrow().started_at_ms,
             audit: self.audit.iter().cloned().collect(),
             notices: self.notices.iter().cloned().collect(),
-            output: self.output.as_ref().map(|o| o.positions()).unwrap_or_default(),
+            output,
             listener_fd,
             reply_fd: Some(reply_fd),
         }

@@ -26,6 +26,7 @@ impl Runtime {
         }
         let orphans: Vec<_> = found.iter().map(Leftover::orphan).collect();
         let adopted = self.sup.restore(Now::real(), &saved, &orphans);
+        self.publish_output_tags();
         let names: Vec<String> = saved.iter().map(|s| format!("{} {}", s.group, s.level)).collect();
         tracing::info!(
             "restored levels from {}: {}; adopted {} running processes",
@@ -47,6 +48,8 @@ impl Runtime {
         let timing = settings.timing;
         let mut rt = Runtime::new(settings, config.clone());
         rt.sup = Supervisor::import(config, timing, Now::real(), h.supervisor);
+        // Records still stopping may belong to tags no longer in the file.
+        rt.publish_output_tags();
         rt.seq = h.seq;
         rt.audit = h.audit.into();
         rt.notices = h.notices.into();

@@ -3,18 +3,13 @@
 use super::{Context, HELLO_TIMEOUT, IDLE_TIMEOUT, WRITE_TIMEOUT, handlers};
 use crate::runtime::Peer;
 use isinit_shared::protocol::chunk;
-use isinit_shared::protocol::frame::{FrameError, read_message_limited, write_message};
+use isinit_shared::protocol::frame::{FrameError, read_message, write_message};
 use isinit_shared::protocol::{ErrorKind, ErrorReply, PROTOCOL_VERSION, Request, Response};
 use tokio::io::{AsyncReadExt, BufReader};
 use tokio::net::UnixStream;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::watch;
-
-/// Largest request frame accepted. Requests carry a group, a level or a
-/// tag, never bulk data; a low cap bounds what 256 hostile clients can make
-/// the daemon hold.
-const MAX_REQUEST_LEN: usize = 64 * 1024;
 
 /// The two halves of a connection and who is on the other end.
 pub struct Conn {
@@ -97,7 +92,7 @@ pub async fn serve(stream: UnixStream, peer: Peer, ctx: Context) {
     let mut exiting = ctx.exiting.clone();
     loop {
         let next = tokio::select! {
-            next = tokio::time::timeout(IDLE_TIMEOUT, read_message_limited::<_, Request>(&mut conn.reader, MAX_REQUEST_LEN)) => next,
+            next = tokio::time::timeout(IDLE_TIMEOUT, read_message::<_, Request>(&mut conn.reader)) => next,
             _ = super::until_exiting(&mut exiting) => return,
         };
         let request = match next {
@@ -129,12 +124,7 @@ pub async fn serve(stream: UnixStream, peer: Peer, ctx: Context) {
 
 /// Exchanges hellos; false when the connection must end.
 async fn hello(conn: &mut Conn, ctx: &Context) -> bool {
-    let first = match tokio::time::timeout(
-        HELLO_TIMEOUT,
-        read_message_limited::<_, Request>(&mut conn.reader, MAX_REQUEST_LEN),
-    )
-    .await
-    {
+    let first = match tokio::time::timeout(HELLO_TIMEOUT, read_message::<_, Request>(&mut conn.reader)).await {
         Ok(Ok(first)) => first,
         Ok(Err(FrameError::Closed)) | Err(_) => return false,
         Ok(Err(e)) => {

@@ -37,6 +37,9 @@ pub const REEXEC_REASON: &str = "daemon re-executing; reconnect";
 const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a request-reply connection may sit idle between requests.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long the listener waits after a failed accept (EMFILE) before
+/// trying again.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// How long one reply may take to write before the client is dropped.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -140,16 +143,26 @@ pub(crate) async fn until_exiting(exiting: &mut watch::Receiver<bool>) {
 /// Accepts connections until the task is dropped.
 pub async fn serve(listener: UnixListener, ctx: Context) {
     let slots = ctx.slots.clone();
+    // Accept failures in a row: EMFILE repeats until a descriptor is freed,
+    // and is said once, not twenty times a second.
+    let mut failures = 0u64;
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
             Err(e) => {
+                if failures == 0 {
+                    tracing::warn!("cannot accept connections: {e}; retrying until it works");
+                }
+                failures += 1;
                 // EMFILE and friends: back off briefly instead of spinning.
-                tracing::warn!("accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
                 continue;
             }
         };
+        if failures > 0 {
+            tracing::info!("accepting connections again, after {failures} failed attempts");
+            failures = 0;
+        }
         let peer = match stream.peer_cred() {
             Ok(c) => Peer { uid: c.uid(), pid: c.pid().and_then(|p| u32::try_from(p).ok()) },
             Err(e) => {

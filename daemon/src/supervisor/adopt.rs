@@ -167,6 +167,10 @@ impl Supervisor {
         p.started_at = Some(now.before(age).mono);
         p.started_at_ms = Some(orphan.started_at_ms);
         p.adopted = true;
+        // A `notify` process reported READY=1 to the daemon that started it
+        // (nothing tells it to say so again): count it ready, so that its
+        // group does not hold for a report that will not come.
+        p.ready = true;
         self.log(format!("{}: adopted pid {} left running by the previous daemon", entry.tag, orphan.pid));
         self.procs.insert(entry.tag.clone(), p);
         self.dirty_procs.insert(entry.tag.clone());

@@ -42,6 +42,9 @@ pub struct SpawnRequest {
     /// `ISINIT_ENTRY`: what a later daemon compares to adopt the process
     /// (see `Supervisor::entry_mark`).
     pub mark: String,
+    /// A `notify` entry: the child gets `NOTIFY_SOCKET`, the daemon's
+    /// readiness socket (SPEC §11). No other child does.
+    pub notify: bool,
 }
 
 /// One thing for the runtime to do.

@@ -114,8 +114,12 @@ pub struct SavedProc {
     pub start_error: Option<String>,
     /// Not our child (adopted after a daemon was killed).
     pub adopted: bool,
-    /// Being stopped by `isinit restart`, to be started again once gone.
-    pub restarting: bool,
+    /// What happens once its stop (if any) finishes.
+    pub after_stop: SavedAfterStop,
+    /// A `notify` process that reported `READY=1`.
+    pub ready: bool,
+    /// Its last `STATUS=` text.
+    pub status_text: Option<String>,
 }
 
 /// The signal a pending escalation will send.
@@ -150,6 +154,27 @@ pub enum SavedTimer {
         /// Time left.
         left_ms: u64,
     },
+    /// Stop and start again the `notify` process `pid` of `tag` if it has
+    /// not reported `READY=1` in `left_ms`.
+    ReadyTimeout {
+        /// The `notify` record.
+        tag: String,
+        /// The run the deadline is for.
+        pid: i32,
+        /// Time left.
+        left_ms: u64,
+    },
+}
+
+/// What happens to a record once its stop finishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SavedAfterStop {
+    /// Forgotten.
+    Forget,
+    /// Started again (`isinit restart`).
+    Restart,
+    /// Started again like a respawn (a `notify` ready timeout).
+    Respawn,
 }
 
 /// The phase a handed-over group state resumes in. A group that was
@@ -216,7 +241,13 @@ impl Supervisor {
                 last_exit: p.last_exit,
                 start_error: p.start_error.clone(),
                 adopted: p.adopted,
-                restarting: p.after_stop == AfterStop::Restart,
+                after_stop: match p.after_stop {
+                    AfterStop::Forget => SavedAfterStop::Forget,
+                    AfterStop::Restart => SavedAfterStop::Restart,
+                    AfterStop::Respawn => SavedAfterStop::Respawn,
+                },
+                ready: p.ready,
+                status_text: p.status_text.clone(),
             })
             .collect();
         let exits = self.exits.iter().map(|(t, e)| (t.clone(), e.iter().copied().collect())).collect();
@@ -235,6 +266,9 @@ impl Supervisor {
                     left_ms: left(at),
                 },
                 Timer::Respawn { tag } => SavedTimer::Respawn { tag: tag.clone(), left_ms: left(at) },
+                Timer::ReadyTimeout { tag, pid } => {
+                    SavedTimer::ReadyTimeout { tag: tag.clone(), pid: *pid, left_ms: left(at) }
+                }
             })
             .collect();
         SupervisorState { groups, procs, exits, timers, halting: self.halting }
@@ -277,7 +311,13 @@ impl Supervisor {
             rec.last_exit = p.last_exit;
             rec.start_error = p.start_error;
             rec.adopted = p.adopted;
-            rec.after_stop = if p.restarting { AfterStop::Restart } else { AfterStop::Forget };
+            rec.after_stop = match p.after_stop {
+                SavedAfterStop::Forget => AfterStop::Forget,
+                SavedAfterStop::Restart => AfterStop::Restart,
+                SavedAfterStop::Respawn => AfterStop::Respawn,
+            };
+            rec.ready = p.ready;
+            rec.status_text = p.status_text;
             s.procs.insert(e.tag, rec);
         }
         s.exits = state
@@ -297,6 +337,9 @@ impl Supervisor {
                     s.timers.arm(at(left_ms), Timer::Escalate { tag, pgid, signal });
                 }
                 SavedTimer::Respawn { tag, left_ms } => s.timers.arm(at(left_ms), Timer::Respawn { tag }),
+                SavedTimer::ReadyTimeout { tag, pid, left_ms } => {
+                    s.timers.arm(at(left_ms), Timer::ReadyTimeout { tag, pid })
+                }
             }
         }
         s.halting = state.halting;

@@ -51,6 +51,11 @@ fn record_status(p: &Proc, exits: Option<&VecDeque<ExitRecord>>, in_file: bool) 
         start_error: p.start_error.clone(),
         state: process_state(p),
         in_file,
+        ready: match p.entry.mode {
+            Mode::Notify => p.ready,
+            _ => p.phase == Phase::Running && p.pid.is_some(),
+        },
+        status_text: p.status_text.clone(),
         ..blank_status(&p.entry, exits)
     }
 }
@@ -72,6 +77,8 @@ fn blank_status(entry: &Entry, exits: Option<&VecDeque<ExitRecord>>) -> ProcessS
         backoff_until_ms: None,
         start_error: None,
         in_file: true,
+        ready: false,
+        status_text: None,
     }
 }
 

@@ -17,6 +17,9 @@ pub struct Timing {
     pub term_after: Duration,
     /// SIGTERM → SIGKILL delay (10 s).
     pub kill_after: Duration,
+    /// How long a `notify` process has to report `READY=1` before it is
+    /// stopped and started again (SPEC §11: 90 s).
+    pub ready_timeout: Duration,
 }
 
 impl Default for Timing {
@@ -27,6 +30,7 @@ impl Default for Timing {
             rapid_starts: 5,
             term_after: Duration::from_secs(5),
             kill_after: Duration::from_secs(10),
+            ready_timeout: Duration::from_secs(90),
         }
     }
 }

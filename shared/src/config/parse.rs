@@ -137,7 +137,7 @@ impl Parser<'_> {
         if mode.is_empty() {
             self.error(n, "empty mode");
         } else if parsed_mode.is_none() {
-            self.error(n, format!("unknown mode `{mode}` (expected respawn, once, wait, test or off)"));
+            self.error(n, format!("unknown mode `{mode}` (expected respawn, once, wait, test, notify or off)"));
         }
         if command.trim().is_empty() {
             self.error(n, "empty command");

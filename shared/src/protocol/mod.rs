@@ -31,8 +31,14 @@ use serde::{Deserialize, Serialize};
 /// [`ExitStatus`] gained `Unknown` (an adopted process).
 pub const PROTOCOL_VERSION: u32 = 2;
 
-/// Largest frame either side accepts (SPEC §7), checked before allocating.
+/// Largest frame either side accepts (SPEC §7), checked before allocating:
+/// the bound of the daemon's replies.
 pub const MAX_FRAME_LEN: usize = 1024 * 1024;
+
+/// Largest request frame the daemon accepts, and the most decoding one may
+/// claim. Requests carry a group, a level or a tag, never bulk data; a low
+/// cap bounds what 256 hostile clients can make the daemon hold.
+pub const MAX_REQUEST_LEN: usize = 64 * 1024;
 
 /// What a client sends. The first message of a connection must be `Hello`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

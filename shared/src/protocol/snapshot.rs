@@ -148,6 +148,13 @@ pub struct ProcessStatus {
     pub start_error: Option<String>,
     /// False for a removed entry whose process is still being stopped.
     pub in_file: bool,
+    /// Whether the process counts as up for what follows it: a `notify`
+    /// process once it has reported `READY=1` (and until it exits), any
+    /// other process while it runs. Appended: bincode orders fields.
+    pub ready: bool,
+    /// The last `STATUS=` text a `notify` process reported (sd_notify),
+    /// control characters removed; cleared when it is started again.
+    pub status_text: Option<String>,
 }
 
 /// The state of one process (SPEC §3).

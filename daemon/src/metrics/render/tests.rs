@@ -18,6 +18,8 @@ fn process(group: &str, tag: &str) -> ProcessStatus {
         backoff_until_ms: None,
         start_error: None,
         in_file: true,
+        ready: false,
+        status_text: None,
     }
 }
 
@@ -28,6 +30,7 @@ fn snapshot() -> Snapshot {
         started_at_ms: Some(1_700_000_000_005),
         respawns: 3,
         last_exit: Some(ExitStatus::Code(2)),
+        ready: true,
         ..process("mail", "mta")
     };
     let throttled = ProcessStatus {
@@ -120,6 +123,7 @@ fn process_metrics() {
         ]
     );
     assert_eq!(samples(&text, "isinit_process_ready").len(), 3);
+    assert!(text.contains("isinit_process_ready{group=\"mail\",tag=\"mta\"} 1\n"));
     assert!(text.contains("isinit_process_restarts_total{group=\"mail\",tag=\"mta\"} 3\n"));
     assert_eq!(
         samples(&text, "isinit_process_last_exit_code"),

@@ -57,7 +57,7 @@ fn empty_mode() {
 fn unknown_mode() {
     assert_one_error(
         "mail:mta:run:Respawn:sendmail\n",
-        "/etc/isinittab:1: unknown mode `Respawn` (expected respawn, once, wait, test or off)",
+        "/etc/isinittab:1: unknown mode `Respawn` (expected respawn, once, wait, test, notify or off)",
     );
 }
 
@@ -143,7 +143,7 @@ web:ok:run:once:true
         [
             "/etc/isinittab:3: empty resource group",
             "/etc/isinittab:4: empty runlevels field",
-            "/etc/isinittab:4: unknown mode `bogus` (expected respawn, once, wait, test or off)",
+            "/etc/isinittab:4: unknown mode `bogus` (expected respawn, once, wait, test, notify or off)",
             "/etc/isinittab:4: empty command",
             "/etc/isinittab:5: unknown directive `nosuch` (expected socket, initstat, clstat, log, logdir, state or cgroup)",
             "/etc/isinittab:6: duplicate tag `mta` (first defined on line 2)",

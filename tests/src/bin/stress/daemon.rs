@@ -223,7 +223,7 @@ impl StressDaemon {
 
     /// One status snapshot through the client library.
     pub async fn snapshot(&self) -> Result<Snapshot, ClientError> {
-        match Client::connect_and_request(&self.socket(), &Request::Status).await? {
+        match Client::connect_and_request(&self.socket(), &Request::Status, std::time::Duration::from_secs(60)).await? {
             (_, Response::Snapshot(s)) => Ok(*s),
             (_, other) => Err(ClientError::Unexpected(format!("{other:?}"))),
         }
