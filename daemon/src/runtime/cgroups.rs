@@ -46,7 +46,7 @@ impl Runtime {
         let Some(tracker) = self.cgroups.as_mut() else { return spawn::spawn(req, logdir, socket, None) };
         let (dir, fd) = tracker
             .prepare(&req.group, &req.tag)
-            .map_err(|e| format!("cannot make cgroup {}: {e}", tracker.dir_of(&req.group, &req.tag).display()))?;
+            .map_err(|e| format!("cannot open cgroup {}: {e}", tracker.dir_of(&req.group, &req.tag).display()))?;
         let pid = spawn::spawn(req, logdir, socket, Some(fd.as_fd()))?;
         tracker.track(pid, dir, &req.group, &req.tag);
         Ok(pid)
