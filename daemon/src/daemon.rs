@@ -5,8 +5,8 @@
 use crate::cli::{DaemonArgs, Failure};
 use crate::runtime::handover::{self, ENV_HANDOVER, Handover};
 use crate::runtime::output::{Capture, OutputHub};
-use crate::runtime::usage::UsageSampler;
 use crate::runtime::signals::Signals;
+use crate::runtime::usage::UsageSampler;
 use crate::runtime::{ReexecKit, Runtime, Settings, leftovers, reap};
 use crate::server::{self, Context, STREAM_SLOTS, SocketFile};
 use crate::supervisor::Timing;
@@ -51,8 +51,11 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
             ready_timeout: args.ready_timeout,
             ..Timing::default()
         },
+        cgroup: None,
     };
     init_logging(args.log.or(d.log))?;
+    let mut settings = settings;
+    settings.cgroup = find_cgroup_root(args.cgroup.as_deref(), d.cgroup.as_deref(), &settings.socket);
     if let Err(e) = reap::become_subreaper() {
         tracing::warn!("cannot become child subreaper ({e}); orphans of children will escape to init");
     }
@@ -79,7 +82,9 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
                 settings.socket.display()
             );
             let mut runtime = Runtime::new(settings.clone(), config);
-            let strays = runtime.restore(leftovers::find(&settings.socket));
+            runtime.enable_cgroups();
+            let found = runtime.leftovers();
+            let strays = runtime.restore(found);
             stop_leftovers(&settings, strays).await;
             (listener, socket_file, runtime, None, Vec::new())
         }
@@ -125,6 +130,30 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
     slots.drain(DRAIN_LIMIT).await;
     tracing::info!("every process stopped; exiting");
     result.map_err(|e| Failure::new(format!("daemon failed: {e}")))
+}
+
+/// ROOT of the entry cgroups (SPEC §14) from `--cgroup`, `ISINIT_CGROUP`
+/// or `:::cgroup:`, else found; or `None` — said once, here — and every
+/// entry is tracked by its process group as before.
+fn find_cgroup_root(flag: Option<&Path>, directive: Option<&Path>, socket: &Path) -> Option<crate::cgroup::Root> {
+    let setting = match flag {
+        Some(p) => Some(p.to_owned()),
+        None => std::env::var_os(s::ENV_CGROUP)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or(directive.map(Path::to_owned)),
+    };
+    let choice = crate::cgroup::Choice::from_setting(setting.as_deref());
+    match crate::cgroup::discover(&choice, socket) {
+        Ok(root) => {
+            tracing::info!("process tracking: each entry in its own cgroup under {}", root.path.display());
+            Some(root)
+        }
+        Err(why) => {
+            tracing::warn!("process tracking: no writable cgroup2 ({why}); using process groups");
+            None
+        }
+    }
 }
 
 /// The memfd number `reexec` left in the environment, removed from it so

@@ -12,6 +12,7 @@
 
 #![warn(missing_docs)]
 
+pub mod cgroup;
 pub mod cli;
 pub mod daemon;
 pub mod metrics;

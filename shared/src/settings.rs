@@ -27,6 +27,9 @@ pub const ENV_SOCKET: &str = "ISINIT_SOCKET";
 pub const ENV_INITSTAT: &str = "ISINIT_INITSTAT";
 /// Environment variable naming the state file.
 pub const ENV_STATE: &str = "ISINIT_STATE";
+/// Environment variable naming the cgroup2 directory entries' cgroups are
+/// made under (`none`: process groups only).
+pub const ENV_CGROUP: &str = "ISINIT_CGROUP";
 /// Environment variable naming the output directory.
 pub const ENV_LOGDIR: &str = "ISINIT_LOGDIR";
 

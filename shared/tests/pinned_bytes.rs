@@ -26,13 +26,13 @@
 //! varint count plus its items, a `Box` as what it holds.
 
 use isinit_shared::config::Mode;
+use isinit_shared::protocol::codec::Message;
 use isinit_shared::protocol::frame::encode_frame;
 use isinit_shared::protocol::{
     AuditRecord, DaemonInfo, ErrorKind, ErrorReply, Event, ExitRecord, ExitStatus, GroupState, GroupStatus,
     NoticeRecord, OutputLine, PROTOCOL_VERSION, Plan, ProcessState, ProcessStatus, ProcessUsage, Request, Response,
     Snapshot, Update, codec,
 };
-use isinit_shared::protocol::codec::Message;
 use serde::{Serialize, de::DeserializeOwned};
 use std::fmt::Debug;
 

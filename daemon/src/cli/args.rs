@@ -176,6 +176,12 @@ pub struct DaemonArgs {
     /// [default: `:::state:`, else /var/run/is/state]
     #[arg(long, value_name = "PATH")]
     pub state: Option<PathBuf>,
+    /// The cgroup2 directory each entry's cgroup is made under, or `none`
+    /// for process groups only [env: ISINIT_CGROUP] [default:
+    /// `:::cgroup:`, else the daemon's own cgroup if delegated, else
+    /// isinit-HASH under the cgroup2 mount]
+    #[arg(long, value_name = "PATH")]
+    pub cgroup: Option<PathBuf>,
     /// Seconds a respawn entry sleeps after starting too rapidly (0–86400).
     #[arg(long, env = "ISINIT_RESPAWN_PAUSE", value_name = "SECS", default_value = "60", value_parser = delay)]
     pub respawn_pause: Duration,
@@ -197,7 +203,6 @@ pub struct DaemonArgs {
     #[arg(long, env = "ISINIT_METRICS_LISTEN", value_name = "ADDR:PORT")]
     pub metrics_listen: Option<SocketAddr>,
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -201,11 +201,15 @@ async fn logs(socket: &Path, tag: String, lines: u32, follow: bool, after: Durat
 }
 
 async fn metrics(socket: &Path, after: Duration) -> Result<(), Failure> {
-    let (_, reply) = Client::connect_and_request(socket, &Request::Status, after).await?;
+    let (mut client, reply) = Client::connect_and_request(socket, &Request::Status, after).await?;
     let Response::Snapshot(snap) = reply else {
         return Err(Failure::new("unexpected reply from the daemon"));
     };
-    print!("{}", crate::metrics::render(&snap));
+    let usage = match isinit_shared::client::within(socket, after, client.request(&Request::Usage)).await? {
+        Response::Usage(rows) => rows,
+        other => return Err(unexpected(other)),
+    };
+    print!("{}{}", crate::metrics::render(&snap), crate::metrics::render_usage(&snap, &usage));
     Ok(())
 }
 

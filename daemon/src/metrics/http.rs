@@ -7,7 +7,7 @@
 //! and may take at most [`SCRAPE_TIMEOUT`]; at most [`MAX_SCRAPERS`] are
 //! served at once, so a port scanner or a stuck client cannot pile up tasks.
 
-use super::{CONTENT_TYPE, render};
+use super::{CONTENT_TYPE, render, render_usage};
 use crate::runtime::Command;
 use crate::server::Context;
 use http_body_util::Full;
@@ -102,7 +102,15 @@ async fn respond(ctx: &Context, req: &Request<Incoming>) -> Response<Full<Bytes>
         return plain(StatusCode::SERVICE_UNAVAILABLE, "the daemon is exiting\n");
     };
     snap.daemon.clients_connected = ctx.slots.connected();
-    let mut r = Response::new(Full::new(Bytes::from(render(&snap))));
+    let mut text = render(&snap);
+    let (reply, rx) = oneshot::channel();
+    if ctx.commands.send(Command::LiveGroups { reply }).await.is_ok()
+        && let Ok(sources) = rx.await
+        && let Some(usage) = ctx.usage.sample(sources).await
+    {
+        text.push_str(&render_usage(&snap, &usage));
+    }
+    let mut r = Response::new(Full::new(Bytes::from(text)));
     r.headers_mut().insert(CONTENT_TYPE_HEADER, hyper::header::HeaderValue::from_static(CONTENT_TYPE));
     r
 }

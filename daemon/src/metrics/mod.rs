@@ -9,4 +9,4 @@
 pub mod http;
 mod render;
 
-pub use render::{CONTENT_TYPE, render};
+pub use render::{CONTENT_TYPE, render, render_usage};

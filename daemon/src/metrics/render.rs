@@ -1,6 +1,6 @@
 //! The text exposition format (version 0.0.4) of a status snapshot.
 
-use isinit_shared::protocol::{ExitStatus, GroupState, Snapshot};
+use isinit_shared::protocol::{ExitStatus, GroupState, ProcessUsage, Snapshot};
 use isinit_shared::time::UnixMillis;
 use std::collections::BTreeSet;
 use std::fmt::Write;
@@ -119,6 +119,35 @@ pub fn render(snap: &Snapshot) -> String {
         "While a respawn is throttled: when it resumes, in seconds since the Unix epoch; otherwise 0.",
         &|i| Some(procs[i].backoff_until_ms.map(|ms| Seconds(ms).to_string()).unwrap_or_else(|| "0".into())),
     );
+    m.out
+}
+
+/// CPU time and memory of each entry with something running, from one
+/// usage sample (its cgroup's when tracking by cgroup, SPEC §14); appended
+/// to [`render`]'s text. Entries of a usage row the snapshot no longer
+/// has are left out (they have no group to label them with).
+pub fn render_usage(snap: &Snapshot, usage: &[ProcessUsage]) -> String {
+    let mut m = Exposition::default();
+    let rows: Vec<(&str, &ProcessUsage)> = usage
+        .iter()
+        .filter_map(|u| snap.processes.iter().find(|p| p.tag == u.tag).map(|p| (p.group.as_str(), u)))
+        .collect();
+    m.family(
+        "isinit_process_cpu_seconds_total",
+        "counter",
+        "CPU time used by the entry's processes (its cgroup's cpu.stat usage where tracking by cgroup).",
+    );
+    for (group, u) in &rows {
+        m.sample("isinit_process_cpu_seconds_total", &[("group", group), ("tag", &u.tag)], Seconds(u.cpu_time_ms));
+    }
+    m.family(
+        "isinit_process_memory_bytes",
+        "gauge",
+        "Memory of the entry's processes: memory.current of its cgroup where the memory controller is on, else resident memory.",
+    );
+    for (group, u) in &rows {
+        m.sample("isinit_process_memory_bytes", &[("group", group), ("tag", &u.tag)], u.rss_bytes);
+    }
     m.out
 }
 

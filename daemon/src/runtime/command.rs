@@ -112,11 +112,11 @@ pub enum Command {
         /// Where the outcome goes.
         reply: oneshot::Sender<Outcome>,
     },
-    /// The process groups of every entry with something running, for a
-    /// usage sample taken off this task.
+    /// What to read for every entry with something running (its cgroup,
+    /// or its process groups), for a usage sample taken off this task.
     LiveGroups {
-        /// Where the `(tag, process groups)` list goes.
-        reply: oneshot::Sender<Vec<(String, Vec<i32>)>>,
+        /// Where the `(tag, sources)` list goes.
+        reply: oneshot::Sender<Vec<(String, Vec<super::usage::Source>)>>,
     },
     /// Something an operator should know that is not a state change (the
     /// log directory filled up): kept with the notices of the snapshot and

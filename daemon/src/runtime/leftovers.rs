@@ -30,6 +30,9 @@ pub struct Leftover {
     pub mark: Option<String>,
     /// When it started (wall clock, ms), from `/proc/PID/stat`.
     pub started_at_ms: u64,
+    /// The entry cgroup it was found in (SPEC §14), if any: stop signals
+    /// then reach everything in it, whatever its process group.
+    pub cgroup: Option<std::path::PathBuf>,
 }
 
 impl Leftover {
@@ -63,14 +66,40 @@ pub fn find(socket: &Path) -> Vec<Leftover> {
             // (to talk to the daemon) has no ISINIT_TAG and is left alone.
             let tag = vars.iter().find_map(|v| v.strip_prefix(b"ISINIT_TAG="))?;
             let tag = String::from_utf8_lossy(tag).into_owned();
-            let mark = vars
-                .iter()
-                .find_map(|v| v.strip_prefix(b"ISINIT_ENTRY="))
-                .map(|m| String::from_utf8_lossy(m).into_owned());
             let (pgid, started_at_ms) = stat_of(pid)?;
-            Some(Leftover { pid, pgid, tag, mark, started_at_ms })
+            Some(Leftover { pid, pgid, tag, mark: mark_of(&vars), started_at_ms, cgroup: None })
         })
         .collect()
+}
+
+/// The `ISINIT_ENTRY` mark among environment variables.
+fn mark_of(vars: &[&[u8]]) -> Option<String> {
+    vars.iter().find_map(|v| v.strip_prefix(b"ISINIT_ENTRY=")).map(|m| String::from_utf8_lossy(m).into_owned())
+}
+
+/// Adds the processes found in entry cgroups under ROOT (`found`: pid,
+/// cgroup, tag) to those found by their environment: membership of a
+/// cgroup is the surer sign — a process may clear its environment, never
+/// leave its cgroup. One found both ways keeps its cgroup.
+pub fn merge_cgroup_members(mut by_env: Vec<Leftover>, found: Vec<crate::cgroup::Found>) -> Vec<Leftover> {
+    for f in found {
+        if let Some(l) = by_env.iter_mut().find(|l| l.pid == f.pid) {
+            l.cgroup = Some(f.dir);
+            continue;
+        }
+        let environ = std::fs::read(format!("/proc/{}/environ", f.pid)).unwrap_or_default();
+        let vars: Vec<&[u8]> = environ.split(|b| *b == 0).collect();
+        let Some((pgid, started_at_ms)) = stat_of(f.pid) else { continue }; // gone meanwhile
+        by_env.push(Leftover {
+            pid: f.pid,
+            pgid,
+            tag: f.tag,
+            mark: mark_of(&vars),
+            started_at_ms,
+            cgroup: Some(f.dir),
+        });
+    }
+    by_env
 }
 
 /// Fields 5 (process group) and 22 (start time, in clock ticks since
@@ -99,15 +128,20 @@ fn started_ms(ticks: u64) -> Option<u64> {
 /// Returns how many were still alive at the end (zero but for processes in
 /// uninterruptible sleep).
 pub async fn stop(leftovers: &[Leftover], timing: Timing) -> usize {
-    let pgids: BTreeSet<i32> = leftovers.iter().map(|l| l.pgid).collect();
+    // A process in a cgroup is signalled through it only, never twice.
+    let pgids: BTreeSet<i32> = leftovers.iter().filter(|l| l.cgroup.is_none()).map(|l| l.pgid).collect();
     let steps = [
         (Signal::SIGINT, timing.term_after),
         (Signal::SIGTERM, timing.kill_after),
         (Signal::SIGKILL, Duration::from_secs(5)),
     ];
+    let cgroups: BTreeSet<&Path> = leftovers.iter().filter_map(|l| l.cgroup.as_deref()).collect();
     for (signal, patience) in steps {
         for pgid in &pgids {
             let _ = killpg(Pid::from_raw(*pgid), signal);
+        }
+        for dir in &cgroups {
+            crate::cgroup::signal(dir, signal);
         }
         let all_gone = each(leftovers.iter().map(|l| crate::pidwait::wait_gone(l.pid as u32)));
         if tokio::time::timeout(patience, all_gone).await.is_ok() {

@@ -3,6 +3,7 @@
 //! and the I/O that carries out the supervisor's effects.
 
 mod actions;
+mod cgroups;
 mod command;
 pub mod handover;
 pub mod leftovers;
@@ -24,13 +25,11 @@ pub use command::{Command, Outcome, Peer};
 pub use reexec::ReexecKit;
 pub use restore::answer_reexec;
 
-use crate::supervisor::{Effect, Now, StopSignal, Supervisor, Timing};
+use crate::supervisor::{Effect, Now, Supervisor, Timing};
 use isinit_shared::config::{ConfigErrors, Inittab};
 use isinit_shared::protocol::{
     AUDIT_KEPT, AuditRecord, DaemonInfo, ErrorKind, ErrorReply, Event, NOTICES_KEPT, NoticeRecord, Snapshot, Update,
 };
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use tokio::sync::{broadcast, mpsc, watch};
@@ -53,6 +52,8 @@ pub struct Settings {
     pub log_max_bytes: u64,
     /// Respawn pause and stop escalation delays.
     pub timing: Timing,
+    /// ROOT of the entry cgroups (SPEC §14); `None`: process groups only.
+    pub cgroup: Option<crate::cgroup::Root>,
 }
 
 /// How many updates a subscriber may fall behind before it is resynchronised.
@@ -77,6 +78,10 @@ pub struct Runtime {
     output: Option<output::OutputHub>,
     /// Pids of adopted processes that ended, from their pidfd watchers.
     adopted_exits: (mpsc::UnboundedSender<i32>, mpsc::UnboundedReceiver<i32>),
+    /// Entry cgroups, when tracking by cgroup (`cgroups.rs`).
+    cgroups: Option<crate::cgroup::Tracker>,
+    /// One `()` per batch of `cgroup.events` changes.
+    cgroup_events: Option<mpsc::UnboundedReceiver<()>>,
     /// The tags whose output is captured, for the output actor.
     output_tags: watch::Sender<output::TagSet>,
 }
@@ -114,6 +119,8 @@ impl Runtime {
             reexec: None,
             output: None,
             adopted_exits: mpsc::unbounded_channel(),
+            cgroups: None,
+            cgroup_events: None,
         }
     }
 
@@ -162,6 +169,9 @@ impl Runtime {
         if self.state_writer.is_none() {
             self.state_writer = Some(state::StateWriter::start(self.settings.state.clone())?);
         }
+        if self.cgroups.is_none() {
+            self.enable_cgroups(); // the new image of a reexec
+        }
         for pid in self.sup.adopted_pids() {
             self.watch_adopted(pid);
         }
@@ -181,10 +191,11 @@ impl Runtime {
                 biased;
                 _ = sigchld.recv() => self.reap(),
                 Some(pid) = self.adopted_exits.1.recv() => self.adopted_exited(pid),
+                Some(()) = next_event(&mut self.cgroup_events) => self.cgroup_changed(),
                 _ = timer => {
                     let now = Now::real();
                     self.sup.fire_timers(now);
-                    self.sup.sweep(now, reap::group_alive);
+                    self.sweep(now);
                 }
                 Some(cmd) = commands.recv() => {
                     if let Command::Reexec { peer, conn, reply } = cmd {
@@ -212,6 +223,7 @@ impl Runtime {
             }
             self.answer_pending();
         }
+        self.remove_cgroups();
         if let Some(status_file) = self.status_file.take() {
             status_file.remove().await;
         }
@@ -231,7 +243,7 @@ impl Runtime {
         for (pid, status) in reaped {
             self.sup.child_exited(now, pid, status);
         }
-        self.sup.sweep(now, reap::group_alive);
+        self.sweep(now);
         self.save_state();
     }
 
@@ -251,7 +263,7 @@ impl Runtime {
 
     fn handle(&mut self, cmd: Command) {
         let now = Now::real();
-        self.sup.sweep(now, reap::group_alive);
+        self.sweep(now);
         match cmd {
             Command::Tell { group, level, peer, reply } => {
                 let outcome = self.tell(&group, &level);
@@ -302,7 +314,7 @@ impl Runtime {
                 let _ = reply.send(self.signal(&tag, &signal, peer));
             }
             Command::LiveGroups { reply } => {
-                let _ = reply.send(self.sup.live_process_groups());
+                let _ = reply.send(self.usage_sources());
             }
             Command::Reexec { reply, .. } => {
                 let _ = reply.send(Err(ErrorReply::new(ErrorKind::Rejected, "reexec is handled by the run loop")));
@@ -393,6 +405,7 @@ impl Runtime {
     async fn carry_out(&mut self) -> bool {
         let mut exit = false;
         let mut spawned = 0usize;
+        let mut sent = std::collections::HashSet::new();
         loop {
             let effects = self.sup.take_effects();
             if effects.is_empty() {
@@ -401,7 +414,7 @@ impl Runtime {
             for effect in effects {
                 match effect {
                     Effect::Spawn(req) => {
-                        let result = spawn::spawn(&req, &self.settings.logdir, &self.settings.socket);
+                        let result = self.spawn_one(&req);
                         match &result {
                             Ok(pid) => tracing::debug!("{}: started pid {pid}", req.tag),
                             Err(e) => tracing::warn!("{}: {e}", req.tag),
@@ -412,7 +425,7 @@ impl Runtime {
                             tokio::task::yield_now().await;
                         }
                     }
-                    Effect::Signal { pgid, signal } => send(pgid, signal),
+                    Effect::Signal { pgid, signal } => self.send_stop(pgid, signal, &mut sent),
                     Effect::Publish(event) => {
                         match &event {
                             Event::Halting => self.info.send_modify(|i| i.halting = true),
@@ -431,6 +444,7 @@ impl Runtime {
                         // A group settled or began switching: keep the
                         // state file's progress current (no one waits).
                         self.save_state();
+                        self.tidy_cgroups();
                     }
                     Effect::Log(line) => tracing::warn!("{line}"),
                     Effect::Exit => exit = true,
@@ -456,16 +470,10 @@ fn invalid(errors: ConfigErrors) -> ErrorReply {
     }
 }
 
-fn send(pgid: i32, signal: StopSignal) {
-    let sig = match signal {
-        StopSignal::Int => Signal::SIGINT,
-        StopSignal::Term => Signal::SIGTERM,
-        StopSignal::Kill => Signal::SIGKILL,
-    };
-    tracing::debug!("sending {sig} to process group {pgid}");
-    if let Err(e) = killpg(Pid::from_raw(pgid), sig)
-        && e != nix::errno::Errno::ESRCH
-    {
-        tracing::warn!("cannot send {sig} to process group {pgid}: {e}");
+/// The next batch of cgroup changes; never, without cgroups.
+async fn next_event(events: &mut Option<mpsc::UnboundedReceiver<()>>) -> Option<()> {
+    match events {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }

@@ -35,7 +35,8 @@ impl Runtime {
             adopted.len()
         );
         let kept_groups: Vec<i32> = found.iter().filter(|l| adopted.contains(&l.pid)).map(|l| l.pgid).collect();
-        found.into_iter().filter(|l| !kept_groups.contains(&l.pgid)).collect()
+        let rest: Vec<Leftover> = found.iter().filter(|l| !kept_groups.contains(&l.pgid)).cloned().collect();
+        self.keep_in_cgroups(&kept_groups, rest, &found)
     }
 
     /// The runtime of a new image from the state its predecessor handed
@@ -85,7 +86,7 @@ impl Runtime {
     pub(super) fn adopted_exited(&mut self, pid: i32) {
         let now = Now::real();
         self.sup.child_exited(now, pid, ExitStatus::Unknown);
-        self.sup.sweep(now, super::reap::group_alive);
+        self.sweep(now);
         self.save_state();
     }
 }

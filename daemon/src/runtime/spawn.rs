@@ -12,7 +12,7 @@ use crate::supervisor::SpawnRequest;
 use std::ffi::CString;
 use std::fs::OpenOptions;
 use std::io::Write;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::fs::OpenOptionsExt;
@@ -70,7 +70,16 @@ pub fn tag_of_output(file_name: &str) -> Option<String> {
 /// does not exist fails to start here (`NAME: not found`), where a shell
 /// would have started and exited 127. The reason is also written into the
 /// output file, where the shell would have written its complaint.
-pub fn spawn(req: &SpawnRequest, logdir: &Path, socket: &Path) -> Result<i32, String> {
+///
+/// With `cgroup` (an open entry cgroup, SPEC §14) the child is instead
+/// created inside that cgroup by `clone3` (`cgroup::clone`, which says why
+/// posix_spawn cannot do it), with the same attributes.
+pub fn spawn(
+    req: &SpawnRequest,
+    logdir: &Path,
+    socket: &Path,
+    cgroup: Option<std::os::fd::BorrowedFd<'_>>,
+) -> Result<i32, String> {
     let path = output_path(logdir, &req.tag);
     let mut out = OpenOptions::new()
         .create(true)
@@ -81,22 +90,29 @@ pub fn spawn(req: &SpawnRequest, logdir: &Path, socket: &Path) -> Result<i32, St
     let mut env = child_environment(req, socket);
     let attrs = SpawnAttrs::new().map_err(|e| format!("cannot prepare spawn attributes: {e}"))?;
     let actions = FileActions::new(out.as_raw_fd()).map_err(|e| format!("cannot prepare spawn file actions: {e}"))?;
+    let null = match cgroup {
+        Some(_) => Some(std::fs::File::open("/dev/null").map_err(|e| format!("cannot open /dev/null: {e}"))?),
+        None => None,
+    };
+    let place = match (cgroup, &null) {
+        (Some(cgroup), Some(null)) => Some(Placement { stdin: null.as_fd(), out: out.as_fd(), cgroup }),
+        _ => None,
+    };
+    let how = How { actions: &actions, attrs: &attrs, place: place.as_ref() };
     let result = match invocation(&req.command) {
         Invocation::Direct(words) => {
             add_pwd(&mut env);
-            match launch(Program::Search, &words, &env, &actions, &attrs) {
+            match launch(Program::Search, &words, &env, &how) {
                 // Like execvp and Perl: a file the kernel cannot execute
                 // (a script without `#!`) is run by the shell.
                 Err(e) if e.raw_os_error() == Some(libc::ENOEXEC) => {
-                    shell(&req.command, &env, &actions, &attrs).map_err(|e| format!("cannot start /bin/sh: {e}"))
+                    shell(&req.command, &env, &how).map_err(|e| format!("cannot start /bin/sh: {e}"))
                 }
                 Err(e) => Err(not_started(words.first().map_or("", String::as_str), &e)),
                 Ok(pid) => Ok(pid),
             }
         }
-        Invocation::Shell(script) => {
-            shell(&script, &env, &actions, &attrs).map_err(|e| format!("cannot start /bin/sh: {e}"))
-        }
+        Invocation::Shell(script) => shell(&script, &env, &how).map_err(|e| format!("cannot start /bin/sh: {e}")),
     };
     if let Err(reason) = &result {
         // Best effort: the status reply carries the reason anyway.
@@ -147,9 +163,24 @@ fn same_file(a: &Path, b: &Path) -> bool {
 }
 
 /// Runs `/bin/sh -c SCRIPT`.
-fn shell(script: &str, env: &[CString], actions: &FileActions, attrs: &SpawnAttrs) -> std::io::Result<i32> {
+fn shell(script: &str, env: &[CString], how: &How<'_>) -> std::io::Result<i32> {
     let words = ["/bin/sh".to_owned(), "-c".to_owned(), script.to_owned()];
-    launch(Program::Path, &words, env, actions, attrs)
+    launch(Program::Path, &words, env, how)
+}
+
+/// How a child is started: by posix_spawn with these attributes, or
+/// (`place`) by `clone3` into its cgroup, with the same effect.
+struct How<'a> {
+    actions: &'a FileActions,
+    attrs: &'a SpawnAttrs,
+    place: Option<&'a Placement<'a>>,
+}
+
+/// What a child started into its cgroup gets instead of file actions.
+struct Placement<'a> {
+    stdin: std::os::fd::BorrowedFd<'a>,
+    out: std::os::fd::BorrowedFd<'a>,
+    cgroup: std::os::fd::BorrowedFd<'a>,
 }
 
 /// Whether `argv[0]` is searched in `PATH`.
@@ -162,13 +193,8 @@ enum Program {
     Path,
 }
 
-fn launch(
-    program: Program,
-    words: &[String],
-    env: &[CString],
-    actions: &FileActions,
-    attrs: &SpawnAttrs,
-) -> std::io::Result<i32> {
+fn launch(program: Program, words: &[String], env: &[CString], how: &How<'_>) -> std::io::Result<i32> {
+    let (actions, attrs) = (how.actions, how.attrs);
     let words: Vec<CString> = words
         .iter()
         .map(|w| CString::new(w.as_str()))
@@ -181,6 +207,21 @@ fn launch(
     argv.push(std::ptr::null_mut());
     let mut envp: Vec<*mut libc::c_char> = env.iter().map(|e| e.as_ptr().cast_mut()).collect();
     envp.push(std::ptr::null_mut());
+    if let Some(place) = how.place {
+        let path = match program {
+            Program::Search => crate::cgroup::clone::search_path(file)?,
+            Program::Path => file.clone(),
+        };
+        let exec = crate::cgroup::clone::Exec {
+            path: &path,
+            argv: argv.as_ptr(),
+            envp: envp.as_ptr(),
+            stdin: place.stdin,
+            out: place.out,
+            cgroup: place.cgroup,
+        };
+        return crate::cgroup::clone::spawn(&exec);
+    }
     let mut pid: libc::pid_t = 0;
     // SAFETY: every pointer is valid for the call: argv and envp are
     // NUL-terminated arrays of NUL-terminated strings that outlive it, and

@@ -1,5 +1,6 @@
-//! CPU and memory of each entry's process groups, read from `/proc` only
-//! when a client asks (`Request::Usage`): nothing here runs on a timer, so
+//! CPU and memory of each entry — of its cgroup when it has one (SPEC
+//! §14: `cpu.stat`, `memory.current`, everything that ever ran there),
+//! else of its process groups from `/proc` — read only when a client asks (`Request::Usage`): nothing here runs on a timer, so
 //! a daemon nobody looks at spends no CPU on it.
 //!
 //! A CPU rate needs two readings, so the previous reading of each process
@@ -9,6 +10,7 @@
 
 use isinit_shared::protocol::ProcessUsage;
 use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
@@ -18,6 +20,15 @@ const PREVIOUS_MAX_AGE: Duration = Duration::from_secs(10);
 
 /// Requests queued for the sampler before askers wait.
 const QUEUE: usize = 16;
+
+/// What one entry's usage is read from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Source {
+    /// The members of a process group, from `/proc`.
+    Group(i32),
+    /// An entry cgroup: every process in it, whatever its process group.
+    Cgroup(PathBuf),
+}
 
 /// CPU ticks and resident memory of one process group at one moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -105,7 +116,7 @@ impl Units {
 /// The state the sampler keeps between requests.
 #[derive(Debug, Default)]
 pub struct Sampler {
-    previous: HashMap<i32, Previous>,
+    previous: HashMap<Source, Previous>,
 }
 
 impl Sampler {
@@ -114,22 +125,22 @@ impl Sampler {
     /// recent enough. Forgets groups not asked about (they are gone).
     pub fn rows(
         &mut self,
-        entries: &[(String, Vec<i32>)],
-        readings: &HashMap<i32, GroupReading>,
+        entries: &[(String, Vec<Source>)],
+        readings: &HashMap<Source, GroupReading>,
         at: Instant,
         units: Units,
     ) -> Vec<ProcessUsage> {
         let mut rows = Vec::with_capacity(entries.len());
         let mut next = HashMap::new();
-        for (tag, pgids) in entries {
+        for (tag, sources) in entries {
             let mut row =
                 ProcessUsage { tag: tag.clone(), processes: 0, cpu_time_ms: 0, cpu_percent: None, rss_bytes: 0 };
-            for pgid in pgids {
-                let Some(r) = readings.get(pgid) else { continue };
+            for source in sources {
+                let Some(r) = readings.get(source) else { continue };
                 row.processes += r.processes;
                 row.cpu_time_ms += r.ticks.saturating_mul(1000) / units.ticks_per_sec;
                 row.rss_bytes += r.rss_pages.saturating_mul(units.page_bytes);
-                if let Some(prev) = self.previous.get(pgid) {
+                if let Some(prev) = self.previous.get(source) {
                     let elapsed = at.saturating_duration_since(prev.at);
                     if !elapsed.is_zero() && elapsed <= PREVIOUS_MAX_AGE {
                         // Members that left take their ticks along: never below 0.
@@ -137,13 +148,54 @@ impl Sampler {
                         *row.cpu_percent.get_or_insert(0.0) += 100.0 * used / elapsed.as_secs_f64();
                     }
                 }
-                next.insert(*pgid, Previous { at, ticks: r.ticks });
+                next.insert(source.clone(), Previous { at, ticks: r.ticks });
             }
             rows.push(row);
         }
         self.previous = next;
         rows
     }
+}
+
+/// Reads every source: process groups in one scan of `/proc`, each
+/// cgroup from its own files.
+fn read_sources(entries: &[(String, Vec<Source>)], units: Units) -> HashMap<Source, GroupReading> {
+    let sources: BTreeSet<&Source> = entries.iter().flat_map(|(_, s)| s.iter()).collect();
+    let groups: BTreeSet<i32> = sources
+        .iter()
+        .filter_map(|s| match s {
+            Source::Group(pgid) => Some(*pgid),
+            Source::Cgroup(_) => None,
+        })
+        .collect();
+    let mut readings: HashMap<Source, GroupReading> =
+        read_proc(&groups).into_iter().map(|(pgid, r)| (Source::Group(pgid), r)).collect();
+    for s in sources {
+        if let Source::Cgroup(dir) = s
+            && let Some(r) = read_cgroup(dir, units)
+        {
+            readings.insert(s.clone(), r);
+        }
+    }
+    readings
+}
+
+/// One cgroup as a reading: CPU time from `cpu.stat` (in ticks, the unit
+/// readings share), memory from `memory.current`, or where the memory
+/// controller is off, the resident pages of its processes.
+fn read_cgroup(dir: &std::path::Path, units: Units) -> Option<GroupReading> {
+    let usage = crate::cgroup::read_usage(dir)?;
+    let ticks = usage.cpu_usec.saturating_mul(units.ticks_per_sec) / 1_000_000;
+    let rss_pages = match usage.memory_bytes {
+        Some(bytes) => bytes / units.page_bytes.max(1),
+        None => crate::cgroup::procs(dir)
+            .into_iter()
+            .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
+            .filter_map(|text| parse_stat(&text))
+            .map(|s| s.rss_pages)
+            .sum(),
+    };
+    Some(GroupReading { processes: usage.processes, ticks, rss_pages })
 }
 
 /// Reads `/proc` for the members of `wanted`.
@@ -161,7 +213,7 @@ fn read_proc(wanted: &BTreeSet<i32>) -> HashMap<i32, GroupReading> {
 }
 
 struct Job {
-    entries: Vec<(String, Vec<i32>)>,
+    entries: Vec<(String, Vec<Source>)>,
     reply: oneshot::Sender<Vec<ProcessUsage>>,
 }
 
@@ -182,8 +234,7 @@ impl UsageSampler {
                 let owned = std::mem::take(&mut sampler);
                 let work = tokio::task::spawn_blocking(move || {
                     let mut owned = owned;
-                    let wanted: BTreeSet<i32> = job.entries.iter().flat_map(|(_, g)| g.iter().copied()).collect();
-                    let readings = read_proc(&wanted);
+                    let readings = read_sources(&job.entries, units);
                     let rows = owned.rows(&job.entries, &readings, Instant::now(), units);
                     (owned, rows, job.reply)
                 });
@@ -200,8 +251,8 @@ impl UsageSampler {
         UsageSampler { jobs }
     }
 
-    /// Samples the process groups of `entries`; `None` if the sampler is gone.
-    pub async fn sample(&self, entries: Vec<(String, Vec<i32>)>) -> Option<Vec<ProcessUsage>> {
+    /// Samples the sources of `entries`; `None` if the sampler is gone.
+    pub async fn sample(&self, entries: Vec<(String, Vec<Source>)>) -> Option<Vec<ProcessUsage>> {
         let (reply, rx) = oneshot::channel();
         self.jobs.send(Job { entries, reply }).await.ok()?;
         rx.await.ok()
@@ -239,17 +290,18 @@ mod tests {
     #[test]
     fn the_first_sample_has_no_rate_the_second_has() {
         let mut s = Sampler::default();
-        let entries = vec![("mta".to_string(), vec![10, 11])];
+        let entries = vec![("mta".to_string(), vec![Source::Group(10), Source::Group(11)])];
         let t0 = Instant::now();
-        let r0: HashMap<i32, GroupReading> = [(10, GroupReading { processes: 2, ticks: 100, rss_pages: 10 })].into();
+        let r0: HashMap<Source, GroupReading> =
+            [(Source::Group(10), GroupReading { processes: 2, ticks: 100, rss_pages: 10 })].into();
         let first = s.rows(&entries, &r0, t0, UNITS);
         assert_eq!(first[0].cpu_percent, None);
         assert_eq!((first[0].processes, first[0].cpu_time_ms, first[0].rss_bytes), (2, 1000, 40960));
 
         // 50 ticks (0.5 s of CPU) in 2 s is 25 %; group 11 appears, no rate yet.
-        let r1: HashMap<i32, GroupReading> = [
-            (10, GroupReading { processes: 2, ticks: 150, rss_pages: 10 }),
-            (11, GroupReading { processes: 1, ticks: 40, rss_pages: 5 }),
+        let r1: HashMap<Source, GroupReading> = [
+            (Source::Group(10), GroupReading { processes: 2, ticks: 150, rss_pages: 10 }),
+            (Source::Group(11), GroupReading { processes: 1, ticks: 40, rss_pages: 5 }),
         ]
         .into();
         let second = s.rows(&entries, &r1, t0 + Duration::from_secs(2), UNITS);
@@ -257,7 +309,8 @@ mod tests {
         assert_eq!(second[0].processes, 3);
 
         // A member left with its ticks: the rate is 0, never negative.
-        let r2: HashMap<i32, GroupReading> = [(10, GroupReading { processes: 1, ticks: 20, rss_pages: 5 })].into();
+        let r2: HashMap<Source, GroupReading> =
+            [(Source::Group(10), GroupReading { processes: 1, ticks: 20, rss_pages: 5 })].into();
         let third = s.rows(&entries, &r2, t0 + Duration::from_secs(3), UNITS);
         assert_eq!(third[0].cpu_percent, Some(0.0));
     }
@@ -265,9 +318,11 @@ mod tests {
     #[test]
     fn an_old_previous_reading_gives_no_rate_and_gone_groups_are_forgotten() {
         let mut s = Sampler::default();
-        let entries = vec![("a".to_string(), vec![10])];
+        let entries = vec![("a".to_string(), vec![Source::Cgroup("/sys/fs/cgroup/x/g/a".into())])];
         let t0 = Instant::now();
-        let r: HashMap<i32, GroupReading> = [(10, GroupReading { processes: 1, ticks: 100, rss_pages: 1 })].into();
+        let r: HashMap<Source, GroupReading> =
+            [(Source::Cgroup("/sys/fs/cgroup/x/g/a".into()), GroupReading { processes: 1, ticks: 100, rss_pages: 1 })]
+                .into();
         s.rows(&entries, &r, t0, UNITS);
         let late = s.rows(&entries, &r, t0 + PREVIOUS_MAX_AGE + Duration::from_secs(1), UNITS);
         assert_eq!(late[0].cpu_percent, None);

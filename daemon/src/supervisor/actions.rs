@@ -122,6 +122,22 @@ impl Supervisor {
             .collect()
     }
 
+    /// Every record with something running: its group, tag and process
+    /// groups — what a new image of the daemon maps back to cgroups.
+    pub fn live_records(&self) -> Vec<(String, String, Vec<i32>)> {
+        self.procs
+            .iter()
+            .filter(|(_, p)| !p.pgids.is_empty())
+            .map(|(tag, p)| (p.entry.group.clone(), tag.clone(), p.pgids.iter().copied().collect()))
+            .collect()
+    }
+
+    /// Whether `tag` has a process record: an entry cgroup without one is
+    /// removed once it is empty.
+    pub fn has_record(&self, tag: &str) -> bool {
+        self.procs.contains_key(tag)
+    }
+
     /// Where the restart or retry of `ticket` stands.
     pub fn start_progress(&self, ticket: &StartTicket) -> StartProgress {
         let tag = &ticket.tag;

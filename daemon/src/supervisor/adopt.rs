@@ -3,8 +3,8 @@
 //! restores it, adopting the processes its predecessor left running
 //! instead of starting them a second time.
 
-use super::process::{Phase, Proc};
 use super::group_phase::{GroupEvent, GroupPhase};
+use super::process::{Phase, Proc};
 use super::snapshot::group_state;
 use super::{Now, Supervisor};
 use isinit_shared::config::{Entry, Mode, valid_level};
@@ -176,6 +176,21 @@ impl Supervisor {
         self.dirty_procs.insert(entry.tag.clone());
     }
 
+    /// Keeps a process group a previous daemon's run of `tag` left behind
+    /// (a double-forked daemon of a `once` entry, found in the entry's
+    /// cgroup) as the record's, so it is stopped when the group leaves the
+    /// level — as it would have been had the daemon not restarted. False
+    /// if the tag has no record at the restored level: then it is a stray.
+    pub fn keep_lingering(&mut self, tag: &str, pgid: i32) -> bool {
+        let Some(p) = self.procs.get_mut(tag) else { return false };
+        if p.phase == Phase::Stopping {
+            return false;
+        }
+        p.pgids.insert(pgid);
+        self.dirty_procs.insert(tag.to_string());
+        true
+    }
+
     /// Pids of adopted leaders still alive: their ends are watched with
     /// pidfds, since `waitpid` cannot see them.
     pub fn adopted_pids(&self) -> Vec<i32> {
@@ -245,6 +260,21 @@ mod tests {
         assert_eq!(s.procs["o"].phase, Phase::Exited);
         assert_eq!(group_state(&s.groups["g"].phase), GroupState::Done);
         assert_eq!(s.adopted_pids(), vec![10]);
+
+        // The once entry's double-forked daemon, found in its cgroup, is
+        // kept as the record's and stopped when the group leaves level 1.
+        assert!(s.keep_lingering("o", 40));
+        assert!(!s.keep_lingering("x", 50), "x has no record at level 1: a stray");
+        s.tell(now, "g", "2").expect("tell");
+        let signalled: Vec<i32> = s
+            .take_effects()
+            .into_iter()
+            .filter_map(|e| match e {
+                Effect::Signal { pgid, .. } => Some(pgid),
+                _ => None,
+            })
+            .collect();
+        assert!(signalled.contains(&40) && signalled.contains(&10), "{signalled:?}");
     }
 
     #[test]

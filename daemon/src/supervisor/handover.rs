@@ -414,6 +414,9 @@ mod tests {
         );
         assert_eq!(back.procs["s"].phase, Phase::Stopping);
         assert!(matches!(back.groups["g"].phase, GroupPhase::Starting { .. }));
-        assert!(matches!(&back.groups["g"].phase, GroupPhase::Starting { waiting_on: Some(w), .. } if w == "w"), "still waiting on the running wait");
+        assert!(
+            matches!(&back.groups["g"].phase, GroupPhase::Starting { waiting_on: Some(w), .. } if w == "w"),
+            "still waiting on the running wait"
+        );
     }
 }

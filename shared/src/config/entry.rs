@@ -184,4 +184,7 @@ pub struct Directives {
     pub logdir: Option<PathBuf>,
     /// `:::state:` — where the told levels are kept across daemon restarts.
     pub state: Option<PathBuf>,
+    /// `:::cgroup:` — the cgroup v2 directory each entry's cgroup is made
+    /// under (SPEC §14), or `none` for process groups only.
+    pub cgroup: Option<PathBuf>,
 }

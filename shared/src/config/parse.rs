@@ -85,11 +85,14 @@ impl Parser<'_> {
             "log" => "log",
             "logdir" => "logdir",
             "state" => "state",
+            "cgroup" => "cgroup",
             "" => return self.error(n, "empty resource group"),
             other => {
                 return self.error(
                     n,
-                    format!("unknown directive `{other}` (expected socket, initstat, clstat, log, logdir or state)"),
+                    format!(
+                        "unknown directive `{other}` (expected socket, initstat, clstat, log, logdir, state or cgroup)"
+                    ),
                 );
             }
         };
@@ -108,6 +111,7 @@ impl Parser<'_> {
             "initstat" => self.directives.initstat = value,
             "log" => self.directives.log = value,
             "state" => self.directives.state = value,
+            "cgroup" => self.directives.cgroup = value,
             _ => self.directives.logdir = value,
         }
     }

@@ -161,3 +161,24 @@ fn label_values_and_help_are_escaped() {
     m.family("x", "gauge", "back\\slash\nnewline");
     assert_eq!(m.out, "# HELP x back\\\\slash\\nnewline\n# TYPE x gauge\n");
 }
+
+#[test]
+fn usage_rows_become_cpu_and_memory_series_of_known_entries() {
+    let snap = snapshot();
+    let row = |tag: &str, ms: u64, bytes: u64| isinit_shared::protocol::ProcessUsage {
+        tag: tag.to_string(),
+        processes: 2,
+        cpu_time_ms: ms,
+        cpu_percent: None,
+        rss_bytes: bytes,
+    };
+    let text = render_usage(&snap, &[row("mta", 1500, 4096), row("gone", 1, 1)]);
+    assert_eq!(
+        samples(&text, "isinit_process_cpu_seconds_total"),
+        ["isinit_process_cpu_seconds_total{group=\"mail\",tag=\"mta\"} 1.500"]
+    );
+    assert_eq!(
+        samples(&text, "isinit_process_memory_bytes"),
+        ["isinit_process_memory_bytes{group=\"mail\",tag=\"mta\"} 4096"]
+    );
+}

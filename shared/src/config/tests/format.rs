@@ -138,7 +138,7 @@ fn off_entries_are_in_no_level() {
 #[test]
 fn directives() {
     let tab = valid(
-        ":::socket:/run/is/init.s\n :: : initstat : /run/is/initstat \n:::log:/var/log/isinit.log\n:::logdir:/var/log/is\n:::state: /run/is/state\n",
+        ":::socket:/run/is/init.s\n :: : initstat : /run/is/initstat \n:::log:/var/log/isinit.log\n:::logdir:/var/log/is\n:::state: /run/is/state\n:::cgroup: /sys/fs/cgroup/is\n",
     );
     assert_eq!(
         tab.directives,
@@ -148,12 +148,15 @@ fn directives() {
             log: Some("/var/log/isinit.log".into()),
             logdir: Some("/var/log/is".into()),
             state: Some("/run/is/state".into()),
+            cgroup: Some("/sys/fs/cgroup/is".into()),
         }
     );
     assert!(tab.entries.is_empty(), "directives are not entries");
     assert_eq!(valid(":::clstat:/run/clstat\n").directives.initstat.as_deref(), Some(Path::new("/run/clstat")));
     assert_eq!(valid("").directives, Directives::default());
     assert_one_error(":::state:/a\n:::state:/b\n", "/etc/isinittab:2: directive `state` is already set on line 1");
+    assert_eq!(valid(":::cgroup:none\n").directives.cgroup.as_deref(), Some(Path::new("none")));
+    assert_one_error(":::cgroup:/a\n:::cgroup:/b\n", "/etc/isinittab:2: directive `cgroup` is already set on line 1");
 }
 
 #[test]

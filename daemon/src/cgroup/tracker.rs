@@ -1,0 +1,171 @@
+//! The runtime's map from the process groups the supervisor knows to the
+//! cgroups their processes were started in.
+
+use super::{Root, Watch, encode, fs};
+use nix::sys::signal::Signal;
+use std::collections::{BTreeMap, HashMap};
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+/// Entry cgroups in use and which process group lives in which.
+pub struct Tracker {
+    root: Root,
+    watch: Watch,
+    /// Process group (as the supervisor names it) → its entry's cgroup.
+    by_pgid: HashMap<i32, PathBuf>,
+    /// Entry cgroups made or adopted → (group, tag), for tidying up.
+    dirs: BTreeMap<PathBuf, (String, String)>,
+}
+
+/// A process a previous daemon left in an entry cgroup under ROOT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// The process.
+    pub pid: i32,
+    /// The entry cgroup it is in.
+    pub dir: PathBuf,
+    /// The tag the cgroup is named after.
+    pub tag: String,
+}
+
+impl Tracker {
+    /// A tracker placing entries under `root`, hearing of emptied cgroups
+    /// through `watch`.
+    pub fn new(root: Root, watch: Watch) -> Tracker {
+        Tracker { root, watch, by_pgid: HashMap::new(), dirs: BTreeMap::new() }
+    }
+
+    /// ROOT.
+    pub fn root(&self) -> &Root {
+        &self.root
+    }
+
+    /// `ROOT/GROUP/TAG`.
+    pub fn dir_of(&self, group: &str, tag: &str) -> PathBuf {
+        self.root.path.join(encode(group)).join(encode(tag))
+    }
+
+    /// Makes (or finds) the cgroup of an entry about to start, watches it,
+    /// and opens it for `CLONE_INTO_CGROUP`.
+    pub fn prepare(&mut self, group: &str, tag: &str) -> std::io::Result<(PathBuf, OwnedFd)> {
+        let dir = self.dir_of(group, tag);
+        if !self.dirs.contains_key(&dir) {
+            let parent = dir.parent().unwrap_or(&self.root.path);
+            fs::make(parent)?;
+            fs::delegate_controllers(parent);
+            fs::make(&dir)?;
+            self.watch.add(&dir)?;
+            self.dirs.insert(dir.clone(), (group.to_string(), tag.to_string()));
+        }
+        let fd = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC).open(&dir)?;
+        Ok((dir, fd.into()))
+    }
+
+    /// Records that the process group `pgid` started in `dir` (or was
+    /// found there after a restart).
+    pub fn track(&mut self, pgid: i32, dir: PathBuf, group: &str, tag: &str) {
+        if !self.dirs.contains_key(&dir) {
+            if let Err(e) = self.watch.add(&dir) {
+                tracing::warn!("cannot watch {}: {e}", dir.display());
+            }
+            self.dirs.insert(dir.clone(), (group.to_string(), tag.to_string()));
+        }
+        self.by_pgid.insert(pgid, dir);
+    }
+
+    /// The cgroup of a process group the supervisor knows, if it has one.
+    pub fn cgroup_of(&self, pgid: i32) -> Option<&Path> {
+        self.by_pgid.get(&pgid).map(PathBuf::as_path)
+    }
+
+    /// Sends `sig` to every process of the cgroup of `pgid`; false if
+    /// `pgid` has no cgroup (then the caller signals the process group).
+    pub fn signal(&self, pgid: i32, sig: Signal) -> bool {
+        match self.cgroup_of(pgid) {
+            Some(dir) => {
+                fs::signal(dir, sig);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The cgroup of an entry with a live record, for usage.
+    pub fn entry_cgroup(&self, group: &str, tag: &str) -> Option<PathBuf> {
+        let dir = self.dir_of(group, tag);
+        self.dirs.contains_key(&dir).then_some(dir)
+    }
+
+    /// Forgets process groups the supervisor no longer tracks and removes
+    /// the empty cgroups that are no longer `wanted(group, tag)`.
+    pub fn tidy(&mut self, tracked: &std::collections::HashSet<i32>, wanted: impl Fn(&str, &str) -> bool) {
+        self.by_pgid.retain(|pgid, _| tracked.contains(pgid));
+        let idle: Vec<PathBuf> =
+            self.dirs.iter().filter(|(_, (group, tag))| !wanted(group, tag)).map(|(d, _)| d.clone()).collect();
+        for dir in idle {
+            // Fails (EBUSY) while anything is left in it: tried again later.
+            if std::fs::remove_dir(&dir).is_ok() || !dir.exists() {
+                self.dirs.remove(&dir);
+                if let Some(parent) = dir.parent() {
+                    let _ = std::fs::remove_dir(parent); // the group's, once its last entry's is gone
+                }
+            }
+        }
+    }
+
+    /// Every process in an entry cgroup under ROOT, and removes the
+    /// entry and group cgroups that are empty: what a killed predecessor
+    /// left behind (its processes cannot have left their cgroups).
+    pub fn find_left(&self) -> Vec<Found> {
+        let mut found = Vec::new();
+        for group_dir in subdirs(&self.root.path) {
+            for dir in subdirs(&group_dir) {
+                let Some(tag) = dir.file_name().and_then(|n| n.to_str()).and_then(super::decode) else { continue };
+                let pids = fs::procs(&dir);
+                if pids.is_empty() && !fs::populated(&dir) {
+                    let _ = std::fs::remove_dir(&dir);
+                }
+                found.extend(pids.into_iter().map(|pid| Found { pid, dir: dir.clone(), tag: tag.clone() }));
+            }
+            let _ = std::fs::remove_dir(&group_dir);
+        }
+        found
+    }
+
+    /// At a clean shutdown everything has stopped: removes every entry
+    /// and group cgroup, and ROOT if the daemon named it itself.
+    pub fn remove_all(&mut self) {
+        for dir in std::mem::take(&mut self.dirs).into_keys() {
+            let _ = std::fs::remove_dir(&dir);
+            if let Some(parent) = dir.parent() {
+                let _ = std::fs::remove_dir(parent);
+            }
+        }
+        self.find_left(); // and those of stopped leftovers, now empty
+        if self.root.own {
+            let _ = std::fs::remove_dir(&self.root.path);
+        }
+    }
+}
+
+/// Child cgroups of `dir` (a name with a dot is an interface file or the
+/// daemon's own leaf, never an entry's).
+fn subdirs(dir: &Path) -> Vec<PathBuf> {
+    let Ok(read) = std::fs::read_dir(dir) else { return Vec::new() };
+    read.filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter(|e| !e.file_name().to_string_lossy().contains('.'))
+        .map(|e| e.path())
+        .collect()
+}
+
+/// The liveness probe the supervisor's sweep gets: a process group with a
+/// cgroup lasts as long as its cgroup is populated (whatever its members
+/// did with their process groups); any other as long as it has a member.
+pub fn probe(tracker: Option<&Tracker>) -> impl Fn(i32) -> bool + '_ {
+    move |pgid| match tracker.and_then(|t| t.cgroup_of(pgid)) {
+        Some(dir) => fs::populated(dir),
+        None => crate::runtime::reap::group_alive(pgid),
+    }
+}
