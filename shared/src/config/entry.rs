@@ -187,4 +187,7 @@ pub struct Directives {
     /// `:::cgroup:` — the cgroup v2 directory each entry's cgroup is made
     /// under (SPEC §14), or `none` for process groups only.
     pub cgroup: Option<PathBuf>,
+    /// `:::limit:GROUP KEY=VALUE` — cgroup limits on resource groups, in
+    /// file order; at most one per group and key.
+    pub limits: Vec<super::Limit>,
 }

@@ -11,12 +11,14 @@
 
 mod entry;
 mod error;
+mod limit;
 mod parse;
 #[cfg(test)]
 mod tests;
 
 pub use entry::{Directives, Entry, Levels, Mode, valid_level};
 pub use error::{ConfigError, ConfigErrors};
+pub use limit::{Limit, LimitKey};
 pub use parse::parse_lenient;
 
 use sha2::{Digest, Sha256};
@@ -105,5 +107,10 @@ impl Inittab {
             }
         }
         seen
+    }
+
+    /// The `:::limit:` lines of one group, in file order.
+    pub fn limits_of<'a>(&'a self, group: &'a str) -> impl Iterator<Item = &'a Limit> + 'a {
+        self.directives.limits.iter().filter(move |l| l.group == group)
     }
 }

@@ -3,6 +3,7 @@
 
 use super::Inittab;
 use super::entry::{Directives, Entry, Levels, Mode};
+use super::limit::{Limit, LimitKey};
 use super::error::ConfigError;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ pub fn parse_lenient(path: &Path, bytes: &[u8]) -> (Inittab, Vec<ConfigError>) {
         directives: Directives::default(),
         directive_lines: HashMap::new(),
         tag_lines: HashMap::new(),
+        limit_lines: HashMap::new(),
     };
     for (i, raw) in bytes.split(|b| *b == b'\n').enumerate() {
         let line_no = i + 1;
@@ -31,6 +33,7 @@ pub fn parse_lenient(path: &Path, bytes: &[u8]) -> (Inittab, Vec<ConfigError>) {
             Err(_) => p.error(line_no, "line is not valid UTF-8"),
         }
     }
+    p.check_limit_groups();
     let by_tag = p.entries.iter().enumerate().map(|(i, e)| (e.tag.clone(), i)).collect();
     let tab = Inittab {
         path: path.to_owned(),
@@ -51,6 +54,8 @@ struct Parser<'a> {
     directive_lines: HashMap<&'static str, usize>,
     /// Tag → line it was first defined on, to name both lines of a duplicate.
     tag_lines: HashMap<String, usize>,
+    /// (group, key) → line of its `:::limit:`, to name both lines of a duplicate.
+    limit_lines: HashMap<(String, LimitKey), usize>,
 }
 
 impl Parser<'_> {
@@ -79,6 +84,9 @@ impl Parser<'_> {
     }
 
     fn directive(&mut self, n: usize, name: &str, value: &str) {
+        if name == "limit" {
+            return self.limit(n, value);
+        }
         let key: &'static str = match name {
             "socket" => "socket",
             "initstat" | "clstat" => "initstat",
@@ -91,7 +99,7 @@ impl Parser<'_> {
                 return self.error(
                     n,
                     format!(
-                        "unknown directive `{other}` (expected socket, initstat, clstat, log, logdir, state or cgroup)"
+                        "unknown directive `{other}` (expected socket, initstat, clstat, log, logdir, state, cgroup or limit)"
                     ),
                 );
             }
@@ -114,6 +122,35 @@ impl Parser<'_> {
             "cgroup" => self.directives.cgroup = value,
             _ => self.directives.logdir = value,
         }
+    }
+
+    /// A repeatable directive: one per group and key.
+    fn limit(&mut self, n: usize, value: &str) {
+        let limit = match super::limit::parse(n, value) {
+            Ok(l) => l,
+            Err(message) => return self.error(n, message),
+        };
+        let id = (limit.group.clone(), limit.key);
+        if let Some(first) = self.limit_lines.get(&id) {
+            let first = *first;
+            return self.error(n, format!("limit `{} {}` is already set on line {first}", limit.group, limit.key));
+        }
+        self.limit_lines.insert(id, n);
+        self.directives.limits.push(limit);
+    }
+
+    /// Once every entry is read (a limit may come before its group's
+    /// entries): a limit must name a group of the file. Keeps the errors in
+    /// line order.
+    fn check_limit_groups(&mut self) {
+        let groups: std::collections::HashSet<&str> = self.entries.iter().map(|e| e.group.as_str()).collect();
+        let (known, unknown): (Vec<Limit>, Vec<Limit>) =
+            std::mem::take(&mut self.directives.limits).into_iter().partition(|l| groups.contains(l.group.as_str()));
+        self.directives.limits = known;
+        for l in unknown {
+            self.error(l.line, format!("limit for unknown resource group `{}`", l.group));
+        }
+        self.errors.sort_by_key(|e| e.line);
     }
 
     fn entry(&mut self, n: usize, group: &str, tag: &str, levels: &str, mode: &str, command: &str) {

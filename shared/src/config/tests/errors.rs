@@ -80,7 +80,7 @@ fn duplicate_tag_names_both_lines() {
 fn unknown_directive() {
     assert_one_error(
         ":::sockets:/run/init.s\n",
-        "/etc/isinittab:1: unknown directive `sockets` (expected socket, initstat, clstat, log, logdir, state or cgroup)",
+        "/etc/isinittab:1: unknown directive `sockets` (expected socket, initstat, clstat, log, logdir, state, cgroup or limit)",
     );
 }
 
@@ -145,7 +145,7 @@ web:ok:run:once:true
             "/etc/isinittab:4: empty runlevels field",
             "/etc/isinittab:4: unknown mode `bogus` (expected respawn, once, wait, test, notify or off)",
             "/etc/isinittab:4: empty command",
-            "/etc/isinittab:5: unknown directive `nosuch` (expected socket, initstat, clstat, log, logdir, state or cgroup)",
+            "/etc/isinittab:5: unknown directive `nosuch` (expected socket, initstat, clstat, log, logdir, state, cgroup or limit)",
             "/etc/isinittab:6: duplicate tag `mta` (first defined on line 2)",
         ]
     );
@@ -155,4 +155,87 @@ web:ok:run:once:true
     let all = Inittab::from_bytes(Path::new(PATH), text.as_bytes()).expect_err("a file with errors is refused");
     assert_eq!(all.lines().len(), 6);
     assert_eq!(all.to_string(), all.lines().join("\n"));
+}
+
+/// A valid group for the `:::limit:` error tests below.
+const WEB: &str = "web:srv:run:respawn:httpd\n";
+
+#[test]
+fn limit_without_key_and_value() {
+    let expected = "/etc/isinittab:2: directive `limit` expects GROUP KEY=VALUE";
+    assert_one_error(&format!("{WEB}:::limit:web\n"), expected);
+    assert_one_error(&format!("{WEB}:::limit:web memory.max\n"), expected);
+    assert_one_error(&format!("{WEB}:::limit:web memory.max=\n"), expected);
+}
+
+#[test]
+fn limit_with_an_unknown_key() {
+    assert_one_error(
+        &format!("{WEB}:::limit:web memory.swap.max=1G\n"),
+        "/etc/isinittab:2: unknown limit `memory.swap.max` (expected memory.max, memory.high, cpu.max, cpu.weight or pids.max)",
+    );
+}
+
+#[test]
+fn limit_memory_value_not_a_size() {
+    let expected = "/etc/isinittab:2: limit memory.max value `512X` is invalid: expected bytes with an optional K, M, G or T suffix, or max";
+    assert_one_error(&format!("{WEB}:::limit:web memory.max=512X\n"), expected);
+    assert_one_error(
+        &format!("{WEB}:::limit:web memory.high=-1\n"),
+        "/etc/isinittab:2: limit memory.high value `-1` is invalid: expected bytes with an optional K, M, G or T suffix, or max",
+    );
+    assert_one_error(
+        &format!("{WEB}:::limit:web memory.max=99999999999T\n"),
+        "/etc/isinittab:2: limit memory.max value `99999999999T` is invalid: expected bytes with an optional K, M, G or T suffix, or max",
+    );
+}
+
+#[test]
+fn limit_cpu_max_not_quota_and_period() {
+    let expected = |v: &str| {
+        format!("/etc/isinittab:2: limit cpu.max value `{v}` is invalid: expected QUOTA PERIOD, max PERIOD or max (microseconds, period 1000 to 1000000, quota from 1000)")
+    };
+    for v in ["50000", "50000 100000 1", "max 10", "10 100000", "half 100000", "50000 2000000"] {
+        assert_one_error(&format!("{WEB}:::limit:web cpu.max={v}\n"), &expected(v));
+    }
+}
+
+#[test]
+fn limit_cpu_weight_out_of_range() {
+    for v in ["0", "10001", "max"] {
+        assert_one_error(
+            &format!("{WEB}:::limit:web cpu.weight={v}\n"),
+            &format!("/etc/isinittab:2: limit cpu.weight value `{v}` is invalid: expected an integer from 1 to 10000"),
+        );
+    }
+}
+
+#[test]
+fn limit_pids_max_not_positive() {
+    for v in ["0", "-3", "ten"] {
+        assert_one_error(
+            &format!("{WEB}:::limit:web pids.max={v}\n"),
+            &format!("/etc/isinittab:2: limit pids.max value `{v}` is invalid: expected a positive integer or max"),
+        );
+    }
+}
+
+#[test]
+fn limit_set_twice_names_both_lines() {
+    assert_one_error(
+        &format!("{WEB}:::limit:web pids.max=10\n:::limit:web pids.max=20\n"),
+        "/etc/isinittab:3: limit `web pids.max` is already set on line 2",
+    );
+}
+
+#[test]
+fn limit_on_an_unknown_group() {
+    // Reported in line order among the other errors, though found last.
+    assert_eq!(
+        errors(&format!(":::limit:db pids.max=10\n{WEB}bad line\n")),
+        [
+            "/etc/isinittab:1: limit for unknown resource group `db`",
+            "/etc/isinittab:3: expected group:tag:runlevels:mode:command (or :::name:value)",
+        ]
+    );
 }

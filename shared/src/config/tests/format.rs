@@ -149,6 +149,7 @@ fn directives() {
             logdir: Some("/var/log/is".into()),
             state: Some("/run/is/state".into()),
             cgroup: Some("/sys/fs/cgroup/is".into()),
+            limits: vec![],
         }
     );
     assert!(tab.entries.is_empty(), "directives are not entries");

@@ -5,6 +5,7 @@
 
 mod errors;
 mod format;
+mod limits;
 mod properties;
 
 use super::*;
