@@ -85,6 +85,7 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
             runtime.enable_cgroups();
             let found = runtime.leftovers();
             let strays = runtime.restore(found);
+            runtime.apply_limits();
             stop_leftovers(&settings, strays).await;
             (listener, socket_file, runtime, None, Vec::new())
         }

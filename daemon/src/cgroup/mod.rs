@@ -13,6 +13,7 @@
 
 pub mod clone;
 mod fs;
+pub mod limits;
 mod root;
 mod tracker;
 mod watch;

@@ -1,9 +1,10 @@
 //! The runtime's map from the process groups the supervisor knows to the
 //! cgroups their processes were started in.
 
-use super::{Root, Watch, encode, fs};
+use super::{Root, Watch, encode, fs, limits};
+use isinit_shared::config::Limit;
 use nix::sys::signal::Signal;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -16,6 +17,13 @@ pub struct Tracker {
     by_pgid: HashMap<i32, PathBuf>,
     /// Entry cgroups made or adopted → (group, tag), for tidying up.
     dirs: BTreeMap<PathBuf, (String, String)>,
+    /// The `:::limit:` lines in force, written into each group cgroup made.
+    limits: Vec<Limit>,
+    /// The controllers the last [`Tracker::apply_limits`] found enabled.
+    enabled: BTreeSet<&'static str>,
+    /// Limits a group cgroup made since could not take, for the runtime to
+    /// report ([`Tracker::take_reports`]).
+    reports: Vec<String>,
 }
 
 /// A process a previous daemon left in an entry cgroup under ROOT.
@@ -33,7 +41,31 @@ impl Tracker {
     /// A tracker placing entries under `root`, hearing of emptied cgroups
     /// through `watch`.
     pub fn new(root: Root, watch: Watch) -> Tracker {
-        Tracker { root, watch, by_pgid: HashMap::new(), dirs: BTreeMap::new() }
+        Tracker {
+            root,
+            watch,
+            by_pgid: HashMap::new(),
+            dirs: BTreeMap::new(),
+            limits: Vec::new(),
+            enabled: BTreeSet::new(),
+            reports: Vec::new(),
+        }
+    }
+
+    /// Puts the file's `:::limit:` lines in force (at start and on every
+    /// reload): written now into their group cgroups, and into each group
+    /// cgroup made later. Returns a report per limit the host cannot apply.
+    pub fn apply_limits(&mut self, limits: &[Limit]) -> Vec<String> {
+        let (enabled, reports) = limits::apply(&self.root.path, limits);
+        self.limits = limits.to_vec();
+        self.enabled = enabled;
+        reports
+    }
+
+    /// Reports of limits a group cgroup made since the last call could not
+    /// take (its controller was enabled, the write was refused).
+    pub fn take_reports(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.reports)
     }
 
     /// ROOT.
@@ -51,9 +83,14 @@ impl Tracker {
     pub fn prepare(&mut self, group: &str, tag: &str) -> std::io::Result<(PathBuf, OwnedFd)> {
         let dir = self.dir_of(group, tag);
         if !self.dirs.contains_key(&dir) {
-            let parent = dir.parent().unwrap_or(&self.root.path);
-            fs::make(parent)?;
-            fs::delegate_controllers(parent);
+            let parent = dir.parent().unwrap_or(&self.root.path).to_owned();
+            let fresh = !parent.is_dir();
+            fs::make(&parent)?;
+            fs::delegate_controllers(&parent);
+            if fresh {
+                let of_group: Vec<Limit> = self.limits.iter().filter(|l| l.group == group).cloned().collect();
+                self.reports.extend(limits::write_group(&parent, &of_group, &self.enabled));
+            }
             fs::make(&dir)?;
             self.watch.add(&dir)?;
             self.dirs.insert(dir.clone(), (group.to_string(), tag.to_string()));

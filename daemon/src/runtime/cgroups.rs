@@ -47,9 +47,12 @@ impl Runtime {
         let (dir, fd) = tracker
             .prepare(&req.group, &req.tag)
             .map_err(|e| format!("cannot open cgroup {}: {e}", tracker.dir_of(&req.group, &req.tag).display()))?;
-        let pid = spawn::spawn(req, logdir, socket, Some(fd.as_fd()))?;
-        tracker.track(pid, dir, &req.group, &req.tag);
-        Ok(pid)
+        let spawned = spawn::spawn(req, logdir, socket, Some(fd.as_fd()));
+        if let Ok(pid) = spawned {
+            tracker.track(pid, dir, &req.group, &req.tag);
+        }
+        self.report_new_group_limits();
+        spawned
     }
 
     /// Sends a stop signal to what the process group `pgid` stands for:

@@ -145,17 +145,25 @@ pub fn set_cloexec(fd: &(impl AsRawFd + ?Sized), on: bool) -> std::io::Result<()
     Ok(())
 }
 
-/// The isinittab's entries as text, each on its original line, so that
+/// The isinittab's entries (and `:::limit:` lines) as text, each on its original line, so that
 /// the next image parses the very entries in force.
 pub fn render_config(tab: &isinit_shared::config::Inittab) -> String {
+    let entries = tab
+        .entries
+        .iter()
+        .map(|e| (e.line, format!("{}:{}:{}:{}:{}", e.group, e.tag, e.levels.raw(), e.mode.as_str(), e.command)));
+    let limits = tab.directives.limits.iter().map(|l| (l.line, format!(":::limit:{} {}={}", l.group, l.key, l.value)));
+    let mut lines: Vec<(usize, String)> = entries.chain(limits).collect();
+    lines.sort_by_key(|(n, _)| *n);
     let mut text = String::new();
     let mut line = 1usize;
-    for e in &tab.entries {
-        while line < e.line {
+    for (n, content) in lines {
+        while line < n {
             text.push('\n');
             line += 1;
         }
-        text.push_str(&format!("{}:{}:{}:{}:{}\n", e.group, e.tag, e.levels.raw(), e.mode.as_str(), e.command));
+        text.push_str(&content);
+        text.push('\n');
         line += 1;
     }
     text
@@ -201,10 +209,11 @@ mod tests {
 
     #[test]
     fn rendered_config_has_the_same_entries() {
-        let text = "# c\ng:a:1:respawn:sleep 1\n\ng:b:1,2:once:echo x: y\n:::socket:/x\nh:t:1:test:true\n";
+        let text = "# c\n:::limit:g memory.max=1G\ng:a:1:respawn:sleep 1\n\ng:b:1,2:once:echo x: y\n:::socket:/x\nh:t:1:test:true\n:::limit:h cpu.max=max 20000\n";
         let tab = Inittab::from_bytes(Path::new("/p"), text.as_bytes()).unwrap();
         let again = Inittab::from_bytes(Path::new("/p"), render_config(&tab).as_bytes()).unwrap();
         assert_eq!(again.entries, tab.entries);
+        assert_eq!(again.directives.limits, tab.directives.limits, "a reexec keeps the limits");
     }
 
     #[test]

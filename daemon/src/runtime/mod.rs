@@ -7,6 +7,7 @@ mod cgroups;
 mod command;
 pub mod handover;
 pub mod leftovers;
+mod limits;
 pub mod output;
 pub mod readiness;
 pub mod reap;
@@ -84,6 +85,9 @@ pub struct Runtime {
     cgroup_events: Option<mpsc::UnboundedReceiver<()>>,
     /// The tags whose output is captured, for the output actor.
     output_tags: watch::Sender<output::TagSet>,
+    /// Without cgroups: the limits last reported as not applied, so a
+    /// reload that leaves them alone does not say so again (`limits.rs`).
+    limits_said: Vec<String>,
 }
 
 impl Runtime {
@@ -121,6 +125,7 @@ impl Runtime {
             adopted_exits: mpsc::unbounded_channel(),
             cgroups: None,
             cgroup_events: None,
+            limits_said: Vec::new(),
         }
     }
 
@@ -348,6 +353,7 @@ impl Runtime {
                 let same = self.sup.config().clone();
                 self.sup.reload(Now::real(), same)?;
                 self.publish_output_tags();
+                self.apply_limits();
                 Ok("reloaded (file unchanged)".to_string())
             }
         }
@@ -361,6 +367,7 @@ impl Runtime {
         });
         self.sup.reload(Now::real(), newer)?;
         self.publish_output_tags();
+        self.apply_limits();
         Ok(())
     }
 

@@ -3,8 +3,8 @@
 
 use super::Inittab;
 use super::entry::{Directives, Entry, Levels, Mode};
-use super::limit::{Limit, LimitKey};
 use super::error::ConfigError;
+use super::limit::{Limit, LimitKey};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 

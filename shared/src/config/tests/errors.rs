@@ -193,7 +193,9 @@ fn limit_memory_value_not_a_size() {
 #[test]
 fn limit_cpu_max_not_quota_and_period() {
     let expected = |v: &str| {
-        format!("/etc/isinittab:2: limit cpu.max value `{v}` is invalid: expected QUOTA PERIOD, max PERIOD or max (microseconds, period 1000 to 1000000, quota from 1000)")
+        format!(
+            "/etc/isinittab:2: limit cpu.max value `{v}` is invalid: expected QUOTA PERIOD, max PERIOD or max (microseconds, period 1000 to 1000000, quota from 1000)"
+        )
     };
     for v in ["50000", "50000 100000 1", "max 10", "10 100000", "half 100000", "50000 2000000"] {
         assert_one_error(&format!("{WEB}:::limit:web cpu.max={v}\n"), &expected(v));
