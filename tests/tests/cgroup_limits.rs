@@ -65,7 +65,7 @@ fn each_limit_is_applied_or_reported_and_supervision_goes_on() {
                 assert!(!said.iter().any(|n| n.starts_with(&text)), "{said:?}");
             } else {
                 assert!(
-                    said.iter().any(|n| n.starts_with(&text) && n.contains(&*root.display().to_string())),
+                    said.iter().any(|n| n.starts_with(&text) && n.contains(&root.display().to_string())),
                     "{text} in {said:?}"
                 );
             }
@@ -94,6 +94,11 @@ fn each_limit_is_applied_or_reported_and_supervision_goes_on() {
     }
     assert_eq!(said.len(), unapplied + usize::from(!enabled(&root, "pids")), "reported again on reload: {said:?}");
     assert_eq!(d.wait_running("srv"), pid, "a limit change restarts nothing");
+    // A reexec keeps the limits in force and says nothing again.
+    let out = d.ok(&["reexec"]);
+    assert!(out.contains("re-executed"), "{out}");
+    assert_eq!(notices(&d), said, "the notices are handed over, none added");
+    check(&[("pids.max", "pids", "32", "32")], &said);
     d.tell("web", "0");
     d.wait_group("web", "0", GroupState::Done);
 }
@@ -109,6 +114,10 @@ fn without_cgroups_limits_are_reported_once_as_not_applied() {
     d.ok(&["reload"]);
     d.wait_group("web", "1", GroupState::Done);
     assert_eq!(notices(&d), [expected], "a reload that leaves the limits alone says nothing again");
+    let out = d.ok(&["reexec"]);
+    assert!(out.contains("re-executed"), "{out}");
+    d.ok(&["reload"]);
+    assert_eq!(notices(&d), [expected], "nor after a reexec");
     assert_eq!(d.daemon_stderr().matches(expected).count(), 1, "logged once");
     d.tell("web", "0");
     d.wait_group("web", "0", GroupState::Done);

@@ -30,6 +30,20 @@ impl Runtime {
         }
     }
 
+    /// The new image of a reexec: the limits are put in force again (a
+    /// group cgroup made from now on gets them) without a word, since the
+    /// previous image reported those not applied and handed its notices
+    /// over.
+    pub(super) fn resume_limits(&mut self) {
+        let limits = self.sup.config().directives.limits.clone();
+        match self.cgroups.as_mut() {
+            Some(tracker) => {
+                let _already_reported = tracker.apply_limits(&limits);
+            }
+            None => self.limits_said = limits.iter().map(ToString::to_string).collect(),
+        }
+    }
+
     /// Reports the limits a group cgroup just made could not take.
     pub(super) fn report_new_group_limits(&mut self) {
         let reports = self.cgroups.as_mut().map(|t| t.take_reports()).unwrap_or_default();

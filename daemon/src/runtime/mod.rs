@@ -176,6 +176,7 @@ impl Runtime {
         }
         if self.cgroups.is_none() {
             self.enable_cgroups(); // the new image of a reexec
+            self.resume_limits();
         }
         for pid in self.sup.adopted_pids() {
             self.watch_adopted(pid);
