@@ -107,4 +107,10 @@ pub enum Command {
         /// Where the `(tag, process groups)` list goes.
         reply: oneshot::Sender<Vec<(String, Vec<i32>)>>,
     },
+    /// The isinittab in force, for `isinit drift`; the caller reads the
+    /// file on disk itself, off the runtime task.
+    RunningConfig {
+        /// Where its path, SHA-256 and text go.
+        reply: oneshot::Sender<(std::path::PathBuf, String, std::sync::Arc<str>)>,
+    },
 }

@@ -227,6 +227,10 @@ impl Runtime {
             Command::LiveGroups { reply } => {
                 let _ = reply.send(self.sup.live_process_groups());
             }
+            Command::RunningConfig { reply } => {
+                let config = self.sup.config();
+                let _ = reply.send((self.settings.config.clone(), config.sha256.clone(), config.text.clone()));
+            }
         }
     }
 

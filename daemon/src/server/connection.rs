@@ -107,6 +107,7 @@ pub async fn serve(stream: UnixStream, peer: Peer, ctx: Context) {
             Request::Retry { tag } => handlers::retry::handle(&ctx, peer, tag).await,
             Request::Signal { tag, signal } => handlers::signal::handle(&ctx, peer, tag, signal).await,
             Request::Usage => handlers::usage::handle(&ctx).await,
+            Request::RunningConfig => handlers::running_config::handle(&ctx).await,
         };
         if conn.send(&reply).await.is_err() {
             return;

@@ -14,10 +14,12 @@
 
 pub mod chunk;
 pub mod codec;
+mod drift;
 pub mod frame;
 mod snapshot;
 mod usage;
 
+pub use drift::{OnDisk, RunningConfig};
 pub use snapshot::*;
 pub use usage::ProcessUsage;
 
@@ -91,6 +93,9 @@ pub enum Request {
     /// the moment of asking ([`Response::Usage`]); the daemon samples
     /// nothing unless some client asks.
     Usage,
+    /// The isinittab the daemon is running and whether the file on disk
+    /// differs ([`Response::RunningConfig`]); read-only, for `isinit drift`.
+    RunningConfig,
 }
 
 /// What the daemon sends.
@@ -144,6 +149,8 @@ pub enum Response {
     },
     /// Answer to [`Request::Usage`]: one row per entry with live processes.
     Usage(Vec<ProcessUsage>),
+    /// Answer to [`Request::RunningConfig`].
+    RunningConfig(RunningConfig),
 }
 
 /// A failed request: a kind a program can act on, a one-line reason, and

@@ -5,6 +5,7 @@ pub mod logs;
 pub mod reload;
 pub mod restart;
 pub mod retry;
+pub mod running_config;
 pub mod shutdown;
 pub mod signal;
 pub mod status;
