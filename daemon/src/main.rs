@@ -18,6 +18,11 @@ fn main() -> ExitCode {
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
         }
     }
+    if matches!(cli.command, Cmd::Bridge) {
+        // Blocking I/O on two threads; no runtime needed.
+        let socket = isinit_shared::settings::client_socket(cli.socket.as_deref(), cli.config.as_deref());
+        return report(cli::bridge::run(&socket));
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -34,6 +39,7 @@ fn main() -> ExitCode {
                 let flags = cli::ocf::Flags { socket: cli.socket.as_deref(), config: cli.config.as_deref() };
                 cli::ocf::run(&args.action, flags).await
             }
+            Cmd::Bridge => ExitCode::SUCCESS, // handled above, before any runtime
         }
     })
 }

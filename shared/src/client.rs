@@ -3,9 +3,9 @@
 use crate::protocol::chunk::Joiner;
 use crate::protocol::frame::{FrameError, encode_frame, read_message, write_message};
 use crate::protocol::{DaemonInfo, ErrorReply, PROTOCOL_VERSION, Request, Response};
+use crate::transport::{Endpoint, OpenError, Stream};
 use std::path::{Path, PathBuf};
 use tokio::io::{AsyncWriteExt, BufReader};
-use tokio::net::UnixStream;
 
 /// Why talking to the daemon failed.
 #[derive(Debug, thiserror::Error)]
@@ -43,19 +43,43 @@ pub enum ClientError {
     /// The daemon answered with a message that makes no sense here.
     #[error("unexpected reply from the daemon: {0}")]
     Unexpected(String),
+    /// The ssh command could not be started, or ended before the daemon
+    /// answered; the reason is what it said on stderr.
+    #[error("{reason}")]
+    Unreachable {
+        /// The ssh destination.
+        dest: String,
+        /// ssh's or the remote bridge's last words.
+        reason: String,
+    },
 }
 
-async fn open(socket: &Path) -> Result<BufReader<UnixStream>, ClientError> {
-    let stream = UnixStream::connect(socket).await.map_err(|source| match source.kind() {
-        std::io::ErrorKind::PermissionDenied => ClientError::PermissionDenied { socket: socket.to_owned() },
-        _ => ClientError::NotRunning { socket: socket.to_owned(), source },
+async fn open(endpoint: &Endpoint) -> Result<BufReader<Stream>, ClientError> {
+    let stream = Stream::open(endpoint).await.map_err(|e| match (e, endpoint) {
+        (OpenError::Socket(source), Endpoint::Socket(socket)) => match source.kind() {
+            std::io::ErrorKind::PermissionDenied => ClientError::PermissionDenied { socket: socket.to_owned() },
+            _ => ClientError::NotRunning { socket: socket.to_owned(), source },
+        },
+        (OpenError::Socket(e) | OpenError::Spawn(e), _) => {
+            ClientError::Unreachable { dest: endpoint.to_string(), reason: format!("cannot run ssh: {e}") }
+        }
     })?;
     Ok(BufReader::new(stream))
 }
 
-/// Reads the daemon's answer to our hello.
-async fn read_hello(stream: &mut BufReader<UnixStream>) -> Result<DaemonInfo, ClientError> {
-    match read_message(stream).await? {
+/// Reads the daemon's answer to our hello. Over ssh, a connection that
+/// ends before the hello is explained by what ssh said on stderr.
+async fn read_hello(stream: &mut BufReader<Stream>, endpoint: &Endpoint) -> Result<DaemonInfo, ClientError> {
+    let first = match read_message(stream).await {
+        Ok(first) => first,
+        Err(e) => {
+            return Err(match (stream.get_mut().failure_reason().await, endpoint) {
+                (Some(reason), Endpoint::Ssh(route)) => ClientError::Unreachable { dest: route.dest.clone(), reason },
+                _ => ClientError::Frame(e),
+            });
+        }
+    };
+    match first {
         Response::Hello { daemon, .. } => Ok(daemon),
         Response::VersionMismatch { daemon, client } => Err(ClientError::VersionMismatch { daemon, client }),
         Response::Error(e) => Err(ClientError::Daemon(e)),
@@ -65,7 +89,7 @@ async fn read_hello(stream: &mut BufReader<UnixStream>) -> Result<DaemonInfo, Cl
 
 /// One connection to the daemon, past the hello.
 pub struct Client {
-    stream: BufReader<UnixStream>,
+    stream: BufReader<Stream>,
     /// Who answered the hello.
     pub daemon: DaemonInfo,
 }
@@ -73,9 +97,14 @@ pub struct Client {
 impl Client {
     /// Connects and exchanges hellos.
     pub async fn connect(socket: &Path) -> Result<Client, ClientError> {
-        let mut stream = open(socket).await?;
+        Self::connect_to(&Endpoint::Socket(socket.to_owned())).await
+    }
+
+    /// Connects to a local socket or through ssh and exchanges hellos.
+    pub async fn connect_to(endpoint: &Endpoint) -> Result<Client, ClientError> {
+        let mut stream = open(endpoint).await?;
         write_message(&mut stream, &Request::Hello { protocol: PROTOCOL_VERSION }).await?;
-        let daemon = read_hello(&mut stream).await?;
+        let daemon = read_hello(&mut stream, endpoint).await?;
         Ok(Client { stream, daemon })
     }
 
@@ -83,12 +112,21 @@ impl Client {
     /// both replies: one round trip instead of two, for one-shot commands
     /// like `isinit tell`. An error reply becomes [`ClientError::Daemon`].
     pub async fn connect_and_request(socket: &Path, request: &Request) -> Result<(Client, Response), ClientError> {
-        let mut stream = open(socket).await?;
+        Self::connect_and_request_to(&Endpoint::Socket(socket.to_owned()), request).await
+    }
+
+    /// [`Client::connect_and_request`] to a local socket or through ssh:
+    /// over ssh, the one round trip saved is a network one.
+    pub async fn connect_and_request_to(
+        endpoint: &Endpoint,
+        request: &Request,
+    ) -> Result<(Client, Response), ClientError> {
+        let mut stream = open(endpoint).await?;
         let mut frames = encode_frame(&Request::Hello { protocol: PROTOCOL_VERSION })?;
         frames.extend(encode_frame(request)?);
         stream.write_all(&frames).await.map_err(FrameError::Io)?;
         stream.flush().await.map_err(FrameError::Io)?;
-        let daemon = read_hello(&mut stream).await?;
+        let daemon = read_hello(&mut stream, endpoint).await?;
         let mut client = Client { stream, daemon };
         match client.recv().await? {
             Response::Error(e) => Err(ClientError::Daemon(e)),

@@ -35,6 +35,9 @@ pub enum Cmd {
     /// OCF_RESKEY_*). Answers with an OCF exit code.
     #[command(hide = true)]
     Ocf(OcfArgs),
+    /// Join stdin/stdout to the daemon's socket, unchanged both ways: what
+    /// `isinit -H HOST` and `isinit-tui -H HOST` run on HOST through ssh.
+    Bridge,
 }
 
 /// The OCF agent's one argument.

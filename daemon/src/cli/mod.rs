@@ -2,6 +2,7 @@
 //! function per subcommand.
 
 mod args;
+pub mod bridge;
 mod commands;
 pub mod ocf;
 mod render;
