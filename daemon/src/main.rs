@@ -33,7 +33,20 @@ fn main() -> ExitCode {
     runtime.block_on(async {
         match cli.command {
             Cmd::Daemon(args) => report(isinit::daemon::run(cli.config.as_deref(), cli.socket.as_deref(), args).await),
-            Cmd::Client(command) => report(cli::run(command, cli.socket.as_deref(), cli.config.as_deref()).await),
+            Cmd::Client(command) => match cli::hosts::resolve(&cli.hosts, cli.hosts_file.as_deref()) {
+                Err(failure) => report(Err(failure)),
+                Ok(hosts) if hosts.is_empty() => {
+                    report(cli::run(command, cli.socket.as_deref(), cli.config.as_deref()).await)
+                }
+                Ok(hosts) => cli::fleet::run(command, hosts).await,
+            },
+            Cmd::Drift => match cli::hosts::resolve(&cli.hosts, cli.hosts_file.as_deref()) {
+                Err(failure) => report(Err(failure)),
+                Ok(hosts) => {
+                    let socket = isinit_shared::settings::client_socket(cli.socket.as_deref(), cli.config.as_deref());
+                    cli::drift::run(hosts, &socket).await
+                }
+            },
             // An OCF agent answers with its exit code alone (OCF RA API).
             Cmd::Ocf(args) => {
                 let flags = cli::ocf::Flags { socket: cli.socket.as_deref(), config: cli.config.as_deref() };

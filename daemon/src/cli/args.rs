@@ -16,6 +16,15 @@ pub struct Cli {
     /// isinittab, else /var/run/is/init.s]
     #[arg(long, global = true, value_name = "PATH")]
     pub socket: Option<PathBuf>,
+    /// Run on this host through `ssh DEST isinit bridge` (repeatable; DEST
+    /// goes to ssh verbatim). Applies to status, tell, reload, logs,
+    /// shutdown, restart, retry, signal and drift.
+    #[arg(short = 'H', long = "host", global = true, value_name = "DEST")]
+    pub hosts: Vec<String>,
+    /// Also run on every host listed in FILE (one DEST a line, `#`
+    /// comments) [env: ISINIT_HOSTS, when no -H is given]
+    #[arg(long = "hosts", global = true, value_name = "FILE")]
+    pub hosts_file: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: Cmd,
@@ -38,6 +47,12 @@ pub enum Cmd {
     /// Join stdin/stdout to the daemon's socket, unchanged both ways: what
     /// `isinit -H HOST` and `isinit-tui -H HOST` run on HOST through ssh.
     Bridge,
+    /// Compare the isinittab every host runs (one line per host, then a
+    /// unified diff of each minority version against the majority's);
+    /// without -H, the local daemon's running file against the file on
+    /// disk. Exit 0 when all agree, 1 on drift, 2 when a host could not be
+    /// asked.
+    Drift,
 }
 
 /// The OCF agent's one argument.

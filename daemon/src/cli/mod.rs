@@ -4,6 +4,9 @@
 mod args;
 pub mod bridge;
 mod commands;
+pub mod drift;
+pub mod fleet;
+pub mod hosts;
 pub mod ocf;
 mod render;
 
