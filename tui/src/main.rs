@@ -41,7 +41,7 @@ fn main() -> Result<()> {
     }
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
-        let client = client::spawn(socket.clone());
+        let client = client::spawn(isinit_shared::transport::Endpoint::Socket(socket.clone()));
         // Installed after color-eyre's hook, so a panic restores the
         // terminal before the report is printed.
         let mut terminal = match ratatui::try_init() {
