@@ -35,6 +35,45 @@ const STDERR_KEPT: usize = 4096;
 /// How long to wait for ssh's last words once its stdout has closed.
 const STDERR_GRACE: Duration = Duration::from_secs(2);
 
+/// Environment variable naming a hosts file, used by the command line and
+/// the console when no `-H` or `--hosts` is given.
+pub const ENV_HOSTS: &str = "ISINIT_HOSTS";
+
+/// The DESTs of a hosts file: one a line, `#` starts a comment, blank lines
+/// skipped. Shared so that `isinit` and `isinit-tui` read the same file the
+/// same way.
+pub fn parse_hosts(text: &str) -> Vec<String> {
+    text.lines()
+        .map(|l| l.split('#').next().unwrap_or_default().trim())
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// `-H` values first, then the lines of `file` (or, with neither, of the
+/// file `ISINIT_HOSTS` names), duplicates dropped: a host listed twice
+/// would otherwise be told twice.
+pub fn resolve_hosts(flags: &[String], file: Option<&std::path::Path>) -> io::Result<Vec<String>> {
+    let mut hosts: Vec<String> = flags.iter().map(|h| h.trim().to_string()).filter(|h| !h.is_empty()).collect();
+    let file = match (file, hosts.is_empty()) {
+        (Some(file), _) => Some(file.to_owned()),
+        (None, true) => std::env::var_os(ENV_HOSTS).filter(|v| !v.is_empty()).map(PathBuf::from),
+        (None, false) => None,
+    };
+    if let Some(file) = file {
+        let text = std::fs::read_to_string(&file)
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot read hosts file {}: {e}", file.display())))?;
+        hosts.extend(parse_hosts(&text));
+    }
+    let mut unique = Vec::with_capacity(hosts.len());
+    for h in hosts {
+        if !unique.contains(&h) {
+            unique.push(h);
+        }
+    }
+    Ok(unique)
+}
+
 /// Where a daemon is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
