@@ -134,6 +134,15 @@ impl Cluster {
         format!("ssh -F {} -o BatchMode=yes", self.path("ssh_config").display())
     }
 
+    /// The environment a client needs to reach the cluster: `ISINIT_SSH`
+    /// and `ISINIT_REMOTE_BIN` (the binary under test).
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("ISINIT_SSH".to_string(), self.ssh_command()),
+            ("ISINIT_REMOTE_BIN".to_string(), isinit().display().to_string()),
+        ]
+    }
+
     /// The host names, in order.
     pub fn names(&self) -> Vec<String> {
         self.hosts.iter().map(|h| h.name.clone()).collect()
