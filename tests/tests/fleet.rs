@@ -161,3 +161,36 @@ fn an_unprivileged_login_can_read_but_not_tell() {
         if s.contains("web 1 DONE") && s.contains("mail run DONE") { Ok(()) } else { Err(s) }
     });
 }
+
+/// The benchmark of the README's "Cluster" section: `status` over three
+/// hosts against one, through the same sshd setup. Hosts are asked in
+/// parallel, so three should cost about one ssh round trip, not three.
+/// Ignored by default (timings on a shared CI box are noise); run with
+/// `cargo test -p isinit-e2e --test fleet -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn bench_status_three_hosts_vs_one() {
+    if !can_run() {
+        return;
+    }
+    const RUNS: usize = 15;
+    let daemons: Vec<TestDaemon> = (0..3).map(|_| TestDaemon::start(TAB)).collect();
+    let cluster = Cluster::start(&daemons.iter().collect::<Vec<_>>());
+    let median = |hosts: &[&str]| {
+        let mut times: Vec<std::time::Duration> = (0..RUNS)
+            .map(|_| {
+                let start = std::time::Instant::now();
+                with(&cluster, hosts, &["status"]).ok();
+                start.elapsed()
+            })
+            .collect();
+        times.sort_unstable();
+        times[RUNS / 2]
+    };
+    let _warm = median(&["-H", "h1"]);
+    let one = median(&["-H", "h1"]);
+    let three = median(&["-H", "h1", "-H", "h2", "-H", "h3"]);
+    let ratio = three.as_secs_f64() / one.as_secs_f64();
+    println!("status over ssh, median of {RUNS}: 1 host {one:?}, 3 hosts {three:?}, ratio {ratio:.2}");
+    assert!(ratio <= 1.5, "three hosts took {ratio:.2}x one host's time: not parallel?");
+}
