@@ -99,7 +99,8 @@ fn render_hosts(fleet: &Fleet, rows: &[HostSummary], area: Rect, buf: &mut Buffe
     let header = format!(" {:<name_width$}  {:<10} {:<8} {:>6}  {:<15} GROUPS", "HOST", "LINK", "VERSION", "UP", "CONFIG");
     let mut lines = vec![Line::styled(header, theme::header())];
     for (i, (host, row)) in fleet.hosts().iter().zip(rows).enumerate() {
-        let mut spans = vec![Span::raw(format!(" {:<name_width$}  ", clip(&host.dest, name_width)))];
+        let mark = if i == fleet.selected() { "›" } else { " " };
+        let mut spans = vec![Span::raw(format!("{mark}{:<name_width$}  ", clip(&host.dest, name_width)))];
         match &row.link {
             Link::Connecting => spans.push(Span::styled(format!("{:<10} ", "connecting"), Style::new().fg(Color::Yellow))),
             Link::Up => spans.push(Span::styled(format!("{:<10} ", "● up"), Style::new().fg(Color::Green))),
@@ -117,8 +118,11 @@ fn render_hosts(fleet: &Fleet, rows: &[HostSummary], area: Rect, buf: &mut Buffe
         } else {
             spans.push(Span::raw("       "));
         }
+        let lost = matches!(row.link, Link::Lost { .. });
         for (state, n) in &row.counts {
-            spans.push(Span::styled(format!("{n} {} ", state.as_str()), theme::group_state(*state)));
+            // A lost host's counts are its last known ones: dimmed.
+            let style = if lost { theme::stale() } else { theme::group_state(*state) };
+            spans.push(Span::styled(format!("{n} {} ", state.as_str()), style));
         }
         if row.alert {
             spans.push(Span::styled(" ! ", Style::new().fg(Color::White).bg(Color::Red).add_modifier(Modifier::BOLD)));
@@ -128,7 +132,9 @@ fn render_hosts(fleet: &Fleet, rows: &[HostSummary], area: Rect, buf: &mut Buffe
         }
         let mut line = Line::from(spans);
         if i == fleet.selected() {
-            line = line.style(theme::selected(true));
+            // Shaded, not inverted: the row's colours (up, LOST, DRIFT)
+            // must read the same whether it is selected or not.
+            line = line.style(theme::selected(false));
         }
         lines.push(line);
     }
