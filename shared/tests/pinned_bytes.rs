@@ -29,9 +29,8 @@ use isinit_shared::config::Mode;
 use isinit_shared::protocol::frame::encode_frame;
 use isinit_shared::protocol::{
     AuditRecord, DaemonInfo, ErrorKind, ErrorReply, Event, ExitRecord, ExitStatus, GroupState, GroupStatus,
-    NoticeRecord, OnDisk, OutputLine, PROTOCOL_VERSION, Plan, ProcessState, ProcessStatus, ProcessUsage, Request, Response, RunningConfig, Snapshot,
-    Update,
-    codec,
+    NoticeRecord, OnDisk, OutputLine, PROTOCOL_VERSION, Plan, ProcessState, ProcessStatus, ProcessUsage, Request,
+    Response, RunningConfig, Snapshot, Update, codec,
 };
 use serde::{Serialize, de::DeserializeOwned};
 use std::fmt::Debug;
@@ -318,7 +317,8 @@ fn on_disk_states() {
         OnDisk::Differs { .. } => "01016401 78",
         OnDisk::Unreadable(_) => "020165",
     };
-    let samples = [OnDisk::Same, OnDisk::Differs { sha256: "d".into(), text: "x".into() }, OnDisk::Unreadable("e".into())];
+    let samples =
+        [OnDisk::Same, OnDisk::Differs { sha256: "d".into(), text: "x".into() }, OnDisk::Unreadable("e".into())];
     for s in &samples {
         let bytes = isinit_shared::protocol::codec::encode(s).expect("encodes");
         assert_eq!(hex(&bytes), pin(s).replace(' ', ""), "{s:?}");

@@ -78,10 +78,16 @@ fn client_commands_over_ssh() {
     let hosts_file = d1.path("hosts");
     std::fs::write(&hosts_file, "# the web tier\nh1\nh3  # spare\n\n").expect("hosts file");
     let file = hosts_file.to_str().expect("utf-8 path");
-    assert_eq!(cluster.cli(&["status", "--hosts", file]).ok(), status.replace(&prefixed("h2", &d2.ok(&["status"])), ""));
+    assert_eq!(
+        cluster.cli(&["status", "--hosts", file]).ok(),
+        status.replace(&prefixed("h2", &d2.ok(&["status"])), "")
+    );
     let mut cmd = cluster.command(&["status"]);
     cmd.env("ISINIT_HOSTS", file);
-    assert_eq!(isinit_e2e::fixtures::run(cmd, DEADLINE).ok(), with(&cluster, &["-H", "h1", "-H", "h3"], &["status"]).ok());
+    assert_eq!(
+        isinit_e2e::fixtures::run(cmd, DEADLINE).ok(),
+        with(&cluster, &["-H", "h1", "-H", "h3"], &["status"]).ok()
+    );
 
     // Drift: h2 runs another file.
     let drift = with(&cluster, &all, &["drift"]);

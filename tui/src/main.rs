@@ -3,9 +3,9 @@
 
 use clap::Parser;
 use color_eyre::eyre::{Context, Result, bail};
+use isinit_shared::transport::{Endpoint, SshRoute};
 use isinit_tui::app::App;
 use isinit_tui::clock::TimeZone;
-use isinit_shared::transport::{Endpoint, SshRoute};
 use isinit_tui::fleet::Fleet;
 use isinit_tui::{client, event_loop, fleet_loop};
 use std::io::IsTerminal;

@@ -28,7 +28,9 @@ const CHUNK: usize = 64 * 1024;
 /// waiting for stdin.
 pub fn run(socket: &Path) -> Result<(), Failure> {
     let stream = UnixStream::connect(socket).map_err(|e| match e.kind() {
-        io::ErrorKind::PermissionDenied => Failure::new(format!("permission denied: cannot connect to {}", socket.display())),
+        io::ErrorKind::PermissionDenied => {
+            Failure::new(format!("permission denied: cannot connect to {}", socket.display()))
+        }
         _ => Failure::new(format!("daemon not running (cannot connect to {}: {e})", socket.display())),
     })?;
     let mut to_daemon = stream.try_clone().map_err(|e| Failure::new(format!("cannot duplicate the socket: {e}")))?;

@@ -33,10 +33,7 @@ pub async fn run(hosts: Vec<String>, socket: &Path) -> ExitCode {
         let name = answer.as_ref().map(|c| c.path.clone()).unwrap_or_else(|_| socket.display().to_string());
         vec![(name, answer)]
     } else {
-        let tasks: Vec<_> = hosts
-            .iter()
-            .map(|h| tokio::spawn(ask(Endpoint::Ssh(SshRoute::from_env(h)))))
-            .collect();
+        let tasks: Vec<_> = hosts.iter().map(|h| tokio::spawn(ask(Endpoint::Ssh(SshRoute::from_env(h))))).collect();
         let mut answers = Vec::with_capacity(tasks.len());
         for (host, task) in hosts.into_iter().zip(tasks) {
             let answer = task.await.unwrap_or_else(|e| Err(Failure::new(format!("host task failed: {e}"))));
@@ -85,7 +82,8 @@ pub fn report(answers: &[(String, Result<RunningConfig, Failure>)]) -> Report {
             None => versions.push((config, vec![host])),
         }
     }
-    let majority = versions.iter().enumerate().max_by_key(|(i, (_, hosts))| (hosts.len(), usize::MAX - i)).map(|(i, _)| i);
+    let majority =
+        versions.iter().enumerate().max_by_key(|(i, (_, hosts))| (hosts.len(), usize::MAX - i)).map(|(i, _)| i);
     let mut stdout = String::new();
     let mut stderr = String::new();
     let mut exit = AGREE;
@@ -190,7 +188,8 @@ mod tests {
 
     #[test]
     fn a_host_not_asked_exits_two() {
-        let answers = vec![("a".to_string(), Ok(config(A))), ("b".to_string(), Err(Failure::new("Connection refused")))];
+        let answers =
+            vec![("a".to_string(), Ok(config(A))), ("b".to_string(), Err(Failure::new("Connection refused")))];
         let r = report(&answers);
         assert_eq!(r.exit, UNASKED);
         assert_eq!(r.stderr, "b: error: Connection refused\n");

@@ -82,7 +82,8 @@ pub async fn run(command: ClientCmd, hosts: Vec<String>) -> ExitCode {
     }
     let json = matches!(cmd, HostCmd::Status { json: true, .. });
     let mut stdout = std::io::stdout().lock();
-    let ok = if json { print_json(&mut stdout, &hosts, &results) } else { print_prefixed(&mut stdout, &hosts, &results) };
+    let ok =
+        if json { print_json(&mut stdout, &hosts, &results) } else { print_prefixed(&mut stdout, &hosts, &results) };
     let _ = stdout.flush();
     if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
@@ -272,7 +273,12 @@ async fn follow(hosts: &[String], endpoints: Vec<Endpoint>, tag: &str, lines: u3
     if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 
-async fn follow_one(i: usize, endpoint: &Endpoint, request: &Request, tx: &mpsc::Sender<Followed>) -> Result<(), Failure> {
+async fn follow_one(
+    i: usize,
+    endpoint: &Endpoint,
+    request: &Request,
+    tx: &mpsc::Sender<Followed>,
+) -> Result<(), Failure> {
     let (mut client, reply) = tokio::time::timeout(HOST_DEADLINE, Client::connect_and_request_to(endpoint, request))
         .await
         .map_err(|_| Failure::new(format!("no answer within {} s", HOST_DEADLINE.as_secs())))??;

@@ -84,7 +84,10 @@ impl Supervisor {
             });
         };
         if !matches!(p.phase, Phase::Backoff { .. }) {
-            return Err(rejected(format!("{tag} is not in backoff: it is {}", super::snapshot::process_state(p).as_str())));
+            return Err(rejected(format!(
+                "{tag} is not in backoff: it is {}",
+                super::snapshot::process_state(p).as_str()
+            )));
         }
         let ticket = StartTicket { tag: tag.to_string(), respawns_before: p.respawns };
         self.start_again(now, tag);
@@ -96,7 +99,10 @@ impl Supervisor {
     pub fn signal_targets(&self, tag: &str) -> Result<Vec<i32>, ErrorReply> {
         match self.procs.get(tag) {
             Some(p) if p.has_live_processes() => Ok(p.pgids.iter().copied().collect()),
-            Some(p) => Err(rejected(format!("{tag} has no running process: it is {}", super::snapshot::process_state(p).as_str()))),
+            Some(p) => Err(rejected(format!(
+                "{tag} has no running process: it is {}",
+                super::snapshot::process_state(p).as_str()
+            ))),
             None if self.knows_tag(tag) => Err(rejected(format!("{tag} has no running process"))),
             None => Err(no_such_tag(tag)),
         }

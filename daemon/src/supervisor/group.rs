@@ -174,9 +174,7 @@ impl Supervisor {
                             // (SPEC §6): it starts once the old record,
                             // being stopped, is gone.
                             Some(p) if p.entry.group != group => GroupEvent::Blocked(entry.tag),
-                            Some(p) => {
-                                GroupEvent::Passed { waits_for: p.is_foreground_alive().then_some(entry.tag) }
-                            }
+                            Some(p) => GroupEvent::Passed { waits_for: p.is_foreground_alive().then_some(entry.tag) },
                             None => {
                                 self.start(now, &entry, &level);
                                 GroupEvent::Passed { waits_for: entry.mode.is_foreground().then_some(entry.tag) }

@@ -115,7 +115,10 @@ mod tests {
         for (event, expected) in [
             (GroupEvent::Told, GroupPhase::Stopping),
             (GroupEvent::StopsFinished, GroupPhase::Starting { cursor: 0, waiting_on: None }),
-            (GroupEvent::Passed { waits_for: Some("w".into()) }, GroupPhase::Starting { cursor: 1, waiting_on: Some("w".into()) }),
+            (
+                GroupEvent::Passed { waits_for: Some("w".into()) },
+                GroupPhase::Starting { cursor: 1, waiting_on: Some("w".into()) },
+            ),
             (GroupEvent::Finished("w".into()), GroupPhase::Starting { cursor: 1, waiting_on: None }),
             (GroupEvent::Blocked("m".into()), GroupPhase::Starting { cursor: 1, waiting_on: Some("m".into()) }),
             (GroupEvent::Finished("m".into()), GroupPhase::Starting { cursor: 1, waiting_on: None }),

@@ -114,7 +114,10 @@ impl Supervisor {
 
     /// The status file's lines: `GROUP LEVEL STATE`, sorted by group.
     pub fn status_lines(&self) -> String {
-        self.groups.iter().map(|(n, g)| format!("{} {} {}\n", n, g.level.as_deref().unwrap_or("-"), group_state(&g.phase))).collect()
+        self.groups
+            .iter()
+            .map(|(n, g)| format!("{} {} {}\n", n, g.level.as_deref().unwrap_or("-"), group_state(&g.phase)))
+            .collect()
     }
 
     /// Turns the changes recorded since the last flush into publishes.

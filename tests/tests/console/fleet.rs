@@ -47,7 +47,9 @@ fn fleet_screen_over_ssh_sees_changes_and_a_lost_host() {
     let h3 = s.text.lines().find(|l| l.contains(" h3 ")).expect("h3's row").to_string();
     assert!(h3.contains("LOST"), "{}", s.text);
     d1.tell("mail", "run");
-    c.wait("h1 still live", |s| matrix_row(&s.text, "mail").is_some_and(|r| r.matches("run DONE").count() >= 1 && s.has("1 LOST")));
+    c.wait("h1 still live", |s| {
+        matrix_row(&s.text, "mail").is_some_and(|r| r.matches("run DONE").count() >= 1 && s.has("1 LOST"))
+    });
 
     // It comes back by itself.
     cluster.start_host(2);

@@ -5,8 +5,8 @@
 //! nothing polls.
 
 use super::ClientEvent;
-use isinit_shared::{Client, ClientError, Request, Response};
 use isinit_shared::transport::Endpoint;
+use isinit_shared::{Client, ClientError, Request, Response};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 

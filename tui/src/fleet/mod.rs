@@ -76,7 +76,16 @@ impl Fleet {
                 held_follow: None,
             })
             .collect();
-        Fleet { hosts, view: View::Fleet { help: false }, selected: 0, scroll: 0, tz, resume: Vec::new(), dirty: true, running: true }
+        Fleet {
+            hosts,
+            view: View::Fleet { help: false },
+            selected: 0,
+            scroll: 0,
+            tz,
+            resume: Vec::new(),
+            dirty: true,
+            running: true,
+        }
     }
 
     /// The hosts, in the order given.

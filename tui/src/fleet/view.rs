@@ -86,23 +86,32 @@ fn render_title(rows: &[HostSummary], area: Rect, buf: &mut Buffer) {
         spans.push(Span::styled(format!("  {lost} LOST"), theme::error()));
     }
     if drift > 0 {
-        spans.push(Span::styled(format!("  {drift} DRIFT"), Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)));
+        spans.push(Span::styled(
+            format!("  {drift} DRIFT"),
+            Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+        ));
     }
     Line::from(spans).render(area, buf);
 }
 
 fn render_hosts(fleet: &Fleet, rows: &[HostSummary], area: Rect, buf: &mut Buffer) {
-    let block = Block::default().borders(Borders::ALL).border_style(theme::border(true)).title(Span::styled(" Hosts ", theme::title(true)));
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme::border(true))
+        .title(Span::styled(" Hosts ", theme::title(true)));
     let inner = block.inner(area);
     block.render(area, buf);
     let name_width = fleet.hosts().iter().map(|h| h.dest.chars().count()).max().unwrap_or(4).clamp(4, 32);
-    let header = format!(" {:<name_width$}  {:<10} {:<8} {:>6}  {:<15} GROUPS", "HOST", "LINK", "VERSION", "UP", "CONFIG");
+    let header =
+        format!(" {:<name_width$}  {:<10} {:<8} {:>6}  {:<15} GROUPS", "HOST", "LINK", "VERSION", "UP", "CONFIG");
     let mut lines = vec![Line::styled(header, theme::header())];
     for (i, (host, row)) in fleet.hosts().iter().zip(rows).enumerate() {
         let mark = if i == fleet.selected() { "›" } else { " " };
         let mut spans = vec![Span::raw(format!("{mark}{:<name_width$}  ", clip(&host.dest, name_width)))];
         match &row.link {
-            Link::Connecting => spans.push(Span::styled(format!("{:<10} ", "connecting"), Style::new().fg(Color::Yellow))),
+            Link::Connecting => {
+                spans.push(Span::styled(format!("{:<10} ", "connecting"), Style::new().fg(Color::Yellow)))
+            }
             Link::Up => spans.push(Span::styled(format!("{:<10} ", "● up"), Style::new().fg(Color::Green))),
             Link::Lost { .. } => spans.push(Span::styled(format!("{:<10} ", "✕ LOST"), theme::error())),
         }
@@ -142,7 +151,10 @@ fn render_hosts(fleet: &Fleet, rows: &[HostSummary], area: Rect, buf: &mut Buffe
 }
 
 fn render_matrix(fleet: &Fleet, area: Rect, buf: &mut Buffer) {
-    let block = Block::default().borders(Borders::ALL).border_style(theme::border(false)).title(Span::styled(" Groups × hosts ", theme::title(false)));
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme::border(false))
+        .title(Span::styled(" Groups × hosts ", theme::title(false)));
     let inner = block.inner(area);
     block.render(area, buf);
     let groups: BTreeSet<&str> = fleet
@@ -153,16 +165,22 @@ fn render_matrix(fleet: &Fleet, area: Rect, buf: &mut Buffer) {
         .collect();
     let columns = usize::from(inner.width.saturating_sub(GROUP_COLUMN) / CELL);
     let hosts = &fleet.hosts()[..fleet.hosts().len().min(columns)];
-    let mut header = vec![Span::styled(format!(" {:<w$}", "GROUP", w = usize::from(GROUP_COLUMN) - 1), theme::header())];
+    let mut header =
+        vec![Span::styled(format!(" {:<w$}", "GROUP", w = usize::from(GROUP_COLUMN) - 1), theme::header())];
     for (i, h) in hosts.iter().enumerate() {
         let style = if i == fleet.selected() { theme::header().fg(Color::Cyan) } else { theme::header() };
-        header.push(Span::styled(format!("{:<w$}", clip(&h.dest, usize::from(CELL) - 1), w = usize::from(CELL)), style));
+        header
+            .push(Span::styled(format!("{:<w$}", clip(&h.dest, usize::from(CELL) - 1), w = usize::from(CELL)), style));
     }
     let mut lines = vec![Line::from(header)];
     let visible = usize::from(inner.height.saturating_sub(1));
     let skip = fleet.scroll().min(groups.len().saturating_sub(visible));
     for name in groups.iter().skip(skip).take(visible) {
-        let mut spans = vec![Span::raw(format!(" {:<w$}", clip(name, usize::from(GROUP_COLUMN) - 2), w = usize::from(GROUP_COLUMN) - 1))];
+        let mut spans = vec![Span::raw(format!(
+            " {:<w$}",
+            clip(name, usize::from(GROUP_COLUMN) - 2),
+            w = usize::from(GROUP_COLUMN) - 1
+        ))];
         for h in hosts {
             let lost = !matches!(h.app.connection(), crate::app::Connection::Connected);
             let group = h.app.snapshot().and_then(|s| s.group(name));

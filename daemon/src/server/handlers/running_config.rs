@@ -36,10 +36,5 @@ pub async fn handle(ctx: &Context) -> Response {
             format!("isinittab too large to send ({} bytes in force, {disk_len} on disk)", text.len()),
         ));
     }
-    Response::RunningConfig(RunningConfig {
-        path: path.display().to_string(),
-        sha256,
-        text: text.to_string(),
-        on_disk,
-    })
+    Response::RunningConfig(RunningConfig { path: path.display().to_string(), sha256, text: text.to_string(), on_disk })
 }

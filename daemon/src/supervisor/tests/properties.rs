@@ -42,15 +42,23 @@ fn files() -> impl Strategy<Value = Vec<String>> {
 /// Something that can happen to a running supervisor.
 #[derive(Debug, Clone)]
 enum Op {
-    Tell { group: usize, level: usize },
+    Tell {
+        group: usize,
+        level: usize,
+    },
     /// Adopt file number `n` (modulo the number of files).
     Reload(usize),
     /// The leader of tag `n`, if alive, exits with `code`.
-    Exit { tag: usize, code: i32 },
+    Exit {
+        tag: usize,
+        code: i32,
+    },
     /// Every signalled process gives up.
     StopsFinish,
     /// Time passes: escalations and throttled respawns fire.
-    Wait { secs: u64 },
+    Wait {
+        secs: u64,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -128,7 +136,8 @@ impl World {
             );
             for e in config.entries_of(&g.name).filter(|e| e.in_level(level)) {
                 let p = self.sup.procs.get(&e.tag);
-                let p = p.ok_or_else(|| TestCaseError::fail(format!("{} of {}@{level} has no record", e.tag, g.name)))?;
+                let p =
+                    p.ok_or_else(|| TestCaseError::fail(format!("{} of {}@{level} has no record", e.tag, g.name)))?;
                 prop_assert_eq!(&p.entry, e, "the record is of the entry in force");
                 match e.mode {
                     Mode::Respawn => {
@@ -143,9 +152,11 @@ impl World {
         // Nothing outside a level: every live process is the leader of a
         // record its group's level has, and no other process group is left.
         for (tag, pid) in &self.pids {
-            let p = self.sup.procs.get(tag).ok_or_else(|| TestCaseError::fail(format!("{tag} alive with no record")))?;
+            let p =
+                self.sup.procs.get(tag).ok_or_else(|| TestCaseError::fail(format!("{tag} alive with no record")))?;
             prop_assert_eq!(p.pid, Some(*pid));
-            let entry = config.entry(tag).ok_or_else(|| TestCaseError::fail(format!("{tag} alive, not in the file")))?;
+            let entry =
+                config.entry(tag).ok_or_else(|| TestCaseError::fail(format!("{tag} alive, not in the file")))?;
             prop_assert_eq!(&entry.group, &p.entry.group);
             let level = self.sup.groups.get(&entry.group).and_then(|g| g.level.clone());
             prop_assert!(level.is_some_and(|l| entry.in_level(&l)), "{} alive outside its level", tag);

@@ -186,7 +186,9 @@ fn an_entry_moved_to_another_group_at_its_level_starts_there() {
         w.tell(old, "1");
         w.tell("b", "1");
         let x = w.pids["x"];
-        w.sup.reload(w.now, tab(&format!("{old}:keep:1:respawn:k\nb:y:1:respawn:y\nb:x:1:respawn:x\n"))).expect("reload");
+        w.sup
+            .reload(w.now, tab(&format!("{old}:keep:1:respawn:k\nb:y:1:respawn:y\nb:x:1:respawn:x\n")))
+            .expect("reload");
         w.settle();
         assert_eq!(w.signals(), [(x, StopSignal::Int)], "x leaves {old}");
         w.obey_signals();
