@@ -134,7 +134,9 @@ pub struct Stream {
 
 enum Inner {
     Unix(UnixStream),
-    Command(Remote),
+    // Boxed: a child and its three pipes are large, and most streams are
+    // UNIX sockets.
+    Command(Box<Remote>),
 }
 
 /// A running `ssh … bridge` and the pipes to it. Dropping it kills ssh
@@ -164,7 +166,7 @@ impl Stream {
             Endpoint::Socket(path) => {
                 UnixStream::connect(path).await.map(|s| Stream { inner: Inner::Unix(s) }).map_err(OpenError::Socket)
             }
-            Endpoint::Ssh(route) => spawn(route).map(|r| Stream { inner: Inner::Command(r) }).map_err(OpenError::Spawn),
+            Endpoint::Ssh(route) => spawn(route).map(|r| Stream { inner: Inner::Command(Box::new(r)) }).map_err(OpenError::Spawn),
         }
     }
 

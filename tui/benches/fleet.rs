@@ -51,7 +51,7 @@ fn main() {
 
     let mut times = Vec::with_capacity(FRAMES);
     for i in 0..WARMUP + FRAMES {
-        let code = if (i / (HOSTS - 1)) % 2 == 0 { KeyCode::Down } else { KeyCode::Up };
+        let code = if (i / (HOSTS - 1)).is_multiple_of(2) { KeyCode::Down } else { KeyCode::Up };
         let start = Instant::now();
         fleet.on_key(KeyEvent::new(code, KeyModifiers::NONE));
         terminal.draw(|frame| view::draw(frame, black_box(&fleet))).expect("a frame");
