@@ -166,7 +166,9 @@ impl Stream {
             Endpoint::Socket(path) => {
                 UnixStream::connect(path).await.map(|s| Stream { inner: Inner::Unix(s) }).map_err(OpenError::Socket)
             }
-            Endpoint::Ssh(route) => spawn(route).map(|r| Stream { inner: Inner::Command(Box::new(r)) }).map_err(OpenError::Spawn),
+            Endpoint::Ssh(route) => {
+                spawn(route).map(|r| Stream { inner: Inner::Command(Box::new(r)) }).map_err(OpenError::Spawn)
+            }
         }
     }
 

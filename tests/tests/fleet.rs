@@ -2,6 +2,7 @@
 //! three daemons, each reachable only through its own sshd on its own
 //! loopback address (see `isinit_e2e::ssh`).
 
+use isinit_e2e::fixtures::Background;
 use isinit_e2e::ssh::{Cluster, ensure_user, unavailable};
 use isinit_e2e::{DEADLINE, TestDaemon, wait_for};
 use isinit_shared::protocol::GroupState;
@@ -66,6 +67,18 @@ fn client_commands_over_ssh() {
     d1.wait_process("srv", "its first line in the log", |_| d1.ok(&["logs", "srv"]).contains("up"));
     d3.wait_process("srv", "its first line in the log", |_| d3.ok(&["logs", "srv"]).contains("up"));
     assert_eq!(with(&cluster, &["-H", "h1", "-H", "h3"], &["logs", "srv"]).ok(), "h1: up\nh3: up\n");
+
+    // A stream through the bridge: `logs -f` from two hosts, prefixed, as
+    // lines arrive; a restart on h3 shows up as a new line from h3.
+    let stderr = std::fs::File::create(d1.path("follow.err")).expect("stderr file");
+    let mut follow = Background::spawn(cluster.command(&["-H", "h1", "-H", "h3", "logs", "-f", "srv"]), stderr);
+    follow.wait_line("h1: up");
+    if !follow.seen.iter().any(|l| l == "h3: up") {
+        follow.wait_line("h3: up");
+    }
+    with(&cluster, &["-H", "h3"], &["restart", "srv"]).ok();
+    follow.wait_line("h3: up");
+    drop(follow);
 
     // JSON: one object keyed by host.
     let json = with(&cluster, &all, &["status", "--json"]).ok();
