@@ -56,9 +56,17 @@ fn fleet_screen_over_ssh_sees_changes_and_a_lost_host() {
     d3.restart();
     c.wait("h3 reconnected", |s| s.has("3 up") && !s.has("LOST"));
 
-    // Enter opens a host's own console; Esc comes back.
+    // Enter opens a host's own console; its level picker previews and
+    // switches on that host only; Esc comes back.
     c.keys(&["Down", "Enter"]);
     c.wait("h2's single-host console", |s| s.has("● connected") && s.has("processes"));
+    c.keys(&["Enter"]);
+    c.wait("h2's preview of mail run", |s| {
+        s.has("switch mail to a level") && s.preview("tell").as_deref() == Some("mail run")
+    });
+    c.keys(&["Enter"]);
+    d2.wait_group("mail", "run", GroupState::Done);
+    c.wait("the picker closed", |s| !s.has("switch mail to a level"));
     c.keys(&["Escape"]);
     c.wait("the fleet screen again", |s| s.has("isinit fleet"));
     c.keys(&["q"]);
