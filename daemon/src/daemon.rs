@@ -1,17 +1,24 @@
-//! `isinit daemon`: resolve settings, take the socket, and run the runtime
-//! and the server until shutdown.
+//! `isinit daemon`: resolve settings, take the socket (or inherit it from
+//! the image `reexec` replaced), carry on from a previous daemon, and run
+//! the runtime and the server until shutdown.
 
 use crate::cli::{DaemonArgs, Failure};
-use crate::runtime::output::OutputHub;
+use crate::runtime::handover::{self, ENV_HANDOVER, Handover};
+use crate::runtime::output::{Capture, OutputHub};
+use crate::runtime::signals::Signals;
 use crate::runtime::usage::UsageSampler;
-use crate::runtime::{Runtime, Settings, leftovers, reap};
-use crate::server::{self, Context};
+use crate::runtime::{ReexecKit, Runtime, Settings, leftovers, reap};
+use crate::server::{self, Context, STREAM_SLOTS, SocketFile};
 use crate::supervisor::Timing;
 use isinit_shared::config::Inittab;
 use isinit_shared::settings::{self as s, resolve};
+use std::io::IsTerminal;
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::net::UnixListener;
+use tokio::sync::{Semaphore, mpsc, watch};
 
 /// How many requests may queue for the runtime before handlers wait.
 const COMMAND_QUEUE: usize = 1024;
@@ -20,6 +27,10 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(2);
 
 /// Runs the daemon in the foreground until it is shut down.
 pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: DaemonArgs) -> Result<(), Failure> {
+    let handed = take_handover_fd();
+    // Handlers first (defect 3f): a signal while leftovers are stopped, or
+    // one that arrived during a reexec (blocked until now), is handled.
+    let signals = Signals::install().map_err(|e| Failure::new(format!("cannot install signal handlers: {e}")))?;
     let config_path = s::config_path(config_flag);
     let config = Inittab::load(&config_path).map_err(|errors| Failure {
         reason: format!("invalid isinittab {}: {} error(s), not starting", config_path.display(), errors.0.len()),
@@ -30,12 +41,14 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
         config: config_path.clone(),
         socket: resolve(socket_flag, s::ENV_SOCKET, d.socket.as_deref(), s::DEFAULT_SOCKET),
         initstat: resolve(args.initstat.as_deref(), s::ENV_INITSTAT, d.initstat.as_deref(), s::DEFAULT_INITSTAT),
+        state: resolve(args.state.as_deref(), s::ENV_STATE, d.state.as_deref(), s::DEFAULT_STATE),
         logdir: resolve(args.logdir.as_deref(), s::ENV_LOGDIR, d.logdir.as_deref(), s::DEFAULT_LOGDIR),
         log_max_bytes: args.log_max_bytes,
         timing: Timing {
-            respawn_pause: seconds("--respawn-pause", args.respawn_pause)?,
-            term_after: seconds("--term-after", args.term_after)?,
-            kill_after: seconds("--kill-after", args.kill_after)?,
+            respawn_pause: args.respawn_pause,
+            term_after: args.term_after,
+            kill_after: args.kill_after,
+            ready_timeout: args.ready_timeout,
             ..Timing::default()
         },
     };
@@ -45,22 +58,49 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
     }
     std::fs::create_dir_all(&settings.logdir)
         .map_err(|e| Failure::new(format!("cannot create log directory {}: {e}", settings.logdir.display())))?;
-    let (listener, socket_file) = server::bind(&settings.socket).await.map_err(|e| Failure::new(e.to_string()))?;
-    stop_leftovers(&settings).await;
+    let metrics_listener = crate::metrics::http::bind(args.metrics_listen).await?; // issue 9: --metrics-listen
+    let control_socket = settings.socket.clone(); // issue 9: for the sd_notify readiness probe
 
-    tracing::info!(
-        "isinit {} pid {}: {} groups from {} (sha256 {}), socket {}",
-        env!("CARGO_PKG_VERSION"),
-        std::process::id(),
-        config.groups().len(),
-        config_path.display(),
-        &config.sha256[..12],
-        settings.socket.display()
-    );
-    let output = OutputHub::new(&settings.logdir, settings.log_max_bytes);
-    let runtime = Runtime::new(settings, config);
+    let (listener, socket_file, runtime, reply, positions) = match handed {
+        Some(fd) => {
+            let h = handover::read_fd(fd).map_err(|e| Failure::new(format!("cannot take over: {e}")))?;
+            take_over(settings.clone(), h)?
+        }
+        None => {
+            let (listener, socket_file) =
+                server::bind(&settings.socket).await.map_err(|e| Failure::new(e.to_string()))?;
+            tracing::info!(
+                "isinit {} pid {}: {} groups from {} (sha256 {}), socket {}",
+                env!("CARGO_PKG_VERSION"),
+                std::process::id(),
+                config.groups().len(),
+                config_path.display(),
+                &config.sha256[..12],
+                settings.socket.display()
+            );
+            let mut runtime = Runtime::new(settings.clone(), config);
+            let strays = runtime.restore(leftovers::find(&settings.socket));
+            stop_leftovers(&settings, strays).await;
+            (listener, socket_file, runtime, None, Vec::new())
+        }
+    };
+
     let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
-    let (exiting_tx, exiting) = tokio::sync::watch::channel(false);
+    let output = OutputHub::start(Capture {
+        logdir: settings.logdir.clone(),
+        max_bytes: settings.log_max_bytes,
+        tags: runtime.output_tags(),
+        notices: commands.clone(),
+        positions,
+    })
+    .map_err(|e| Failure::new(format!("cannot start output capture: {e}")))?;
+    let slots = server::Slots::new();
+    let (exiting_tx, exiting) = watch::channel(false);
+    let (ending_tx, ending) = watch::channel(false);
+    let streams = Arc::new(Semaphore::new(STREAM_SLOTS));
+    let kit = ReexecKit::capture(listener.as_raw_fd(), ending_tx, streams.clone())
+        .map_err(|e| Failure::new(format!("cannot find the daemon's own binary: {e}")))?;
+    let runtime = runtime.with_reexec(kit, output.clone());
     let ctx = Context {
         commands,
         info: runtime.info(),
@@ -68,11 +108,17 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
         usage: UsageSampler::start(),
         own_uid: nix::unistd::geteuid().as_raw(),
         exiting,
+        slots: slots.clone(),
+        ending,
+        streams,
     };
-    let slots = server::Slots::new();
-    spawn_output_thread(output)?;
-    let serve = tokio::spawn(server::serve(listener, ctx, slots.clone()));
-    let result = runtime.run(rx).await;
+    let serve = tokio::spawn(server::serve(listener, ctx.clone()));
+    crate::metrics::http::spawn(metrics_listener, ctx.clone()); // issue 9: /metrics over HTTP, if asked for
+    tokio::spawn(crate::notify::report(ctx.commands.clone(), control_socket)); // issue 9: sd_notify READY=1, STATUS=
+    if let Some(conn) = reply {
+        tokio::spawn(crate::runtime::answer_reexec(conn));
+    }
+    let result = runtime.run(rx, signals).await;
     serve.abort();
     socket_file.remove();
     exiting_tx.send_replace(true);
@@ -81,10 +127,36 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
     result.map_err(|e| Failure::new(format!("daemon failed: {e}")))
 }
 
-/// Stops what a previous daemon on this socket left running (see
-/// `runtime::leftovers`), before any request can start an entry again.
-async fn stop_leftovers(settings: &Settings) {
-    let leftovers = leftovers::find(&settings.socket);
+/// The memfd number `reexec` left in the environment, removed from it so
+/// that no child inherits the variable.
+fn take_handover_fd() -> Option<i32> {
+    let fd = std::env::var(ENV_HANDOVER).ok()?.parse().ok();
+    // SAFETY: no other thread exists yet that could read the environment
+    // (the runtime is single-threaded and has spawned nothing).
+    unsafe { std::env::remove_var(ENV_HANDOVER) };
+    fd
+}
+
+type TakeOver = (UnixListener, SocketFile, Runtime, Option<std::os::fd::OwnedFd>, Vec<(String, u64)>);
+
+/// The new image of a `reexec`: the inherited listener and the state.
+fn take_over(settings: Settings, mut h: Handover) -> Result<TakeOver, Failure> {
+    // SAFETY: the descriptor was passed through execve for us alone.
+    let std_listener = unsafe { std::os::unix::net::UnixListener::from_raw_fd(h.listener_fd) };
+    let fail = |e: std::io::Error| Failure::new(format!("cannot take over the listening socket: {e}"));
+    handover::set_cloexec(&std_listener, true).map_err(fail)?;
+    std_listener.set_nonblocking(true).map_err(fail)?;
+    let listener = UnixListener::from_std(std_listener).map_err(fail)?;
+    let socket_file = SocketFile::existing(&settings.socket);
+    let positions = std::mem::take(&mut h.output);
+    let (runtime, reply) = Runtime::from_handover(settings, h).map_err(Failure::new)?;
+    Ok((listener, socket_file, runtime, reply, positions))
+}
+
+/// Stops what a previous daemon on this socket left running that was not
+/// adopted (see `runtime::leftovers`), before any request can start an
+/// entry again.
+async fn stop_leftovers(settings: &Settings, leftovers: Vec<leftovers::Leftover>) {
     if leftovers.is_empty() {
         return;
     }
@@ -101,29 +173,13 @@ async fn stop_leftovers(settings: &Settings) {
     }
 }
 
-/// Tails the children's output files on a thread of its own, so that a
-/// process writing megabytes a second never delays a respawn or a reply.
-fn spawn_output_thread(output: OutputHub) -> Result<(), Failure> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::new(format!("cannot start output runtime: {e}")))?;
-    std::thread::Builder::new()
-        .name("isinit-output".into())
-        .spawn(move || runtime.block_on(output.run()))
-        .map_err(|e| Failure::new(format!("cannot start output thread: {e}")))?;
-    Ok(())
-}
-
-fn seconds(flag: &str, secs: f64) -> Result<Duration, Failure> {
-    Duration::try_from_secs_f64(secs).map_err(|_| Failure::new(format!("{flag}: `{secs}` is not a number of seconds")))
-}
-
 /// Logs to stderr and, when configured, appends to the daemon log file.
+/// Colour only when stderr is a terminal, never in the file (defect 3i).
 fn init_logging(file: Option<PathBuf>) -> Result<(), Failure> {
     use tracing_subscriber::fmt::writer::MakeWriterExt;
     let filter = tracing_subscriber::EnvFilter::try_from_env("ISINIT_LOG_LEVEL")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let terminal = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
     match file {
         Some(path) => {
@@ -134,7 +190,7 @@ fn init_logging(file: Option<PathBuf>) -> Result<(), Failure> {
                 .map_err(|e| Failure::new(format!("cannot open log file {}: {e}", path.display())))?;
             builder.with_ansi(false).with_writer(std::io::stderr.and(std::sync::Mutex::new(f))).init();
         }
-        None => builder.with_writer(std::io::stderr).init(),
+        None => builder.with_ansi(terminal).with_writer(std::io::stderr).init(),
     }
     Ok(())
 }

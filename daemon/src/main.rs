@@ -1,69 +1,148 @@
 //! `isinit`: the daemon and its command line. Wiring only; see the library.
+//!
+//! A client command (`isinit tell`) is one short request whose wall time is
+//! mostly process start-up, so its path initialises only what it uses: no
+//! error-report hooks, no logging subscriber, and a single-threaded runtime
+//! with just the I/O and timer drivers.
+//!
+//! `no_main`: the C `main` below replaces the standard library's start-up,
+//! whose only work here is costly — to report a stack overflow of the main
+//! thread by name it reads and parses `/proc/self/maps` (through glibc's
+//! `pthread_getattr_np`) and maps an alternate signal stack, about a third
+//! of the CPU time of `isinit --version` in a static build. What it did
+//! that we need is done by hand: SIGPIPE ignored in the daemon, stdout
+//! flushed before returning, a panic ends the process with exit code 101.
+//! A stack overflow of the main thread is then a plain SIGSEGV without the
+//! "has overflowed its stack" line.
+#![no_main]
 
 use clap::Parser;
 use isinit::cli::{self, Cli, Cmd, Failure};
-use std::process::ExitCode;
+use std::io::Write;
 
-fn main() -> ExitCode {
-    if let Err(e) = color_eyre::install() {
-        eprintln!("isinit: cannot install panic handler: {e}");
-    }
-    let cli = Cli::parse();
-    if !matches!(cli.command, Cmd::Daemon(_)) {
-        // A client whose reader went away (`isinit status | head -1`) ends
-        // quietly like any Unix filter, instead of panicking on EPIPE. The
-        // daemon keeps SIGPIPE ignored: a vanished client must never kill it.
-        // SAFETY: setting a signal disposition before any thread exists.
-        unsafe {
-            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-        }
-    }
-    if matches!(cli.command, Cmd::Bridge) {
-        // Blocking I/O on two threads; no runtime needed.
-        let socket = isinit_shared::settings::client_socket(cli.socket.as_deref(), cli.config.as_deref());
-        return report(cli::bridge::run(&socket));
-    }
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("isinit: cannot start async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(async {
-        match cli.command {
-            Cmd::Daemon(args) => report(isinit::daemon::run(cli.config.as_deref(), cli.socket.as_deref(), args).await),
-            Cmd::Client(command) => match cli::hosts::resolve(&cli.hosts, cli.hosts_file.as_deref()) {
-                Err(failure) => report(Err(failure)),
-                Ok(hosts) if hosts.is_empty() => {
-                    report(cli::run(command, cli.socket.as_deref(), cli.config.as_deref()).await)
-                }
-                Ok(hosts) => cli::fleet::run(command, hosts).await,
-            },
-            Cmd::Drift => match cli::hosts::resolve(&cli.hosts, cli.hosts_file.as_deref()) {
-                Err(failure) => report(Err(failure)),
-                Ok(hosts) => {
-                    let socket = isinit_shared::settings::client_socket(cli.socket.as_deref(), cli.config.as_deref());
-                    cli::drift::run(hosts, &socket).await
-                }
-            },
-            // An OCF agent answers with its exit code alone (OCF RA API).
-            Cmd::Ocf(args) => {
-                let flags = cli::ocf::Flags { socket: cli.socket.as_deref(), config: cli.config.as_deref() };
-                cli::ocf::run(&args.action, flags).await
-            }
-            Cmd::Bridge => ExitCode::SUCCESS, // handled above, before any runtime
-        }
-    })
+/// The exit code of a failed command.
+const FAILURE: libc::c_int = 1;
+/// The exit code of a panic, as the standard library's start-up uses.
+const PANICKED: libc::c_int = 101;
+
+/// The process entry point (see the module documentation).
+#[unsafe(no_mangle)]
+extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
+    // The panic hook has already printed the message and location.
+    let code = std::panic::catch_unwind(run).unwrap_or(PANICKED);
+    let _ = std::io::stdout().flush();
+    code
 }
 
-/// Exit 0, or print the failure's reason and exit non-zero.
-fn report(result: Result<(), Failure>) -> ExitCode {
+fn run() -> libc::c_int {
+    // `std::env::args` works without the standard start-up: on glibc the
+    // standard library records the arguments from an `.init_array` hook.
+    if let Some(generated) = cli::generate_if_asked() {
+        return report(generated);
+    }
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Cmd::Daemon(args) => {
+            // A vanished client must never kill the daemon with SIGPIPE.
+            set_sigpipe(libc::SIG_IGN);
+            if let Err(e) = color_eyre::install() {
+                eprintln!("isinit: cannot install panic handler: {e}");
+            }
+            let (config, socket) = (cli.config, cli.socket);
+            block_on(async move { isinit::daemon::run(config.as_deref(), socket.as_deref(), args).await })
+        }
+        Cmd::Client(command) => {
+            // A client whose reader went away (`isinit status | head -1`)
+            // ends quietly like any Unix filter.
+            set_sigpipe(libc::SIG_DFL);
+            let hosts = match cli::hosts::resolve(&cli.hosts, cli.hosts_file.as_deref()) {
+                Ok(hosts) => hosts,
+                Err(failure) => return report(Err(failure)),
+            };
+            let (config, socket, timeout) = (cli.config, cli.socket, cli.timeout);
+            if !hosts.is_empty() {
+                // Several hosts print their own `DEST: error:` lines.
+                let deadline = timeout.unwrap_or(cli::fleet::HOST_DEADLINE);
+                return match block_on(async move { Ok(cli::fleet::run(command, hosts, deadline).await) }) {
+                    Ok(code) => libc::c_int::from(code),
+                    Err(failure) => report(Err(failure)),
+                };
+            }
+            block_on(async move { cli::run(command, socket.as_deref(), config.as_deref(), timeout).await })
+        }
+        // `isinit -H HOST …` on the other end of ssh: bytes both ways,
+        // blocking I/O on two threads, no runtime.
+        Cmd::Bridge => {
+            set_sigpipe(libc::SIG_DFL);
+            let socket = isinit_shared::settings::client_socket(cli.socket.as_deref(), cli.config.as_deref());
+            cli::bridge::run(&socket)
+        }
+        Cmd::Drift => {
+            set_sigpipe(libc::SIG_DFL);
+            let hosts = match cli::hosts::resolve(&cli.hosts, cli.hosts_file.as_deref()) {
+                Ok(hosts) => hosts,
+                Err(failure) => return report(Err(failure)),
+            };
+            let socket = isinit_shared::settings::client_socket(cli.socket.as_deref(), cli.config.as_deref());
+            let deadline = cli.timeout.unwrap_or(cli::fleet::HOST_DEADLINE);
+            return match block_on(async move { Ok(cli::drift::run(hosts, &socket, deadline).await) }) {
+                Ok(code) => libc::c_int::from(code),
+                Err(failure) => report(Err(failure)),
+            };
+        }
+        // An OCF agent answers with its exit code alone (OCF RA API).
+        Cmd::Ocf(args) => {
+            set_sigpipe(libc::SIG_DFL);
+            let (config, socket) = (cli.config, cli.socket);
+            let code = block_on(async move {
+                let flags = cli::ocf::Flags { socket: socket.as_deref(), config: config.as_deref() };
+                Ok(cli::ocf::run(&args.action, flags).await)
+            });
+            return match code {
+                Ok(code) => libc::c_int::from(code),
+                Err(failure) => report(Err(failure)),
+            };
+        }
+        // Run by a daemon before `reexec`: can this binary read the state?
+        Cmd::HandoverCheck => {
+            return match isinit::runtime::handover::check_stdin() {
+                Ok(summary) => {
+                    eprintln!("{summary}");
+                    0
+                }
+                Err(e) => {
+                    eprintln!("isinit: {e}");
+                    2
+                }
+            };
+        }
+    };
+    report(result)
+}
+
+/// 0, or the failure's reason on stderr and a non-zero status.
+fn report(result: Result<(), Failure>) -> libc::c_int {
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => 0,
         Err(failure) => {
             eprintln!("isinit: {failure}");
-            ExitCode::FAILURE
+            FAILURE
         }
+    }
+}
+
+fn set_sigpipe(disposition: libc::sighandler_t) {
+    // SAFETY: setting a signal disposition before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, disposition);
+    }
+}
+
+/// Runs `work` on a current-thread runtime: the daemon is one `select!`
+/// loop, and a client makes one request, so neither needs worker threads.
+fn block_on<T>(work: impl Future<Output = Result<T, Failure>>) -> Result<T, Failure> {
+    match tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build() {
+        Ok(runtime) => runtime.block_on(work),
+        Err(e) => Err(Failure::new(format!("cannot start async runtime: {e}"))),
     }
 }

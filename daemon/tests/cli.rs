@@ -31,7 +31,7 @@ fn help_lists_every_subcommand() {
     let out = isinit(&["--help"], dir.path());
     assert!(out.status.success());
     let help = text(&out.stdout);
-    for sub in ["daemon", "tell", "status", "reload", "shutdown", "check", "logs"] {
+    for sub in ["daemon", "tell", "status", "reload", "reexec", "shutdown", "check", "logs"] {
         assert!(help.lines().any(|l| l.trim_start().starts_with(sub)), "`{sub}` missing from --help:\n{help}");
     }
 }
@@ -90,4 +90,25 @@ fn a_closed_stdout_is_not_a_crash() {
     let stderr = text(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_ne!(out.status.code(), Some(101), "{stderr}");
+}
+
+#[test]
+fn delay_flags_are_bounded_at_parse_time() {
+    // Issue 6, defect 3b: `--term-after 1e19` used to be accepted and the
+    // first stop panicked on Instant overflow.
+    let dir = tempfile::tempdir().expect("tempdir");
+    for flag in ["--term-after", "--kill-after", "--respawn-pause"] {
+        for bad in ["1e19", "86401", "-1", "NaN", "inf", "soon"] {
+            let out = isinit(&["daemon", &format!("{flag}={bad}")], dir.path());
+            assert_eq!(out.status.code(), Some(2), "{flag} {bad} must be refused: {out:?}");
+            let stderr = text(&out.stderr);
+            assert!(stderr.contains(flag) && stderr.contains(bad), "{flag} {bad}: no clear reason:\n{stderr}");
+        }
+    }
+    let out = isinit(&["daemon", "--term-after", "1e19"], dir.path());
+    assert!(text(&out.stderr).contains("more than the limit of 86400"), "{}", text(&out.stderr));
+    // The bound itself is accepted: the daemon goes on to read its
+    // (missing) isinittab and fails on that instead.
+    let out = isinit(&["daemon", "--term-after", "86400", "--kill-after", "0"], dir.path());
+    assert!(text(&out.stderr).contains("missing-isinittab"), "{}", text(&out.stderr));
 }

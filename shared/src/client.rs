@@ -1,11 +1,18 @@
 //! The async client used by the `isinit` command line and the console.
 
-use crate::protocol::chunk::Joiner;
-use crate::protocol::frame::{FrameError, encode_frame, read_message, write_message};
+use crate::protocol::chunk::{JoinError, Joiner};
+use crate::protocol::frame::{FrameError, encode_frame, read_message, read_sized_message, write_message};
 use crate::protocol::{DaemonInfo, ErrorReply, PROTOCOL_VERSION, Request, Response};
 use crate::transport::{Endpoint, OpenError, Stream};
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 use tokio::io::{AsyncWriteExt, BufReader};
+
+/// How long a client waits for the daemon by default (STYLE.md trap 14): a
+/// stopped (SIGSTOP) or wedged daemon still accepts connections, because the
+/// kernel completes them, so without a deadline a client would hang forever.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why talking to the daemon failed.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +59,45 @@ pub enum ClientError {
         /// ssh's or the remote bridge's last words.
         reason: String,
     },
+    /// A snapshot came in more chunks or bytes than a client buffers.
+    #[error("{0}")]
+    Oversized(#[from] JoinError),
+    /// The daemon did not answer in time (stopped, overloaded or wedged).
+    #[error("daemon at {} did not answer within {}", socket.display(), seconds(*after))]
+    Timeout {
+        /// The socket tried.
+        socket: PathBuf,
+        /// The deadline that passed.
+        after: Duration,
+    },
+}
+
+/// `10 s`, `0.5 s`: a duration as an operator typed it.
+fn seconds(d: Duration) -> String {
+    format!("{} s", d.as_secs_f64())
+}
+
+/// Runs `exchange` with a deadline; on expiry the error names the socket.
+///
+/// Every request-reply exchange goes through here; a stream (`logs -f`, a
+/// subscription) bounds only its connect, hello and first reply with it.
+pub async fn within<T>(
+    socket: &Path,
+    after: Duration,
+    exchange: impl Future<Output = Result<T, ClientError>>,
+) -> Result<T, ClientError> {
+    match tokio::time::timeout(after, exchange).await {
+        Ok(result) => result,
+        Err(_) => Err(ClientError::Timeout { socket: socket.to_owned(), after }),
+    }
+}
+
+/// What a timeout names: the socket, or the ssh destination.
+fn endpoint_path(endpoint: &Endpoint) -> PathBuf {
+    match endpoint {
+        Endpoint::Socket(socket) => socket.clone(),
+        Endpoint::Ssh(route) => PathBuf::from(&route.dest),
+    }
 }
 
 async fn open(endpoint: &Endpoint) -> Result<BufReader<Stream>, ClientError> {
@@ -95,24 +141,44 @@ pub struct Client {
 }
 
 impl Client {
-    /// Connects and exchanges hellos.
+    /// Connects and exchanges hellos, within [`DEFAULT_TIMEOUT`].
     pub async fn connect(socket: &Path) -> Result<Client, ClientError> {
-        Self::connect_to(&Endpoint::Socket(socket.to_owned())).await
+        Client::connect_within(socket, DEFAULT_TIMEOUT).await
     }
 
-    /// Connects to a local socket or through ssh and exchanges hellos.
+    /// Connects and exchanges hellos, within `after`.
+    pub async fn connect_within(socket: &Path, after: Duration) -> Result<Client, ClientError> {
+        Client::connect_to_within(&Endpoint::Socket(socket.to_owned()), after).await
+    }
+
+    /// Connects to a local socket or through ssh and exchanges hellos,
+    /// within [`DEFAULT_TIMEOUT`].
     pub async fn connect_to(endpoint: &Endpoint) -> Result<Client, ClientError> {
-        let mut stream = open(endpoint).await?;
-        write_message(&mut stream, &Request::Hello { protocol: PROTOCOL_VERSION }).await?;
-        let daemon = read_hello(&mut stream, endpoint).await?;
-        Ok(Client { stream, daemon })
+        Client::connect_to_within(endpoint, DEFAULT_TIMEOUT).await
+    }
+
+    /// Connects to a local socket or through ssh and exchanges hellos,
+    /// within `after`.
+    pub async fn connect_to_within(endpoint: &Endpoint, after: Duration) -> Result<Client, ClientError> {
+        within(&endpoint_path(endpoint), after, async {
+            let mut stream = open(endpoint).await?;
+            write_message(&mut stream, &Request::Hello { protocol: PROTOCOL_VERSION }).await?;
+            let daemon = read_hello(&mut stream, endpoint).await?;
+            Ok(Client { stream, daemon })
+        })
+        .await
     }
 
     /// Connects and sends the hello and `request` in one write, then reads
     /// both replies: one round trip instead of two, for one-shot commands
     /// like `isinit tell`. An error reply becomes [`ClientError::Daemon`].
-    pub async fn connect_and_request(socket: &Path, request: &Request) -> Result<(Client, Response), ClientError> {
-        Self::connect_and_request_to(&Endpoint::Socket(socket.to_owned()), request).await
+    /// The whole exchange has `after` to finish.
+    pub async fn connect_and_request(
+        socket: &Path,
+        request: &Request,
+        after: Duration,
+    ) -> Result<(Client, Response), ClientError> {
+        Client::connect_and_request_to(&Endpoint::Socket(socket.to_owned()), request, after).await
     }
 
     /// [`Client::connect_and_request`] to a local socket or through ssh:
@@ -120,7 +186,12 @@ impl Client {
     pub async fn connect_and_request_to(
         endpoint: &Endpoint,
         request: &Request,
+        after: Duration,
     ) -> Result<(Client, Response), ClientError> {
+        within(&endpoint_path(endpoint), after, Client::exchange(endpoint, request)).await
+    }
+
+    async fn exchange(endpoint: &Endpoint, request: &Request) -> Result<(Client, Response), ClientError> {
         let mut stream = open(endpoint).await?;
         let mut frames = encode_frame(&Request::Hello { protocol: PROTOCOL_VERSION })?;
         frames.extend(encode_frame(request)?);
@@ -146,13 +217,13 @@ impl Client {
     pub async fn recv(&mut self) -> Result<Response, ClientError> {
         let mut joiner = Joiner::default();
         loop {
-            match read_message(&mut self.stream).await? {
-                Response::SnapshotChunk { part, more } => {
-                    if let Some(whole) = joiner.push(*part, more) {
+            match read_sized_message(&mut self.stream).await? {
+                (Response::SnapshotChunk { part, more }, len) => {
+                    if let Some(whole) = joiner.push(*part, more, len)? {
                         return Ok(Response::Snapshot(Box::new(whole)));
                     }
                 }
-                other => return Ok(other),
+                (other, _) => return Ok(other),
             }
         }
     }

@@ -11,6 +11,8 @@
 
 pub mod client;
 pub mod config;
+#[cfg(feature = "generate")]
+pub mod generate;
 pub mod protocol;
 pub mod settings;
 pub mod time;

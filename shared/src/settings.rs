@@ -13,6 +13,9 @@ pub const DEFAULT_CONFIG: &str = "/etc/isinittab";
 pub const DEFAULT_SOCKET: &str = "/var/run/is/init.s";
 /// Default status file path.
 pub const DEFAULT_INITSTAT: &str = "/var/run/is/initstat";
+/// Default state file: a runtime directory on purpose, so that told levels
+/// survive a daemon restart but not a reboot (SPEC §10).
+pub const DEFAULT_STATE: &str = "/var/run/is/state";
 /// Default directory for per-process output files.
 pub const DEFAULT_LOGDIR: &str = "/var/log/isinit";
 
@@ -22,6 +25,8 @@ pub const ENV_CONFIG: &str = "ISINIT_CONFIG";
 pub const ENV_SOCKET: &str = "ISINIT_SOCKET";
 /// Environment variable naming the status file.
 pub const ENV_INITSTAT: &str = "ISINIT_INITSTAT";
+/// Environment variable naming the state file.
+pub const ENV_STATE: &str = "ISINIT_STATE";
 /// Environment variable naming the output directory.
 pub const ENV_LOGDIR: &str = "ISINIT_LOGDIR";
 

@@ -2,10 +2,12 @@
 //! a conversation can go wrong must reach the CLI and the console as the
 //! matching [`ClientError`], not as a generic I/O failure.
 
+use isinit_shared::client::DEFAULT_TIMEOUT;
 use isinit_shared::protocol::frame::{FrameError, read_message, write_message};
 use isinit_shared::protocol::{DaemonInfo, ErrorKind, ErrorReply, PROTOCOL_VERSION, Request, Response};
 use isinit_shared::{Client, ClientError};
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 use tokio::net::UnixListener;
 use tokio::task::JoinHandle;
 
@@ -148,7 +150,8 @@ async fn hello_and_request_in_one_round_trip() {
         Request::Reload => Some(Response::Error(ErrorReply::new(ErrorKind::InvalidConfig, "bad file"))),
         other => good_hello(other),
     });
-    let (client, reply) = Client::connect_and_request(&socket, &Request::Status).await.expect("both replies");
+    let (client, reply) =
+        Client::connect_and_request(&socket, &Request::Status, DEFAULT_TIMEOUT).await.expect("both replies");
     assert_eq!(client.daemon, daemon_info());
     assert_eq!(reply, Response::Ok { message: "fine".into() });
     drop(client);
@@ -158,9 +161,33 @@ async fn hello_and_request_in_one_round_trip() {
         Request::Reload => Some(Response::Error(ErrorReply::new(ErrorKind::InvalidConfig, "bad file"))),
         other => good_hello(other),
     });
-    match Client::connect_and_request(&socket, &Request::Reload).await {
+    match Client::connect_and_request(&socket, &Request::Reload, DEFAULT_TIMEOUT).await {
         Err(ClientError::Daemon(e)) => assert_eq!(e.kind, ErrorKind::InvalidConfig),
         Err(e) => panic!("expected the daemon's error, got {e:?}"),
         Ok((_, reply)) => panic!("expected the daemon's error, got {reply:?}"),
+    }
+}
+
+/// A daemon that accepts (the kernel does that even for a stopped process)
+/// but never answers: every way of asking ends at the deadline, with the
+/// socket in the message.
+#[tokio::test]
+async fn a_silent_daemon_times_out() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let socket = dir.path().join("init.s");
+    let _listener = UnixListener::bind(&socket).expect("bind");
+    let after = Duration::from_millis(300);
+    let started = Instant::now();
+    let err = Client::connect_and_request(&socket, &Request::Status, after).await.err().expect("no reply");
+    assert!(started.elapsed() >= after);
+    match &err {
+        ClientError::Timeout { socket: s, after: a } => assert_eq!((s, *a), (&socket, after)),
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    assert_eq!(err.to_string(), format!("daemon at {} did not answer within 0.3 s", socket.display()));
+    match Client::connect_within(&socket, after).await {
+        Err(ClientError::Timeout { .. }) => {}
+        Err(e) => panic!("expected a timeout, got {e:?}"),
+        Ok(_) => panic!("a silent daemon said hello"),
     }
 }

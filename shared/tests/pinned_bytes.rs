@@ -26,6 +26,7 @@
 //! varint count plus its items, a `Box` as what it holds.
 
 use isinit_shared::config::Mode;
+use isinit_shared::protocol::codec::Message;
 use isinit_shared::protocol::frame::encode_frame;
 use isinit_shared::protocol::{
     AuditRecord, DaemonInfo, ErrorKind, ErrorReply, Event, ExitRecord, ExitStatus, GroupState, GroupStatus,
@@ -42,7 +43,7 @@ fn hex(bytes: &[u8]) -> String {
 /// Asserts `msg` encodes to the frame `expected` (hex) and that those bytes
 /// decode back to `msg`.
 #[track_caller]
-fn assert_pinned<T: Serialize + DeserializeOwned + PartialEq + Debug>(msg: &T, expected: &str) {
+fn assert_pinned<T: Message + PartialEq + Debug>(msg: &T, expected: &str) {
     let frame = encode_frame(msg).expect("encodes");
     assert_eq!(hex(&frame), expected, "wire bytes of {msg:?} changed");
     let back: T = codec::decode(&frame[4..]).expect("pinned bytes decode");
@@ -72,7 +73,7 @@ fn assert_no_variant_after<T: DeserializeOwned + Debug>(count: usize) {
     for zeros in 0..256 {
         let mut body = vec![index];
         body.resize(1 + zeros, 0);
-        if let Ok(msg) = codec::decode::<T>(&body) {
+        if let Ok(msg) = codec::decode_value::<T, { 1 << 20 }>(&body) {
             panic!("variant {count} exists but has no pin: {msg:?}");
         }
     }
@@ -80,8 +81,10 @@ fn assert_no_variant_after<T: DeserializeOwned + Debug>(count: usize) {
 
 #[test]
 fn protocol_version() {
-    // Version 2 appended restart, retry, signal and usage; the pins of
-    // version 1 still hold. Changing one means bumping this.
+    // Version 2 appended restart, retry, signal, usage and reexec,
+    // `tells_total`/`clients_connected` to `DaemonInfo`, `ExitStatus::Unknown`,
+    // the `notify` mode and a process's `ready`/`status_text`. Changing a pin
+    // means bumping this.
     assert_eq!(PROTOCOL_VERSION, 2);
 }
 
@@ -100,6 +103,7 @@ fn requests() -> Vec<Request> {
         Request::Retry { tag: "mta".into() },
         Request::Signal { tag: "mta".into(), signal: "HUP".into() },
         Request::Usage,
+        Request::Reexec,
         Request::RunningConfig,
     ]
 }
@@ -125,8 +129,10 @@ fn request_pin(r: &Request) -> &'static str {
         Request::Signal { .. } => "0000000909036d746103485550",
         // len 1 | variant 10
         Request::Usage => "000000010a",
-        // Appended for `isinit drift`, still version 2. len 1 | variant 11
-        Request::RunningConfig => "000000010b",
+        // len 1 | variant 11
+        Request::Reexec => "000000010b",
+        // Appended for `isinit drift`, still version 2. len 1 | variant 12
+        Request::RunningConfig => "000000010c",
     }
 }
 
@@ -152,6 +158,8 @@ fn daemon() -> DaemonInfo {
         started_at_ms: 1,
         now_ms: 2,
         halting: false,
+        tells_total: 3,
+        clients_connected: 4,
     }
 }
 
@@ -182,6 +190,8 @@ fn process() -> ProcessStatus {
         backoff_until_ms: Some(16),
         start_error: Some("e".into()),
         in_file: false,
+        ready: true,
+        status_text: Some("s".into()),
     }
 }
 
@@ -230,13 +240,14 @@ fn error() -> ErrorReply {
 
 // Fragments of the frames below, by field order.
 /// `DaemonInfo`: "h" | pid 300 (fb 2c01) | "0.1.0" | 1 | "/e" | "ab" | 1 | 2 | false.
-const DAEMON: &str = "0168 fb2c01 05302e312e30 01 022f65 026162 01 02 00";
+const DAEMON: &str = "0168 fb2c01 05302e312e30 01 022f65 026162 01 02 00 03 04";
 /// `GroupStatus`: "g" | Some("1") | STARTING (2) | 5 | ["1", "2"] | true.
 const GROUP: &str = "0167 010131 02 05 02 0131 0132 01";
 /// `ProcessStatus`: "g" | "t" | wait (2) | "1,2" | "c" | backoff (6) | Some(11) | Some(12) | 13 |
 /// Some(Signal(9): variant 1, zigzag 18) | [ExitRecord 14, Code(3): variant 0, zigzag 6, 15] |
-/// Some(16) | Some("e") | false.
-const PROCESS: &str = "0167 0174 02 03312c32 0163 06 010b 010c 0d 010112 01 0e 0006 0f 0110 010165 00";
+/// Some(16) | Some("e") | false | ready true | Some("s") (the last two appended in version 2, with
+/// the `notify` mode).
+const PROCESS: &str = "0167 0174 02 03312c32 0163 06 010b 010c 0d 010112 01 0e 0006 0f 0110 010165 00 01 010173";
 /// `AuditRecord`: 17 | 18 | Some(19) | "r"; `NoticeRecord`: 20 | "n".
 const AUDIT: &str = "11 12 0113 0172";
 const NOTICE: &str = "14 016e";
@@ -373,8 +384,9 @@ fn event_pin(e: &Event) -> String {
 fn every_event_is_pinned() {
     let samples = events();
     for e in &samples {
-        let update = Update { seq: 22, event: e.clone() };
-        assert_pinned(&update, &framed(&format!("16{}", event_pin(e))));
+        // Events travel only inside `Response::Update` (variant 5).
+        let update = Response::Update(Update { seq: 22, event: e.clone() });
+        assert_pinned(&update, &framed(&format!("0516{}", event_pin(e))));
     }
     assert_every_variant(&samples);
 }
@@ -458,8 +470,10 @@ fn modes() {
         Mode::Wait => 2,
         Mode::Test => 3,
         Mode::Off => 4,
+        // Appended in version 2.
+        Mode::Notify => 5,
     };
-    assert_numbered(&[Mode::Respawn, Mode::Once, Mode::Wait, Mode::Test, Mode::Off], number);
+    assert_numbered(&[Mode::Respawn, Mode::Once, Mode::Wait, Mode::Test, Mode::Off, Mode::Notify], number);
 }
 
 #[test]
@@ -468,8 +482,10 @@ fn exit_statuses() {
     let pin = |s: &ExitStatus| match s {
         ExitStatus::Code(_) => "0001",
         ExitStatus::Signal(_) => "0102",
+        // variant 2, no payload (version 2: an adopted process's end)
+        ExitStatus::Unknown => "02",
     };
-    let samples = [ExitStatus::Code(-1), ExitStatus::Signal(1)];
+    let samples = [ExitStatus::Code(-1), ExitStatus::Signal(1), ExitStatus::Unknown];
     for s in &samples {
         assert_eq!(hex(&codec::encode(s).expect("encodes")), pin(s), "{s:?}");
     }

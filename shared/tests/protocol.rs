@@ -7,8 +7,8 @@ use isinit_shared::Mode;
 use isinit_shared::protocol::codec::{self, CodecError};
 use isinit_shared::protocol::frame::{FrameError, encode_frame, read_frame, read_message, write_message};
 use isinit_shared::protocol::{
-    ErrorKind, ErrorReply, ExitRecord, ExitStatus, MAX_FRAME_LEN, PROTOCOL_VERSION, Plan, ProcessState, ProcessStatus,
-    Request, Response, Snapshot,
+    ErrorKind, ErrorReply, ExitRecord, ExitStatus, MAX_FRAME_LEN, MAX_REQUEST_LEN, PROTOCOL_VERSION, Plan,
+    ProcessState, ProcessStatus, Request, Response, Snapshot,
 };
 use proptest::prelude::*;
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -113,35 +113,42 @@ async fn frame_of_exactly_the_cap_is_accepted() {
 
 #[tokio::test]
 async fn largest_message_round_trips_and_one_byte_more_is_refused() {
-    // `Ok` is variant 2 (1 byte); a string over 65535 bytes has a 5-byte
-    // length prefix: 6 bytes of overhead.
-    let fits = Response::Ok { message: "x".repeat(MAX_FRAME_LEN - 6) };
-    let frame = encode_frame(&fits).expect("a body of exactly MAX_FRAME_LEN encodes");
-    assert_eq!(frame.len(), 4 + MAX_FRAME_LEN);
+    // Decoding `Ok` claims 4 bytes for the variant and 8 for the string's
+    // length: 12 bytes besides the text, which is what bounds it (on the
+    // wire the overhead is 6 bytes).
+    let fits = Response::Ok { message: "x".repeat(MAX_FRAME_LEN - 12) };
+    let frame = encode_frame(&fits).expect("the largest `Ok` encodes");
+    assert_eq!(frame.len(), 4 + MAX_FRAME_LEN - 6);
     let back: Response = read_message(&mut &frame[..]).await.expect("and decodes");
     assert_eq!(back, fits);
 
-    let too_big = Response::Ok { message: "x".repeat(MAX_FRAME_LEN - 5) };
+    let too_big = Response::Ok { message: "x".repeat(MAX_FRAME_LEN - 11) };
     let res = encode_frame(&too_big);
-    assert!(matches!(res, Err(FrameError::TooLarge(n)) if n == MAX_FRAME_LEN + 1), "{res:?}");
+    assert!(matches!(res, Err(FrameError::TooLarge(n)) if n == MAX_FRAME_LEN - 5), "{res:?}");
+    // Even if sent, the reader refuses it.
+    let body = codec::encode(&too_big).unwrap();
+    let bytes = frame_with_len(body.len() as u32, &body);
+    let res = read_message::<_, Response>(&mut &bytes[..]).await;
+    assert!(matches!(res, Err(FrameError::Codec(CodecError::OverLimit(MAX_FRAME_LEN)))), "{res:?}");
 }
 
 /// bincode's decode limit counts in-memory bytes (8 for every string
-/// length, 1 on the wire): a frame-sized message made of many tiny fields
-/// claims up to eight times its encoded size, and must still decode.
+/// length, 1 on the wire). One bound per direction: a reply may claim at
+/// most `MAX_FRAME_LEN`, and the sender refuses one that would claim more
+/// instead of sending what the reader must refuse.
 #[test]
-fn every_message_that_fits_a_frame_decodes() {
-    fn assert_fits_and_decodes(msg: Response) {
-        let body = codec::encode(&msg).unwrap();
-        assert!(body.len() > MAX_FRAME_LEN * 7 / 8 && body.len() <= MAX_FRAME_LEN, "{} bytes", body.len());
-        match codec::decode::<Response>(&body) {
-            Ok(back) => assert!(back == msg, "round trip changed the message"),
-            Err(e) => panic!("a {}-byte message does not decode: {e}", body.len()),
-        }
-    }
-    // Worst ratio: empty strings, 1 byte on the wire, 8 claimed.
-    let plan = Plan { stop: vec![String::new(); MAX_FRAME_LEN - 16], ..Default::default() };
-    assert_fits_and_decodes(Response::Plan(plan));
+fn a_reply_is_sent_only_if_it_decodes() {
+    // Worst ratio: empty strings, 1 byte on the wire, 8 claimed: fits a
+    // frame, not the decode limit, so the sender refuses it.
+    let plan = Response::Plan(Plan { stop: vec![String::new(); MAX_FRAME_LEN - 16], ..Default::default() });
+    let body = codec::encode(&plan).unwrap();
+    assert!(body.len() <= MAX_FRAME_LEN);
+    assert!(matches!(codec::decode::<Response>(&body), Err(CodecError::OverLimit(MAX_FRAME_LEN))));
+    assert!(matches!(encode_frame(&plan), Err(FrameError::TooLarge(_))));
+    // An eighth of that is always accepted, by both.
+    let plan = Response::Plan(Plan { stop: vec![String::new(); MAX_FRAME_LEN / 8 - 16], ..Default::default() });
+    let frame = encode_frame(&plan).expect("a small-enough message encodes");
+    assert!(codec::decode::<Response>(&frame[4..]).unwrap() == plan);
     // A large but ordinary status snapshot.
     let process = ProcessStatus {
         group: "mail".into(),
@@ -158,21 +165,51 @@ fn every_message_that_fits_a_frame_decodes() {
         backoff_until_ms: None,
         start_error: None,
         in_file: true,
+        ready: false,
+        status_text: None,
     };
-    let processes = (0..4700).map(|i| ProcessStatus { tag: format!("tag{i}"), ..process.clone() }).collect();
-    assert_fits_and_decodes(Response::Snapshot(Box::new(Snapshot { processes, ..Default::default() })));
+    let processes: Vec<_> = (0..4700).map(|i| ProcessStatus { tag: format!("tag{i}"), ..process.clone() }).collect();
+    let big = Response::Snapshot(Box::new(Snapshot { processes, ..Default::default() }));
+    match encode_frame(&big) {
+        Ok(frame) => assert!(codec::decode::<Response>(&frame[4..]).unwrap() == big),
+        // Too large for one frame: the daemon sends it in chunks.
+        Err(FrameError::TooLarge(_)) => {}
+        Err(e) => panic!("{e}"),
+    }
 }
 
 #[test]
-fn hostile_length_inside_a_frame_is_refused_without_a_huge_allocation() {
+fn hostile_length_inside_a_request_is_refused_within_the_request_cap() {
     // Tell { group: <claims 2^40 bytes> }.
     let mut body = vec![1, 0xfd];
     body.extend((1u64 << 40).to_le_bytes());
     LARGEST.with(|l| l.set(0));
     let res = codec::decode::<Request>(&body);
     let largest = LARGEST.with(Cell::get);
-    assert!(matches!(res, Err(CodecError::Decode(_))), "{res:?}");
-    assert!(largest <= 8 * MAX_FRAME_LEN, "decoding allocated {largest} bytes");
+    assert!(matches!(res, Err(CodecError::Decode(_) | CodecError::OverLimit(_))), "{res:?}");
+    assert!(largest <= MAX_REQUEST_LEN, "decoding allocated {largest} bytes");
+}
+
+#[test]
+fn a_request_that_fits_its_frame_but_claims_more_is_refused() {
+    // A Tell whose group is 60 KiB: fits the 64 KiB request cap, but a
+    // 100 KiB group claims more than a request may.
+    let fits = Request::Tell { group: "g".repeat(60 * 1024), level: "l".into(), dry_run: false };
+    let frame = encode_frame(&fits).expect("fits the request cap");
+    assert!(codec::decode::<Request>(&frame[4..]).unwrap() == fits);
+    let too_big = Request::Tell { group: "g".repeat(MAX_REQUEST_LEN), level: "l".into(), dry_run: false };
+    assert!(matches!(encode_frame(&too_big), Err(FrameError::TooLarge(_))));
+    let body = codec::encode(&too_big).unwrap();
+    assert!(codec::decode::<Request>(&body).is_err());
+}
+
+#[tokio::test]
+async fn a_request_frame_over_the_request_cap_is_refused_before_allocation() {
+    let mut bytes = ((MAX_REQUEST_LEN + 1) as u32).to_be_bytes().to_vec();
+    bytes.extend(vec![0u8; 16]);
+    let (res, largest) = largest_allocation_of(read_message::<_, Request>(&mut &bytes[..])).await;
+    assert!(matches!(res, Err(FrameError::TooLarge(n)) if n == MAX_REQUEST_LEN + 1), "{res:?}");
+    assert!(largest < 4096, "read_message allocated {largest} bytes for a refused frame");
 }
 
 #[tokio::test]
@@ -262,7 +299,10 @@ async fn garbage_inside_a_valid_frame_is_a_codec_error() {
     for body in bodies {
         let bytes = frame_with_len(body.len() as u32, body);
         let res = read_message::<_, Request>(&mut &bytes[..]).await;
-        assert!(matches!(res, Err(FrameError::Codec(CodecError::Decode(_)))), "{body:?}: {res:?}");
+        assert!(
+            matches!(res, Err(FrameError::Codec(CodecError::Decode(_) | CodecError::OverLimit(_)))),
+            "{body:?}: {res:?}"
+        );
     }
     // The error is for humans and says what went wrong.
     let bytes = frame_with_len(1, &[200]);

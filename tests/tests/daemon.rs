@@ -64,8 +64,10 @@ fn a_new_daemon_stops_what_a_killed_one_left_running() {
     assert_alive(r, "a child of the SIGKILLed daemon");
     assert_alive(bg, "a background job of the SIGKILLed daemon's child");
 
-    // The new daemon answers only once the old processes are stopped, so a
-    // tell can never run an entry twice.
+    // Without a state file (SPEC §10: levels survive in it), nothing can be
+    // adopted: the new daemon answers only once the old processes are
+    // stopped, so a tell can never run an entry twice.
+    std::fs::remove_file(d.state_file()).expect("the killed daemon left its state file");
     d.restart();
     for (pid, what) in [(r, "the old respawn child"), (bg, "the old background job")] {
         wait_until(DEADLINE, &format!("{what} to be stopped"), || !pid_alive(pid));

@@ -111,3 +111,90 @@ fn rotated_output_still_keeps_the_recent_lines() {
     assert!(current <= 2 * 4096, "the file was rotated: {current} bytes");
     assert!(logdir.path().join("chatty.log.1").exists(), "the previous part is kept beside it");
 }
+
+/// Defect 3c: output capture is an actor. A FIFO where a tag's output file
+/// belongs used to hang `logs` — and with it the whole daemon, which read
+/// the file on its one runtime thread — on `open`. Now the file is read by
+/// the output actor alone, which refuses anything but a regular file.
+#[test]
+fn logs_of_a_file_that_would_block_stalls_nothing() {
+    let d = TestDaemon::builder("g:stall:9:once:true\ng:beat:1:respawn:echo beat; exec sleep 1000\n").prepare();
+    std::fs::create_dir_all(d.logdir()).expect("log directory");
+    nix::unistd::mkfifo(&d.logdir().join("stall.log"), nix::sys::stat::Mode::from_bits_truncate(0o600))
+        .expect("mkfifo");
+    let mut d = d;
+    d.restart();
+    d.tell("g", "1");
+    wait_logs(&d, "beat", "1", "beat");
+    // Returns at once (the fixture fails the test past its request timeout).
+    assert_eq!(d.ok(&["logs", "stall"]), "");
+    // And the daemon still answers and supervises.
+    let pid = d.wait_running("beat");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).expect("kill");
+    d.wait_process("beat", "respawned", |p| p.pid.is_some_and(|p| p as i32 != pid));
+}
+
+/// Defect 3d: a tag that leaves the isinittab is no longer captured: its
+/// followers' streams end on the reload instead of following nothing
+/// forever, and its lines are dropped from memory.
+#[test]
+fn a_tag_removed_by_a_reload_is_no_longer_captured() {
+    let d = TestDaemon::start("g:gone:1:once:echo hello\ng:stay:1:once:echo still\n");
+    d.tell("g", "1");
+    wait_logs(&d, "gone", "5", "hello");
+    let err = std::fs::File::create(d.path("follow.err")).expect("stderr file");
+    let mut follow = Background::spawn(d.command(&["logs", "gone", "-f"]), err);
+    follow.wait_line("hello");
+    d.write_tab("g:stay:1:once:echo still\n");
+    d.ok(&["reload"]);
+    follow.wait_exit();
+    assert!(d.fails(&["logs", "gone"]).contains("no such tag"));
+    wait_logs(&d, "stay", "5", "still");
+}
+
+/// Defect 3d: any `*.log` dropped into the log directory used to become a
+/// tag, read and held in memory (500 lines each). Only the daemon's own
+/// tags are captured now: stray files cost it nothing.
+#[test]
+fn stray_files_in_the_log_directory_are_not_captured() {
+    let d = TestDaemon::start("g:known:1:once:echo first; exec sleep 1000\n");
+    d.tell("g", "1");
+    wait_logs(&d, "known", "1", "first");
+    let rss = || {
+        isinit_e2e::procfs::status_field(d.pid(), "VmRSS")
+            .and_then(|v| v.split_whitespace().next().and_then(|kb| kb.parse::<u64>().ok()))
+            .expect("the daemon's VmRSS")
+    };
+    // A line in a known tag's file: once it shows, every earlier event of
+    // the directory has been handled.
+    let mut marks = 0;
+    let mut sync = || {
+        use std::io::Write;
+        marks += 1;
+        let mut known = std::fs::OpenOptions::new().append(true).open(d.logdir().join("known.log")).expect("known");
+        known.write_all(format!("mark {marks}\n").as_bytes()).expect("write");
+        wait_logs(&d, "known", "1", &format!("mark {marks}"));
+    };
+    // First a line in each stray file, so that a capture of strays would
+    // start at their beginning, then 40 × 500 lines of 4000 bytes: 80 MB
+    // the daemon would hold.
+    let strays: Vec<_> = (0..40).map(|i| d.logdir().join(format!("stray{i}.log"))).collect();
+    for path in &strays {
+        std::fs::write(path, "first\n").expect("stray file");
+    }
+    sync();
+    let before = rss();
+    let text = format!("{}\n", "s".repeat(3999)).repeat(500);
+    for path in &strays {
+        use std::io::Write;
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .and_then(|mut f| f.write_all(text.as_bytes()))
+            .expect("append");
+    }
+    sync();
+    let grown_kb = rss().saturating_sub(before);
+    assert!(grown_kb < 20 * 1024, "the daemon grew by {grown_kb} KiB reading stray files");
+    assert!(d.fails(&["logs", "stray0"]).contains("no such tag"));
+}

@@ -46,7 +46,7 @@ fn others_may_read_but_not_change_state() {
     assert!(as_nobody(&["status", "--json"]).ok().contains("\"tag\": \"r\""));
     as_nobody(&["logs", "r"]).ok();
     as_nobody(&["tell", "g", "0", "--dry-run"]).ok();
-    for args in [&["tell", "g", "0"][..], &["reload"], &["shutdown"]] {
+    for args in [&["tell", "g", "0"][..], &["reload"], &["reexec"], &["shutdown"]] {
         let stderr = as_nobody(args).fails();
         assert!(stderr.contains("permission denied"), "{args:?}: {stderr}");
         assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
@@ -54,6 +54,7 @@ fn others_may_read_but_not_change_state() {
     assert_eq!(d.ok(&["status"]), "g 1 DONE\n", "nothing changed");
     assert_eq!(d.wait_running("r"), r);
     let snap = d.snapshot();
+    assert_eq!(snap.daemon.pid as i32, d.pid());
     assert!(snap.audit.iter().all(|a| a.uid != 65534), "refused requests are not in the audit trail: {:?}", snap.audit);
     // Root still can.
     d.tell("g", "0");

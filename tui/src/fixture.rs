@@ -48,6 +48,8 @@ pub fn process(group: &str, tag: &str, mode: Mode, levels: &str, command: &str) 
         backoff_until_ms: None,
         start_error: None,
         in_file: true,
+        ready: false,
+        status_text: None,
     }
 }
 
@@ -164,6 +166,8 @@ pub fn snapshot() -> Snapshot {
             started_at_ms: NOW_MS - 26 * HOUR,
             now_ms: NOW_MS,
             halting: false,
+            tells_total: 0,
+            clients_connected: 0,
         },
         groups,
         processes,

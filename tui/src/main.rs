@@ -1,7 +1,7 @@
 //! `isinit-tui`: the operator console. Wiring only — the console itself is
 //! the `isinit_tui` library.
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use color_eyre::eyre::{Context, Result, bail};
 use isinit_shared::transport::{Endpoint, SshRoute};
 use isinit_tui::app::App;
@@ -11,6 +11,8 @@ use isinit_tui::{client, event_loop, fleet_loop};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
+/// The isinit operator console
+///
 /// Live view of every resource group, level and process of an isinit
 /// daemon, with keys to switch levels and reload the isinittab.
 ///
@@ -43,6 +45,9 @@ struct Args {
 
 fn main() -> Result<()> {
     color_eyre::install()?;
+    if let Some(request) = isinit_shared::generate::requested(std::env::args_os()) {
+        return generate(request);
+    }
     let args = Args::parse();
     let hosts = isinit_shared::transport::resolve_hosts(&args.hosts, args.hosts_file.as_deref())?;
     // One host: today's console over ssh; none: the local socket.
@@ -76,4 +81,28 @@ fn main() -> Result<()> {
         ratatui::restore();
         result
     })
+}
+
+/// What the SEE ALSO section of the man page names.
+const SEE_ALSO: [&str; 2] = ["isinit(8)", "isinittab(5)"];
+
+/// `isinit-tui --generate man|completions DIR` (for packaging): the man
+/// page and completions come from the same `Args` as `--help`, so they
+/// cannot drift from it. Prints the files written.
+fn generate(request: Result<isinit_shared::generate::Request, String>) -> Result<()> {
+    let request = match request {
+        Ok(request) => request,
+        Err(usage) => {
+            // A usage error, not a crash: no report, no backtrace. Nothing
+            // has started yet, so exiting here skips no cleanup.
+            eprintln!("isinit-tui: {usage}");
+            std::process::exit(2);
+        }
+    };
+    let written = isinit_shared::generate::write(&request, Args::command(), "1", &SEE_ALSO)
+        .with_context(|| format!("cannot write into {}", request.dir.display()))?;
+    for path in written {
+        println!("{}", path.display());
+    }
+    Ok(())
 }

@@ -83,7 +83,7 @@ async fn subscription_forwards_updates_and_reconnects() {
     let (_path, listener, mut client, mut sub) = subscribed("reconnect").await;
     let notice = Update { seq: 2, event: Event::Notice { at_ms: 5, message: "hello".into() } };
     sub.send(Response::Update(notice.clone())).await;
-    assert_eq!(next(&mut client).await, ClientEvent::Update(notice));
+    assert_eq!(next(&mut client).await, ClientEvent::Update(Box::new(notice)));
 
     drop(sub);
     assert!(matches!(next(&mut client).await, ClientEvent::Disconnected { .. }));

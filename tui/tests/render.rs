@@ -22,7 +22,7 @@ fn render(app: &App, width: u16, height: u16) -> Terminal<TestBackend> {
 /// received ([`on_mta`] streams output).
 fn app(width: u16, height: u16) -> App {
     let mut app = fixture::app(fixture::snapshot(), width, height);
-    app.update(Action::Client(ClientEvent::Update(fixture::nginx_notice())));
+    app.update(Action::Client(ClientEvent::Update(Box::new(fixture::nginx_notice()))));
     app.update(Action::Client(ClientEvent::Reply(Reply::Usage(Ok(fixture::usage())))));
     app
 }
@@ -177,7 +177,7 @@ fn group_states_are_coloured() {
 fn every_size_renders_without_panicking() {
     let mut app = app(100, 30);
     on_mta(&mut app);
-    app.update(Action::Client(ClientEvent::Update(Update { seq: 43, event: isinit_shared::Event::Halting })));
+    app.update(Action::Client(ClientEvent::Update(Box::new(Update { seq: 43, event: isinit_shared::Event::Halting }))));
     for (w, h) in [(1, 1), (10, 5), (40, 12), (80, 24), (132, 43), (250, 80)] {
         app.update(Action::Resize(ui::viewport(ratatui::layout::Size { width: w, height: h })));
         render(&app, w, h);
@@ -214,7 +214,10 @@ fn restart_done_shows_in_the_status_line_and_the_audit_strip() {
     let action = isinit_tui::client::ProcessAction::Restart { tag: "mta".into() };
     assert!(app.take_commands().contains(&isinit_tui::client::Command::Act(action.clone())));
     let audit = isinit_shared::AuditRecord { at_ms: NOW_MS, uid: 0, pid: Some(4400), request: "restart mta".into() };
-    app.update(Action::Client(ClientEvent::Update(Update { seq: 43, event: isinit_shared::Event::Audit(audit) })));
+    app.update(Action::Client(ClientEvent::Update(Box::new(Update {
+        seq: 43,
+        event: isinit_shared::Event::Audit(audit),
+    }))));
     let outcome = Ok("restarted mta: running as pid 4243".to_string());
     app.update(Action::Client(ClientEvent::Reply(Reply::Acted { action, outcome })));
     insta::assert_snapshot!(render(&app, 100, 30).backend());
@@ -269,4 +272,21 @@ fn output_wrapped() {
     on_mta(&mut app);
     app.update(Action::ToggleWrap);
     insta::assert_snapshot!(render(&app, 100, 30).backend());
+}
+
+#[test]
+fn a_notify_process_shows_readiness_and_its_status_text() {
+    let mut snap = fixture::snapshot();
+    let pg = snap.processes.iter_mut().find(|p| p.tag == "postgres").expect("postgres in the fixture");
+    pg.mode = isinit_shared::config::Mode::Notify;
+    pg.state = isinit_shared::ProcessState::Running;
+    pg.pid = Some(4321);
+    pg.ready = false;
+    pg.status_text = Some("replaying WAL 40%".into());
+    let mut app = fixture::app(snap, 120, 30);
+    app.update(Action::FocusNext);
+    app.update(Action::Down);
+    let screen = render(&app, 120, 30).backend().to_string();
+    assert!(screen.contains("postgres") && screen.contains("not ready"), "{screen}");
+    assert!(screen.contains("status: replaying WAL 40%"), "{screen}");
 }

@@ -1,11 +1,42 @@
 //! clap definitions for `isinit`.
 
 use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
-/// isinit: a cluster-wide init. One isinittab says which commands make up
-/// each resource group at each runlevel; the daemon supervises them and
-/// `tell` switches a group between levels.
+/// The longest delay a flag accepts: one day. Longer makes no sense for a
+/// respawn pause or a stop escalation, and a bound keeps every deadline the
+/// daemon computes far from the end of the clock (issue 6, defect 3b).
+pub const MAX_DELAY: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Parses a delay flag: a finite, non-negative number of seconds up to
+/// [`MAX_DELAY`], refused at start-up with a clear reason otherwise.
+pub fn delay(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text.trim().parse().map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(format!("`{text}` is not a non-negative number of seconds"));
+    }
+    if secs > MAX_DELAY.as_secs_f64() {
+        return Err(format!("`{text}` seconds is more than the limit of {} (one day)", MAX_DELAY.as_secs()));
+    }
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("`{text}` is not a number of seconds"))
+}
+
+/// Parses a delay that must not be zero (`--ready-timeout`: a zero deadline
+/// would restart every `notify` process before it could answer).
+pub fn positive_delay(text: &str) -> Result<Duration, String> {
+    match delay(text)? {
+        d if d.is_zero() => Err(format!("`{text}` must be more than 0 seconds")),
+        d => Ok(d),
+    }
+}
+
+/// A cluster-wide init
+///
+/// One isinittab says which commands make up each resource group at each
+/// runlevel; the daemon supervises them and `tell` switches a group between
+/// levels.
 #[derive(Debug, Parser)]
 #[command(name = "isinit", version, propagate_version = true)]
 pub struct Cli {
@@ -16,6 +47,10 @@ pub struct Cli {
     /// isinittab, else /var/run/is/init.s]
     #[arg(long, global = true, value_name = "PATH")]
     pub socket: Option<PathBuf>,
+    /// Seconds a client command waits for the daemon's answer before it
+    /// gives up [default: 10; `shutdown --wait`: 60 for the daemon to exit]
+    #[arg(long, global = true, env = "ISINIT_TIMEOUT", value_name = "SECS", value_parser = positive_delay)]
+    pub timeout: Option<Duration>,
     /// Run on this host through `ssh DEST isinit bridge` (repeatable; DEST
     /// goes to ssh verbatim). Applies to status, tell, reload, logs,
     /// shutdown, restart, retry, signal and drift.
@@ -44,6 +79,10 @@ pub enum Cmd {
     /// OCF_RESKEY_*). Answers with an OCF exit code.
     #[command(hide = true)]
     Ocf(OcfArgs),
+    /// Internal: run by a daemon before `reexec`, as the new binary, to
+    /// prove it can read the state handed to it on stdin. Exits 0 if so.
+    #[command(hide = true, name = "handover-check")]
+    HandoverCheck,
     /// Join stdin/stdout to the daemon's socket, unchanged both ways: what
     /// `isinit -H HOST` and `isinit-tui -H HOST` run on HOST through ssh.
     Bridge,
@@ -87,6 +126,10 @@ pub enum ClientCmd {
     },
     /// Re-read the isinittab and adopt it; an invalid file changes nothing.
     Reload,
+    /// Re-execute the daemon's binary in place (e.g. after an upgrade):
+    /// same pid, same socket, every process kept running. If the new binary
+    /// cannot take over, the daemon carries on and this fails with why.
+    Reexec,
     /// Stop every process gracefully and end the daemon.
     Shutdown {
         /// Return only once the daemon has exited.
@@ -128,6 +171,9 @@ pub enum ClientCmd {
         /// A signal name (HUP, SIGHUP, usr1…) or number.
         signal: String,
     },
+    /// Print the daemon's metrics in the Prometheus text format (the same
+    /// as `daemon --metrics-listen` serves at /metrics).
+    Metrics,
 }
 
 /// Settings only the daemon takes.
@@ -144,16 +190,42 @@ pub struct DaemonArgs {
     /// The daemon's own log file, besides stderr [default: `:::log:`]
     #[arg(long, value_name = "PATH")]
     pub log: Option<PathBuf>,
-    /// Seconds a respawn entry sleeps after starting too rapidly.
-    #[arg(long, env = "ISINIT_RESPAWN_PAUSE", value_name = "SECS", default_value_t = 60.0)]
-    pub respawn_pause: f64,
-    /// Seconds between SIGINT and SIGTERM when stopping a process.
-    #[arg(long, env = "ISINIT_TERM_AFTER", value_name = "SECS", default_value_t = 5.0)]
-    pub term_after: f64,
-    /// Seconds between SIGTERM and SIGKILL when stopping a process.
-    #[arg(long, env = "ISINIT_KILL_AFTER", value_name = "SECS", default_value_t = 10.0)]
-    pub kill_after: f64,
+    /// Where told levels are kept across daemon restarts [env: ISINIT_STATE]
+    /// [default: `:::state:`, else /var/run/is/state]
+    #[arg(long, value_name = "PATH")]
+    pub state: Option<PathBuf>,
+    /// Seconds a respawn entry sleeps after starting too rapidly (0–86400).
+    #[arg(long, env = "ISINIT_RESPAWN_PAUSE", value_name = "SECS", default_value = "60", value_parser = delay)]
+    pub respawn_pause: Duration,
+    /// Seconds between SIGINT and SIGTERM when stopping a process (0–86400).
+    #[arg(long, env = "ISINIT_TERM_AFTER", value_name = "SECS", default_value = "5", value_parser = delay)]
+    pub term_after: Duration,
+    /// Seconds between SIGTERM and SIGKILL when stopping a process (0–86400).
+    #[arg(long, env = "ISINIT_KILL_AFTER", value_name = "SECS", default_value = "10", value_parser = delay)]
+    pub kill_after: Duration,
+    /// Seconds a `notify` entry has to report READY=1 (sd_notify) before it
+    /// is stopped and started again (more than 0, at most 86400).
+    #[arg(long, env = "ISINIT_READY_TIMEOUT", value_name = "SECS", default_value = "90", value_parser = positive_delay)]
+    pub ready_timeout: Duration,
     /// Rotate a tag's output file once it exceeds this many bytes.
     #[arg(long, env = "ISINIT_LOG_MAX_BYTES", value_name = "BYTES", default_value_t = 4 * 1024 * 1024)]
     pub log_max_bytes: u64,
+    /// Serve Prometheus metrics at http://ADDR:PORT/metrics (off unless
+    /// given; e.g. 127.0.0.1:9717).
+    #[arg(long, env = "ISINIT_METRICS_LISTEN", value_name = "ADDR:PORT")]
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_are_bounded_positive_seconds() {
+        assert_eq!(positive_delay("0.25"), Ok(Duration::from_millis(250)));
+        assert_eq!(positive_delay("10"), Ok(Duration::from_secs(10)));
+        for bad in ["0", "-1", "nan", "inf", "1e19", "86401", "ten", ""] {
+            assert!(positive_delay(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -2,26 +2,49 @@
 
 use super::render;
 use super::{ClientCmd, Failure};
-use isinit_shared::client::{Client, ClientError};
+use isinit_shared::client::{Client, ClientError, DEFAULT_TIMEOUT};
 use isinit_shared::config::Inittab;
 use isinit_shared::protocol::{Request, Response, Snapshot};
 use isinit_shared::settings;
 use std::io::Write;
 use std::path::Path;
+use std::time::Duration;
 
-/// Runs a client subcommand with the `--socket` and `--config` flags given.
-pub async fn run(command: ClientCmd, socket_flag: Option<&Path>, config_flag: Option<&Path>) -> Result<(), Failure> {
-    let socket = settings::client_socket(socket_flag, config_flag);
+/// How long `shutdown --wait` waits for the daemon to exit without a
+/// `--timeout`: stopping takes up to `--term-after` + `--kill-after` (15 s
+/// by default) per process, so the request deadline would be too short.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(60);
+
+/// How long `restart`, `retry` and `reexec` wait for their answer without a
+/// `--timeout`: a restart answers once the old process is gone and the new
+/// one runs, which a process ignoring SIGINT and SIGTERM makes take
+/// `--term-after` + `--kill-after` (15 s by default); a reexec first runs
+/// the new binary's check (up to 5 s).
+const ACTION_WAIT: Duration = Duration::from_secs(60);
+
+/// Runs a client subcommand with the `--socket`, `--config` and `--timeout`
+/// flags given.
+pub async fn run(
+    command: ClientCmd,
+    socket_flag: Option<&Path>,
+    config_flag: Option<&Path>,
+    timeout: Option<Duration>,
+) -> Result<(), Failure> {
+    // `check` reads a file and talks to nobody: no socket to resolve.
+    let socket = || settings::client_socket(socket_flag, config_flag);
+    let after = timeout.unwrap_or(DEFAULT_TIMEOUT);
     match command {
         ClientCmd::Check { path } => check(&path.unwrap_or_else(|| settings::config_path(config_flag))),
-        ClientCmd::Tell { group, level, dry_run } => tell(&socket, group, level, dry_run).await,
-        ClientCmd::Status { group, json } => status(&socket, group.as_deref(), json).await,
-        ClientCmd::Reload => simple(&socket, Request::Reload).await,
-        ClientCmd::Shutdown { wait } => shutdown(&socket, wait).await,
-        ClientCmd::Logs { tag, lines, follow } => logs(&socket, tag, lines, follow).await,
-        ClientCmd::Restart { tag } => simple(&socket, Request::Restart { tag }).await,
-        ClientCmd::Retry { tag } => simple(&socket, Request::Retry { tag }).await,
-        ClientCmd::Signal { tag, signal } => simple(&socket, Request::Signal { tag, signal }).await,
+        ClientCmd::Tell { group, level, dry_run } => tell(&socket(), group, level, dry_run, after).await,
+        ClientCmd::Status { group, json } => status(&socket(), group.as_deref(), json, after).await,
+        ClientCmd::Reload => simple(&socket(), Request::Reload, after).await,
+        ClientCmd::Shutdown { wait } => shutdown(&socket(), wait, after, timeout.unwrap_or(SHUTDOWN_WAIT)).await,
+        ClientCmd::Logs { tag, lines, follow } => logs(&socket(), tag, lines, follow, after).await,
+        ClientCmd::Reexec => simple(&socket(), Request::Reexec, timeout.unwrap_or(ACTION_WAIT)).await,
+        ClientCmd::Restart { tag } => simple(&socket(), Request::Restart { tag }, timeout.unwrap_or(ACTION_WAIT)).await,
+        ClientCmd::Retry { tag } => simple(&socket(), Request::Retry { tag }, timeout.unwrap_or(ACTION_WAIT)).await,
+        ClientCmd::Signal { tag, signal } => simple(&socket(), Request::Signal { tag, signal }, after).await,
+        ClientCmd::Metrics => metrics(&socket(), after).await,
     }
 }
 
@@ -37,8 +60,8 @@ fn check(path: &Path) -> Result<(), Failure> {
     }
 }
 
-async fn tell(socket: &Path, group: String, level: String, dry_run: bool) -> Result<(), Failure> {
-    let (_, reply) = Client::connect_and_request(socket, &Request::Tell { group, level, dry_run }).await?;
+async fn tell(socket: &Path, group: String, level: String, dry_run: bool, after: Duration) -> Result<(), Failure> {
+    let (_, reply) = Client::connect_and_request(socket, &Request::Tell { group, level, dry_run }, after).await?;
     match reply {
         Response::Plan(plan) => match plan.error {
             Some(error) => Err(Failure::new(error)),
@@ -55,8 +78,8 @@ async fn tell(socket: &Path, group: String, level: String, dry_run: bool) -> Res
     }
 }
 
-async fn status(socket: &Path, group: Option<&str>, json: bool) -> Result<(), Failure> {
-    let (mut client, reply) = Client::connect_and_request(socket, &Request::Status).await?;
+async fn status(socket: &Path, group: Option<&str>, json: bool, after: Duration) -> Result<(), Failure> {
+    let (mut client, reply) = Client::connect_and_request(socket, &Request::Status, after).await?;
     let Response::Snapshot(mut snap) = reply else {
         return Err(Failure::new("unexpected reply from the daemon"));
     };
@@ -70,7 +93,7 @@ async fn status(socket: &Path, group: Option<&str>, json: bool) -> Result<(), Fa
     if json {
         // One usage sample, on the same connection: CPU time and memory
         // now (a CPU rate only if something else sampled a moment ago).
-        let usage = match client.request(&Request::Usage).await? {
+        let usage = match isinit_shared::client::within(socket, after, client.request(&Request::Usage)).await? {
             Response::Usage(rows) => rows,
             other => return Err(unexpected(other)),
         };
@@ -97,8 +120,8 @@ fn status_text(snap: &Snapshot, with_processes: bool) -> String {
     out
 }
 
-async fn simple(socket: &Path, request: Request) -> Result<(), Failure> {
-    let (_, reply) = Client::connect_and_request(socket, &request).await?;
+async fn simple(socket: &Path, request: Request, after: Duration) -> Result<(), Failure> {
+    let (_, reply) = Client::connect_and_request(socket, &request, after).await?;
     match reply {
         Response::Ok { message } => {
             println!("{message}");
@@ -108,29 +131,47 @@ async fn simple(socket: &Path, request: Request) -> Result<(), Failure> {
     }
 }
 
-async fn shutdown(socket: &Path, wait: bool) -> Result<(), Failure> {
-    let (mut client, reply) = Client::connect_and_request(socket, &Request::Shutdown).await?;
+/// `shutdown`: the request within `after`; with `--wait`, the daemon's exit
+/// within `wait_limit` more.
+async fn shutdown(socket: &Path, wait: bool, after: Duration, wait_limit: Duration) -> Result<(), Failure> {
+    let (mut client, reply) = Client::connect_and_request(socket, &Request::Shutdown, after).await?;
     match reply {
         Response::Ok { message } => println!("{message}"),
         other => return Err(unexpected(other)),
     }
     if wait {
-        // The daemon closes every connection once every process is stopped;
-        // then wait for the process itself to be gone.
-        loop {
-            match client.recv().await {
-                Ok(_) => continue,
-                Err(ClientError::Frame(_)) => break,
-                Err(e) => return Err(e.into()),
+        let pid = client.daemon.pid;
+        let gone = async {
+            // The daemon closes every connection once every process is
+            // stopped; then wait for the process itself to be gone.
+            loop {
+                match client.recv().await {
+                    Ok(_) => continue,
+                    Err(ClientError::Frame(_)) => break,
+                    Err(e) => return Err(Failure::from(e)),
+                }
+            }
+            crate::pidwait::wait_gone(pid).await;
+            Ok(())
+        };
+        match tokio::time::timeout(wait_limit, gone).await {
+            Ok(result) => result?,
+            Err(_) => {
+                return Err(Failure::new(format!(
+                    "daemon at {} (pid {pid}) did not exit within {} s",
+                    socket.display(),
+                    wait_limit.as_secs_f64()
+                )));
             }
         }
-        crate::pidwait::wait_gone(client.daemon.pid).await;
     }
     Ok(())
 }
 
-async fn logs(socket: &Path, tag: String, lines: u32, follow: bool) -> Result<(), Failure> {
-    let (mut client, reply) = Client::connect_and_request(socket, &Request::Logs { tag, lines, follow }).await?;
+/// `logs`: the backlog within `after`; what `-f` streams after it is not
+/// bounded, a quiet tag is no failure.
+async fn logs(socket: &Path, tag: String, lines: u32, follow: bool, after: Duration) -> Result<(), Failure> {
+    let (mut client, reply) = Client::connect_and_request(socket, &Request::Logs { tag, lines, follow }, after).await?;
     let Response::Logs { lines, .. } = reply else {
         return Err(Failure::new("unexpected reply from the daemon"));
     };
@@ -156,6 +197,15 @@ async fn logs(socket: &Path, tag: String, lines: u32, follow: bool) -> Result<()
             Err(e) => return Err(e.into()),
         }
     }
+    Ok(())
+}
+
+async fn metrics(socket: &Path, after: Duration) -> Result<(), Failure> {
+    let (_, reply) = Client::connect_and_request(socket, &Request::Status, after).await?;
+    let Response::Snapshot(snap) = reply else {
+        return Err(Failure::new("unexpected reply from the daemon"));
+    };
+    print!("{}", crate::metrics::render(&snap));
     Ok(())
 }
 

@@ -7,14 +7,14 @@
 //! is shown as a unified diff against it.
 
 use super::Failure;
-use super::fleet::{HOST_DEADLINE, error_lines};
+use super::fleet::{error_lines, no_answer};
 use isinit_shared::client::Client;
 use isinit_shared::protocol::{OnDisk, Request, Response, RunningConfig};
 use isinit_shared::transport::{Endpoint, SshRoute};
 use similar::TextDiff;
 use std::io::Write;
 use std::path::Path;
-use std::process::ExitCode;
+use std::time::Duration;
 
 /// Hex digits of the SHA-256 shown per host: enough to tell versions apart.
 const SHA_SHOWN: usize = 12;
@@ -26,14 +26,16 @@ const DRIFT: u8 = 1;
 /// Exit status: a host could not be asked.
 const UNASKED: u8 = 2;
 
-/// Asks every host (or, with none, the local daemon) and prints the report.
-pub async fn run(hosts: Vec<String>, socket: &Path) -> ExitCode {
+/// Asks every host (or, with none, the local daemon), each within
+/// `deadline`, prints the report and returns the exit status.
+pub async fn run(hosts: Vec<String>, socket: &Path, deadline: Duration) -> u8 {
     let answers: Vec<(String, Result<RunningConfig, Failure>)> = if hosts.is_empty() {
-        let answer = ask(Endpoint::Socket(socket.to_owned())).await;
+        let answer = ask(Endpoint::Socket(socket.to_owned()), deadline).await;
         let name = answer.as_ref().map(|c| c.path.clone()).unwrap_or_else(|_| socket.display().to_string());
         vec![(name, answer)]
     } else {
-        let tasks: Vec<_> = hosts.iter().map(|h| tokio::spawn(ask(Endpoint::Ssh(SshRoute::from_env(h))))).collect();
+        let tasks: Vec<_> =
+            hosts.iter().map(|h| tokio::spawn(ask(Endpoint::Ssh(SshRoute::from_env(h)), deadline))).collect();
         let mut answers = Vec::with_capacity(tasks.len());
         for (host, task) in hosts.into_iter().zip(tasks) {
             let answer = task.await.unwrap_or_else(|e| Err(Failure::new(format!("host task failed: {e}"))));
@@ -45,13 +47,13 @@ pub async fn run(hosts: Vec<String>, socket: &Path) -> ExitCode {
     print!("{}", report.stdout);
     let _ = std::io::stdout().flush();
     eprint!("{}", report.stderr);
-    ExitCode::from(report.exit)
+    report.exit
 }
 
-async fn ask(endpoint: Endpoint) -> Result<RunningConfig, Failure> {
-    let answer = Client::connect_and_request_to(&endpoint, &Request::RunningConfig);
-    match tokio::time::timeout(HOST_DEADLINE, answer).await {
-        Err(_) => Err(Failure::new(format!("no answer within {} s", HOST_DEADLINE.as_secs()))),
+async fn ask(endpoint: Endpoint, deadline: Duration) -> Result<RunningConfig, Failure> {
+    let answer = Client::connect_and_request_to(&endpoint, &Request::RunningConfig, deadline);
+    match tokio::time::timeout(deadline, answer).await {
+        Err(_) => Err(no_answer(deadline)),
         Ok(Err(e)) => Err(e.into()),
         Ok(Ok((_, Response::RunningConfig(config)))) => Ok(config),
         Ok(Ok((_, other))) => Err(Failure::new(format!("unexpected reply from the daemon: {other:?}"))),

@@ -12,13 +12,12 @@ use isinit_shared::client::{Client, ClientError};
 use isinit_shared::protocol::{Request, Response, Snapshot};
 use isinit_shared::transport::{Endpoint, SshRoute};
 use std::io::Write;
-use std::process::ExitCode;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// How long one host has to answer a one-shot request, connection
-/// included: ssh to a dead address can hang far longer than an operator
-/// waits.
+/// included, unless `--timeout` says otherwise: ssh to a dead address can
+/// hang far longer than an operator waits.
 pub const HOST_DEADLINE: Duration = Duration::from_secs(10);
 
 /// What is asked of every host, in a form that can be sent to a task.
@@ -45,26 +44,37 @@ impl HostCmd {
             ClientCmd::Check { .. } => {
                 return Err(Failure::new("check reads a local file: --host does not apply to it"));
             }
+            ClientCmd::Reexec | ClientCmd::Metrics => {
+                return Err(Failure::new(
+                    "--host applies to status, tell, reload, logs, shutdown, restart, retry, signal and drift",
+                ));
+            }
         })
     }
 }
 
-/// Runs `command` on every host; prints as described in the module
-/// documentation. Non-zero exit when any host failed.
-pub async fn run(command: ClientCmd, hosts: Vec<String>) -> ExitCode {
+/// Exit status when every host answered.
+const ALL_OK: u8 = 0;
+/// Exit status when any host failed.
+const SOME_FAILED: u8 = 1;
+
+/// Runs `command` on every host, each within `deadline`; prints as
+/// described in the module documentation. Returns the exit status:
+/// non-zero when any host failed.
+pub async fn run(command: ClientCmd, hosts: Vec<String>, deadline: Duration) -> u8 {
     let cmd = match HostCmd::from_client(command) {
         Ok(cmd) => cmd,
         Err(f) => return fail(&f),
     };
     let endpoints: Vec<Endpoint> = hosts.iter().map(|h| Endpoint::Ssh(SshRoute::from_env(h))).collect();
     if let HostCmd::Logs { tag, lines, follow: true } = &cmd {
-        return follow(&hosts, endpoints, tag, *lines).await;
+        return follow(&hosts, endpoints, tag, *lines, deadline).await;
     }
     let tasks: Vec<_> = endpoints
         .into_iter()
         .map(|endpoint| {
             let cmd = cmd.clone();
-            tokio::spawn(async move { ask(&endpoint, &cmd).await })
+            tokio::spawn(async move { ask(&endpoint, &cmd, deadline).await })
         })
         .collect();
     let mut results = Vec::with_capacity(tasks.len());
@@ -75,7 +85,7 @@ pub async fn run(command: ClientCmd, hosts: Vec<String>) -> ExitCode {
         return match only {
             Ok(text) => {
                 print!("{text}");
-                ExitCode::SUCCESS
+                ALL_OK
             }
             Err(f) => fail(f),
         };
@@ -85,12 +95,12 @@ pub async fn run(command: ClientCmd, hosts: Vec<String>) -> ExitCode {
     let ok =
         if json { print_json(&mut stdout, &hosts, &results) } else { print_prefixed(&mut stdout, &hosts, &results) };
     let _ = stdout.flush();
-    if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if ok { ALL_OK } else { SOME_FAILED }
 }
 
-fn fail(f: &Failure) -> ExitCode {
+fn fail(f: &Failure) -> u8 {
     eprintln!("isinit: {f}");
-    ExitCode::FAILURE
+    SOME_FAILED
 }
 
 /// `DEST: line` for every line of every host; errors on stderr. False if
@@ -145,9 +155,9 @@ fn print_json(out: &mut impl Write, hosts: &[String], results: &[Result<String, 
 }
 
 /// One host's whole answer as the text the local command would print,
-/// under [`HOST_DEADLINE`] (a `shutdown --wait` waits past it only once
-/// the daemon has accepted).
-async fn ask(endpoint: &Endpoint, cmd: &HostCmd) -> Result<String, Failure> {
+/// within `deadline` (a `shutdown --wait` waits past it only once the
+/// daemon has accepted).
+async fn ask(endpoint: &Endpoint, cmd: &HostCmd, deadline: Duration) -> Result<String, Failure> {
     let request = match cmd {
         HostCmd::Status { .. } => Request::Status,
         HostCmd::Tell { group, level, dry_run } => {
@@ -158,13 +168,11 @@ async fn ask(endpoint: &Endpoint, cmd: &HostCmd) -> Result<String, Failure> {
         HostCmd::Logs { tag, lines, .. } => Request::Logs { tag: tag.clone(), lines: *lines, follow: false },
     };
     let answer = async {
-        let (mut client, reply) = Client::connect_and_request_to(endpoint, &request).await?;
+        let (mut client, reply) = Client::connect_and_request_to(endpoint, &request, deadline).await?;
         let text = shape(&mut client, cmd, reply).await?;
         Ok::<_, Failure>((client, text))
     };
-    let (mut client, text) = tokio::time::timeout(HOST_DEADLINE, answer)
-        .await
-        .map_err(|_| Failure::new(format!("no answer within {} s", HOST_DEADLINE.as_secs())))??;
+    let (mut client, text) = tokio::time::timeout(deadline, answer).await.map_err(|_| no_answer(deadline))??;
     if let HostCmd::Shutdown { wait: true } = cmd {
         // The daemon closes every connection once every process has
         // stopped; its pid is on another host, so that close is the sign.
@@ -228,6 +236,11 @@ fn status_text(snap: &Snapshot, with_processes: bool) -> String {
     out
 }
 
+/// A host that did not answer in time.
+pub fn no_answer(deadline: Duration) -> Failure {
+    Failure::new(format!("no answer within {} s", deadline.as_secs_f64()))
+}
+
 fn unexpected(r: Response) -> Failure {
     Failure::new(format!("unexpected reply from the daemon: {r:?}"))
 }
@@ -240,14 +253,14 @@ enum Followed {
 
 /// `logs -f` on several hosts: lines printed as they arrive, prefixed
 /// unless there is one host; ends when every host's stream has ended.
-async fn follow(hosts: &[String], endpoints: Vec<Endpoint>, tag: &str, lines: u32) -> ExitCode {
+async fn follow(hosts: &[String], endpoints: Vec<Endpoint>, tag: &str, lines: u32, deadline: Duration) -> u8 {
     // Bounded: a host that talks faster than stdout drains waits.
     let (tx, mut rx) = mpsc::channel::<Followed>(1024);
     for (i, endpoint) in endpoints.into_iter().enumerate() {
         let tx = tx.clone();
         let request = Request::Logs { tag: tag.to_string(), lines, follow: true };
         tokio::spawn(async move {
-            if let Err(f) = follow_one(i, &endpoint, &request, &tx).await {
+            if let Err(f) = follow_one(i, &endpoint, &request, deadline, &tx).await {
                 let _ = tx.send(Followed::Failed(i, f)).await;
             }
         });
@@ -261,7 +274,7 @@ async fn follow(hosts: &[String], endpoints: Vec<Endpoint>, tag: &str, lines: u3
                 let mut out = std::io::stdout().lock();
                 let written = if single { writeln!(out, "{text}") } else { writeln!(out, "{}: {text}", hosts[i]) };
                 if written.and_then(|_| out.flush()).is_err() {
-                    return ExitCode::SUCCESS; // stdout closed (`| head`)
+                    return ALL_OK; // stdout closed (`| head`)
                 }
             }
             Followed::Failed(i, f) => {
@@ -270,18 +283,19 @@ async fn follow(hosts: &[String], endpoints: Vec<Endpoint>, tag: &str, lines: u3
             }
         }
     }
-    if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if ok { ALL_OK } else { SOME_FAILED }
 }
 
 async fn follow_one(
     i: usize,
     endpoint: &Endpoint,
     request: &Request,
+    deadline: Duration,
     tx: &mpsc::Sender<Followed>,
 ) -> Result<(), Failure> {
-    let (mut client, reply) = tokio::time::timeout(HOST_DEADLINE, Client::connect_and_request_to(endpoint, request))
-        .await
-        .map_err(|_| Failure::new(format!("no answer within {} s", HOST_DEADLINE.as_secs())))??;
+    // The deadline bounds the connection and the backlog; the stream then
+    // runs until the daemon or the operator ends it.
+    let (mut client, reply) = Client::connect_and_request_to(endpoint, request, deadline).await?;
     let Response::Logs { lines, .. } = reply else {
         return Err(unexpected(reply));
     };

@@ -6,12 +6,14 @@ pub mod bridge;
 mod commands;
 pub mod drift;
 pub mod fleet;
+mod generate;
 pub mod hosts;
 pub mod ocf;
 mod render;
 
 pub use args::{Cli, ClientCmd, Cmd, DaemonArgs, OcfArgs};
 pub use commands::run;
+pub use generate::generate_if_asked;
 
 use isinit_shared::client::ClientError;
 use std::fmt;

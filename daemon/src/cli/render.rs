@@ -1,6 +1,7 @@
 //! How the command line prints what the daemon answers. Pure functions, so
 //! the output format is pinned by unit tests.
 
+use isinit_shared::config::Mode;
 use isinit_shared::protocol::{GroupStatus, Plan, ProcessStatus, ProcessUsage, Snapshot};
 use std::fmt::Write;
 
@@ -9,9 +10,13 @@ pub fn group_line(g: &GroupStatus) -> String {
     format!("{} {} {}", g.name, g.level.as_deref().unwrap_or("-"), g.state)
 }
 
-/// One indented line per process under `status GROUP`.
+/// One indented line per process under `status GROUP`. A `notify` entry
+/// says whether it is ready, and the last `STATUS=` text it reported.
 pub fn process_line(p: &ProcessStatus) -> String {
     let mut line = format!("  {} {} {}", p.tag, p.mode, p.state.as_str().replace(' ', "_"));
+    if p.mode == Mode::Notify && p.pid.is_some() {
+        line.push_str(if p.ready { " ready" } else { " not_ready" });
+    }
     if let Some(pid) = p.pid {
         let _ = write!(line, " pid={pid}");
     }
@@ -21,6 +26,9 @@ pub fn process_line(p: &ProcessStatus) -> String {
     }
     if let Some(e) = &p.start_error {
         let _ = write!(line, " error={e:?}");
+    }
+    if let Some(text) = &p.status_text {
+        let _ = write!(line, " status={text:?}");
     }
     line
 }
@@ -59,7 +67,6 @@ pub fn json_with_usage(snap: &Snapshot, usage: &[ProcessUsage]) -> serde_json::R
 #[cfg(test)]
 mod tests {
     use super::*;
-    use isinit_shared::config::Mode;
     use isinit_shared::protocol::{ExitStatus, GroupState, ProcessState};
 
     #[test]
@@ -95,8 +102,24 @@ mod tests {
             backoff_until_ms: None,
             start_error: None,
             in_file: true,
+            ready: false,
+            status_text: None,
         };
         assert_eq!(process_line(&p), "  mta respawn not_started pid=42 respawns=3 last=signal_9");
+        let db = ProcessStatus {
+            mode: Mode::Notify,
+            state: ProcessState::Running,
+            status_text: Some("warming up".into()),
+            ..p.clone()
+        };
+        assert_eq!(
+            process_line(&db),
+            "  mta notify running not_ready pid=42 respawns=3 last=signal_9 status=\"warming up\""
+        );
+        assert_eq!(
+            process_line(&ProcessStatus { ready: true, status_text: None, ..db }).split(' ').nth(5),
+            Some("ready")
+        );
     }
 
     #[test]
@@ -131,6 +154,8 @@ mod tests {
             backoff_until_ms: None,
             start_error: None,
             in_file: true,
+            ready: false,
+            status_text: None,
         };
         snap.processes = vec![p("a"), p("b")];
         let usage = [ProcessUsage {

@@ -2,7 +2,7 @@
 //! auditing them, sending signals, and answering a restart or retry only
 //! once the new process runs — or could not start, or was overtaken.
 
-use super::{Outcome, Peer, Runtime, signals};
+use super::{Outcome, Peer, Runtime, signal_names};
 use crate::supervisor::{Now, StartProgress, StartTicket};
 use isinit_shared::protocol::{ErrorKind, ErrorReply};
 use nix::errno::Errno;
@@ -104,7 +104,7 @@ impl Runtime {
 
     /// `signal TAG SIGNAL`: sent to every process group of the entry.
     pub(super) fn signal(&mut self, tag: &str, text: &str, peer: Peer) -> Outcome {
-        let signal = signals::parse(text)?;
+        let signal = signal_names::parse(text)?;
         let pgids = self.sup.signal_targets(tag)?;
         let name = signal.as_str().trim_start_matches("SIG");
         self.record_audit(peer, format!("signal {tag} {name}"));

@@ -63,6 +63,17 @@ pub enum Command {
         /// Where the snapshot and the update receiver go.
         reply: oneshot::Sender<(Box<Snapshot>, broadcast::Receiver<Update>)>,
     },
+    /// Re-execute the daemon binary (`isinit reexec`). On success the
+    /// process image is replaced and the new one answers on `conn`; the
+    /// reply carries only why it failed.
+    Reexec {
+        /// Who asked, for the audit trail.
+        peer: Peer,
+        /// The requesting connection, answered by the new image.
+        conn: std::os::fd::OwnedFd,
+        /// Where the failure goes.
+        reply: oneshot::Sender<Outcome>,
+    },
     /// Whether `tag` names an entry or a record the daemon knows.
     KnowsTag {
         /// The tag a `logs` request names.
@@ -106,6 +117,13 @@ pub enum Command {
     LiveGroups {
         /// Where the `(tag, process groups)` list goes.
         reply: oneshot::Sender<Vec<(String, Vec<i32>)>>,
+    },
+    /// Something an operator should know that is not a state change (the
+    /// log directory filled up): kept with the notices of the snapshot and
+    /// published to subscribers.
+    Notice {
+        /// One line for humans.
+        message: String,
     },
     /// The isinittab in force, for `isinit drift`; the caller reads the
     /// file on disk itself, off the runtime task.

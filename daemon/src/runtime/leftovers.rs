@@ -26,6 +26,22 @@ pub struct Leftover {
     pub pgid: i32,
     /// The entry it was started for (`ISINIT_TAG`), for the log.
     pub tag: String,
+    /// Its `ISINIT_ENTRY` mark: which entry it is, to adopt it.
+    pub mark: Option<String>,
+    /// When it started (wall clock, ms), from `/proc/PID/stat`.
+    pub started_at_ms: u64,
+}
+
+impl Leftover {
+    /// The supervisor's view of it, for adoption.
+    pub fn orphan(&self) -> crate::supervisor::Orphan {
+        crate::supervisor::Orphan {
+            pid: self.pid,
+            pgid: self.pgid,
+            mark: self.mark.clone(),
+            started_at_ms: self.started_at_ms,
+        }
+    }
 }
 
 /// Every process whose environment marks it as started for `socket`.
@@ -47,16 +63,35 @@ pub fn find(socket: &Path) -> Vec<Leftover> {
             // (to talk to the daemon) has no ISINIT_TAG and is left alone.
             let tag = vars.iter().find_map(|v| v.strip_prefix(b"ISINIT_TAG="))?;
             let tag = String::from_utf8_lossy(tag).into_owned();
-            Some(Leftover { pid, pgid: pgid_of(pid)?, tag })
+            let mark = vars
+                .iter()
+                .find_map(|v| v.strip_prefix(b"ISINIT_ENTRY="))
+                .map(|m| String::from_utf8_lossy(m).into_owned());
+            let (pgid, started_at_ms) = stat_of(pid)?;
+            Some(Leftover { pid, pgid, tag, mark, started_at_ms })
         })
         .collect()
 }
 
-/// Field 5 of `/proc/PID/stat`, read after the parenthesised command name
-/// (which may itself contain spaces and parentheses).
-fn pgid_of(pid: i32) -> Option<i32> {
+/// Fields 5 (process group) and 22 (start time, in clock ticks since
+/// boot) of `/proc/PID/stat`, read after the parenthesised command name
+/// (which may itself contain spaces and parentheses); the start time
+/// turned into wall-clock milliseconds with the boot time of `/proc/stat`.
+fn stat_of(pid: i32) -> Option<(i32, u64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat[stat.rfind(')')? + 1..].split_whitespace().nth(2)?.parse().ok()
+    let fields: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
+    let pgid = fields.get(2)?.parse().ok()?;
+    let ticks: u64 = fields.get(19)?.parse().ok()?;
+    Some((pgid, started_ms(ticks).unwrap_or_else(isinit_shared::time::now_ms)))
+}
+
+/// Wall-clock milliseconds of a start time in clock ticks since boot.
+fn started_ms(ticks: u64) -> Option<u64> {
+    let proc_stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let btime: u64 = proc_stat.lines().find_map(|l| l.strip_prefix("btime "))?.trim().parse().ok()?;
+    // SAFETY: sysconf takes a constant and returns a number.
+    let hz = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).ok().filter(|hz| *hz > 0)?;
+    btime.checked_mul(1000)?.checked_add(ticks.checked_mul(1000)? / hz)
 }
 
 /// Stops the leftovers' process groups: SIGINT, SIGTERM after

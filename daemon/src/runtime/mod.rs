@@ -4,17 +4,25 @@
 
 mod actions;
 mod command;
+pub mod handover;
 pub mod leftovers;
 pub mod output;
+pub mod readiness;
 pub mod reap;
+mod reexec;
+mod restore;
+mod signal_names;
 pub mod signals;
 pub mod spawn;
+pub mod state;
 mod statusfile;
 pub mod usage;
 
 use statusfile::StatusFile;
 
 pub use command::{Command, Outcome, Peer};
+pub use reexec::ReexecKit;
+pub use restore::answer_reexec;
 
 use crate::supervisor::{Effect, Now, StopSignal, Supervisor, Timing};
 use isinit_shared::config::{ConfigErrors, Inittab};
@@ -25,7 +33,6 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use std::collections::VecDeque;
 use std::path::PathBuf;
-use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{broadcast, mpsc, watch};
 
 /// Where the daemon keeps its files and how patient it is, resolved once at
@@ -38,6 +45,8 @@ pub struct Settings {
     pub socket: PathBuf,
     /// The status file.
     pub initstat: PathBuf,
+    /// The state file: told levels, kept across daemon restarts.
+    pub state: PathBuf,
     /// Where each tag's output file lives.
     pub logdir: PathBuf,
     /// A tag's output file is rotated past this size.
@@ -63,6 +72,13 @@ pub struct Runtime {
     status_file: Option<StatusFile>,
     /// Restarts and retries accepted but not yet answered (`actions.rs`).
     pending: Vec<actions::PendingStart>,
+    state_writer: Option<state::StateWriter>,
+    reexec: Option<ReexecKit>,
+    output: Option<output::OutputHub>,
+    /// Pids of adopted processes that ended, from their pidfd watchers.
+    adopted_exits: (mpsc::UnboundedSender<i32>, mpsc::UnboundedReceiver<i32>),
+    /// The tags whose output is captured, for the output actor.
+    output_tags: watch::Sender<output::TagSet>,
 }
 
 impl Runtime {
@@ -79,9 +95,13 @@ impl Runtime {
             started_at_ms: now.wall_ms,
             now_ms: now.wall_ms,
             halting: false,
+            tells_total: 0,
+            clients_connected: 0,
         };
+        let sup = Supervisor::new(config, settings.timing, now);
         Runtime {
-            sup: Supervisor::new(config, settings.timing, now),
+            output_tags: watch::Sender::new(std::sync::Arc::new(sup.known_tags())),
+            sup,
             settings,
             info: watch::Sender::new(info),
             seq: 0,
@@ -90,7 +110,19 @@ impl Runtime {
             notices: VecDeque::new(),
             status_file: None,
             pending: Vec::new(),
+            state_writer: None,
+            reexec: None,
+            output: None,
+            adopted_exits: mpsc::unbounded_channel(),
         }
+    }
+
+    /// Lets the runtime re-execute the daemon (`isinit reexec`) and hand
+    /// over the output positions of `output`.
+    pub fn with_reexec(mut self, kit: ReexecKit, output: output::OutputHub) -> Runtime {
+        self.reexec = Some(kit);
+        self.output = Some(output);
+        self
     }
 
     /// The daemon identity, kept current for the server's hello replies.
@@ -98,14 +130,42 @@ impl Runtime {
         self.info.subscribe()
     }
 
+    /// The tags whose output is captured, kept current for the output
+    /// actor: set at start and on every reload (defect 3d: nothing else is
+    /// ever captured, and tags that leave are dropped).
+    pub fn output_tags(&self) -> watch::Receiver<output::TagSet> {
+        self.output_tags.subscribe()
+    }
+
+    /// Publishes the tag set after the file or the records changed.
+    fn publish_output_tags(&self) {
+        let tags = self.sup.known_tags();
+        self.output_tags.send_if_modified(|current| {
+            if **current == tags {
+                return false;
+            }
+            *current = std::sync::Arc::new(tags);
+            true
+        });
+    }
+
     /// Runs until shutdown has stopped every process; then removes the
     /// status file.
-    pub async fn run(mut self, mut commands: mpsc::Receiver<Command>) -> std::io::Result<()> {
-        let mut sigchld = signal(SignalKind::child())?;
-        let mut sighup = signal(SignalKind::hangup())?;
-        let mut sigterm = signal(SignalKind::terminate())?;
-        let mut sigint = signal(SignalKind::interrupt())?;
+    pub async fn run(
+        mut self,
+        mut commands: mpsc::Receiver<Command>,
+        signals: signals::Signals,
+    ) -> std::io::Result<()> {
+        let signals::Signals { child: mut sigchld, hangup: mut sighup, terminate: mut sigterm, interrupt: mut sigint } =
+            signals;
         self.status_file = Some(StatusFile::start(self.settings.initstat.clone()));
+        if self.state_writer.is_none() {
+            self.state_writer = Some(state::StateWriter::start(self.settings.state.clone())?);
+        }
+        for pid in self.sup.adopted_pids() {
+            self.watch_adopted(pid);
+        }
+        let mut readiness = readiness::Readiness::start(&self.settings.socket)?;
         // Children that exited before the handler was installed.
         self.reap();
         self.carry_out().await;
@@ -120,17 +180,25 @@ impl Runtime {
             tokio::select! {
                 biased;
                 _ = sigchld.recv() => self.reap(),
+                Some(pid) = self.adopted_exits.1.recv() => self.adopted_exited(pid),
                 _ = timer => {
                     let now = Now::real();
                     self.sup.fire_timers(now);
                     self.sup.sweep(now, reap::group_alive);
                 }
                 Some(cmd) = commands.recv() => {
-                    self.handle(cmd);
+                    if let Command::Reexec { peer, conn, reply } = cmd {
+                        self.record_audit(peer, "reexec".to_string());
+                        let reason = self.reexec(conn).await;
+                        let _ = reply.send(Err(ErrorReply::new(ErrorKind::Rejected, reason)));
+                    } else {
+                        self.handle(cmd);
+                    }
                     // Let the connection task send its reply before the
                     // effects run: a tell returns once the switch started.
                     tokio::task::yield_now().await;
                 }
+                Some(n) = readiness.messages.recv() => readiness.deliver(&mut self.sup, n),
                 _ = sighup.recv() => {
                     if let Err(e) = self.reload() {
                         tracing::error!("reload on SIGHUP refused, nothing changed:\n{}", e.details.join("\n"));
@@ -147,6 +215,10 @@ impl Runtime {
         if let Some(status_file) = self.status_file.take() {
             status_file.remove().await;
         }
+        // A clean shutdown stopped everything: nothing is left to restore.
+        if let Some(state) = self.state_writer.take() {
+            state.remove().await;
+        }
         Ok(())
     }
 
@@ -160,6 +232,7 @@ impl Runtime {
             self.sup.child_exited(now, pid, status);
         }
         self.sup.sweep(now, reap::group_alive);
+        self.save_state();
     }
 
     /// Begins shutdown. A second SIGTERM or SIGINT while halting (Ctrl-C
@@ -167,6 +240,7 @@ impl Runtime {
     /// shutdown` only waits, so a retrying script cannot SIGKILL services.
     fn shutdown(&mut self, why: &str, hurry_if_repeated: bool) {
         if !self.sup.is_halting() {
+            crate::notify::stopping(); // sd_notify: STOPPING=1
             tracing::info!("{why}: shutting down, stopping every process");
             self.sup.shutdown(Now::real());
         } else if hurry_if_repeated {
@@ -181,10 +255,13 @@ impl Runtime {
         match cmd {
             Command::Tell { group, level, peer, reply } => {
                 let outcome = self.tell(&group, &level);
-                if outcome.is_ok() {
-                    self.record_audit(peer, format!("tell {group} {level}"));
+                if outcome.is_err() {
+                    let _ = reply.send(outcome);
+                    return;
                 }
-                let _ = reply.send(outcome);
+                self.info.send_modify(|i| i.tells_total = i.tells_total.saturating_add(1)); // metrics: isinit_tells_total
+                self.record_audit(peer, format!("tell {group} {level}"));
+                self.reply_once_saved(reply, outcome);
             }
             Command::Plan { group, level, reply } => {
                 let plan = match self.reread() {
@@ -227,6 +304,14 @@ impl Runtime {
             Command::LiveGroups { reply } => {
                 let _ = reply.send(self.sup.live_process_groups());
             }
+            Command::Reexec { reply, .. } => {
+                let _ = reply.send(Err(ErrorReply::new(ErrorKind::Rejected, "reexec is handled by the run loop")));
+            }
+            Command::Notice { message } => {
+                let notice = NoticeRecord { at_ms: now.wall_ms, message };
+                push_capped(&mut self.notices, notice.clone(), NOTICES_KEPT);
+                self.publish(Event::Notice { at_ms: notice.at_ms, message: notice.message });
+            }
             Command::RunningConfig { reply } => {
                 let config = self.sup.config();
                 let _ = reply.send((self.settings.config.clone(), config.sha256.clone(), config.text.clone()));
@@ -244,6 +329,7 @@ impl Runtime {
     }
 
     fn reload(&mut self) -> Outcome {
+        let _reloading = crate::notify::Reloading::begin(); // sd_notify: RELOADING=1 now, READY=1 when done
         match self.reread()? {
             Some(newer) => {
                 self.adopt(newer)?;
@@ -253,6 +339,7 @@ impl Runtime {
                 // Unchanged file: still re-apply levels, as SPEC §6 says.
                 let same = self.sup.config().clone();
                 self.sup.reload(Now::real(), same)?;
+                self.publish_output_tags();
                 Ok("reloaded (file unchanged)".to_string())
             }
         }
@@ -264,7 +351,9 @@ impl Runtime {
             i.config_path = newer.path.display().to_string();
             i.config_sha256 = newer.sha256.clone();
         });
-        self.sup.reload(Now::real(), newer)
+        self.sup.reload(Now::real(), newer)?;
+        self.publish_output_tags();
+        Ok(())
     }
 
     /// The file if it differs from the one in force; an error if it is invalid.
@@ -343,6 +432,9 @@ impl Runtime {
                         if let Some(f) = &self.status_file {
                             f.update(self.sup.status_lines());
                         }
+                        // A group settled or began switching: keep the
+                        // state file's progress current (no one waits).
+                        self.save_state();
                     }
                     Effect::Log(line) => tracing::warn!("{line}"),
                     Effect::Exit => exit = true,

@@ -1,51 +1,57 @@
-//! Signal names as operators type them (`HUP`, `SIGHUP`, `hup`, `1`), for
-//! `isinit signal`. The daemon, not the client, parses them, so every
-//! client is held to the same list.
+//! The daemon's signal handlers, installed once, first thing (issue 6,
+//! defect 3f): before any leftover is stopped or adopted, so a SIGTERM in
+//! that time is handled, not fatal. Across `reexec` the old image blocks
+//! the signals it handles before `execve` (the mask survives it) and the
+//! new one unblocks them once its handlers are in place: a signal in
+//! between stays pending instead of killing or being lost.
 
-use isinit_shared::protocol::{ErrorKind, ErrorReply};
-use nix::sys::signal::Signal;
-use std::str::FromStr;
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
-/// The signal `text` names: a name with or without `SIG`, any case, or a
-/// number. Signal 0 (a probe, not a signal) and unknown names are refused.
-pub fn parse(text: &str) -> Result<Signal, ErrorReply> {
-    let trimmed = text.trim();
-    let parsed = match trimmed.parse::<i32>() {
-        Ok(0) => None,
-        Ok(n) => Signal::try_from(n).ok(),
-        Err(_) => {
-            let upper = trimmed.to_ascii_uppercase();
-            let name = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
-            Signal::from_str(&name).ok()
-        }
-    };
-    parsed.ok_or_else(|| {
-        ErrorReply::new(
-            ErrorKind::Rejected,
-            format!("unknown signal `{text}` (try HUP, INT, TERM, USR1, USR2, KILL or a number)"),
-        )
-    })
+/// The signals [`Signals`] handles, blocked across an `execve`.
+const HANDLED: [libc::c_int; 4] = [libc::SIGCHLD, libc::SIGHUP, libc::SIGTERM, libc::SIGINT];
+
+/// One stream per signal the runtime acts on.
+pub struct Signals {
+    /// A child exited: reap.
+    pub child: Signal,
+    /// Reload.
+    pub hangup: Signal,
+    /// Shut down.
+    pub terminate: Signal,
+    /// Shut down (Ctrl-C).
+    pub interrupt: Signal,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_with_or_without_sig_in_any_case_and_numbers() {
-        for text in ["HUP", "SIGHUP", "hup", "SigHup", "1", " HUP "] {
-            assert_eq!(parse(text), Ok(Signal::SIGHUP), "{text}");
-        }
-        assert_eq!(parse("USR2"), Ok(Signal::SIGUSR2));
-        assert_eq!(parse("9"), Ok(Signal::SIGKILL));
+impl Signals {
+    /// Installs the handlers, then unblocks the signals (a no-op unless
+    /// this image was exec'd by `reexec`, which blocked them).
+    pub fn install() -> std::io::Result<Signals> {
+        let signals = Signals {
+            child: signal(SignalKind::child())?,
+            hangup: signal(SignalKind::hangup())?,
+            terminate: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+        };
+        set_blocked(false)?;
+        Ok(signals)
     }
+}
 
-    #[test]
-    fn unknown_names_zero_and_out_of_range_are_refused() {
-        for text in ["", "0", "FOO", "SIG", "SIGFOO", "999", "-1", "HUP1"] {
-            let e = parse(text).expect_err(text);
-            assert_eq!(e.kind, ErrorKind::Rejected);
-            assert!(e.message.starts_with("unknown signal"), "{text}: {}", e.message);
+/// Blocks (or unblocks) the handled signals for this thread, which is the
+/// one that calls `execve`.
+pub fn set_blocked(blocked: bool) -> std::io::Result<()> {
+    // SAFETY: the set is plain data initialised by sigemptyset before use;
+    // pthread_sigmask only reads it.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for sig in HANDLED {
+            libc::sigaddset(&mut set, sig);
+        }
+        let how = if blocked { libc::SIG_BLOCK } else { libc::SIG_UNBLOCK };
+        match libc::pthread_sigmask(how, &set, std::ptr::null_mut()) {
+            0 => Ok(()),
+            rc => Err(std::io::Error::from_raw_os_error(rc)),
         }
     }
 }

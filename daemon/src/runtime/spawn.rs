@@ -4,13 +4,20 @@
 //! loop (`reap.rs`), and a tokio `Child` would reap behind our back and
 //! steal exit statuses (STYLE.md trap 4).
 
+mod invocation;
+
+pub use invocation::{Invocation, exec_prefixed, invocation};
+
 use crate::supervisor::SpawnRequest;
 use std::ffi::CString;
 use std::fs::OpenOptions;
+use std::io::Write;
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::ffi::OsStringExt;
+use std::os::unix::fs::MetadataExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 /// The file a tag's output goes to.
 ///
@@ -46,8 +53,9 @@ pub fn tag_of_output(file_name: &str) -> Option<String> {
     String::from_utf8(bytes).ok()
 }
 
-/// Starts `/bin/sh -c COMMAND` as the leader of a new process group and
-/// returns its pid (= its process group id).
+/// Starts an entry's command as the leader of a new process group and
+/// returns its pid (= its process group id): the command itself when it
+/// needs no shell, else `/bin/sh -c` ([`invocation`]).
 ///
 /// `posix_spawn` rather than fork: glibc starts the child with
 /// `CLONE_VM | CLONE_VFORK`, so the daemon's page tables are neither copied
@@ -56,54 +64,170 @@ pub fn tag_of_output(file_name: &str) -> Option<String> {
 /// clone and exec (STYLE.md trap 5). Everything SPEC §5–§6 asks of the child
 /// is expressed as spawn attributes: its own process group, every signal at
 /// its default disposition, an empty signal mask, stdin `/dev/null`, stdout
-/// and stderr appended to its output file.
+/// and stderr appended to its output file, and no other descriptor.
+///
+/// glibc reports an `exec` failure as the spawn's result, so a command that
+/// does not exist fails to start here (`NAME: not found`), where a shell
+/// would have started and exited 127. The reason is also written into the
+/// output file, where the shell would have written its complaint.
 pub fn spawn(req: &SpawnRequest, logdir: &Path, socket: &Path) -> Result<i32, String> {
     let path = output_path(logdir, &req.tag);
-    let out = OpenOptions::new()
+    let mut out = OpenOptions::new()
         .create(true)
         .append(true)
         .mode(0o640)
         .open(&path)
         .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    let command = CString::new(req.command.as_str()).map_err(|_| "the command contains a NUL byte".to_string())?;
-    let argv: [*mut libc::c_char; 4] =
-        [c"/bin/sh".as_ptr().cast_mut(), c"-c".as_ptr().cast_mut(), command.as_ptr().cast_mut(), std::ptr::null_mut()];
-    let env = child_environment(req, socket);
-    let mut envp: Vec<*mut libc::c_char> = env.iter().map(|e| e.as_ptr().cast_mut()).collect();
-    envp.push(std::ptr::null_mut());
-
+    let mut env = child_environment(req, socket);
     let attrs = SpawnAttrs::new().map_err(|e| format!("cannot prepare spawn attributes: {e}"))?;
     let actions = FileActions::new(out.as_raw_fd()).map_err(|e| format!("cannot prepare spawn file actions: {e}"))?;
+    let result = match invocation(&req.command) {
+        Invocation::Direct(words) => {
+            add_pwd(&mut env);
+            match launch(Program::Search, &words, &env, &actions, &attrs) {
+                // Like execvp and Perl: a file the kernel cannot execute
+                // (a script without `#!`) is run by the shell.
+                Err(e) if e.raw_os_error() == Some(libc::ENOEXEC) => {
+                    shell(&req.command, &env, &actions, &attrs).map_err(|e| format!("cannot start /bin/sh: {e}"))
+                }
+                Err(e) => Err(not_started(words.first().map_or("", String::as_str), &e)),
+                Ok(pid) => Ok(pid),
+            }
+        }
+        Invocation::Shell(script) => {
+            shell(&script, &env, &actions, &attrs).map_err(|e| format!("cannot start /bin/sh: {e}"))
+        }
+    };
+    if let Err(reason) = &result {
+        // Best effort: the status reply carries the reason anyway.
+        let _ = writeln!(out, "isinit: failed to start: {reason}");
+    }
+    result
+}
+
+/// The reason a directly executed command did not start, in the shell's
+/// words where it has some.
+fn not_started(name: &str, e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(libc::ENOENT) => format!("{name}: not found"),
+        Some(libc::EACCES) => format!("{name}: permission denied"),
+        _ => format!("cannot execute {name}: {e}"),
+    }
+}
+
+/// What the shell would have done to the environment before running the
+/// command: `PWD` names the working directory. Like dash, an inherited
+/// `PWD` is kept if it is an absolute path to the same directory (it may go
+/// through a symbolic link), and replaced otherwise. The daemon never
+/// changes its directory or `PWD`, so the answer is worked out once.
+fn add_pwd(env: &mut Vec<CString>) {
+    static PWD: OnceLock<Option<CString>> = OnceLock::new();
+    let Some(pwd) = PWD.get_or_init(daemon_pwd) else { return };
+    env.retain(|e| !e.as_bytes().starts_with(b"PWD="));
+    env.push(pwd.clone());
+}
+
+/// `PWD=…` for the daemon's working directory; `None` if it has none.
+fn daemon_pwd() -> Option<CString> {
+    let inherited = std::env::var_os("PWD").map(PathBuf::from);
+    let value = match inherited {
+        Some(p) if p.is_absolute() && same_file(&p, Path::new(".")) => p,
+        _ => std::env::current_dir().ok()?,
+    };
+    let mut pair = b"PWD=".to_vec();
+    pair.extend(value.into_os_string().into_vec());
+    CString::new(pair).ok()
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
+}
+
+/// Runs `/bin/sh -c SCRIPT`.
+fn shell(script: &str, env: &[CString], actions: &FileActions, attrs: &SpawnAttrs) -> std::io::Result<i32> {
+    let words = ["/bin/sh".to_owned(), "-c".to_owned(), script.to_owned()];
+    launch(Program::Path, &words, env, actions, attrs)
+}
+
+/// Whether `argv[0]` is searched in `PATH`.
+#[derive(Clone, Copy)]
+enum Program {
+    /// `posix_spawnp`: `execvp`'s search of the daemon's `PATH` (a name
+    /// with a `/` is used as it is).
+    Search,
+    /// `posix_spawn`: `argv[0]` is the path.
+    Path,
+}
+
+fn launch(
+    program: Program,
+    words: &[String],
+    env: &[CString],
+    actions: &FileActions,
+    attrs: &SpawnAttrs,
+) -> std::io::Result<i32> {
+    let words: Vec<CString> = words
+        .iter()
+        .map(|w| CString::new(w.as_str()))
+        .collect::<Result<_, _>>()
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "the command contains a NUL byte"))?;
+    let Some(file) = words.first() else {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "empty command"));
+    };
+    let mut argv: Vec<*mut libc::c_char> = words.iter().map(|w| w.as_ptr().cast_mut()).collect();
+    argv.push(std::ptr::null_mut());
+    let mut envp: Vec<*mut libc::c_char> = env.iter().map(|e| e.as_ptr().cast_mut()).collect();
+    envp.push(std::ptr::null_mut());
     let mut pid: libc::pid_t = 0;
     // SAFETY: every pointer is valid for the call: argv and envp are
     // NUL-terminated arrays of NUL-terminated strings that outlive it, and
-    // the attribute objects were initialised above.
-    let rc =
-        unsafe { libc::posix_spawn(&mut pid, c"/bin/sh".as_ptr(), &actions.0, &attrs.0, argv.as_ptr(), envp.as_ptr()) };
-    if rc != 0 {
-        return Err(format!("cannot start /bin/sh: {}", std::io::Error::from_raw_os_error(rc)));
-    }
-    Ok(pid)
+    // the attribute objects were initialised by their constructors.
+    let rc = unsafe {
+        match program {
+            Program::Search => {
+                libc::posix_spawnp(&mut pid, file.as_ptr(), &actions.0, &attrs.0, argv.as_ptr(), envp.as_ptr())
+            }
+            Program::Path => {
+                libc::posix_spawn(&mut pid, file.as_ptr(), &actions.0, &attrs.0, argv.as_ptr(), envp.as_ptr())
+            }
+        }
+    };
+    check(rc).map(|()| pid)
 }
 
-/// The daemon's environment plus `ISINIT_GROUP`, `ISINIT_TAG` and
+/// The daemon's environment (less `NOTIFY_SOCKET`: a child must not talk to
+/// systemd as if it were the daemon) plus `ISINIT_GROUP`, `ISINIT_TAG` and
 /// `ISINIT_LEVEL` (SPEC §6), and `ISINIT_SOCKET`: the mark by which a later
 /// daemon recognises what this one left behind (`leftovers.rs`), and which
-/// makes an `isinit` run by the child talk to this daemon.
+/// makes an `isinit` run by the child talk to this daemon; `ISINIT_ENTRY`
+/// tells that later daemon which entry it was (to adopt it). A `notify`
+/// entry also gets `NOTIFY_SOCKET`: the daemon's readiness socket.
 fn child_environment(req: &SpawnRequest, socket: &Path) -> Vec<CString> {
+    let notify = super::readiness::address(socket);
     let socket = socket.display().to_string();
-    let ours = [
+    let mut ours = vec![
         ("ISINIT_GROUP", &req.group),
         ("ISINIT_TAG", &req.tag),
         ("ISINIT_LEVEL", &req.level),
         ("ISINIT_SOCKET", &socket),
+        ("ISINIT_ENTRY", &req.mark),
     ];
-    let inherited = std::env::vars_os().filter(|(k, _)| !ours.iter().any(|(name, _)| k == name)).map(|(k, v)| {
-        let mut pair = k.into_vec();
-        pair.push(b'=');
-        pair.extend(v.into_vec());
-        pair
-    });
+    // Only `notify` entries are told where to report readiness (SPEC §11).
+    if req.notify {
+        ours.push(("NOTIFY_SOCKET", &notify));
+    }
+    let inherited = std::env::vars_os()
+        .filter(|(k, _)| !ours.iter().any(|(name, _)| k == name))
+        .filter(|(k, _)| k != crate::notify::ENV) // the service manager's socket is the daemon's alone
+        .map(|(k, v)| {
+            let mut pair = k.into_vec();
+            pair.push(b'=');
+            pair.extend(v.into_vec());
+            pair
+        });
     let added = ours.iter().map(|(k, v)| format!("{k}={v}").into_bytes());
     // Entries with a NUL cannot be passed on; the kernel would cut them.
     inherited.chain(added).filter_map(|pair| CString::new(pair).ok()).collect()
@@ -154,8 +278,14 @@ fn add_glibc_reserved(set: &mut libc::sigset_t) {
     unsafe { *(set as *mut libc::sigset_t).cast::<u64>() |= RESERVED };
 }
 
-/// `posix_spawn_file_actions_t` for stdin `/dev/null` and stdout/stderr
-/// onto `out`, destroyed on drop.
+/// `posix_spawn_file_actions_t` for stdin `/dev/null`, stdout/stderr onto
+/// `out`, and every other descriptor closed, destroyed on drop.
+///
+/// The daemon opens its own descriptors close-on-exec, but whatever it
+/// inherited without that flag (a shell's `exec 7<file`, a leaked socket of
+/// the service manager) would otherwise reach every child: a held lock, a
+/// pipe that never sees EOF. glibc ≥ 2.34 closes them in the child with
+/// `close_range`, after the `dup2`s.
 struct FileActions(libc::posix_spawn_file_actions_t);
 
 impl FileActions {
@@ -167,6 +297,7 @@ impl FileActions {
             check(libc::posix_spawn_file_actions_addopen(&mut actions.0, 0, c"/dev/null".as_ptr(), libc::O_RDONLY, 0))?;
             check(libc::posix_spawn_file_actions_adddup2(&mut actions.0, out, 1))?;
             check(libc::posix_spawn_file_actions_adddup2(&mut actions.0, out, 2))?;
+            check(libc::posix_spawn_file_actions_addclosefrom_np(&mut actions.0, 3))?;
             Ok(actions)
         }
     }

@@ -25,12 +25,26 @@ impl StatusFile {
         let (tx, mut rx) = watch::channel(String::new());
         let target = path.clone();
         let task = tokio::spawn(async move {
+            // Said once per run of failures (a read-only directory fails
+            // every write), and once when writing works again.
+            let mut failing = false;
             while rx.changed().await.is_ok() {
                 let contents = rx.borrow_and_update().clone();
                 let file = target.clone();
-                let result = tokio::task::spawn_blocking(move || write_atomically(&file, &contents)).await;
-                if let Ok(Err(e)) = result {
-                    tracing::warn!("cannot write status file {}: {e}", target.display());
+                match tokio::task::spawn_blocking(move || write_atomically(&file, &contents)).await {
+                    Ok(Ok(())) if failing => {
+                        failing = false;
+                        tracing::info!("status file {} written again", target.display());
+                    }
+                    Ok(Err(e)) if !failing => {
+                        failing = true;
+                        tracing::warn!(
+                            "cannot write status file {}: {e}; supervision goes on, and the file is written again once possible",
+                            target.display()
+                        );
+                    }
+                    Ok(Err(e)) => tracing::debug!("still cannot write status file {}: {e}", target.display()),
+                    Ok(Ok(())) | Err(_) => {}
                 }
             }
         });
@@ -61,9 +75,11 @@ fn write_atomically(path: &Path, contents: &str) -> std::io::Result<()> {
     }
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(contents.as_bytes())?;
+    let written = std::fs::File::create(&tmp).and_then(|mut f| f.write_all(contents.as_bytes()));
+    let result = written.and_then(|()| std::fs::rename(&tmp, path));
+    if result.is_err() {
+        // A half-written temporary file must not linger (a full disk).
+        let _ = std::fs::remove_file(&tmp);
     }
-    std::fs::rename(&tmp, path)
+    result
 }

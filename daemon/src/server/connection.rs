@@ -3,18 +3,13 @@
 use super::{Context, HELLO_TIMEOUT, IDLE_TIMEOUT, WRITE_TIMEOUT, handlers};
 use crate::runtime::Peer;
 use isinit_shared::protocol::chunk;
-use isinit_shared::protocol::frame::{FrameError, read_message_limited, write_message};
+use isinit_shared::protocol::frame::{FrameError, read_message, write_message};
 use isinit_shared::protocol::{ErrorKind, ErrorReply, PROTOCOL_VERSION, Request, Response};
 use tokio::io::{AsyncReadExt, BufReader};
 use tokio::net::UnixStream;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::watch;
-
-/// Largest request frame accepted. Requests carry a group, a level or a
-/// tag, never bulk data; a low cap bounds what 256 hostile clients can make
-/// the daemon hold.
-const MAX_REQUEST_LEN: usize = 64 * 1024;
 
 /// The two halves of a connection and who is on the other end.
 pub struct Conn {
@@ -25,6 +20,8 @@ pub struct Conn {
     pub writer: OwnedWriteHalf,
     /// The client's credentials, for the permission check and the audit.
     pub peer: Peer,
+    /// Becomes true while the daemon re-executes (see `Context::ending`).
+    pub ending: watch::Receiver<bool>,
 }
 
 impl Conn {
@@ -59,11 +56,21 @@ impl Conn {
         tokio::select! {
             _ = self.reader.read(&mut scratch) => None,
             _ = super::until_exiting(exiting) => None,
+            _ = super::until_exiting(&mut self.ending) => None,
             item = rx.recv() => match item {
                 Ok(item) => Some(Ok(item)),
                 Err(RecvError::Lagged(missed)) => Some(Err(missed)),
                 Err(RecvError::Closed) => None,
             },
+        }
+    }
+
+    /// Ends a stream: if the daemon is re-executing, tells the client so
+    /// (an error with a reason), so that it reconnects rather than guess.
+    pub async fn end_stream(&mut self) {
+        if *self.ending.borrow() {
+            let e = ErrorReply::new(ErrorKind::Rejected, super::REEXEC_REASON);
+            let _ = self.send(&Response::Error(e)).await;
         }
     }
 
@@ -78,14 +85,14 @@ impl Conn {
 /// Serves one connection to its end; every failure ends only this task.
 pub async fn serve(stream: UnixStream, peer: Peer, ctx: Context) {
     let (reader, writer) = stream.into_split();
-    let mut conn = Conn { reader: BufReader::new(reader), writer, peer };
+    let mut conn = Conn { reader: BufReader::new(reader), writer, peer, ending: ctx.ending.clone() };
     if !hello(&mut conn, &ctx).await {
         return;
     }
     let mut exiting = ctx.exiting.clone();
     loop {
         let next = tokio::select! {
-            next = tokio::time::timeout(IDLE_TIMEOUT, read_message_limited::<_, Request>(&mut conn.reader, MAX_REQUEST_LEN)) => next,
+            next = tokio::time::timeout(IDLE_TIMEOUT, read_message::<_, Request>(&mut conn.reader)) => next,
             _ = super::until_exiting(&mut exiting) => return,
         };
         let request = match next {
@@ -107,6 +114,7 @@ pub async fn serve(stream: UnixStream, peer: Peer, ctx: Context) {
             Request::Retry { tag } => handlers::retry::handle(&ctx, peer, tag).await,
             Request::Signal { tag, signal } => handlers::signal::handle(&ctx, peer, tag, signal).await,
             Request::Usage => handlers::usage::handle(&ctx).await,
+            Request::Reexec => return handlers::reexec::handle(&ctx, conn).await,
             Request::RunningConfig => handlers::running_config::handle(&ctx).await,
         };
         if conn.send(&reply).await.is_err() {
@@ -117,12 +125,7 @@ pub async fn serve(stream: UnixStream, peer: Peer, ctx: Context) {
 
 /// Exchanges hellos; false when the connection must end.
 async fn hello(conn: &mut Conn, ctx: &Context) -> bool {
-    let first = match tokio::time::timeout(
-        HELLO_TIMEOUT,
-        read_message_limited::<_, Request>(&mut conn.reader, MAX_REQUEST_LEN),
-    )
-    .await
-    {
+    let first = match tokio::time::timeout(HELLO_TIMEOUT, read_message::<_, Request>(&mut conn.reader)).await {
         Ok(Ok(first)) => first,
         Ok(Err(FrameError::Closed)) | Err(_) => return false,
         Ok(Err(e)) => {

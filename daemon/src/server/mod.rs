@@ -28,10 +28,18 @@ pub const MAX_CONNECTIONS: usize = 256;
 /// however many idle readers hold the shared slots, an operator can still
 /// tell, reload and shut down.
 pub const RESERVED_CONNECTIONS: usize = 32;
+/// Streams (subscriptions, `logs -f`) that can exist at once: one per
+/// connection at most.
+pub const STREAM_SLOTS: usize = MAX_CONNECTIONS + RESERVED_CONNECTIONS;
+/// What a stream ended by `reexec` is told.
+pub const REEXEC_REASON: &str = "daemon re-executing; reconnect";
 /// How long a new client has to say hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a request-reply connection may sit idle between requests.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long the listener waits after a failed accept (EMFILE) before
+/// trying again.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 /// How long one reply may take to write before the client is dropped.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -52,6 +60,15 @@ pub struct Context {
     /// Becomes true when the daemon is exiting: connections finish the
     /// reply they are writing and close.
     pub exiting: watch::Receiver<bool>,
+    /// The connection slots, which also count the clients being served
+    /// (`isinit_clients_connected`).
+    pub slots: Slots,
+    /// Becomes true while the daemon re-executes: streams end, telling
+    /// their clients to reconnect.
+    pub ending: watch::Receiver<bool>,
+    /// One permit held by every live stream, so that `reexec` can wait
+    /// until they have all delivered their last message.
+    pub streams: Arc<Semaphore>,
 }
 
 /// One permit per connection being served. Privileged peers draw from
@@ -77,6 +94,14 @@ impl Slots {
             .try_acquire_owned()
             .or_else(|e| if privileged { self.reserved.clone().try_acquire_owned() } else { Err(e) })
             .ok()
+    }
+
+    /// How many connections are being served now: the slots taken from
+    /// both pools.
+    pub fn connected(&self) -> u32 {
+        let taken = (MAX_CONNECTIONS - self.shared.available_permits().min(MAX_CONNECTIONS))
+            + (RESERVED_CONNECTIONS - self.reserved.available_permits().min(RESERVED_CONNECTIONS));
+        u32::try_from(taken).unwrap_or(u32::MAX)
     }
 
     /// Waits (at most `limit`) until every connection task has finished, so
@@ -116,17 +141,28 @@ pub(crate) async fn until_exiting(exiting: &mut watch::Receiver<bool>) {
 }
 
 /// Accepts connections until the task is dropped.
-pub async fn serve(listener: UnixListener, ctx: Context, slots: Slots) {
+pub async fn serve(listener: UnixListener, ctx: Context) {
+    let slots = ctx.slots.clone();
+    // Accept failures in a row: EMFILE repeats until a descriptor is freed,
+    // and is said once, not twenty times a second.
+    let mut failures = 0u64;
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
             Err(e) => {
+                if failures == 0 {
+                    tracing::warn!("cannot accept connections: {e}; retrying until it works");
+                }
+                failures += 1;
                 // EMFILE and friends: back off briefly instead of spinning.
-                tracing::warn!("accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
                 continue;
             }
         };
+        if failures > 0 {
+            tracing::info!("accepting connections again, after {failures} failed attempts");
+            failures = 0;
+        }
         let peer = match stream.peer_cred() {
             Ok(c) => Peer { uid: c.uid(), pid: c.pid().and_then(|p| u32::try_from(p).ok()) },
             Err(e) => {

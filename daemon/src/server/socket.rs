@@ -44,6 +44,13 @@ pub struct SocketFile {
 }
 
 impl SocketFile {
+    /// The socket file at `path` as it is now: for an image started by
+    /// `reexec`, which inherited the listener bound to it.
+    pub fn existing(path: &Path) -> SocketFile {
+        let ino = std::fs::metadata(path).map(|m| m.ino()).unwrap_or(0);
+        SocketFile { path: path.to_owned(), ino }
+    }
+
     /// Removes the socket file unless another daemon has since replaced it.
     pub fn remove(&self) {
         if std::fs::metadata(&self.path).is_ok_and(|m| m.ino() == self.ino) {
@@ -53,11 +60,42 @@ impl SocketFile {
 }
 
 /// Binds the control socket, refusing if another daemon answers on it.
+///
+/// The check for a live daemon, the removal of a stale socket and the bind
+/// happen under an exclusive `flock` on `SOCKET.lock` (issue 6, defect
+/// 3e): two daemons started at the same moment cannot both judge the
+/// socket stale; the second waits, then finds the first answering.
 pub async fn bind(path: &Path) -> Result<(UnixListener, SocketFile), BindError> {
     let io = |source| BindError::Io { path: path.to_owned(), source };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
+    let _lock = lock(path).map_err(io)?;
+    bind_locked(path).await
+}
+
+/// An exclusive lock on the file beside the socket, held until dropped.
+fn lock(socket: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::fd::AsRawFd;
+    let mut name = socket.as_os_str().to_owned();
+    name.push(".lock");
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(name)?;
+    loop {
+        // SAFETY: flock on a descriptor we own. Blocking is fine here: the
+        // daemon does nothing else before its socket is bound, and the
+        // holder keeps it at most for one bounded connect attempt.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
+            return Ok(file);
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+async fn bind_locked(path: &Path) -> Result<(UnixListener, SocketFile), BindError> {
+    let io = |source| BindError::Io { path: path.to_owned(), source };
     if let Ok(meta) = std::fs::symlink_metadata(path) {
         if !meta.file_type().is_socket() {
             return Err(BindError::NotASocket(path.to_owned()));

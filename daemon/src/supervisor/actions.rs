@@ -19,6 +19,9 @@ pub enum AfterStop {
     Forget,
     /// It is started again: an operator asked for a restart.
     Restart,
+    /// It is started again as a respawn would be, throttle included: a
+    /// `notify` process did not report `READY=1` in time.
+    Respawn,
 }
 
 /// An accepted restart or retry, to follow until the new process runs.
@@ -59,6 +62,7 @@ impl Supervisor {
         if p.phase == Phase::Stopping {
             let why = match p.after_stop {
                 AfterStop::Restart => "is already restarting",
+                AfterStop::Respawn => "is being restarted (it did not report READY=1 in time)",
                 AfterStop::Forget => "is being stopped",
             };
             return Err(rejected(format!("{tag} {why}")));

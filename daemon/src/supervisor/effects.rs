@@ -39,6 +39,12 @@ pub struct SpawnRequest {
     pub level: String,
     /// Run with `/bin/sh -c`.
     pub command: String,
+    /// `ISINIT_ENTRY`: what a later daemon compares to adopt the process
+    /// (see `Supervisor::entry_mark`).
+    pub mark: String,
+    /// A `notify` entry: the child gets `NOTIFY_SOCKET`, the daemon's
+    /// readiness socket (SPEC §11). No other child does.
+    pub notify: bool,
 }
 
 /// One thing for the runtime to do.

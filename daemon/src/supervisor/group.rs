@@ -174,10 +174,10 @@ impl Supervisor {
                             // (SPEC §6): it starts once the old record,
                             // being stopped, is gone.
                             Some(p) if p.entry.group != group => GroupEvent::Blocked(entry.tag),
-                            Some(p) => GroupEvent::Passed { waits_for: p.is_foreground_alive().then_some(entry.tag) },
+                            Some(p) => GroupEvent::Passed { waits_for: p.holds_start().then_some(entry.tag) },
                             None => {
                                 self.start(now, &entry, &level);
-                                GroupEvent::Passed { waits_for: entry.mode.is_foreground().then_some(entry.tag) }
+                                GroupEvent::Passed { waits_for: entry.mode.gates_start().then_some(entry.tag) }
                             }
                         },
                     }
@@ -204,8 +204,9 @@ impl Supervisor {
     }
 
     /// Called when `tag` is done as far as `group`'s start is concerned: a
-    /// foreground entry finished or failed to start, or the record of
-    /// another group that held the tag was forgotten.
+    /// foreground entry finished or failed to start, a `notify` entry
+    /// reported `READY=1`, or the record of another group that held the tag
+    /// was forgotten.
     pub(super) fn foreground_finished(&mut self, now: Now, group: &str, tag: &str) {
         if self.step(group, GroupEvent::Finished(tag.to_string()), now) {
             self.advance(now, group);

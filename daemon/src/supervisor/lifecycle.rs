@@ -1,6 +1,7 @@
 //! The life of one process record: start, exit, respawn and its throttle
 //! (SPEC §4), graceful stop with escalation (SPEC §5), and forgetting.
 
+use super::actions::AfterStop;
 use super::process::{Phase, Proc};
 use super::timers::Timer;
 use super::{Effect, Now, SpawnRequest, StopSignal, Supervisor};
@@ -17,14 +18,20 @@ impl Supervisor {
         p.phase = Phase::Running;
         p.pid = None;
         p.start_error = None;
+        p.adopted = false;
         p.started_at = Some(now.mono);
         p.started_at_ms = Some(now.wall_ms);
+        // A respawned notify entry is not ready until it says so again.
+        p.ready = false;
+        p.status_text = None;
         self.dirty_procs.insert(entry.tag.clone());
         self.effects.push(Effect::Spawn(SpawnRequest {
             group: entry.group.clone(),
             tag: entry.tag.clone(),
             level: level.to_string(),
             command: entry.command.clone(),
+            mark: Supervisor::entry_mark(entry),
+            notify: entry.mode == Mode::Notify,
         }));
     }
 
@@ -37,13 +44,16 @@ impl Supervisor {
             Ok(pid) => {
                 p.pid = Some(pid);
                 p.pgids.insert(pid);
+                if p.entry.mode == Mode::Notify {
+                    self.arm_ready_timeout(now, tag, pid);
+                }
             }
             Err(error) => {
                 p.start_error = Some(error.clone());
                 p.phase = Phase::FailedToStart(error.clone());
                 let (group, mode) = (p.entry.group.clone(), p.entry.mode);
                 self.log(format!("{tag}: cannot start: {error}"));
-                if mode == Mode::Respawn && !self.halting {
+                if mode.is_respawned() && !self.halting {
                     self.throttle(now, tag);
                 }
                 if mode.is_foreground() {
@@ -61,6 +71,7 @@ impl Supervisor {
         };
         let tag = tag.clone();
         p.pid = None;
+        p.ready = false;
         p.last_exit = Some(status);
         let ran_ms = p.started_at.map(|t| now.mono.saturating_duration_since(t).as_millis() as u64).unwrap_or(0);
         let exits = self.exits.entry(tag.clone()).or_default();
@@ -74,7 +85,7 @@ impl Supervisor {
             return true;
         }
         match mode {
-            Mode::Respawn if !self.halting && self.still_wanted(&tag) => {
+            mode if mode.is_respawned() && !self.halting && self.still_wanted(&tag) => {
                 self.respawn_or_throttle(now, &tag);
             }
             _ => {
@@ -90,7 +101,7 @@ impl Supervisor {
     }
 
     /// Whether the record's group is at a level its entry has.
-    fn still_wanted(&self, tag: &str) -> bool {
+    pub(super) fn still_wanted(&self, tag: &str) -> bool {
         let Some(p) = self.procs.get(tag) else { return false };
         let level = self.groups.get(&p.entry.group).and_then(|g| g.level.as_deref());
         level.is_some_and(|l| p.entry.in_level(l))
@@ -98,7 +109,7 @@ impl Supervisor {
 
     /// SPEC §4: restart at once, unless it has already been started more
     /// than `rapid_starts` times in quick succession.
-    fn respawn_or_throttle(&mut self, now: Now, tag: &str) {
+    pub(super) fn respawn_or_throttle(&mut self, now: Now, tag: &str) {
         let Some(p) = self.procs.get(tag) else { return };
         let quick = p.started_at.is_some_and(|t| now.mono.saturating_duration_since(t) < self.timing.rapid_window);
         if quick && p.rapid_starts > self.timing.rapid_starts {
@@ -145,6 +156,7 @@ impl Supervisor {
                         self.timers.arm(now.after(delay).mono, Timer::Escalate { tag, pgid, signal: next });
                     }
                 }
+                Timer::ReadyTimeout { tag, pid } => self.ready_timed_out(now, &tag, pid),
                 Timer::Respawn { tag } => {
                     if self.procs.get(&tag).is_some_and(|p| matches!(p.phase, Phase::Backoff { .. }))
                         && self.still_wanted(&tag)
@@ -184,6 +196,10 @@ impl Supervisor {
                 self.start_again(now, &tag);
                 continue;
             }
+            if self.procs.get(&tag).is_some_and(|p| p.after_stop == AfterStop::Respawn) {
+                self.respawn_after_stop(now, &tag);
+                continue;
+            }
             if let Some(group) = self.forget(now, &tag) {
                 self.advance(now, &group);
             }
@@ -205,7 +221,7 @@ impl Supervisor {
         p.phase = Phase::Stopping;
         let pgids: Vec<i32> = p.pgids.iter().copied().collect();
         self.dirty_procs.insert(tag.to_string());
-        self.timers.cancel(|t| matches!(t, Timer::Respawn { tag: t2 } if t2 == tag));
+        self.timers.cancel(|t| matches!(t, Timer::Respawn { .. } | Timer::ReadyTimeout { .. }) && t.tag() == tag);
         let at = now.after(self.timing.term_after).mono;
         for pgid in pgids {
             self.effects.push(Effect::Signal { pgid, signal: StopSignal::Int });
@@ -221,9 +237,7 @@ impl Supervisor {
     /// which waits for the old record to go, moves on at once.
     pub(super) fn forget(&mut self, now: Now, tag: &str) -> Option<String> {
         let p = self.procs.remove(tag)?;
-        self.timers.cancel(|t| match t {
-            Timer::Respawn { tag: t2 } | Timer::Escalate { tag: t2, .. } => t2 == tag,
-        });
+        self.timers.cancel(|t| t.tag() == tag);
         self.dirty_procs.insert(tag.to_string());
         if let Some(home) = self.config.entry(tag).map(|e| e.group.clone())
             && home != p.entry.group

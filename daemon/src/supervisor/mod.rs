@@ -9,11 +9,14 @@
 //! with no process at all.
 
 mod actions;
+mod adopt;
 mod effects;
 mod group;
 mod group_phase;
+mod handover;
 mod lifecycle;
 mod process;
+mod readiness;
 mod snapshot;
 mod timers;
 mod timing;
@@ -22,7 +25,10 @@ mod timing;
 mod tests;
 
 pub use actions::{AfterStop, StartProgress, StartTicket};
+pub use adopt::{Orphan, Ran, SavedLevel};
 pub use effects::{Effect, SpawnRequest, StopSignal};
+pub use handover::SupervisorState;
+pub use readiness::{Accepted, NotifyMessage, Refusal, Sender};
 pub use timing::{Now, Timing};
 
 use group_phase::{GroupEvent, GroupPhase};
@@ -106,6 +112,11 @@ impl Supervisor {
     /// stopped: what `logs` may ask about.
     pub fn knows_tag(&self, tag: &str) -> bool {
         self.config.entry(tag).is_some() || self.procs.contains_key(tag)
+    }
+
+    /// Every tag [`Supervisor::knows_tag`] accepts: whose output is captured.
+    pub fn known_tags(&self) -> BTreeSet<String> {
+        self.config.entries.iter().map(|e| e.tag.clone()).chain(self.procs.keys().cloned()).collect()
     }
 
     /// Why a tell of `group` to `level` under `config` cannot be accepted

@@ -47,6 +47,15 @@ pub struct Proc {
     pub start_error: Option<String>,
     /// What happens once a stop has nothing left: forget, or start again.
     pub after_stop: AfterStop,
+    /// The leader was left by a previous daemon and adopted: it is not our
+    /// child, so its end is noticed with a pidfd and its status is unknown.
+    pub adopted: bool,
+    /// A `notify` process: whether the current run has reported `READY=1`
+    /// (SPEC §11). False again whenever it is started anew. Plain data so
+    /// a re-executed daemon can take it over.
+    pub ready: bool,
+    /// The last `STATUS=` text the current (or last) run reported.
+    pub status_text: Option<String>,
 }
 
 impl Proc {
@@ -63,6 +72,9 @@ impl Proc {
             last_exit: None,
             start_error: None,
             after_stop: AfterStop::Forget,
+            adopted: false,
+            ready: false,
+            status_text: None,
         }
     }
 
@@ -71,9 +83,15 @@ impl Proc {
         self.pid.is_some() || !self.pgids.is_empty()
     }
 
-    /// Whether the leader is alive in the foreground of its group's start.
-    pub fn is_foreground_alive(&self) -> bool {
-        self.entry.mode.is_foreground() && self.phase == Phase::Running
+    /// Whether the group's start must hold its next entry back for this
+    /// record: a `wait`/`test` whose leader is alive in the foreground, or
+    /// a `notify` that has not reported `READY=1` yet (running, being
+    /// restarted or throttled: it is still on its way to ready).
+    pub fn holds_start(&self) -> bool {
+        match self.entry.mode {
+            Mode::Notify => !self.ready,
+            mode => mode.is_foreground() && self.phase == Phase::Running,
+        }
     }
 
     /// A `test` that ran and did not exit 0 (or never started).

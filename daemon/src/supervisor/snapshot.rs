@@ -11,7 +11,7 @@ use isinit_shared::protocol::{Event, ExitRecord, GroupState, GroupStatus, Proces
 use std::collections::VecDeque;
 
 /// The state SPEC §3.5 names for a group's phase.
-fn group_state(phase: &GroupPhase) -> GroupState {
+pub(super) fn group_state(phase: &GroupPhase) -> GroupState {
     match phase {
         GroupPhase::Configured => GroupState::Configured,
         GroupPhase::Stopping => GroupState::Stopping,
@@ -51,6 +51,11 @@ fn record_status(p: &Proc, exits: Option<&VecDeque<ExitRecord>>, in_file: bool) 
         start_error: p.start_error.clone(),
         state: process_state(p),
         in_file,
+        ready: match p.entry.mode {
+            Mode::Notify => p.ready,
+            _ => p.phase == Phase::Running && p.pid.is_some(),
+        },
+        status_text: p.status_text.clone(),
         ..blank_status(&p.entry, exits)
     }
 }
@@ -72,6 +77,8 @@ fn blank_status(entry: &Entry, exits: Option<&VecDeque<ExitRecord>>) -> ProcessS
         backoff_until_ms: None,
         start_error: None,
         in_file: true,
+        ready: false,
+        status_text: None,
     }
 }
 

@@ -1,5 +1,5 @@
-//! Pending deadlines of the supervisor: stop escalations and throttled
-//! respawns. The runtime sleeps until [`Timers::next_deadline`]; there is no
+//! Pending deadlines of the supervisor: stop escalations, throttled
+//! respawns and readiness deadlines. The runtime sleeps until [`Timers::next_deadline`]; there is no
 //! periodic tick anywhere.
 
 use super::effects::StopSignal;
@@ -13,6 +13,18 @@ pub enum Timer {
     Escalate { tag: String, pgid: i32, signal: StopSignal },
     /// Start the throttled `respawn` entry `tag` again.
     Respawn { tag: String },
+    /// The `notify` process `pid` of `tag` had `ready_timeout` to report
+    /// `READY=1`; if it has not, it is stopped and started again.
+    ReadyTimeout { tag: String, pid: i32 },
+}
+
+impl Timer {
+    /// The entry the timer is for.
+    pub fn tag(&self) -> &str {
+        match self {
+            Timer::Escalate { tag, .. } | Timer::Respawn { tag } | Timer::ReadyTimeout { tag, .. } => tag,
+        }
+    }
 }
 
 /// Deadlines ordered by time; the `u64` keeps equal instants distinct.
@@ -31,6 +43,12 @@ impl Timers {
     /// Drops every pending timer the predicate matches.
     pub fn cancel(&mut self, mut matches: impl FnMut(&Timer) -> bool) {
         self.pending.retain(|_, t| !matches(t));
+    }
+
+    /// Every pending timer with its deadline, earliest first (for the
+    /// state handed over on reexec).
+    pub fn entries(&self) -> impl Iterator<Item = (Instant, &Timer)> {
+        self.pending.iter().map(|((at, _), t)| (*at, t))
     }
 
     pub fn next_deadline(&self) -> Option<Instant> {

@@ -17,6 +17,9 @@ pub struct Timing {
     pub term_after: Duration,
     /// SIGTERM → SIGKILL delay (10 s).
     pub kill_after: Duration,
+    /// How long a `notify` process has to report `READY=1` before it is
+    /// stopped and started again (SPEC §11: 90 s).
+    pub ready_timeout: Duration,
 }
 
 impl Default for Timing {
@@ -27,9 +30,14 @@ impl Default for Timing {
             rapid_starts: 5,
             term_after: Duration::from_secs(5),
             kill_after: Duration::from_secs(10),
+            ready_timeout: Duration::from_secs(90),
         }
     }
 }
+
+/// The furthest ahead any deadline is put: far beyond any delay a flag
+/// accepts, far before the end of any clock.
+pub const FAR: Duration = Duration::from_secs(10 * 365 * 24 * 60 * 60);
 
 /// "Now", passed into every supervisor call so that tests control time:
 /// the monotonic clock for deadlines, the wall clock for what is displayed.
@@ -47,8 +55,24 @@ impl Now {
         Now { mono: Instant::now(), wall_ms: isinit_shared::time::now_ms() }
     }
 
-    /// This instant plus `d`, on both clocks.
+    /// This instant plus `d`, on both clocks. Never panics: delays are
+    /// bounded at parse time (one day), and anything past [`FAR`] is
+    /// treated as `FAR` (issue 6, defect 3b).
     pub fn after(self, d: Duration) -> Now {
-        Now { mono: self.mono + d, wall_ms: self.wall_ms + d.as_millis() as u64 }
+        let d = d.min(FAR);
+        Now {
+            mono: self.mono.checked_add(d).unwrap_or(self.mono),
+            wall_ms: self.wall_ms.saturating_add(u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        }
+    }
+
+    /// This instant minus `d` on both clocks (for a process that started
+    /// before this daemon did), or the instant itself if the monotonic
+    /// clock does not reach back that far.
+    pub fn before(self, d: Duration) -> Now {
+        Now {
+            mono: self.mono.checked_sub(d).unwrap_or(self.mono),
+            wall_ms: self.wall_ms.saturating_sub(u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        }
     }
 }

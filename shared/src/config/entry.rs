@@ -18,6 +18,10 @@ pub enum Mode {
     Test,
     /// Never started and in no level; a running process of it is stopped.
     Off,
+    /// Like `Respawn`, but the group's next entry starts only once the
+    /// process has reported `READY=1` by the sd_notify protocol (SPEC §11).
+    /// Appended last: bincode numbers variants by position.
+    Notify,
 }
 
 impl Mode {
@@ -29,12 +33,26 @@ impl Mode {
             Mode::Wait => "wait",
             Mode::Test => "test",
             Mode::Off => "off",
+            Mode::Notify => "notify",
         }
     }
 
     /// Whether the group's start phase waits for this entry to exit.
     pub fn is_foreground(self) -> bool {
         matches!(self, Mode::Wait | Mode::Test)
+    }
+
+    /// Whether the process is started again whenever it exits (SPEC §4):
+    /// `respawn`, and `notify`, which is a `respawn` that reports readiness.
+    pub fn is_respawned(self) -> bool {
+        matches!(self, Mode::Respawn | Mode::Notify)
+    }
+
+    /// Whether the group's start phase holds its next entry back until this
+    /// one is done with: a `wait`/`test` until it exits, a `notify` until it
+    /// has reported `READY=1`.
+    pub fn gates_start(self) -> bool {
+        matches!(self, Mode::Wait | Mode::Test | Mode::Notify)
     }
 
     pub(crate) fn parse(s: &str) -> Option<Mode> {
@@ -44,6 +62,7 @@ impl Mode {
             "wait" => Mode::Wait,
             "test" => Mode::Test,
             "off" => Mode::Off,
+            "notify" => Mode::Notify,
             _ => return None,
         })
     }
@@ -76,7 +95,8 @@ pub struct Levels {
 impl Levels {
     /// Splits a non-empty, trimmed field into its labels. Public because a
     /// snapshot carries each entry's field as written, and clients (the OCF
-    /// agent) must decide level membership exactly as the daemon does.
+    /// agent) must decide level membership exactly as the daemon does; a
+    /// daemon taking over from another rebuilds the entries it was handed.
     pub fn from_field(raw: &str) -> Levels {
         let mut labels: Vec<String> = if raw.contains(',') {
             raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
@@ -162,4 +182,6 @@ pub struct Directives {
     pub log: Option<PathBuf>,
     /// `:::logdir:` — where each process's output is kept.
     pub logdir: Option<PathBuf>,
+    /// `:::state:` — where the told levels are kept across daemon restarts.
+    pub state: Option<PathBuf>,
 }

@@ -85,11 +85,12 @@ impl Parser<'_> {
             "initstat" | "clstat" => "initstat",
             "log" => "log",
             "logdir" => "logdir",
+            "state" => "state",
             "" => return self.error(n, "empty resource group"),
             other => {
                 return self.error(
                     n,
-                    format!("unknown directive `{other}` (expected socket, initstat, clstat, log or logdir)"),
+                    format!("unknown directive `{other}` (expected socket, initstat, clstat, log, logdir or state)"),
                 );
             }
         };
@@ -107,6 +108,7 @@ impl Parser<'_> {
             "socket" => self.directives.socket = value,
             "initstat" => self.directives.initstat = value,
             "log" => self.directives.log = value,
+            "state" => self.directives.state = value,
             _ => self.directives.logdir = value,
         }
     }
@@ -132,7 +134,7 @@ impl Parser<'_> {
         if mode.is_empty() {
             self.error(n, "empty mode");
         } else if parsed_mode.is_none() {
-            self.error(n, format!("unknown mode `{mode}` (expected respawn, once, wait, test or off)"));
+            self.error(n, format!("unknown mode `{mode}` (expected respawn, once, wait, test, notify or off)"));
         }
         if command.trim().is_empty() {
             self.error(n, "empty command");

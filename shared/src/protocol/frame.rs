@@ -1,14 +1,13 @@
 //! Bytes ⇄ frames: a 4-byte big-endian length, then that many bytes.
 //!
-//! The length is checked against the cap ([`MAX_FRAME_LEN`], or a smaller
-//! one a reader chooses) before a single byte of the body is allocated, so
+//! The length is checked against the cap of the message's direction
+//! ([`Message::CAP`]: requests are far smaller than replies) before a single byte of the body is allocated, so
 //! a peer claiming a 4 GiB frame costs nothing; and the body buffer grows
 //! only as bytes actually arrive, so a peer that announces a large frame
 //! and then trickles costs what it sent, not what it claimed.
 
 use super::MAX_FRAME_LEN;
-use super::codec::{self, CodecError};
-use serde::{Serialize, de::DeserializeOwned};
+use super::codec::{self, CodecError, Message};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Why a frame could not be read or written.
@@ -31,14 +30,14 @@ pub enum FrameError {
     Io(#[from] std::io::Error),
 }
 
-/// Reads one frame body of at most [`MAX_FRAME_LEN`] bytes.
+/// Reads one frame body of at most [`MAX_FRAME_LEN`] bytes (the largest
+/// cap of either direction; [`read_message`] applies the message's own).
 pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> Result<Vec<u8>, FrameError> {
-    read_frame_limited(r, MAX_FRAME_LEN).await
+    read_frame_capped(r, MAX_FRAME_LEN).await
 }
 
-/// Reads one frame body of at most `limit` bytes (the daemon reads
-/// requests, which are all small, with a far lower cap than replies).
-pub async fn read_frame_limited<R: AsyncRead + Unpin>(r: &mut R, limit: usize) -> Result<Vec<u8>, FrameError> {
+/// Reads one frame body of at most `cap` bytes.
+async fn read_frame_capped<R: AsyncRead + Unpin>(r: &mut R, cap: usize) -> Result<Vec<u8>, FrameError> {
     let mut len = [0u8; 4];
     let mut got = 0;
     while got < len.len() {
@@ -49,7 +48,7 @@ pub async fn read_frame_limited<R: AsyncRead + Unpin>(r: &mut R, limit: usize) -
         }
     }
     let len = u32::from_be_bytes(len) as usize;
-    if len > limit.min(MAX_FRAME_LEN) {
+    if len > cap {
         return Err(FrameError::TooLarge(len));
     }
     let mut body = Vec::with_capacity(len.min(INITIAL_BUFFER));
@@ -60,27 +59,29 @@ pub async fn read_frame_limited<R: AsyncRead + Unpin>(r: &mut R, limit: usize) -
     Ok(body)
 }
 
-/// Reads and decodes one message.
-pub async fn read_message<R: AsyncRead + Unpin, T: DeserializeOwned>(r: &mut R) -> Result<T, FrameError> {
-    read_message_limited(r, MAX_FRAME_LEN).await
+/// Reads and decodes one message, within its direction's one bound
+/// ([`Message::CAP`]): the frame is refused past it before its body is
+/// allocated, and decoding may claim no more than it either.
+pub async fn read_message<R: AsyncRead + Unpin, T: Message>(r: &mut R) -> Result<T, FrameError> {
+    Ok(read_sized_message(r).await?.0)
 }
 
-/// Reads and decodes one message from a frame of at most `limit` bytes.
-pub async fn read_message_limited<R: AsyncRead + Unpin, T: DeserializeOwned>(
-    r: &mut R,
-    limit: usize,
-) -> Result<T, FrameError> {
-    let body = read_frame_limited(r, limit).await?;
-    Ok(codec::decode(&body)?)
+/// [`read_message`], also returning the frame's body length (what a
+/// reader that joins several frames counts against its own bound).
+pub async fn read_sized_message<R: AsyncRead + Unpin, T: Message>(r: &mut R) -> Result<(T, usize), FrameError> {
+    let body = read_frame_capped(r, T::CAP).await?;
+    Ok((codec::decode(&body)?, body.len()))
 }
 
 /// What a frame's buffer starts at; it grows as the body arrives.
 const INITIAL_BUFFER: usize = 16 * 1024;
 
-/// Encodes `msg` as a complete frame (length prefix included).
-pub fn encode_frame<T: Serialize>(msg: &T) -> Result<Vec<u8>, FrameError> {
+/// Encodes `msg` as a complete frame (length prefix included), refusing
+/// one the other side would refuse (see [`codec::fits`]), so a message
+/// that is sent is always one that is read.
+pub fn encode_frame<T: Message>(msg: &T) -> Result<Vec<u8>, FrameError> {
     let body = codec::encode(msg)?;
-    if body.len() > MAX_FRAME_LEN {
+    if !codec::fits::<T>(&body) {
         return Err(FrameError::TooLarge(body.len()));
     }
     let mut frame = Vec::with_capacity(4 + body.len());
@@ -90,7 +91,7 @@ pub fn encode_frame<T: Serialize>(msg: &T) -> Result<Vec<u8>, FrameError> {
 }
 
 /// Encodes and writes one message, flushing it.
-pub async fn write_message<W: AsyncWrite + Unpin, T: Serialize>(w: &mut W, msg: &T) -> Result<(), FrameError> {
+pub async fn write_message<W: AsyncWrite + Unpin, T: Message>(w: &mut W, msg: &T) -> Result<(), FrameError> {
     let frame = encode_frame(msg)?;
     w.write_all(&frame).await?;
     w.flush().await?;

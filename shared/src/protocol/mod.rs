@@ -27,10 +27,20 @@ use crate::time::UnixMillis;
 use serde::{Deserialize, Serialize};
 
 /// Bumped on every incompatible change to the messages below.
+///
+/// 2: appended restart, retry, signal, usage and reexec requests;
+/// [`DaemonInfo`] gained `tells_total` and `clients_connected`;
+/// [`ExitStatus`] gained `Unknown` (an adopted process).
 pub const PROTOCOL_VERSION: u32 = 2;
 
-/// Largest frame either side accepts (SPEC §7), checked before allocating.
+/// Largest frame either side accepts (SPEC §7), checked before allocating:
+/// the bound of the daemon's replies.
 pub const MAX_FRAME_LEN: usize = 1024 * 1024;
+
+/// Largest request frame the daemon accepts, and the most decoding one may
+/// claim. Requests carry a group, a level or a tag, never bulk data; a low
+/// cap bounds what 256 hostile clients can make the daemon hold.
+pub const MAX_REQUEST_LEN: usize = 64 * 1024;
 
 /// What a client sends. The first message of a connection must be `Hello`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -93,6 +103,10 @@ pub enum Request {
     /// the moment of asking ([`Response::Usage`]); the daemon samples
     /// nothing unless some client asks.
     Usage,
+    /// Re-execute the daemon binary in place, handing the whole state over
+    /// (SPEC §10). Answered with [`Response::Ok`] by the new image, or an
+    /// error by the old one, which then carries on.
+    Reexec,
     /// The isinittab the daemon is running and whether the file on disk
     /// differs ([`Response::RunningConfig`]); read-only, for `isinit drift`.
     RunningConfig,

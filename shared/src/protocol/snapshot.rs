@@ -48,6 +48,14 @@ pub struct DaemonInfo {
     pub now_ms: UnixMillis,
     /// Set once shutdown has begun.
     pub halting: bool,
+    /// Tells accepted since the daemon started (dry runs and refused tells
+    /// not counted), for the `isinit_tells_total` metric: a sudden rise is
+    /// an operator or a script switching levels in a loop.
+    pub tells_total: u64,
+    /// Connections the control socket is serving as the snapshot is taken
+    /// (including the one asking), for `isinit_clients_connected`: creeping
+    /// towards the connection limit means some client leaks connections.
+    pub clients_connected: u32,
 }
 
 /// One resource group.
@@ -140,6 +148,13 @@ pub struct ProcessStatus {
     pub start_error: Option<String>,
     /// False for a removed entry whose process is still being stopped.
     pub in_file: bool,
+    /// Whether the process counts as up for what follows it: a `notify`
+    /// process once it has reported `READY=1` (and until it exits), any
+    /// other process while it runs. Appended: bincode orders fields.
+    pub ready: bool,
+    /// The last `STATUS=` text a `notify` process reported (sd_notify),
+    /// control characters removed; cleared when it is started again.
+    pub status_text: Option<String>,
 }
 
 /// The state of one process (SPEC §3).
@@ -194,6 +209,10 @@ pub enum ExitStatus {
     Code(i32),
     /// Killed by this signal number.
     Signal(i32),
+    /// A process adopted from a previous daemon (after that daemon was
+    /// killed) ended: it was not our child, so its exit status cannot be
+    /// had. Never a pass.
+    Unknown,
 }
 
 impl ExitStatus {
@@ -208,6 +227,7 @@ impl std::fmt::Display for ExitStatus {
         match self {
             ExitStatus::Code(c) => write!(f, "exit {c}"),
             ExitStatus::Signal(s) => write!(f, "signal {s}"),
+            ExitStatus::Unknown => write!(f, "unknown (adopted)"),
         }
     }
 }

@@ -17,7 +17,7 @@ impl App {
                 self.usage.rows.clear();
                 self.dirty = true;
             }
-            ClientEvent::Update(update) => self.on_update(update),
+            ClientEvent::Update(update) => self.on_update(*update),
             ClientEvent::Disconnected { at_ms, reason } => {
                 let since_ms = match &self.connection {
                     Connection::Disconnected { since_ms, .. } => *since_ms,

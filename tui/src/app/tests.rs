@@ -81,7 +81,7 @@ fn a_removed_group_hands_the_selection_to_its_neighbour() {
     let mut app = app();
     app.update(Action::Down); // mail
     let update = Update { seq: 42, event: Event::GroupRemoved { name: "mail".into() } };
-    app.update(Action::Client(ClientEvent::Update(update)));
+    app.update(Action::Client(ClientEvent::Update(Box::new(update))));
     assert_eq!(group(&app), Some("spare"));
 }
 
@@ -91,7 +91,7 @@ fn a_removed_process_hands_the_selection_to_the_same_row() {
     app.update(Action::FocusNext);
     app.update(Action::Down); // postgres
     let update = Update { seq: 42, event: Event::ProcessRemoved { tag: "postgres".into() } };
-    app.update(Action::Client(ClientEvent::Update(update)));
+    app.update(Action::Client(ClientEvent::Update(Box::new(update))));
     assert_eq!(tag(&app), Some("dbcheck"));
 }
 
@@ -295,7 +295,7 @@ fn quit() {
 fn notices_come_from_the_snapshot_alone() {
     let mut app = app();
     assert!(app.notices().is_empty());
-    app.update(Action::Client(ClientEvent::Update(fixture::nginx_notice())));
+    app.update(Action::Client(ClientEvent::Update(Box::new(fixture::nginx_notice()))));
     let shown: Vec<&str> = app.notices().iter().map(|n| n.message.as_str()).collect();
     assert_eq!(shown, ["nginx respawning too rapidly: sleeping 60 seconds"]);
     assert_eq!(app.notices(), app.snapshot().map(|s| s.notices.as_slice()).unwrap_or_default());

@@ -91,8 +91,9 @@ impl ProcessAction {
 pub enum ClientEvent {
     /// A full state: the first message of a subscription, and every resync.
     Snapshot(Box<Snapshot>),
-    /// One change on the subscription, in order.
-    Update(Update),
+    /// One change on the subscription, in order. Boxed like the snapshot:
+    /// a process row makes it the largest event by far.
+    Update(Box<Update>),
     /// The subscription is down and being re-established.
     Disconnected {
         /// Local wall-clock time the problem was noticed.

@@ -120,7 +120,7 @@ async fn session(
                     return End::Gap;
                 }
                 next_seq = Some(update.seq.wrapping_add(1));
-                ClientEvent::Update(update)
+                ClientEvent::Update(Box::new(update))
             }
             Response::Error(e) => return End::Lost(e.message),
             other => return End::Lost(format!("unexpected message on the subscription: {other:?}")),

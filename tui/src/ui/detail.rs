@@ -4,8 +4,9 @@
 use super::theme;
 use crate::app::{App, Focus, OutputState, OutputView, Scroll, match_ranges};
 use crate::clock::TimeZone;
+use isinit_shared::config::Mode;
 use isinit_shared::time::human_duration;
-use isinit_shared::{ExitRecord, ProcessStatus};
+use isinit_shared::{ExitRecord, ProcessState, ProcessStatus};
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -48,9 +49,19 @@ fn title(process: Option<&ProcessStatus>, focused: bool) -> Line<'static> {
     Line::from(spans)
 }
 
-/// The command, and whatever keeps it from running.
+/// The command, and whatever keeps it from running; for a `notify`
+/// process, whether it is ready and the last `STATUS=` text it reported.
 fn command_line(p: &ProcessStatus, tz: TimeZone) -> Line<'_> {
     let mut spans = Vec::new();
+    if p.mode == Mode::Notify && p.pid.is_some() {
+        spans.push(match p.ready {
+            true => Span::styled("ready ", theme::process_state(ProcessState::Running)),
+            false => Span::styled("not ready ", theme::process_state(ProcessState::Waiting)),
+        });
+    }
+    if let Some(text) = &p.status_text {
+        spans.push(Span::styled(format!("status: {text} "), theme::header()));
+    }
     if let Some(e) = &p.start_error {
         spans.push(Span::styled(format!("cannot start: {e} "), theme::error()));
     }

@@ -4,10 +4,12 @@
 use super::table::{self, Column};
 use super::theme;
 use crate::app::{App, Focus, scroll_into_view};
-use isinit_shared::ProcessStatus;
+use isinit_shared::config::Mode;
 use isinit_shared::time::{UnixMillis, human_duration};
+use isinit_shared::{ProcessState, ProcessStatus};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Row, Table, Widget};
 use std::time::Duration;
@@ -35,6 +37,17 @@ pub(super) fn rss_text(bytes: u64) -> String {
     if value < 9.95 && unit > 0 { format!("{value:.1}{}", UNITS[unit]) } else { format!("{value:.0}{}", UNITS[unit]) }
 }
 
+/// The state cell's text and colour. A running `notify` process shows
+/// whether it has reported `READY=1` — what its group's start waits for —
+/// instead of a bare "running".
+pub(super) fn state_label(p: &ProcessStatus) -> (&'static str, Style) {
+    match (p.mode, p.state, p.ready) {
+        (Mode::Notify, ProcessState::Running, true) => ("ready", theme::process_state(ProcessState::Running)),
+        (Mode::Notify, ProcessState::Running, false) => ("not ready", theme::process_state(ProcessState::Waiting)),
+        (_, state, _) => (state.as_str(), theme::process_state(state)),
+    }
+}
+
 /// Indices of the columns below, in display order.
 const TAG: usize = 0;
 const LEVELS: usize = 2;
@@ -54,7 +67,10 @@ fn cells<'a>(p: &'a ProcessStatus, app: &App, kept: &[(usize, u16)]) -> [Cell<'a
         Cell::from(table::clip_middle(&p.tag, width_of(TAG))),
         Cell::from(p.mode.as_str()),
         Cell::from(table::clip(&p.levels, width_of(LEVELS))),
-        Cell::from(Span::styled(p.state.as_str(), theme::process_state(p.state))),
+        {
+            let (text, style) = state_label(p);
+            Cell::from(Span::styled(text, style))
+        },
         p.pid.map_or_else(dash, |pid| Cell::from(pid.to_string())),
         uptime(p, app.as_of_ms()).map_or_else(dash, Cell::from),
         Cell::from(p.respawns.to_string()),
@@ -91,7 +107,7 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let items = &view.items;
     let tag_width = table::measure("tag", items.iter().map(|p| p.tag.as_str()), 24);
     let levels_width = table::measure("levels", items.iter().map(|p| p.levels.as_str()), 16);
-    let state_width = table::measure("state", items.iter().map(|p| p.state.as_str()), 15);
+    let state_width = table::measure("state", items.iter().map(|p| state_label(p).0), 15);
     let mut columns = [
         Column { min: 7, ..Column::fill("tag", tag_width) },
         Column::fixed("mode", 7, 7),
@@ -154,6 +170,18 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_running_notify_process_shows_whether_it_is_ready() {
+        let mut p = crate::fixture::process("db", "pg", Mode::Notify, "run", "postgres");
+        assert_eq!(state_label(&p).0, "not started");
+        p.state = ProcessState::Running;
+        assert_eq!(state_label(&p).0, "not ready");
+        p.ready = true;
+        assert_eq!(state_label(&p).0, "ready");
+        p.mode = Mode::Respawn;
+        assert_eq!(state_label(&p).0, "running", "other modes keep their state");
+    }
 
     #[test]
     fn figures_fit_their_columns() {

@@ -6,7 +6,6 @@
 //! So every failure path below names its code on purpose.
 
 use std::fmt;
-use std::process::ExitCode;
 
 /// The exit codes of the OCF Resource Agent API 1.1 that this agent uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -99,7 +98,7 @@ impl Outcome {
     /// Prints the reason on stderr — errors as the `ocf-exit-reason:` line
     /// Pacemaker shows in `crm_mon`'s failed actions — and returns the
     /// process exit code.
-    pub fn finish(&self) -> ExitCode {
+    pub fn finish(&self) -> u8 {
         if let Some(reason) = &self.reason {
             if self.code.is_error() {
                 eprintln!("ocf-exit-reason:{reason}");
@@ -107,6 +106,6 @@ impl Outcome {
                 eprintln!("isinit ocf: {reason}");
             }
         }
-        ExitCode::from(self.code.value())
+        self.code.value()
     }
 }

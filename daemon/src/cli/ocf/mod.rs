@@ -52,7 +52,6 @@ pub use params::{PARAMETERS, ParamSpec, Params};
 use isinit_shared::settings;
 use session::Session;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use view::Role;
 
 /// The global `--socket`/`--config` flags, used when the resource does not
@@ -67,7 +66,7 @@ pub struct Flags<'a> {
 
 /// Runs `action` with the process environment and returns the OCF exit
 /// code (after printing the reason on stderr).
-pub async fn run(action: &str, flags: Flags<'_>) -> ExitCode {
+pub async fn run(action: &str, flags: Flags<'_>) -> u8 {
     let env = |name: &str| std::env::var(name).ok();
     dispatch(action, &env, flags).await.finish()
 }

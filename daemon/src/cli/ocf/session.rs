@@ -71,14 +71,21 @@ impl Session {
         }
     }
 
+    /// What is left of the operation's time, for the client's own deadline
+    /// (the session's, in [`Session::within`], is the one that counts).
+    fn left(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1))
+    }
+
     fn timed_out(&self, what: &str) -> SessionError {
         SessionError::TimedOut { waited: self.started.elapsed(), what: what.to_string() }
     }
 
     /// One status snapshot.
     pub async fn snapshot(&self) -> Result<Snapshot, SessionError> {
-        let (_, reply) =
-            self.within("a status reply", Client::connect_and_request(&self.socket, &Request::Status)).await?;
+        let (_, reply) = self
+            .within("a status reply", Client::connect_and_request(&self.socket, &Request::Status, self.left()))
+            .await?;
         match reply {
             Response::Snapshot(s) => Ok(*s),
             other => Err(unexpected(other)),
@@ -88,8 +95,9 @@ impl Session {
     /// A subscription and its first snapshot; later changes are read by
     /// [`Session::follow`].
     pub async fn subscribe(&self) -> Result<(Events, Snapshot), SessionError> {
-        let (client, reply) =
-            self.within("a subscription", Client::connect_and_request(&self.socket, &Request::Subscribe)).await?;
+        let (client, reply) = self
+            .within("a subscription", Client::connect_and_request(&self.socket, &Request::Subscribe, self.left()))
+            .await?;
         match reply {
             Response::Snapshot(s) => Ok((Events::spawn(client), *s)),
             other => Err(unexpected(other)),
@@ -100,7 +108,8 @@ impl Session {
     /// connection carries only events).
     pub async fn tell(&self, group: &str, level: &str) -> Result<String, SessionError> {
         let request = Request::Tell { group: group.to_string(), level: level.to_string(), dry_run: false };
-        let (_, reply) = self.within("the reply to tell", Client::connect_and_request(&self.socket, &request)).await?;
+        let (_, reply) =
+            self.within("the reply to tell", Client::connect_and_request(&self.socket, &request, self.left())).await?;
         match reply {
             Response::Ok { message } => Ok(message),
             other => Err(unexpected(other)),

@@ -166,9 +166,13 @@ fn health(state: GroupState, procs: &[&ProcessStatus], level: &str, now: UnixMil
     if matches!(state, GroupState::Stopping | GroupState::Starting) {
         return Health::Settling(format!("switching to level {level} ({state})"));
     }
-    let respawns = || mine.iter().filter(|p| p.mode == Mode::Respawn);
+    let respawns = || mine.iter().filter(|p| p.mode.is_respawned());
     if let Some(p) = respawns().find(|p| p.state != ProcessState::Running) {
         return Health::Settling(format!("{} is {} (being respawned)", p.tag, p.state.as_str()));
+    }
+    // A notify process is up only once it has reported READY=1.
+    if let Some(p) = respawns().find(|p| p.mode == Mode::Notify && !p.ready) {
+        return Health::Settling(format!("{} is running but not ready yet (no READY=1)", p.tag));
     }
     let flapping = respawns()
         .map(|p| (p, recent_exits(p, now)))

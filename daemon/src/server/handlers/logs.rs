@@ -19,11 +19,12 @@ pub async fn handle(ctx: &Context, mut conn: Conn, tag: String, lines: u32, foll
     }
     let n = lines.min(MAX_LINES) as usize;
     if !follow {
-        let lines = ctx.output.tail(&tag, n);
+        let lines = ctx.output.tail(&tag, n).await;
         let _ = conn.send(&Response::Logs { tag, lines }).await;
         return;
     }
-    let (lines, mut rx) = ctx.output.follow(&tag, n);
+    let Ok(_stream) = ctx.streams.clone().try_acquire_owned() else { return };
+    let (lines, mut rx) = ctx.output.follow(&tag, n).await;
     if conn.send(&Response::Logs { tag: tag.clone(), lines }).await.is_err() {
         return;
     }
@@ -38,4 +39,5 @@ pub async fn handle(ctx: &Context, mut conn: Conn, tag: String, lines: u32, foll
             return;
         }
     }
+    conn.end_stream().await;
 }

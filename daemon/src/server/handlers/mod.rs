@@ -2,6 +2,7 @@
 //! [`Command`], awaits its reply, and shapes the [`Response`].
 
 pub mod logs;
+pub mod reexec;
 pub mod reload;
 pub mod restart;
 pub mod retry;

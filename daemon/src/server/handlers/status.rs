@@ -6,7 +6,10 @@ use isinit_shared::protocol::Response;
 
 pub async fn handle(ctx: &Context) -> Response {
     match ask(ctx, |reply| Command::Status { reply }).await {
-        Some(snapshot) => Response::Snapshot(snapshot),
+        Some(mut snapshot) => {
+            snapshot.daemon.clients_connected = ctx.slots.connected();
+            Response::Snapshot(snapshot)
+        }
         None => exiting(),
     }
 }

@@ -9,6 +9,7 @@ use crate::server::connection::Conn;
 use isinit_shared::protocol::{Event, Response};
 
 pub async fn handle(ctx: &Context, mut conn: Conn) {
+    let Ok(_stream) = ctx.streams.clone().try_acquire_owned() else { return };
     let mut exiting = ctx.exiting.clone();
     'resync: loop {
         let Some((snapshot, mut rx)) = ask(ctx, |reply| Command::Subscribe { reply }).await else { return };
@@ -32,6 +33,7 @@ pub async fn handle(ctx: &Context, mut conn: Conn) {
                 }
             }
         }
+        conn.end_stream().await;
         return;
     }
 }

@@ -10,6 +10,7 @@
 mod actions;
 mod lifecycle;
 mod properties;
+mod readiness;
 mod switching;
 
 use super::*;

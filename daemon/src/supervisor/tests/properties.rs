@@ -103,14 +103,17 @@ impl World {
                 .sup
                 .procs
                 .iter()
-                .filter(|(_, p)| p.is_foreground_alive() && p.pid.is_some())
+                .filter(|(_, p)| {
+                    (p.entry.mode.is_foreground() && p.phase == process::Phase::Running) && p.pid.is_some()
+                })
                 .map(|(t, _)| t.clone())
                 .collect();
             for tag in &foreground {
                 self.exit(tag, ExitStatus::Code(0));
             }
             let waiting = self.sup.procs.values().any(|p| {
-                matches!(p.phase, process::Phase::Stopping | process::Phase::Backoff { .. }) || p.is_foreground_alive()
+                matches!(p.phase, process::Phase::Stopping | process::Phase::Backoff { .. })
+                    || (p.entry.mode.is_foreground() && p.phase == process::Phase::Running)
             });
             if foreground.is_empty() && !waiting {
                 return;

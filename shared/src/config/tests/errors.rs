@@ -57,7 +57,7 @@ fn empty_mode() {
 fn unknown_mode() {
     assert_one_error(
         "mail:mta:run:Respawn:sendmail\n",
-        "/etc/isinittab:1: unknown mode `Respawn` (expected respawn, once, wait, test or off)",
+        "/etc/isinittab:1: unknown mode `Respawn` (expected respawn, once, wait, test, notify or off)",
     );
 }
 
@@ -80,7 +80,7 @@ fn duplicate_tag_names_both_lines() {
 fn unknown_directive() {
     assert_one_error(
         ":::sockets:/run/init.s\n",
-        "/etc/isinittab:1: unknown directive `sockets` (expected socket, initstat, clstat, log or logdir)",
+        "/etc/isinittab:1: unknown directive `sockets` (expected socket, initstat, clstat, log, logdir or state)",
     );
 }
 
@@ -143,9 +143,9 @@ web:ok:run:once:true
         [
             "/etc/isinittab:3: empty resource group",
             "/etc/isinittab:4: empty runlevels field",
-            "/etc/isinittab:4: unknown mode `bogus` (expected respawn, once, wait, test or off)",
+            "/etc/isinittab:4: unknown mode `bogus` (expected respawn, once, wait, test, notify or off)",
             "/etc/isinittab:4: empty command",
-            "/etc/isinittab:5: unknown directive `nosuch` (expected socket, initstat, clstat, log or logdir)",
+            "/etc/isinittab:5: unknown directive `nosuch` (expected socket, initstat, clstat, log, logdir or state)",
             "/etc/isinittab:6: duplicate tag `mta` (first defined on line 2)",
         ]
     );

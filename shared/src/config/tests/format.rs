@@ -66,14 +66,29 @@ fn group_tag_levels_and_mode_are_trimmed() {
 
 #[test]
 fn every_mode_spelling() {
-    let tab = valid("g:a:1:respawn:x\ng:b:1:once:x\ng:c:1:wait:x\ng:d:1:test:x\ng:e:1:off:x\n");
+    let tab = valid("g:a:1:respawn:x\ng:b:1:once:x\ng:c:1:wait:x\ng:d:1:test:x\ng:e:1:off:x\ng:f:1:notify:x\n");
     let modes: Vec<Mode> = tab.entries.iter().map(|e| e.mode).collect();
-    assert_eq!(modes, [Mode::Respawn, Mode::Once, Mode::Wait, Mode::Test, Mode::Off]);
-    for m in modes {
-        assert_eq!(Mode::parse(m.as_str()), Some(m), "as_str round-trips");
+    assert_eq!(modes, [Mode::Respawn, Mode::Once, Mode::Wait, Mode::Test, Mode::Off, Mode::Notify]);
+    for m in &modes {
+        assert_eq!(Mode::parse(m.as_str()), Some(*m), "as_str round-trips");
     }
-    let foreground: Vec<bool> = tab.entries.iter().map(|e| e.mode.is_foreground()).collect();
-    assert_eq!(foreground, [false, false, true, true, false]);
+    let foreground: Vec<bool> = modes.iter().map(|m| m.is_foreground()).collect();
+    assert_eq!(foreground, [false, false, true, true, false, false], "only wait/test wait for an exit");
+    let respawned: Vec<bool> = modes.iter().map(|m| m.is_respawned()).collect();
+    assert_eq!(respawned, [true, false, false, false, false, true], "notify is respawned like respawn");
+    let gates: Vec<bool> = modes.iter().map(|m| m.gates_start()).collect();
+    assert_eq!(gates, [false, false, true, true, false, true], "notify holds the next entry back");
+}
+
+#[test]
+fn a_notify_entry_is_in_its_levels_like_a_respawn() {
+    let tab = valid("db:pg:run,maint:notify:exec postgres -D /srv/pg\n");
+    let e = &tab.entries[0];
+    assert_eq!(e.mode, Mode::Notify);
+    assert!(e.in_level("run") && e.in_level("maint") && !e.in_level("0"));
+    assert_eq!(tab.suggested_levels("db"), ["run", "maint"]);
+    let other = valid("db:pg:run,maint:respawn:exec postgres -D /srv/pg\n");
+    assert!(e.needs_restart_for(&other.entries[0]), "a mode change restarts the process");
 }
 
 #[test]
@@ -123,7 +138,7 @@ fn off_entries_are_in_no_level() {
 #[test]
 fn directives() {
     let tab = valid(
-        ":::socket:/run/is/init.s\n :: : initstat : /run/is/initstat \n:::log:/var/log/isinit.log\n:::logdir:/var/log/is\n",
+        ":::socket:/run/is/init.s\n :: : initstat : /run/is/initstat \n:::log:/var/log/isinit.log\n:::logdir:/var/log/is\n:::state: /run/is/state\n",
     );
     assert_eq!(
         tab.directives,
@@ -132,11 +147,13 @@ fn directives() {
             initstat: Some("/run/is/initstat".into()),
             log: Some("/var/log/isinit.log".into()),
             logdir: Some("/var/log/is".into()),
+            state: Some("/run/is/state".into()),
         }
     );
     assert!(tab.entries.is_empty(), "directives are not entries");
     assert_eq!(valid(":::clstat:/run/clstat\n").directives.initstat.as_deref(), Some(Path::new("/run/clstat")));
     assert_eq!(valid("").directives, Directives::default());
+    assert_one_error(":::state:/a\n:::state:/b\n", "/etc/isinittab:2: directive `state` is already set on line 1");
 }
 
 #[test]
@@ -215,7 +232,7 @@ fn load_if_changed_reads_only_a_different_file() {
     let errs = Inittab::load_if_changed(&path, &first.sha256).expect_err("invalid");
     assert_eq!(
         errs.lines(),
-        [format!("{}:1: unknown mode `bogus` (expected respawn, once, wait, test or off)", path.display())]
+        [format!("{}:1: unknown mode `bogus` (expected respawn, once, wait, test, notify or off)", path.display())]
     );
     std::fs::remove_dir_all(&dir).expect("cleanup");
 }

@@ -23,6 +23,8 @@ fn process(group: &str, tag: &str, state: ProcessState) -> ProcessStatus {
         backoff_until_ms: None,
         start_error: None,
         in_file: true,
+        ready: false,
+        status_text: None,
     }
 }
 

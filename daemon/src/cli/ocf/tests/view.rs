@@ -31,6 +31,8 @@ fn proc(tag: &str, mode: Mode, levels: &str, state: ProcessState) -> ProcessStat
         backoff_until_ms: None,
         start_error: None,
         in_file: true,
+        ready: false,
+        status_text: None,
     }
 }
 
@@ -233,4 +235,18 @@ fn exits_of_earlier_records_do_not_count_as_flapping() {
     assert_eq!(code(&s, None), OcfCode::Success);
     s.processes[1].respawns = 2;
     assert_eq!(code(&s, None), OcfCode::Degraded);
+}
+
+#[test]
+fn a_notify_entry_counts_as_up_only_once_ready() {
+    let mut s = up_at("run");
+    s.processes[1].mode = Mode::Notify;
+    let v = view(&s, &target(None), NOW);
+    assert!(
+        matches!(v, GroupView::Active { health: Health::Settling(ref why), .. } if why.contains("not ready")),
+        "{v:?}"
+    );
+    assert!(matches!(arrival(&v, Role::Unpromoted), Progress::Pending { .. }));
+    s.processes[1].ready = true;
+    assert_eq!(view(&s, &target(None), NOW), GroupView::Active { role: Role::Unpromoted, health: Health::Up });
 }

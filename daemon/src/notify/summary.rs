@@ -1,0 +1,96 @@
+//! The one-line `STATUS=` summary `systemctl status isinit` shows.
+
+use isinit_shared::protocol::{GroupState, Snapshot};
+
+/// Every group state, in the order a summary lists them: from settled to
+/// busy, so the common `DONE` count comes first.
+const ORDER: [GroupState; 7] = [
+    GroupState::Done,
+    GroupState::Passed,
+    GroupState::Failed,
+    GroupState::Starting,
+    GroupState::Stopping,
+    GroupState::Configured,
+    GroupState::Halting,
+];
+
+/// `3 groups: 2 DONE, 1 STARTING; 5 processes alive` — how many groups are
+/// in each state (states with none left out) and how many processes run.
+pub fn summary(snap: &Snapshot) -> String {
+    let by_state: Vec<String> = ORDER
+        .iter()
+        .filter_map(|state| {
+            let n = snap.groups.iter().filter(|g| g.state == *state).count();
+            (n > 0).then(|| format!("{n} {state}"))
+        })
+        .collect();
+    let alive = snap.processes.iter().filter(|p| p.pid.is_some()).count();
+    let groups = match snap.groups.len() {
+        1 => "1 group".to_string(),
+        n => format!("{n} groups"),
+    };
+    let processes = if alive == 1 { "1 process alive".to_string() } else { format!("{alive} processes alive") };
+    if by_state.is_empty() {
+        format!("{groups}; {processes}")
+    } else {
+        format!("{groups}: {}; {processes}", by_state.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use isinit_shared::config::Mode;
+    use isinit_shared::protocol::{GroupStatus, ProcessState, ProcessStatus};
+
+    fn group(name: &str, state: GroupState) -> GroupStatus {
+        GroupStatus { name: name.into(), level: None, state, since_ms: 0, levels: vec![], in_file: true }
+    }
+
+    fn process(tag: &str, pid: Option<u32>) -> ProcessStatus {
+        ProcessStatus {
+            group: "g".into(),
+            tag: tag.into(),
+            mode: Mode::Respawn,
+            levels: "1".into(),
+            command: "true".into(),
+            state: if pid.is_some() { ProcessState::Running } else { ProcessState::Exited },
+            pid,
+            started_at_ms: None,
+            respawns: 0,
+            last_exit: None,
+            recent_exits: vec![],
+            backoff_until_ms: None,
+            start_error: None,
+            in_file: true,
+            ready: pid.is_some(),
+            status_text: None,
+        }
+    }
+
+    #[test]
+    fn groups_are_counted_by_state_and_live_processes_counted() {
+        let snap = Snapshot {
+            groups: vec![
+                group("a", GroupState::Done),
+                group("b", GroupState::Starting),
+                group("c", GroupState::Done),
+                group("d", GroupState::Configured),
+            ],
+            processes: vec![process("x", Some(10)), process("y", None), process("z", Some(12))],
+            ..Default::default()
+        };
+        assert_eq!(summary(&snap), "4 groups: 2 DONE, 1 STARTING, 1 CONFIGURED; 2 processes alive");
+    }
+
+    #[test]
+    fn an_empty_daemon_still_says_something() {
+        assert_eq!(summary(&Snapshot::default()), "0 groups; 0 processes alive");
+        let one = Snapshot {
+            groups: vec![group("a", GroupState::Failed)],
+            processes: vec![process("x", Some(1))],
+            ..Default::default()
+        };
+        assert_eq!(summary(&one), "1 group: 1 FAILED; 1 process alive");
+    }
+}

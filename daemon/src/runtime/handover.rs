@@ -1,0 +1,227 @@
+//! What one daemon image hands to the next on `isinit reexec` (SPEC §10):
+//! the format, its version, and the memfd it travels in.
+//!
+//! The bytes are `(version, body)` through the shared codec, so a reader
+//! learns the version before it tries to read a body of another shape:
+//! an image that does not know the version refuses it with a clear reason
+//! (and the old daemon, which asked it first, carries on).
+
+use crate::supervisor::SupervisorState;
+use isinit_shared::protocol::codec::{self, CodecError};
+use isinit_shared::protocol::{AuditRecord, NoticeRecord};
+use serde::{Deserialize, Serialize};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+/// Version of [`Handover`]; bumped on any change to its shape.
+pub const HANDOVER_VERSION: u32 = 1;
+/// The most memory a handover may claim while decoded.
+const MAX_HANDOVER: usize = 64 * 1024 * 1024;
+/// Environment variable naming the memfd with the handover.
+pub const ENV_HANDOVER: &str = "ISINIT_HANDOVER_FD";
+
+/// The whole state of a daemon image.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Handover {
+    /// The version of the image that wrote it, for the log.
+    pub from_version: String,
+    /// The isinittab in force (which may differ from the file on disk).
+    pub config_path: String,
+    /// Its entries re-rendered as isinittab text, line numbers kept.
+    pub config_text: String,
+    /// Its digest, as the file had it.
+    pub config_sha256: String,
+    /// The supervisor: groups, process table, history, deadlines.
+    pub supervisor: SupervisorState,
+    /// Subscribers' sequence number.
+    pub seq: u64,
+    /// When the daemon first started (the pid's age).
+    pub started_at_ms: u64,
+    /// The audit trail.
+    pub audit: Vec<AuditRecord>,
+    /// Notices.
+    pub notices: Vec<NoticeRecord>,
+    /// How far each tag's output file had been read.
+    pub output: Vec<(String, u64)>,
+    /// The listening socket's descriptor.
+    pub listener_fd: i32,
+    /// The connection of the `reexec` request, answered by the new image.
+    pub reply_fd: Option<i32>,
+}
+
+/// Why a handover could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum HandoverError {
+    /// Not a handover at all.
+    #[error("unreadable handover: {0}")]
+    Codec(#[from] CodecError),
+    /// From an image with another format.
+    #[error("handover format version {0}, this binary reads version {HANDOVER_VERSION}")]
+    Version(u32),
+    /// The isinittab handed over does not parse back.
+    #[error("the isinittab handed over does not parse: {0}")]
+    Config(String),
+    /// The descriptor could not be read.
+    #[error("cannot read the handover: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Encodes a handover with its version in front.
+pub fn encode(h: &Handover) -> Result<Vec<u8>, CodecError> {
+    codec::encode_value(&(HANDOVER_VERSION, codec::encode_value(h)?))
+}
+
+/// Decodes handover bytes, refusing another version. Pure and total: any
+/// input gives a value or an error, never a panic (a fuzz target runs it).
+pub fn decode(bytes: &[u8]) -> Result<Handover, HandoverError> {
+    let (version, body): (u32, Vec<u8>) = codec::decode_value::<_, MAX_HANDOVER>(bytes)?;
+    if version != HANDOVER_VERSION {
+        return Err(HandoverError::Version(version));
+    }
+    let h: Handover = codec::decode_value::<_, MAX_HANDOVER>(&body)?;
+    Ok(h)
+}
+
+/// A memfd holding `bytes`, positioned at its start, close-on-exec (the
+/// caller clears that on the one `execve` it is meant for).
+pub fn to_memfd(bytes: &[u8]) -> std::io::Result<std::fs::File> {
+    // SAFETY: memfd_create takes a NUL-terminated name and flags.
+    let fd = unsafe { libc::memfd_create(c"isinit-handover".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: the descriptor was just created and is owned by nobody else.
+    let mut f = unsafe { std::fs::File::from_raw_fd(fd) };
+    f.write_all(bytes)?;
+    f.seek(SeekFrom::Start(0))?;
+    Ok(f)
+}
+
+/// Reads the handover from descriptor `fd` (inherited through `execve`)
+/// and closes it.
+pub fn read_fd(fd: RawFd) -> Result<Handover, HandoverError> {
+    // SAFETY: fd came from the environment the old image set for us; it
+    // is ours alone from here on.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut f = std::fs::File::from(owned);
+    let mut bytes = Vec::new();
+    f.read_to_end(&mut bytes)?;
+    decode(&bytes)
+}
+
+/// `isinit handover-check`: reads a handover on stdin and says whether
+/// this binary can take over from it. Run by the old image before it
+/// execs this one.
+pub fn check_stdin() -> Result<String, HandoverError> {
+    let mut bytes = Vec::new();
+    std::io::stdin().lock().read_to_end(&mut bytes)?;
+    let h = decode(&bytes)?;
+    let tab =
+        isinit_shared::config::Inittab::from_bytes(std::path::Path::new(&h.config_path), h.config_text.as_bytes())
+            .map_err(|e| HandoverError::Config(e.lines().join("; ")))?;
+    Ok(format!(
+        "handover from isinit {} readable: {} groups, {} processes, {} entries",
+        h.from_version,
+        h.supervisor.groups.len(),
+        h.supervisor.procs.len(),
+        tab.entries.len()
+    ))
+}
+
+/// Sets or clears close-on-exec on `fd`.
+pub fn set_cloexec(fd: &(impl AsRawFd + ?Sized), on: bool) -> std::io::Result<()> {
+    let fd = fd.as_raw_fd();
+    // SAFETY: F_GETFD/F_SETFD on a descriptor we hold.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFD);
+        if flags < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let flags = if on { flags | libc::FD_CLOEXEC } else { flags & !libc::FD_CLOEXEC };
+        if libc::fcntl(fd, libc::F_SETFD, flags) < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// The isinittab's entries as text, each on its original line, so that
+/// the next image parses the very entries in force.
+pub fn render_config(tab: &isinit_shared::config::Inittab) -> String {
+    let mut text = String::new();
+    let mut line = 1usize;
+    for e in &tab.entries {
+        while line < e.line {
+            text.push('\n');
+            line += 1;
+        }
+        text.push_str(&format!("{}:{}:{}:{}:{}\n", e.group, e.tag, e.levels.raw(), e.mode.as_str(), e.command));
+        line += 1;
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::supervisor::{Now, Supervisor, Timing};
+    use isinit_shared::config::Inittab;
+    use std::path::Path;
+
+    fn sample() -> Handover {
+        let text = "# c\ng:a:1:respawn:sleep 1\n\ng:b:1,2:once:echo x: y\nh:t:1:test:true\n";
+        let tab = Inittab::from_bytes(Path::new("/etc/isinittab"), text.as_bytes()).unwrap();
+        let mut sup = Supervisor::new(tab.clone(), Timing::default(), Now::real());
+        sup.tell(Now::real(), "g", "1").unwrap();
+        let _ = sup.take_effects();
+        sup.spawned(Now::real(), "a", Ok(4242));
+        Handover {
+            from_version: "0.1.0".into(),
+            config_path: "/etc/isinittab".into(),
+            config_text: render_config(&tab),
+            config_sha256: tab.sha256.clone(),
+            supervisor: sup.export(Now::real()),
+            seq: 7,
+            started_at_ms: 1,
+            audit: vec![],
+            notices: vec![],
+            output: vec![("a".into(), 99)],
+            listener_fd: 3,
+            reply_fd: Some(9),
+        }
+    }
+
+    #[test]
+    fn roundtrip() {
+        let h = sample();
+        let back = decode(&encode(&h).unwrap()).unwrap();
+        assert_eq!(back, h);
+        assert_eq!(back.supervisor.procs.iter().find(|p| p.entry.tag == "a").and_then(|p| p.pid), Some(4242));
+    }
+
+    #[test]
+    fn rendered_config_has_the_same_entries() {
+        let text = "# c\ng:a:1:respawn:sleep 1\n\ng:b:1,2:once:echo x: y\n:::socket:/x\nh:t:1:test:true\n";
+        let tab = Inittab::from_bytes(Path::new("/p"), text.as_bytes()).unwrap();
+        let again = Inittab::from_bytes(Path::new("/p"), render_config(&tab).as_bytes()).unwrap();
+        assert_eq!(again.entries, tab.entries);
+    }
+
+    #[test]
+    fn another_version_is_refused() {
+        let h = sample();
+        let bytes = codec::encode_value(&(HANDOVER_VERSION + 1, codec::encode_value(&h).unwrap())).unwrap();
+        assert!(matches!(decode(&bytes), Err(HandoverError::Version(v)) if v == HANDOVER_VERSION + 1));
+    }
+
+    #[test]
+    fn garbage_is_refused_without_panic() {
+        for bytes in [&b""[..], b"\x01", b"\x01\xff\xff\xff\xff\xff\xff\xff\xff\xff", &[0u8; 64]] {
+            assert!(decode(bytes).is_err());
+        }
+        let good = encode(&sample()).unwrap();
+        for cut in 0..good.len() {
+            assert!(decode(&good[..cut]).is_err());
+        }
+    }
+}

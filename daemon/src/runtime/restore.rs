@@ -1,0 +1,107 @@
+//! A runtime that carries on from a previous daemon: restored from the
+//! state file after that daemon died (adopting what it left running), or
+//! handed the whole state by `reexec`.
+
+use super::handover::Handover;
+use super::leftovers::Leftover;
+use super::{Runtime, Settings, state};
+use crate::supervisor::{Now, Supervisor};
+use isinit_shared::config::Inittab;
+use isinit_shared::protocol::{ExitStatus, Response};
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::time::Duration;
+
+/// How long the new image tries to deliver the `reexec` reply.
+const REPLY_LIMIT: Duration = Duration::from_secs(10);
+
+impl Runtime {
+    /// Restores the levels of the state file and adopts the `found`
+    /// processes that match an entry of them; returns those that match
+    /// nothing, for the caller to stop. Without a state file, that is all
+    /// of them.
+    pub fn restore(&mut self, found: Vec<Leftover>) -> Vec<Leftover> {
+        let saved = state::load(&self.settings.state);
+        if saved.is_empty() {
+            return found;
+        }
+        let orphans: Vec<_> = found.iter().map(Leftover::orphan).collect();
+        let adopted = self.sup.restore(Now::real(), &saved, &orphans);
+        self.publish_output_tags();
+        let names: Vec<String> = saved.iter().map(|s| format!("{} {}", s.group, s.level)).collect();
+        tracing::info!(
+            "restored levels from {}: {}; adopted {} running processes",
+            self.settings.state.display(),
+            names.join(", "),
+            adopted.len()
+        );
+        let kept_groups: Vec<i32> = found.iter().filter(|l| adopted.contains(&l.pid)).map(|l| l.pgid).collect();
+        found.into_iter().filter(|l| !kept_groups.contains(&l.pgid)).collect()
+    }
+
+    /// The runtime of a new image from the state its predecessor handed
+    /// over; the second value is the connection of the `reexec` request.
+    pub fn from_handover(settings: Settings, h: Handover) -> Result<(Runtime, Option<OwnedFd>), String> {
+        let mut config = Inittab::from_bytes(std::path::Path::new(&h.config_path), h.config_text.as_bytes())
+            .map_err(|e| format!("the isinittab handed over does not parse: {}", e.lines().join("; ")))?;
+        config.sha256 = h.config_sha256;
+        let timing = settings.timing;
+        let mut rt = Runtime::new(settings, config.clone());
+        rt.sup = Supervisor::import(config, timing, Now::real(), h.supervisor);
+        // Records still stopping may belong to tags no longer in the file.
+        rt.publish_output_tags();
+        rt.seq = h.seq;
+        rt.audit = h.audit.into();
+        rt.notices = h.notices.into();
+        rt.info.send_modify(|i| i.started_at_ms = h.started_at_ms);
+        // SAFETY: the descriptor was passed through execve for us alone.
+        let reply = h.reply_fd.map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
+        tracing::info!(
+            "re-executed: took over from isinit {} ({} processes, {} groups)",
+            h.from_version,
+            rt.sup.processes().iter().filter(|p| p.pid.is_some()).count(),
+            rt.sup.groups().len()
+        );
+        Ok((rt, reply))
+    }
+
+    /// Watches an adopted process (not our child) for its end.
+    pub(super) fn watch_adopted(&self, pid: i32) {
+        let tx = self.adopted_exits.0.clone();
+        match u32::try_from(pid).map_err(std::io::Error::other).and_then(crate::pidwait::pidfd) {
+            Ok(fd) => {
+                tokio::spawn(async move {
+                    crate::pidwait::wait_pidfd(fd).await;
+                    let _ = tx.send(pid);
+                });
+            }
+            // Already gone (or no pidfds): handle its end now.
+            Err(_) => {
+                let _ = tx.send(pid);
+            }
+        }
+    }
+
+    /// An adopted process ended; its status cannot be had.
+    pub(super) fn adopted_exited(&mut self, pid: i32) {
+        let now = Now::real();
+        self.sup.child_exited(now, pid, ExitStatus::Unknown);
+        self.sup.sweep(now, super::reap::group_alive);
+        self.save_state();
+    }
+}
+
+/// Answers the `reexec` request on its connection, from the new image.
+pub async fn answer_reexec(conn: OwnedFd) {
+    let message = format!("re-executed: isinit {} (pid {})", env!("CARGO_PKG_VERSION"), std::process::id());
+    let std = std::os::unix::net::UnixStream::from(conn);
+    let _ = super::handover::set_cloexec(&std, true);
+    if std.set_nonblocking(true).is_err() {
+        return;
+    }
+    let Ok(mut stream) = tokio::net::UnixStream::from_std(std) else { return };
+    let reply = Response::Ok { message };
+    let send = isinit_shared::protocol::frame::write_message(&mut stream, &reply);
+    if tokio::time::timeout(REPLY_LIMIT, send).await.is_err() {
+        tracing::warn!("the reexec client did not take its reply");
+    }
+}

@@ -1,0 +1,279 @@
+//! The state file (SPEC §10): each told group's level and how far its
+//! switch got, so that a daemon started after this one died restores the
+//! levels and adopts what is still running.
+//!
+//! Written atomically (temporary file, fsync, rename, fsync of the
+//! directory) by a thread of its own, so the runtime task never blocks on
+//! the disk; a tell's reply is sent by that thread once its level is on
+//! disk. Consecutive writes are coalesced: only the newest content is
+//! written, and every waiting reply is released after it.
+
+use crate::supervisor::SavedLevel;
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+
+/// Version of the file's format, refused when it differs.
+pub const STATE_VERSION: u32 = 1;
+/// Largest state file read; anything bigger is not ours.
+const MAX_STATE_LEN: usize = 16 * 1024 * 1024;
+
+/// The file's content (JSON, so an operator can read it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateContent {
+    /// [`STATE_VERSION`] of the daemon that wrote it.
+    pub version: u32,
+    /// Every told group.
+    pub groups: Vec<SavedLevel>,
+}
+
+/// Why a state file was ignored.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// Larger than any state file this daemon writes.
+    #[error("{0} bytes is too large for a state file")]
+    TooLarge(usize),
+    /// Not JSON of the expected shape.
+    #[error("corrupt: {0}")]
+    Corrupt(String),
+    /// Written by a daemon with another format.
+    #[error("format version {0}, this daemon reads version {STATE_VERSION}")]
+    Version(u32),
+}
+
+/// Parses a state file's bytes. Pure and total: any input gives a value
+/// or an error, never a panic (a fuzz target runs it).
+pub fn parse_state(bytes: &[u8]) -> Result<Vec<SavedLevel>, StateError> {
+    if bytes.len() > MAX_STATE_LEN {
+        return Err(StateError::TooLarge(bytes.len()));
+    }
+    #[derive(Deserialize)]
+    struct Versioned {
+        version: u32,
+    }
+    let v: Versioned = serde_json::from_slice(bytes).map_err(|e| StateError::Corrupt(e.to_string()))?;
+    if v.version != STATE_VERSION {
+        return Err(StateError::Version(v.version));
+    }
+    let content: StateContent = serde_json::from_slice(bytes).map_err(|e| StateError::Corrupt(e.to_string()))?;
+    Ok(content.groups)
+}
+
+/// The saved levels at `path`; none (logged) if it is missing,
+/// unreadable or corrupt — never an error that stops the daemon.
+pub fn load(path: &Path) -> Vec<SavedLevel> {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
+        Err(e) => {
+            tracing::warn!("cannot read state file {}: {e}; no level restored", path.display());
+            return Vec::new();
+        }
+    };
+    match parse_state(&bytes) {
+        Ok(groups) => groups,
+        Err(e) => {
+            tracing::warn!("ignoring state file {}: {e}; no level restored", path.display());
+            Vec::new()
+        }
+    }
+}
+
+/// Runs once the content handed to [`StateWriter::save`] is on disk (or
+/// could not be written: the error says why).
+pub type Done = Box<dyn FnOnce(Result<(), String>) + Send>;
+
+enum Job {
+    Write(Vec<u8>, Option<Done>),
+    Remove(Done),
+    Barrier(Done),
+}
+
+/// The writing thread's handle. See the module documentation.
+pub struct StateWriter {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl StateWriter {
+    /// Starts the writer thread for `path`.
+    pub fn start(path: PathBuf) -> std::io::Result<StateWriter> {
+        let (jobs, rx) = mpsc::channel();
+        std::thread::Builder::new().name("isinit-state".into()).spawn(move || {
+            let _ = super::signals::set_blocked(true);
+            write_loop(&path, &rx);
+        })?;
+        Ok(StateWriter { jobs })
+    }
+
+    /// Writes `groups`; `done` runs once they are on disk.
+    pub fn save(&self, groups: Vec<SavedLevel>, done: Option<Done>) {
+        let content = StateContent { version: STATE_VERSION, groups };
+        let bytes = match serde_json::to_vec_pretty(&content) {
+            Ok(b) => b,
+            Err(e) => {
+                if let Some(done) = done {
+                    done(Err(e.to_string()));
+                }
+                return;
+            }
+        };
+        if let Err(mpsc::SendError(Job::Write(_, Some(done)))) = self.jobs.send(Job::Write(bytes, done)) {
+            done(Err("state writer gone".into()));
+        }
+    }
+
+    /// Removes the file (after a clean shutdown nothing is left to restore)
+    /// and waits until that is done.
+    pub async fn remove(&self) {
+        self.wait_for(Job::Remove).await;
+    }
+
+    /// Waits until everything handed over so far is on disk (and its
+    /// replies sent): before the process image is replaced.
+    pub async fn barrier(&self) {
+        self.wait_for(Job::Barrier).await;
+    }
+
+    async fn wait_for(&self, job: fn(Done) -> Job) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let done: Done = Box::new(move |_| {
+            let _ = tx.send(());
+        });
+        if self.jobs.send(job(done)).is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+impl super::Runtime {
+    /// Keeps the state file current after exits and group changes (the
+    /// writer coalesces bursts; no one waits for it).
+    pub(super) fn save_state(&self) {
+        if let Some(state) = &self.state_writer
+            && !self.sup.is_halting()
+        {
+            state.save(self.sup.saved_levels(), None);
+        }
+    }
+
+    /// SPEC §10: an accepted tell's level is on disk before its reply is
+    /// sent (by the writer thread, once it is). A write that failed is
+    /// logged and said in the reply; the tell itself stands.
+    pub(super) fn reply_once_saved(
+        &self,
+        reply: tokio::sync::oneshot::Sender<super::Outcome>,
+        outcome: super::Outcome,
+    ) {
+        let Some(state) = &self.state_writer else {
+            let _ = reply.send(outcome);
+            return;
+        };
+        let done: Done = Box::new(move |written: Result<(), String>| {
+            let _ = reply.send(outcome.map(|m| match written {
+                Ok(()) => m,
+                Err(e) => format!("{m} (warning: {e})"),
+            }));
+        });
+        state.save(self.sup.saved_levels(), Some(done));
+    }
+}
+
+fn write_loop(path: &Path, rx: &mpsc::Receiver<Job>) {
+    while let Ok(first) = rx.recv() {
+        // Coalesce whatever queued meanwhile: the newest content wins.
+        let mut latest: Option<Vec<u8>> = None;
+        let mut waiting: Vec<Done> = Vec::new();
+        let mut job = Some(first);
+        while let Some(j) = job.take() {
+            match j {
+                Job::Write(bytes, done) => {
+                    latest = Some(bytes);
+                    waiting.extend(done);
+                }
+                Job::Barrier(done) => {
+                    flush(path, latest.take(), std::mem::take(&mut waiting));
+                    done(Ok(()));
+                }
+                Job::Remove(done) => {
+                    flush(path, latest.take(), std::mem::take(&mut waiting));
+                    if let Err(e) = std::fs::remove_file(path)
+                        && e.kind() != std::io::ErrorKind::NotFound
+                    {
+                        tracing::warn!("cannot remove state file {}: {e}", path.display());
+                    }
+                    done(Ok(()));
+                }
+            }
+            job = rx.try_recv().ok();
+        }
+        flush(path, latest, waiting);
+    }
+}
+
+fn flush(path: &Path, bytes: Option<Vec<u8>>, waiting: Vec<Done>) {
+    let Some(bytes) = bytes else { return };
+    let result = write_atomically(path, &bytes).map_err(|e| format!("cannot write state file {}: {e}", path.display()));
+    if let Err(e) = &result {
+        tracing::error!("{e}");
+    }
+    for done in waiting {
+        done(result.clone());
+    }
+}
+
+/// Temporary file, fsync, rename over, fsync of the directory.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&tmp, path)?;
+    std::fs::File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::supervisor::Ran;
+    use isinit_shared::protocol::{ExitStatus, GroupState};
+
+    #[test]
+    fn parse_refuses_garbage_and_other_versions() {
+        assert!(matches!(parse_state(b"\x00\xff{"), Err(StateError::Corrupt(_))));
+        assert!(matches!(parse_state(b"{\"version\":99,\"groups\":[]}"), Err(StateError::Version(99))));
+        assert!(matches!(parse_state(b"{\"version\":1}"), Err(StateError::Corrupt(_))));
+    }
+
+    #[test]
+    fn written_content_parses_back() {
+        let groups = vec![SavedLevel {
+            group: "g".into(),
+            level: "run".into(),
+            settled: Some(GroupState::Done),
+            ran: vec![
+                Ran {
+                    tag: "once".into(),
+                    finished: true,
+                    last_exit: Some(ExitStatus::Code(0)),
+                    started_at_ms: Some(5),
+                    respawns: 0,
+                },
+                Ran {
+                    tag: "r".into(),
+                    finished: false,
+                    last_exit: Some(ExitStatus::Unknown),
+                    started_at_ms: None,
+                    respawns: 3,
+                },
+            ],
+        }];
+        let bytes = serde_json::to_vec(&StateContent { version: STATE_VERSION, groups: groups.clone() }).unwrap();
+        assert_eq!(parse_state(&bytes).unwrap(), groups);
+    }
+}

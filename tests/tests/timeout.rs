@@ -1,0 +1,64 @@
+//! Every client request has a deadline (`--timeout`, `ISINIT_TIMEOUT`,
+//! default 10 s): a stopped daemon still accepts connections — the kernel
+//! completes them — so without one `status` and `tell` would hang forever.
+
+use isinit_e2e::{TestDaemon, wait_until};
+use isinit_shared::protocol::GroupState;
+use nix::sys::signal::Signal;
+use std::time::{Duration, Instant};
+
+/// Resumes the daemon even if an assertion fails, so the teardown can stop it.
+struct Resume<'a>(&'a TestDaemon);
+
+impl Drop for Resume<'_> {
+    fn drop(&mut self) {
+        self.0.signal(Signal::SIGCONT);
+    }
+}
+
+/// Whether `pid` is stopped (`T` in `/proc/PID/stat`).
+fn stopped(pid: i32) -> bool {
+    isinit_e2e::procfs::stat(pid).is_some_and(|s| s.state == 'T')
+}
+
+#[test]
+fn requests_to_a_stopped_daemon_end_at_the_deadline() {
+    let d = TestDaemon::start("g:s:1:respawn:sleep 1000\n");
+    d.signal(Signal::SIGSTOP);
+    let _resume = Resume(&d);
+    wait_until(isinit_e2e::DEADLINE, "the daemon to be stopped", || stopped(d.pid()));
+    let want = format!("isinit: daemon at {} did not answer within 0.5 s\n", d.socket().display());
+    for args in
+        [&["--timeout", "0.5", "status"][..], &["tell", "--timeout", "0.5", "g", "1"], &["reload", "--timeout=0.5"]]
+    {
+        let started = Instant::now();
+        let stderr = d.fails(args);
+        let took = started.elapsed();
+        assert_eq!(stderr, want, "{args:?}");
+        assert!(took >= Duration::from_millis(500), "{args:?} gave up early: {took:?}");
+        // Generous for a loaded machine, far below "forever".
+        assert!(took < Duration::from_secs(8), "{args:?} took {took:?}");
+    }
+    let mut env = d.command(&["status"]);
+    env.env("ISINIT_TIMEOUT", "0.5");
+    let cli = isinit_e2e::fixtures::run(env, isinit_e2e::DEADLINE);
+    assert_eq!(cli.clone().fails(), want, "ISINIT_TIMEOUT: {cli}");
+
+    // Resumed, the daemon answers the same command, and the tells above
+    // were never applied.
+    d.signal(Signal::SIGCONT);
+    wait_until(isinit_e2e::DEADLINE, "the daemon to run again", || !stopped(d.pid()));
+    assert!(d.ok(&["--timeout", "5", "status"]).starts_with("g - "), "g was never told");
+    d.tell("g", "1");
+    d.wait_group("g", "1", GroupState::Done);
+}
+
+#[test]
+fn nonsense_timeouts_are_refused() {
+    let d = TestDaemon::start("g:s:1:once:true\n");
+    for bad in ["0", "-1", "nan", "1e19", "soon"] {
+        let flag = format!("--timeout={bad}");
+        let stderr = d.fails(&[&flag, "status"]);
+        assert!(stderr.contains("--timeout"), "{bad}: {stderr}");
+    }
+}
