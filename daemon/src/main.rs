@@ -61,6 +61,10 @@ fn run() -> libc::c_int {
             };
             let (config, socket, timeout) = (cli.config, cli.socket, cli.timeout);
             if !hosts.is_empty() {
+                // Writing to an ssh child that already exited (a refused
+                // connection) must fail that host, not kill the command
+                // with SIGPIPE; the output functions shrug off EPIPE.
+                set_sigpipe(libc::SIG_IGN);
                 // Several hosts print their own `DEST: error:` lines.
                 let deadline = timeout.unwrap_or(cli::fleet::HOST_DEADLINE);
                 return match block_on(async move { Ok(cli::fleet::run(command, hosts, deadline).await) }) {
@@ -78,7 +82,8 @@ fn run() -> libc::c_int {
             cli::bridge::run(&socket)
         }
         Cmd::Drift => {
-            set_sigpipe(libc::SIG_DFL);
+            // As for `-H` above: a dead ssh child must not end us.
+            set_sigpipe(libc::SIG_IGN);
             let hosts = match cli::hosts::resolve(&cli.hosts, cli.hosts_file.as_deref()) {
                 Ok(hosts) => hosts,
                 Err(failure) => return report(Err(failure)),

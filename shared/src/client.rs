@@ -118,18 +118,34 @@ async fn open(endpoint: &Endpoint) -> Result<BufReader<Stream>, ClientError> {
 async fn read_hello(stream: &mut BufReader<Stream>, endpoint: &Endpoint) -> Result<DaemonInfo, ClientError> {
     let first = match read_message(stream).await {
         Ok(first) => first,
-        Err(e) => {
-            return Err(match (stream.get_mut().failure_reason().await, endpoint) {
-                (Some(reason), Endpoint::Ssh(route)) => ClientError::Unreachable { dest: route.dest.clone(), reason },
-                _ => ClientError::Frame(e),
-            });
-        }
+        Err(e) => return Err(explain(stream, endpoint, e).await),
     };
     match first {
         Response::Hello { daemon, .. } => Ok(daemon),
         Response::VersionMismatch { daemon, client } => Err(ClientError::VersionMismatch { daemon, client }),
         Response::Error(e) => Err(ClientError::Daemon(e)),
         other => Err(ClientError::Unexpected(format!("{other:?}"))),
+    }
+}
+
+/// A connection that broke before the hello was answered: over ssh, ssh's
+/// own words say why (`Connection refused`), not the broken pipe.
+async fn explain(stream: &mut BufReader<Stream>, endpoint: &Endpoint, e: FrameError) -> ClientError {
+    match (stream.get_mut().failure_reason().await, endpoint) {
+        (Some(reason), Endpoint::Ssh(route)) => ClientError::Unreachable { dest: route.dest.clone(), reason },
+        _ => ClientError::Frame(e),
+    }
+}
+
+/// Writes the opening frames, explaining a failure as [`explain`] does.
+async fn write_opening(stream: &mut BufReader<Stream>, endpoint: &Endpoint, frames: &[u8]) -> Result<(), ClientError> {
+    let written = async {
+        stream.write_all(frames).await?;
+        stream.flush().await
+    };
+    match written.await {
+        Ok(()) => Ok(()),
+        Err(e) => Err(explain(stream, endpoint, FrameError::Io(e)).await),
     }
 }
 
@@ -162,7 +178,8 @@ impl Client {
     pub async fn connect_to_within(endpoint: &Endpoint, after: Duration) -> Result<Client, ClientError> {
         within(&endpoint_path(endpoint), after, async {
             let mut stream = open(endpoint).await?;
-            write_message(&mut stream, &Request::Hello { protocol: PROTOCOL_VERSION }).await?;
+            let hello = encode_frame(&Request::Hello { protocol: PROTOCOL_VERSION })?;
+            write_opening(&mut stream, endpoint, &hello).await?;
             let daemon = read_hello(&mut stream, endpoint).await?;
             Ok(Client { stream, daemon })
         })
@@ -195,8 +212,7 @@ impl Client {
         let mut stream = open(endpoint).await?;
         let mut frames = encode_frame(&Request::Hello { protocol: PROTOCOL_VERSION })?;
         frames.extend(encode_frame(request)?);
-        stream.write_all(&frames).await.map_err(FrameError::Io)?;
-        stream.flush().await.map_err(FrameError::Io)?;
+        write_opening(&mut stream, endpoint, &frames).await?;
         let daemon = read_hello(&mut stream, endpoint).await?;
         let mut client = Client { stream, daemon };
         match client.recv().await? {

@@ -193,6 +193,9 @@ impl Cluster {
         cmd.args(args)
             .env("ISINIT_SSH", self.ssh_command())
             .env("ISINIT_REMOTE_BIN", isinit())
+            // Generous per-host deadline: ssh plus two process start-ups on
+            // a loaded two-core CI box can exceed the default 10 s.
+            .env("ISINIT_TIMEOUT", "30")
             .env("ISINIT_SOCKET", self.path("no-local-daemon.s"))
             .env("NO_COLOR", "1")
             .current_dir(self.dir.path());

@@ -7,12 +7,11 @@
 //! is shown as a unified diff against it.
 
 use super::Failure;
-use super::fleet::{error_lines, no_answer};
+use super::fleet::{err, error_lines, no_answer, out};
 use isinit_shared::client::Client;
 use isinit_shared::protocol::{OnDisk, Request, Response, RunningConfig};
 use isinit_shared::transport::{Endpoint, SshRoute};
 use similar::TextDiff;
-use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
@@ -44,9 +43,8 @@ pub async fn run(hosts: Vec<String>, socket: &Path, deadline: Duration) -> u8 {
         answers
     };
     let report = report(&answers);
-    print!("{}", report.stdout);
-    let _ = std::io::stdout().flush();
-    eprint!("{}", report.stderr);
+    out(&report.stdout);
+    err(&report.stderr);
     report.exit
 }
 

@@ -84,7 +84,7 @@ pub async fn run(command: ClientCmd, hosts: Vec<String>, deadline: Duration) -> 
     if let [only] = results.as_slice() {
         return match only {
             Ok(text) => {
-                print!("{text}");
+                out(&text);
                 ALL_OK
             }
             Err(f) => fail(f),
@@ -99,7 +99,7 @@ pub async fn run(command: ClientCmd, hosts: Vec<String>, deadline: Duration) -> 
 }
 
 fn fail(f: &Failure) -> u8 {
-    eprintln!("isinit: {f}");
+    err(&format!("isinit: {f}\n"));
     SOME_FAILED
 }
 
@@ -117,11 +117,25 @@ fn print_prefixed(out: &mut impl Write, hosts: &[String], results: &[Result<Stri
             Err(f) => {
                 ok = false;
                 let _ = out.flush();
-                eprint!("{}", error_lines(host, f));
+                err(&error_lines(host, f));
             }
         }
     }
     ok
+}
+
+/// Writes to stdout, ignoring a reader that went away: with several ssh
+/// children whose pipes may close under us, SIGPIPE is ignored on this
+/// path (see `main.rs`), so a closed stdout is an error to shrug off, not
+/// a signal, and `print!` would panic on it.
+pub fn out(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
+}
+
+/// Writes to stderr, ignoring a closed stderr (see [`out`]).
+pub fn err(text: &str) {
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
 /// `DEST: error: REASON`, then `DEST: DETAIL` per detail line.
@@ -144,7 +158,7 @@ fn print_json(out: &mut impl Write, hosts: &[String], results: &[Result<String, 
             Ok(text) => text.trim_end().replace('\n', "\n  "),
             Err(f) => {
                 ok = false;
-                eprint!("{}", error_lines(host, f));
+                err(&error_lines(host, f));
                 serde_json::json!({ "error": f.to_string() }).to_string()
             }
         };
@@ -279,7 +293,7 @@ async fn follow(hosts: &[String], endpoints: Vec<Endpoint>, tag: &str, lines: u3
             }
             Followed::Failed(i, f) => {
                 ok = false;
-                if single { eprintln!("isinit: {f}") } else { eprint!("{}", error_lines(&hosts[i], &f)) }
+                if single { err(&format!("isinit: {f}\n")) } else { err(&error_lines(&hosts[i], &f)) }
             }
         }
     }
