@@ -84,7 +84,7 @@ pub async fn run(command: ClientCmd, hosts: Vec<String>, deadline: Duration) -> 
     if let [only] = results.as_slice() {
         return match only {
             Ok(text) => {
-                out(&text);
+                out(text);
                 ALL_OK
             }
             Err(f) => fail(f),
