@@ -55,8 +55,45 @@ fn run() -> libc::c_int {
             // A client whose reader went away (`isinit status | head -1`)
             // ends quietly like any Unix filter.
             set_sigpipe(libc::SIG_DFL);
+            let hosts = match cli::hosts::resolve(&cli.hosts, cli.hosts_file.as_deref()) {
+                Ok(hosts) => hosts,
+                Err(failure) => return report(Err(failure)),
+            };
             let (config, socket, timeout) = (cli.config, cli.socket, cli.timeout);
+            if !hosts.is_empty() {
+                // Writing to an ssh child that already exited (a refused
+                // connection) must fail that host, not kill the command
+                // with SIGPIPE; the output functions shrug off EPIPE.
+                set_sigpipe(libc::SIG_IGN);
+                // Several hosts print their own `DEST: error:` lines.
+                let deadline = timeout.unwrap_or(cli::fleet::HOST_DEADLINE);
+                return match block_on(async move { Ok(cli::fleet::run(command, hosts, deadline).await) }) {
+                    Ok(code) => libc::c_int::from(code),
+                    Err(failure) => report(Err(failure)),
+                };
+            }
             block_on(async move { cli::run(command, socket.as_deref(), config.as_deref(), timeout).await })
+        }
+        // `isinit -H HOST …` on the other end of ssh: bytes both ways,
+        // blocking I/O on two threads, no runtime.
+        Cmd::Bridge => {
+            set_sigpipe(libc::SIG_DFL);
+            let socket = isinit_shared::settings::client_socket(cli.socket.as_deref(), cli.config.as_deref());
+            cli::bridge::run(&socket)
+        }
+        Cmd::Drift => {
+            // As for `-H` above: a dead ssh child must not end us.
+            set_sigpipe(libc::SIG_IGN);
+            let hosts = match cli::hosts::resolve(&cli.hosts, cli.hosts_file.as_deref()) {
+                Ok(hosts) => hosts,
+                Err(failure) => return report(Err(failure)),
+            };
+            let socket = isinit_shared::settings::client_socket(cli.socket.as_deref(), cli.config.as_deref());
+            let deadline = cli.timeout.unwrap_or(cli::fleet::HOST_DEADLINE);
+            return match block_on(async move { Ok(cli::drift::run(hosts, &socket, deadline).await) }) {
+                Ok(code) => libc::c_int::from(code),
+                Err(failure) => report(Err(failure)),
+            };
         }
         // An OCF agent answers with its exit code alone (OCF RA API).
         Cmd::Ocf(args) => {

@@ -3,11 +3,11 @@
 use crate::protocol::chunk::{JoinError, Joiner};
 use crate::protocol::frame::{FrameError, encode_frame, read_message, read_sized_message, write_message};
 use crate::protocol::{DaemonInfo, ErrorReply, PROTOCOL_VERSION, Request, Response};
+use crate::transport::{Endpoint, OpenError, Stream};
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::io::{AsyncWriteExt, BufReader};
-use tokio::net::UnixStream;
 
 /// How long a client waits for the daemon by default (STYLE.md trap 14): a
 /// stopped (SIGSTOP) or wedged daemon still accepts connections, because the
@@ -50,6 +50,15 @@ pub enum ClientError {
     /// The daemon answered with a message that makes no sense here.
     #[error("unexpected reply from the daemon: {0}")]
     Unexpected(String),
+    /// The ssh command could not be started, or ended before the daemon
+    /// answered; the reason is what it said on stderr.
+    #[error("{reason}")]
+    Unreachable {
+        /// The ssh destination.
+        dest: String,
+        /// ssh's or the remote bridge's last words.
+        reason: String,
+    },
     /// A snapshot came in more chunks or bytes than a client buffers.
     #[error("{0}")]
     Oversized(#[from] JoinError),
@@ -83,17 +92,35 @@ pub async fn within<T>(
     }
 }
 
-async fn open(socket: &Path) -> Result<BufReader<UnixStream>, ClientError> {
-    let stream = UnixStream::connect(socket).await.map_err(|source| match source.kind() {
-        std::io::ErrorKind::PermissionDenied => ClientError::PermissionDenied { socket: socket.to_owned() },
-        _ => ClientError::NotRunning { socket: socket.to_owned(), source },
+/// What a timeout names: the socket, or the ssh destination.
+fn endpoint_path(endpoint: &Endpoint) -> PathBuf {
+    match endpoint {
+        Endpoint::Socket(socket) => socket.clone(),
+        Endpoint::Ssh(route) => PathBuf::from(&route.dest),
+    }
+}
+
+async fn open(endpoint: &Endpoint) -> Result<BufReader<Stream>, ClientError> {
+    let stream = Stream::open(endpoint).await.map_err(|e| match (e, endpoint) {
+        (OpenError::Socket(source), Endpoint::Socket(socket)) => match source.kind() {
+            std::io::ErrorKind::PermissionDenied => ClientError::PermissionDenied { socket: socket.to_owned() },
+            _ => ClientError::NotRunning { socket: socket.to_owned(), source },
+        },
+        (OpenError::Socket(e) | OpenError::Spawn(e), _) => {
+            ClientError::Unreachable { dest: endpoint.to_string(), reason: format!("cannot run ssh: {e}") }
+        }
     })?;
     Ok(BufReader::new(stream))
 }
 
-/// Reads the daemon's answer to our hello.
-async fn read_hello(stream: &mut BufReader<UnixStream>) -> Result<DaemonInfo, ClientError> {
-    match read_message(stream).await? {
+/// Reads the daemon's answer to our hello. Over ssh, a connection that
+/// ends before the hello is explained by what ssh said on stderr.
+async fn read_hello(stream: &mut BufReader<Stream>, endpoint: &Endpoint) -> Result<DaemonInfo, ClientError> {
+    let first = match read_message(stream).await {
+        Ok(first) => first,
+        Err(e) => return Err(explain(stream, endpoint, e).await),
+    };
+    match first {
         Response::Hello { daemon, .. } => Ok(daemon),
         Response::VersionMismatch { daemon, client } => Err(ClientError::VersionMismatch { daemon, client }),
         Response::Error(e) => Err(ClientError::Daemon(e)),
@@ -101,9 +128,30 @@ async fn read_hello(stream: &mut BufReader<UnixStream>) -> Result<DaemonInfo, Cl
     }
 }
 
+/// A connection that broke before the hello was answered: over ssh, ssh's
+/// own words say why (`Connection refused`), not the broken pipe.
+async fn explain(stream: &mut BufReader<Stream>, endpoint: &Endpoint, e: FrameError) -> ClientError {
+    match (stream.get_mut().failure_reason().await, endpoint) {
+        (Some(reason), Endpoint::Ssh(route)) => ClientError::Unreachable { dest: route.dest.clone(), reason },
+        _ => ClientError::Frame(e),
+    }
+}
+
+/// Writes the opening frames, explaining a failure as [`explain`] does.
+async fn write_opening(stream: &mut BufReader<Stream>, endpoint: &Endpoint, frames: &[u8]) -> Result<(), ClientError> {
+    let written = async {
+        stream.write_all(frames).await?;
+        stream.flush().await
+    };
+    match written.await {
+        Ok(()) => Ok(()),
+        Err(e) => Err(explain(stream, endpoint, FrameError::Io(e)).await),
+    }
+}
+
 /// One connection to the daemon, past the hello.
 pub struct Client {
-    stream: BufReader<UnixStream>,
+    stream: BufReader<Stream>,
     /// Who answered the hello.
     pub daemon: DaemonInfo,
 }
@@ -116,10 +164,23 @@ impl Client {
 
     /// Connects and exchanges hellos, within `after`.
     pub async fn connect_within(socket: &Path, after: Duration) -> Result<Client, ClientError> {
-        within(socket, after, async {
-            let mut stream = open(socket).await?;
-            write_message(&mut stream, &Request::Hello { protocol: PROTOCOL_VERSION }).await?;
-            let daemon = read_hello(&mut stream).await?;
+        Client::connect_to_within(&Endpoint::Socket(socket.to_owned()), after).await
+    }
+
+    /// Connects to a local socket or through ssh and exchanges hellos,
+    /// within [`DEFAULT_TIMEOUT`].
+    pub async fn connect_to(endpoint: &Endpoint) -> Result<Client, ClientError> {
+        Client::connect_to_within(endpoint, DEFAULT_TIMEOUT).await
+    }
+
+    /// Connects to a local socket or through ssh and exchanges hellos,
+    /// within `after`.
+    pub async fn connect_to_within(endpoint: &Endpoint, after: Duration) -> Result<Client, ClientError> {
+        within(&endpoint_path(endpoint), after, async {
+            let mut stream = open(endpoint).await?;
+            let hello = encode_frame(&Request::Hello { protocol: PROTOCOL_VERSION })?;
+            write_opening(&mut stream, endpoint, &hello).await?;
+            let daemon = read_hello(&mut stream, endpoint).await?;
             Ok(Client { stream, daemon })
         })
         .await
@@ -134,16 +195,25 @@ impl Client {
         request: &Request,
         after: Duration,
     ) -> Result<(Client, Response), ClientError> {
-        within(socket, after, Client::exchange(socket, request)).await
+        Client::connect_and_request_to(&Endpoint::Socket(socket.to_owned()), request, after).await
     }
 
-    async fn exchange(socket: &Path, request: &Request) -> Result<(Client, Response), ClientError> {
-        let mut stream = open(socket).await?;
+    /// [`Client::connect_and_request`] to a local socket or through ssh:
+    /// over ssh, the one round trip saved is a network one.
+    pub async fn connect_and_request_to(
+        endpoint: &Endpoint,
+        request: &Request,
+        after: Duration,
+    ) -> Result<(Client, Response), ClientError> {
+        within(&endpoint_path(endpoint), after, Client::exchange(endpoint, request)).await
+    }
+
+    async fn exchange(endpoint: &Endpoint, request: &Request) -> Result<(Client, Response), ClientError> {
+        let mut stream = open(endpoint).await?;
         let mut frames = encode_frame(&Request::Hello { protocol: PROTOCOL_VERSION })?;
         frames.extend(encode_frame(request)?);
-        stream.write_all(&frames).await.map_err(FrameError::Io)?;
-        stream.flush().await.map_err(FrameError::Io)?;
-        let daemon = read_hello(&mut stream).await?;
+        write_opening(&mut stream, endpoint, &frames).await?;
+        let daemon = read_hello(&mut stream, endpoint).await?;
         let mut client = Client { stream, daemon };
         match client.recv().await? {
             Response::Error(e) => Err(ClientError::Daemon(e)),

@@ -2,8 +2,10 @@
 //! `isinit-tui` console must agree on: the isinittab format, the settings
 //! that locate the daemon, and the control protocol spoken over its socket.
 //!
-//! Nothing in this crate spawns processes or touches a terminal, so both
-//! sides of the socket can depend on it without pulling in the other's I/O.
+//! Nothing in this crate touches a terminal, and the only process it
+//! starts is the ssh command of [`transport`] that reaches a remote daemon,
+//! so both sides of the socket can depend on it without pulling in the
+//! other's I/O.
 
 #![warn(missing_docs)]
 
@@ -14,6 +16,7 @@ pub mod generate;
 pub mod protocol;
 pub mod settings;
 pub mod time;
+pub mod transport;
 
 pub use client::{Client, ClientError};
 pub use config::{ConfigError, ConfigErrors, Entry, Inittab, Mode};

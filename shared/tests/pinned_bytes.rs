@@ -30,8 +30,8 @@ use isinit_shared::protocol::codec::Message;
 use isinit_shared::protocol::frame::encode_frame;
 use isinit_shared::protocol::{
     AuditRecord, DaemonInfo, ErrorKind, ErrorReply, Event, ExitRecord, ExitStatus, GroupState, GroupStatus,
-    NoticeRecord, OutputLine, PROTOCOL_VERSION, Plan, ProcessState, ProcessStatus, ProcessUsage, Request, Response,
-    Snapshot, Update, codec,
+    NoticeRecord, OnDisk, OutputLine, PROTOCOL_VERSION, Plan, ProcessState, ProcessStatus, ProcessUsage, Request,
+    Response, RunningConfig, Snapshot, Update, codec,
 };
 use serde::{Serialize, de::DeserializeOwned};
 use std::fmt::Debug;
@@ -104,6 +104,7 @@ fn requests() -> Vec<Request> {
         Request::Signal { tag: "mta".into(), signal: "HUP".into() },
         Request::Usage,
         Request::Reexec,
+        Request::RunningConfig,
     ]
 }
 
@@ -130,6 +131,8 @@ fn request_pin(r: &Request) -> &'static str {
         Request::Usage => "000000010a",
         // len 1 | variant 11
         Request::Reexec => "000000010b",
+        // Appended for `isinit drift`, still version 2. len 1 | variant 12
+        Request::RunningConfig => "000000010c",
     }
 }
 
@@ -269,6 +272,7 @@ fn responses() -> Vec<Response> {
         Response::Error(error()),
         Response::SnapshotChunk { part: Box::new(snapshot()), more: true },
         Response::Usage(vec![usage()]),
+        Response::RunningConfig(running_config()),
     ]
 }
 
@@ -303,7 +307,34 @@ fn response_pin(r: &Response) -> String {
         Response::SnapshotChunk { .. } => framed(&format!("09{}01", snapshot_body())),
         // variant 10 | 1 row | "t" | 2 | 300 as fb 2c01 | Some | 50.0 as a little-endian f64 | 1
         Response::Usage(_) => framed("0a 01 0174 02 fb2c01 01 0000000000004940 01"),
+        // variant 11 | "p" | "s" | "t" | OnDisk::Differs (1) | "d" | "x"
+        Response::RunningConfig(_) => framed("0b 0170 0173 0174 01 0164 0178"),
     }
+}
+
+fn running_config() -> RunningConfig {
+    RunningConfig {
+        path: "p".into(),
+        sha256: "s".into(),
+        text: "t".into(),
+        on_disk: OnDisk::Differs { sha256: "d".into(), text: "x".into() },
+    }
+}
+
+#[test]
+fn on_disk_states() {
+    let pin = |s: &OnDisk| match s {
+        OnDisk::Same => "00",
+        OnDisk::Differs { .. } => "01016401 78",
+        OnDisk::Unreadable(_) => "020165",
+    };
+    let samples =
+        [OnDisk::Same, OnDisk::Differs { sha256: "d".into(), text: "x".into() }, OnDisk::Unreadable("e".into())];
+    for s in &samples {
+        let bytes = isinit_shared::protocol::codec::encode(s).expect("encodes");
+        assert_eq!(hex(&bytes), pin(s).replace(' ', ""), "{s:?}");
+    }
+    assert_every_variant(&samples);
 }
 
 fn usage() -> ProcessUsage {

@@ -12,6 +12,7 @@
 //! - [`ocf`] runs the OCF resource agent as Pacemaker would, and
 //!   installs it where Pacemaker looks;
 //! - [`pacemaker`] starts a one-node Corosync/Pacemaker cluster;
+//! - [`ssh`] puts daemons behind real OpenSSH servers, for `-H`;
 //! - [`procfs`] reads `/proc`, which is how a test sees what a daemon's
 //!   children really are (parents, process groups, signal dispositions).
 //!
@@ -26,6 +27,7 @@ pub mod fixtures;
 pub mod ocf;
 pub mod pacemaker;
 pub mod procfs;
+pub mod ssh;
 pub mod wait;
 
 pub use fixtures::{Cli, TestDaemon};

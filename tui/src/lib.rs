@@ -11,11 +11,17 @@
 //! into [`app::Action`]s; [`app::App::update`] folds each action into the
 //! model and queues [`client::Command`]s for the client task; [`ui`] draws
 //! the model from a shared borrow, only when something changed.
+//!
+//! With `-H` for two or more hosts, [`fleet`] keeps one such model per
+//! host and [`fleet_loop`] drives them all, drawing the fleet screen or the
+//! host the operator opened.
 
 pub mod app;
 pub mod client;
 pub mod clock;
 pub mod event_loop;
 pub mod fixture;
+pub mod fleet;
+pub mod fleet_loop;
 pub mod input;
 pub mod ui;

@@ -3,9 +3,11 @@
 
 use clap::{CommandFactory, Parser};
 use color_eyre::eyre::{Context, Result, bail};
+use isinit_shared::transport::{Endpoint, SshRoute};
 use isinit_tui::app::App;
 use isinit_tui::clock::TimeZone;
-use isinit_tui::{client, event_loop};
+use isinit_tui::fleet::Fleet;
+use isinit_tui::{client, event_loop, fleet_loop};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
@@ -31,6 +33,14 @@ struct Args {
     /// compare across a cluster spanning zones.
     #[arg(long)]
     utc: bool,
+    /// Watch this host through `ssh DEST isinit bridge` (repeatable). With
+    /// two or more, a fleet screen lists them; Enter opens one.
+    #[arg(short = 'H', long = "host", value_name = "DEST")]
+    hosts: Vec<String>,
+    /// Also every host listed in FILE (one DEST a line, `#` comments)
+    /// [env: ISINIT_HOSTS, when no -H is given]
+    #[arg(long = "hosts", value_name = "FILE")]
+    hosts_file: Option<PathBuf>,
 }
 
 fn main() -> Result<()> {
@@ -39,14 +49,22 @@ fn main() -> Result<()> {
         return generate(request);
     }
     let args = Args::parse();
-    let socket = isinit_shared::settings::client_socket(args.socket.as_deref(), args.config.as_deref());
+    let hosts = isinit_shared::transport::resolve_hosts(&args.hosts, args.hosts_file.as_deref())?;
+    // One host: today's console over ssh; none: the local socket.
+    let (endpoint, label) = match hosts.as_slice() {
+        [one] => (Endpoint::Ssh(SshRoute::from_env(one)), PathBuf::from(one)),
+        _ => {
+            let socket = isinit_shared::settings::client_socket(args.socket.as_deref(), args.config.as_deref());
+            (Endpoint::Socket(socket.clone()), socket)
+        }
+    };
     let tz = if args.utc { TimeZone::Utc } else { TimeZone::Local };
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         bail!("isinit-tui needs a terminal; for scripts use `isinit status` or `isinit status --json`");
     }
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
-        let client = client::spawn(socket.clone());
+        let client = (hosts.len() < 2).then(|| client::spawn(endpoint));
         // Installed after color-eyre's hook, so a panic restores the
         // terminal before the report is printed.
         let mut terminal = match ratatui::try_init() {
@@ -56,7 +74,10 @@ fn main() -> Result<()> {
                 return Err(e).context("cannot set up the terminal");
             }
         };
-        let result = event_loop::run(&mut terminal, App::new(socket, tz), client).await;
+        let result = match client {
+            Some(client) => event_loop::run(&mut terminal, App::new(label, tz), client).await,
+            None => fleet_loop::run(&mut terminal, Fleet::new(&hosts, tz)).await,
+        };
         ratatui::restore();
         result
     })

@@ -51,6 +51,15 @@ pub struct Cli {
     /// gives up [default: 10; `shutdown --wait`: 60 for the daemon to exit]
     #[arg(long, global = true, env = "ISINIT_TIMEOUT", value_name = "SECS", value_parser = positive_delay)]
     pub timeout: Option<Duration>,
+    /// Run on this host through `ssh DEST isinit bridge` (repeatable; DEST
+    /// goes to ssh verbatim). Applies to status, tell, reload, logs,
+    /// shutdown, restart, retry, signal and drift.
+    #[arg(short = 'H', long = "host", global = true, value_name = "DEST")]
+    pub hosts: Vec<String>,
+    /// Also run on every host listed in FILE (one DEST a line, `#`
+    /// comments) [env: ISINIT_HOSTS, when no -H is given]
+    #[arg(long = "hosts", global = true, value_name = "FILE")]
+    pub hosts_file: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: Cmd,
@@ -74,6 +83,15 @@ pub enum Cmd {
     /// prove it can read the state handed to it on stdin. Exits 0 if so.
     #[command(hide = true, name = "handover-check")]
     HandoverCheck,
+    /// Join stdin/stdout to the daemon's socket, unchanged both ways: what
+    /// `isinit -H HOST` and `isinit-tui -H HOST` run on HOST through ssh.
+    Bridge,
+    /// Compare the isinittab every host runs (one line per host, then a
+    /// unified diff of each minority version against the majority's);
+    /// without -H, the local daemon's running file against the file on
+    /// disk. Exit 0 when all agree, 1 on drift, 2 when a host could not be
+    /// asked.
+    Drift,
 }
 
 /// The OCF agent's one argument.

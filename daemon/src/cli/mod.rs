@@ -2,8 +2,12 @@
 //! function per subcommand.
 
 mod args;
+pub mod bridge;
 mod commands;
+pub mod drift;
+pub mod fleet;
 mod generate;
+pub mod hosts;
 pub mod ocf;
 mod render;
 

@@ -125,4 +125,10 @@ pub enum Command {
         /// One line for humans.
         message: String,
     },
+    /// The isinittab in force, for `isinit drift`; the caller reads the
+    /// file on disk itself, off the runtime task.
+    RunningConfig {
+        /// Where its path, SHA-256 and text go.
+        reply: oneshot::Sender<(std::path::PathBuf, String, std::sync::Arc<str>)>,
+    },
 }

@@ -330,6 +330,10 @@ impl Runtime {
                 push_capped(&mut self.notices, notice.clone(), NOTICES_KEPT);
                 self.publish(Event::Notice { at_ms: notice.at_ms, message: notice.message });
             }
+            Command::RunningConfig { reply } => {
+                let config = self.sup.config();
+                let _ = reply.send((self.settings.config.clone(), config.sha256.clone(), config.text.clone()));
+            }
         }
     }
 

@@ -115,6 +115,7 @@ pub async fn serve(stream: UnixStream, peer: Peer, ctx: Context) {
             Request::Signal { tag, signal } => handlers::signal::handle(&ctx, peer, tag, signal).await,
             Request::Usage => handlers::usage::handle(&ctx).await,
             Request::Reexec => return handlers::reexec::handle(&ctx, conn).await,
+            Request::RunningConfig => handlers::running_config::handle(&ctx).await,
         };
         if conn.send(&reply).await.is_err() {
             return;

@@ -50,6 +50,9 @@ pub struct Inittab {
     /// Hex SHA-256 of the file's bytes, so operators can tell at a glance
     /// whether every host of a cluster runs the same file.
     pub sha256: String,
+    /// The file's text, kept so `isinit drift` can show every host what
+    /// another host runs; shared, so cloning a config stays cheap.
+    pub text: std::sync::Arc<str>,
 }
 
 impl Inittab {

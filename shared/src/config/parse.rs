@@ -41,6 +41,7 @@ pub fn parse_lenient(path: &Path, bytes: &[u8]) -> (Inittab, Vec<ConfigError>) {
         by_tag,
         directives: p.directives,
         sha256: Inittab::digest(bytes),
+        text: String::from_utf8_lossy(bytes).into(),
     };
     (tab, p.errors)
 }

@@ -14,10 +14,12 @@
 
 pub mod chunk;
 pub mod codec;
+mod drift;
 pub mod frame;
 mod snapshot;
 mod usage;
 
+pub use drift::{OnDisk, RunningConfig};
 pub use snapshot::*;
 pub use usage::ProcessUsage;
 
@@ -105,6 +107,9 @@ pub enum Request {
     /// (SPEC §10). Answered with [`Response::Ok`] by the new image, or an
     /// error by the old one, which then carries on.
     Reexec,
+    /// The isinittab the daemon is running and whether the file on disk
+    /// differs ([`Response::RunningConfig`]); read-only, for `isinit drift`.
+    RunningConfig,
 }
 
 /// What the daemon sends.
@@ -158,6 +163,8 @@ pub enum Response {
     },
     /// Answer to [`Request::Usage`]: one row per entry with live processes.
     Usage(Vec<ProcessUsage>),
+    /// Answer to [`Request::RunningConfig`].
+    RunningConfig(RunningConfig),
 }
 
 /// A failed request: a kind a program can act on, a one-line reason, and

@@ -11,6 +11,7 @@
 //! tmux must be installed (`apt-get install tmux`; CI installs it).
 
 mod actions;
+mod fleet;
 mod screen;
 mod tmux;
 

@@ -45,6 +45,16 @@ impl Console {
     /// waits until it shows it is connected.
     #[track_caller]
     pub(crate) fn start(d: &TestDaemon) -> Console {
+        let args = ["--socket".into(), d.socket().into_os_string(), "--config".into(), d.tab_path().into_os_string()];
+        let console = Console::start_with(&args, &[]);
+        console.wait("the console to connect", |s| s.text.contains("● connected"));
+        console
+    }
+
+    /// Starts `isinit-tui ARGS` with `ENV` set, in a fresh 120×36 tmux
+    /// session; the caller waits for what it should show.
+    #[track_caller]
+    pub(crate) fn start_with(args: &[std::ffi::OsString], env: &[(String, String)]) -> Console {
         require_tmux();
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let server = format!("isinit-e2e-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
@@ -57,16 +67,14 @@ impl Console {
         // can be read; no status bar, so the console gets all 36 rows.
         let (w, h) = (WIDTH.to_string(), HEIGHT.to_string());
         let tui = fixtures::isinit_tui();
-        let (socket, tab) = (d.socket(), d.tab_path());
         let mut cmd = console.command();
         cmd.args(["start-server", ";", "set-option", "-g", "remain-on-exit", "on", ";"])
             .args(["set-option", "-g", "status", "off", ";"])
-            .args(["new-session", "-d", "-s", SESSION, "-x", &w, "-y", &h, "--"])
-            .arg(tui)
-            .arg("--socket")
-            .arg(socket)
-            .arg("--config")
-            .arg(tab);
+            .args(["new-session", "-d", "-s", SESSION, "-x", &w, "-y", &h]);
+        for (name, value) in env {
+            cmd.arg("-e").arg(format!("{name}={value}"));
+        }
+        cmd.arg("--").arg(tui).args(args);
         run(cmd, DEADLINE).ok();
         console.server_pid = console.format("#{pid}").parse().ok();
         console.server_socket = Some(console.format("#{socket_path}").into());
@@ -76,7 +84,6 @@ impl Console {
             console.server_socket
         );
         console.pid = console.format("#{pane_pid}").parse().expect("tmux reports the pane's pid");
-        console.wait("the console to connect", |s| s.text.contains("● connected"));
         console
     }
 

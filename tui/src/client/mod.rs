@@ -15,8 +15,8 @@
 mod requests;
 mod subscription;
 
+use isinit_shared::transport::Endpoint;
 use isinit_shared::{ClientError, OutputLine, Plan, ProcessUsage, Snapshot, Update, time::UnixMillis};
-use std::path::PathBuf;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
@@ -207,9 +207,10 @@ impl std::fmt::Display for ClientGone {
 
 impl std::error::Error for ClientGone {}
 
-/// Starts the client task for the daemon at `socket`. Must be called inside
-/// a tokio runtime; the tasks end when the returned handle is dropped.
-pub fn spawn(socket: PathBuf) -> ClientHandle {
+/// Starts the client task for the daemon at `socket` (a local socket, or a
+/// host reached through `ssh … isinit bridge`). Must be called inside a
+/// tokio runtime; the tasks end when the returned handle is dropped.
+pub fn spawn(socket: Endpoint) -> ClientHandle {
     let (event_tx, events) = mpsc::channel(EVENT_BUFFER);
     let (commands, command_rx) = mpsc::unbounded_channel();
     let (session_tx, session_rx) = watch::channel(0u64);
@@ -221,7 +222,7 @@ pub fn spawn(socket: PathBuf) -> ClientHandle {
 /// Runs each command on its own connection, and keeps the output follow
 /// stream pointed at the tag the UI last asked for.
 async fn dispatch(
-    socket: PathBuf,
+    socket: Endpoint,
     mut commands: mpsc::UnboundedReceiver<Command>,
     mut sessions: watch::Receiver<u64>,
     events: mpsc::Sender<ClientEvent>,
@@ -260,10 +261,10 @@ struct Follow {
 }
 
 impl Follow {
-    fn restart(&mut self, socket: &std::path::Path, events: &mpsc::Sender<ClientEvent>) {
+    fn restart(&mut self, socket: &Endpoint, events: &mpsc::Sender<ClientEvent>) {
         self.stop();
         if let Some((id, tag)) = &self.want {
-            self.task = Some(tokio::spawn(requests::follow(socket.to_owned(), *id, tag.clone(), events.clone())));
+            self.task = Some(tokio::spawn(requests::follow(socket.clone(), *id, tag.clone(), events.clone())));
         }
     }
 

@@ -1,8 +1,8 @@
 //! One connection per request, and the output follow stream.
 
 use super::{ClientEvent, Command, Failure, ProcessAction, Reply};
+use isinit_shared::transport::Endpoint;
 use isinit_shared::{Client, ClientError, Request, Response};
-use std::path::PathBuf;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -14,7 +14,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 const BACKLOG_LINES: u32 = 200;
 
 /// Runs one request on its own connection and reports the reply.
-pub(super) async fn run(socket: PathBuf, command: Command, events: mpsc::Sender<ClientEvent>) {
+pub(super) async fn run(socket: Endpoint, command: Command, events: mpsc::Sender<ClientEvent>) {
     let reply = match command {
         Command::Tell { group, level, dry_run } => {
             let request = Request::Tell { group: group.clone(), level: level.clone(), dry_run };
@@ -58,14 +58,14 @@ pub(super) async fn run(socket: PathBuf, command: Command, events: mpsc::Sender<
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Connect, ask, read one reply — within the timeout.
-async fn ask(socket: &std::path::Path, request: &Request) -> Result<Response, Failure> {
+async fn ask(socket: &Endpoint, request: &Request) -> Result<Response, Failure> {
     ask_within(socket, request, REQUEST_TIMEOUT).await
 }
 
 /// Connect, ask, read one reply — within `timeout`.
-async fn ask_within(socket: &std::path::Path, request: &Request, timeout: Duration) -> Result<Response, Failure> {
+async fn ask_within(socket: &Endpoint, request: &Request, timeout: Duration) -> Result<Response, Failure> {
     let exchange = async {
-        let mut client = Client::connect(socket).await?;
+        let mut client = Client::connect_to(socket).await?;
         client.request(request).await
     };
     match tokio::time::timeout(timeout, exchange).await {
@@ -87,9 +87,9 @@ fn unexpected(response: &Response) -> Failure {
 
 /// Streams one tag's output until the daemon ends it or the task is
 /// aborted because the UI moved to another process.
-pub(super) async fn follow(socket: PathBuf, id: u64, tag: String, events: mpsc::Sender<ClientEvent>) {
+pub(super) async fn follow(socket: Endpoint, id: u64, tag: String, events: mpsc::Sender<ClientEvent>) {
     let stream = async {
-        let mut client = Client::connect(&socket).await?;
+        let mut client = Client::connect_to(&socket).await?;
         let request = Request::Logs { tag: tag.clone(), lines: BACKLOG_LINES, follow: true };
         match client.request(&request).await? {
             Response::Logs { lines, .. } => {

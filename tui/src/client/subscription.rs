@@ -5,8 +5,8 @@
 //! nothing polls.
 
 use super::ClientEvent;
+use isinit_shared::transport::Endpoint;
 use isinit_shared::{Client, ClientError, Request, Response};
-use std::path::PathBuf;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
@@ -14,6 +14,9 @@ use tokio::sync::{mpsc, watch};
 const BACKOFF_MIN: Duration = Duration::from_millis(200);
 /// Longest delay between attempts: how stale "reconnecting…" can get.
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
+
+/// How long connecting (ssh included) and the hello may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why a session ended.
 enum End {
@@ -28,7 +31,7 @@ enum End {
 /// Subscribes, forwards, reconnects — until the UI drops its receiver.
 /// `sessions` is bumped on every snapshot that starts a new connection, so
 /// the dispatcher can restart the output stream.
-pub(super) async fn run(socket: PathBuf, events: mpsc::Sender<ClientEvent>, sessions: watch::Sender<u64>) {
+pub(super) async fn run(socket: Endpoint, events: mpsc::Sender<ClientEvent>, sessions: watch::Sender<u64>) {
     let mut delay = BACKOFF_MIN;
     let mut reported: Option<String> = None;
     loop {
@@ -81,15 +84,18 @@ fn reason(e: &ClientError) -> String {
 
 /// One connection: hello, subscribe, forward until something breaks.
 async fn session(
-    socket: &std::path::Path,
+    socket: &Endpoint,
     events: &mpsc::Sender<ClientEvent>,
     sessions: &watch::Sender<u64>,
     connected: &mut bool,
 ) -> End {
     let lost = |e: ClientError| End::Lost(reason(&e));
-    let mut client = match Client::connect(socket).await {
-        Ok(c) => c,
-        Err(e) => return lost(e),
+    // A host whose ssh hangs must not keep this one waiting forever; the
+    // other hosts of a fleet have their own tasks.
+    let mut client = match tokio::time::timeout(CONNECT_TIMEOUT, Client::connect_to(socket)).await {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => return lost(e),
+        Err(_) => return End::Lost(format!("no answer within {} s", CONNECT_TIMEOUT.as_secs())),
     };
     if let Err(e) = client.send(&Request::Subscribe).await {
         return lost(e);

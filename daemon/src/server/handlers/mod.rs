@@ -6,6 +6,7 @@ pub mod reexec;
 pub mod reload;
 pub mod restart;
 pub mod retry;
+pub mod running_config;
 pub mod shutdown;
 pub mod signal;
 pub mod status;

@@ -1,0 +1,243 @@
+//! Drawing the fleet screen from a shared borrow of the [`Fleet`]: a host
+//! table over a groups × hosts matrix (crm_mon style), or the open host's
+//! single-host console.
+
+use super::summary::{COUNT_ORDER, HostSummary, Link, majority_sha, uptime};
+use super::{Fleet, View};
+use crate::ui::theme;
+use isinit_shared::protocol::{GroupState, GroupStatus};
+use ratatui::Frame;
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget};
+use std::collections::BTreeSet;
+
+/// Width of one host's column in the matrix: a level and a state.
+const CELL: u16 = 16;
+/// Width of the matrix's group-name column.
+const GROUP_COLUMN: u16 = 18;
+
+/// The fleet screen's keys, as `?` shows them and tui/README.md lists them.
+pub const FLEET_KEYS: &[(&str, &str)] = &[
+    ("↑ ↓  k j", "select a host"),
+    ("Home End  g G", "first / last host"),
+    ("PgUp PgDn", "scroll the groups × hosts matrix"),
+    ("Enter", "open the host: its single-host console"),
+    ("Esc", "(in a host) back to the fleet"),
+    ("?", "this help"),
+    ("q  Ctrl-C", "quit"),
+];
+
+/// Draws whatever is on screen.
+pub fn draw(frame: &mut Frame, fleet: &Fleet) {
+    frame.render_widget(fleet, frame.area());
+}
+
+impl Widget for &Fleet {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        if let View::Host(i) = self.view() {
+            (&self.hosts()[i].app).render(area, buf);
+            return;
+        }
+        let majority = majority_sha(self.hosts());
+        let rows: Vec<HostSummary> = self.hosts().iter().map(|h| HostSummary::of(h, majority.as_deref())).collect();
+        let host_rows = u16::try_from(self.hosts().len()).unwrap_or(u16::MAX).saturating_add(3);
+        let [title, hosts, matrix, footer] = Layout::vertical([
+            Constraint::Length(1),
+            Constraint::Length(host_rows.min(area.height / 2)),
+            Constraint::Fill(1),
+            Constraint::Length(1),
+        ])
+        .areas(area);
+        render_title(&rows, title, buf);
+        render_hosts(self, &rows, hosts, buf);
+        render_matrix(self, matrix, buf);
+        Line::from(vec![
+            Span::styled(" ↑↓", theme::key()),
+            Span::raw(" host  "),
+            Span::styled("Enter", theme::key()),
+            Span::raw(" open  "),
+            Span::styled("Esc", theme::key()),
+            Span::raw(" back  "),
+            Span::styled("?", theme::key()),
+            Span::raw(" help  "),
+            Span::styled("q", theme::key()),
+            Span::raw(" quit"),
+        ])
+        .render(footer, buf);
+        if self.view() == (View::Fleet { help: true }) {
+            render_help(area, buf);
+        }
+    }
+}
+
+fn render_title(rows: &[HostSummary], area: Rect, buf: &mut Buffer) {
+    let up = rows.iter().filter(|r| r.link == Link::Up).count();
+    let lost = rows.iter().filter(|r| matches!(r.link, Link::Lost { .. })).count();
+    let drift = rows.iter().filter(|r| r.drift).count();
+    let mut spans = vec![
+        Span::styled(" isinit fleet ", Style::new().fg(Color::Black).bg(Color::Cyan).add_modifier(Modifier::BOLD)),
+        Span::raw(format!("  {} hosts  ", rows.len())),
+        Span::styled(format!("{up} up"), Style::new().fg(Color::Green)),
+    ];
+    if lost > 0 {
+        spans.push(Span::styled(format!("  {lost} LOST"), theme::error()));
+    }
+    if drift > 0 {
+        spans.push(Span::styled(
+            format!("  {drift} DRIFT"),
+            Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+        ));
+    }
+    Line::from(spans).render(area, buf);
+}
+
+fn render_hosts(fleet: &Fleet, rows: &[HostSummary], area: Rect, buf: &mut Buffer) {
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme::border(true))
+        .title(Span::styled(" Hosts ", theme::title(true)));
+    let inner = block.inner(area);
+    block.render(area, buf);
+    let name_width = fleet.hosts().iter().map(|h| h.dest.chars().count()).max().unwrap_or(4).clamp(4, 32);
+    let header =
+        format!(" {:<name_width$}  {:<10} {:<8} {:>6}  {:<15} GROUPS", "HOST", "LINK", "VERSION", "UP", "CONFIG");
+    let mut lines = vec![Line::styled(header, theme::header())];
+    for (i, (host, row)) in fleet.hosts().iter().zip(rows).enumerate() {
+        let mark = if i == fleet.selected() { "›" } else { " " };
+        let mut spans = vec![Span::raw(format!("{mark}{:<name_width$}  ", clip(&host.dest, name_width)))];
+        match &row.link {
+            Link::Connecting => {
+                spans.push(Span::styled(format!("{:<10} ", "connecting"), Style::new().fg(Color::Yellow)))
+            }
+            Link::Up => spans.push(Span::styled(format!("{:<10} ", "● up"), Style::new().fg(Color::Green))),
+            Link::Lost { .. } => spans.push(Span::styled(format!("{:<10} ", "✕ LOST"), theme::error())),
+        }
+        spans.push(Span::raw(format!(
+            "{:<8} {:>6}  ",
+            row.version.as_deref().unwrap_or("-"),
+            row.uptime_ms.map(uptime).unwrap_or_else(|| "-".into())
+        )));
+        let sha = row.sha256.as_deref().map(|s| s.get(..8).unwrap_or(s)).unwrap_or("-");
+        spans.push(Span::raw(format!("{sha:<8} ")));
+        if row.drift {
+            spans.push(Span::styled("DRIFT  ", Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD)));
+        } else {
+            spans.push(Span::raw("       "));
+        }
+        let lost = matches!(row.link, Link::Lost { .. });
+        for (state, n) in &row.counts {
+            // A lost host's counts are its last known ones: dimmed.
+            let style = if lost { theme::stale() } else { theme::group_state(*state) };
+            spans.push(Span::styled(format!("{n} {} ", state.as_str()), style));
+        }
+        if row.alert {
+            spans.push(Span::styled(" ! ", Style::new().fg(Color::White).bg(Color::Red).add_modifier(Modifier::BOLD)));
+        }
+        if let Link::Lost { since_ms, reason } = &row.link {
+            spans.push(Span::styled(format!(" since {} {reason}", fleet.time_zone().hms(*since_ms)), theme::error()));
+        }
+        let mut line = Line::from(spans);
+        if i == fleet.selected() {
+            // Shaded, not inverted: the row's colours (up, LOST, DRIFT)
+            // must read the same whether it is selected or not.
+            line = line.style(theme::selected(false));
+        }
+        lines.push(line);
+    }
+    Paragraph::new(lines).render(inner, buf);
+}
+
+fn render_matrix(fleet: &Fleet, area: Rect, buf: &mut Buffer) {
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme::border(false))
+        .title(Span::styled(" Groups × hosts ", theme::title(false)));
+    let inner = block.inner(area);
+    block.render(area, buf);
+    let groups: BTreeSet<&str> = fleet
+        .hosts()
+        .iter()
+        .filter_map(|h| h.app.snapshot())
+        .flat_map(|s| s.groups.iter().map(|g| g.name.as_str()))
+        .collect();
+    let columns = usize::from(inner.width.saturating_sub(GROUP_COLUMN) / CELL);
+    let hosts = &fleet.hosts()[..fleet.hosts().len().min(columns)];
+    let mut header =
+        vec![Span::styled(format!(" {:<w$}", "GROUP", w = usize::from(GROUP_COLUMN) - 1), theme::header())];
+    for (i, h) in hosts.iter().enumerate() {
+        let style = if i == fleet.selected() { theme::header().fg(Color::Cyan) } else { theme::header() };
+        header
+            .push(Span::styled(format!("{:<w$}", clip(&h.dest, usize::from(CELL) - 1), w = usize::from(CELL)), style));
+    }
+    let mut lines = vec![Line::from(header)];
+    let visible = usize::from(inner.height.saturating_sub(1));
+    let skip = fleet.scroll().min(groups.len().saturating_sub(visible));
+    for name in groups.iter().skip(skip).take(visible) {
+        let mut spans = vec![Span::raw(format!(
+            " {:<w$}",
+            clip(name, usize::from(GROUP_COLUMN) - 2),
+            w = usize::from(GROUP_COLUMN) - 1
+        ))];
+        for h in hosts {
+            let lost = !matches!(h.app.connection(), crate::app::Connection::Connected);
+            let group = h.app.snapshot().and_then(|s| s.group(name));
+            spans.push(cell(group, lost));
+        }
+        lines.push(Line::from(spans));
+    }
+    Paragraph::new(lines).render(inner, buf);
+}
+
+/// One matrix cell: `LEVEL STATE`, coloured by state; dimmed when the host
+/// is not live; `·` where the host has no such group.
+fn cell(group: Option<&GroupStatus>, stale: bool) -> Span<'static> {
+    let width = usize::from(CELL);
+    let Some(g) = group else {
+        return Span::styled(format!("{:<width$}", "·"), theme::muted());
+    };
+    let text = format!("{} {}", g.level.as_deref().unwrap_or("-"), short_state(g.state));
+    let style = if stale { theme::stale() } else { theme::group_state(g.state) };
+    Span::styled(format!("{:<width$}", clip(&text, width - 1)), style)
+}
+
+/// State names that fit a cell.
+fn short_state(state: GroupState) -> &'static str {
+    match state {
+        GroupState::Configured => "CONF",
+        GroupState::Stopping => "STOPPING",
+        GroupState::Starting => "STARTING",
+        GroupState::Done => "DONE",
+        GroupState::Passed => "PASSED",
+        GroupState::Failed => "FAILED",
+        GroupState::Halting => "HALTING",
+    }
+}
+
+fn clip(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut s: String = text.chars().take(width.saturating_sub(1)).collect();
+    s.push('…');
+    s
+}
+
+fn render_help(area: Rect, buf: &mut Buffer) {
+    let height = u16::try_from(FLEET_KEYS.len()).unwrap_or(u16::MAX).saturating_add(2);
+    let popup = area.centered(Constraint::Length(62.min(area.width)), Constraint::Length(height.min(area.height)));
+    Clear.render(popup, buf);
+    let lines: Vec<Line> = FLEET_KEYS
+        .iter()
+        .map(|(key, what)| Line::from(vec![Span::styled(format!(" {key:<15}"), theme::key()), Span::raw(*what)]))
+        .collect();
+    let block = Block::default().borders(Borders::ALL).title(" Fleet keys (Esc closes) ");
+    Paragraph::new(lines).block(block).render(popup, buf);
+}
+
+/// Group counts in the order the hosts table shows them, for tests.
+pub fn count_order() -> &'static [GroupState] {
+    &COUNT_ORDER
+}
