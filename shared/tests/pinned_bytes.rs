@@ -82,7 +82,8 @@ fn assert_no_variant_after<T: DeserializeOwned + Debug>(count: usize) {
 #[test]
 fn protocol_version() {
     // Version 2 appended restart, retry, signal, usage and reexec,
-    // `tells_total`/`clients_connected` to `DaemonInfo`, `ExitStatus::Unknown`,
+    // `tells_total`/`clients_connected` to `DaemonInfo`, `ExitStatus::Unknown`
+    // and `OomKilled`,
     // the `notify` mode and a process's `ready`/`status_text`. Changing a pin
     // means bumping this.
     assert_eq!(PROTOCOL_VERSION, 2);
@@ -484,8 +485,10 @@ fn exit_statuses() {
         ExitStatus::Signal(_) => "0102",
         // variant 2, no payload (version 2: an adopted process's end)
         ExitStatus::Unknown => "02",
+        // variant 3, no payload (version 2: killed by the OOM killer)
+        ExitStatus::OomKilled => "03",
     };
-    let samples = [ExitStatus::Code(-1), ExitStatus::Signal(1), ExitStatus::Unknown];
+    let samples = [ExitStatus::Code(-1), ExitStatus::Signal(1), ExitStatus::Unknown, ExitStatus::OomKilled];
     for s in &samples {
         assert_eq!(hex(&codec::encode(s).expect("encodes")), pin(s), "{s:?}");
     }

@@ -145,7 +145,8 @@ fn usage(d: &TestDaemon, tag: &str) -> ProcessUsage {
 
 #[test]
 fn usage_is_read_from_the_cgroup() {
-    let tab = "g:burn:1:respawn:setsid sh -c 'while :; do :; done' & exec sleep 1000\n";
+    let tab =
+        "g:burn:1:respawn:setsid sh -c 'while :; do :; done' & exec sleep 1000\ng:idle:1:respawn:exec sleep 1000\n";
     let Some((d, _root)) = cgroup_daemon(tab) else { return };
     d.tell("g", "1");
     d.wait_group("g", "1", GroupState::Done);
@@ -169,6 +170,19 @@ fn usage_is_read_from_the_cgroup() {
         .and_then(|v| v.parse::<f64>().ok())
         .unwrap_or_else(|| panic!("no CPU series for burn in:\n{metrics}"));
     assert!(cpu * 1000.0 >= first.cpu_time_ms as f64, "{cpu} s after {first:?}");
+
+    // Per group: the sum of its entries, in `status --json` and the metrics.
+    let status: serde_json::Value = serde_json::from_str(&d.ok(&["status", "--json"])).expect("status JSON");
+    let group = status["groups"].as_array().and_then(|g| g.iter().find(|g| g["name"] == "g")).expect("group g");
+    let sum = &group["usage"];
+    assert_eq!(sum["processes"], 3, "burner, its leader and idle: {sum}");
+    assert!(sum["cpu_time_ms"].as_u64().is_some_and(|ms| ms >= first.cpu_time_ms), "{sum} after {first:?}");
+    let group_cpu = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("isinit_group_cpu_seconds{group=\"g\"} "))
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no group CPU series in:\n{metrics}"));
+    assert!(group_cpu >= cpu, "the group's {group_cpu} s hold burn's {cpu} s");
 }
 
 #[test]

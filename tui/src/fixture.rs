@@ -85,10 +85,10 @@ pub fn snapshot() -> Snapshot {
         3 * HOUR + 7 * MIN,
     );
     mta.respawns = 2;
-    mta.last_exit = Some(ExitStatus::Signal(9));
+    mta.last_exit = Some(ExitStatus::OomKilled);
     mta.recent_exits = vec![
         ExitRecord { at_ms: NOW_MS - 5 * HOUR, status: ExitStatus::Code(75), ran_ms: 40 * MIN },
-        ExitRecord { at_ms: NOW_MS - 3 * HOUR - 7 * MIN, status: ExitStatus::Signal(9), ran_ms: 90 * MIN },
+        ExitRecord { at_ms: NOW_MS - 3 * HOUR - 7 * MIN, status: ExitStatus::OomKilled, ran_ms: 90 * MIN },
     ];
 
     let mut nginx = process("web", "nginx", Mode::Respawn, "23", "/usr/sbin/nginx -g 'daemon off;'");

@@ -58,6 +58,16 @@ pub fn read_usage(dir: &Path) -> Option<Usage> {
     Some(Usage { processes, cpu_usec, memory_bytes })
 }
 
+/// How many processes of `dir` and below the OOM killer has killed
+/// (`memory.events` `oom_kill`); `None` without the memory controller.
+pub fn oom_kills(dir: &Path) -> Option<u64> {
+    parse_oom_kills(&std::fs::read_to_string(dir.join("memory.events")).ok()?)
+}
+
+fn parse_oom_kills(events: &str) -> Option<u64> {
+    events.lines().find_map(|l| l.strip_prefix("oom_kill ")).and_then(|v| v.trim().parse().ok())
+}
+
 /// Creates `dir` if missing (its parent must exist), and passes down to its
 /// children every controller it has, so that usage and limits are there to
 /// read where the host delegated them. Controllers are a best effort: a
@@ -91,10 +101,18 @@ mod tests {
     }
 
     #[test]
+    fn oom_kills_are_read_from_their_own_line() {
+        let events = "low 0\nhigh 0\nmax 4\noom 2\noom_kill 2\noom_group_kill 0\n";
+        assert_eq!(parse_oom_kills(events), Some(2));
+        assert_eq!(parse_oom_kills("low 0\n"), None);
+    }
+
+    #[test]
     fn a_missing_cgroup_is_empty() {
         let gone = Path::new("/nonexistent/cgroup");
         assert!(!populated(gone));
         assert!(procs(gone).is_empty());
         assert_eq!(read_usage(gone), None);
+        assert_eq!(oom_kills(gone), None);
     }
 }

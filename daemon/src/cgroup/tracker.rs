@@ -15,6 +15,9 @@ pub struct Tracker {
     watch: Watch,
     /// Process group (as the supervisor names it) → its entry's cgroup.
     by_pgid: HashMap<i32, PathBuf>,
+    /// Process group → its cgroup's `oom_kill` count when it started, so
+    /// that its leader's SIGKILL can be told to be the OOM killer's.
+    oom_kills_at_start: HashMap<i32, u64>,
     /// Entry cgroups made or adopted → (group, tag), for tidying up.
     dirs: BTreeMap<PathBuf, (String, String)>,
     /// The `:::limit:` lines in force, written into each group cgroup made.
@@ -45,6 +48,7 @@ impl Tracker {
             root,
             watch,
             by_pgid: HashMap::new(),
+            oom_kills_at_start: HashMap::new(),
             dirs: BTreeMap::new(),
             limits: Vec::new(),
             enabled: BTreeSet::new(),
@@ -108,7 +112,21 @@ impl Tracker {
             }
             self.dirs.insert(dir.clone(), (group.to_string(), tag.to_string()));
         }
+        if let Some(count) = fs::oom_kills(&dir) {
+            self.oom_kills_at_start.insert(pgid, count);
+        }
         self.by_pgid.insert(pgid, dir);
+    }
+
+    /// Whether the OOM killer killed a process of `pgid`'s cgroup since
+    /// it started: asked when its leader died of SIGKILL. False where the
+    /// memory controller is not enabled (nothing is counted there).
+    pub fn oom_killed_since_start(&self, pgid: i32) -> bool {
+        let Some(dir) = self.cgroup_of(pgid) else { return false };
+        match (self.oom_kills_at_start.get(&pgid), fs::oom_kills(dir)) {
+            (Some(&then), Some(now)) => now > then,
+            _ => false,
+        }
     }
 
     /// The cgroup of a process group the supervisor knows, if it has one.
@@ -138,6 +156,7 @@ impl Tracker {
     /// the empty cgroups that are no longer `wanted(group, tag)`.
     pub fn tidy(&mut self, tracked: &std::collections::HashSet<i32>, wanted: impl Fn(&str, &str) -> bool) {
         self.by_pgid.retain(|pgid, _| tracked.contains(pgid));
+        self.oom_kills_at_start.retain(|pgid, _| tracked.contains(pgid));
         let idle: Vec<PathBuf> =
             self.dirs.iter().filter(|(_, (group, tag))| !wanted(group, tag)).map(|(d, _)| d.clone()).collect();
         for dir in idle {
@@ -204,5 +223,34 @@ pub fn probe(tracker: Option<&Tracker>) -> impl Fn(i32) -> bool + '_ {
     move |pgid| match tracker.and_then(|t| t.cgroup_of(pgid)) {
         Some(dir) => fs::populated(dir),
         None => crate::runtime::reap::group_alive(pgid),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A cgroup's interface files are plain files to read: a directory
+    /// standing in for an entry cgroup shows how `oom_kill` is judged.
+    #[tokio::test]
+    async fn a_sigkill_is_the_oom_killers_only_if_oom_kill_rose_since_start() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let (watch, _events) = Watch::start().expect("inotify");
+        let mut tracker = Tracker::new(Root { path: root.path().to_owned(), own: false }, watch);
+        let dir = tracker.dir_of("mail", "mta");
+        std::fs::create_dir_all(&dir).expect("entry dir");
+        let events = |kills: u64| format!("low 0\nhigh 0\nmax 0\noom 0\noom_kill {kills}\noom_group_kill 0\n");
+        std::fs::write(dir.join("memory.events"), events(3)).expect("write");
+
+        tracker.track(100, dir.clone(), "mail", "mta");
+        assert!(!tracker.oom_killed_since_start(100), "kills before the start are not this run's");
+        std::fs::write(dir.join("memory.events"), events(4)).expect("write");
+        assert!(tracker.oom_killed_since_start(100));
+        assert!(!tracker.oom_killed_since_start(200), "a process group without a cgroup");
+
+        // Without the memory controller there is no count to compare.
+        std::fs::remove_file(dir.join("memory.events")).expect("rm");
+        tracker.track(300, dir, "mail", "mta");
+        assert!(!tracker.oom_killed_since_start(300));
     }
 }

@@ -2,7 +2,7 @@
 //! the output format is pinned by unit tests.
 
 use isinit_shared::config::Mode;
-use isinit_shared::protocol::{GroupStatus, Plan, ProcessStatus, ProcessUsage, Snapshot};
+use isinit_shared::protocol::{GroupStatus, Plan, ProcessStatus, ProcessUsage, Snapshot, usage_by_group};
 use std::fmt::Write;
 
 /// `GROUP LEVEL STATE`, the status file's format.
@@ -49,9 +49,20 @@ pub fn plan(p: &Plan) -> String {
 
 /// `status --json`: the snapshot, each process with its `usage` (CPU
 /// time, CPU % since the previous sample or null, RSS, live processes in
-/// its groups) or `null` when nothing of it runs.
+/// its groups) or `null` when nothing of it runs, and each group with the
+/// sum of its entries' (`null` when none of them runs).
 pub fn json_with_usage(snap: &Snapshot, usage: &[ProcessUsage]) -> serde_json::Result<String> {
     let mut value = serde_json::to_value(snap)?;
+    let by_group = usage_by_group(&snap.processes, usage);
+    if let Some(rows) = value.get_mut("groups").and_then(|g| g.as_array_mut()) {
+        for row in rows {
+            let name = row.get("name").and_then(|n| n.as_str()).unwrap_or_default();
+            let u = by_group.get(name).map_or(Ok(serde_json::Value::Null), serde_json::to_value)?;
+            if let Some(obj) = row.as_object_mut() {
+                obj.insert("usage".into(), u);
+            }
+        }
+    }
     if let Some(rows) = value.get_mut("processes").and_then(|p| p.as_array_mut()) {
         for row in rows {
             let tag = row.get("tag").and_then(|t| t.as_str()).unwrap_or_default().to_string();
@@ -157,14 +168,25 @@ mod tests {
             ready: false,
             status_text: None,
         };
-        snap.processes = vec![p("a"), p("b")];
-        let usage = [ProcessUsage {
-            tag: "a".into(),
+        snap.processes = vec![p("a"), p("b"), ProcessStatus { group: "h".into(), ..p("c") }];
+        snap.groups = ["g", "h", "idle"]
+            .map(|name| GroupStatus {
+                name: name.into(),
+                level: Some("1".into()),
+                state: GroupState::Done,
+                since_ms: 0,
+                levels: vec!["1".into()],
+                in_file: true,
+            })
+            .to_vec();
+        let row = |tag: &str, cpu_percent| ProcessUsage {
+            tag: tag.into(),
             processes: 2,
             cpu_time_ms: 1500,
-            cpu_percent: Some(12.5),
+            cpu_percent,
             rss_bytes: 4096,
-        }];
+        };
+        let usage = [row("a", Some(12.5)), row("b", None), row("c", None)];
         let json: serde_json::Value = serde_json::from_str(&json_with_usage(&snap, &usage).unwrap()).unwrap();
         let a = &json["processes"][0]["usage"];
         assert_eq!(
@@ -172,6 +194,16 @@ mod tests {
             (Some(1500), Some(12.5), Some(4096))
         );
         assert_eq!(a["processes"], 2);
-        assert!(json["processes"][1]["usage"].is_null());
+        assert_eq!(json["processes"][1]["usage"]["cpu_percent"], serde_json::Value::Null);
+
+        // A group's usage sums its entries'; a rate only where one exists.
+        let g = &json["groups"][0]["usage"];
+        assert_eq!(
+            (g["processes"].as_u64(), g["cpu_time_ms"].as_u64(), g["cpu_percent"].as_f64(), g["rss_bytes"].as_u64()),
+            (Some(4), Some(3000), Some(12.5), Some(8192))
+        );
+        assert_eq!(json["groups"][1]["usage"]["cpu_percent"], serde_json::Value::Null);
+        assert_eq!(json["groups"][1]["usage"]["rss_bytes"], 4096);
+        assert!(json["groups"][2]["usage"].is_null(), "a group with nothing running");
     }
 }

@@ -1,6 +1,6 @@
 //! The text exposition format (version 0.0.4) of a status snapshot.
 
-use isinit_shared::protocol::{ExitStatus, GroupState, ProcessUsage, Snapshot};
+use isinit_shared::protocol::{ExitStatus, GroupState, ProcessUsage, Snapshot, usage_by_group};
 use isinit_shared::time::UnixMillis;
 use std::collections::BTreeSet;
 use std::fmt::Write;
@@ -102,8 +102,16 @@ pub fn render(snap: &Snapshot) -> String {
         "Signal that ended the entry's last run (absent unless a signal ended it).",
         &|i| match procs[i].last_exit {
             Some(ExitStatus::Signal(s)) => Some(s.to_string()),
+            Some(ExitStatus::OomKilled) => Some(libc::SIGKILL.to_string()),
             _ => None,
         },
+    );
+    per_process(
+        &mut m,
+        "isinit_process_last_exit_oom_killed",
+        "gauge",
+        "1 if the kernel's OOM killer ended the entry's last run (seen where it has a memory-controlled cgroup), else 0.",
+        &|i| Some(u8::from(procs[i].last_exit == Some(ExitStatus::OomKilled)).to_string()),
     );
     per_process(
         &mut m,
@@ -147,6 +155,19 @@ pub fn render_usage(snap: &Snapshot, usage: &[ProcessUsage]) -> String {
     );
     for (group, u) in &rows {
         m.sample("isinit_process_memory_bytes", &[("group", group), ("tag", &u.tag)], u.rss_bytes);
+    }
+    let groups = usage_by_group(&snap.processes, usage);
+    m.family(
+        "isinit_group_cpu_seconds",
+        "gauge",
+        "CPU time of the group's running entries (the sum of their isinit_process_cpu_seconds_total; falls when one stops).",
+    );
+    for (group, g) in &groups {
+        m.sample("isinit_group_cpu_seconds", &[("group", group)], Seconds(g.cpu_time_ms));
+    }
+    m.family("isinit_group_memory_bytes", "gauge", "Memory of the group's running entries, summed.");
+    for (group, g) in &groups {
+        m.sample("isinit_group_memory_bytes", &[("group", group)], g.rss_bytes);
     }
     m.out
 }

@@ -7,6 +7,7 @@ use super::usage::Source;
 use super::{Runtime, spawn};
 use crate::cgroup::{Tracker, Watch};
 use crate::supervisor::{Now, SpawnRequest, StopSignal, Supervisor};
+use isinit_shared::protocol::ExitStatus;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use std::collections::HashSet;
@@ -79,6 +80,18 @@ impl Runtime {
         {
             tracing::warn!("cannot send {sig} to process group {pgid}: {e}");
         }
+    }
+
+    /// A reaped leader's status as its exit history shows it: a SIGKILL
+    /// that came with an `oom_kill` in its cgroup is the OOM killer's.
+    pub(super) fn oom_kill_seen(&self, pid: i32, status: ExitStatus) -> ExitStatus {
+        let by_oom = status == ExitStatus::Signal(Signal::SIGKILL as i32)
+            && self.cgroups.as_ref().is_some_and(|t| t.oom_killed_since_start(pid));
+        if by_oom {
+            tracing::warn!("pid {pid} was killed by the OOM killer");
+            return ExitStatus::OomKilled;
+        }
+        status
     }
 
     /// The supervisor's sweep with the cgroup-aware liveness probe.

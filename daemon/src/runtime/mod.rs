@@ -247,6 +247,7 @@ impl Runtime {
         }
         let now = Now::real();
         for (pid, status) in reaped {
+            let status = self.oom_kill_seen(pid, status);
             self.sup.child_exited(now, pid, status);
         }
         self.sweep(now);

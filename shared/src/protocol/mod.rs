@@ -21,7 +21,7 @@ mod usage;
 
 pub use drift::{OnDisk, RunningConfig};
 pub use snapshot::*;
-pub use usage::ProcessUsage;
+pub use usage::{GroupUsage, ProcessUsage, usage_by_group};
 
 use crate::time::UnixMillis;
 use serde::{Deserialize, Serialize};
@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 ///
 /// 2: appended restart, retry, signal, usage and reexec requests;
 /// [`DaemonInfo`] gained `tells_total` and `clients_connected`;
-/// [`ExitStatus`] gained `Unknown` (an adopted process).
+/// [`ExitStatus`] gained `Unknown` (an adopted process) and `OomKilled`.
 pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Largest frame either side accepts (SPEC §7), checked before allocating:

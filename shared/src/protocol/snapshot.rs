@@ -213,6 +213,10 @@ pub enum ExitStatus {
     /// killed) ended: it was not our child, so its exit status cannot be
     /// had. Never a pass.
     Unknown,
+    /// Killed (SIGKILL) by the kernel's OOM killer: its cgroup's
+    /// `memory.events` counted an `oom_kill` during the run. Seen only
+    /// where the entry has a cgroup with the memory controller.
+    OomKilled,
 }
 
 impl ExitStatus {
@@ -228,6 +232,7 @@ impl std::fmt::Display for ExitStatus {
             ExitStatus::Code(c) => write!(f, "exit {c}"),
             ExitStatus::Signal(s) => write!(f, "signal {s}"),
             ExitStatus::Unknown => write!(f, "unknown (adopted)"),
+            ExitStatus::OomKilled => write!(f, "OOM kill"),
         }
     }
 }

@@ -23,3 +23,42 @@ pub struct ProcessUsage {
     /// count once per process, as `ps` shows them).
     pub rss_bytes: u64,
 }
+
+/// One group's usage: the sum of the rows of its entries. Clients derive
+/// it from a snapshot and a usage sample; it is never sent, so the daemon
+/// reads nothing more for it.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct GroupUsage {
+    /// Live processes of its entries.
+    pub processes: u32,
+    /// CPU time of its entries' current runs, in milliseconds: it falls
+    /// when an entry stops, so it is no counter.
+    pub cpu_time_ms: u64,
+    /// Summed CPU use of the entries that have a rate; `None` if none has.
+    pub cpu_percent: Option<f64>,
+    /// Summed memory of its entries, in bytes.
+    pub rss_bytes: u64,
+}
+
+/// Each group's [`GroupUsage`], by group name; rows of tags `processes`
+/// does not list count for nothing, and a group none of whose entries
+/// has a row is absent.
+pub fn usage_by_group<'a>(
+    processes: &[super::ProcessStatus],
+    usage: impl IntoIterator<Item = &'a ProcessUsage>,
+) -> std::collections::BTreeMap<String, GroupUsage> {
+    let group_of: std::collections::HashMap<&str, &str> =
+        processes.iter().map(|p| (p.tag.as_str(), p.group.as_str())).collect();
+    let mut groups = std::collections::BTreeMap::<String, GroupUsage>::new();
+    for u in usage {
+        let Some(&group) = group_of.get(u.tag.as_str()) else { continue };
+        let g = groups.entry(group.to_owned()).or_default();
+        g.processes += u.processes;
+        g.cpu_time_ms += u.cpu_time_ms;
+        g.rss_bytes += u.rss_bytes;
+        if let Some(pct) = u.cpu_percent {
+            *g.cpu_percent.get_or_insert(0.0) += pct;
+        }
+    }
+    groups
+}

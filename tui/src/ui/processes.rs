@@ -6,7 +6,7 @@ use super::theme;
 use crate::app::{App, Focus, scroll_into_view};
 use isinit_shared::config::Mode;
 use isinit_shared::time::{UnixMillis, human_duration};
-use isinit_shared::{ProcessState, ProcessStatus};
+use isinit_shared::{GroupUsage, ProcessState, ProcessStatus, usage_by_group};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -87,6 +87,12 @@ fn cells<'a>(p: &'a ProcessStatus, app: &App, kept: &[(usize, u16)]) -> [Cell<'a
     ]
 }
 
+/// The selected group's share of the last usage sample: its entries' sum.
+fn group_usage(app: &App, group: &str) -> Option<GroupUsage> {
+    let snapshot = app.snapshot()?;
+    usage_by_group(&snapshot.processes, app.usage_rows().values()).remove(group)
+}
+
 pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let focused = app.focus() == Focus::Processes;
     let view = app.processes_view();
@@ -96,6 +102,10 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
         None => " processes ".to_owned(),
     };
     let mut title = vec![Span::styled(heading, theme::title(focused))];
+    if let Some(u) = app.selected_group().and_then(|g| group_usage(app, &g.name)) {
+        let cpu = u.cpu_percent.map_or_else(|| "-".to_owned(), |pct| format!("{}%", cpu_text(pct)));
+        title.push(Span::styled(format!("cpu {cpu} rss {} ", rss_text(u.rss_bytes)), theme::muted()));
+    }
     if let Some(selected) = view.selected {
         title.push(Span::styled(format!("{}/{} ", selected + 1, view.items.len()), theme::muted()));
     }

@@ -148,6 +148,23 @@ fn process_metrics() {
 }
 
 #[test]
+fn an_oom_kill_is_a_sigkill_and_says_so() {
+    let mut snap = snapshot();
+    let httpd = snap.processes.iter_mut().find(|p| p.tag == "httpd").expect("httpd");
+    httpd.last_exit = Some(ExitStatus::OomKilled);
+    let text = render(&snap);
+    assert!(text.contains("isinit_process_last_exit_signal{group=\"web\",tag=\"httpd\"} 9\n"), "{text}");
+    assert_eq!(
+        samples(&text, "isinit_process_last_exit_oom_killed"),
+        [
+            "isinit_process_last_exit_oom_killed{group=\"mail\",tag=\"mta\"} 0",
+            "isinit_process_last_exit_oom_killed{group=\"mail\",tag=\"q\\\"uo\\\\te\"} 0",
+            "isinit_process_last_exit_oom_killed{group=\"web\",tag=\"httpd\"} 1",
+        ]
+    );
+}
+
+#[test]
 fn a_tag_listed_twice_makes_one_series() {
     let mut snap = snapshot();
     snap.processes.push(ProcessStatus { in_file: false, ..process("web", "httpd") });
@@ -172,13 +189,19 @@ fn usage_rows_become_cpu_and_memory_series_of_known_entries() {
         cpu_percent: None,
         rss_bytes: bytes,
     };
-    let text = render_usage(&snap, &[row("mta", 1500, 4096), row("gone", 1, 1)]);
+    let text = render_usage(&snap, &[row("mta", 1500, 4096), row("q\"uo\\te", 500, 1024), row("gone", 1, 1)]);
     assert_eq!(
         samples(&text, "isinit_process_cpu_seconds_total"),
-        ["isinit_process_cpu_seconds_total{group=\"mail\",tag=\"mta\"} 1.500"]
+        [
+            "isinit_process_cpu_seconds_total{group=\"mail\",tag=\"mta\"} 1.500",
+            "isinit_process_cpu_seconds_total{group=\"mail\",tag=\"q\\\"uo\\\\te\"} 0.500",
+        ]
     );
     assert_eq!(
-        samples(&text, "isinit_process_memory_bytes"),
-        ["isinit_process_memory_bytes{group=\"mail\",tag=\"mta\"} 4096"]
+        samples(&text, "isinit_process_memory_bytes")[0],
+        "isinit_process_memory_bytes{group=\"mail\",tag=\"mta\"} 4096"
     );
+    // Per group: the sum of its entries; `web` runs nothing.
+    assert_eq!(samples(&text, "isinit_group_cpu_seconds"), ["isinit_group_cpu_seconds{group=\"mail\"} 2.000"]);
+    assert_eq!(samples(&text, "isinit_group_memory_bytes"), ["isinit_group_memory_bytes{group=\"mail\"} 5120"]);
 }
