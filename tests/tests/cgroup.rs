@@ -64,9 +64,12 @@ fn setsid_children_of_once_and_respawn_entries_are_stopped_with_their_group() {
     let in_r = wait_members(&root, "g", "r", 2);
     assert!(in_r.contains(&leader), "the respawn leader is in its entry's cgroup: {in_r:?}");
     let escaped: Vec<i32> = escaped_once.iter().chain(in_r.iter().filter(|p| **p != leader)).copied().collect();
+    // Seen in its cgroup, a child may not have called setsid() yet.
     for pid in &escaped {
-        let stat = procfs::stat(*pid).expect("the setsid child runs");
-        assert_eq!((stat.pgid, session(*pid)), (*pid, Some(*pid)), "{stat} left its process group and session");
+        wait_for(DEADLINE, &format!("pid {pid} to leave its process group and session"), || {
+            let stat = procfs::stat(*pid).ok_or("the setsid child is gone")?;
+            if (stat.pgid, session(*pid)) == (*pid, Some(*pid)) { Ok(()) } else { Err(stat.to_string()) }
+        });
     }
 
     d.tell("g", "0");
