@@ -5,6 +5,7 @@
 mod actions;
 mod cgroups;
 mod command;
+mod effects;
 pub mod handover;
 pub mod leftovers;
 mod limits;
@@ -12,6 +13,7 @@ pub mod output;
 pub mod readiness;
 pub mod reap;
 mod reexec;
+mod reload;
 mod restore;
 mod signal_names;
 pub mod signals;
@@ -26,8 +28,8 @@ pub use command::{Command, Outcome, Peer};
 pub use reexec::ReexecKit;
 pub use restore::answer_reexec;
 
-use crate::supervisor::{Effect, Now, Supervisor, Timing};
-use isinit_shared::config::{ConfigErrors, Inittab};
+use crate::supervisor::{Now, Supervisor, Timing};
+use isinit_shared::config::Inittab;
 use isinit_shared::protocol::{
     AUDIT_KEPT, AuditRecord, DaemonInfo, ErrorKind, ErrorReply, Event, NOTICES_KEPT, NoticeRecord, Snapshot, Update,
 };
@@ -338,50 +340,6 @@ impl Runtime {
         }
     }
 
-    /// SPEC §3.1: re-read the file if it changed; adopt it whole, or refuse.
-    fn tell(&mut self, group: &str, level: &str) -> Outcome {
-        if let Some(newer) = self.reread()? {
-            self.adopt(newer)?;
-        }
-        self.sup.tell(Now::real(), group, level)?;
-        Ok("level transition started".to_string())
-    }
-
-    fn reload(&mut self) -> Outcome {
-        let _reloading = crate::notify::Reloading::begin(); // sd_notify: RELOADING=1 now, READY=1 when done
-        match self.reread()? {
-            Some(newer) => {
-                self.adopt(newer)?;
-                Ok("reloaded".to_string())
-            }
-            None => {
-                // Unchanged file: still re-apply levels, as SPEC §6 says.
-                let same = self.sup.config().clone();
-                self.sup.reload(Now::real(), same)?;
-                self.publish_output_tags();
-                self.apply_limits();
-                Ok("reloaded (file unchanged)".to_string())
-            }
-        }
-    }
-
-    fn adopt(&mut self, newer: Inittab) -> Result<(), ErrorReply> {
-        tracing::info!("adopting {} (sha256 {})", newer.path.display(), &newer.sha256[..12]);
-        self.info.send_modify(|i| {
-            i.config_path = newer.path.display().to_string();
-            i.config_sha256 = newer.sha256.clone();
-        });
-        self.sup.reload(Now::real(), newer)?;
-        self.publish_output_tags();
-        self.apply_limits();
-        Ok(())
-    }
-
-    /// The file if it differs from the one in force; an error if it is invalid.
-    fn reread(&self) -> Result<Option<Inittab>, ErrorReply> {
-        Inittab::load_if_changed(&self.settings.config, &self.sup.config().sha256).map_err(invalid)
-    }
-
     fn record_audit(&mut self, peer: Peer, request: String) {
         let pid = peer.pid.map(|p| p.to_string()).unwrap_or_else(|| "?".into());
         tracing::info!("audit: uid {} pid {pid}: {request}", peer.uid);
@@ -409,62 +367,6 @@ impl Runtime {
             notices: self.notices.iter().cloned().collect(),
         })
     }
-
-    /// Carries out every pending effect; true once shutdown is complete.
-    ///
-    /// Yields to the other tasks every [`SPAWN_BATCH`] spawns, so that
-    /// starting a thousand processes does not keep `status` or the console
-    /// waiting.
-    async fn carry_out(&mut self) -> bool {
-        let mut exit = false;
-        let mut spawned = 0usize;
-        let mut sent = std::collections::HashSet::new();
-        loop {
-            let effects = self.sup.take_effects();
-            if effects.is_empty() {
-                return exit;
-            }
-            for effect in effects {
-                match effect {
-                    Effect::Spawn(req) => {
-                        let result = self.spawn_one(&req);
-                        match &result {
-                            Ok(pid) => tracing::debug!("{}: started pid {pid}", req.tag),
-                            Err(e) => tracing::warn!("{}: {e}", req.tag),
-                        }
-                        self.sup.spawned(Now::real(), &req.tag, result);
-                        spawned += 1;
-                        if spawned.is_multiple_of(SPAWN_BATCH) {
-                            tokio::task::yield_now().await;
-                        }
-                    }
-                    Effect::Signal { pgid, signal } => self.send_stop(pgid, signal, &mut sent),
-                    Effect::Publish(event) => {
-                        match &event {
-                            Event::Halting => self.info.send_modify(|i| i.halting = true),
-                            Event::Notice { at_ms, message } => {
-                                let notice = NoticeRecord { at_ms: *at_ms, message: message.clone() };
-                                push_capped(&mut self.notices, notice, NOTICES_KEPT);
-                            }
-                            _ => {}
-                        }
-                        self.publish(event);
-                    }
-                    Effect::WriteStatus => {
-                        if let Some(f) = &self.status_file {
-                            f.update(self.sup.status_lines());
-                        }
-                        // A group settled or began switching: keep the
-                        // state file's progress current (no one waits).
-                        self.save_state();
-                        self.tidy_cgroups();
-                    }
-                    Effect::Log(line) => tracing::warn!("{line}"),
-                    Effect::Exit => exit = true,
-                }
-            }
-        }
-    }
 }
 
 /// Appends to a bounded history, dropping the oldest entry past `cap`.
@@ -472,14 +374,6 @@ fn push_capped<T>(history: &mut VecDeque<T>, item: T, cap: usize) {
     history.push_back(item);
     if history.len() > cap {
         history.pop_front();
-    }
-}
-
-fn invalid(errors: ConfigErrors) -> ErrorReply {
-    ErrorReply {
-        kind: ErrorKind::InvalidConfig,
-        message: format!("invalid isinittab: {} error(s), nothing changed", errors.0.len()),
-        details: errors.lines(),
     }
 }
 
