@@ -11,7 +11,7 @@ use isinit_shared::protocol::ExitStatus;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use std::collections::HashSet;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 
 impl Runtime {
@@ -40,20 +40,36 @@ impl Runtime {
         self.cgroup_events = Some(events);
     }
 
-    /// Carries out one spawn: inside the entry's cgroup when tracking by
-    /// cgroup, else as a plain process group.
-    pub(super) fn spawn_one(&mut self, req: &SpawnRequest) -> Result<i32, String> {
+    /// Carries out a run of spawns, in the order given as far as the
+    /// results go: each inside its entry's cgroup when tracking by cgroup,
+    /// else as a plain process group. The cgroups are made first, here;
+    /// the spawns themselves run on up to [`spawn::SPAWNERS`] threads
+    /// ([`spawn::in_parallel`]), since each one waits for its child's
+    /// `execve`, which a second core can overlap.
+    pub(super) fn spawn_batch(&mut self, reqs: &[SpawnRequest]) -> Vec<Result<i32, String>> {
+        let places: Vec<Result<Option<(PathBuf, OwnedFd)>, String>> =
+            reqs.iter()
+                .map(|req| match self.cgroups.as_mut() {
+                    None => Ok(None),
+                    Some(tracker) => tracker.prepare(&req.group, &req.tag).map(Some).map_err(|e| {
+                        format!("cannot open cgroup {}: {e}", tracker.dir_of(&req.group, &req.tag).display())
+                    }),
+                })
+                .collect();
         let (logdir, socket) = (&self.settings.logdir, &self.settings.socket);
-        let Some(tracker) = self.cgroups.as_mut() else { return spawn::spawn(req, logdir, socket, None) };
-        let (dir, fd) = tracker
-            .prepare(&req.group, &req.tag)
-            .map_err(|e| format!("cannot open cgroup {}: {e}", tracker.dir_of(&req.group, &req.tag).display()))?;
-        let spawned = spawn::spawn(req, logdir, socket, Some(fd.as_fd()));
-        if let Ok(pid) = spawned {
-            tracker.track(pid, dir, &req.group, &req.tag);
+        let results = spawn::in_parallel(reqs.len(), |i| match &places[i] {
+            Ok(place) => spawn::spawn(&reqs[i], logdir, socket, place.as_ref().map(|(_, fd)| fd.as_fd())),
+            Err(e) => Err(e.clone()),
+        });
+        if let Some(tracker) = self.cgroups.as_mut() {
+            for ((req, place), result) in reqs.iter().zip(places).zip(&results) {
+                if let (Ok(Some((dir, _))), Ok(pid)) = (place, result) {
+                    tracker.track(*pid, dir, &req.group, &req.tag);
+                }
+            }
         }
         self.report_new_group_limits();
-        spawned
+        results
     }
 
     /// Sends a stop signal to what the process group `pgid` stands for:

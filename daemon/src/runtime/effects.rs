@@ -8,29 +8,40 @@ use isinit_shared::protocol::{Event, NOTICES_KEPT, NoticeRecord};
 impl Runtime {
     /// Carries out every pending effect; true once shutdown is complete.
     ///
-    /// Yields to the other tasks every [`SPAWN_BATCH`] spawns, so that
+    /// A run of spawns (the `once` and `respawn` entries of a level, which
+    /// SPEC §3 starts one after the other without waiting) is started by
+    /// [`Runtime::spawn_batch`] on several threads, at most [`SPAWN_BATCH`]
+    /// at a time; between two such batches the task yields, so that
     /// starting a thousand processes does not keep `status` or the console
     /// waiting.
     pub(super) async fn carry_out(&mut self) -> bool {
         let mut exit = false;
-        let mut spawned = 0usize;
         let mut sent = std::collections::HashSet::new();
         loop {
             let effects = self.sup.take_effects();
             if effects.is_empty() {
                 return exit;
             }
-            for effect in effects {
+            let mut effects = effects.into_iter().peekable();
+            while let Some(effect) = effects.next() {
                 match effect {
-                    Effect::Spawn(req) => {
-                        let result = self.spawn_one(&req);
-                        match &result {
-                            Ok(pid) => tracing::debug!("{}: started pid {pid}", req.tag),
-                            Err(e) => tracing::warn!("{}: {e}", req.tag),
+                    Effect::Spawn(first) => {
+                        let mut batch = vec![first];
+                        while batch.len() < SPAWN_BATCH {
+                            match effects.next_if(|e| matches!(e, Effect::Spawn(_))) {
+                                Some(Effect::Spawn(req)) => batch.push(req),
+                                _ => break,
+                            }
                         }
-                        self.sup.spawned(Now::real(), &req.tag, result);
-                        spawned += 1;
-                        if spawned.is_multiple_of(SPAWN_BATCH) {
+                        let results = self.spawn_batch(&batch);
+                        for (req, result) in batch.iter().zip(results) {
+                            match &result {
+                                Ok(pid) => tracing::debug!("{}: started pid {pid}", req.tag),
+                                Err(e) => tracing::warn!("{}: {e}", req.tag),
+                            }
+                            self.sup.spawned(Now::real(), &req.tag, result);
+                        }
+                        if batch.len() > 1 {
                             tokio::task::yield_now().await;
                         }
                     }

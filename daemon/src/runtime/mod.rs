@@ -211,7 +211,14 @@ impl Runtime {
                         let reason = self.reexec(conn).await;
                         let _ = reply.send(Err(ErrorReply::new(ErrorKind::Rejected, reason)));
                     } else {
+                        let saves_first = matches!(cmd, Command::Tell { .. });
                         self.handle(cmd);
+                        if saves_first && let Some(state) = &self.state_writer {
+                            // Its reply goes once the level is in the file:
+                            // wait for that (a write and a rename), not for
+                            // the spawns below.
+                            state.barrier().await;
+                        }
                     }
                     // Let the connection task send its reply before the
                     // effects run: a tell returns once the switch started.

@@ -2,10 +2,15 @@
 //! switch got, so that a daemon started after this one died restores the
 //! levels and adopts what is still running.
 //!
-//! Written atomically (temporary file, fsync, rename, fsync of the
-//! directory) by a thread of its own, so the runtime task never blocks on
-//! the disk; a tell's reply is sent by that thread once its level is on
-//! disk. Consecutive writes are coalesced: only the newest content is
+//! Written atomically (temporary file, rename over) by a thread of its
+//! own, so the runtime task never blocks on the file system; a tell's
+//! reply is sent by that thread once its level is in the file. Never
+//! fsynced: the file has to outlive a daemon, not the machine — after a
+//! reboot nothing should run until told, which is why its default home
+//! is the runtime directory `/run` — and a rename is atomic for every
+//! reader without one. An fsync would add the disk's flush latency (tens
+//! of ms on a virtual disk) to every tell for nothing; a file a power
+//! cut truncated anyway is read as corrupt and ignored. Consecutive writes are coalesced: only the newest content is
 //! written, and every waiting reply is released after it.
 
 use crate::supervisor::SavedLevel;
@@ -222,7 +227,7 @@ fn flush(path: &Path, bytes: Option<Vec<u8>>, waiting: Vec<Done>) {
     }
 }
 
-/// Temporary file, fsync, rename over, fsync of the directory.
+/// Temporary file, renamed over (no fsync: see the module's comment).
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
@@ -231,10 +236,8 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = PathBuf::from(tmp);
     let mut f = std::fs::File::create(&tmp)?;
     f.write_all(bytes)?;
-    f.sync_all()?;
     drop(f);
-    std::fs::rename(&tmp, path)?;
-    std::fs::File::open(dir)?.sync_all()
+    std::fs::rename(&tmp, path)
 }
 
 #[cfg(test)]
