@@ -61,6 +61,9 @@ pub struct Settings {
 
 /// How many updates a subscriber may fall behind before it is resynchronised.
 const UPDATE_BUFFER: usize = 4096;
+/// Longest a tell's effects wait for its level to be in the state file,
+/// so that its reply is not held up behind the spawns.
+const STATE_BEFORE_SPAWNS: std::time::Duration = std::time::Duration::from_millis(100);
 /// Spawns carried out between two yields to the other tasks.
 const SPAWN_BATCH: usize = 64;
 
@@ -215,9 +218,10 @@ impl Runtime {
                         self.handle(cmd);
                         if saves_first && let Some(state) = &self.state_writer {
                             // Its reply goes once the level is in the file:
-                            // wait for that (a write and a rename), not for
-                            // the spawns below.
-                            state.barrier().await;
+                            // let that (a write and a rename) go first, not
+                            // after the spawns below — but a stalled file
+                            // system must not stall supervision.
+                            let _ = tokio::time::timeout(STATE_BEFORE_SPAWNS, state.barrier()).await;
                         }
                     }
                     // Let the connection task send its reply before the
