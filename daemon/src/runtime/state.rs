@@ -2,15 +2,15 @@
 //! switch got, so that a daemon started after this one died restores the
 //! levels and adopts what is still running.
 //!
-//! Written atomically (temporary file, rename over) by a thread of its
-//! own, so the runtime task never blocks on the file system; a tell's
-//! reply is sent by that thread once its level is in the file. Never
-//! fsynced: the file has to outlive a daemon, not the machine — after a
-//! reboot nothing should run until told, which is why its default home
-//! is the runtime directory `/run` — and a rename is atomic for every
-//! reader without one. An fsync would add the disk's flush latency (tens
-//! of ms on a virtual disk) to every tell for nothing; a file a power
-//! cut truncated anyway is read as corrupt and ignored. Consecutive writes are coalesced: only the newest content is
+//! Written atomically ([`write_atomically`]) by a thread of its own, so
+//! the runtime task never blocks on the file system; a tell's reply is
+//! sent by that thread once its level is in the file. Never fsynced: the
+//! file has to outlive a daemon, not the machine — after a reboot nothing
+//! should run until told, which is why its default home is the runtime
+//! directory `/run` — and putting a file in place is atomic for every
+//! reader without one. An fsync would add the disk's flush latency to
+//! every tell for nothing (1.7 ms on this machine's virtual disk); a file
+//! a power cut truncated anyway is read as corrupt and ignored. Consecutive writes are coalesced: only the newest content is
 //! written, and every waiting reply is released after it.
 
 use crate::supervisor::SavedLevel;
@@ -227,7 +227,17 @@ fn flush(path: &Path, bytes: Option<Vec<u8>>, waiting: Vec<Done>) {
     }
 }
 
-/// Temporary file, renamed over (no fsync: see the module's comment).
+/// Temporary file, put in place atomically (no fsync: see the module's
+/// comment).
+///
+/// By exchanging it with the old file (`renameat2` `RENAME_EXCHANGE`) and
+/// removing the old one, not by renaming over it: ext4 treats a rename
+/// over an existing file as "replace via rename" and starts writing the
+/// new file's data out there and then (`auto_da_alloc`) — 0.4 ms median,
+/// 1.2 ms p90 on this machine's disk against 0.08 ms for the exchange,
+/// and every tell waits for it. Readers see the old or the new file, never
+/// neither. The first write, and file systems without the exchange, use a
+/// plain rename.
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
@@ -237,7 +247,11 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut f = std::fs::File::create(&tmp)?;
     f.write_all(bytes)?;
     drop(f);
-    std::fs::rename(&tmp, path)
+    let cwd = nix::fcntl::AT_FDCWD;
+    match nix::fcntl::renameat2(cwd, &tmp, cwd, path, nix::fcntl::RenameFlags::RENAME_EXCHANGE) {
+        Ok(()) => std::fs::remove_file(&tmp),
+        Err(_) => std::fs::rename(&tmp, path),
+    }
 }
 
 #[cfg(test)]
@@ -278,5 +292,20 @@ mod tests {
         }];
         let bytes = serde_json::to_vec(&StateContent { version: STATE_VERSION, groups: groups.clone() }).unwrap();
         assert_eq!(parse_state(&bytes).unwrap(), groups);
+    }
+
+    #[test]
+    fn a_write_replaces_the_file_whole_and_leaves_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub").join("state");
+        write_atomically(&path, b"first").unwrap(); // no file yet: a plain rename
+        assert_eq!(std::fs::read(&path).unwrap(), b"first");
+        let before = std::fs::File::open(&path).unwrap(); // a reader of the old file
+        write_atomically(&path, b"second, longer").unwrap(); // exchanged with the old one
+        assert_eq!(std::fs::read(&path).unwrap(), b"second, longer");
+        assert_eq!(std::io::read_to_string(before).unwrap(), "first", "an open reader keeps what it opened");
+        let names: Vec<_> =
+            std::fs::read_dir(path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, ["state"], "the temporary file is gone");
     }
 }
