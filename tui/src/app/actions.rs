@@ -67,7 +67,7 @@ impl App {
             _ => {
                 let first = match p.pid {
                     Some(pid) => format!(
-                        "Stops {tag} (pid {pid}): SIGINT to its process group, then SIGTERM and SIGKILL if it lingers."
+                        "Stops {tag} (pid {pid}): SIGINT to all its processes, then SIGTERM and SIGKILL if any linger."
                     ),
                     None => format!("{tag} is not running ({}): nothing to stop.", p.state.as_str()),
                 };
