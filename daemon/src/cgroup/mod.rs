@@ -20,7 +20,7 @@ mod watch;
 
 pub use fs::{Usage, populated, procs, read_usage, signal};
 pub use root::{Choice, Root, discover};
-pub use tracker::{Found, Tracker, probe};
+pub use tracker::{Found, Tracker, open_for_clone, probe};
 pub use watch::Watch;
 
 /// A group or tag as a cgroup directory name.

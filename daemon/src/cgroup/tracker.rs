@@ -82,9 +82,9 @@ impl Tracker {
         self.root.path.join(encode(group)).join(encode(tag))
     }
 
-    /// Makes (or finds) the cgroup of an entry about to start, watches it,
-    /// and opens it for `CLONE_INTO_CGROUP`.
-    pub fn prepare(&mut self, group: &str, tag: &str) -> std::io::Result<(PathBuf, OwnedFd)> {
+    /// Makes (or finds) the cgroup of an entry about to start and watches
+    /// it; [`open_for_clone`] opens it for the spawn itself.
+    pub fn prepare(&mut self, group: &str, tag: &str) -> std::io::Result<PathBuf> {
         let dir = self.dir_of(group, tag);
         if !self.dirs.contains_key(&dir) {
             let parent = dir.parent().unwrap_or(&self.root.path).to_owned();
@@ -99,8 +99,7 @@ impl Tracker {
             self.watch.add(&dir)?;
             self.dirs.insert(dir.clone(), (group.to_string(), tag.to_string()));
         }
-        let fd = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC).open(&dir)?;
-        Ok((dir, fd.into()))
+        Ok(dir)
     }
 
     /// Records that the process group `pgid` started in `dir` (or was
@@ -203,6 +202,14 @@ impl Tracker {
             let _ = std::fs::remove_dir(&self.root.path);
         }
     }
+}
+
+/// The entry cgroup `dir` opened for `CLONE_INTO_CGROUP`: a descriptor
+/// per spawn in flight, closed once it is done, so that a batch of starts
+/// holds no more descriptors than the spawns running at once.
+pub fn open_for_clone(dir: &Path) -> std::io::Result<OwnedFd> {
+    let fd = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC).open(dir)?;
+    Ok(fd.into())
 }
 
 /// Child cgroups of `dir` (a name with a dot is an interface file or the

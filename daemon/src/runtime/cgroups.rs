@@ -11,7 +11,7 @@ use isinit_shared::protocol::ExitStatus;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use std::collections::HashSet;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 
 impl Runtime {
@@ -47,23 +47,30 @@ impl Runtime {
     /// ([`spawn::in_parallel`]), since each one waits for its child's
     /// `execve`, which a second core can overlap.
     pub(super) fn spawn_batch(&mut self, reqs: &[SpawnRequest]) -> Vec<Result<i32, String>> {
-        let places: Vec<Result<Option<(PathBuf, OwnedFd)>, String>> =
-            reqs.iter()
-                .map(|req| match self.cgroups.as_mut() {
-                    None => Ok(None),
-                    Some(tracker) => tracker.prepare(&req.group, &req.tag).map(Some).map_err(|e| {
-                        format!("cannot open cgroup {}: {e}", tracker.dir_of(&req.group, &req.tag).display())
-                    }),
-                })
-                .collect();
+        let cannot_open =
+            |dir: &std::path::Path, e: std::io::Error| format!("cannot open cgroup {}: {e}", dir.display());
+        let dirs: Vec<Result<Option<PathBuf>, String>> = reqs
+            .iter()
+            .map(|req| match self.cgroups.as_mut() {
+                None => Ok(None),
+                Some(tracker) => tracker
+                    .prepare(&req.group, &req.tag)
+                    .map(Some)
+                    .map_err(|e| cannot_open(&tracker.dir_of(&req.group, &req.tag), e)),
+            })
+            .collect();
         let (logdir, socket) = (&self.settings.logdir, &self.settings.socket);
-        let results = spawn::in_parallel(reqs.len(), |i| match &places[i] {
-            Ok(place) => spawn::spawn(&reqs[i], logdir, socket, place.as_ref().map(|(_, fd)| fd.as_fd())),
+        let results = spawn::in_parallel(reqs.len(), |i| match &dirs[i] {
+            Ok(None) => spawn::spawn(&reqs[i], logdir, socket, None),
+            Ok(Some(dir)) => {
+                let fd = crate::cgroup::open_for_clone(dir).map_err(|e| cannot_open(dir, e))?;
+                spawn::spawn(&reqs[i], logdir, socket, Some(fd.as_fd()))
+            }
             Err(e) => Err(e.clone()),
         });
         if let Some(tracker) = self.cgroups.as_mut() {
-            for ((req, place), result) in reqs.iter().zip(places).zip(&results) {
-                if let (Ok(Some((dir, _))), Ok(pid)) = (place, result) {
+            for ((req, dir), result) in reqs.iter().zip(dirs).zip(&results) {
+                if let (Ok(Some(dir)), Ok(pid)) = (dir, result) {
                     tracker.track(*pid, dir, &req.group, &req.tag);
                 }
             }
