@@ -23,6 +23,7 @@
 #![warn(missing_docs)]
 
 pub mod asserts;
+pub mod cgroup;
 pub mod fixtures;
 pub mod ocf;
 pub mod pacemaker;

@@ -7,36 +7,14 @@
 //! test prints why it is skipped.
 
 use isinit_e2e::asserts::{assert_alive, wait_gone};
-use isinit_e2e::{DEADLINE, TestDaemon, procfs, wait_for, wait_until};
+use isinit_e2e::{DEADLINE, TestDaemon, cgroup, procfs, wait_for, wait_until};
 use isinit_shared::protocol::{GroupState, ProcessUsage, Request, Response};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
-
-/// A daemon for `tab` tracking by cgroup, or `None` (skip) with the reason
-/// printed.
-fn cgroup_daemon(tab: &str) -> Option<(TestDaemon, PathBuf)> {
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipped: cgroup tests need root");
-        return None;
-    }
-    let d = TestDaemon::builder(tab).kill_after(2.0).start();
-    match d.cgroup_root() {
-        Some(root) => Some((d, root)),
-        None => {
-            let why = d.daemon_stderr().lines().find(|l| l.contains("process tracking")).unwrap_or("").to_string();
-            eprintln!("skipped: no writable cgroup2 here: {why}");
-            None
-        }
-    }
-}
 
 /// The pids in the cgroup of `group`/`tag` under `root`.
 fn members(root: &Path, group: &str, tag: &str) -> Vec<i32> {
-    std::fs::read_to_string(root.join(group).join(tag).join("cgroup.procs"))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.trim().parse().ok())
-        .collect()
+    cgroup::procs(&root.join(group).join(tag))
 }
 
 /// Waits until the cgroup of `tag` holds `n` processes; returns them.
@@ -56,7 +34,7 @@ fn session(pid: i32) -> Option<i32> {
 #[test]
 fn setsid_children_of_once_and_respawn_entries_are_stopped_with_their_group() {
     let tab = "g:o:1:once:setsid sleep 1000 & echo started\ng:r:1:respawn:setsid sleep 1001 & exec sleep 2000\n";
-    let Some((d, root)) = cgroup_daemon(tab) else { return };
+    let Some((d, root)) = cgroup::daemon(tab) else { return };
     d.tell("g", "1");
     d.wait_group("g", "1", GroupState::Done);
     let leader = d.wait_running("r");
@@ -103,7 +81,7 @@ fn a_double_forked_daemon_is_found_in_its_cgroup_after_kill_9() {
     // process group whose leader is gone — nothing a process group or an
     // environment mark could adopt (only leaders are adopted).
     let tab = "g:dd:1:once:setsid sh -c 'sleep 1003 & exit 0'\n";
-    let Some((mut d, root)) = cgroup_daemon(tab) else { return };
+    let Some((mut d, root)) = cgroup::daemon(tab) else { return };
     d.tell("g", "1");
     d.wait_group("g", "1", GroupState::Done);
     // One member can also be the shell before its fork: wait for the one
@@ -136,7 +114,7 @@ fn a_double_forked_daemon_is_found_in_its_cgroup_after_kill_9() {
 
 #[test]
 fn empty_cgroups_a_killed_daemon_left_are_removed_at_start() {
-    let Some((mut d, root)) = cgroup_daemon("g:w:1:wait:true\n") else { return };
+    let Some((mut d, root)) = cgroup::daemon("g:w:1:wait:true\n") else { return };
     d.tell("g", "1");
     d.wait_group("g", "1", GroupState::Done);
     d.kill_daemon();
@@ -157,7 +135,7 @@ fn usage(d: &TestDaemon, tag: &str) -> ProcessUsage {
 fn usage_is_read_from_the_cgroup() {
     let tab =
         "g:burn:1:respawn:setsid sh -c 'while :; do :; done' & exec sleep 1000\ng:idle:1:respawn:exec sleep 1000\n";
-    let Some((d, _root)) = cgroup_daemon(tab) else { return };
+    let Some((d, _root)) = cgroup::daemon(tab) else { return };
     d.tell("g", "1");
     d.wait_group("g", "1", GroupState::Done);
     // The burner left the leader's process group: only its cgroup counts it.

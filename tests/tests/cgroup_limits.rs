@@ -7,27 +7,9 @@
 //! Root only; the pids test only where the pids controller is delegated
 //! to ROOT: otherwise each test prints why it is skipped.
 
-use isinit_e2e::{DEADLINE, TestDaemon, wait_for, wait_until};
+use isinit_e2e::{DEADLINE, TestDaemon, cgroup, wait_for, wait_until};
 use isinit_shared::protocol::GroupState;
-use std::path::{Path, PathBuf};
-
-/// A daemon for `tab` tracking by cgroup, or `None` (skip) with the reason
-/// printed.
-fn cgroup_daemon(tab: &str) -> Option<(TestDaemon, PathBuf)> {
-    if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipped: cgroup tests need root");
-        return None;
-    }
-    let d = TestDaemon::builder(tab).kill_after(2.0).start();
-    match d.cgroup_root() {
-        Some(root) => Some((d, root)),
-        None => {
-            let why = d.daemon_stderr().lines().find(|l| l.contains("process tracking")).unwrap_or("").to_string();
-            eprintln!("skipped: no writable cgroup2 here: {why}");
-            None
-        }
-    }
-}
+use std::path::Path;
 
 /// The notice messages of `status --json`, oldest first.
 fn notices(d: &TestDaemon) -> Vec<String> {
@@ -42,19 +24,10 @@ fn enabled(root: &Path, controller: &str) -> bool {
         .is_ok_and(|t| t.split_whitespace().any(|c| c == controller))
 }
 
-/// The pids in `dir`'s `cgroup.procs`.
-fn members(dir: &Path) -> Vec<i32> {
-    std::fs::read_to_string(dir.join("cgroup.procs"))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.trim().parse().ok())
-        .collect()
-}
-
 #[test]
 fn each_limit_is_applied_or_reported_and_supervision_goes_on() {
     let tab = ":::limit:web memory.max=512M\n:::limit:web pids.max=64\nweb:srv:1:respawn:exec sleep 1000\n";
-    let Some((d, root)) = cgroup_daemon(tab) else { return };
+    let Some((d, root)) = cgroup::daemon(tab) else { return };
     // On every host: each limit is in its file, or in a notice saying why not.
     let check = |limits: &[(&str, &str, &str, &str)], said: &[String]| {
         for (file, controller, written, value) in limits {
@@ -80,7 +53,7 @@ fn each_limit_is_applied_or_reported_and_supervision_goes_on() {
     // Supervision is unaffected: the entry runs in its cgroup under the group's.
     d.tell("web", "1");
     let pid = d.wait_running("srv");
-    wait_until(DEADLINE, "the entry in its cgroup", || members(&root.join("web").join("srv")).contains(&pid));
+    wait_until(DEADLINE, "the entry in its cgroup", || cgroup::procs(&root.join("web").join("srv")).contains(&pid));
     d.wait_group("web", "1", GroupState::Done);
 
     // A reload writes (or reports) the new limits; a removed one is reset.
@@ -127,7 +100,7 @@ fn without_cgroups_limits_are_reported_once_as_not_applied() {
 fn pids_max_is_enforced_where_the_pids_controller_is_delegated() {
     // Eight background sleeps against a limit of four processes.
     let tab = ":::limit:g pids.max=4\ng:fork:1:once:for i in 1 2 3 4 5 6 7 8; do sleep 1000 & done; exec sleep 1000\n";
-    let Some((d, root)) = cgroup_daemon(tab) else { return };
+    let Some((d, root)) = cgroup::daemon(tab) else { return };
     if !enabled(&root, "pids") {
         let available = std::fs::read_to_string(root.join("cgroup.controllers")).unwrap_or_default();
         eprintln!("skipped: the pids controller is not delegated to {} (it has: {})", root.display(), available.trim());
@@ -149,5 +122,7 @@ fn pids_max_is_enforced_where_the_pids_controller_is_delegated() {
     assert!(current <= 4, "the group never holds more than its limit: {current}");
     d.tell("g", "0");
     d.wait_group("g", "0", GroupState::Done);
-    wait_until(DEADLINE, "every process of the group stopped", || members(&root.join("g").join("fork")).is_empty());
+    wait_until(DEADLINE, "every process of the group stopped", || {
+        cgroup::procs(&root.join("g").join("fork")).is_empty()
+    });
 }
