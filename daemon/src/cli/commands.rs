@@ -4,7 +4,7 @@ use super::render;
 use super::{ClientCmd, Failure};
 use isinit_shared::client::{Client, ClientError, DEFAULT_TIMEOUT};
 use isinit_shared::config::Inittab;
-use isinit_shared::protocol::{Request, Response, Snapshot};
+use isinit_shared::protocol::{Request, Response};
 use isinit_shared::settings;
 use std::io::Write;
 use std::path::Path;
@@ -101,23 +101,8 @@ async fn status(socket: &Path, group: Option<&str>, json: bool, after: Duration)
         println!("{text}");
         return Ok(());
     }
-    print!("{}", status_text(&snap, group.is_some()));
+    print!("{}", render::status_text(&snap, group.is_some()));
     Ok(())
-}
-
-fn status_text(snap: &Snapshot, with_processes: bool) -> String {
-    let mut out = String::new();
-    for g in &snap.groups {
-        out.push_str(&render::group_line(g));
-        out.push('\n');
-        if with_processes {
-            for p in snap.processes_of(&g.name) {
-                out.push_str(&render::process_line(p));
-                out.push('\n');
-            }
-        }
-    }
-    out
 }
 
 async fn simple(socket: &Path, request: Request, after: Duration) -> Result<(), Failure> {

@@ -9,7 +9,7 @@
 
 use super::{ClientCmd, Failure, render};
 use isinit_shared::client::{Client, ClientError};
-use isinit_shared::protocol::{Request, Response, Snapshot};
+use isinit_shared::protocol::{Request, Response};
 use isinit_shared::transport::{Endpoint, SshRoute};
 use std::io::Write;
 use std::time::Duration;
@@ -220,7 +220,7 @@ async fn shape(client: &mut Client, cmd: &HostCmd, reply: Response) -> Result<St
                 let text = render::json_with_usage(&snap, &usage).map_err(|e| Failure::new(e.to_string()))?;
                 return Ok(format!("{text}\n"));
             }
-            Ok(status_text(&snap, group.is_some()))
+            Ok(render::status_text(&snap, group.is_some()))
         }
         (HostCmd::Tell { .. }, Response::Plan(plan)) => match plan.error {
             Some(error) => Err(Failure::new(error)),
@@ -232,22 +232,6 @@ async fn shape(client: &mut Client, cmd: &HostCmd, reply: Response) -> Result<St
         (_, Response::Ok { message }) => Ok(format!("{message}\n")),
         (_, other) => Err(unexpected(other)),
     }
-}
-
-/// `GROUP LEVEL STATE` lines, with processes under `status GROUP`.
-fn status_text(snap: &Snapshot, with_processes: bool) -> String {
-    let mut out = String::new();
-    for g in &snap.groups {
-        out.push_str(&render::group_line(g));
-        out.push('\n');
-        if with_processes {
-            for p in snap.processes_of(&g.name) {
-                out.push_str(&render::process_line(p));
-                out.push('\n');
-            }
-        }
-    }
-    out
 }
 
 /// A host that did not answer in time.

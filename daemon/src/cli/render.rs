@@ -47,6 +47,22 @@ pub fn plan(p: &Plan) -> String {
     )
 }
 
+/// `GROUP LEVEL STATE` lines, with processes under `status GROUP`.
+pub fn status_text(snap: &Snapshot, with_processes: bool) -> String {
+    let mut out = String::new();
+    for g in &snap.groups {
+        out.push_str(&group_line(g));
+        out.push('\n');
+        if with_processes {
+            for p in snap.processes_of(&g.name) {
+                out.push_str(&process_line(p));
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
 /// `status --json`: the snapshot, each process with its `usage` (CPU
 /// time, CPU % since the previous sample or null, RSS, live processes in
 /// its groups) or `null` when nothing of it runs, and each group with the
