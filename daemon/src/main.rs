@@ -2,8 +2,9 @@
 //!
 //! A client command (`isinit tell`) is one short request whose wall time is
 //! mostly process start-up, so its path initialises only what it uses: no
-//! error-report hooks, no logging subscriber, and a single-threaded runtime
-//! with just the I/O and timer drivers.
+//! error-report hooks, no logging subscriber, and for a one-shot request
+//! no async runtime at all (a blocking socket); the commands that follow
+//! a stream get a single-threaded one with just the I/O and timer drivers.
 //!
 //! `no_main`: the C `main` below replaces the standard library's start-up,
 //! whose only work here is costly — to report a stack overflow of the main
@@ -17,7 +18,7 @@
 #![no_main]
 
 use clap::Parser;
-use isinit::cli::{self, Cli, Cmd, Failure};
+use isinit::cli::{self, Cli, Cmd, Failure, block_on};
 use std::io::Write;
 
 /// The exit code of a failed command.
@@ -72,7 +73,7 @@ fn run() -> libc::c_int {
                     Err(failure) => report(Err(failure)),
                 };
             }
-            block_on(async move { cli::run(command, socket.as_deref(), config.as_deref(), timeout).await })
+            cli::run(command, socket.as_deref(), config.as_deref(), timeout)
         }
         // `isinit -H HOST …` on the other end of ssh: bytes both ways,
         // blocking I/O on two threads, no runtime.
@@ -140,14 +141,5 @@ fn set_sigpipe(disposition: libc::sighandler_t) {
     // SAFETY: setting a signal disposition before any thread exists.
     unsafe {
         libc::signal(libc::SIGPIPE, disposition);
-    }
-}
-
-/// Runs `work` on a current-thread runtime: the daemon is one `select!`
-/// loop, and a client makes one request, so neither needs worker threads.
-fn block_on<T>(work: impl Future<Output = Result<T, Failure>>) -> Result<T, Failure> {
-    match tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build() {
-        Ok(runtime) => runtime.block_on(work),
-        Err(e) => Err(Failure::new(format!("cannot start async runtime: {e}"))),
     }
 }

@@ -5,7 +5,9 @@
 
 use isinit_shared::Mode;
 use isinit_shared::protocol::codec::{self, CodecError};
-use isinit_shared::protocol::frame::{FrameError, encode_frame, read_frame, read_message, write_message};
+use isinit_shared::protocol::frame::{
+    FrameError, encode_frame, read_frame, read_message, read_sized_message_blocking, starts_with_frame, write_message,
+};
 use isinit_shared::protocol::{
     ErrorKind, ErrorReply, ExitRecord, ExitStatus, MAX_FRAME_LEN, MAX_REQUEST_LEN, PROTOCOL_VERSION, Plan,
     ProcessState, ProcessStatus, Request, Response, Snapshot,
@@ -370,4 +372,45 @@ proptest! {
         let body = codec::encode(&req).unwrap();
         prop_assert_eq!(codec::decode::<Request>(&body).unwrap(), req);
     }
+}
+
+/// The blocking reader of the command line's one-shot requests keeps the
+/// async reader's bounds and errors.
+#[test]
+fn the_blocking_reader_has_the_async_readers_bounds_and_errors() {
+    let over = frame_with_len(u32::MAX, b"");
+    let (res, largest) = {
+        LARGEST.with(|l| l.set(0));
+        let res = read_sized_message_blocking::<_, Response>(&mut &over[..]);
+        (res, LARGEST.with(Cell::get))
+    };
+    assert!(matches!(res, Err(FrameError::TooLarge(n)) if n == u32::MAX as usize), "{res:?}");
+    assert!(largest < 4096, "allocated {largest} bytes for a refused frame");
+
+    assert!(matches!(read_sized_message_blocking::<_, Request>(&mut &b""[..]), Err(FrameError::Closed)));
+    let res = read_sized_message_blocking::<_, Request>(&mut &[0u8, 0][..]);
+    assert!(matches!(res, Err(FrameError::Truncated)), "{res:?}");
+    let res = read_sized_message_blocking::<_, Request>(&mut &frame_with_len(10, b"abc")[..]);
+    assert!(matches!(res, Err(FrameError::Truncated)), "{res:?}");
+
+    let mut two = encode_frame(&Request::Status).unwrap();
+    two.extend(encode_frame(&Request::Reload).unwrap());
+    let mut reader = &two[..];
+    let (first, len) = read_sized_message_blocking::<_, Request>(&mut reader).unwrap();
+    assert_eq!((first, len), (Request::Status, encode_frame(&Request::Status).unwrap().len() - 4));
+    assert_eq!(read_sized_message_blocking::<_, Request>(&mut reader).unwrap().0, Request::Reload);
+    assert!(matches!(read_sized_message_blocking::<_, Request>(&mut reader), Err(FrameError::Closed)));
+}
+
+#[test]
+fn starts_with_frame_needs_the_whole_first_frame() {
+    let frame = encode_frame(&Request::Tell { group: "g".into(), level: "1".into(), dry_run: false }).unwrap();
+    for cut in 0..frame.len() {
+        assert!(!starts_with_frame(&frame[..cut]), "{cut} of {} bytes", frame.len());
+    }
+    assert!(starts_with_frame(&frame));
+    let mut more = frame.clone();
+    more.extend_from_slice(&[0, 0]);
+    assert!(starts_with_frame(&more));
+    assert!(starts_with_frame(&[0, 0, 0, 0]), "an empty body is a whole frame");
 }

@@ -1,7 +1,12 @@
 //! One function per client subcommand.
+//!
+//! The one-shot commands use the blocking client (see
+//! `isinit_shared::client::blocking`); only the commands that wait on a
+//! stream (`logs`, `shutdown --wait`) start an async runtime.
 
 use super::render;
-use super::{ClientCmd, Failure};
+use super::{ClientCmd, Failure, block_on};
+use isinit_shared::client::blocking::Connection;
 use isinit_shared::client::{Client, ClientError, DEFAULT_TIMEOUT};
 use isinit_shared::config::Inittab;
 use isinit_shared::protocol::{Request, Response};
@@ -24,7 +29,7 @@ const ACTION_WAIT: Duration = Duration::from_secs(60);
 
 /// Runs a client subcommand with the `--socket`, `--config` and `--timeout`
 /// flags given.
-pub async fn run(
+pub fn run(
     command: ClientCmd,
     socket_flag: Option<&Path>,
     config_flag: Option<&Path>,
@@ -35,16 +40,22 @@ pub async fn run(
     let after = timeout.unwrap_or(DEFAULT_TIMEOUT);
     match command {
         ClientCmd::Check { path } => check(&path.unwrap_or_else(|| settings::config_path(config_flag))),
-        ClientCmd::Tell { group, level, dry_run } => tell(&socket(), group, level, dry_run, after).await,
-        ClientCmd::Status { group, json } => status(&socket(), group.as_deref(), json, after).await,
-        ClientCmd::Reload => simple(&socket(), Request::Reload, after).await,
-        ClientCmd::Shutdown { wait } => shutdown(&socket(), wait, after, timeout.unwrap_or(SHUTDOWN_WAIT)).await,
-        ClientCmd::Logs { tag, lines, follow } => logs(&socket(), tag, lines, follow, after).await,
-        ClientCmd::Reexec => simple(&socket(), Request::Reexec, timeout.unwrap_or(ACTION_WAIT)).await,
-        ClientCmd::Restart { tag } => simple(&socket(), Request::Restart { tag }, timeout.unwrap_or(ACTION_WAIT)).await,
-        ClientCmd::Retry { tag } => simple(&socket(), Request::Retry { tag }, timeout.unwrap_or(ACTION_WAIT)).await,
-        ClientCmd::Signal { tag, signal } => simple(&socket(), Request::Signal { tag, signal }, after).await,
-        ClientCmd::Metrics => metrics(&socket(), after).await,
+        ClientCmd::Tell { group, level, dry_run } => tell(&socket(), group, level, dry_run, after),
+        ClientCmd::Status { group, json } => status(&socket(), group.as_deref(), json, after),
+        ClientCmd::Reload => simple(&socket(), Request::Reload, after),
+        ClientCmd::Shutdown { wait } => {
+            let (socket, wait_limit) = (socket(), timeout.unwrap_or(SHUTDOWN_WAIT));
+            block_on(async move { shutdown(&socket, wait, after, wait_limit).await })
+        }
+        ClientCmd::Logs { tag, lines, follow } => {
+            let socket = socket();
+            block_on(async move { logs(&socket, tag, lines, follow, after).await })
+        }
+        ClientCmd::Reexec => simple(&socket(), Request::Reexec, timeout.unwrap_or(ACTION_WAIT)),
+        ClientCmd::Restart { tag } => simple(&socket(), Request::Restart { tag }, timeout.unwrap_or(ACTION_WAIT)),
+        ClientCmd::Retry { tag } => simple(&socket(), Request::Retry { tag }, timeout.unwrap_or(ACTION_WAIT)),
+        ClientCmd::Signal { tag, signal } => simple(&socket(), Request::Signal { tag, signal }, after),
+        ClientCmd::Metrics => metrics(&socket(), after),
     }
 }
 
@@ -60,8 +71,8 @@ fn check(path: &Path) -> Result<(), Failure> {
     }
 }
 
-async fn tell(socket: &Path, group: String, level: String, dry_run: bool, after: Duration) -> Result<(), Failure> {
-    let (_, reply) = Client::connect_and_request(socket, &Request::Tell { group, level, dry_run }, after).await?;
+fn tell(socket: &Path, group: String, level: String, dry_run: bool, after: Duration) -> Result<(), Failure> {
+    let (_, reply) = Connection::open_and_request(socket, &Request::Tell { group, level, dry_run }, after)?;
     match reply {
         Response::Plan(plan) => match plan.error {
             Some(error) => Err(Failure::new(error)),
@@ -78,8 +89,8 @@ async fn tell(socket: &Path, group: String, level: String, dry_run: bool, after:
     }
 }
 
-async fn status(socket: &Path, group: Option<&str>, json: bool, after: Duration) -> Result<(), Failure> {
-    let (mut client, reply) = Client::connect_and_request(socket, &Request::Status, after).await?;
+fn status(socket: &Path, group: Option<&str>, json: bool, after: Duration) -> Result<(), Failure> {
+    let (mut connection, reply) = Connection::open_and_request(socket, &Request::Status, after)?;
     let Response::Snapshot(mut snap) = reply else {
         return Err(Failure::new("unexpected reply from the daemon"));
     };
@@ -93,7 +104,7 @@ async fn status(socket: &Path, group: Option<&str>, json: bool, after: Duration)
     if json {
         // One usage sample, on the same connection: CPU time and memory
         // now (a CPU rate only if something else sampled a moment ago).
-        let usage = match isinit_shared::client::within(socket, after, client.request(&Request::Usage)).await? {
+        let usage = match connection.request(&Request::Usage, after)? {
             Response::Usage(rows) => rows,
             other => return Err(unexpected(other)),
         };
@@ -105,8 +116,8 @@ async fn status(socket: &Path, group: Option<&str>, json: bool, after: Duration)
     Ok(())
 }
 
-async fn simple(socket: &Path, request: Request, after: Duration) -> Result<(), Failure> {
-    let (_, reply) = Client::connect_and_request(socket, &request, after).await?;
+fn simple(socket: &Path, request: Request, after: Duration) -> Result<(), Failure> {
+    let (_, reply) = Connection::open_and_request(socket, &request, after)?;
     match reply {
         Response::Ok { message } => {
             println!("{message}");
@@ -185,12 +196,12 @@ async fn logs(socket: &Path, tag: String, lines: u32, follow: bool, after: Durat
     Ok(())
 }
 
-async fn metrics(socket: &Path, after: Duration) -> Result<(), Failure> {
-    let (mut client, reply) = Client::connect_and_request(socket, &Request::Status, after).await?;
+fn metrics(socket: &Path, after: Duration) -> Result<(), Failure> {
+    let (mut connection, reply) = Connection::open_and_request(socket, &Request::Status, after)?;
     let Response::Snapshot(snap) = reply else {
         return Err(Failure::new("unexpected reply from the daemon"));
     };
-    let usage = match isinit_shared::client::within(socket, after, client.request(&Request::Usage)).await? {
+    let usage = match connection.request(&Request::Usage, after)? {
         Response::Usage(rows) => rows,
         other => return Err(unexpected(other)),
     };

@@ -46,6 +46,16 @@ impl fmt::Display for Failure {
     }
 }
 
+/// Runs `work` on a current-thread runtime: the daemon is one `select!`
+/// loop, and a client command makes one request or follows one stream,
+/// so neither needs worker threads.
+pub fn block_on<T>(work: impl Future<Output = Result<T, Failure>>) -> Result<T, Failure> {
+    match tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build() {
+        Ok(runtime) => runtime.block_on(work),
+        Err(e) => Err(Failure::new(format!("cannot start async runtime: {e}"))),
+    }
+}
+
 impl From<ClientError> for Failure {
     fn from(e: ClientError) -> Failure {
         match e {

@@ -61,9 +61,6 @@ pub struct Settings {
 
 /// How many updates a subscriber may fall behind before it is resynchronised.
 const UPDATE_BUFFER: usize = 4096;
-/// Longest a tell's effects wait for its level to be in the state file,
-/// so that its reply is not held up behind the spawns.
-const STATE_BEFORE_SPAWNS: std::time::Duration = std::time::Duration::from_millis(100);
 /// Spawns carried out between two yields to the other tasks.
 const SPAWN_BATCH: usize = 64;
 
@@ -214,15 +211,7 @@ impl Runtime {
                         let reason = self.reexec(conn).await;
                         let _ = reply.send(Err(ErrorReply::new(ErrorKind::Rejected, reason)));
                     } else {
-                        let saves_first = matches!(cmd, Command::Tell { .. });
                         self.handle(cmd);
-                        if saves_first && let Some(state) = &self.state_writer {
-                            // Its reply goes once the level is in the file:
-                            // let that (a write and a rename) go first, not
-                            // after the spawns below — but a stalled file
-                            // system must not stall supervision.
-                            let _ = tokio::time::timeout(STATE_BEFORE_SPAWNS, state.barrier()).await;
-                        }
                     }
                     // Let the connection task send its reply before the
                     // effects run: a tell returns once the switch started.

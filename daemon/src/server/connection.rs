@@ -3,9 +3,9 @@
 use super::{Context, HELLO_TIMEOUT, IDLE_TIMEOUT, WRITE_TIMEOUT, handlers};
 use crate::runtime::Peer;
 use isinit_shared::protocol::chunk;
-use isinit_shared::protocol::frame::{FrameError, read_message, write_message};
+use isinit_shared::protocol::frame::{FrameError, encode_frame, read_message, starts_with_frame};
 use isinit_shared::protocol::{ErrorKind, ErrorReply, PROTOCOL_VERSION, Request, Response};
-use tokio::io::{AsyncReadExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::broadcast::{self, error::RecvError};
@@ -22,6 +22,10 @@ pub struct Conn {
     pub peer: Peer,
     /// Becomes true while the daemon re-executes (see `Context::ending`).
     pub ending: watch::Receiver<bool>,
+    /// The hello's reply, held back when the client's request came with
+    /// its hello (as `isinit tell` sends them): it goes out in one write
+    /// with that request's reply, so the client wakes up once, not twice.
+    held: Vec<u8>,
 }
 
 impl Conn {
@@ -74,9 +78,38 @@ impl Conn {
         }
     }
 
+    /// Writes whatever reply is held back, on its own (before the
+    /// connection is handed to a new process image).
+    pub async fn flush_held(&mut self) -> Result<(), FrameError> {
+        let held = std::mem::take(&mut self.held);
+        self.write_bytes(&held).await
+    }
+
+    /// Writes one frame, after the held hello reply if there is one. A
+    /// message too large for a frame writes nothing and keeps the hello
+    /// held for the chunks that follow.
     async fn write(&mut self, msg: &Response) -> Result<(), FrameError> {
-        match tokio::time::timeout(WRITE_TIMEOUT, write_message(&mut self.writer, msg)).await {
-            Ok(result) => result,
+        let frame = encode_frame(msg)?;
+        let bytes = match std::mem::take(&mut self.held) {
+            held if held.is_empty() => frame,
+            mut held => {
+                held.extend_from_slice(&frame);
+                held
+            }
+        };
+        self.write_bytes(&bytes).await
+    }
+
+    async fn write_bytes(&mut self, bytes: &[u8]) -> Result<(), FrameError> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        let written = async {
+            self.writer.write_all(bytes).await?;
+            self.writer.flush().await
+        };
+        match tokio::time::timeout(WRITE_TIMEOUT, written).await {
+            Ok(result) => Ok(result?),
             Err(_) => Err(FrameError::Io(std::io::ErrorKind::TimedOut.into())),
         }
     }
@@ -85,7 +118,7 @@ impl Conn {
 /// Serves one connection to its end; every failure ends only this task.
 pub async fn serve(stream: UnixStream, peer: Peer, ctx: Context) {
     let (reader, writer) = stream.into_split();
-    let mut conn = Conn { reader: BufReader::new(reader), writer, peer, ending: ctx.ending.clone() };
+    let mut conn = Conn { reader: BufReader::new(reader), writer, peer, ending: ctx.ending.clone(), held: Vec::new() };
     if !hello(&mut conn, &ctx).await {
         return;
     }
@@ -100,6 +133,12 @@ pub async fn serve(stream: UnixStream, peer: Peer, ctx: Context) {
             Ok(Err(FrameError::Closed)) | Err(_) => return,
             Ok(Err(e)) => return refuse(&mut conn, e).await,
         };
+        // A client that gave up (its deadline passed while the daemon was
+        // stopped or busy) has had no answer, not even the hello's: its
+        // request is not carried out behind its back.
+        if !conn.held.is_empty() && hung_up(&conn.writer) {
+            return;
+        }
         let reply = match request {
             Request::Hello { .. } => Response::Error(ErrorReply::new(ErrorKind::Rejected, "hello sent twice")),
             Request::Tell { group, level, dry_run } => handlers::tell::handle(&ctx, peer, group, level, dry_run).await,
@@ -148,7 +187,25 @@ async fn hello(conn: &mut Conn, ctx: &Context) -> bool {
             return false;
         }
     };
+    if starts_with_frame(conn.reader.buffer())
+        && let Ok(frame) = encode_frame(&reply)
+    {
+        conn.held = frame;
+        return true;
+    }
     conn.send(&reply).await.is_ok()
+}
+
+/// True when the client has closed its end of the connection.
+fn hung_up(writer: &OwnedWriteHalf) -> bool {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::os::fd::AsFd;
+    let stream: &tokio::net::UnixStream = writer.as_ref();
+    let mut fds = [PollFd::new(stream.as_fd(), PollFlags::empty())];
+    // POLLHUP (always reported): both directions shut, i.e. closed; a
+    // client that only shut down its writing still reads its reply.
+    matches!(poll(&mut fds, PollTimeout::ZERO), Ok(1))
+        && fds[0].revents().is_some_and(|r| r.intersects(PollFlags::POLLHUP | PollFlags::POLLERR))
 }
 
 /// Tells a client why its bytes were refused, then lets the connection end.

@@ -38,25 +38,67 @@ pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> Result<Vec<u8>, Fram
 
 /// Reads one frame body of at most `cap` bytes.
 async fn read_frame_capped<R: AsyncRead + Unpin>(r: &mut R, cap: usize) -> Result<Vec<u8>, FrameError> {
-    let mut len = [0u8; 4];
+    let mut header = [0u8; 4];
     let mut got = 0;
-    while got < len.len() {
-        match r.read(&mut len[got..]).await? {
+    while got < header.len() {
+        match r.read(&mut header[got..]).await? {
             0 if got == 0 => return Err(FrameError::Closed),
             0 => return Err(FrameError::Truncated),
             n => got += n,
         }
     }
-    let len = u32::from_be_bytes(len) as usize;
+    let len = body_len(header, cap)?;
+    let mut body = Vec::with_capacity(len.min(INITIAL_BUFFER));
+    (&mut *r).take(len as u64).read_to_end(&mut body).await?;
+    whole(body, len)
+}
+
+/// [`read_frame_capped`] on a blocking reader (the command line's
+/// one-shot requests, see `client::blocking`): the same bounds, the same
+/// errors.
+fn read_frame_capped_blocking<R: std::io::Read>(r: &mut R, cap: usize) -> Result<Vec<u8>, FrameError> {
+    let mut header = [0u8; 4];
+    let mut got = 0;
+    while got < header.len() {
+        match r.read(&mut header[got..]) {
+            Ok(0) if got == 0 => return Err(FrameError::Closed),
+            Ok(0) => return Err(FrameError::Truncated),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let len = body_len(header, cap)?;
+    let mut body = Vec::with_capacity(len.min(INITIAL_BUFFER));
+    std::io::Read::read_to_end(&mut std::io::Read::take(&mut *r, len as u64), &mut body)?;
+    whole(body, len)
+}
+
+/// The body length a frame header announces, refused past `cap` before
+/// anything is allocated for it.
+fn body_len(header: [u8; 4], cap: usize) -> Result<usize, FrameError> {
+    let len = u32::from_be_bytes(header) as usize;
     if len > cap {
         return Err(FrameError::TooLarge(len));
     }
-    let mut body = Vec::with_capacity(len.min(INITIAL_BUFFER));
-    (&mut *r).take(len as u64).read_to_end(&mut body).await?;
+    Ok(len)
+}
+
+/// The body, if all `len` bytes of it arrived.
+fn whole(body: Vec<u8>, len: usize) -> Result<Vec<u8>, FrameError> {
     if body.len() < len {
         return Err(FrameError::Truncated);
     }
     Ok(body)
+}
+
+/// True when `buffered` starts with a whole frame: a request that is
+/// already here, whose reply can go out with the one before it.
+pub fn starts_with_frame(buffered: &[u8]) -> bool {
+    match buffered.first_chunk::<4>() {
+        Some(header) => buffered.len() - 4 >= u32::from_be_bytes(*header) as usize,
+        None => false,
+    }
 }
 
 /// Reads and decodes one message, within its direction's one bound
@@ -70,6 +112,12 @@ pub async fn read_message<R: AsyncRead + Unpin, T: Message>(r: &mut R) -> Result
 /// reader that joins several frames counts against its own bound).
 pub async fn read_sized_message<R: AsyncRead + Unpin, T: Message>(r: &mut R) -> Result<(T, usize), FrameError> {
     let body = read_frame_capped(r, T::CAP).await?;
+    Ok((codec::decode(&body)?, body.len()))
+}
+
+/// [`read_sized_message`] on a blocking reader.
+pub fn read_sized_message_blocking<R: std::io::Read, T: Message>(r: &mut R) -> Result<(T, usize), FrameError> {
+    let body = read_frame_capped_blocking(r, T::CAP)?;
     Ok((codec::decode(&body)?, body.len()))
 }
 

@@ -218,6 +218,31 @@ fn the_cli_reports_a_version_mismatch_clearly() {
     assert!(stderr.contains(&(PROTOCOL_VERSION + 1).to_string()), "names the daemon's version: {stderr}");
 }
 
+/// The command line sends its request with its hello; both replies then
+/// come back in one write, so the client is woken once.
+#[test]
+fn a_request_sent_with_the_hello_is_answered_with_it() {
+    let d = TestDaemon::start(TAB);
+    let mut s = connect(&d);
+    let mut opening = frame(&Request::Hello { protocol: PROTOCOL_VERSION });
+    opening.extend(frame(&Request::Tell { group: "g".into(), level: "1".into(), dry_run: false }));
+    s.write_all(&opening).expect("hello and tell");
+    let mut got = vec![0u8; 64 * 1024];
+    let n = s.read(&mut got).expect("the replies");
+    let mut replies = &got[..n];
+    let mut read = Vec::new();
+    while !replies.is_empty() {
+        let len = u32::from_be_bytes(replies[..4].try_into().unwrap()) as usize;
+        read.push(decode::<Response>(&replies[4..4 + len]).expect("a whole reply in the same read"));
+        replies = &replies[4 + len..];
+    }
+    assert!(matches!(read.as_slice(), [Response::Hello { .. }, Response::Ok { .. }]), "{read:?}");
+    d.wait_group("g", "1", GroupState::Done);
+    // A hello on its own is still answered at once.
+    let mut s = connect(&d);
+    hello(&mut s);
+}
+
 #[test]
 fn a_client_vanishing_mid_request_is_harmless() {
     let d = TestDaemon::start(TAB);

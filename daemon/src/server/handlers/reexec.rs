@@ -12,6 +12,11 @@ pub async fn handle(ctx: &Context, mut conn: Conn) {
         let _ = conn.send(&denied).await;
         return;
     }
+    // The new image answers on this connection, so the hello's reply goes
+    // out first.
+    if conn.flush_held().await.is_err() {
+        return;
+    }
     // A close-on-exec duplicate: only the runtime, right before execve,
     // lets it through.
     let fd = match conn.writer.as_ref().as_fd().try_clone_to_owned() {

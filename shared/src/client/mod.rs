@@ -1,4 +1,7 @@
-//! The async client used by the `isinit` command line and the console.
+//! The async client used by the console and the command line's streams
+//! and fleet commands; [`blocking`] serves the one-shot commands.
+
+pub mod blocking;
 
 use crate::protocol::chunk::{JoinError, Joiner};
 use crate::protocol::frame::{FrameError, encode_frame, read_message, read_sized_message, write_message};
@@ -102,10 +105,7 @@ fn endpoint_path(endpoint: &Endpoint) -> PathBuf {
 
 async fn open(endpoint: &Endpoint) -> Result<BufReader<Stream>, ClientError> {
     let stream = Stream::open(endpoint).await.map_err(|e| match (e, endpoint) {
-        (OpenError::Socket(source), Endpoint::Socket(socket)) => match source.kind() {
-            std::io::ErrorKind::PermissionDenied => ClientError::PermissionDenied { socket: socket.to_owned() },
-            _ => ClientError::NotRunning { socket: socket.to_owned(), source },
-        },
+        (OpenError::Socket(source), Endpoint::Socket(socket)) => cannot_connect(socket, source),
         (OpenError::Socket(e) | OpenError::Spawn(e), _) => {
             ClientError::Unreachable { dest: endpoint.to_string(), reason: format!("cannot run ssh: {e}") }
         }
@@ -113,18 +113,30 @@ async fn open(endpoint: &Endpoint) -> Result<BufReader<Stream>, ClientError> {
     Ok(BufReader::new(stream))
 }
 
-/// Reads the daemon's answer to our hello. Over ssh, a connection that
-/// ends before the hello is explained by what ssh said on stderr.
-async fn read_hello(stream: &mut BufReader<Stream>, endpoint: &Endpoint) -> Result<DaemonInfo, ClientError> {
-    let first = match read_message(stream).await {
-        Ok(first) => first,
-        Err(e) => return Err(explain(stream, endpoint, e).await),
-    };
+/// Why connecting to `socket` failed, as the operator should read it.
+fn cannot_connect(socket: &Path, source: std::io::Error) -> ClientError {
+    match source.kind() {
+        std::io::ErrorKind::PermissionDenied => ClientError::PermissionDenied { socket: socket.to_owned() },
+        _ => ClientError::NotRunning { socket: socket.to_owned(), source },
+    }
+}
+
+/// The daemon's answer to our hello: who it is, or why it will not talk.
+fn hello_answer(first: Response) -> Result<DaemonInfo, ClientError> {
     match first {
         Response::Hello { daemon, .. } => Ok(daemon),
         Response::VersionMismatch { daemon, client } => Err(ClientError::VersionMismatch { daemon, client }),
         Response::Error(e) => Err(ClientError::Daemon(e)),
         other => Err(ClientError::Unexpected(format!("{other:?}"))),
+    }
+}
+
+/// Reads the daemon's answer to our hello. Over ssh, a connection that
+/// ends before the hello is explained by what ssh said on stderr.
+async fn read_hello(stream: &mut BufReader<Stream>, endpoint: &Endpoint) -> Result<DaemonInfo, ClientError> {
+    match read_message(stream).await {
+        Ok(first) => hello_answer(first),
+        Err(e) => Err(explain(stream, endpoint, e).await),
     }
 }
 
@@ -146,6 +158,32 @@ async fn write_opening(stream: &mut BufReader<Stream>, endpoint: &Endpoint, fram
     match written.await {
         Ok(()) => Ok(()),
         Err(e) => Err(explain(stream, endpoint, FrameError::Io(e)).await),
+    }
+}
+
+/// The hello and `request` as one write: one round trip instead of two.
+fn opening(request: &Request) -> Result<Vec<u8>, ClientError> {
+    let mut frames = encode_frame(&Request::Hello { protocol: PROTOCOL_VERSION })?;
+    frames.extend(encode_frame(request)?);
+    Ok(frames)
+}
+
+/// Feeds one message (and its frame's length) to `joiner`: a whole reply,
+/// or `None` while a chunked snapshot is still arriving.
+fn joined(joiner: &mut Joiner, (message, len): (Response, usize)) -> Result<Option<Response>, ClientError> {
+    match message {
+        Response::SnapshotChunk { part, more } => {
+            Ok(joiner.push(*part, more, len)?.map(|whole| Response::Snapshot(Box::new(whole))))
+        }
+        other => Ok(Some(other)),
+    }
+}
+
+/// A reply, or the daemon's refusal as [`ClientError::Daemon`].
+fn error_reply_as_error(reply: Response) -> Result<Response, ClientError> {
+    match reply {
+        Response::Error(e) => Err(ClientError::Daemon(e)),
+        reply => Ok(reply),
     }
 }
 
@@ -210,15 +248,11 @@ impl Client {
 
     async fn exchange(endpoint: &Endpoint, request: &Request) -> Result<(Client, Response), ClientError> {
         let mut stream = open(endpoint).await?;
-        let mut frames = encode_frame(&Request::Hello { protocol: PROTOCOL_VERSION })?;
-        frames.extend(encode_frame(request)?);
-        write_opening(&mut stream, endpoint, &frames).await?;
+        write_opening(&mut stream, endpoint, &opening(request)?).await?;
         let daemon = read_hello(&mut stream, endpoint).await?;
         let mut client = Client { stream, daemon };
-        match client.recv().await? {
-            Response::Error(e) => Err(ClientError::Daemon(e)),
-            reply => Ok((client, reply)),
-        }
+        let reply = error_reply_as_error(client.recv().await?)?;
+        Ok((client, reply))
     }
 
     /// Sends a request without waiting for the reply (for streams).
@@ -233,13 +267,8 @@ impl Client {
     pub async fn recv(&mut self) -> Result<Response, ClientError> {
         let mut joiner = Joiner::default();
         loop {
-            match read_sized_message(&mut self.stream).await? {
-                (Response::SnapshotChunk { part, more }, len) => {
-                    if let Some(whole) = joiner.push(*part, more, len)? {
-                        return Ok(Response::Snapshot(Box::new(whole)));
-                    }
-                }
-                (other, _) => return Ok(other),
+            if let Some(whole) = joined(&mut joiner, read_sized_message(&mut self.stream).await?)? {
+                return Ok(whole);
             }
         }
     }
@@ -248,9 +277,6 @@ impl Client {
     /// [`ClientError::Daemon`].
     pub async fn request(&mut self, request: &Request) -> Result<Response, ClientError> {
         self.send(request).await?;
-        match self.recv().await? {
-            Response::Error(e) => Err(ClientError::Daemon(e)),
-            other => Ok(other),
-        }
+        error_reply_as_error(self.recv().await?)
     }
 }
