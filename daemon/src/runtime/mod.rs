@@ -206,6 +206,7 @@ impl Runtime {
                     self.sweep(now);
                 }
                 Some(cmd) = commands.recv() => {
+                    let told = matches!(cmd, Command::Tell { .. });
                     if let Command::Reexec { peer, conn, reply } = cmd {
                         self.record_audit(peer, "reexec".to_string());
                         let reason = self.reexec(conn).await;
@@ -216,6 +217,13 @@ impl Runtime {
                     // Let the connection task send its reply before the
                     // effects run: a tell returns once the switch started.
                     tokio::task::yield_now().await;
+                    if told {
+                        // The client just answered usually shares this CPU
+                        // (the scheduler places a woken reader beside its
+                        // writer): let it print and exit before the spawns
+                        // start, rather than wait behind them.
+                        std::thread::yield_now();
+                    }
                 }
                 Some(n) = readiness.messages.recv() => readiness.deliver(&mut self.sup, n),
                 _ = sighup.recv() => {
