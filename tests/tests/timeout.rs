@@ -53,6 +53,33 @@ fn requests_to_a_stopped_daemon_end_at_the_deadline() {
     d.wait_group("g", "1", GroupState::Done);
 }
 
+/// A client that said hello, then sent a request the stopped daemon could
+/// not read before the client gave up and left: resumed, the daemon drops
+/// the request instead of carrying it out for no one.
+#[test]
+fn a_request_whose_client_left_is_not_carried_out() {
+    use isinit_shared::protocol::frame::encode_frame;
+    use isinit_shared::protocol::{PROTOCOL_VERSION, Request};
+    use std::io::{Read, Write};
+    let d = TestDaemon::start("g:s:1:respawn:sleep 1000\n");
+    let mut s = std::os::unix::net::UnixStream::connect(d.socket()).expect("connect");
+    s.write_all(&encode_frame(&Request::Hello { protocol: PROTOCOL_VERSION }).unwrap()).expect("hello");
+    s.set_read_timeout(Some(isinit_e2e::DEADLINE)).expect("timeout");
+    let mut reply = [0u8; 4];
+    s.read_exact(&mut reply).expect("the hello's reply");
+    d.signal(Signal::SIGSTOP);
+    let _resume = Resume(&d);
+    wait_until(isinit_e2e::DEADLINE, "the daemon to be stopped", || stopped(d.pid()));
+    let tell = Request::Tell { group: "g".into(), level: "1".into(), dry_run: false };
+    s.write_all(&encode_frame(&tell).unwrap()).expect("tell");
+    drop(s);
+    d.signal(Signal::SIGCONT);
+    wait_until(isinit_e2e::DEADLINE, "the daemon to run again", || !stopped(d.pid()));
+    for _ in 0..3 {
+        assert!(d.ok(&["status"]).starts_with("g - "), "g was told by a client that had left");
+    }
+}
+
 #[test]
 fn nonsense_timeouts_are_refused() {
     let d = TestDaemon::start("g:s:1:once:true\n");

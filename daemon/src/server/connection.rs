@@ -134,9 +134,9 @@ pub async fn serve(stream: UnixStream, peer: Peer, ctx: Context) {
             Ok(Err(e)) => return refuse(&mut conn, e).await,
         };
         // A client that gave up (its deadline passed while the daemon was
-        // stopped or busy) has had no answer, not even the hello's: its
-        // request is not carried out behind its back.
-        if !conn.held.is_empty() && hung_up(&conn.writer) {
+        // stopped or busy) is gone: its request is not carried out behind
+        // its back.
+        if hung_up(&conn.writer) {
             return;
         }
         let reply = match request {
