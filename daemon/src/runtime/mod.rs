@@ -14,6 +14,7 @@ pub mod readiness;
 pub mod reap;
 mod reexec;
 mod reload;
+mod replace;
 mod restore;
 mod signal_names;
 pub mod signals;

@@ -7,8 +7,7 @@
 //! that came and went while a write was in flight are skipped, which is
 //! what a reader of the file could not have told apart anyway.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -31,7 +30,9 @@ impl StatusFile {
             while rx.changed().await.is_ok() {
                 let contents = rx.borrow_and_update().clone();
                 let file = target.clone();
-                match tokio::task::spawn_blocking(move || write_atomically(&file, &contents)).await {
+                match tokio::task::spawn_blocking(move || super::replace::replace_file(&file, contents.as_bytes()))
+                    .await
+                {
                     Ok(Ok(())) if failing => {
                         failing = false;
                         tracing::info!("status file {} written again", target.display());
@@ -66,20 +67,4 @@ impl StatusFile {
             tracing::warn!("cannot remove status file {}: {e}", self.path.display());
         }
     }
-}
-
-/// Writes `contents` to a temporary file beside `path`, then renames it over.
-fn write_atomically(path: &Path, contents: &str) -> std::io::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let written = std::fs::File::create(&tmp).and_then(|mut f| f.write_all(contents.as_bytes()));
-    let result = written.and_then(|()| std::fs::rename(&tmp, path));
-    if result.is_err() {
-        // A half-written temporary file must not linger (a full disk).
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
