@@ -24,8 +24,9 @@ use std::time::{Duration, Instant};
 /// about half a millisecond; a reader asleep by then has to be woken, and
 /// on a virtual machine waking a halted vCPU costs 0.1–3 ms, more than the
 /// whole exchange. Polling with a yield between polls costs nothing when
-/// the daemon shares the CPU (the yield lets it run) and keeps the other
-/// CPU awake when it does not. A slow answer is waited for asleep.
+/// the daemon shares this CPU (the yield lets it run), and when it runs on
+/// the other one this CPU stays awake and the reply needs no wake-up. A
+/// slow answer is waited for asleep.
 const SPIN: Duration = Duration::from_millis(1);
 
 /// One connection to the local daemon, past the hello.
