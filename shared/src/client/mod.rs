@@ -84,7 +84,7 @@ fn seconds(d: Duration) -> String {
 ///
 /// Every request-reply exchange goes through here; a stream (`logs -f`, a
 /// subscription) bounds only its connect, hello and first reply with it.
-pub async fn within<T>(
+async fn within<T>(
     socket: &Path,
     after: Duration,
     exchange: impl Future<Output = Result<T, ClientError>>,
