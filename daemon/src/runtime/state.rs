@@ -8,8 +8,9 @@
 //! 0.1–3 ms against the write's 0.1 ms (the tell already reads the
 //! isinittab on the same thread, and the file's default home `/run` is a
 //! tmpfs). The saves that follow exits and group changes, which no one
-//! waits for, go to a thread of its own, which coalesces bursts; a lock
-//! and a number keep the two writers in order. Never fsynced: the
+//! waits for, go to a thread of its own, which coalesces bursts and does
+//! not write again what the file already holds; a lock and a number keep
+//! the two writers in order. Never fsynced: the
 //! file has to outlive a daemon, not the machine — after a reboot nothing
 //! should run until told, which is why its default home is the runtime
 //! directory `/run` — and putting a file in place is atomic for every
@@ -111,23 +112,40 @@ pub struct StateWriter {
     jobs: mpsc::Sender<Job>,
     /// The number the next content gets.
     next: AtomicU64,
-    /// The number of the newest content put in place. Held while writing,
-    /// so the two writers never interleave, and a content older than the
-    /// file's (a queued background save overtaken by a tell) is dropped.
-    newest: Arc<Mutex<u64>>,
+    /// What is in the file. Held while writing, so the two writers never
+    /// interleave, and a content older than the file's (a queued
+    /// background save overtaken by a tell) is dropped.
+    in_place: Arc<Mutex<InPlace>>,
+}
+
+/// What the file holds, as far as this daemon wrote it.
+#[derive(Default)]
+struct InPlace {
+    /// The number of the newest content put in place (or tried).
+    number: u64,
+    /// That content, if writing it succeeded: a background save of the
+    /// same bytes (the group-change save that follows a tell whose switch
+    /// started nothing) is not written again.
+    bytes: Option<Vec<u8>>,
+}
+
+impl InPlace {
+    fn lock(in_place: &Mutex<InPlace>) -> std::sync::MutexGuard<'_, InPlace> {
+        in_place.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 impl StateWriter {
     /// Starts the writer thread for `path`.
     pub fn start(path: PathBuf) -> std::io::Result<StateWriter> {
         let (jobs, rx) = mpsc::channel();
-        let newest = Arc::new(Mutex::new(0));
-        let (thread_path, thread_newest) = (path.clone(), Arc::clone(&newest));
+        let in_place = Arc::new(Mutex::new(InPlace::default()));
+        let (thread_path, thread_in_place) = (path.clone(), Arc::clone(&in_place));
         std::thread::Builder::new().name("isinit-state".into()).spawn(move || {
             let _ = super::signals::set_blocked(true);
-            write_loop(&thread_path, &thread_newest, &rx);
+            write_loop(&thread_path, &thread_in_place, &rx);
         })?;
-        Ok(StateWriter { path, jobs, next: AtomicU64::new(1), newest })
+        Ok(StateWriter { path, jobs, next: AtomicU64::new(1), in_place })
     }
 
     /// Hands `groups` to the thread; no one waits for it.
@@ -140,7 +158,8 @@ impl StateWriter {
     /// Writes `groups` now, on the caller's thread (a tell's reply waits
     /// for it; see the module documentation).
     pub fn save_now(&self, groups: Vec<SavedLevel>) -> Result<(), String> {
-        put_in_place(&self.path, &self.newest, self.number(groups)?)
+        let content = self.number(groups)?;
+        put_in_place(&self.path, &mut InPlace::lock(&self.in_place), content)
     }
 
     fn number(&self, groups: Vec<SavedLevel>) -> Result<Numbered, String> {
@@ -174,7 +193,8 @@ impl StateWriter {
 
 impl super::Runtime {
     /// Keeps the state file current after exits and group changes (the
-    /// thread coalesces bursts; no one waits for it).
+    /// thread coalesces bursts and skips what is already in the file; no
+    /// one waits for it).
     pub(super) fn save_state(&self) {
         if let Some(state) = &self.state_writer
             && !self.sup.is_halting()
@@ -202,7 +222,7 @@ impl super::Runtime {
     }
 }
 
-fn write_loop(path: &Path, newest: &Mutex<u64>, rx: &mpsc::Receiver<Job>) {
+fn write_loop(path: &Path, in_place: &Mutex<InPlace>, rx: &mpsc::Receiver<Job>) {
     while let Ok(first) = rx.recv() {
         // Coalesce whatever queued meanwhile: the newest content wins.
         let mut latest: Option<Numbered> = None;
@@ -211,11 +231,12 @@ fn write_loop(path: &Path, newest: &Mutex<u64>, rx: &mpsc::Receiver<Job>) {
             match j {
                 Job::Write(content) => latest = Some(content),
                 Job::Barrier(done) => {
-                    flush(path, newest, latest.take());
+                    flush(path, in_place, latest.take());
                     done();
                 }
                 Job::Remove(done) => {
-                    flush(path, newest, latest.take());
+                    flush(path, in_place, latest.take());
+                    InPlace::lock(in_place).bytes = None;
                     if let Err(e) = std::fs::remove_file(path)
                         && e.kind() != std::io::ErrorKind::NotFound
                     {
@@ -226,28 +247,36 @@ fn write_loop(path: &Path, newest: &Mutex<u64>, rx: &mpsc::Receiver<Job>) {
             }
             job = rx.try_recv().ok();
         }
-        flush(path, newest, latest);
+        flush(path, in_place, latest);
     }
 }
 
-fn flush(path: &Path, newest: &Mutex<u64>, content: Option<Numbered>) {
-    if let Some(content) = content {
-        let _ = put_in_place(path, newest, content);
+/// A background save: written unless the file already holds it.
+fn flush(path: &Path, in_place: &Mutex<InPlace>, content: Option<Numbered>) {
+    let Some(content) = content else { return };
+    let mut in_place = InPlace::lock(in_place);
+    if in_place.bytes.as_ref() == Some(&content.bytes) {
+        in_place.number = in_place.number.max(content.number);
+        return;
     }
+    let _ = put_in_place(path, &mut in_place, content);
 }
 
 /// Writes `content` unless a newer one is already in place; a failure is
 /// logged here and returned for a reply to carry.
-fn put_in_place(path: &Path, newest: &Mutex<u64>, content: Numbered) -> Result<(), String> {
-    let mut newest = newest.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    if content.number <= *newest {
+fn put_in_place(path: &Path, in_place: &mut InPlace, content: Numbered) -> Result<(), String> {
+    if content.number <= in_place.number {
         return Ok(());
     }
-    *newest = content.number;
+    in_place.number = content.number;
     let result = super::replace::replace_file(path, &content.bytes)
         .map_err(|e| format!("cannot write state file {}: {e}", path.display()));
-    if let Err(e) = &result {
-        tracing::error!("{e}");
+    match &result {
+        Ok(()) => in_place.bytes = Some(content.bytes),
+        Err(e) => {
+            in_place.bytes = None;
+            tracing::error!("{e}");
+        }
     }
     result
 }
@@ -309,5 +338,23 @@ mod tests {
             let saved = parse_state(&std::fs::read(&path).unwrap()).unwrap();
             assert_eq!(saved, level(&format!("new{i}")), "round {i}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_background_save_of_what_the_file_holds_writes_nothing() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state");
+        let writer = StateWriter::start(path.clone()).unwrap();
+        let inode = || std::fs::metadata(&path).unwrap().ino(); // every write puts a new file in place
+        writer.save_now(level("1")).unwrap();
+        let first = inode();
+        writer.save(level("1"));
+        writer.barrier().await;
+        assert_eq!(inode(), first, "the same content was written again");
+        writer.save(level("2"));
+        writer.barrier().await;
+        assert_ne!(inode(), first, "a new content was not written");
+        assert_eq!(parse_state(&std::fs::read(&path).unwrap()).unwrap(), level("2"));
     }
 }
