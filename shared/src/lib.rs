@@ -11,6 +11,7 @@
 
 pub mod client;
 pub mod config;
+pub mod daemon_lock;
 #[cfg(feature = "generate")]
 pub mod generate;
 pub mod protocol;
