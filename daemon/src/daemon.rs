@@ -2,14 +2,14 @@
 //! the image `reexec` replaced), carry on from a previous daemon, and run
 //! the runtime and the server until shutdown.
 
-use crate::cli::{DaemonArgs, Failure};
 use crate::runtime::handover::{self, ENV_HANDOVER, Handover};
 use crate::runtime::output::{Capture, OutputHub};
 use crate::runtime::signals::Signals;
 use crate::runtime::usage::UsageSampler;
 use crate::runtime::{ReexecKit, Runtime, Settings, leftovers, reap};
 use crate::server::{self, Context, STREAM_SLOTS, SocketFile};
-use crate::supervisor::Timing;
+use crate::{DaemonOptions, Failure};
+use isinit_core::Timing;
 use isinit_shared::config::Inittab;
 use isinit_shared::settings::{self as s, resolve};
 use std::io::IsTerminal;
@@ -26,7 +26,7 @@ const COMMAND_QUEUE: usize = 1024;
 const DRAIN_LIMIT: Duration = Duration::from_secs(2);
 
 /// Runs the daemon in the foreground until it is shut down.
-pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: DaemonArgs) -> Result<(), Failure> {
+pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: DaemonOptions) -> Result<(), Failure> {
     let handed = take_handover_fd();
     // Handlers first (defect 3f): a signal while leftovers are stopped, or
     // one that arrived during a reexec (blocked until now), is handled.

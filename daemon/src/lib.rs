@@ -1,23 +1,36 @@
-//! The isinit daemon and the `isinit` command line.
+//! The isinit daemon: the I/O edge of the supervisor (`isinit-core`).
 //!
-//! `main.rs` is wiring only; the work lives here:
-//! - [`supervisor`]: the pure group/process state machines;
-//! - [`runtime`]: the one task that owns the supervisor, plus spawning,
-//!   reaping, output capture and the status file (the I/O edge);
+//! - [`runtime`]: the one task that owns the supervisor and carries out
+//!   its effects — spawning, reaping, output capture, the state and status
+//!   files, adoption after a crash, `reexec`;
 //! - [`server`]: the control socket — listener, connections, one handler
 //!   per request;
-//! - [`cli`]: the client subcommands;
+//! - [`cgroup`]: one cgroup v2 per entry, limits, the watch on emptiness;
 //! - [`notify`]: readiness and status for systemd (sd_notify);
-//! - [`metrics`]: the Prometheus text format and its HTTP listener.
+//! - [`metrics`]: the Prometheus listener;
+//! - [`daemon`]: start-up wiring, from [`DaemonOptions`] to a running
+//!   runtime and server.
+//!
+//! The command line (`isinit-cli`) is never a dependency: the `isinit`
+//! binary hands `isinit daemon`'s flags over as [`DaemonOptions`].
 
 #![warn(missing_docs)]
 
 pub mod cgroup;
-pub mod cli;
 pub mod daemon;
 pub mod metrics;
 pub mod notify;
-pub mod pidwait;
+mod options;
 pub mod runtime;
 pub mod server;
-pub mod supervisor;
+
+pub use options::{DaemonOptions, Failure};
+
+/// Runs `work` on a current-thread runtime: the daemon is one `select!`
+/// loop fed by its tasks, so it needs no worker threads.
+pub fn block_on<T>(work: impl std::future::Future<Output = Result<T, Failure>>) -> Result<T, Failure> {
+    match tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build() {
+        Ok(runtime) => runtime.block_on(work),
+        Err(e) => Err(Failure::new(format!("cannot start async runtime: {e}"))),
+    }
+}

@@ -12,7 +12,7 @@
 #![no_main]
 
 use isinit_shared::protocol::chunk::{JoinError, Joiner, MAX_CHUNKS, MAX_JOINED_BYTES};
-use isinit_shared::protocol::frame::read_sized_message;
+use isinit_client::frame::read_sized_message;
 use isinit_shared::protocol::{Response, Snapshot};
 use libfuzzer_sys::fuzz_target;
 use std::future::Future;

@@ -6,7 +6,7 @@
 #![no_main]
 
 use isinit_shared::protocol::codec::{self, Message};
-use isinit_shared::protocol::frame::{FrameError, encode_frame, read_message};
+use isinit_client::frame::{FrameError, encode_frame, read_message};
 use isinit_shared::protocol::{Request, Response};
 use libfuzzer_sys::fuzz_target;
 use std::fmt::Debug;

@@ -6,7 +6,7 @@
 
 #![no_main]
 
-use isinit::runtime::{handover, state};
+use isinit_daemon::runtime::{handover, state};
 use libfuzzer_sys::fuzz_target;
 
 /// Every allocation over the limit aborts the run (see the library).

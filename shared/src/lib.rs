@@ -1,25 +1,22 @@
-//! Everything the isinit daemon, the `isinit` command line and the
-//! `isinit-tui` console must agree on: the isinittab format, the settings
-//! that locate the daemon, and the control protocol spoken over its socket.
+//! The vocabulary every part of isinit shares: the isinittab format
+//! ([`config`]), the settings that locate a daemon's files ([`settings`]),
+//! the control protocol's messages, codec and frame format ([`protocol`]),
+//! and the metrics text made from a status snapshot ([`metrics`]).
 //!
-//! Nothing in this crate touches a terminal, and the only process it
-//! starts is the ssh command of [`transport`] that reaches a remote daemon,
-//! so both sides of the socket can depend on it without pulling in the
-//! other's I/O.
+//! No async runtime, no libc and no process code: the pure supervisor
+//! (`isinit-core`) builds on this crate, and Cargo keeps it pure because
+//! nothing here could hand it those. Reaching a daemon — sockets, ssh,
+//! clients — is `isinit-client`'s.
 
 #![warn(missing_docs)]
 
-pub mod client;
 pub mod config;
-pub mod daemon_lock;
 #[cfg(feature = "generate")]
 pub mod generate;
-pub mod hostset;
+pub mod metrics;
 pub mod protocol;
 pub mod settings;
 pub mod time;
-pub mod transport;
 
-pub use client::{Client, ClientError};
 pub use config::{ConfigError, ConfigErrors, Entry, Inittab, Mode};
 pub use protocol::*;

@@ -18,7 +18,7 @@ fn a_snapshot_larger_than_one_frame_still_arrives_whole() {
     assert_eq!(processes[3999]["tag"], "t3999", "file order kept across chunks");
 
     let snap = d.block_on(async {
-        let mut c = isinit_shared::Client::connect(&d.socket()).await.expect("connect");
+        let mut c = isinit_client::Client::connect(&d.socket()).await.expect("connect");
         c.send(&Request::Subscribe).await.expect("subscribe");
         match c.recv().await.expect("first message") {
             Response::Snapshot(s) => s,

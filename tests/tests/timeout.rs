@@ -58,7 +58,7 @@ fn requests_to_a_stopped_daemon_end_at_the_deadline() {
 /// the request instead of carrying it out for no one.
 #[test]
 fn a_request_whose_client_left_is_not_carried_out() {
-    use isinit_shared::protocol::frame::encode_frame;
+    use isinit_client::frame::encode_frame;
     use isinit_shared::protocol::{PROTOCOL_VERSION, Request};
     use std::io::{Read, Write};
     let d = TestDaemon::start("g:s:1:respawn:sleep 1000\n");

@@ -13,7 +13,7 @@ use crate::ui;
 use color_eyre::eyre::{Context, Result, eyre};
 use crossterm::event::{Event, EventStream};
 use futures::StreamExt;
-use isinit_shared::transport::{Endpoint, SshRoute};
+use isinit_client::transport::{Endpoint, SshRoute};
 use ratatui::DefaultTerminal;
 use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};

@@ -3,7 +3,7 @@
 
 use clap::{CommandFactory, Parser};
 use color_eyre::eyre::{Context, Result, bail};
-use isinit_shared::transport::{Endpoint, SshRoute};
+use isinit_client::transport::{Endpoint, SshRoute};
 use isinit_tui::app::App;
 use isinit_tui::clock::TimeZone;
 use isinit_tui::fleet::Fleet;
@@ -49,7 +49,7 @@ fn main() -> Result<()> {
         return generate(request);
     }
     let args = Args::parse();
-    let hosts = isinit_shared::transport::resolve_hosts(&args.hosts, args.hosts_file.as_deref())?;
+    let hosts = isinit_client::transport::resolve_hosts(&args.hosts, args.hosts_file.as_deref())?;
     // One host: today's console over ssh; none: the local socket.
     let (endpoint, label) = match hosts.as_slice() {
         [one] => (Endpoint::Ssh(SshRoute::from_env(one)), PathBuf::from(one)),

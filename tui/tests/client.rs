@@ -2,7 +2,7 @@
 //! a real UNIX socket: subscription, reconnection, one connection per
 //! request, and output following.
 
-use isinit_shared::protocol::frame::{read_message, write_message};
+use isinit_client::frame::{read_message, write_message};
 use isinit_shared::{
     DaemonInfo, ErrorKind, ErrorReply, Event, OutputLine, PROTOCOL_VERSION, Plan, Request, Response, Snapshot, Update,
 };
@@ -70,7 +70,7 @@ fn snapshot(seq: u64) -> Response {
 async fn subscribed(name: &str) -> (SocketFile, UnixListener, ClientHandle, Conn) {
     let path = SocketFile::new(name);
     let listener = UnixListener::bind(&path.0).expect("bind");
-    let mut client = client::spawn(isinit_shared::transport::Endpoint::Socket(path.0.clone()));
+    let mut client = client::spawn(isinit_client::transport::Endpoint::Socket(path.0.clone()));
     let mut sub = Conn::accept(&listener).await;
     assert_eq!(sub.recv().await, Request::Subscribe);
     sub.send(snapshot(1)).await;
@@ -107,7 +107,7 @@ async fn a_missed_update_resubscribes_at_once() {
 #[tokio::test]
 async fn no_daemon_is_reported_then_found() {
     let path = SocketFile::new("late");
-    let mut client = client::spawn(isinit_shared::transport::Endpoint::Socket(path.0.clone()));
+    let mut client = client::spawn(isinit_client::transport::Endpoint::Socket(path.0.clone()));
     match next(&mut client).await {
         ClientEvent::Disconnected { reason, .. } => assert!(reason.ends_with(": no socket"), "{reason}"),
         other => panic!("expected Disconnected, got {other:?}"),

@@ -32,11 +32,11 @@ pub const SCRAPE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Binds the metrics listener if one was asked for, before the daemon
 /// declares itself ready, so a port in use stops the start with a clear
 /// error instead of a daemon silently without metrics.
-pub async fn bind(addr: Option<SocketAddr>) -> Result<Option<TcpListener>, crate::cli::Failure> {
+pub async fn bind(addr: Option<SocketAddr>) -> Result<Option<TcpListener>, crate::Failure> {
     let Some(addr) = addr else { return Ok(None) };
     let listener = TcpListener::bind(addr)
         .await
-        .map_err(|e| crate::cli::Failure::new(format!("cannot listen for metrics on {addr}: {e}")))?;
+        .map_err(|e| crate::Failure::new(format!("cannot listen for metrics on {addr}: {e}")))?;
     // The bound address, so that port 0 (any free port) can be found out.
     let bound = listener.local_addr().unwrap_or(addr);
     tracing::info!("serving metrics at http://{bound}/metrics");

@@ -7,6 +7,5 @@
 //! is computed, stored or timed in between: no scrape, no work.
 
 pub mod http;
-mod render;
 
-pub use render::{CONTENT_TYPE, render, render_usage};
+pub use isinit_shared::metrics::{CONTENT_TYPE, render, render_usage};

@@ -3,7 +3,7 @@
 
 use super::summary;
 use crate::runtime::Command;
-use isinit_shared::client::Client;
+use isinit_client::Client;
 use isinit_shared::protocol::{Event, Request, Snapshot, Update};
 use std::path::PathBuf;
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! once the new process runs — or could not start, or was overtaken.
 
 use super::{Outcome, Peer, Runtime, signal_names};
-use crate::supervisor::{Now, StartProgress, StartTicket};
+use isinit_core::{Now, StartProgress, StartTicket};
 use isinit_shared::protocol::{ErrorKind, ErrorReply};
 use nix::errno::Errno;
 use nix::sys::signal::killpg;

@@ -6,7 +6,7 @@ use super::leftovers::Leftover;
 use super::usage::Source;
 use super::{Runtime, spawn};
 use crate::cgroup::{Tracker, Watch};
-use crate::supervisor::{Now, SpawnRequest, StopSignal, Supervisor};
+use isinit_core::{Now, SpawnRequest, StopSignal, Supervisor};
 use isinit_shared::protocol::ExitStatus;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;

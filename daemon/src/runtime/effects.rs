@@ -2,7 +2,7 @@
 //! events for subscribers, the status and state files.
 
 use super::{Runtime, SPAWN_BATCH, push_capped};
-use crate::supervisor::{Effect, Now};
+use isinit_core::{Effect, Now};
 use isinit_shared::protocol::{Event, NOTICES_KEPT, NoticeRecord};
 
 impl Runtime {

@@ -6,7 +6,7 @@
 //! an image that does not know the version refuses it with a clear reason
 //! (and the old daemon, which asked it first, carries on).
 
-use crate::supervisor::SupervisorState;
+use isinit_core::SupervisorState;
 use isinit_shared::protocol::codec::{self, CodecError};
 use isinit_shared::protocol::{AuditRecord, NoticeRecord};
 use serde::{Deserialize, Serialize};
@@ -172,7 +172,7 @@ pub fn render_config(tab: &isinit_shared::config::Inittab) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::supervisor::{Now, Supervisor, Timing};
+    use isinit_core::{Now, Supervisor, Timing};
     use isinit_shared::config::Inittab;
     use std::path::Path;
 

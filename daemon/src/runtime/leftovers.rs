@@ -9,7 +9,7 @@
 //! processes with both marks and stops them the graceful way (SPEC §5)
 //! before it takes any request.
 
-use crate::supervisor::Timing;
+use isinit_core::Timing;
 use isinit_shared::settings::ENV_SOCKET;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
@@ -37,8 +37,8 @@ pub struct Leftover {
 
 impl Leftover {
     /// The supervisor's view of it, for adoption.
-    pub fn orphan(&self) -> crate::supervisor::Orphan {
-        crate::supervisor::Orphan {
+    pub fn orphan(&self) -> isinit_core::Orphan {
+        isinit_core::Orphan {
             pid: self.pid,
             pgid: self.pgid,
             mark: self.mark.clone(),
@@ -143,7 +143,7 @@ pub async fn stop(leftovers: &[Leftover], timing: Timing) -> usize {
         for dir in &cgroups {
             crate::cgroup::signal(dir, signal);
         }
-        let all_gone = each(leftovers.iter().map(|l| crate::pidwait::wait_gone(l.pid as u32)));
+        let all_gone = each(leftovers.iter().map(|l| isinit_client::pidwait::wait_gone(l.pid as u32)));
         if tokio::time::timeout(patience, all_gone).await.is_ok() {
             return 0;
         }

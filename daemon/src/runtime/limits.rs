@@ -56,7 +56,7 @@ impl Runtime {
     /// notices of `status`, the console and subscribers.
     fn notice(&mut self, message: String) {
         tracing::warn!("{message}");
-        let notice = NoticeRecord { at_ms: crate::supervisor::Now::real().wall_ms, message };
+        let notice = NoticeRecord { at_ms: isinit_core::Now::real().wall_ms, message };
         push_capped(&mut self.notices, notice.clone(), NOTICES_KEPT);
         self.publish(Event::Notice { at_ms: notice.at_ms, message: notice.message });
     }

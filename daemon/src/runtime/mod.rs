@@ -29,7 +29,7 @@ pub use command::{Command, Outcome, Peer};
 pub use reexec::ReexecKit;
 pub use restore::answer_reexec;
 
-use crate::supervisor::{Now, Supervisor, Timing};
+use isinit_core::{Now, Supervisor, Timing};
 use isinit_shared::config::Inittab;
 use isinit_shared::protocol::{
     AUDIT_KEPT, AuditRecord, DaemonInfo, ErrorKind, ErrorReply, Event, NOTICES_KEPT, NoticeRecord, Snapshot, Update,

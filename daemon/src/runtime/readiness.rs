@@ -6,8 +6,8 @@
 //! and forwards what it said to the runtime, which asks the supervisor
 //! whether it counts.
 
-use crate::supervisor::Now;
-use crate::supervisor::{NotifyMessage, Refusal, Sender, Supervisor};
+use isinit_core::Now;
+use isinit_core::{NotifyMessage, Refusal, Sender, Supervisor};
 use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg, setsockopt, sockopt};
 use nix::unistd::{Pid, getpgid};
 use sha2::{Digest, Sha256};

@@ -17,7 +17,7 @@ use super::Runtime;
 use super::handover::{self, ENV_HANDOVER, Handover, set_cloexec};
 use super::signals;
 use crate::server::STREAM_SLOTS;
-use crate::supervisor::Now;
+use isinit_core::Now;
 use std::ffi::{CString, OsString};
 use std::io::{Read, Seek, SeekFrom};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -153,8 +153,8 @@ async fn check(exe: &std::path::Path, memfd: &mut std::fs::File) -> Result<(), S
     // Waited for here, inside the runtime's task (whose SIGCHLD reaper
     // therefore cannot run meanwhile), so that its exit status is collected
     // by this wait. Other tasks (connections) go on while it runs.
-    let finished = match crate::pidwait::pidfd(child.id()) {
-        Ok(fd) => tokio::time::timeout(CHECK_LIMIT, crate::pidwait::wait_pidfd(fd)).await.is_ok(),
+    let finished = match isinit_client::pidwait::pidfd(child.id()) {
+        Ok(fd) => tokio::time::timeout(CHECK_LIMIT, isinit_client::pidwait::wait_pidfd(fd)).await.is_ok(),
         Err(_) => true,
     };
     if !finished {

@@ -3,7 +3,7 @@
 //! nothing.
 
 use super::{Outcome, Runtime};
-use crate::supervisor::Now;
+use isinit_core::Now;
 use isinit_shared::config::{ConfigErrors, Inittab};
 use isinit_shared::protocol::{ErrorKind, ErrorReply};
 

@@ -5,7 +5,7 @@
 use super::handover::Handover;
 use super::leftovers::Leftover;
 use super::{Runtime, Settings, state};
-use crate::supervisor::{Now, Supervisor};
+use isinit_core::{Now, Supervisor};
 use isinit_shared::config::Inittab;
 use isinit_shared::protocol::{ExitStatus, Response};
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -68,10 +68,10 @@ impl Runtime {
     /// Watches an adopted process (not our child) for its end.
     pub(super) fn watch_adopted(&self, pid: i32) {
         let tx = self.adopted_exits.0.clone();
-        match u32::try_from(pid).map_err(std::io::Error::other).and_then(crate::pidwait::pidfd) {
+        match u32::try_from(pid).map_err(std::io::Error::other).and_then(isinit_client::pidwait::pidfd) {
             Ok(fd) => {
                 tokio::spawn(async move {
-                    crate::pidwait::wait_pidfd(fd).await;
+                    isinit_client::pidwait::wait_pidfd(fd).await;
                     let _ = tx.send(pid);
                 });
             }
@@ -101,7 +101,7 @@ pub async fn answer_reexec(conn: OwnedFd) {
     }
     let Ok(mut stream) = tokio::net::UnixStream::from_std(std) else { return };
     let reply = Response::Ok { message };
-    let send = isinit_shared::protocol::frame::write_message(&mut stream, &reply);
+    let send = isinit_client::frame::write_message(&mut stream, &reply);
     if tokio::time::timeout(REPLY_LIMIT, send).await.is_err() {
         tracing::warn!("the reexec client did not take its reply");
     }

@@ -8,7 +8,7 @@ mod invocation;
 
 pub use invocation::{Invocation, exec_prefixed, invocation};
 
-use crate::supervisor::SpawnRequest;
+use isinit_core::SpawnRequest;
 use std::ffi::CString;
 use std::fs::OpenOptions;
 use std::io::Write;

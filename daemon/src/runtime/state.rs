@@ -18,7 +18,7 @@
 //! every tell for nothing (1.7 ms on this machine's virtual disk); a file
 //! a power cut truncated anyway is read as corrupt and ignored.
 
-use crate::supervisor::SavedLevel;
+use isinit_core::SavedLevel;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -284,7 +284,7 @@ fn put_in_place(path: &Path, in_place: &mut InPlace, content: Numbered) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::supervisor::Ran;
+    use isinit_core::Ran;
     use isinit_shared::protocol::{ExitStatus, GroupState};
 
     #[test]

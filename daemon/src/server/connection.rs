@@ -2,8 +2,8 @@
 
 use super::{Context, HELLO_TIMEOUT, IDLE_TIMEOUT, WRITE_TIMEOUT, handlers};
 use crate::runtime::Peer;
+use isinit_client::frame::{FrameError, encode_frame, read_message, starts_with_frame};
 use isinit_shared::protocol::chunk;
-use isinit_shared::protocol::frame::{FrameError, encode_frame, read_message, starts_with_frame};
 use isinit_shared::protocol::{ErrorKind, ErrorReply, PROTOCOL_VERSION, Request, Response};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;

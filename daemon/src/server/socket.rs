@@ -1,7 +1,7 @@
 //! Creating the control socket safely: never unlink a socket a live daemon
 //! answers on (STYLE.md trap 10), replace a stale one, and create it 0660.
 
-use isinit_shared::client::{Client, ClientError};
+use isinit_client::{Client, ClientError};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::Path;
 use std::time::Duration;

@@ -6,9 +6,7 @@
 //! only as bytes actually arrive, so a peer that announces a large frame
 //! and then trickles costs what it sent, not what it claimed.
 
-use super::MAX_FRAME_LEN;
 use super::codec::{self, CodecError, Message};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Why a frame could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -30,31 +28,9 @@ pub enum FrameError {
     Io(#[from] std::io::Error),
 }
 
-/// Reads one frame body of at most [`MAX_FRAME_LEN`] bytes (the largest
-/// cap of either direction; [`read_message`] applies the message's own).
-pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> Result<Vec<u8>, FrameError> {
-    read_frame_capped(r, MAX_FRAME_LEN).await
-}
-
-/// Reads one frame body of at most `cap` bytes.
-async fn read_frame_capped<R: AsyncRead + Unpin>(r: &mut R, cap: usize) -> Result<Vec<u8>, FrameError> {
-    let mut header = [0u8; 4];
-    let mut got = 0;
-    while got < header.len() {
-        match r.read(&mut header[got..]).await? {
-            0 if got == 0 => return Err(FrameError::Closed),
-            0 => return Err(FrameError::Truncated),
-            n => got += n,
-        }
-    }
-    let len = body_len(header, cap)?;
-    let mut body = Vec::with_capacity(len.min(INITIAL_BUFFER));
-    (&mut *r).take(len as u64).read_to_end(&mut body).await?;
-    whole(body, len)
-}
-
-/// [`read_frame_capped`] on a blocking reader (the command line's
-/// one-shot requests, see `client::blocking`): the same bounds, the same
+/// Reads one frame body of at most `cap` bytes from a blocking reader
+/// (the command line's one-shot requests, see `isinit_client::blocking`;
+/// the async reader is `isinit_client::frame`): the same bounds, the same
 /// errors.
 fn read_frame_capped_blocking<R: std::io::Read>(r: &mut R, cap: usize) -> Result<Vec<u8>, FrameError> {
     let mut header = [0u8; 4];
@@ -76,7 +52,7 @@ fn read_frame_capped_blocking<R: std::io::Read>(r: &mut R, cap: usize) -> Result
 
 /// The body length a frame header announces, refused past `cap` before
 /// anything is allocated for it.
-fn body_len(header: [u8; 4], cap: usize) -> Result<usize, FrameError> {
+pub fn body_len(header: [u8; 4], cap: usize) -> Result<usize, FrameError> {
     let len = u32::from_be_bytes(header) as usize;
     if len > cap {
         return Err(FrameError::TooLarge(len));
@@ -85,7 +61,7 @@ fn body_len(header: [u8; 4], cap: usize) -> Result<usize, FrameError> {
 }
 
 /// The body, if all `len` bytes of it arrived.
-fn whole(body: Vec<u8>, len: usize) -> Result<Vec<u8>, FrameError> {
+pub fn whole(body: Vec<u8>, len: usize) -> Result<Vec<u8>, FrameError> {
     if body.len() < len {
         return Err(FrameError::Truncated);
     }
@@ -101,28 +77,15 @@ pub fn starts_with_frame(buffered: &[u8]) -> bool {
     }
 }
 
-/// Reads and decodes one message, within its direction's one bound
-/// ([`Message::CAP`]): the frame is refused past it before its body is
-/// allocated, and decoding may claim no more than it either.
-pub async fn read_message<R: AsyncRead + Unpin, T: Message>(r: &mut R) -> Result<T, FrameError> {
-    Ok(read_sized_message(r).await?.0)
-}
-
-/// [`read_message`], also returning the frame's body length (what a
-/// reader that joins several frames counts against its own bound).
-pub async fn read_sized_message<R: AsyncRead + Unpin, T: Message>(r: &mut R) -> Result<(T, usize), FrameError> {
-    let body = read_frame_capped(r, T::CAP).await?;
-    Ok((codec::decode(&body)?, body.len()))
-}
-
-/// [`read_sized_message`] on a blocking reader.
+/// Reads and decodes one message from a blocking reader, within its
+/// direction's bound ([`Message::CAP`]), also returning the body length.
 pub fn read_sized_message_blocking<R: std::io::Read, T: Message>(r: &mut R) -> Result<(T, usize), FrameError> {
     let body = read_frame_capped_blocking(r, T::CAP)?;
     Ok((codec::decode(&body)?, body.len()))
 }
 
 /// What a frame's buffer starts at; it grows as the body arrives.
-const INITIAL_BUFFER: usize = 16 * 1024;
+pub const INITIAL_BUFFER: usize = 16 * 1024;
 
 /// Encodes `msg` as a complete frame (length prefix included), refusing
 /// one the other side would refuse (see [`codec::fits`]), so a message
@@ -136,12 +99,4 @@ pub fn encode_frame<T: Message>(msg: &T) -> Result<Vec<u8>, FrameError> {
     frame.extend_from_slice(&(body.len() as u32).to_be_bytes());
     frame.extend_from_slice(&body);
     Ok(frame)
-}
-
-/// Encodes and writes one message, flushing it.
-pub async fn write_message<W: AsyncWrite + Unpin, T: Message>(w: &mut W, msg: &T) -> Result<(), FrameError> {
-    let frame = encode_frame(msg)?;
-    w.write_all(&frame).await?;
-    w.flush().await?;
-    Ok(())
 }

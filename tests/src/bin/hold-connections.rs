@@ -7,7 +7,7 @@
 //! (`setpriv --reuid=65534 ...`) and flood the daemon with *unprivileged*
 //! idle readers, which SPEC §7 lets anyone who can open the socket be.
 
-use isinit_shared::protocol::frame::encode_frame;
+use isinit_client::frame::encode_frame;
 use isinit_shared::protocol::{PROTOCOL_VERSION, Request};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;

@@ -4,10 +4,10 @@
 
 mod subscribe;
 
+use isinit_client::frame::encode_frame;
 use isinit_e2e::fixtures::{Cli, run};
 use isinit_e2e::{DEADLINE, TestDaemon, procfs, wait_for};
 use isinit_shared::protocol::codec::decode;
-use isinit_shared::protocol::frame::encode_frame;
 use isinit_shared::protocol::{GroupState, PROTOCOL_VERSION, Request, Response};
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;

@@ -15,8 +15,9 @@
 mod requests;
 mod subscription;
 
-use isinit_shared::transport::Endpoint;
-use isinit_shared::{ClientError, OutputLine, Plan, ProcessUsage, Snapshot, Update, time::UnixMillis};
+use isinit_client::ClientError;
+use isinit_client::transport::Endpoint;
+use isinit_shared::{OutputLine, Plan, ProcessUsage, Snapshot, Update, time::UnixMillis};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 

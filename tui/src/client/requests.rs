@@ -1,8 +1,9 @@
 //! One connection per request, and the output follow stream.
 
 use super::{ClientEvent, Command, Failure, ProcessAction, Reply};
-use isinit_shared::transport::Endpoint;
-use isinit_shared::{Client, ClientError, Request, Response};
+use isinit_client::transport::Endpoint;
+use isinit_client::{Client, ClientError};
+use isinit_shared::{Request, Response};
 use std::time::Duration;
 use tokio::sync::mpsc;
 

@@ -5,8 +5,9 @@
 //! nothing polls.
 
 use super::ClientEvent;
-use isinit_shared::transport::Endpoint;
-use isinit_shared::{Client, ClientError, Request, Response};
+use isinit_client::transport::Endpoint;
+use isinit_client::{Client, ClientError};
+use isinit_shared::{Request, Response};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 

@@ -2,8 +2,8 @@
 //! switches through, and the ways the run starts, replaces and stops it.
 
 use crate::Args;
+use isinit_client::{Client, ClientError};
 use isinit_shared::protocol::{Request, Response, Snapshot};
-use isinit_shared::{Client, ClientError};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

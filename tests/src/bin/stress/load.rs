@@ -2,8 +2,8 @@
 //! telling random groups random levels, timing every reply.
 
 use crate::daemon::{LEVELS, Layout};
+use isinit_client::{Client, ClientError};
 use isinit_shared::protocol::{Request, Response};
-use isinit_shared::{Client, ClientError};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

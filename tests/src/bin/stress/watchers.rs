@@ -1,8 +1,8 @@
 //! What stays attached throughout the load: subscribers, which fold every
 //! update into their own snapshot, and `logs -f` followers.
 
+use isinit_client::{Client, ClientError};
 use isinit_shared::protocol::{ErrorKind, Request, Response, Snapshot};
-use isinit_shared::{Client, ClientError};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::sync::watch;
