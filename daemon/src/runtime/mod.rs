@@ -21,6 +21,7 @@ pub mod signals;
 pub mod spawn;
 pub mod state;
 mod statusfile;
+mod writer;
 pub mod usage;
 
 use statusfile::StatusFile;
