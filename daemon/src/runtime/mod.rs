@@ -21,8 +21,8 @@ pub mod signals;
 pub mod spawn;
 pub mod state;
 mod statusfile;
-mod writer;
 pub mod usage;
+mod writer;
 
 use statusfile::StatusFile;
 

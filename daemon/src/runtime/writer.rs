@@ -60,7 +60,9 @@ pub enum NotWritten {
     /// The write did not finish within the bound: the disk does not
     /// answer. The thread goes on trying; the content (or a newer one)
     /// is written once the disk answers.
-    #[error("{what} {path} not written within {waited:?} (its file system does not answer); it is written once it does")]
+    #[error(
+        "{what} {path} not written within {waited:?} (its file system does not answer); it is written once it does"
+    )]
     Late {
         /// "state file" or "status file".
         what: &'static str,
@@ -158,7 +160,13 @@ impl FileWriter {
 }
 
 /// The thread: takes the newest content from the slot, writes it, says so.
-fn write_loop(what: &str, path: &str, mut slot: watch::Receiver<Wanted>, done: &watch::Sender<Finished>, mut sink: Sink) {
+fn write_loop(
+    what: &str,
+    path: &str,
+    mut slot: watch::Receiver<Wanted>,
+    done: &watch::Sender<Finished>,
+    mut sink: Sink,
+) {
     // What the file holds as far as this thread wrote it: the same bytes
     // again (the group-change save right after a tell) are not rewritten.
     let mut in_place: Option<Arc<[u8]>> = None;
