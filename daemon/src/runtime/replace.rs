@@ -31,8 +31,16 @@ pub fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     tmp.write_all(bytes)?; // on failure, dropping `tmp` removes it
     let cwd = nix::fcntl::AT_FDCWD;
     match nix::fcntl::renameat2(cwd, tmp.path(), cwd, path, nix::fcntl::RenameFlags::RENAME_EXCHANGE) {
-        // The old file now has the temporary name: removing it is done.
-        Ok(()) => tmp.close(),
+        // The new file is in place; the old one now has the temporary
+        // name. Not removing it (something else than a file was there)
+        // leaves a stray entry, not a failed write.
+        Ok(()) => {
+            let old = tmp.path().to_owned();
+            if let Err(e) = tmp.close() {
+                tracing::warn!("cannot remove the old {}, now {}: {e}", path.display(), old.display());
+            }
+            Ok(())
+        }
         Err(_) => tmp.persist(path).map(drop).map_err(|e| e.error),
     }
 }
