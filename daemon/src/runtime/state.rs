@@ -131,10 +131,13 @@ impl StateWriter {
 
     /// Waits until everything handed over so far is on disk, for
     /// [`SHUTDOWN_WAIT`] at most: before the process image is replaced.
-    /// The new image writes the state it was handed again.
+    /// Past that, the new image carries on with the state in memory (it
+    /// was handed over) and writes the file on its next change.
     pub async fn barrier(&self) {
         if let Err(e) = self.file.written(self.file.latest(), SHUTDOWN_WAIT).await {
-            tracing::warn!("re-executing without the last state on disk: {e}");
+            tracing::warn!(
+                "re-executing without the last state on disk: {e}; the new image writes it on its next change"
+            );
         }
     }
 }
