@@ -271,9 +271,9 @@ mod tests {
     #[tokio::test]
     async fn a_failed_write_is_said_to_the_waiter() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state");
-        std::fs::create_dir(&path).unwrap(); // a directory where the file goes
-        let writer = FileWriter::start("state file", path).unwrap();
+        let file = dir.path().join("file");
+        std::fs::write(&file, b"").unwrap(); // a file where the directory goes
+        let writer = FileWriter::start("state file", file.join("state")).unwrap();
         let ticket = writer.write(b"x".to_vec());
         let failed = writer.written(ticket, Duration::from_secs(10)).await;
         assert!(matches!(&failed, Err(NotWritten::Failed(e)) if e.contains("cannot write state file")), "{failed:?}");
