@@ -123,11 +123,11 @@ fn timed(d: &TestDaemon, args: &[&str]) -> (String, Duration) {
 
 const TAB: &str = "g:r:1:respawn:exec sleep 1000\nh:o:1,2,3:once:true\n";
 
-/// Starts `d` with its state file on `mount`.
+/// Starts `d` with its state file and its status file on `mount`.
 #[track_caller]
 fn start_on(d: &mut TestDaemon, mount: &Bindfs) {
     let mut cmd = d.daemon_command();
-    cmd.env("ISINIT_STATE", mount.at.join("state"));
+    cmd.env("ISINIT_STATE", mount.at.join("state")).env("ISINIT_INITSTAT", mount.at.join("initstat"));
     d.restart_with(cmd);
 }
 
@@ -178,8 +178,10 @@ fn a_hung_state_disk_delays_only_the_state_file() {
         let names: Vec<_> = std::fs::read_dir(&disk)
             .map_err(|e| e.to_string())?
             .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
             .collect();
-        if names == ["state"] { Ok(()) } else { Err(format!("{names:?}")) }
+        if names == ["initstat", "state"] { Ok(()) } else { Err(format!("{names:?}")) }
     });
     // A tell is on disk before its reply again.
     let (said, _) = timed(&d, &["tell", "h", "1"]);
@@ -217,7 +219,8 @@ fn shutdown_and_reexec_on_a_hung_state_disk_end_within_their_bound() {
     assert!(out.success(), "{out}");
     d.wait_exit();
     eprintln!("shutdown with the state disk hung: {:?}", start.elapsed());
-    assert!(d.daemon_stderr().contains("state file not removed"), "{}", d.daemon_stderr());
+    let said = d.daemon_stderr();
+    assert!(said.contains("state file not removed") && said.contains("status file not removed"), "{said}");
     drop(hung);
     drop(mount);
 }
