@@ -22,6 +22,7 @@ pub mod spawn;
 pub mod state;
 mod statusfile;
 pub mod usage;
+mod writer;
 
 use statusfile::StatusFile;
 

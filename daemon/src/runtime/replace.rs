@@ -3,35 +3,45 @@
 //! none. No fsync: both files must outlive a daemon, not the machine.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Writes `bytes` to a temporary file beside `path` and puts it in place.
 ///
-/// By exchanging it with the old file (`renameat2` `RENAME_EXCHANGE`) and
-/// removing the old one, not by renaming over it: ext4 treats a rename
-/// over an existing file as "replace via rename" and starts writing the
-/// new file's data out there and then (`auto_da_alloc`) — 0.4 ms median,
-/// 1.2 ms p90 on this machine's disk against 0.08 ms for the exchange, and
-/// block I/O competing with whatever runs next. The first write, and file
-/// systems without the exchange, use a plain rename. A temporary file
-/// left half-written (a full disk) is removed.
+/// The temporary file has a name of its own, random (`.NAME.XXXXXX`),
+/// created exclusively (`O_EXCL`: a symlink or a file planted under that
+/// name is never followed or reused; STYLE trap 16), by the `tempfile`
+/// crate. A temporary file left half-written (a full disk) is removed.
+///
+/// It is put in place by exchanging it with the old file (`renameat2`
+/// `RENAME_EXCHANGE`) and removing the old one, not by renaming over it:
+/// ext4 treats a rename over an existing file as "replace via rename" and
+/// starts writing the new file's data out there and then
+/// (`auto_da_alloc`) — 0.4 ms median, 1.2 ms p90 on this machine's disk
+/// against 0.08 ms for the exchange, which a tell's reply waits for. The
+/// exchange swaps directory entries and follows no symlink either. The
+/// first write, and file systems without the exchange, use a plain rename.
 pub fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let written = std::fs::File::create(&tmp).and_then(|mut f| f.write_all(bytes));
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    // Mode 0644 less the umask, as `File::create` would make it: readers
+    // of the status file are not only root (a temporary file is 0600).
+    let mode = std::os::unix::fs::PermissionsExt::from_mode(0o644);
+    let mut tmp = tempfile::Builder::new().prefix(&format!(".{name}.")).permissions(mode).tempfile_in(dir)?;
+    tmp.write_all(bytes)?; // on failure, dropping `tmp` removes it
     let cwd = nix::fcntl::AT_FDCWD;
-    match nix::fcntl::renameat2(cwd, &tmp, cwd, path, nix::fcntl::RenameFlags::RENAME_EXCHANGE) {
-        Ok(()) => std::fs::remove_file(&tmp),
-        Err(_) => std::fs::rename(&tmp, path).inspect_err(|_| {
-            let _ = std::fs::remove_file(&tmp);
-        }),
+    match nix::fcntl::renameat2(cwd, tmp.path(), cwd, path, nix::fcntl::RenameFlags::RENAME_EXCHANGE) {
+        // The new file is in place; the old one now has the temporary
+        // name. Not removing it (something else than a file was there)
+        // leaves a stray entry, not a failed write.
+        Ok(()) => {
+            let old = tmp.path().to_owned();
+            if let Err(e) = tmp.close() {
+                tracing::warn!("cannot remove the old {}, now {}: {e}", path.display(), old.display());
+            }
+            Ok(())
+        }
+        Err(_) => tmp.persist(path).map(drop).map_err(|e| e.error),
     }
 }
 
@@ -52,5 +62,24 @@ mod tests {
         let names: Vec<_> =
             std::fs::read_dir(path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names, ["state"], "the temporary file is gone");
+    }
+
+    #[test]
+    fn a_symlink_planted_at_the_old_temporary_name_is_never_followed() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"precious").unwrap();
+        let path = dir.path().join("state");
+        // What a local user could plant where a fixed temporary name was.
+        std::os::unix::fs::symlink(&victim, dir.path().join("state.tmp")).unwrap();
+        replace_file(&path, b"first").unwrap();
+        replace_file(&path, b"second").unwrap();
+        assert_eq!(std::fs::read(&victim).unwrap(), b"precious", "written through the symlink");
+        assert_eq!(std::fs::read(&path).unwrap(), b"second");
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o666;
+        let plain = dir.path().join("plain");
+        std::fs::File::create(&plain).unwrap();
+        assert_eq!(mode(&path), mode(&plain) & 0o644, "as readable as a file File::create makes");
     }
 }

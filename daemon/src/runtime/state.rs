@@ -2,15 +2,14 @@
 //! switch got, so that a daemon started after this one died restores the
 //! levels and adopts what is still running.
 //!
-//! Written atomically (`replace::replace_file`). A tell's content is written
-//! by the runtime task itself, before its reply: handing it to a thread
-//! and waiting cost two thread wake-ups, which on a virtual machine took
-//! 0.1–3 ms against the write's 0.1 ms (the tell already reads the
-//! isinittab on the same thread, and the file's default home `/run` is a
-//! tmpfs). The saves that follow exits and group changes, which no one
-//! waits for, go to a thread of its own, which coalesces bursts and does
-//! not write again what the file already holds; a lock and a number keep
-//! the two writers in order. Never fsynced: the
+//! Written atomically (`replace::replace_file`) by a thread of its own
+//! (`writer::FileWriter`), never by the runtime (SPEC §15): a disk that
+//! hangs (a stopped NFS server, a stalled FUSE mount) blocks that thread
+//! only, and holds one content at most — the newest, written once the
+//! disk answers. A tell's reply waits for its content in a task of its
+//! own, for [`TELL_WAIT`] at most, then says the state is not saved yet
+//! (SPEC §10 holds whenever the disk answers within it). The thread does
+//! not write again what the file already holds. Never fsynced: the
 //! file has to outlive a daemon, not the machine — after a reboot nothing
 //! should run until told, which is why its default home is the runtime
 //! directory `/run` — and putting a file in place is atomic for every
@@ -18,11 +17,11 @@
 //! every tell for nothing (1.7 ms on this machine's virtual disk); a file
 //! a power cut truncated anyway is read as corrupt and ignored.
 
+use super::writer::{FileWriter, Ticket};
 use isinit_core::SavedLevel;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
 
 /// Version of the file's format, refused when it differs.
 pub const STATE_VERSION: u32 = 1;
@@ -90,111 +89,63 @@ pub fn load(path: &Path) -> Vec<SavedLevel> {
     }
 }
 
-/// Runs once a [`StateWriter::remove`] or [`StateWriter::barrier`] is done.
-type Done = Box<dyn FnOnce() + Send>;
+/// How long a tell's reply waits for its state to be on disk before it
+/// goes out with a warning (the tell stands; the write completes later).
+pub const TELL_WAIT: Duration = Duration::from_secs(1);
+/// How long shutdown waits for the file's removal, and `reexec` for the
+/// last content, before going on without.
+pub const SHUTDOWN_WAIT: Duration = Duration::from_secs(3);
 
-/// A content to write, numbered in the order the runtime made them.
-struct Numbered {
-    number: u64,
-    bytes: Vec<u8>,
-}
-
-enum Job {
-    Write(Numbered),
-    Remove(Done),
-    Barrier(Done),
-}
-
-/// The state file's writers: the runtime itself for a tell, a thread for
-/// everything else. See the module documentation.
+/// The state file's writer: a [`FileWriter`] thread (see the module
+/// documentation).
 pub struct StateWriter {
-    path: PathBuf,
-    jobs: mpsc::Sender<Job>,
-    /// The number the next content gets.
-    next: AtomicU64,
-    /// What is in the file. Held while writing, so the two writers never
-    /// interleave, and a content older than the file's (a queued
-    /// background save overtaken by a tell) is dropped.
-    in_place: Arc<Mutex<InPlace>>,
-}
-
-/// What the file holds, as far as this daemon wrote it.
-#[derive(Default)]
-struct InPlace {
-    /// The number of the newest content put in place (or tried).
-    number: u64,
-    /// That content, if writing it succeeded: a background save of the
-    /// same bytes (the group-change save that follows a tell whose switch
-    /// started nothing) is not written again.
-    bytes: Option<Vec<u8>>,
-}
-
-impl InPlace {
-    fn lock(in_place: &Mutex<InPlace>) -> std::sync::MutexGuard<'_, InPlace> {
-        in_place.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
+    file: FileWriter,
 }
 
 impl StateWriter {
     /// Starts the writer thread for `path`.
     pub fn start(path: PathBuf) -> std::io::Result<StateWriter> {
-        let (jobs, rx) = mpsc::channel();
-        let in_place = Arc::new(Mutex::new(InPlace::default()));
-        let (thread_path, thread_in_place) = (path.clone(), Arc::clone(&in_place));
-        std::thread::Builder::new().name("isinit-state".into()).spawn(move || {
-            let _ = super::signals::set_blocked(true);
-            write_loop(&thread_path, &thread_in_place, &rx);
-        })?;
-        Ok(StateWriter { path, jobs, next: AtomicU64::new(1), in_place })
+        Ok(StateWriter { file: FileWriter::start("state file", path)? })
     }
 
-    /// Hands `groups` to the thread; no one waits for it.
-    pub fn save(&self, groups: Vec<SavedLevel>) {
-        if let Ok(content) = self.number(groups) {
-            let _ = self.jobs.send(Job::Write(content));
+    /// Hands `groups` to the thread; returns at once.
+    pub fn save(&self, groups: Vec<SavedLevel>) -> Option<Ticket> {
+        let content = StateContent { version: STATE_VERSION, groups };
+        match serde_json::to_vec_pretty(&content) {
+            Ok(bytes) => Some(self.file.write(bytes)),
+            Err(e) => {
+                tracing::error!("cannot encode the state file: {e}");
+                None
+            }
         }
     }
 
-    /// Writes `groups` now, on the caller's thread (a tell's reply waits
-    /// for it; see the module documentation).
-    pub fn save_now(&self, groups: Vec<SavedLevel>) -> Result<(), String> {
-        let content = self.number(groups)?;
-        put_in_place(&self.path, &mut InPlace::lock(&self.in_place), content)
-    }
-
-    fn number(&self, groups: Vec<SavedLevel>) -> Result<Numbered, String> {
-        let content = StateContent { version: STATE_VERSION, groups };
-        let bytes = serde_json::to_vec_pretty(&content).map_err(|e| e.to_string())?;
-        Ok(Numbered { number: self.next.fetch_add(1, Ordering::Relaxed), bytes })
-    }
-
-    /// Removes the file (after a clean shutdown nothing is left to restore)
-    /// and waits until that is done.
+    /// Removes the file (after a clean shutdown nothing is left to
+    /// restore), waiting [`SHUTDOWN_WAIT`] at most.
     pub async fn remove(&self) {
-        self.wait_for(Job::Remove).await;
+        let removed = self.file.remove();
+        if let Err(e) = self.file.written(removed, SHUTDOWN_WAIT).await {
+            tracing::warn!("state file not removed: {e}; a daemon started on it restores its levels");
+        }
     }
 
-    /// Waits until everything handed over so far is on disk: before the
-    /// process image is replaced.
+    /// Waits until everything handed over so far is on disk, for
+    /// [`SHUTDOWN_WAIT`] at most: before the process image is replaced.
+    /// Past that, the new image carries on with the state in memory (it
+    /// was handed over) and writes the file on its next change.
     pub async fn barrier(&self) {
-        self.wait_for(Job::Barrier).await;
-    }
-
-    async fn wait_for(&self, job: fn(Done) -> Job) {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let done: Done = Box::new(move || {
-            let _ = tx.send(());
-        });
-        if self.jobs.send(job(done)).is_ok() {
-            let _ = rx.await;
+        if let Err(e) = self.file.written(self.file.latest(), SHUTDOWN_WAIT).await {
+            tracing::warn!(
+                "re-executing without the last state on disk: {e}; the new image writes it on its next change"
+            );
         }
     }
 }
 
 impl super::Runtime {
     /// Keeps the state file current after exits and group changes (the
-    /// thread coalesces bursts and skips what is already in the file; no
-    /// one waits for it).
+    /// thread writes the newest state and skips what is already in the
+    /// file; no one waits for it).
     pub(super) fn save_state(&self) {
         if let Some(state) = &self.state_writer
             && !self.sup.is_halting()
@@ -204,81 +155,32 @@ impl super::Runtime {
     }
 
     /// SPEC §10: an accepted tell's level is on disk before its reply is
-    /// sent. A write that failed is logged and said in the reply; the
-    /// tell itself stands.
+    /// sent — normally. The reply waits in a task of its own (the runtime
+    /// goes on) and for [`TELL_WAIT`] at most (SPEC §15: a hung disk
+    /// delays only the state file, never replies). A write that failed or
+    /// did not finish is said in the reply; the tell itself stands.
     pub(super) fn reply_once_saved(
         &self,
         reply: tokio::sync::oneshot::Sender<super::Outcome>,
         outcome: super::Outcome,
     ) {
-        let written = match &self.state_writer {
-            Some(state) => state.save_now(self.sup.saved_levels()),
-            None => Ok(()),
+        let Some(state) = &self.state_writer else {
+            let _ = reply.send(outcome);
+            return;
         };
-        let _ = reply.send(outcome.map(|m| match written {
-            Ok(()) => m,
-            Err(e) => format!("{m} (warning: {e})"),
-        }));
+        let Some(ticket) = state.save(self.sup.saved_levels()) else {
+            let _ = reply.send(outcome.map(|m| format!("{m} (warning: the state file could not be encoded)")));
+            return;
+        };
+        let written = state.file.written(ticket, TELL_WAIT);
+        tokio::spawn(async move {
+            let written = written.await;
+            let _ = reply.send(outcome.map(|m| match written {
+                Ok(()) => m,
+                Err(e) => format!("{m} (warning: {e})"),
+            }));
+        });
     }
-}
-
-fn write_loop(path: &Path, in_place: &Mutex<InPlace>, rx: &mpsc::Receiver<Job>) {
-    while let Ok(first) = rx.recv() {
-        // Coalesce whatever queued meanwhile: the newest content wins.
-        let mut latest: Option<Numbered> = None;
-        let mut job = Some(first);
-        while let Some(j) = job.take() {
-            match j {
-                Job::Write(content) => latest = Some(content),
-                Job::Barrier(done) => {
-                    flush(path, in_place, latest.take());
-                    done();
-                }
-                Job::Remove(done) => {
-                    flush(path, in_place, latest.take());
-                    InPlace::lock(in_place).bytes = None;
-                    if let Err(e) = std::fs::remove_file(path)
-                        && e.kind() != std::io::ErrorKind::NotFound
-                    {
-                        tracing::warn!("cannot remove state file {}: {e}", path.display());
-                    }
-                    done();
-                }
-            }
-            job = rx.try_recv().ok();
-        }
-        flush(path, in_place, latest);
-    }
-}
-
-/// A background save: written unless the file already holds it.
-fn flush(path: &Path, in_place: &Mutex<InPlace>, content: Option<Numbered>) {
-    let Some(content) = content else { return };
-    let mut in_place = InPlace::lock(in_place);
-    if in_place.bytes.as_ref() == Some(&content.bytes) {
-        in_place.number = in_place.number.max(content.number);
-        return;
-    }
-    let _ = put_in_place(path, &mut in_place, content);
-}
-
-/// Writes `content` unless a newer one is already in place; a failure is
-/// logged here and returned for a reply to carry.
-fn put_in_place(path: &Path, in_place: &mut InPlace, content: Numbered) -> Result<(), String> {
-    if content.number <= in_place.number {
-        return Ok(());
-    }
-    in_place.number = content.number;
-    let result = super::replace::replace_file(path, &content.bytes)
-        .map_err(|e| format!("cannot write state file {}: {e}", path.display()));
-    match &result {
-        Ok(()) => in_place.bytes = Some(content.bytes),
-        Err(e) => {
-            in_place.bytes = None;
-            tracing::error!("{e}");
-        }
-    }
-    result
 }
 
 #[cfg(test)]
@@ -326,35 +228,27 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_background_save_never_replaces_a_newer_tell() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state");
-        let writer = StateWriter::start(path.clone()).unwrap();
-        for i in 0..50 {
-            // Queued to the thread, then overtaken by a tell written at once.
-            writer.save(level(&format!("old{i}")));
-            writer.save_now(level(&format!("new{i}"))).unwrap();
-            writer.barrier().await;
-            let saved = parse_state(&std::fs::read(&path).unwrap()).unwrap();
-            assert_eq!(saved, level(&format!("new{i}")), "round {i}");
-        }
-    }
-
-    #[tokio::test]
-    async fn a_background_save_of_what_the_file_holds_writes_nothing() {
+    async fn the_newest_state_wins_and_a_save_of_what_the_file_holds_writes_nothing() {
         use std::os::unix::fs::MetadataExt;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state");
         let writer = StateWriter::start(path.clone()).unwrap();
         let inode = || std::fs::metadata(&path).unwrap().ino(); // every write puts a new file in place
-        writer.save_now(level("1")).unwrap();
+        for i in 0..20 {
+            writer.save(level(&format!("old{i}")));
+            writer.save(level(&format!("new{i}")));
+            writer.barrier().await;
+            assert_eq!(parse_state(&std::fs::read(&path).unwrap()).unwrap(), level(&format!("new{i}")), "round {i}");
+        }
         let first = inode();
-        writer.save(level("1"));
+        writer.save(level("new19"));
         writer.barrier().await;
         assert_eq!(inode(), first, "the same content was written again");
         writer.save(level("2"));
         writer.barrier().await;
         assert_ne!(inode(), first, "a new content was not written");
         assert_eq!(parse_state(&std::fs::read(&path).unwrap()).unwrap(), level("2"));
+        writer.remove().await;
+        assert!(!path.exists());
     }
 }

@@ -1,70 +1,49 @@
 //! The status file (SPEC §6): `GROUP LEVEL STATE` lines, replaced atomically
 //! so a reader never sees half a file.
 //!
-//! Writing happens on its own task, off the supervisor loop: a rename on a
-//! journalling filesystem can take milliseconds, and a tell or a respawn
-//! must not wait for the disk. Only the newest contents are written; states
+//! Written by a thread of its own (`writer::FileWriter`), off the
+//! supervisor loop (SPEC §15): a rename on a journalling filesystem can
+//! take milliseconds, a hung disk forever, and a tell or a respawn must
+//! not wait for the disk. Only the newest contents are written; states
 //! that came and went while a write was in flight are skipped, which is
-//! what a reader of the file could not have told apart anyway.
+//! what a reader of the file could not have told apart anyway. A failure
+//! is said once per run of failures, and once when writing works again.
 
+use super::writer::FileWriter;
 use std::path::PathBuf;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
-/// Handle on the status-file task.
+/// Handle on the status-file thread.
 pub struct StatusFile {
-    tx: watch::Sender<String>,
-    task: JoinHandle<()>,
-    path: PathBuf,
+    file: Option<FileWriter>,
 }
 
 impl StatusFile {
-    /// Starts the writer task for `path`.
+    /// Starts the writer thread for `path`. Without a thread (the system
+    /// is out of them) the file is not written; supervision goes on.
     pub fn start(path: PathBuf) -> StatusFile {
-        let (tx, mut rx) = watch::channel(String::new());
-        let target = path.clone();
-        let task = tokio::spawn(async move {
-            // Said once per run of failures (a read-only directory fails
-            // every write), and once when writing works again.
-            let mut failing = false;
-            while rx.changed().await.is_ok() {
-                let contents = rx.borrow_and_update().clone();
-                let file = target.clone();
-                match tokio::task::spawn_blocking(move || super::replace::replace_file(&file, contents.as_bytes()))
-                    .await
-                {
-                    Ok(Ok(())) if failing => {
-                        failing = false;
-                        tracing::info!("status file {} written again", target.display());
-                    }
-                    Ok(Err(e)) if !failing => {
-                        failing = true;
-                        tracing::warn!(
-                            "cannot write status file {}: {e}; supervision goes on, and the file is written again once possible",
-                            target.display()
-                        );
-                    }
-                    Ok(Err(e)) => tracing::debug!("still cannot write status file {}: {e}", target.display()),
-                    Ok(Ok(())) | Err(_) => {}
-                }
+        match FileWriter::start("status file", path.clone()) {
+            Ok(file) => StatusFile { file: Some(file) },
+            Err(e) => {
+                tracing::error!("cannot start the status file's writer ({e}); {} is not written", path.display());
+                StatusFile { file: None }
             }
-        });
-        StatusFile { tx, task, path }
+        }
     }
 
     /// Schedules `contents` to be written.
     pub fn update(&self, contents: String) {
-        self.tx.send_replace(contents);
+        if let Some(file) = &self.file {
+            file.write(contents.into_bytes());
+        }
     }
 
-    /// Finishes any pending write, then removes the file (SPEC §6 shutdown).
+    /// Removes the file (SPEC §6 shutdown) after any pending write,
+    /// waiting [`super::state::SHUTDOWN_WAIT`] at most.
     pub async fn remove(self) {
-        drop(self.tx);
-        let _ = self.task.await;
-        if let Err(e) = std::fs::remove_file(&self.path)
-            && e.kind() != std::io::ErrorKind::NotFound
+        if let Some(file) = &self.file
+            && let Err(e) = file.written(file.remove(), super::state::SHUTDOWN_WAIT).await
         {
-            tracing::warn!("cannot remove status file {}: {e}", self.path.display());
+            tracing::warn!("status file not removed: {e}");
         }
     }
 }
