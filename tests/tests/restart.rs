@@ -257,3 +257,39 @@ fn a_throttled_respawn_keeps_its_deadline_across_reexec() {
     // It resumes at that deadline: the handed-over timer fires.
     d.wait_process("flap", "restarted after its pause", |p| p.respawns > throttled.respawns);
 }
+
+/// Issue 16, item 3: an invalid file on disk must not kill the new image.
+/// It carries on with the isinittab in force (and its socket, state and
+/// log settings), and the bad file is reported as `reload` reports it.
+#[test]
+fn reexec_with_an_invalid_file_on_disk_keeps_the_one_in_force() {
+    let d = TestDaemon::start("g:r:1:respawn:exec sleep 1000\ng:o:1:once:exec sleep 1000\n");
+    d.tell("g", "1");
+    let (r, o) = (d.wait_running("r"), d.wait_running("o"));
+    d.write_tab("g:r:1:respawn:exec sleep 1000\nthis line is not an entry\n");
+    let refused = d.fails(&["reload"]);
+    let tab = d.tab_path().display().to_string();
+    let error = refused.lines().find(|l| l.starts_with(&format!("{tab}:2:"))).expect("reload names PATH:LINE");
+
+    let out = d.ok(&["reexec"]);
+    assert!(out.contains("re-executed"), "{out}");
+    assert!(out.lines().any(|l| l == error), "the reply names the file's error as reload does: {out}");
+    let snap = d.snapshot();
+    assert_eq!(snap.daemon.pid as i32, d.pid(), "same pid");
+    assert_eq!(d.process("r").pid, Some(r as u32), "r kept");
+    assert_eq!(d.process("o").pid, Some(o as u32), "o kept: the entries in force, not the file's");
+    for pid in [r, o] {
+        assert_eq!(procfs::stat(pid).map(|s| s.ppid), Some(d.pid()), "still the daemon's child");
+    }
+    assert!(snap.notices.iter().any(|n| n.message.contains(error)), "a notice names it: {:?}", snap.notices);
+    d.ok(&["status"]);
+    // Still supervising: a respawn after the reexec.
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(r), nix::sys::signal::Signal::SIGKILL).expect("kill r");
+    d.wait_process("r", "a respawn", |p| p.respawns == 1 && p.pid.is_some_and(|p| p as i32 != r));
+
+    // A fixed file is adopted by the next reload.
+    d.write_tab("g:r:1:respawn:exec sleep 1000\n");
+    d.ok(&["reload"]);
+    wait_gone(o, "o, no longer in the file");
+    assert!(d.snapshot().processes.iter().all(|p| p.tag != "o"), "o left the table");
+}

@@ -14,7 +14,7 @@
 //!    connection, and `execve` the path the daemon was started from.
 
 use super::Runtime;
-use super::handover::{self, ENV_HANDOVER, Handover, set_cloexec};
+use super::handover::{self, ENV_HANDOVER, HandedSettings, Handover, set_cloexec};
 use super::signals;
 use crate::server::STREAM_SLOTS;
 use crate::supervisor::Now;
@@ -46,6 +46,8 @@ pub struct ReexecKit {
     pub ending: watch::Sender<bool>,
     /// One permit per live stream, to wait until they have ended.
     pub streams: Arc<Semaphore>,
+    /// The daemon's own log file as resolved at start, handed over.
+    pub log: Option<PathBuf>,
 }
 
 impl ReexecKit {
@@ -54,6 +56,7 @@ impl ReexecKit {
         listener_fd: RawFd,
         ending: watch::Sender<bool>,
         streams: Arc<Semaphore>,
+        log: Option<PathBuf>,
     ) -> std::io::Result<ReexecKit> {
         Ok(ReexecKit {
             exe: std::env::current_exe()?,
@@ -61,6 +64,7 @@ impl ReexecKit {
             listener_fd,
             ending,
             streams,
+            log,
         })
     }
 }
@@ -117,6 +121,12 @@ impl Runtime {
         }
     }
 
+    /// What the new image of a reexec found wrong at its start (an
+    /// invalid file on disk): in the log and the notices of `status`.
+    pub fn notice_on_takeover(&mut self, message: String) {
+        self.notice(message);
+    }
+
     fn handover(&self, listener_fd: RawFd, reply_fd: RawFd, output: Vec<(String, u64)>) -> Handover {
         let now = Now::real();
         let config = self.sup.config();
@@ -133,6 +143,14 @@ impl Runtime {
             output,
             listener_fd,
             reply_fd: Some(reply_fd),
+            settings: Some(HandedSettings {
+                socket: self.settings.socket.clone(),
+                initstat: self.settings.initstat.clone(),
+                state: self.settings.state.clone(),
+                logdir: self.settings.logdir.clone(),
+                log: self.reexec.as_ref().and_then(|k| k.log.clone()),
+                cgroup: self.settings.cgroup.as_ref().map(|r| (r.path.clone(), r.own)),
+            }),
         }
     }
 }
