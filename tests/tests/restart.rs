@@ -293,3 +293,31 @@ fn reexec_with_an_invalid_file_on_disk_keeps_the_one_in_force() {
     wait_gone(o, "o, no longer in the file");
     assert!(d.snapshot().processes.iter().all(|p| p.tag != "o"), "o left the table");
 }
+
+/// The signal mask words of `/proc/PID/status` (`SigIgn`, `SigCgt`).
+fn signal_mask(pid: i32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read /proc/PID/status");
+    let line = status.lines().find_map(|l| l.strip_prefix(&format!("{field}:"))).expect("the field");
+    u64::from_str_radix(line.trim(), 16).expect("a hex mask")
+}
+
+/// Issue 16, item 7: a daemon started with SIGINT ignored (`nohup`, a
+/// script's background job) keeps it ignored, across a reexec too; the
+/// kernel then drops a SIGINT at once, so nothing can act on it later.
+#[test]
+fn an_inherited_ignored_sigint_stays_ignored_across_reexec() {
+    let d = TestDaemon::builder("g:r:1:respawn:exec sleep 1000\n").shell_prelude("trap '' INT").start();
+    let int_bit = 1u64 << (libc::SIGINT - 1);
+    for when in ["at start", "after reexec"] {
+        assert_ne!(signal_mask(d.pid(), "SigIgn") & int_bit, 0, "SIGINT ignored {when}");
+        assert_eq!(signal_mask(d.pid(), "SigCgt") & int_bit, 0, "no SIGINT handler {when}");
+        d.ok(&["reexec"]);
+    }
+    d.tell("g", "1");
+    let r = d.wait_running("r");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(d.pid()), nix::sys::signal::Signal::SIGINT).expect("SIGINT");
+    assert_eq!(d.snapshot().daemon.pid as i32, d.pid(), "still answering");
+    assert!(pid_alive(r), "r still supervised");
+    // A child still gets SIGINT at its default (the stop sequence uses it).
+    assert_eq!(signal_mask(r, "SigIgn") & int_bit, 0, "the child's SIGINT is not ignored");
+}
