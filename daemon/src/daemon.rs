@@ -106,7 +106,7 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
     let (exiting_tx, exiting) = watch::channel(false);
     let (ending_tx, ending) = watch::channel(false);
     let streams = Arc::new(Semaphore::new(STREAM_SLOTS));
-    let kit = ReexecKit::capture(listener.as_raw_fd(), ending_tx, streams.clone(), log)
+    let kit = ReexecKit::capture(listener.as_raw_fd(), ending_tx, streams.clone(), log, commands.clone())
         .map_err(|e| Failure::new(format!("cannot find the daemon's own binary: {e}")))?;
     let runtime = runtime.with_reexec(kit, output.clone());
     let ctx = Context {

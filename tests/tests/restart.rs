@@ -3,7 +3,7 @@
 //! when the new binary cannot take over, the old daemon carries on.
 
 use isinit_e2e::asserts::{assert_alive, pid_alive, wait_gone};
-use isinit_e2e::fixtures::isinit;
+use isinit_e2e::fixtures::{Background, isinit};
 use isinit_e2e::{DEADLINE, TestDaemon, procfs, wait_for, wait_until};
 use isinit_shared::protocol::{ExitStatus, GroupState, ProcessState, Request, Response, Snapshot};
 use std::os::unix::fs::PermissionsExt;
@@ -320,4 +320,38 @@ fn an_inherited_ignored_sigint_stays_ignored_across_reexec() {
     assert!(pid_alive(r), "r still supervised");
     // A child still gets SIGINT at its default (the stop sequence uses it).
     assert_eq!(signal_mask(r, "SigIgn") & int_bit, 0, "the child's SIGINT is not ignored");
+}
+
+/// Issue 16, item 7: the new binary's check is waited for off the run
+/// loop, so a child that dies meanwhile is reaped and respawned at once,
+/// and `status` answers, while the check still runs.
+#[test]
+fn a_respawn_entry_killed_during_a_slow_check_is_respawned_while_the_check_runs() {
+    let d = start_from_copy("g:r:1:respawn:exec sleep 1000\n", 0.5);
+    d.tell("g", "1");
+    let first = d.wait_running("r");
+    let (dir, real) = (d.dir().display().to_string(), isinit());
+    install_script(
+        &d.path("isinit"),
+        &format!(
+            "#!/bin/sh\nif [ \"$1\" = handover-check ]; then\n  echo $$ > {dir}/check.pid\n  \
+             while [ ! -e {dir}/release ]; do sleep 0.05; done\nfi\nexec {} \"$@\"\n",
+            real.display()
+        ),
+    );
+    let err = std::fs::File::create(d.path("reexec.err")).expect("create reexec.err");
+    let mut reexec = Background::spawn(d.command(&["reexec"]), err);
+    d.wait_file("check.pid");
+    let check: i32 = d.read("check.pid").trim().parse().expect("the check's pid");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(first), nix::sys::signal::Signal::SIGKILL).expect("kill r");
+    let p = d.wait_process("r", "respawned during the check", |p| p.respawns == 1 && p.pid.is_some());
+    assert!(pid_alive(check) && !d.path("release").exists(), "the check is still waiting: nothing waited for it");
+    assert_ne!(p.pid, Some(first as u32));
+
+    std::fs::write(d.path("release"), "").expect("release the check");
+    reexec.wait_line("re-executed");
+    assert!(reexec.wait_exit().success(), "reexec succeeds");
+    assert_eq!(d.process("r").pid, p.pid, "the respawned r is kept across the reexec");
+    assert_eq!(d.snapshot().daemon.pid as i32, d.pid(), "same pid");
+    assert!(!procfs::children_of(d.pid()).iter().any(|c| c.state == 'Z'), "no zombie left (the check was reaped)");
 }
