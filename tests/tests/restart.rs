@@ -355,3 +355,50 @@ fn a_respawn_entry_killed_during_a_slow_check_is_respawned_while_the_check_runs(
     assert_eq!(d.snapshot().daemon.pid as i32, d.pid(), "same pid");
     assert!(!procfs::children_of(d.pid()).iter().any(|c| c.state == 'Z'), "no zombie left (the check was reaped)");
 }
+
+/// A new image that cannot read its handover (here: pointed at a
+/// descriptor that is not open) does not exit and orphan the children: it starts as after a
+/// crash, binds the socket again and adopts them from the state file.
+#[test]
+fn a_new_image_that_cannot_read_its_handover_still_supervises() {
+    let d = start_from_copy("g:r:1:respawn:exec sleep 1000\n", 0.5);
+    d.tell("g", "1");
+    let r = d.wait_running("r");
+    install_script(
+        &d.path("isinit"),
+        &format!(
+            "#!/bin/sh\n[ -n \"$ISINIT_HANDOVER_FD\" ] && export ISINIT_HANDOVER_FD=999\nexec {} \"$@\"\n",
+            isinit().display()
+        ),
+    );
+    // The request's connection goes with the handover: its answer is lost.
+    let _ = d.cli(&["reexec"]);
+    wait_for(DEADLINE, "the daemon to answer again", || {
+        d.try_snapshot().map(|_| ()).map_err(|e| format!("{e}\n{}", d.daemon_stderr()))
+    });
+    let snap = d.snapshot();
+    assert_eq!(snap.daemon.pid as i32, d.pid(), "the same process carries on");
+    assert_eq!(d.process("r").pid, Some(r as u32), "r adopted, not restarted");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(r), nix::sys::signal::Signal::SIGKILL).expect("kill r");
+    d.wait_process("r", "a respawn", |p| p.respawns >= 1 && p.pid.is_some_and(|p| p as i32 != r));
+}
+
+/// A log directory that cannot be made any more does not stop the new
+/// image of a reexec: the services keep their supervisor.
+#[test]
+fn reexec_carries_on_when_the_log_directory_cannot_be_made() {
+    let d = TestDaemon::start("g:r:1:respawn:exec sleep 1000\n");
+    d.tell("g", "1");
+    let r = d.wait_running("r");
+    std::fs::remove_dir_all(d.logdir()).expect("remove the log directory");
+    std::fs::write(d.logdir(), "not a directory").expect("put a file in its place");
+    let out = d.ok(&["reexec"]);
+    assert!(out.contains("re-executed"), "{out}");
+    assert_eq!(d.snapshot().daemon.pid as i32, d.pid());
+    assert_eq!(d.process("r").pid, Some(r as u32));
+    // Once the directory can be made again, a respawn has its output file.
+    std::fs::remove_file(d.logdir()).expect("remove the file");
+    std::fs::create_dir(d.logdir()).expect("make the log directory again");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(r), nix::sys::signal::Signal::SIGKILL).expect("kill r");
+    d.wait_process("r", "a respawn", |p| p.respawns == 1 && p.pid.is_some_and(|p| p as i32 != r));
+}

@@ -166,8 +166,14 @@ pub fn to_memfd(bytes: &[u8]) -> std::io::Result<std::fs::File> {
 /// Reads the handover from descriptor `fd` (inherited through `execve`)
 /// and closes it.
 pub fn read_fd(fd: RawFd) -> Result<Handover, HandoverError> {
-    // SAFETY: fd came from the environment the old image set for us; it
-    // is ours alone from here on.
+    // Owned only if open: closing a number that is not would abort (an
+    // I/O safety violation) instead of letting the caller carry on.
+    // SAFETY: F_GETFD only reads the descriptor's flags.
+    if fd < 0 || unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+        return Err(HandoverError::Io(std::io::Error::from_raw_os_error(libc::EBADF)));
+    }
+    // SAFETY: fd came from the environment the old image set for us, and
+    // is open; it is ours alone from here on.
     let owned = unsafe { OwnedFd::from_raw_fd(fd) };
     let mut f = std::fs::File::from(owned);
     let mut bytes = Vec::new();
@@ -318,6 +324,15 @@ mod tests {
         let bytes = codec::encode_value(&(HANDOVER_V1, codec::encode_value(&v1).unwrap())).unwrap();
         let back = decode(&bytes).unwrap();
         assert_eq!(back, Handover { settings: None, ..h });
+    }
+
+    /// A number that is not an open descriptor is an error, not an abort.
+    #[test]
+    fn a_descriptor_that_is_not_open_is_an_error() {
+        // Never a number another test thread may have open meanwhile.
+        for fd in [-1, i32::MAX] {
+            assert!(matches!(read_fd(fd), Err(HandoverError::Io(_))), "fd {fd}");
+        }
     }
 
     #[test]
