@@ -402,3 +402,24 @@ fn reexec_carries_on_when_the_log_directory_cannot_be_made() {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(r), nix::sys::signal::Signal::SIGKILL).expect("kill r");
     d.wait_process("r", "a respawn", |p| p.respawns == 1 && p.pid.is_some_and(|p| p as i32 != r));
 }
+
+/// The new image keeps the settings the old one resolved: a `:::initstat:`
+/// changed in the file since does not move the status file (a reload
+/// would not either).
+#[test]
+fn reexec_keeps_the_settings_in_force_not_the_files_new_directives() {
+    let mut d = TestDaemon::builder(":::initstat:{dir}/first.stat\ng:r:1:respawn:exec sleep 1000\n").prepare();
+    let mut cmd = d.daemon_command();
+    cmd.env_remove("ISINIT_INITSTAT");
+    d.restart_with(cmd);
+    d.tell("g", "1");
+    d.wait_running("r");
+    d.write_tab(":::initstat:{dir}/second.stat\ng:r:1:respawn:exec sleep 1000\n");
+    d.ok(&["reexec"]);
+    d.tell("g", "0");
+    d.wait_group("g", "0", GroupState::Done);
+    wait_until(DEADLINE, "first.stat to say g 0 DONE", || {
+        std::fs::read_to_string(d.path("first.stat")).is_ok_and(|t| t.lines().any(|l| l.starts_with("g 0 ")))
+    });
+    assert!(!d.path("second.stat").exists(), "the status file did not move");
+}
