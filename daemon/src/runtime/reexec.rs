@@ -24,6 +24,9 @@ use super::handover::{self, ENV_HANDOVER, HandedSettings, Handover, set_cloexec}
 use super::signals;
 use crate::server::STREAM_SLOTS;
 use crate::supervisor::Now;
+use isinit_shared::protocol::{ErrorKind, ErrorReply, ExitStatus};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 use std::ffi::{CString, OsString};
 use std::io::{Read, Seek, SeekFrom};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -32,9 +35,6 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
-use isinit_shared::protocol::{ErrorKind, ErrorReply, ExitStatus};
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 
 /// How long the new binary may take to check the handed-over state.
