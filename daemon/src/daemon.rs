@@ -2,18 +2,18 @@
 //! the image `reexec` replaced), carry on from a previous daemon, and run
 //! the runtime and the server until shutdown.
 
-use crate::runtime::handover::{self, ENV_HANDOVER, Handover};
+use crate::{DaemonOptions, Failure};
+use crate::runtime::handover::{self, ENV_HANDOVER, HandedSettings, Handover};
 use crate::runtime::output::{Capture, OutputHub};
 use crate::runtime::signals::Signals;
 use crate::runtime::usage::UsageSampler;
 use crate::runtime::{ReexecKit, Runtime, Settings, leftovers, reap};
 use crate::server::{self, Context, STREAM_SLOTS, SocketFile};
-use crate::{DaemonOptions, Failure};
 use isinit_core::Timing;
-use isinit_shared::config::Inittab;
+use isinit_shared::config::{ConfigErrors, Directives, Inittab};
 use isinit_shared::settings::{self as s, resolve};
 use std::io::IsTerminal;
-use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,64 +32,66 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
     // one that arrived during a reexec (blocked until now), is handled.
     let signals = Signals::install().map_err(|e| Failure::new(format!("cannot install signal handlers: {e}")))?;
     let config_path = s::config_path(config_flag);
-    let config = Inittab::load(&config_path).map_err(|errors| Failure {
-        reason: format!("invalid isinittab {}: {} error(s), not starting", config_path.display(), errors.0.len()),
-        details: errors.lines(),
-    })?;
-    let d = config.directives.clone();
-    let settings = Settings {
-        config: config_path.clone(),
-        socket: resolve(socket_flag, s::ENV_SOCKET, d.socket.as_deref(), s::DEFAULT_SOCKET),
-        initstat: resolve(args.initstat.as_deref(), s::ENV_INITSTAT, d.initstat.as_deref(), s::DEFAULT_INITSTAT),
-        state: resolve(args.state.as_deref(), s::ENV_STATE, d.state.as_deref(), s::DEFAULT_STATE),
-        logdir: resolve(args.logdir.as_deref(), s::ENV_LOGDIR, d.logdir.as_deref(), s::DEFAULT_LOGDIR),
-        log_max_bytes: args.log_max_bytes,
-        timing: Timing {
-            respawn_pause: args.respawn_pause,
-            term_after: args.term_after,
-            kill_after: args.kill_after,
-            ready_timeout: args.ready_timeout,
-            ..Timing::default()
-        },
-        cgroup: None,
+    let on_disk = Inittab::load(&config_path);
+    // The new image of a reexec looks at what it was handed before the
+    // file on disk: it carries on with the configuration and settings in
+    // force, whatever the file says now (issue 16, item 3).
+    let (handover, unreadable) = match handed.map(handover::read_fd) {
+        Some(Ok(h)) => (Some(h), None),
+        Some(Err(e)) => (None, Some(format!("cannot read the state handed over by reexec: {e}"))),
+        None => (None, None),
     };
-    init_logging(args.log.or(d.log))?;
-    let mut settings = settings;
-    settings.cgroup = find_cgroup_root(args.cgroup.as_deref(), d.cgroup.as_deref(), &settings.socket);
+    let handed_settings = handover.as_ref().and_then(|h| h.settings.clone());
+    let directives = on_disk.as_ref().map(|c| c.directives.clone()).unwrap_or_default();
+    let log = match &handed_settings {
+        Some(hs) => hs.log.clone(),
+        None => args.log.clone().or(directives.log.clone()),
+    };
+    if let Err(e) = init_logging(log.clone()) {
+        if handover.is_none() {
+            return Err(e);
+        }
+        // The children must not lose their supervisor over a log file.
+        init_logging(None)?;
+        tracing::error!("{e}; logging to stderr only");
+    }
     if let Err(e) = reap::become_subreaper() {
         tracing::warn!("cannot become child subreaper ({e}); orphans of children will escape to init");
     }
-    std::fs::create_dir_all(&settings.logdir)
-        .map_err(|e| Failure::new(format!("cannot create log directory {}: {e}", settings.logdir.display())))?;
-    let metrics_listener = crate::metrics::http::bind(args.metrics_listen).await?; // issue 9: --metrics-listen
-    let control_socket = settings.socket.clone(); // issue 9: for the sd_notify readiness probe
-
-    let (listener, socket_file, runtime, reply, positions) = match handed {
-        Some(fd) => {
-            let h = handover::read_fd(fd).map_err(|e| Failure::new(format!("cannot take over: {e}")))?;
-            take_over(settings.clone(), h)?
-        }
+    let started = match handover {
+        Some(h) => match carry_on(h, handed_settings, &config_path, &on_disk, socket_flag, &args) {
+            Ok(started) => Ok(started),
+            Err(why) => {
+                tracing::error!("{why}; carrying on from the state file instead");
+                close_inherited_fds();
+                fresh_start(&config_path, on_disk, socket_flag, &args).await
+            }
+        },
         None => {
-            let (listener, socket_file) =
-                server::bind(&settings.socket).await.map_err(|e| Failure::new(e.to_string()))?;
-            tracing::info!(
-                "isinit {} pid {}: {} groups from {} (sha256 {}), socket {}",
-                env!("CARGO_PKG_VERSION"),
-                std::process::id(),
-                config.groups().len(),
-                config_path.display(),
-                &config.sha256[..12],
-                settings.socket.display()
-            );
-            let mut runtime = Runtime::new(settings.clone(), config);
-            runtime.enable_cgroups();
-            let found = runtime.leftovers();
-            let strays = runtime.restore(found);
-            runtime.apply_limits();
-            stop_leftovers(&settings, strays).await;
-            (listener, socket_file, runtime, None, Vec::new())
+            if let Some(why) = unreadable {
+                tracing::error!("{why}; carrying on from the state file instead");
+                close_inherited_fds();
+            }
+            fresh_start(&config_path, on_disk, socket_flag, &args).await
         }
+    }?;
+    let Started { listener, socket_file, runtime, reply, positions, settings } = started;
+    if let Err(e) = std::fs::create_dir_all(&settings.logdir) {
+        let why = format!("cannot create log directory {}: {e}", settings.logdir.display());
+        if reply.is_none() {
+            return Err(Failure::new(why));
+        }
+        tracing::error!("{why}; output capture will fail until it exists");
+    }
+    let metrics_listener = match crate::metrics::http::bind(args.metrics_listen).await {
+        Ok(l) => l, // issue 9: --metrics-listen
+        Err(e) if reply.is_some() => {
+            tracing::error!("{e}; carrying on without metrics");
+            None
+        }
+        Err(e) => return Err(e),
     };
+    let control_socket = settings.socket.clone(); // issue 9: for the sd_notify readiness probe
 
     let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
     let output = OutputHub::start(Capture {
@@ -104,7 +106,7 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
     let (exiting_tx, exiting) = watch::channel(false);
     let (ending_tx, ending) = watch::channel(false);
     let streams = Arc::new(Semaphore::new(STREAM_SLOTS));
-    let kit = ReexecKit::capture(listener.as_raw_fd(), ending_tx, streams.clone())
+    let kit = ReexecKit::capture(listener.as_raw_fd(), ending_tx, streams.clone(), log, commands.clone())
         .map_err(|e| Failure::new(format!("cannot find the daemon's own binary: {e}")))?;
     let runtime = runtime.with_reexec(kit, output.clone());
     let ctx = Context {
@@ -121,8 +123,8 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
     let serve = tokio::spawn(server::serve(listener, ctx.clone()));
     crate::metrics::http::spawn(metrics_listener, ctx.clone()); // issue 9: /metrics over HTTP, if asked for
     tokio::spawn(crate::notify::report(ctx.commands.clone(), control_socket)); // issue 9: sd_notify READY=1, STATUS=
-    if let Some(conn) = reply {
-        tokio::spawn(crate::runtime::answer_reexec(conn));
+    if let Some((conn, said)) = reply {
+        tokio::spawn(crate::runtime::answer_reexec(conn, said));
     }
     let result = runtime.run(rx, signals).await;
     serve.abort();
@@ -167,20 +169,149 @@ fn take_handover_fd() -> Option<i32> {
     fd
 }
 
-type TakeOver = (UnixListener, SocketFile, Runtime, Option<std::os::fd::OwnedFd>, Vec<(String, u64)>);
+/// What the start-up hands to the serving part of [`run`].
+struct Started {
+    listener: UnixListener,
+    socket_file: SocketFile,
+    runtime: Runtime,
+    /// The `reexec` request's connection and what to tell it beyond
+    /// "re-executed" (the new image of a reexec only).
+    reply: Option<(OwnedFd, Vec<String>)>,
+    positions: Vec<(String, u64)>,
+    settings: Settings,
+}
 
-/// The new image of a `reexec`: the inherited listener and the state.
-fn take_over(settings: Settings, mut h: Handover) -> Result<TakeOver, Failure> {
+/// The settings from flags, environment and the file's directives, as a
+/// daemon that starts (or restarts) resolves them.
+fn resolve_settings(config: &Path, socket_flag: Option<&Path>, args: &DaemonOptions, d: &Directives) -> Settings {
+    Settings {
+        config: config.to_owned(),
+        socket: resolve(socket_flag, s::ENV_SOCKET, d.socket.as_deref(), s::DEFAULT_SOCKET),
+        initstat: resolve(args.initstat.as_deref(), s::ENV_INITSTAT, d.initstat.as_deref(), s::DEFAULT_INITSTAT),
+        state: resolve(args.state.as_deref(), s::ENV_STATE, d.state.as_deref(), s::DEFAULT_STATE),
+        logdir: resolve(args.logdir.as_deref(), s::ENV_LOGDIR, d.logdir.as_deref(), s::DEFAULT_LOGDIR),
+        log_max_bytes: args.log_max_bytes,
+        timing: Timing {
+            respawn_pause: args.respawn_pause,
+            term_after: args.term_after,
+            kill_after: args.kill_after,
+            ready_timeout: args.ready_timeout,
+            ..Timing::default()
+        },
+        cgroup: None,
+    }
+}
+
+/// A daemon with nothing handed over: the file on disk must be valid; the
+/// socket is bound; the state file's levels are restored and what a
+/// previous daemon left running is adopted or stopped.
+async fn fresh_start(
+    config_path: &Path,
+    on_disk: Result<Inittab, ConfigErrors>,
+    socket_flag: Option<&Path>,
+    args: &DaemonOptions,
+) -> Result<Started, Failure> {
+    let config = on_disk.map_err(|errors| Failure {
+        reason: format!("invalid isinittab {}: {} error(s), not starting", config_path.display(), errors.0.len()),
+        details: errors.lines(),
+    })?;
+    let d = &config.directives;
+    let mut settings = resolve_settings(config_path, socket_flag, args, d);
+    settings.cgroup = find_cgroup_root(args.cgroup.as_deref(), d.cgroup.as_deref(), &settings.socket);
+    let (listener, socket_file) = server::bind(&settings.socket).await.map_err(|e| Failure::new(e.to_string()))?;
+    tracing::info!(
+        "isinit {} pid {}: {} groups from {} (sha256 {}), socket {}",
+        env!("CARGO_PKG_VERSION"),
+        std::process::id(),
+        config.groups().len(),
+        config_path.display(),
+        &config.sha256[..12],
+        settings.socket.display()
+    );
+    let mut runtime = Runtime::new(settings.clone(), config);
+    runtime.enable_cgroups();
+    let found = runtime.leftovers();
+    let strays = runtime.restore(found);
+    runtime.apply_limits();
+    stop_leftovers(&settings, strays).await;
+    Ok(Started { listener, socket_file, runtime, reply: None, positions: Vec::new(), settings })
+}
+
+/// The new image of a `reexec`: the inherited listener, the state and the
+/// settings in force, whatever the file on disk says now. An invalid file
+/// is reported (log, notices, the reexec's reply) as `reload` reports it,
+/// and left for the next `reload` or `tell` to try again. The error is why
+/// the handover cannot be used; the caller then starts as after a crash.
+fn carry_on(
+    mut h: Handover,
+    handed: Option<HandedSettings>,
+    config_path: &Path,
+    on_disk: &Result<Inittab, ConfigErrors>,
+    socket_flag: Option<&Path>,
+    args: &DaemonOptions,
+) -> Result<Started, String> {
+    let settings = match handed {
+        Some(hs) => Settings {
+            socket: hs.socket,
+            initstat: hs.initstat,
+            state: hs.state,
+            logdir: hs.logdir,
+            cgroup: hs.cgroup.map(|(path, own)| crate::cgroup::Root { path, own }),
+            ..resolve_settings(config_path, socket_flag, args, &Directives::default())
+        },
+        // From an image of handover version 1: resolved again as it did,
+        // from the file's directives while the file is valid.
+        None => {
+            let d = on_disk.as_ref().map(|c| c.directives.clone()).unwrap_or_default();
+            let mut settings = resolve_settings(config_path, socket_flag, args, &d);
+            settings.cgroup = find_cgroup_root(args.cgroup.as_deref(), d.cgroup.as_deref(), &settings.socket);
+            settings
+        }
+    };
+    let mut said = Vec::new();
+    if let Err(errors) = on_disk {
+        let reason = format!(
+            "invalid isinittab: {} error(s), the isinittab in force ({}) is kept",
+            errors.0.len(),
+            &h.config_sha256.get(..12).unwrap_or_default()
+        );
+        said.push(reason);
+        said.extend(errors.lines());
+    }
     // SAFETY: the descriptor was passed through execve for us alone.
     let std_listener = unsafe { std::os::unix::net::UnixListener::from_raw_fd(h.listener_fd) };
-    let fail = |e: std::io::Error| Failure::new(format!("cannot take over the listening socket: {e}"));
+    let fail = |e: std::io::Error| format!("cannot take over the listening socket: {e}");
     handover::set_cloexec(&std_listener, true).map_err(fail)?;
     std_listener.set_nonblocking(true).map_err(fail)?;
     let listener = UnixListener::from_std(std_listener).map_err(fail)?;
     let socket_file = SocketFile::existing(&settings.socket);
     let positions = std::mem::take(&mut h.output);
-    let (runtime, reply) = Runtime::from_handover(settings, h).map_err(Failure::new)?;
-    Ok((listener, socket_file, runtime, reply, positions))
+    let (mut runtime, reply) = Runtime::from_handover(settings.clone(), h)?;
+    if !said.is_empty() {
+        runtime.notice_on_takeover(said.join("\n"));
+    }
+    let reply = reply.map(|conn| (conn, said));
+    Ok(Started { listener, socket_file, runtime, reply, positions, settings })
+}
+
+/// Closes every descriptor the image inherited through `execve` (all that
+/// lack close-on-exec: the old listener, the reexec's connection, the
+/// memfd), so that a new image which cannot use its handover starts like
+/// a restarted daemon: the socket is then free to be bound again.
+fn close_inherited_fds() {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else { return };
+    let fds: Vec<i32> = dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).filter(|fd| *fd > 2).collect();
+    for fd in fds {
+        // SAFETY: F_GETFD on a number; close only of descriptors without
+        // close-on-exec, which nothing in this image has opened (the
+        // standard library and tokio open all theirs close-on-exec).
+        unsafe {
+            let flags = libc::fcntl(fd, libc::F_GETFD);
+            if flags >= 0 && flags & libc::FD_CLOEXEC == 0 {
+                libc::close(fd);
+            }
+        }
+    }
 }
 
 /// Stops what a previous daemon on this socket left running that was not

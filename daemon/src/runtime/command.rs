@@ -74,6 +74,17 @@ pub enum Command {
         /// Where the failure goes.
         reply: oneshot::Sender<Outcome>,
     },
+    /// The new binary's check for a `reexec` is over (sent by the task
+    /// that waited for it while the run loop went on): re-execute now, or
+    /// answer why not.
+    ReexecChecked {
+        /// The requesting connection, answered by the new image.
+        conn: std::os::fd::OwnedFd,
+        /// Where the failure goes.
+        reply: oneshot::Sender<Outcome>,
+        /// Whether the check passed, or why not.
+        checked: Result<(), String>,
+    },
     /// Whether `tag` names an entry or a record the daemon knows.
     KnowsTag {
         /// The tag a `logs` request names.

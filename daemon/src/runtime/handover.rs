@@ -12,9 +12,13 @@ use isinit_shared::protocol::{AuditRecord, NoticeRecord};
 use serde::{Deserialize, Serialize};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::PathBuf;
 
 /// Version of [`Handover`]; bumped on any change to its shape.
-pub const HANDOVER_VERSION: u32 = 1;
+pub const HANDOVER_VERSION: u32 = 2;
+/// The previous version (no [`HandedSettings`]), still read so that a
+/// daemon of that version can re-execute into this binary.
+const HANDOVER_V1: u32 = 1;
 /// The most memory a handover may claim while decoded.
 const MAX_HANDOVER: usize = 64 * 1024 * 1024;
 /// Environment variable naming the memfd with the handover.
@@ -47,6 +51,68 @@ pub struct Handover {
     pub listener_fd: i32,
     /// The connection of the `reexec` request, answered by the new image.
     pub reply_fd: Option<i32>,
+    /// The settings the old image runs with; `None` from a version 1 image.
+    pub settings: Option<HandedSettings>,
+}
+
+/// The settings the old image resolved at its start, carried over as they
+/// are: the new image must not resolve them again from the file on disk,
+/// which may be invalid or name another socket since (a reload does not
+/// move the socket, state or log files either). The timing and the output
+/// size cap come from the daemon's arguments, which the new image gets
+/// unchanged, so they need no place here.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HandedSettings {
+    /// The control socket the inherited listener is bound to.
+    pub socket: PathBuf,
+    /// The status file.
+    pub initstat: PathBuf,
+    /// The state file.
+    pub state: PathBuf,
+    /// Where each tag's output file lives.
+    pub logdir: PathBuf,
+    /// The daemon's own log file, if any.
+    pub log: Option<PathBuf>,
+    /// ROOT of the entry cgroups and whether the daemon made it; `None`:
+    /// process groups only.
+    pub cgroup: Option<(PathBuf, bool)>,
+}
+
+/// A version 1 handover: [`Handover`] without its settings.
+#[derive(Deserialize)]
+struct HandoverV1 {
+    from_version: String,
+    config_path: String,
+    config_text: String,
+    config_sha256: String,
+    supervisor: SupervisorState,
+    seq: u64,
+    started_at_ms: u64,
+    audit: Vec<AuditRecord>,
+    notices: Vec<NoticeRecord>,
+    output: Vec<(String, u64)>,
+    listener_fd: i32,
+    reply_fd: Option<i32>,
+}
+
+impl From<HandoverV1> for Handover {
+    fn from(h: HandoverV1) -> Handover {
+        Handover {
+            from_version: h.from_version,
+            config_path: h.config_path,
+            config_text: h.config_text,
+            config_sha256: h.config_sha256,
+            supervisor: h.supervisor,
+            seq: h.seq,
+            started_at_ms: h.started_at_ms,
+            audit: h.audit,
+            notices: h.notices,
+            output: h.output,
+            listener_fd: h.listener_fd,
+            reply_fd: h.reply_fd,
+            settings: None,
+        }
+    }
 }
 
 /// Why a handover could not be read.
@@ -75,11 +141,11 @@ pub fn encode(h: &Handover) -> Result<Vec<u8>, CodecError> {
 /// input gives a value or an error, never a panic (a fuzz target runs it).
 pub fn decode(bytes: &[u8]) -> Result<Handover, HandoverError> {
     let (version, body): (u32, Vec<u8>) = codec::decode_value::<_, MAX_HANDOVER>(bytes)?;
-    if version != HANDOVER_VERSION {
-        return Err(HandoverError::Version(version));
+    match version {
+        HANDOVER_VERSION => Ok(codec::decode_value::<_, MAX_HANDOVER>(&body)?),
+        HANDOVER_V1 => Ok(codec::decode_value::<HandoverV1, MAX_HANDOVER>(&body)?.into()),
+        _ => Err(HandoverError::Version(version)),
     }
-    let h: Handover = codec::decode_value::<_, MAX_HANDOVER>(&body)?;
-    Ok(h)
 }
 
 /// A memfd holding `bytes`, positioned at its start, close-on-exec (the
@@ -100,8 +166,14 @@ pub fn to_memfd(bytes: &[u8]) -> std::io::Result<std::fs::File> {
 /// Reads the handover from descriptor `fd` (inherited through `execve`)
 /// and closes it.
 pub fn read_fd(fd: RawFd) -> Result<Handover, HandoverError> {
-    // SAFETY: fd came from the environment the old image set for us; it
-    // is ours alone from here on.
+    // Owned only if open: closing a number that is not would abort (an
+    // I/O safety violation) instead of letting the caller carry on.
+    // SAFETY: F_GETFD only reads the descriptor's flags.
+    if fd < 0 || unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+        return Err(HandoverError::Io(std::io::Error::from_raw_os_error(libc::EBADF)));
+    }
+    // SAFETY: fd came from the environment the old image set for us, and
+    // is open; it is ours alone from here on.
     let owned = unsafe { OwnedFd::from_raw_fd(fd) };
     let mut f = std::fs::File::from(owned);
     let mut bytes = Vec::new();
@@ -196,6 +268,14 @@ mod tests {
             output: vec![("a".into(), 99)],
             listener_fd: 3,
             reply_fd: Some(9),
+            settings: Some(HandedSettings {
+                socket: "/run/is/sock".into(),
+                initstat: "/run/is/initstat".into(),
+                state: "/run/is/state".into(),
+                logdir: "/var/log/is".into(),
+                log: None,
+                cgroup: Some(("/sys/fs/cgroup/isinit-x".into(), true)),
+            }),
         }
     }
 
@@ -221,6 +301,38 @@ mod tests {
         let h = sample();
         let bytes = codec::encode_value(&(HANDOVER_VERSION + 1, codec::encode_value(&h).unwrap())).unwrap();
         assert!(matches!(decode(&bytes), Err(HandoverError::Version(v)) if v == HANDOVER_VERSION + 1));
+    }
+
+    /// A daemon of the previous format can still re-execute into this one.
+    #[test]
+    fn version_1_is_read_without_settings() {
+        let h = sample();
+        let v1 = (
+            &h.from_version,
+            &h.config_path,
+            &h.config_text,
+            &h.config_sha256,
+            &h.supervisor,
+            h.seq,
+            h.started_at_ms,
+            &h.audit,
+            &h.notices,
+            &h.output,
+            h.listener_fd,
+            h.reply_fd,
+        );
+        let bytes = codec::encode_value(&(HANDOVER_V1, codec::encode_value(&v1).unwrap())).unwrap();
+        let back = decode(&bytes).unwrap();
+        assert_eq!(back, Handover { settings: None, ..h });
+    }
+
+    /// A number that is not an open descriptor is an error, not an abort.
+    #[test]
+    fn a_descriptor_that_is_not_open_is_an_error() {
+        // Never a number another test thread may have open meanwhile.
+        for fd in [-1, i32::MAX] {
+            assert!(matches!(read_fd(fd), Err(HandoverError::Io(_))), "fd {fd}");
+        }
     }
 
     #[test]

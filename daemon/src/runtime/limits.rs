@@ -54,7 +54,7 @@ impl Runtime {
 
     /// Something an operator must see: in the daemon's log, and in the
     /// notices of `status`, the console and subscribers.
-    fn notice(&mut self, message: String) {
+    pub(super) fn notice(&mut self, message: String) {
         tracing::warn!("{message}");
         let notice = NoticeRecord { at_ms: isinit_core::Now::real().wall_ms, message };
         push_capped(&mut self.notices, notice.clone(), NOTICES_KEPT);

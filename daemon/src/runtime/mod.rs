@@ -209,12 +209,15 @@ impl Runtime {
                 }
                 Some(cmd) = commands.recv() => {
                     let told = matches!(cmd, Command::Tell { .. });
-                    if let Command::Reexec { peer, conn, reply } = cmd {
-                        self.record_audit(peer, "reexec".to_string());
-                        let reason = self.reexec(conn).await;
-                        let _ = reply.send(Err(ErrorReply::new(ErrorKind::Rejected, reason)));
-                    } else {
-                        self.handle(cmd);
+                    match cmd {
+                        Command::Reexec { peer, conn, reply } => {
+                            self.record_audit(peer, "reexec".to_string());
+                            self.begin_reexec(conn, reply);
+                        }
+                        Command::ReexecChecked { conn, reply, checked } => {
+                            self.finish_reexec(conn, reply, checked).await
+                        }
+                        cmd => self.handle(cmd),
                     }
                     // Let the connection task send its reply before the
                     // effects run: a tell returns once the switch started.
@@ -259,6 +262,9 @@ impl Runtime {
         }
         let now = Now::real();
         for (pid, status) in reaped {
+            if self.check_reaped(pid, status) {
+                continue;
+            }
             let status = self.oom_kill_seen(pid, status);
             self.sup.child_exited(now, pid, status);
         }
@@ -335,7 +341,7 @@ impl Runtime {
             Command::LiveGroups { reply } => {
                 let _ = reply.send(self.usage_sources());
             }
-            Command::Reexec { reply, .. } => {
+            Command::Reexec { reply, .. } | Command::ReexecChecked { reply, .. } => {
                 let _ = reply.send(Err(ErrorReply::new(ErrorKind::Rejected, "reexec is handled by the run loop")));
             }
             Command::Notice { message } => {

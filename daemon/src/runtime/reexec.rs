@@ -6,18 +6,27 @@
 //! daemon carries on exactly as before:
 //! 1. encode the state ([`super::handover`]) into a memfd;
 //! 2. run the new binary as a child in check mode on that state: if it is
-//!    missing, crashes, or cannot read it, stop here with its reason;
-//! 3. end subscribers and log followers with a reason, so they reconnect;
+//!    missing, crashes, or cannot read it, stop here with its reason. The
+//!    check is waited for (at most [`CHECK_LIMIT`]) off the run loop,
+//!    which goes on reaping, respawning and answering; its exit status
+//!    comes from the one reaper;
+//! 3. end subscribers and log followers with a reason, so they reconnect
+//!    (also off the run loop); then, back on it, encode the state as it is
+//!    by now;
 //! 4. block the handled signals (the mask survives `execve`; the new image
 //!    unblocks them once its handlers are installed), clear close-on-exec
 //!    on exactly the listening socket, the memfd and the requesting
 //!    connection, and `execve` the path the daemon was started from.
 
 use super::Runtime;
-use super::handover::{self, ENV_HANDOVER, Handover, set_cloexec};
+use super::command::{Command, Outcome};
+use super::handover::{self, ENV_HANDOVER, HandedSettings, Handover, set_cloexec};
 use super::signals;
 use crate::server::STREAM_SLOTS;
 use isinit_core::Now;
+use isinit_shared::protocol::{ErrorKind, ErrorReply, ExitStatus};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 use std::ffi::{CString, OsString};
 use std::io::{Read, Seek, SeekFrom};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -26,7 +35,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 
 /// How long the new binary may take to check the handed-over state.
 const CHECK_LIMIT: Duration = Duration::from_secs(5);
@@ -46,6 +55,15 @@ pub struct ReexecKit {
     pub ending: watch::Sender<bool>,
     /// One permit per live stream, to wait until they have ended.
     pub streams: Arc<Semaphore>,
+    /// The daemon's own log file as resolved at start, handed over.
+    pub log: Option<PathBuf>,
+    /// The run loop's queue: the task that waits for the check reports
+    /// back through it.
+    pub commands: mpsc::Sender<Command>,
+    /// The check's process until it is reaped.
+    pub check: Option<PendingCheck>,
+    /// From the request until the answer (or the `execve`).
+    pub in_progress: bool,
 }
 
 impl ReexecKit {
@@ -54,6 +72,8 @@ impl ReexecKit {
         listener_fd: RawFd,
         ending: watch::Sender<bool>,
         streams: Arc<Semaphore>,
+        log: Option<PathBuf>,
+        commands: mpsc::Sender<Command>,
     ) -> std::io::Result<ReexecKit> {
         Ok(ReexecKit {
             exe: std::env::current_exe()?,
@@ -61,17 +81,107 @@ impl ReexecKit {
             listener_fd,
             ending,
             streams,
+            log,
+            commands,
+            check: None,
+            in_progress: false,
         })
     }
 }
 
 impl Runtime {
-    /// Re-executes the daemon; returns only if that failed, with why.
-    pub(super) async fn reexec(&mut self, conn: OwnedFd) -> String {
-        let Some(kit) = self.reexec.as_ref() else { return "re-executing is not available".into() };
-        if self.sup.is_halting() {
-            return "daemon is shutting down".into();
+    /// Starts a `reexec`: runs the new binary's check on the state as of
+    /// now and returns to the run loop at once. The check is waited for in
+    /// a task of its own, so that children are reaped and respawned and
+    /// requests answered meanwhile (issue 16, item 7); the task comes back
+    /// with [`Command::ReexecChecked`], handled by `finish_reexec`.
+    pub(super) fn begin_reexec(&mut self, conn: OwnedFd, reply: oneshot::Sender<Outcome>) {
+        let refuse = |reply: oneshot::Sender<Outcome>, reason: &str| {
+            let _ = reply.send(Err(ErrorReply::new(ErrorKind::Rejected, reason)));
+        };
+        let halting = self.sup.is_halting();
+        let Some(kit) = self.reexec.as_ref() else { return refuse(reply, "re-executing is not available") };
+        if halting {
+            return refuse(reply, "daemon is shutting down");
         }
+        if kit.in_progress || kit.check.is_some() {
+            return refuse(reply, "a reexec is already in progress");
+        }
+        let (exe, listener_fd, commands) = (kit.exe.clone(), kit.listener_fd, kit.commands.clone());
+        let (ending, streams) = (kit.ending.clone(), kit.streams.clone());
+        // The check reads a handover of the same shape as the one `execve`
+        // will carry; that one is taken afresh once the check has passed.
+        let handover = self.handover(listener_fd, conn.as_raw_fd(), Vec::new());
+        let started = handover::encode(&handover)
+            .map_err(|e| format!("cannot encode the daemon's state: {e}"))
+            .and_then(|bytes| handover::to_memfd(&bytes).map_err(|e| format!("cannot create the handover memfd: {e}")))
+            .and_then(|memfd| start_check(&exe, &memfd));
+        let (pid, stderr) = match started {
+            Ok(started) => started,
+            Err(reason) => {
+                tracing::error!("reexec refused: {reason}; carrying on");
+                return refuse(reply, &reason);
+            }
+        };
+        let (status_tx, status_rx) = oneshot::channel();
+        if let Some(kit) = self.reexec.as_mut() {
+            kit.check = Some(PendingCheck { pid, status: Some(status_tx) });
+            kit.in_progress = true;
+        }
+        tokio::spawn(async move {
+            let checked = wait_check(&exe, pid, status_rx, stderr).await;
+            if checked.is_ok() {
+                end_streams(&ending, &streams).await;
+            }
+            if let Err(mpsc::error::SendError(Command::ReexecChecked { reply, .. })) =
+                commands.send(Command::ReexecChecked { conn, reply, checked }).await
+            {
+                // The run loop is gone: the daemon is exiting.
+                ending.send_replace(false);
+                refuse(reply, "daemon is shutting down");
+            }
+        });
+    }
+
+    /// Whether `pid` was the check's process, reaped by the run loop's
+    /// reaper (the one reaper, STYLE.md trap 4); its status then goes to
+    /// the task waiting for it, and the supervisor never sees it.
+    pub(super) fn check_reaped(&mut self, pid: i32, status: ExitStatus) -> bool {
+        let Some(kit) = self.reexec.as_mut() else { return false };
+        if kit.check.as_ref().is_none_or(|c| c.pid != pid) {
+            return false;
+        }
+        if let Some(tx) = kit.check.take().and_then(|c| c.status) {
+            let _ = tx.send(status);
+        }
+        true
+    }
+
+    /// Ends a `reexec` whose check is over: re-executes with the state as
+    /// of now if it passed and the daemon is not shutting down meanwhile;
+    /// otherwise answers why not and carries on.
+    pub(super) async fn finish_reexec(
+        &mut self,
+        conn: OwnedFd,
+        reply: oneshot::Sender<Outcome>,
+        checked: Result<(), String>,
+    ) {
+        let reason = match checked {
+            Err(reason) => reason,
+            Ok(()) if self.sup.is_halting() => "daemon is shutting down".to_string(),
+            Ok(()) => self.reexec(conn).await,
+        };
+        if let Some(kit) = self.reexec.as_mut() {
+            kit.in_progress = false;
+            kit.ending.send_replace(false);
+        }
+        tracing::error!("reexec refused: {reason}; carrying on");
+        let _ = reply.send(Err(ErrorReply::new(ErrorKind::Rejected, reason)));
+    }
+
+    /// Re-executes the daemon; returns only if that failed, with why.
+    async fn reexec(&mut self, conn: OwnedFd) -> String {
+        let Some(kit) = self.reexec.as_ref() else { return "re-executing is not available".into() };
         let (exe, listener_fd) = (kit.exe.clone(), kit.listener_fd);
         // Offsets as of now: what the actor reads after this is read again
         // by the new image (nothing is lost; at worst a line shows twice).
@@ -84,37 +194,21 @@ impl Runtime {
             Ok(b) => b,
             Err(e) => return format!("cannot encode the daemon's state: {e}"),
         };
-        let mut memfd = match handover::to_memfd(&bytes) {
+        let memfd = match handover::to_memfd(&bytes) {
             Ok(f) => f,
             Err(e) => return format!("cannot create the handover memfd: {e}"),
         };
-        if let Err(reason) = check(&exe, &mut memfd).await {
-            tracing::error!("reexec refused: {reason}; carrying on");
-            return reason;
-        }
         if let Some(state) = &self.state_writer {
             state.barrier().await;
         }
-        self.end_streams(true).await;
         tracing::info!("re-executing {} ({} bytes of state handed over)", exe.display(), bytes.len());
-        let reason =
-            exec(self.reexec.as_ref().map(|k| k.argv.as_slice()).unwrap_or_default(), &exe, listener_fd, &memfd, &conn);
-        tracing::error!("reexec failed: {reason}; carrying on");
-        self.end_streams(false).await;
-        reason
+        exec(self.reexec.as_ref().map(|k| k.argv.as_slice()).unwrap_or_default(), &exe, listener_fd, &memfd, &conn)
     }
 
-    /// Tells streams to end (or lets new ones stay again), and waits a
-    /// moment for those ending to deliver their last message.
-    async fn end_streams(&self, ending: bool) {
-        let Some(kit) = self.reexec.as_ref() else { return };
-        kit.ending.send_replace(ending);
-        if ending {
-            let all = kit.streams.acquire_many(STREAM_SLOTS as u32);
-            if let Ok(Ok(permits)) = tokio::time::timeout(STREAMS_LIMIT, all).await {
-                drop(permits);
-            }
-        }
+    /// What the new image of a reexec found wrong at its start (an
+    /// invalid file on disk): in the log and the notices of `status`.
+    pub fn notice_on_takeover(&mut self, message: String) {
+        self.notice(message);
     }
 
     fn handover(&self, listener_fd: RawFd, reply_fd: RawFd, output: Vec<(String, u64)>) -> Handover {
@@ -133,48 +227,85 @@ impl Runtime {
             output,
             listener_fd,
             reply_fd: Some(reply_fd),
+            settings: Some(HandedSettings {
+                socket: self.settings.socket.clone(),
+                initstat: self.settings.initstat.clone(),
+                state: self.settings.state.clone(),
+                logdir: self.settings.logdir.clone(),
+                log: self.reexec.as_ref().and_then(|k| k.log.clone()),
+                cgroup: self.settings.cgroup.as_ref().map(|r| (r.path.clone(), r.own)),
+            }),
         }
     }
 }
 
-/// Runs `exe handover-check` with the handover on stdin; its reason if it
-/// does not exit 0 within [`CHECK_LIMIT`].
-async fn check(exe: &std::path::Path, memfd: &mut std::fs::File) -> Result<(), String> {
+/// The check's process: its pid (reaped only by the run loop's reaper,
+/// kept here until then) and where its status goes.
+pub struct PendingCheck {
+    pid: i32,
+    status: Option<oneshot::Sender<ExitStatus>>,
+}
+
+/// Tells streams to end, and waits a moment for them to deliver their
+/// last message.
+async fn end_streams(ending: &watch::Sender<bool>, streams: &Semaphore) {
+    ending.send_replace(true);
+    let all = streams.acquire_many(STREAM_SLOTS as u32);
+    if let Ok(Ok(permits)) = tokio::time::timeout(STREAMS_LIMIT, all).await {
+        drop(permits);
+    }
+}
+
+/// Starts `exe handover-check` with the handover on stdin; its pid and the
+/// memfd its stderr goes to. Not waited for here: see [`wait_check`].
+fn start_check(exe: &std::path::Path, memfd: &std::fs::File) -> Result<(i32, std::fs::File), String> {
     let stdin = memfd.try_clone().map_err(|e| format!("cannot share the handover: {e}"))?;
-    let mut stderr_file = handover::to_memfd(b"").map_err(|e| format!("cannot capture the check's output: {e}"))?;
+    let stderr_file = handover::to_memfd(b"").map_err(|e| format!("cannot capture the check's output: {e}"))?;
     let stderr = stderr_file.try_clone().map_err(|e| format!("cannot capture the check's output: {e}"))?;
-    let mut child = std::process::Command::new(exe)
+    let child = std::process::Command::new(exe)
         .arg("handover-check")
         .stdin(Stdio::from(stdin))
         .stdout(Stdio::null())
         .stderr(Stdio::from(stderr))
         .spawn()
         .map_err(|e| format!("cannot run the new binary {}: {e}", exe.display()))?;
-    // Waited for here, inside the runtime's task (whose SIGCHLD reaper
-    // therefore cannot run meanwhile), so that its exit status is collected
-    // by this wait. Other tasks (connections) go on while it runs.
-    let finished = match isinit_client::pidwait::pidfd(child.id()) {
-        Ok(fd) => tokio::time::timeout(CHECK_LIMIT, isinit_client::pidwait::wait_pidfd(fd)).await.is_ok(),
-        Err(_) => true,
+    // Dropping a std Child neither waits nor kills: the reaper collects it.
+    i32::try_from(child.id()).map(|pid| (pid, stderr_file)).map_err(|e| format!("cannot run the new binary: {e}"))
+}
+
+/// Waits at most [`CHECK_LIMIT`] for the check's status (sent by the
+/// reaper), killing it past that; its reason if it did not exit 0.
+async fn wait_check(
+    exe: &std::path::Path,
+    pid: i32,
+    status: oneshot::Receiver<ExitStatus>,
+    mut stderr_file: std::fs::File,
+) -> Result<(), String> {
+    let status = match tokio::time::timeout(CHECK_LIMIT, status).await {
+        Ok(Ok(status)) => status,
+        Ok(Err(_)) => return Err("the runtime stopped waiting for the new binary".into()),
+        Err(_) => {
+            // Not reaped yet (its status would have come first on this
+            // one thread), so the pid is still this child's.
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            return Err(format!("the new binary {} did not check the state within {CHECK_LIMIT:?}", exe.display()));
+        }
     };
-    if !finished {
-        let _ = child.kill();
-    }
-    let status = child.wait().map_err(|e| format!("cannot wait for the new binary: {e}"))?;
-    let _ = memfd.seek(SeekFrom::Start(0));
     let mut said = String::new();
     let _ = stderr_file.seek(SeekFrom::Start(0));
     let _ = (&mut stderr_file).take(4096).read_to_string(&mut said);
     let said = said.trim().replace('\n', "; ");
-    match (finished, status.success()) {
-        (true, true) => Ok(()),
-        (false, _) => Err(format!("the new binary {} did not check the state within {CHECK_LIMIT:?}", exe.display())),
-        (true, false) => Err(format!(
-            "the new binary {} cannot take over ({status}){}",
-            exe.display(),
-            if said.is_empty() { String::new() } else { format!(": {said}") }
-        )),
-    }
+    let how = match status {
+        ExitStatus::Code(0) => return Ok(()),
+        ExitStatus::Code(code) => format!("exit status: {code}"),
+        ExitStatus::Signal(sig) => format!("killed by signal {sig}"),
+        other => format!("{other:?}"),
+    };
+    Err(format!(
+        "the new binary {} cannot take over ({how}){}",
+        exe.display(),
+        if said.is_empty() { String::new() } else { format!(": {said}") }
+    ))
 }
 
 /// The `execve` itself; returns only on failure, with why, after undoing

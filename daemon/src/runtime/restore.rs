@@ -91,9 +91,15 @@ impl Runtime {
     }
 }
 
-/// Answers the `reexec` request on its connection, from the new image.
-pub async fn answer_reexec(conn: OwnedFd) {
-    let message = format!("re-executed: isinit {} (pid {})", env!("CARGO_PKG_VERSION"), std::process::id());
+/// Answers the `reexec` request on its connection, from the new image;
+/// `said`: what the operator must also learn (an invalid file on disk,
+/// one line per error, as `reload` reports it).
+pub async fn answer_reexec(conn: OwnedFd, said: Vec<String>) {
+    let mut message = format!("re-executed: isinit {} (pid {})", env!("CARGO_PKG_VERSION"), std::process::id());
+    for line in said {
+        message.push('\n');
+        message.push_str(&line);
+    }
     let std = std::os::unix::net::UnixStream::from(conn);
     let _ = super::handover::set_cloexec(&std, true);
     if std.set_nonblocking(true).is_err() {

@@ -18,8 +18,32 @@ pub struct Signals {
     pub hangup: Signal,
     /// Shut down.
     pub terminate: Signal,
-    /// Shut down (Ctrl-C).
-    pub interrupt: Signal,
+    /// Shut down (Ctrl-C), unless the daemon was started with SIGINT
+    /// ignored.
+    pub interrupt: Interrupt,
+}
+
+/// SIGINT, or nothing when the daemon inherited it ignored.
+///
+/// A process started by `nohup`, or as a background job of a shell
+/// without job control (`isinit daemon &` in a script), gets SIGINT set to
+/// ignored on purpose: a Ctrl-C typed at that terminal is meant for the
+/// foreground job, not for it. An operator who started the daemon so does
+/// not expect that Ctrl-C to stop every service, so the daemon keeps the
+/// signal ignored (as `sh` does for its own background jobs) instead of
+/// installing its handler over it. SIGTERM and `isinit shutdown` still
+/// stop it. The ignored disposition survives `reexec`, so the new image
+/// decides the same way.
+pub struct Interrupt(Option<Signal>);
+
+impl Interrupt {
+    /// The next SIGINT; never, when SIGINT is ignored.
+    pub async fn recv(&mut self) -> Option<()> {
+        match &mut self.0 {
+            Some(signal) => signal.recv().await,
+            None => std::future::pending().await,
+        }
+    }
 }
 
 impl Signals {
@@ -30,10 +54,25 @@ impl Signals {
             child: signal(SignalKind::child())?,
             hangup: signal(SignalKind::hangup())?,
             terminate: signal(SignalKind::terminate())?,
-            interrupt: signal(SignalKind::interrupt())?,
+            interrupt: Interrupt(match ignored(libc::SIGINT)? {
+                true => None,
+                false => Some(signal(SignalKind::interrupt())?),
+            }),
         };
         set_blocked(false)?;
         Ok(signals)
+    }
+}
+
+/// Whether `sig` is ignored now (inherited so through `execve`).
+fn ignored(sig: libc::c_int) -> std::io::Result<bool> {
+    // SAFETY: a query only (no new action); `old` is plain data.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        if libc::sigaction(sig, std::ptr::null(), &mut old) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(old.sa_sigaction == libc::SIG_IGN)
     }
 }
 

@@ -315,8 +315,8 @@ impl SpawnAttrs {
         // and destroyed exactly once, in Drop; the signal sets are plain
         // data filled by sigfillset/sigemptyset.
         unsafe {
-            let mut attrs = SpawnAttrs(std::mem::zeroed());
-            check(libc::posix_spawnattr_init(&mut attrs.0))?;
+            // Wrapped (and so destroyed on drop) only once init succeeded.
+            let mut attrs = SpawnAttrs(initialised(libc::posix_spawnattr_init)?);
             let flags = libc::POSIX_SPAWN_SETPGROUP | libc::POSIX_SPAWN_SETSIGDEF | libc::POSIX_SPAWN_SETSIGMASK;
             check(libc::posix_spawnattr_setflags(&mut attrs.0, flags as libc::c_short))?;
             check(libc::posix_spawnattr_setpgroup(&mut attrs.0, 0))?;
@@ -339,16 +339,49 @@ impl Drop for SpawnAttrs {
     }
 }
 
+/// A C object of type `T` made by `init` from zeroed memory, or init's
+/// error. The caller wraps the value in its destroying guard only on
+/// success: destroying an object whose init failed is undefined.
+///
+/// # Safety
+/// `init` must be an initialiser of `T` taking a pointer to it.
+unsafe fn initialised<T>(init: unsafe extern "C" fn(*mut T) -> libc::c_int) -> std::io::Result<T> {
+    let mut value = std::mem::MaybeUninit::<T>::zeroed();
+    // SAFETY: the caller promises `init` initialises a `T` in place.
+    check(unsafe { init(value.as_mut_ptr()) })?;
+    // SAFETY: zeroed, then initialised by a successful `init`.
+    Ok(unsafe { value.assume_init() })
+}
+
 /// glibc's `sigfillset` leaves out signals 32 and 33, which it reserves for
 /// its threads, and its spawn helper sets them to *ignored* in the child
 /// unless they are in the set of signals to default. A program exec'd with
-/// them ignored keeps them ignored, so add them by hand (bits 31 and 32 of
-/// the set's first word, in the kernel's layout that glibc's `sigset_t`
-/// starts with).
+/// them ignored keeps them ignored, so add them by hand: glibc's
+/// `sigaddset` refuses them, so their bits are set in the kernel's layout
+/// (signal N is bit N-1 of an array of `unsigned long`), one word at a
+/// time, never by writing a wider integer through the set.
 fn add_glibc_reserved(set: &mut libc::sigset_t) {
-    const RESERVED: u64 = (1 << (32 - 1)) | (1 << (33 - 1));
-    // SAFETY: sigset_t is at least 8 bytes of plain bits on Linux.
-    unsafe { *(set as *mut libc::sigset_t).cast::<u64>() |= RESERVED };
+    for sig in [32, 33] {
+        add_signal(set, sig);
+    }
+}
+
+/// Adds `sig` to `set`: through `sigaddset`, or, for a signal the C
+/// library reserves and refuses, by setting its bit in the kernel layout.
+fn add_signal(set: &mut libc::sigset_t, sig: libc::c_int) {
+    // SAFETY: set is a valid sigset_t.
+    if unsafe { libc::sigaddset(set, sig) } == 0 {
+        return;
+    }
+    let Ok(index) = usize::try_from(sig - 1) else { return };
+    let bits = libc::c_ulong::BITS as usize;
+    let words = std::mem::size_of::<libc::sigset_t>() / std::mem::size_of::<libc::c_ulong>();
+    let (word, bit) = (index / bits, index % bits);
+    if word < words {
+        // SAFETY: sigset_t is an array of `words` c_ulongs on Linux (with
+        // their alignment); `word` is within it.
+        unsafe { *(set as *mut libc::sigset_t).cast::<libc::c_ulong>().add(word) |= 1 << bit };
+    }
 }
 
 /// `posix_spawn_file_actions_t` for stdin `/dev/null`, stdout/stderr onto
@@ -365,8 +398,7 @@ impl FileActions {
     fn new(out: RawFd) -> std::io::Result<FileActions> {
         // SAFETY: as for SpawnAttrs; the path is a NUL-terminated literal.
         unsafe {
-            let mut actions = FileActions(std::mem::zeroed());
-            check(libc::posix_spawn_file_actions_init(&mut actions.0))?;
+            let mut actions = FileActions(initialised(libc::posix_spawn_file_actions_init)?);
             check(libc::posix_spawn_file_actions_addopen(&mut actions.0, 0, c"/dev/null".as_ptr(), libc::O_RDONLY, 0))?;
             check(libc::posix_spawn_file_actions_adddup2(&mut actions.0, out, 1))?;
             check(libc::posix_spawn_file_actions_adddup2(&mut actions.0, out, 2))?;
@@ -391,6 +423,43 @@ fn check(rc: libc::c_int) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Signals 32 and 33 end up in the set (as the kernel reads it), and
+    /// no other signal does.
+    #[test]
+    fn the_reserved_signals_are_added_bit_by_bit() {
+        // SAFETY: a plain sigset_t, emptied before use.
+        let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+        unsafe { libc::sigemptyset(&mut set) };
+        add_glibc_reserved(&mut set);
+        for sig in 1..=64 {
+            // SAFETY: sigismember reads the set.
+            let member = unsafe { libc::sigismember(&set, sig) } == 1;
+            assert_eq!(member, sig == 32 || sig == 33, "signal {sig}");
+        }
+        add_signal(&mut set, libc::SIGTERM);
+        assert_eq!(unsafe { libc::sigismember(&set, libc::SIGTERM) }, 1);
+    }
+
+    unsafe extern "C" fn failing_init(_: *mut u64) -> libc::c_int {
+        libc::ENOMEM
+    }
+
+    unsafe extern "C" fn good_init(v: *mut u64) -> libc::c_int {
+        // SAFETY: v points to a u64 (see `initialised`).
+        unsafe { *v = 7 };
+        0
+    }
+
+    /// A failed init gives no object to wrap (and so none to destroy).
+    #[test]
+    fn a_failed_init_yields_nothing_to_destroy() {
+        // SAFETY: both initialise a u64 through its pointer.
+        let failed = unsafe { initialised(failing_init) };
+        assert_eq!(failed.map_err(|e| e.raw_os_error()), Err(Some(libc::ENOMEM)));
+        assert_eq!(unsafe { initialised(good_init) }.ok(), Some(7));
+        assert!(SpawnAttrs::new().is_ok() && FileActions::new(1).is_ok());
+    }
 
     #[test]
     fn output_names_round_trip() {
