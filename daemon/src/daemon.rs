@@ -1,6 +1,6 @@
-//! `isinit daemon`: resolve settings, take the socket (or inherit it from
-//! the image `reexec` replaced), carry on from a previous daemon, and run
-//! the runtime and the server until shutdown.
+//! `isinit daemon`: resolve settings, take the socket and its lifetime
+//! lock (or inherit both from the image `reexec` replaced), carry on from
+//! a previous daemon, and run the runtime and the server until shutdown.
 
 use crate::cli::{DaemonArgs, Failure};
 use crate::runtime::handover::{self, ENV_HANDOVER, Handover};
@@ -11,9 +11,10 @@ use crate::runtime::{ReexecKit, Runtime, Settings, leftovers, reap};
 use crate::server::{self, Context, STREAM_SLOTS, SocketFile};
 use crate::supervisor::Timing;
 use isinit_shared::config::Inittab;
+use isinit_shared::daemon_lock::{self, DaemonLock, ENV_LOCK_FD};
 use isinit_shared::settings::{self as s, resolve};
 use std::io::IsTerminal;
-use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +29,7 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(2);
 /// Runs the daemon in the foreground until it is shut down.
 pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: DaemonArgs) -> Result<(), Failure> {
     let handed = take_handover_fd();
+    let handed_lock = take_env_fd(ENV_LOCK_FD);
     // Handlers first (defect 3f): a signal while leftovers are stopped, or
     // one that arrived during a reexec (blocked until now), is handled.
     let signals = Signals::install().map_err(|e| Failure::new(format!("cannot install signal handlers: {e}")))?;
@@ -64,13 +66,15 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
     let metrics_listener = crate::metrics::http::bind(args.metrics_listen).await?; // issue 9: --metrics-listen
     let control_socket = settings.socket.clone(); // issue 9: for the sd_notify readiness probe
 
-    let (listener, socket_file, runtime, reply, positions) = match handed {
+    // The lock on SOCKET.lock is held from here until the socket file is
+    // removed at exit: while it is held, no other daemon touches the socket.
+    let (lock, (listener, socket_file, runtime, reply, positions)) = match handed {
         Some(fd) => {
             let h = handover::read_fd(fd).map_err(|e| Failure::new(format!("cannot take over: {e}")))?;
-            take_over(settings.clone(), h)?
+            (inherited_lock(handed_lock, &settings.socket), take_over(settings.clone(), h)?)
         }
         None => {
-            let (listener, socket_file) =
+            let (lock, listener, socket_file) =
                 server::bind(&settings.socket).await.map_err(|e| Failure::new(e.to_string()))?;
             tracing::info!(
                 "isinit {} pid {}: {} groups from {} (sha256 {}), socket {}",
@@ -87,7 +91,7 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
             let strays = runtime.restore(found);
             runtime.apply_limits();
             stop_leftovers(&settings, strays).await;
-            (listener, socket_file, runtime, None, Vec::new())
+            (Some(lock), (listener, socket_file, runtime, None, Vec::new()))
         }
     };
 
@@ -104,8 +108,9 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
     let (exiting_tx, exiting) = watch::channel(false);
     let (ending_tx, ending) = watch::channel(false);
     let streams = Arc::new(Semaphore::new(STREAM_SLOTS));
-    let kit = ReexecKit::capture(listener.as_raw_fd(), ending_tx, streams.clone())
+    let mut kit = ReexecKit::capture(listener.as_raw_fd(), ending_tx, streams.clone())
         .map_err(|e| Failure::new(format!("cannot find the daemon's own binary: {e}")))?;
+    kit.lock_fd = lock.as_ref().map(|l| l.as_fd().as_raw_fd());
     let runtime = runtime.with_reexec(kit, output.clone());
     let ctx = Context {
         commands,
@@ -127,6 +132,7 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
     let result = runtime.run(rx, signals).await;
     serve.abort();
     socket_file.remove();
+    drop(lock);
     exiting_tx.send_replace(true);
     slots.drain(DRAIN_LIMIT).await;
     tracing::info!("every process stopped; exiting");
@@ -160,11 +166,57 @@ fn find_cgroup_root(flag: Option<&Path>, directive: Option<&Path>, socket: &Path
 /// The memfd number `reexec` left in the environment, removed from it so
 /// that no child inherits the variable.
 fn take_handover_fd() -> Option<i32> {
-    let fd = std::env::var(ENV_HANDOVER).ok()?.parse().ok();
+    take_env_fd(ENV_HANDOVER)
+}
+
+/// A descriptor number `reexec` left in the environment variable `name`,
+/// removed from it so that no child inherits the variable.
+fn take_env_fd(name: &str) -> Option<i32> {
+    let fd = std::env::var(name).ok()?.parse().ok();
     // SAFETY: no other thread exists yet that could read the environment
     // (the runtime is single-threaded and has spawned nothing).
-    unsafe { std::env::remove_var(ENV_HANDOVER) };
+    unsafe { std::env::remove_var(name) };
     fd
+}
+
+/// The lifetime lock in an image started by `reexec`: the descriptor the
+/// old image passed (made close-on-exec again at once, so no child gets
+/// it), if it really is the lock file of our socket. An old image that
+/// held no lock passed none: then the lock is taken now, as it is free
+/// (no other daemon can hold it while this one serves the socket).
+fn inherited_lock(fd: Option<i32>, socket: &Path) -> Option<DaemonLock> {
+    use std::os::unix::fs::MetadataExt;
+    let path = daemon_lock::lock_path(socket);
+    if let Some(fd) = fd.filter(|fd| *fd > 2) {
+        // SAFETY: the descriptor was passed through execve for us alone.
+        let file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+        let same = match (file.metadata(), std::fs::metadata(&path)) {
+            (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+            _ => false,
+        };
+        if same {
+            let lock = DaemonLock::inherited(OwnedFd::from(file));
+            if let Err(e) = lock.set_inherit(false) {
+                tracing::warn!("cannot make the inherited lock {} close-on-exec: {e}", path.display());
+            }
+            return Some(lock);
+        }
+        tracing::warn!("descriptor {fd} handed over is not the lock {}; ignoring it", path.display());
+    }
+    match DaemonLock::try_acquire(socket) {
+        Ok(Some(lock)) => {
+            let _ = lock.record_pid();
+            Some(lock)
+        }
+        Ok(None) => {
+            tracing::error!("the lock {} is held by another process (pid {:?})", path.display(), daemon_lock::holder_pid(socket));
+            None
+        }
+        Err(e) => {
+            tracing::error!("cannot take the lock {}: {e}", path.display());
+            None
+        }
+    }
 }
 
 type TakeOver = (UnixListener, SocketFile, Runtime, Option<std::os::fd::OwnedFd>, Vec<(String, u64)>);
