@@ -302,3 +302,40 @@ fn the_daemon_holds_the_socket_lock_for_life_and_no_child_inherits_it() {
     let taken = DaemonLock::try_acquire(&d.socket()).expect("lock file");
     assert!(taken.is_some(), "the lock is still held after kill -9 of the daemon (by a child?)");
 }
+
+/// The cause of the chaos failure, made deterministic: the socket file of
+/// a daemon that is gone, whose listener is still open elsewhere (here:
+/// held by the test and never served, as a dying daemon's or a copy
+/// caught in a child between clone and exec is). Connections to it are
+/// queued and then hang or are reset; the lock is free, which proves the
+/// socket stale. The old judgement (any connect failure but ECONNREFUSED
+/// means "in use") refused to start.
+#[test]
+fn a_socket_whose_listener_outlived_its_daemon_is_replaced() {
+    let mut d = TestDaemon::builder("g:r:1:respawn:exec sleep 1000\n").prepare();
+    let orphan = std::os::unix::net::UnixListener::bind(d.socket()).expect("bind the orphaned listener");
+    d.restart();
+    d.tell("g", "1");
+    d.wait_running("r");
+    drop(orphan);
+}
+
+/// A live process holds the lock and never answers: the new daemon does
+/// not touch the socket, waits a bounded time, and names the holder.
+#[test]
+fn a_held_lock_whose_holder_never_answers_is_refused_with_its_pid() {
+    let d = TestDaemon::builder("g:r:1:respawn:exec sleep 1000\n").prepare();
+    let holder = DaemonLock::try_acquire(&d.socket()).expect("lock file").expect("the lock is free");
+    holder.record_pid().expect("write our pid");
+    let silent = std::os::unix::net::UnixListener::bind(d.socket()).expect("bind the silent listener");
+    let started = Instant::now();
+    let out = run(d.daemon_command(), DEADLINE);
+    let took = started.elapsed();
+    let stderr = out.clone().fails();
+    assert!(stderr.contains(&format!("pid {}", std::process::id())), "{out}");
+    assert!(stderr.contains("did not answer"), "{out}");
+    assert!(took >= Duration::from_secs(4) && took < Duration::from_secs(15), "gave up after {took:?}");
+    let meta = std::fs::symlink_metadata(d.socket()).expect("the socket file is left alone");
+    assert!(std::os::unix::fs::FileTypeExt::is_socket(&meta.file_type()));
+    drop((silent, holder));
+}
