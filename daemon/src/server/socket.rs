@@ -26,6 +26,10 @@ use tokio::net::UnixListener;
 const HOLDER_PATIENCE: Duration = Duration::from_secs(5);
 /// How long one hello to the holder may take.
 const HELLO_LIMIT: Duration = Duration::from_secs(1);
+/// How long a daemon that got the lock lets a live server on the socket
+/// answer: a daemon from before the lifetime lock (it held the lock only
+/// while binding) may still serve it during an upgrade.
+const UNLOCKED_HELLO_LIMIT: Duration = Duration::from_secs(1);
 /// The pause between two looks at the lock.
 const RETRY_PAUSE: Duration = Duration::from_millis(50);
 
@@ -127,6 +131,9 @@ pub async fn bind(path: &Path) -> Result<Claimed, BindError> {
                 if let Err(e) = lock.record_pid() {
                     tracing::warn!("cannot write our pid into {}: {e}", daemon_lock::lock_path(path).display());
                 }
+                if let Some(pid) = unlocked_daemon(path).await {
+                    return Err(BindError::AlreadyRunning { pid, socket: path.to_owned() });
+                }
                 let (listener, file) = bind_owned(path)?;
                 return Ok((lock, listener, file));
             }
@@ -159,6 +166,20 @@ pub async fn bind(path: &Path) -> Result<Claimed, BindError> {
     }
 }
 
+/// The pid of a daemon that serves `path` without holding its lock (one
+/// started before the lifetime lock existed), if one answers at once.
+/// Anything else (refused, reset, silent) is no daemon: the free lock
+/// already proves it.
+async fn unlocked_daemon(path: &Path) -> Option<u32> {
+    if !std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket()) {
+        return None;
+    }
+    match tokio::time::timeout(UNLOCKED_HELLO_LIMIT, Client::connect(path)).await {
+        Ok(Ok(client)) => Some(client.daemon.pid),
+        _ => None,
+    }
+}
+
 /// Binds with the lock held: a socket file at the path is stale by proof
 /// (no live daemon holds the lock) and is removed; anything else there
 /// is not ours to remove.
@@ -178,4 +199,32 @@ fn bind_owned(path: &Path) -> Result<(UnixListener, SocketFile), BindError> {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(io)?;
     let ino = std::fs::metadata(path).map_err(io)?.ino();
     Ok((listener, SocketFile { path: path.to_owned(), ino }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_socket_whose_listener_nobody_serves_is_replaced_when_the_lock_is_free() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s");
+        let orphan = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let (lock, _listener, file) = bind(&path).await.expect("the socket is stale by proof");
+        assert!(daemon_lock::is_held(&path).unwrap(), "the lock is held while the daemon lives");
+        assert_ne!(file.ino, 0);
+        assert_eq!(daemon_lock::holder_pid(&path), Some(std::process::id()));
+        drop((lock, orphan));
+        assert!(!daemon_lock::is_held(&path).unwrap(), "released with the lock");
+    }
+
+    #[tokio::test]
+    async fn a_file_that_is_not_a_socket_is_refused_and_the_lock_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s");
+        std::fs::write(&path, "data").unwrap();
+        assert!(matches!(bind(&path).await, Err(BindError::NotASocket(_))));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "data");
+        assert!(!daemon_lock::is_held(&path).unwrap());
+    }
 }
