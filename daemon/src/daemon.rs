@@ -209,7 +209,11 @@ fn inherited_lock(fd: Option<i32>, socket: &Path) -> Option<DaemonLock> {
             Some(lock)
         }
         Ok(None) => {
-            tracing::error!("the lock {} is held by another process (pid {:?})", path.display(), daemon_lock::holder_pid(socket));
+            tracing::error!(
+                "the lock {} is held by another process (pid {:?})",
+                path.display(),
+                daemon_lock::holder_pid(socket)
+            );
             None
         }
         Err(e) => {

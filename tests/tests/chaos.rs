@@ -99,7 +99,7 @@ fn tell_command(socket: &Path, tab: &Path, group: &str, level: &str) -> Command 
 /// One client: tells random levels to random groups until `stop`. Tells to
 /// one group are serialised (its mutex), so "the last OK" is well defined.
 fn client(id: usize, socket: PathBuf, tab: PathBuf, told: Arc<Vec<Mutex<Told>>>, stop: Arc<AtomicBool>) -> usize {
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (id as u64 + 1) * 0x1000_0001);
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ ((id as u64 + 1) * 0x1000_0001));
     let mut oks = 0;
     while !stop.load(Ordering::Relaxed) {
         let g = rng.next(GROUPS);
@@ -123,7 +123,7 @@ fn entry_processes(socket: &Path) -> BTreeMap<String, Vec<i32>> {
     let mut found: BTreeMap<String, Vec<i32>> = BTreeMap::new();
     for s in procfs::all().into_iter().filter(|s| s.state != 'Z') {
         let env = procfs::environ(s.pid);
-        if !env.iter().any(|v| *v == mark) {
+        if !env.contains(&mark) {
             continue;
         }
         if let Some(tag) = env.iter().find_map(|v| v.strip_prefix("ISINIT_TAG=")) {
@@ -166,7 +166,8 @@ fn sampler(socket: PathBuf, stop: Arc<AtomicBool>) -> Vec<String> {
         for (tag, pids) in entry_processes(&socket) {
             // Re-read: a process that ended between the listing and now is
             // not a second one.
-            let live: Vec<i32> = pids.into_iter().filter(|p| procfs::stat(*p).is_some_and(|s| s.state != 'Z')).collect();
+            let live: Vec<i32> =
+                pids.into_iter().filter(|p| procfs::stat(*p).is_some_and(|s| s.state != 'Z')).collect();
             if live.len() > 1 {
                 twice.push(format!("{tag}: {live:?}"));
             }
@@ -178,8 +179,9 @@ fn sampler(socket: PathBuf, stop: Arc<AtomicBool>) -> Vec<String> {
 
 #[test]
 fn kill_9_restart_reexec_and_child_kills_under_a_tell_storm() {
-    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1)
-        | 1;
+    let seed =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1)
+            | 1;
     println!("chaos seed {seed:#x}");
     let mut d = TestDaemon::builder(&tab()).respawn_pause(0.2).term_after(0.3).kill_after(0.3).start();
     let socket = d.socket();

@@ -15,10 +15,10 @@
 
 use super::Runtime;
 use super::handover::{self, ENV_HANDOVER, Handover, set_cloexec};
-use isinit_shared::daemon_lock::ENV_LOCK_FD;
 use super::signals;
 use crate::server::STREAM_SLOTS;
 use crate::supervisor::Now;
+use isinit_shared::daemon_lock::ENV_LOCK_FD;
 use std::ffi::{CString, OsString};
 use std::io::{Read, Seek, SeekFrom};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
