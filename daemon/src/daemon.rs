@@ -188,14 +188,17 @@ fn inherited_lock(fd: Option<i32>, socket: &Path) -> Option<DaemonLock> {
     use std::os::unix::fs::MetadataExt;
     let path = daemon_lock::lock_path(socket);
     if let Some(fd) = fd.filter(|fd| *fd > 2) {
-        // SAFETY: the descriptor was passed through execve for us alone.
-        let file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
-        let same = match (file.metadata(), std::fs::metadata(&path)) {
-            (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
-            _ => false,
-        };
+        // Looked at before it is owned: a number that is not the lock is
+        // left alone (not closed).
+        // SAFETY: fstat on a plain number writes only into `st`; a number
+        // that is not open gives EBADF.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        let open = unsafe { libc::fstat(fd, &mut st) } == 0;
+        let same = open && std::fs::metadata(&path).is_ok_and(|m| (st.st_dev, st.st_ino) == (m.dev(), m.ino()));
         if same {
-            let lock = DaemonLock::inherited(OwnedFd::from(file));
+            // SAFETY: the descriptor is the lock file, passed through
+            // execve for us alone.
+            let lock = DaemonLock::inherited(unsafe { OwnedFd::from_raw_fd(fd) });
             if let Err(e) = lock.set_inherit(false) {
                 tracing::warn!("cannot make the inherited lock {} close-on-exec: {e}", path.display());
             }
