@@ -32,7 +32,7 @@ const GROUPS: usize = 3;
 /// Clients storming `tell`.
 const CLIENTS: usize = 10;
 /// Driver rounds (a kill -9 and restart, a reexec, or a child killed).
-const ROUNDS: usize = 150;
+const ROUNDS: usize = 120;
 /// How often the sampler looks for an entry running twice.
 const SAMPLE_EVERY: Duration = Duration::from_millis(25);
 
