@@ -19,8 +19,13 @@
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+
+/// Environment variable through which `reexec` tells the new image the
+/// descriptor number of the inherited lock (removed again at once, so
+/// that no child sees it).
+pub const ENV_LOCK_FD: &str = "ISINIT_LOCK_FD";
 
 /// The lock file of the daemon on `socket`: `SOCKET.lock`.
 pub fn lock_path(socket: &Path) -> PathBuf {
@@ -64,6 +69,14 @@ impl DaemonLock {
     /// (the lock belongs to the open file, so it is still held).
     pub fn inherited(fd: OwnedFd) -> DaemonLock {
         DaemonLock { file: File::from(fd) }
+    }
+
+    /// Writes this process's pid into the lock file, for a daemon that
+    /// finds the lock held and its holder silent to name it ([`holder_pid`]).
+    pub fn record_pid(&self) -> io::Result<()> {
+        let text = format!("{}\n", std::process::id());
+        self.file.set_len(0)?;
+        self.file.write_all_at(text.as_bytes(), 0)
     }
 
     /// Marks the descriptor to be kept (`inherit`) or closed across
@@ -111,6 +124,12 @@ pub fn is_held(socket: &Path) -> io::Result<bool> {
     }
 }
 
+/// The pid the holder of the lock of `socket` wrote into it, if any (a
+/// daemon writes its pid when it takes the lock; `reexec` keeps the pid).
+pub fn holder_pid(socket: &Path) -> Option<u32> {
+    std::fs::read_to_string(lock_path(socket)).ok()?.trim().parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,6 +144,16 @@ mod tests {
         assert!(is_held(&socket).unwrap());
         drop(first);
         assert!(DaemonLock::try_acquire(&socket).unwrap().is_some(), "not released");
+    }
+
+    #[test]
+    fn the_holder_names_itself_in_the_lock_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("s");
+        std::fs::write(lock_path(&socket), "123456789 left by a longer pid\n").unwrap();
+        let lock = DaemonLock::try_acquire(&socket).unwrap().expect("free");
+        lock.record_pid().unwrap();
+        assert_eq!(holder_pid(&socket), Some(std::process::id()));
     }
 
     #[test]

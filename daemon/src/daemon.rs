@@ -1,19 +1,20 @@
-//! `isinit daemon`: resolve settings, take the socket (or inherit it from
-//! the image `reexec` replaced), carry on from a previous daemon, and run
-//! the runtime and the server until shutdown.
+//! `isinit daemon`: resolve settings, take the socket and its lifetime
+//! lock (or inherit both from the image `reexec` replaced), carry on from
+//! a previous daemon, and run the runtime and the server until shutdown.
 
-use crate::{DaemonOptions, Failure};
 use crate::runtime::handover::{self, ENV_HANDOVER, HandedSettings, Handover};
 use crate::runtime::output::{Capture, OutputHub};
 use crate::runtime::signals::Signals;
 use crate::runtime::usage::UsageSampler;
 use crate::runtime::{ReexecKit, Runtime, Settings, leftovers, reap};
 use crate::server::{self, Context, STREAM_SLOTS, SocketFile};
+use crate::{DaemonOptions, Failure};
+use isinit_client::daemon_lock::{self, DaemonLock, ENV_LOCK_FD};
 use isinit_core::Timing;
 use isinit_shared::config::{ConfigErrors, Directives, Inittab};
 use isinit_shared::settings::{self as s, resolve};
 use std::io::IsTerminal;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +29,7 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(2);
 /// Runs the daemon in the foreground until it is shut down.
 pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: DaemonOptions) -> Result<(), Failure> {
     let handed = take_handover_fd();
+    let handed_lock = take_env_fd(ENV_LOCK_FD);
     // Handlers first (defect 3f): a signal while leftovers are stopped, or
     // one that arrived during a reexec (blocked until now), is handled.
     let signals = Signals::install().map_err(|e| Failure::new(format!("cannot install signal handlers: {e}")))?;
@@ -59,7 +61,7 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
         tracing::warn!("cannot become child subreaper ({e}); orphans of children will escape to init");
     }
     let started = match handover {
-        Some(h) => match carry_on(h, handed_settings, &config_path, &on_disk, socket_flag, &args) {
+        Some(h) => match carry_on(h, handed_settings, handed_lock, &config_path, &on_disk, socket_flag, &args) {
             Ok(started) => Ok(started),
             Err(why) => {
                 tracing::error!("{why}; carrying on from the state file instead");
@@ -75,7 +77,7 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
             fresh_start(&config_path, on_disk, socket_flag, &args).await
         }
     }?;
-    let Started { listener, socket_file, runtime, reply, positions, settings } = started;
+    let Started { listener, socket_file, runtime, reply, positions, settings, lock } = started;
     if let Err(e) = std::fs::create_dir_all(&settings.logdir) {
         let why = format!("cannot create log directory {}: {e}", settings.logdir.display());
         if reply.is_none() {
@@ -106,8 +108,9 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
     let (exiting_tx, exiting) = watch::channel(false);
     let (ending_tx, ending) = watch::channel(false);
     let streams = Arc::new(Semaphore::new(STREAM_SLOTS));
-    let kit = ReexecKit::capture(listener.as_raw_fd(), ending_tx, streams.clone(), log, commands.clone())
+    let mut kit = ReexecKit::capture(listener.as_raw_fd(), ending_tx, streams.clone(), log, commands.clone())
         .map_err(|e| Failure::new(format!("cannot find the daemon's own binary: {e}")))?;
+    kit.lock_fd = lock.as_ref().map(|l| l.as_fd().as_raw_fd());
     let runtime = runtime.with_reexec(kit, output.clone());
     let ctx = Context {
         commands,
@@ -129,6 +132,7 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
     let result = runtime.run(rx, signals).await;
     serve.abort();
     socket_file.remove();
+    drop(lock);
     exiting_tx.send_replace(true);
     slots.drain(DRAIN_LIMIT).await;
     tracing::info!("every process stopped; exiting");
@@ -162,11 +166,64 @@ fn find_cgroup_root(flag: Option<&Path>, directive: Option<&Path>, socket: &Path
 /// The memfd number `reexec` left in the environment, removed from it so
 /// that no child inherits the variable.
 fn take_handover_fd() -> Option<i32> {
-    let fd = std::env::var(ENV_HANDOVER).ok()?.parse().ok();
+    take_env_fd(ENV_HANDOVER)
+}
+
+/// A descriptor number `reexec` left in the environment variable `name`,
+/// removed from it so that no child inherits the variable.
+fn take_env_fd(name: &str) -> Option<i32> {
+    let fd = std::env::var(name).ok()?.parse().ok();
     // SAFETY: no other thread exists yet that could read the environment
     // (the runtime is single-threaded and has spawned nothing).
-    unsafe { std::env::remove_var(ENV_HANDOVER) };
+    unsafe { std::env::remove_var(name) };
     fd
+}
+
+/// The lifetime lock in an image started by `reexec`: the descriptor the
+/// old image passed (made close-on-exec again at once, so no child gets
+/// it), if it really is the lock file of our socket. An old image that
+/// held no lock passed none: then the lock is taken now, as it is free
+/// (no other daemon can hold it while this one serves the socket).
+fn inherited_lock(fd: Option<i32>, socket: &Path) -> Option<DaemonLock> {
+    use std::os::unix::fs::MetadataExt;
+    let path = daemon_lock::lock_path(socket);
+    if let Some(fd) = fd.filter(|fd| *fd > 2) {
+        // Looked at before it is owned: a number that is not the lock is
+        // left alone (not closed).
+        // SAFETY: fstat on a plain number writes only into `st`; a number
+        // that is not open gives EBADF.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        let open = unsafe { libc::fstat(fd, &mut st) } == 0;
+        let same = open && std::fs::metadata(&path).is_ok_and(|m| (st.st_dev, st.st_ino) == (m.dev(), m.ino()));
+        if same {
+            // SAFETY: the descriptor is the lock file, passed through
+            // execve for us alone.
+            let lock = DaemonLock::inherited(unsafe { OwnedFd::from_raw_fd(fd) });
+            if let Err(e) = lock.set_inherit(false) {
+                tracing::warn!("cannot make the inherited lock {} close-on-exec: {e}", path.display());
+            }
+            return Some(lock);
+        }
+        tracing::warn!("descriptor {fd} handed over is not the lock {}; ignoring it", path.display());
+    }
+    match DaemonLock::try_acquire(socket) {
+        Ok(Some(lock)) => {
+            let _ = lock.record_pid();
+            Some(lock)
+        }
+        Ok(None) => {
+            tracing::error!(
+                "the lock {} is held by another process (pid {:?})",
+                path.display(),
+                daemon_lock::holder_pid(socket)
+            );
+            None
+        }
+        Err(e) => {
+            tracing::error!("cannot take the lock {}: {e}", path.display());
+            None
+        }
+    }
 }
 
 /// What the start-up hands to the serving part of [`run`].
@@ -179,6 +236,11 @@ struct Started {
     reply: Option<(OwnedFd, Vec<String>)>,
     positions: Vec<(String, u64)>,
     settings: Settings,
+    /// The lock on SOCKET.lock, held from here until the socket file is
+    /// removed at exit: while it is held, no other daemon touches the
+    /// socket. `None` only when a new image could neither inherit nor
+    /// take it (logged).
+    lock: Option<DaemonLock>,
 }
 
 /// The settings from flags, environment and the file's directives, as a
@@ -218,7 +280,8 @@ async fn fresh_start(
     let d = &config.directives;
     let mut settings = resolve_settings(config_path, socket_flag, args, d);
     settings.cgroup = find_cgroup_root(args.cgroup.as_deref(), d.cgroup.as_deref(), &settings.socket);
-    let (listener, socket_file) = server::bind(&settings.socket).await.map_err(|e| Failure::new(e.to_string()))?;
+    let (lock, listener, socket_file) =
+        server::bind(&settings.socket).await.map_err(|e| Failure::new(e.to_string()))?;
     tracing::info!(
         "isinit {} pid {}: {} groups from {} (sha256 {}), socket {}",
         env!("CARGO_PKG_VERSION"),
@@ -234,7 +297,7 @@ async fn fresh_start(
     let strays = runtime.restore(found);
     runtime.apply_limits();
     stop_leftovers(&settings, strays).await;
-    Ok(Started { listener, socket_file, runtime, reply: None, positions: Vec::new(), settings })
+    Ok(Started { listener, socket_file, runtime, reply: None, positions: Vec::new(), settings, lock: Some(lock) })
 }
 
 /// The new image of a `reexec`: the inherited listener, the state and the
@@ -245,6 +308,7 @@ async fn fresh_start(
 fn carry_on(
     mut h: Handover,
     handed: Option<HandedSettings>,
+    handed_lock: Option<i32>,
     config_path: &Path,
     on_disk: &Result<Inittab, ConfigErrors>,
     socket_flag: Option<&Path>,
@@ -285,13 +349,14 @@ fn carry_on(
     std_listener.set_nonblocking(true).map_err(fail)?;
     let listener = UnixListener::from_std(std_listener).map_err(fail)?;
     let socket_file = SocketFile::existing(&settings.socket);
+    let lock = inherited_lock(handed_lock, &settings.socket);
     let positions = std::mem::take(&mut h.output);
     let (mut runtime, reply) = Runtime::from_handover(settings.clone(), h)?;
     if !said.is_empty() {
         runtime.notice_on_takeover(said.join("\n"));
     }
     let reply = reply.map(|conn| (conn, said));
-    Ok(Started { listener, socket_file, runtime, reply, positions, settings })
+    Ok(Started { listener, socket_file, runtime, reply, positions, settings, lock })
 }
 
 /// Closes every descriptor the image inherited through `execve` (all that

@@ -23,6 +23,7 @@ use super::command::{Command, Outcome};
 use super::handover::{self, ENV_HANDOVER, HandedSettings, Handover, set_cloexec};
 use super::signals;
 use crate::server::STREAM_SLOTS;
+use isinit_client::daemon_lock::ENV_LOCK_FD;
 use isinit_core::Now;
 use isinit_shared::protocol::{ErrorKind, ErrorReply, ExitStatus};
 use nix::sys::signal::{Signal, kill};
@@ -51,6 +52,9 @@ pub struct ReexecKit {
     pub argv: Vec<OsString>,
     /// The listening socket, inherited by the new image.
     pub listener_fd: RawFd,
+    /// The lifetime lock on `SOCKET.lock`, inherited by the new image
+    /// (`ENV_LOCK_FD`); `None` if this image holds none.
+    pub lock_fd: Option<RawFd>,
     /// Set while re-executing: streams end with a reason.
     pub ending: watch::Sender<bool>,
     /// One permit per live stream, to wait until they have ended.
@@ -79,6 +83,7 @@ impl ReexecKit {
             exe: std::env::current_exe()?,
             argv: std::env::args_os().collect(),
             listener_fd,
+            lock_fd: None,
             ending,
             streams,
             log,
@@ -182,7 +187,7 @@ impl Runtime {
     /// Re-executes the daemon; returns only if that failed, with why.
     async fn reexec(&mut self, conn: OwnedFd) -> String {
         let Some(kit) = self.reexec.as_ref() else { return "re-executing is not available".into() };
-        let (exe, listener_fd) = (kit.exe.clone(), kit.listener_fd);
+        let (exe, listener_fd, lock_fd) = (kit.exe.clone(), kit.listener_fd, kit.lock_fd);
         // Offsets as of now: what the actor reads after this is read again
         // by the new image (nothing is lost; at worst a line shows twice).
         let positions = match &self.output {
@@ -202,7 +207,8 @@ impl Runtime {
             state.barrier().await;
         }
         tracing::info!("re-executing {} ({} bytes of state handed over)", exe.display(), bytes.len());
-        exec(self.reexec.as_ref().map(|k| k.argv.as_slice()).unwrap_or_default(), &exe, listener_fd, &memfd, &conn)
+        let argv = self.reexec.as_ref().map(|k| k.argv.as_slice()).unwrap_or_default();
+        exec(argv, &exe, Passed { listener: listener_fd, lock: lock_fd }, &memfd, &conn)
     }
 
     /// What the new image of a reexec found wrong at its start (an
@@ -310,14 +316,14 @@ async fn wait_check(
 
 /// The `execve` itself; returns only on failure, with why, after undoing
 /// the signal mask and close-on-exec changes.
-fn exec(argv: &[OsString], exe: &std::path::Path, listener: RawFd, memfd: &std::fs::File, conn: &OwnedFd) -> String {
+fn exec(argv: &[OsString], exe: &std::path::Path, fds: Passed, memfd: &std::fs::File, conn: &OwnedFd) -> String {
     let cstr =
         |b: &[u8]| CString::new(b).map_err(|_| "a NUL byte in the daemon's arguments or environment".to_string());
     let prepared = (|| -> Result<(CString, Vec<CString>, Vec<CString>), String> {
         let path = cstr(exe.as_os_str().as_bytes())?;
         let args = argv.iter().map(|a| cstr(a.as_bytes())).collect::<Result<Vec<_>, _>>()?;
         let mut env: Vec<CString> = std::env::vars_os()
-            .filter(|(k, _)| k != ENV_HANDOVER)
+            .filter(|(k, _)| k != ENV_HANDOVER && k != ENV_LOCK_FD)
             .filter_map(|(k, v)| {
                 let mut pair = k.as_bytes().to_vec();
                 pair.push(b'=');
@@ -326,6 +332,9 @@ fn exec(argv: &[OsString], exe: &std::path::Path, listener: RawFd, memfd: &std::
             })
             .collect();
         env.push(cstr(format!("{ENV_HANDOVER}={}", memfd.as_raw_fd()).as_bytes())?);
+        if let Some(lock) = fds.lock {
+            env.push(cstr(format!("{ENV_LOCK_FD}={lock}").as_bytes())?);
+        }
         Ok((path, args, env))
     })();
     let (path, args, env) = match prepared {
@@ -336,13 +345,17 @@ fn exec(argv: &[OsString], exe: &std::path::Path, listener: RawFd, memfd: &std::
     argp.push(std::ptr::null());
     let mut envp: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
     envp.push(std::ptr::null());
-    let listener = ListenerFd(listener);
-    let passed: [&dyn AsRawFd; 3] = [&listener, memfd, conn];
+    let listener = ListenerFd(fds.listener);
+    let lock = fds.lock.map(ListenerFd);
+    let mut passed: Vec<&dyn AsRawFd> = vec![&listener, memfd, conn];
+    // The lock is kept by the new image only: it is close-on-exec again
+    // before anything is spawned, and children close every descriptor.
+    passed.extend(lock.as_ref().map(|l| l as &dyn AsRawFd));
     if let Err(e) = signals::set_blocked(true) {
         return format!("cannot block signals: {e}");
     }
-    for fd in passed {
-        let _ = set_cloexec(fd, false);
+    for fd in &passed {
+        let _ = set_cloexec(*fd, false);
     }
     // SAFETY: path, argp and envp are NUL-terminated and outlive the call.
     unsafe { libc::execve(path.as_ptr(), argp.as_ptr(), envp.as_ptr()) };
@@ -354,7 +367,15 @@ fn exec(argv: &[OsString], exe: &std::path::Path, listener: RawFd, memfd: &std::
     format!("cannot execute {}: {e}", exe.display())
 }
 
-/// The listening socket's descriptor, borrowed from the server task.
+/// The descriptors the new image inherits besides the memfd and the
+/// requesting connection.
+struct Passed {
+    listener: RawFd,
+    lock: Option<RawFd>,
+}
+
+/// A descriptor borrowed by number (the listener of the server task, the
+/// lock held by `daemon::run`).
 struct ListenerFd(RawFd);
 
 impl AsRawFd for ListenerFd {
