@@ -188,6 +188,7 @@ impl Runtime {
         // Children that exited before the handler was installed.
         self.reap();
         self.carry_out().await;
+        readiness.track(&self.sup);
         loop {
             let deadline = self.sup.next_deadline();
             let timer = async move {
@@ -238,6 +239,7 @@ impl Runtime {
             if self.carry_out().await {
                 break;
             }
+            readiness.track(&self.sup);
             self.answer_pending();
         }
         self.remove_cgroups();
