@@ -6,7 +6,6 @@
 //! The children are `sh` + `python3` sending real datagrams, as a service
 //! linked with libsystemd would.
 
-use isinit_e2e::wait::holds_for;
 use isinit_e2e::{DEADLINE, TestDaemon, wait_until};
 use isinit_shared::protocol::{GroupState, ProcessState};
 use std::os::unix::net::UnixDatagram;
@@ -65,7 +64,7 @@ fn the_group_waits_for_ready_and_shows_the_status_text() {
     }
     let d = daemon(
         "g:db:1:notify:exec python3 {dir}/notify.py env:{dir}/db-env 'send:STATUS=warming up' \
-         wait:{dir}/go 'send:READY=1\\nSTATUS=serving 3 clients'\n\
+         wait:{dir}/more 'send:STATUS=still warming' wait:{dir}/go 'send:READY=1\\nSTATUS=serving 3 clients'\n\
          g:app:1:respawn:echo \"${NOTIFY_SOCKET-unset}\" > {dir}/app-env; exec sleep 1000\n",
         None,
     );
@@ -73,16 +72,20 @@ fn the_group_waits_for_ready_and_shows_the_status_text() {
     let db = d.wait_process("db", "db to report its status", |p| p.status_text.as_deref() == Some("warming up"));
     assert_eq!((db.state, db.ready), (ProcessState::Running, false), "{db:?}");
     assert_eq!(d.read("db-env"), format!("{}.notify", d.socket().display()), "NOTIFY_SOCKET beside the socket");
-    let waiting = holds_for(Duration::from_millis(500), || {
-        let snap = d.snapshot();
-        let app = isinit_e2e::fixtures::find(&snap, "app").map(|p| p.state);
-        let g = snap.groups.iter().find(|g| g.name == "g").map(|g| g.state);
-        app == Some(ProcessState::NotStarted) && g == Some(GroupState::Starting)
-    });
-    assert!(waiting, "app started before db was ready: {}", isinit_e2e::fixtures::summary(&d.snapshot()));
     let line = d.ok(&["status", "g"]);
     let shown = line.contains("db notify running not_ready") && line.contains("status=\"warming up\"");
     assert!(shown, "{line}");
+    // Anchor: the daemon has taken in db's second message, sent after its
+    // first and after db started, so a start of app that a message or
+    // db's start would wrongly cause has happened by now.
+    std::fs::write(d.path("more"), "").expect("more");
+    let db = d.wait_process("db", "db's second message", |p| p.status_text.as_deref() == Some("still warming"));
+    assert!(!db.ready, "{db:?}");
+    let snap = d.snapshot();
+    let app = isinit_e2e::fixtures::find(&snap, "app").map(|p| (p.state, p.started_at_ms));
+    let g = snap.groups.iter().find(|g| g.name == "g").map(|g| g.state);
+    let waiting = app == Some((ProcessState::NotStarted, None)) && g == Some(GroupState::Starting);
+    assert!(waiting, "app started before db was ready: {}", isinit_e2e::fixtures::summary(&snap));
 
     std::fs::write(d.path("go"), "").expect("go");
     d.wait_group("g", "1", GroupState::Done);
