@@ -5,7 +5,6 @@ use isinit_e2e::fixtures::find;
 use isinit_e2e::{DEADLINE, TestDaemon, procfs, wait_until};
 use isinit_shared::protocol::{Event, ExitStatus, GroupState, ProcessState, Response};
 use std::path::Path;
-use std::time::Duration;
 
 #[test]
 fn entries_start_in_file_order_and_a_wait_blocks_the_next() {
