@@ -1,6 +1,7 @@
 //! clap definitions for `isinit`.
 
 use clap::{Args, Parser, Subcommand};
+use isinit_client::transport::Dest;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -51,11 +52,12 @@ pub struct Cli {
     /// gives up [default: 10; `shutdown --wait`: 60 for the daemon to exit]
     #[arg(long, global = true, env = "ISINIT_TIMEOUT", value_name = "SECS", value_parser = positive_delay)]
     pub timeout: Option<Duration>,
-    /// Run on this host through `ssh DEST isinit bridge` (repeatable; DEST
-    /// goes to ssh verbatim). Applies to status, tell, reload, logs,
+    /// Run on this host through `ssh -- DEST isinit bridge` (repeatable;
+    /// DEST goes to ssh verbatim, and one starting with `-` is refused).
+    /// Applies to status, tell, reload, logs,
     /// shutdown, restart, retry, signal and drift.
     #[arg(short = 'H', long = "host", global = true, value_name = "DEST")]
-    pub hosts: Vec<String>,
+    pub hosts: Vec<Dest>,
     /// Also run on every host listed in FILE (one DEST a line, `#`
     /// comments) [env: ISINIT_HOSTS, when no -H is given]
     #[arg(long = "hosts", global = true, value_name = "FILE")]

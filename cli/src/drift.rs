@@ -9,7 +9,7 @@
 use super::Failure;
 use super::fleet::{err, error_lines, no_answer, out};
 use isinit_client::Client;
-use isinit_client::transport::{Endpoint, SshRoute};
+use isinit_client::transport::{Dest, Endpoint, SshRoute};
 use isinit_shared::protocol::{OnDisk, Request, Response, RunningConfig};
 use similar::TextDiff;
 use std::path::Path;
@@ -27,7 +27,7 @@ const UNASKED: u8 = 2;
 
 /// Asks every host (or, with none, the local daemon), each within
 /// `deadline`, prints the report and returns the exit status.
-pub async fn run(hosts: Vec<String>, socket: &Path, deadline: Duration) -> u8 {
+pub async fn run(hosts: Vec<Dest>, socket: &Path, deadline: Duration) -> u8 {
     let answers: Vec<(String, Result<RunningConfig, Failure>)> = if hosts.is_empty() {
         let answer = ask(Endpoint::Socket(socket.to_owned()), deadline).await;
         let name = answer.as_ref().map(|c| c.path.clone()).unwrap_or_else(|_| socket.display().to_string());
@@ -38,7 +38,7 @@ pub async fn run(hosts: Vec<String>, socket: &Path, deadline: Duration) -> u8 {
         let mut answers = Vec::with_capacity(tasks.len());
         for (host, task) in hosts.into_iter().zip(tasks) {
             let answer = task.await.unwrap_or_else(|e| Err(Failure::new(format!("host task failed: {e}"))));
-            answers.push((host, answer));
+            answers.push((host.to_string(), answer));
         }
         answers
     };

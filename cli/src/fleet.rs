@@ -8,7 +8,7 @@
 //! `DEST: `. With one host the output is exactly the local command's.
 
 use super::{ClientCmd, Failure, render};
-use isinit_client::transport::{Endpoint, SshRoute};
+use isinit_client::transport::{Dest, Endpoint, SshRoute};
 use isinit_client::{Client, ClientError};
 use isinit_shared::protocol::{Request, Response};
 use std::io::Write;
@@ -61,12 +61,14 @@ const SOME_FAILED: u8 = 1;
 /// Runs `command` on every host, each within `deadline`; prints as
 /// described in the module documentation. Returns the exit status:
 /// non-zero when any host failed.
-pub async fn run(command: ClientCmd, hosts: Vec<String>, deadline: Duration) -> u8 {
+pub async fn run(command: ClientCmd, hosts: Vec<Dest>, deadline: Duration) -> u8 {
     let cmd = match HostCmd::from_client(command) {
         Ok(cmd) => cmd,
         Err(f) => return fail(&f),
     };
     let endpoints: Vec<Endpoint> = hosts.iter().map(|h| Endpoint::Ssh(SshRoute::from_env(h))).collect();
+    // From here on a host is only a name in the output.
+    let hosts: Vec<String> = hosts.iter().map(ToString::to_string).collect();
     if let HostCmd::Logs { tag, lines, follow: true } = &cmd {
         return follow(&hosts, endpoints, tag, *lines, deadline).await;
     }

@@ -39,31 +39,144 @@ const STDERR_GRACE: Duration = Duration::from_secs(2);
 /// the console when no `-H` or `--hosts` is given.
 pub const ENV_HOSTS: &str = "ISINIT_HOSTS";
 
+/// An ssh destination that ssh can only read as a destination.
+///
+/// A host name comes from `-H`, a hosts file or `ISINIT_HOSTS`, and ends up
+/// as an argument of ssh. One that starts with `-` would be read by ssh as
+/// an option — `-oProxyCommand=…` runs any command as the caller — so the
+/// only constructor refuses it, and every route to a remote host takes a
+/// `Dest`: no caller can pass an unchecked name. (The command line also
+/// puts `--` before DEST, see [`SshRoute::argv`].)
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Dest(String);
+
+/// Why a host name is not a [`Dest`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadDest {
+    /// It starts with `-`: ssh would take it for an option.
+    #[error("invalid host '{0}': a host name cannot start with '-' (ssh would read it as an option)")]
+    Option(String),
+    /// Nothing but white space.
+    #[error("invalid host: an empty host name")]
+    Empty,
+}
+
+impl Dest {
+    /// The destination `text`, trimmed; refused when empty or when it
+    /// starts with `-`.
+    pub fn new(text: &str) -> Result<Dest, BadDest> {
+        let text = text.trim();
+        if text.is_empty() {
+            Err(BadDest::Empty)
+        } else if text.starts_with('-') {
+            Err(BadDest::Option(text.to_string()))
+        } else {
+            Ok(Dest(text.to_string()))
+        }
+    }
+
+    /// The destination as given (trimmed).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for Dest {
+    type Err = BadDest;
+
+    /// As [`Dest::new`]; lets clap refuse a bad `-H` as a usage error.
+    fn from_str(text: &str) -> Result<Dest, BadDest> {
+        Dest::new(text)
+    }
+}
+
+impl fmt::Display for Dest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::ops::Deref for Dest {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A line of a hosts file that is not a [`Dest`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {error}")]
+pub struct BadLine {
+    /// The line number, from 1.
+    pub line: usize,
+    /// What is wrong with it.
+    pub error: BadDest,
+}
+
+/// Why the hosts could not be resolved.
+#[derive(Debug, thiserror::Error)]
+pub enum HostsError {
+    /// The hosts file could not be read.
+    #[error("cannot read hosts file {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// A line of the hosts file is not a host name.
+    #[error("hosts file {}:{}: {}", path.display(), bad.line, bad.error)]
+    Bad {
+        /// The file.
+        path: PathBuf,
+        /// The line and what is wrong with it.
+        bad: BadLine,
+    },
+}
+
+impl HostsError {
+    /// Whether the operator gave a bad host (a usage error, exit code 2)
+    /// rather than a file that cannot be read.
+    pub fn is_usage(&self) -> bool {
+        matches!(self, HostsError::Bad { .. })
+    }
+}
+
 /// The DESTs of a hosts file: one a line, `#` starts a comment, blank lines
-/// skipped. Shared so that `isinit` and `isinit-tui` read the same file the
-/// same way.
-pub fn parse_hosts(text: &str) -> Vec<String> {
-    text.lines()
-        .map(|l| l.split('#').next().unwrap_or_default().trim())
-        .filter(|l| !l.is_empty())
-        .map(str::to_string)
-        .collect()
+/// skipped; the first line that is not a [`Dest`] is an error. Shared so
+/// that `isinit` and `isinit-tui` read the same file the same way.
+pub fn parse_hosts(text: &str) -> Result<Vec<Dest>, BadLine> {
+    let mut hosts = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line_text = line.split('#').next().unwrap_or_default().trim();
+        if line_text.is_empty() {
+            continue;
+        }
+        hosts.push(Dest::new(line_text).map_err(|error| BadLine { line: i + 1, error })?);
+    }
+    Ok(hosts)
 }
 
 /// `-H` values first, then the lines of `file` (or, with neither, of the
 /// file `ISINIT_HOSTS` names), duplicates dropped: a host listed twice
 /// would otherwise be told twice.
-pub fn resolve_hosts(flags: &[String], file: Option<&std::path::Path>) -> io::Result<Vec<String>> {
-    let mut hosts: Vec<String> = flags.iter().map(|h| h.trim().to_string()).filter(|h| !h.is_empty()).collect();
+pub fn resolve_hosts(flags: &[Dest], file: Option<&std::path::Path>) -> Result<Vec<Dest>, HostsError> {
+    let mut hosts: Vec<Dest> = flags.to_vec();
     let file = match (file, hosts.is_empty()) {
         (Some(file), _) => Some(file.to_owned()),
         (None, true) => std::env::var_os(ENV_HOSTS).filter(|v| !v.is_empty()).map(PathBuf::from),
         (None, false) => None,
     };
-    if let Some(file) = file {
-        let text = std::fs::read_to_string(&file)
-            .map_err(|e| io::Error::new(e.kind(), format!("cannot read hosts file {}: {e}", file.display())))?;
-        hosts.extend(parse_hosts(&text));
+    if let Some(path) = file {
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(source) => return Err(HostsError::Read { path, source }),
+        };
+        match parse_hosts(&text) {
+            Ok(more) => hosts.extend(more),
+            Err(bad) => return Err(HostsError::Bad { path, bad }),
+        }
     }
     let mut unique = Vec::with_capacity(hosts.len());
     for h in hosts {
@@ -95,8 +208,9 @@ impl fmt::Display for Endpoint {
 /// The command that reaches one remote host's daemon.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SshRoute {
-    /// Passed to ssh verbatim: an alias, `user@host`, `ssh://user@host:port`.
-    pub dest: String,
+    /// Passed to ssh verbatim, after `--`: an alias, `user@host`,
+    /// `ssh://user@host:port`.
+    pub dest: Dest,
     /// The ssh program and its options, before DEST.
     pub ssh: Vec<String>,
     /// The `isinit` binary on the remote host.
@@ -106,21 +220,24 @@ pub struct SshRoute {
 impl SshRoute {
     /// A route to `dest` with [`ENV_SSH`] and [`ENV_REMOTE_BIN`] (or their
     /// defaults).
-    pub fn from_env(dest: &str) -> SshRoute {
+    pub fn from_env(dest: &Dest) -> SshRoute {
         let var = |name: &str, default: &str| {
             std::env::var(name).ok().filter(|v| !v.trim().is_empty()).unwrap_or_else(|| default.to_string())
         };
         SshRoute {
-            dest: dest.to_string(),
+            dest: dest.clone(),
             ssh: var(ENV_SSH, DEFAULT_SSH).split_whitespace().map(str::to_string).collect(),
             remote_bin: var(ENV_REMOTE_BIN, DEFAULT_REMOTE_BIN),
         }
     }
 
-    /// The whole command line: `SSH… DEST REMOTE_BIN bridge`.
+    /// The whole command line: `SSH… -- DEST REMOTE_BIN bridge`. The `--`
+    /// ends ssh's options, so DEST is a destination whatever it looks like
+    /// (a second guard besides [`Dest::new`]).
     pub fn argv(&self) -> Vec<String> {
         let mut argv = self.ssh.clone();
-        argv.push(self.dest.clone());
+        argv.push("--".to_string());
+        argv.push(self.dest.to_string());
         argv.push(self.remote_bin.clone());
         argv.push("bridge".to_string());
         argv
@@ -250,5 +367,58 @@ impl AsyncWrite for Stream {
             Inner::Unix(s) => Pin::new(s).poll_shutdown(cx),
             Inner::Command(r) => Pin::new(&mut r.stdin).poll_shutdown(cx),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INJECTION: &str = r#"-oProxyCommand=sh -c "id > /tmp/pwned""#;
+
+    #[test]
+    fn a_host_starting_with_a_dash_is_refused() {
+        assert_eq!(Dest::new(INJECTION), Err(BadDest::Option(INJECTION.to_string())));
+        assert_eq!(Dest::new("  -v"), Err(BadDest::Option("-v".to_string())));
+        assert_eq!(Dest::new(" "), Err(BadDest::Empty));
+        let message = BadDest::Option(INJECTION.to_string()).to_string();
+        assert!(message.contains("ProxyCommand") && message.contains("'-'"), "{message}");
+    }
+
+    #[test]
+    fn ordinary_destinations_are_kept_verbatim() {
+        for ok in ["web1", "ops@db-1", "ssh://ops@db1:2222", "10.0.0.1", "h-1"] {
+            assert_eq!(Dest::new(ok).map(|d| d.to_string()), Ok(ok.to_string()));
+        }
+        assert_eq!(Dest::new("  web2 ").map(|d| d.to_string()), Ok("web2".to_string()));
+    }
+
+    #[test]
+    fn a_hosts_file_line_starting_with_a_dash_is_refused_with_its_line() {
+        let text = format!("web1\n# a comment\n{INJECTION}\nweb2\n");
+        let bad = parse_hosts(&text).unwrap_err();
+        assert_eq!(bad, BadLine { line: 3, error: BadDest::Option(INJECTION.to_string()) });
+        assert_eq!(parse_hosts("a\n\n b # c\n").unwrap(), [Dest::new("a").unwrap(), Dest::new("b").unwrap()]);
+    }
+
+    #[test]
+    fn resolving_a_hosts_file_with_an_option_is_a_usage_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("hosts");
+        std::fs::write(&file, format!("web1\n{INJECTION}\n")).unwrap();
+        let err = resolve_hosts(&[], Some(&file)).unwrap_err();
+        assert!(err.is_usage());
+        let message = err.to_string();
+        assert!(message.contains(&format!("{}:2", file.display())) && message.contains(INJECTION), "{message}");
+    }
+
+    #[test]
+    fn double_dash_separates_ssh_options_from_dest() {
+        let route = SshRoute {
+            dest: Dest::new("web1").unwrap(),
+            ssh: vec!["ssh".into(), "-o".into(), "BatchMode=yes".into()],
+            remote_bin: "isinit".into(),
+        };
+        assert_eq!(route.argv(), ["ssh", "-o", "BatchMode=yes", "--", "web1", "isinit", "bridge"]);
     }
 }

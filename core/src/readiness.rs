@@ -98,6 +98,14 @@ pub struct Accepted {
 }
 
 impl Supervisor {
+    /// The leader pids of running `notify` processes: the process groups
+    /// whose datagrams [`Supervisor::notified`] may accept, so the
+    /// readiness socket's reader can drop everyone else's before they
+    /// reach the runtime.
+    pub fn notify_leaders(&self) -> impl Iterator<Item = i32> + '_ {
+        self.procs.values().filter(|p| p.entry.mode == Mode::Notify && p.phase == Phase::Running).filter_map(|p| p.pid)
+    }
+
     /// A datagram from a child (SPEC §11). It counts only when its sender
     /// is in the process group of a running `notify` process — the group
     /// of the current leader, not one an earlier run left behind. The first

@@ -53,7 +53,7 @@ fn run() -> libc::c_int {
             set_sigpipe(libc::SIG_DFL);
             let hosts = match cli::hosts::resolve(&cli.hosts, cli.hosts_file.as_deref()) {
                 Ok(hosts) => hosts,
-                Err(failure) => return report(Err(failure)),
+                Err(refused) => return cli::hosts::refuse(&refused),
             };
             let (config, socket, timeout) = (cli.config, cli.socket, cli.timeout);
             if !hosts.is_empty() {
@@ -82,7 +82,7 @@ fn run() -> libc::c_int {
             set_sigpipe(libc::SIG_IGN);
             let hosts = match cli::hosts::resolve(&cli.hosts, cli.hosts_file.as_deref()) {
                 Ok(hosts) => hosts,
-                Err(failure) => return report(Err(failure)),
+                Err(refused) => return cli::hosts::refuse(&refused),
             };
             let socket = isinit_shared::settings::client_socket(cli.socket.as_deref(), cli.config.as_deref());
             let deadline = cli.timeout.unwrap_or(cli::fleet::HOST_DEADLINE);

@@ -2,11 +2,13 @@
 //! three daemons, each reachable only through its own sshd on its own
 //! loopback address (see `isinit_e2e::ssh`).
 
-use isinit_e2e::fixtures::Background;
+use isinit_e2e::fixtures::{Background, isinit, isinit_tui, run};
 use isinit_e2e::ssh::{Cluster, ensure_user, unavailable};
 use isinit_e2e::{DEADLINE, TestDaemon, wait_for};
 use isinit_shared::protocol::GroupState;
 use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::process::Stdio;
 
 const TAB: &str = "web:srv:1:respawn:echo up; exec sleep 1000\nmail:mta:run:respawn:exec sleep 1000\n";
 const OTHER_TAB: &str = "web:srv:1:respawn:echo up; exec sleep 1000 --fast\nmail:mta:run:respawn:exec sleep 1000\n";
@@ -214,4 +216,62 @@ fn bench_status_three_hosts_vs_one() {
     let ratio = three.as_secs_f64() / one.as_secs_f64();
     println!("status over ssh, median of {RUNS}: 1 host {one:?}, 3 hosts {three:?}, ratio {ratio:.2}");
     assert!(ratio <= 1.5, "three hosts took {ratio:.2}x one host's time: not parallel?");
+}
+
+/// Why the injection test cannot run here, if it cannot: it needs the real
+/// ssh client (which is what would run the injected command), not sshd.
+fn no_ssh_client() -> Option<String> {
+    let probe = std::process::Command::new("ssh").arg("-V").stdout(Stdio::null()).stderr(Stdio::null()).status();
+    probe.is_err().then(|| "ssh not found (install openssh-client)".to_string())
+}
+
+/// A host name is never an ssh option: the reproduction of issue 16 —
+/// `isinit -H '-oProxyCommand=sh -c "id > FILE"' status`, which ran the
+/// command as the caller — and the same name from a hosts file,
+/// `ISINIT_HOSTS`, `drift` and `isinit-tui`, is refused as a usage error
+/// (exit code 2, naming the host) before any ssh starts, with the real ssh
+/// client as `ISINIT_SSH` would run it.
+#[test]
+fn a_host_starting_with_a_dash_is_refused_not_run_by_ssh() {
+    if let Some(why) = no_ssh_client() {
+        eprintln!("note: skipping the ssh injection test: {why}");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let pwned = dir.path().join("pwned");
+    let injected = format!(r#"-oProxyCommand=sh -c "id > {}""#, pwned.display());
+    let hosts_file = dir.path().join("hosts");
+    std::fs::write(&hosts_file, format!("web1\n{injected}\n")).expect("hosts file");
+    let file = hosts_file.display().to_string();
+    let flag = format!("--host={injected}");
+    let attached = format!("-H{injected}");
+    let cases: [(PathBuf, Vec<&str>, Option<&str>); 8] = [
+        (isinit(), vec![&flag, "status"], None),
+        (isinit(), vec![&attached, "status"], None),
+        (isinit(), vec!["--hosts", &file, "status"], None),
+        (isinit(), vec!["status"], Some(&file)),
+        (isinit(), vec!["drift", &flag], None),
+        (isinit(), vec!["drift", "--hosts", &file], None),
+        (isinit_tui(), vec![&flag], None),
+        (isinit_tui(), vec!["--hosts", &file], None),
+    ];
+    for (binary, args, env_hosts) in cases {
+        let mut cmd = std::process::Command::new(&binary);
+        cmd.args(&args)
+            .env_remove("ISINIT_SSH")
+            .env_remove("ISINIT_HOSTS")
+            .env("ISINIT_SOCKET", dir.path().join("no.s"))
+            .env("HOME", dir.path());
+        if let Some(file) = env_hosts {
+            cmd.env("ISINIT_HOSTS", file);
+        }
+        let out = run(cmd, DEADLINE);
+        assert!(!pwned.exists(), "the host name ran a command through ssh:\n{out}");
+        assert_eq!(out.code(), Some(2), "a bad host is a usage error:\n{out}");
+        assert!(out.stderr.contains(&injected), "the message names the bad host:\n{out}");
+        assert!(out.stderr.contains("cannot start with '-'"), "the message says why:\n{out}");
+        if env_hosts.is_some() || args.contains(&"--hosts") {
+            assert!(out.stderr.contains(&format!("{file}:2")), "the message names the line:\n{out}");
+        }
+    }
 }

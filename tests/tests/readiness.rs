@@ -6,10 +6,13 @@
 //! The children are `sh` + `python3` sending real datagrams, as a service
 //! linked with libsystemd would.
 
-use isinit_e2e::wait::holds_for;
 use isinit_e2e::{DEADLINE, TestDaemon, wait_until};
 use isinit_shared::protocol::{GroupState, ProcessState};
-use std::time::Duration;
+use std::os::unix::net::UnixDatagram;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 /// A child that speaks sd_notify. Steps, in order: `send:TEXT` (`\n` for a
 /// newline) to `$NOTIFY_SOCKET` or to the address set by `to:ADDR`,
@@ -61,7 +64,7 @@ fn the_group_waits_for_ready_and_shows_the_status_text() {
     }
     let d = daemon(
         "g:db:1:notify:exec python3 {dir}/notify.py env:{dir}/db-env 'send:STATUS=warming up' \
-         wait:{dir}/go 'send:READY=1\\nSTATUS=serving 3 clients'\n\
+         wait:{dir}/more 'send:STATUS=still warming' wait:{dir}/go 'send:READY=1\\nSTATUS=serving 3 clients'\n\
          g:app:1:respawn:echo \"${NOTIFY_SOCKET-unset}\" > {dir}/app-env; exec sleep 1000\n",
         None,
     );
@@ -69,16 +72,20 @@ fn the_group_waits_for_ready_and_shows_the_status_text() {
     let db = d.wait_process("db", "db to report its status", |p| p.status_text.as_deref() == Some("warming up"));
     assert_eq!((db.state, db.ready), (ProcessState::Running, false), "{db:?}");
     assert_eq!(d.read("db-env"), format!("{}.notify", d.socket().display()), "NOTIFY_SOCKET beside the socket");
-    let waiting = holds_for(Duration::from_millis(500), || {
-        let snap = d.snapshot();
-        let app = isinit_e2e::fixtures::find(&snap, "app").map(|p| p.state);
-        let g = snap.groups.iter().find(|g| g.name == "g").map(|g| g.state);
-        app == Some(ProcessState::NotStarted) && g == Some(GroupState::Starting)
-    });
-    assert!(waiting, "app started before db was ready: {}", isinit_e2e::fixtures::summary(&d.snapshot()));
     let line = d.ok(&["status", "g"]);
     let shown = line.contains("db notify running not_ready") && line.contains("status=\"warming up\"");
     assert!(shown, "{line}");
+    // Anchor: the daemon has taken in db's second message, sent after its
+    // first and after db started, so a start of app that a message or
+    // db's start would wrongly cause has happened by now.
+    std::fs::write(d.path("more"), "").expect("more");
+    let db = d.wait_process("db", "db's second message", |p| p.status_text.as_deref() == Some("still warming"));
+    assert!(!db.ready, "{db:?}");
+    let snap = d.snapshot();
+    let app = isinit_e2e::fixtures::find(&snap, "app").map(|p| (p.state, p.started_at_ms));
+    let g = snap.groups.iter().find(|g| g.name == "g").map(|g| g.state);
+    let waiting = app == Some((ProcessState::NotStarted, None)) && g == Some(GroupState::Starting);
+    assert!(waiting, "app started before db was ready: {}", isinit_e2e::fixtures::summary(&snap));
 
     std::fs::write(d.path("go"), "").expect("go");
     d.wait_group("g", "1", GroupState::Done);
@@ -174,4 +181,118 @@ fn the_ready_timeout_is_bounded() {
         assert!(!out.status.success(), "--ready-timeout {bad} accepted");
         assert!(out.stderr.contains("--ready-timeout"), "{out}");
     }
+}
+
+/// CPU time (user + system) of thread `tid` of `pid`, in clock ticks.
+fn thread_cpu_ticks(pid: i32, tid: i32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")).expect("thread stat");
+    let fields: Vec<&str> = stat[stat.rfind(')').expect("comm") + 2..].split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of stat(5); 11 and 12 after the state.
+    fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime")
+}
+
+fn rss_kib(pid: i32) -> u64 {
+    let rss = isinit_e2e::procfs::status_field(pid, "VmRSS").expect("VmRSS");
+    rss.split_whitespace().next().and_then(|n| n.parse().ok()).expect("VmRSS in kB")
+}
+
+/// Sends datagrams to `target` from this (the test) process as fast as it
+/// can until dropped; a local user who is no child of the daemon.
+struct Flood {
+    stop: Arc<AtomicBool>,
+    sent: Arc<AtomicU64>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Flood {
+    fn start(target: PathBuf, message: String) -> Flood {
+        let (stop, sent) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)));
+        let (s, n) = (stop.clone(), sent.clone());
+        let thread = std::thread::spawn(move || {
+            let socket = UnixDatagram::unbound().expect("socket");
+            socket.set_nonblocking(true).expect("nonblocking");
+            while !s.load(Ordering::Relaxed) {
+                if socket.send_to(message.as_bytes(), &target).is_ok() {
+                    n.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    std::thread::yield_now(); // the queue is full
+                }
+            }
+        });
+        Flood { stop, sent, thread: Some(thread) }
+    }
+}
+
+impl Drop for Flood {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Issue 16: the readiness socket is mode 0666. A flood from a process that
+/// is not the daemon's child (this test), forging `READY=1` with the
+/// waiting entry's `MAINPID`, never makes it ready, costs the runtime's
+/// thread next to nothing (the reader drops it on its own thread), and
+/// delays neither a tell's reply nor the real child's `READY=1`.
+#[test]
+fn a_flood_from_a_stranger_never_counts_and_does_not_reach_the_runtime() {
+    if skip_without_python() {
+        return;
+    }
+    let d = daemon(
+        "g:db:1:notify:exec python3 {dir}/notify.py 'send:STATUS=waiting for go' wait:{dir}/go \
+         'send:READY=1\\nSTATUS=serving'\n\
+         h:other:1:respawn:exec sleep 1000\n",
+        None,
+    );
+    d.tell("g", "1");
+    let db = d.wait_process("db", "db to say it waits", |p| p.status_text.is_some());
+    let db_pid = db.pid.expect("db runs");
+    let forged = format!("READY=1\nMAINPID={db_pid}\nSTATUS=forged");
+    let (daemon_pid, rss_before) = (d.pid(), rss_kib(d.pid()));
+    let cpu_before = thread_cpu_ticks(daemon_pid, daemon_pid);
+    let started = Instant::now();
+    let flood = Flood::start(d.path("init.s.notify"), forged);
+
+    // Anchor: the daemon has judged our datagrams (it logs the first ones).
+    let refused = format!("notify message from pid {} ignored", std::process::id());
+    wait_until(DEADLINE, "the daemon to refuse the flood", || d.daemon_stderr().contains(&refused));
+    wait_until(DEADLINE, "a sizeable flood", || flood.sent.load(Ordering::Relaxed) >= 20_000);
+    let db = d.process("db");
+    assert!(!db.ready && db.status_text.as_deref() == Some("waiting for go"), "the forgery counted: {db:?}");
+
+    // A tell is answered, and the real child's READY=1 counts, mid-flood.
+    let asked = Instant::now();
+    d.tell("h", "1");
+    let tell_took = asked.elapsed();
+    std::fs::write(d.path("go"), "").expect("go");
+    d.wait_group("g", "1", GroupState::Done);
+    let db = d.wait_process("db", "db ready", |p| p.ready);
+    assert_eq!(db.status_text.as_deref(), Some("serving"));
+    d.wait_running("other");
+    // Keep flooding a while longer, so the CPU figure covers a real flood.
+    wait_until(DEADLINE, "a second of flood", || started.elapsed() >= Duration::from_secs(1));
+    let sent = flood.sent.load(Ordering::Relaxed);
+    drop(flood);
+    let wall = started.elapsed();
+    let ticks = thread_cpu_ticks(daemon_pid, daemon_pid) - cpu_before;
+    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok().flatten().unwrap_or(100) as f64;
+    let runtime_cpu = ticks as f64 / hz;
+    let rss_after = rss_kib(daemon_pid);
+    eprintln!(
+        "flood: {sent} datagrams in {wall:?}; runtime thread CPU {runtime_cpu:.2} s; tell {tell_took:?}; \
+         RSS {rss_before} -> {rss_after} KiB"
+    );
+    // Generous bounds for a loaded 2-core machine; a runtime thread that
+    // reads every datagram spends most of the flood's wall time on it.
+    assert!(runtime_cpu < wall.as_secs_f64() * 0.1, "the flood reached the runtime thread");
+    assert!(tell_took < Duration::from_secs(5), "the tell waited behind the flood: {tell_took:?}");
+    assert!(rss_after < rss_before + 16 * 1024, "the daemon grew: {rss_before} -> {rss_after} KiB");
+    let log = d.daemon_stderr();
+    let lines =
+        log.lines().filter(|l| l.contains("notify message from pid") || l.contains("datagrams dropped")).count();
+    assert!(lines <= 12, "one log line per datagram: {lines} lines for {sent} datagrams");
 }

@@ -5,7 +5,6 @@ use isinit_e2e::fixtures::find;
 use isinit_e2e::{DEADLINE, TestDaemon, procfs, wait_until};
 use isinit_shared::protocol::{Event, ExitStatus, GroupState, ProcessState, Response};
 use std::path::Path;
-use std::time::Duration;
 
 #[test]
 fn entries_start_in_file_order_and_a_wait_blocks_the_next() {
@@ -314,16 +313,19 @@ g:r:lvl,:respawn:exec sleep 1000
 
 #[test]
 fn a_dry_run_changes_nothing() {
-    let d = TestDaemon::start("g:a:1:respawn:exec sleep 1000\ng:b:2:once:true\n");
+    let d = TestDaemon::start("g:a:1:respawn:exec sleep 1000\ng:b:2:once:true\nh:c:1:wait:true\n");
     let out = d.ok(&["tell", "g", "1", "--dry-run"]);
     assert!(out.contains("start: a"), "{out}");
-    // Give a wrongly started switch every chance to show.
-    assert!(isinit_e2e::wait::holds_for(Duration::from_millis(300), || {
-        let snap = d.snapshot();
-        snap.group("g").is_some_and(|g| g.state == GroupState::Configured)
-            && find(&snap, "a").is_some_and(|p| p.pid.is_none())
-    }));
-    d.wait_initstat("g - CONFIGURED\n");
+    // Anchor: a real switch told after the dry run has run to its end, so
+    // the daemon is past anything the dry run could have started (its
+    // effects run before the next request is read).
+    d.tell("h", "1");
+    d.wait_group("h", "1", GroupState::Done);
+    let snap = d.snapshot();
+    assert_eq!(snap.group("g").map(|g| g.state), Some(GroupState::Configured), "the dry run switched g");
+    let a = find(&snap, "a").expect("a");
+    assert!(a.pid.is_none() && a.started_at_ms.is_none(), "the dry run started a: {a:?}");
+    d.wait_initstat("g - CONFIGURED\nh 1 DONE\n");
     assert!(d.fails(&["tell", "nosuch", "1", "--dry-run"]).contains("no such group: nosuch"));
 }
 
@@ -345,11 +347,17 @@ fn a_failed_test_is_not_rerun_by_telling_the_level_again() {
     let d = TestDaemon::start("t:f:1:test:echo run >> {dir}/runs; exit 1\n");
     d.tell("t", "1");
     d.wait_group("t", "1", GroupState::Failed);
+    let first = d.process("f");
+    assert!(first.started_at_ms.is_some(), "{first:?}");
     d.tell("t", "1");
-    d.wait_group("t", "1", GroupState::Failed);
-    // Give a wrong re-run every chance to show.
-    let once = isinit_e2e::wait::holds_for(Duration::from_millis(300), || d.lines("runs").len() == 1);
-    assert!(once, "re-run: {:?}", d.lines("runs"));
+    // The snapshot is answered after the tell's effects ran: a re-run
+    // would already show as a new start (or as t starting again).
+    let snap = d.snapshot();
+    let again = find(&snap, "f").expect("f");
+    assert_eq!(snap.group("t").map(|g| g.state), Some(GroupState::Failed), "t switched again");
+    assert_eq!(again.started_at_ms, first.started_at_ms, "f was run again: {again:?}");
+    assert_eq!(again.recent_exits.len(), 1, "f was run again: {again:?}");
+    assert_eq!(d.lines("runs").len(), 1, "re-run: {:?}", d.lines("runs"));
     let stderr = d.fails(&["status", "nosuch"]);
     assert!(stderr.contains("no such group: nosuch"), "{stderr}");
 }

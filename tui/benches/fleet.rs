@@ -7,6 +7,7 @@
 //! frame), and prints the median and 99th percentile against a 5 ms budget.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use isinit_client::transport::Dest;
 use isinit_shared::protocol::{GroupState, GroupStatus};
 use isinit_tui::client::ClientEvent;
 use isinit_tui::clock::TimeZone;
@@ -26,7 +27,7 @@ const WARMUP: usize = 100;
 const BUDGET: Duration = Duration::from_millis(5);
 
 fn main() {
-    let dests: Vec<String> = (1..=HOSTS).map(|i| format!("node{i:02}.example.org")).collect();
+    let dests: Vec<Dest> = (1..=HOSTS).map(|i| Dest::new(&format!("node{i:02}.example.org")).unwrap()).collect();
     let mut fleet = Fleet::new(&dests, TimeZone::Utc);
     let states = [GroupState::Done, GroupState::Starting, GroupState::Failed, GroupState::Configured];
     for host in 0..HOSTS {

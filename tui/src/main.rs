@@ -3,7 +3,7 @@
 
 use clap::{CommandFactory, Parser};
 use color_eyre::eyre::{Context, Result, bail};
-use isinit_client::transport::{Endpoint, SshRoute};
+use isinit_client::transport::{Dest, Endpoint, SshRoute};
 use isinit_tui::app::App;
 use isinit_tui::clock::TimeZone;
 use isinit_tui::fleet::Fleet;
@@ -33,10 +33,11 @@ struct Args {
     /// compare across a cluster spanning zones.
     #[arg(long)]
     utc: bool,
-    /// Watch this host through `ssh DEST isinit bridge` (repeatable). With
+    /// Watch this host through `ssh -- DEST isinit bridge` (repeatable; a
+    /// DEST starting with `-` is refused). With
     /// two or more, a fleet screen lists them; Enter opens one.
     #[arg(short = 'H', long = "host", value_name = "DEST")]
-    hosts: Vec<String>,
+    hosts: Vec<Dest>,
     /// Also every host listed in FILE (one DEST a line, `#` comments)
     /// [env: ISINIT_HOSTS, when no -H is given]
     #[arg(long = "hosts", value_name = "FILE")]
@@ -49,10 +50,20 @@ fn main() -> Result<()> {
         return generate(request);
     }
     let args = Args::parse();
-    let hosts = isinit_client::transport::resolve_hosts(&args.hosts, args.hosts_file.as_deref())?;
+    // Before anything is drawn or any ssh started: a bad host (one that
+    // starts with `-`, an ssh option in disguise) is a usage error, as a
+    // bad `-H` is to clap.
+    let hosts = match isinit_client::transport::resolve_hosts(&args.hosts, args.hosts_file.as_deref()) {
+        Ok(hosts) => hosts,
+        Err(e) if e.is_usage() => {
+            eprintln!("isinit-tui: {e}");
+            std::process::exit(2);
+        }
+        Err(e) => return Err(e.into()),
+    };
     // One host: today's console over ssh; none: the local socket.
     let (endpoint, label) = match hosts.as_slice() {
-        [one] => (Endpoint::Ssh(SshRoute::from_env(one)), PathBuf::from(one)),
+        [one] => (Endpoint::Ssh(SshRoute::from_env(one)), PathBuf::from(one.as_str())),
         _ => {
             let socket = isinit_shared::settings::client_socket(args.socket.as_deref(), args.config.as_deref());
             (Endpoint::Socket(socket.clone()), socket)

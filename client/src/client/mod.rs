@@ -100,7 +100,7 @@ async fn within<T>(
 fn endpoint_path(endpoint: &Endpoint) -> PathBuf {
     match endpoint {
         Endpoint::Socket(socket) => socket.clone(),
-        Endpoint::Ssh(route) => PathBuf::from(&route.dest),
+        Endpoint::Ssh(route) => PathBuf::from(route.dest.as_str()),
     }
 }
 
@@ -145,7 +145,7 @@ async fn read_hello(stream: &mut BufReader<Stream>, endpoint: &Endpoint) -> Resu
 /// own words say why (`Connection refused`), not the broken pipe.
 async fn explain(stream: &mut BufReader<Stream>, endpoint: &Endpoint, e: FrameError) -> ClientError {
     match (stream.get_mut().failure_reason().await, endpoint) {
-        (Some(reason), Endpoint::Ssh(route)) => ClientError::Unreachable { dest: route.dest.clone(), reason },
+        (Some(reason), Endpoint::Ssh(route)) => ClientError::Unreachable { dest: route.dest.to_string(), reason },
         _ => ClientError::Frame(e),
     }
 }

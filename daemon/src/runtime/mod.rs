@@ -189,6 +189,7 @@ impl Runtime {
         // Children that exited before the handler was installed.
         self.reap();
         self.carry_out().await;
+        readiness.track(&self.sup);
         loop {
             let deadline = self.sup.next_deadline();
             let timer = async move {
@@ -242,6 +243,7 @@ impl Runtime {
             if self.carry_out().await {
                 break;
             }
+            readiness.track(&self.sup);
             self.answer_pending();
         }
         self.remove_cgroups();

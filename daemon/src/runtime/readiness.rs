@@ -5,24 +5,27 @@
 //! child cannot claim to be another), maps the sender to its process group,
 //! and forwards what it said to the runtime, which asks the supervisor
 //! whether it counts.
+//!
+//! The socket is mode 0666, so the reader runs on a thread of its own and
+//! drops, before they reach the runtime, datagrams of senders that are
+//! neither in a running `notify` entry's process group nor our children,
+//! and bounds each sender's rate ([`gate`]).
 
+mod gate;
+mod reader;
+
+use gate::{Gate, Leaders};
 use isinit_core::Now;
 use isinit_core::{NotifyMessage, Refusal, Sender, Supervisor};
-use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg, setsockopt, sockopt};
-use nix::unistd::{Pid, getpgid};
+use nix::sys::socket::{setsockopt, sockopt};
 use sha2::{Digest, Sha256};
-use std::io::IoSliceMut;
-use std::os::fd::{AsRawFd, RawFd};
+use std::collections::HashSet;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::Interest;
-use tokio::net::UnixDatagram;
 use tokio::sync::mpsc;
 
-/// sd_notify messages are small; systemd reads at most this much too.
-/// Anything longer is refused whole rather than read in part.
-const DATAGRAM_MAX: usize = 4096;
 /// Messages that may wait for the runtime before the reader stops reading
 /// (the kernel then holds, and finally refuses, further datagrams).
 const QUEUE: usize = 256;
@@ -56,14 +59,18 @@ pub struct Notification {
     pub message: NotifyMessage,
 }
 
-/// The bound socket, its reader task and the log of refusals. Dropping it
-/// stops the reader and removes the socket file.
+/// The bound socket, its reader thread and the log of refusals. Dropping
+/// it removes the socket file and stops the reader (within its idle
+/// timeout, once it sees the channel closed).
 pub struct Readiness {
     /// Datagrams for the runtime's loop.
     pub messages: mpsc::Receiver<Notification>,
     refusals: RefusalLog,
     file: Option<(PathBuf, u64)>,
-    reader: tokio::task::JoinHandle<()>,
+    /// The process groups the reader lets through, shared with it.
+    leaders: Arc<Leaders>,
+    /// What was last published to `leaders`.
+    published: HashSet<i32>,
 }
 
 impl Readiness {
@@ -97,13 +104,28 @@ impl Readiness {
                 (socket, Some((path, ino)))
             }
         };
-        std_socket.set_nonblocking(true).map_err(context)?;
+        std_socket.set_read_timeout(Some(reader::IDLE)).map_err(context)?;
         setsockopt(&std_socket, sockopt::PassCred, &true).map_err(|e| context(e.into()))?;
-        let socket = UnixDatagram::from_std(std_socket).map_err(context)?;
         let (tx, messages) = mpsc::channel(QUEUE);
-        let reader = tokio::spawn(read(socket, tx));
+        let leaders = Arc::new(Leaders::default());
+        let gate = Gate::new(leaders.clone(), std::process::id().cast_signed());
+        std::thread::Builder::new()
+            .name("isinit-notify".into())
+            .spawn(move || reader::run(std_socket, tx, gate))
+            .map_err(context)?;
         tracing::debug!("readiness socket {address}");
-        Ok(Readiness { messages, refusals: RefusalLog::default(), file, reader })
+        Ok(Readiness { messages, refusals: RefusalLog::default(), file, leaders, published: HashSet::new() })
+    }
+
+    /// Publishes to the reader the leaders of the running `notify` entries
+    /// (called after every turn of the runtime's loop; the shared set is
+    /// written only when they changed).
+    pub fn track(&mut self, sup: &Supervisor) {
+        let now: HashSet<i32> = sup.notify_leaders().collect();
+        if now != self.published {
+            self.published = now.clone();
+            self.leaders.replace(now);
+        }
     }
 
     /// Hands a datagram to the supervisor and logs what came of it.
@@ -118,65 +140,12 @@ impl Readiness {
 
 impl Drop for Readiness {
     fn drop(&mut self) {
-        self.reader.abort();
         if let Some((path, ino)) = &self.file
             && std::fs::metadata(path).is_ok_and(|m| m.ino() == *ino)
         {
             let _ = std::fs::remove_file(path);
         }
     }
-}
-
-/// Reads datagrams until the runtime is gone.
-async fn read(socket: UnixDatagram, tx: mpsc::Sender<Notification>) {
-    let mut buf = vec![0u8; DATAGRAM_MAX];
-    loop {
-        let received = socket.async_io(Interest::READABLE, || receive(socket.as_raw_fd(), &mut buf)).await;
-        let (len, pid) = match received {
-            Ok(Some(got)) => got,
-            Ok(None) => continue,
-            Err(e) => {
-                tracing::warn!("readiness socket: {e}");
-                continue;
-            }
-        };
-        let pgid = (pid > 0).then(|| getpgid(Some(Pid::from_raw(pid))).ok().map(Pid::as_raw)).flatten();
-        let message = NotifyMessage::parse(&buf[..len]);
-        let n = Notification { sender: Sender { pid, pgid }, message };
-        if tx.send(n).await.is_err() {
-            return;
-        }
-    }
-}
-
-/// One `recvmsg`: the datagram's length and the sender's pid, or `None`
-/// for a datagram that is dropped (too long, or without credentials).
-/// File descriptors a sender attached are closed at once.
-fn receive(fd: RawFd, buf: &mut [u8]) -> std::io::Result<Option<(usize, i32)>> {
-    let mut iov = [IoSliceMut::new(buf)];
-    // Room for the credentials and the most descriptors one message may
-    // carry (SCM_MAX_FD), so the control data is never cut.
-    let mut cmsg = nix::cmsg_space!(libc::ucred, [RawFd; 253]);
-    let msg = recvmsg::<()>(fd, &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC)?;
-    let mut pid = None;
-    for c in msg.cmsgs()? {
-        match c {
-            ControlMessageOwned::ScmCredentials(cred) => pid = Some(cred.pid()),
-            ControlMessageOwned::ScmRights(fds) => {
-                for fd in fds {
-                    // SAFETY: the kernel just installed this descriptor
-                    // for us and nothing else refers to it.
-                    unsafe { libc::close(fd) };
-                }
-            }
-            _ => {}
-        }
-    }
-    if msg.flags.contains(MsgFlags::MSG_TRUNC) {
-        tracing::warn!("readiness socket: a datagram over {DATAGRAM_MAX} bytes was dropped");
-        return Ok(None);
-    }
-    Ok(pid.map(|pid| (msg.bytes, pid)))
 }
 
 /// Logs refusals, at most [`REFUSALS_LOGGED`] per window.

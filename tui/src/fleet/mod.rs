@@ -23,12 +23,13 @@ use crate::client::{ClientEvent, Command};
 use crate::clock::{DaemonClock, TimeZone};
 use crate::input;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use isinit_client::transport::Dest;
 use std::path::PathBuf;
 
 /// One host of the fleet: its name as given and its single-host model.
 pub struct Host {
     /// The ssh destination, as given on the command line.
-    pub dest: String,
+    pub dest: Dest,
     /// The host's console model, kept current off screen too.
     pub app: App,
     /// The host's daemon clock, anchored on its snapshots.
@@ -66,12 +67,12 @@ pub struct Fleet {
 
 impl Fleet {
     /// A fleet of `dests`, in the order given.
-    pub fn new(dests: &[String], tz: TimeZone) -> Fleet {
+    pub fn new(dests: &[Dest], tz: TimeZone) -> Fleet {
         let hosts = dests
             .iter()
             .map(|d| Host {
                 dest: d.clone(),
-                app: App::new(PathBuf::from(d), tz),
+                app: App::new(PathBuf::from(d.as_str()), tz),
                 clock: DaemonClock::default(),
                 held_follow: None,
             })

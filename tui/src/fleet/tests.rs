@@ -7,7 +7,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
 fn fleet(n: usize) -> Fleet {
-    let dests: Vec<String> = (1..=n).map(|i| format!("web{i}")).collect();
+    let dests: Vec<Dest> = (1..=n).map(|i| Dest::new(&format!("web{i}")).unwrap()).collect();
     Fleet::new(&dests, TimeZone::Utc)
 }
 
