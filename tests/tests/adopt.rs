@@ -238,6 +238,20 @@ impl Drop for Planted {
 /// real one stopped as a leftover.
 #[test]
 fn a_planted_process_of_another_user_is_neither_adopted_nor_stopped() {
+    planted_beside_the_real_child(None);
+}
+
+/// The same where entries are tracked by process group only (SPEC §14:
+/// no cgroup to be a member of).
+#[test]
+fn without_cgroups_a_planted_process_is_neither_adopted_nor_stopped() {
+    planted_beside_the_real_child(Some("none"));
+}
+
+/// Plants a copy of r's environment as uid 65534 while no daemon runs,
+/// starts the daemon again with `cgroup` (`--cgroup`), and checks that the
+/// real r is adopted and the copy left alone.
+fn planted_beside_the_real_child(cgroup: Option<&str>) {
     if !nix::unistd::geteuid().is_root() {
         eprintln!("skipped: planting a process as uid 65534 needs root");
         return;
@@ -246,7 +260,11 @@ fn a_planted_process_of_another_user_is_neither_adopted_nor_stopped() {
         eprintln!("skipped: no setpriv to plant a process as uid 65534");
         return;
     }
-    let mut d = TestDaemon::start("g:r:1:respawn:exec sleep 1000\n");
+    let mut builder = TestDaemon::builder("g:r:1:respawn:exec sleep 1000\n");
+    if let Some(value) = cgroup {
+        builder = builder.cgroup(value);
+    }
+    let mut d = builder.start();
     d.tell("g", "1");
     let real = d.wait_running("r");
     wait_recorded(&d, "r", real);
@@ -272,7 +290,9 @@ fn a_planted_process_of_another_user_is_neither_adopted_nor_stopped() {
         let uid = procfs::status_field(fake, "Uid").unwrap_or_default();
         let env = procfs::environ(fake);
         match procfs::stat(fake) {
-            Some(s) if s.pgid == fake && uid.starts_with("65534") && env.iter().any(|v| v.starts_with("ISINIT_ENTRY=")) => {
+            Some(s)
+                if s.pgid == fake && uid.starts_with("65534") && env.iter().any(|v| v.starts_with("ISINIT_ENTRY=")) =>
+            {
                 Ok(())
             }
             s => Err(format!("{s:?} uid {uid} {env:?}")),

@@ -167,9 +167,8 @@ impl Supervisor {
             for e in &entries {
                 let (mark, cgroup) = (Self::entry_mark(e), cgroup_of(e));
                 let ran = s.ran.iter().find(|r| r.tag == e.tag);
-                let orphan = orphans
-                    .iter()
-                    .find(|o| o.is_recorded(ran, &mark, cgroup.as_deref()) && !adopted.contains(&o.pid));
+                let orphan =
+                    orphans.iter().find(|o| o.is_recorded(ran, &mark, cgroup.as_deref()) && !adopted.contains(&o.pid));
                 if let Some(o) = orphan {
                     self.adopt(now, e, o);
                     if let (Some(p), Some(r)) = (self.procs.get_mut(&e.tag), ran) {

@@ -113,19 +113,21 @@ fn only_the_recorded_process_is_adopted() {
     let r_cgroup = PathBuf::from("/cg/g/r");
     let good = Orphan { cgroup: Some(r_cgroup.clone()), ..orphan(10, 10, r_mark.clone(), R_TICKS, now.wall_ms) };
     let cases: Vec<(&str, Vec<SavedLevel>, Orphan)> = vec![
-        ("wrong start time: the pid taken again", saved_r(Some(10), Some(R_TICKS)), Orphan {
-            start_ticks: R_TICKS + 1,
-            ..good.clone()
-        }),
+        (
+            "wrong start time: the pid taken again",
+            saved_r(Some(10), Some(R_TICKS)),
+            Orphan { start_ticks: R_TICKS + 1, ..good.clone() },
+        ),
         ("wrong pid", saved_r(Some(10), Some(R_TICKS)), Orphan { pid: 12, pgid: 12, ..good.clone() }),
         ("no record: a file of an older daemon", saved_r(None, None), good.clone()),
         ("a pid without a start time", saved_r(Some(10), None), good.clone()),
         ("another user's", saved_r(Some(10), Some(R_TICKS)), Orphan { own_uid: false, ..good.clone() }),
         ("outside the entry's cgroup", saved_r(Some(10), Some(R_TICKS)), Orphan { cgroup: None, ..good.clone() }),
-        ("in another entry's cgroup", saved_r(Some(10), Some(R_TICKS)), Orphan {
-            cgroup: Some("/cg/g/n".into()),
-            ..good.clone()
-        }),
+        (
+            "in another entry's cgroup",
+            saved_r(Some(10), Some(R_TICKS)),
+            Orphan { cgroup: Some("/cg/g/n".into()), ..good.clone() },
+        ),
         ("not its group's leader", saved_r(Some(10), Some(R_TICKS)), Orphan { pgid: 9, ..good.clone() }),
         ("the entry changed", saved_r(Some(10), Some(R_TICKS)), Orphan { mark: mark(&tab, "n"), ..good.clone() }),
     ];
