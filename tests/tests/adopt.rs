@@ -29,24 +29,22 @@ fn live_with_tag(d: &TestDaemon, tag: &str) -> Vec<i32> {
         .collect()
 }
 
-/// The pid the state file records as `tag`'s running process, if any.
-fn recorded_pid(d: &TestDaemon, tag: &str) -> Option<i64> {
+/// The pid the state file records as `tag`'s running process, with its
+/// start time, if any.
+fn recorded(d: &TestDaemon, tag: &str) -> Option<(i64, u64)> {
     let state: serde_json::Value = serde_json::from_str(&d.read("state")).ok()?;
     let groups = state["groups"].as_array()?;
     let ran = groups.iter().filter_map(|g| g["ran"].as_array()).flatten().find(|r| r["tag"] == tag)?;
-    ran["pid"].as_i64()
+    Some((ran["pid"].as_i64()?, ran["start_ticks"].as_u64()?))
 }
 
 /// Waits until the state file records `pid` (with a start time) as
 /// `tag`'s running process: what a daemon started after this one is
 /// killed adopts.
 fn wait_recorded(d: &TestDaemon, tag: &str, pid: i32) {
-    wait_for(DEADLINE, &format!("{tag}'s pid {pid} in the state file"), || {
-        let text = d.read("state");
-        match recorded_pid(d, tag) {
-            Some(p) if p == i64::from(pid) && text.contains("\"start_ticks\"") => Ok(()),
-            _ => Err(text),
-        }
+    wait_for(DEADLINE, &format!("{tag}'s pid {pid} in the state file"), || match recorded(d, tag) {
+        Some((p, _)) if p == i64::from(pid) => Ok(()),
+        _ => Err(d.read("state")),
     });
 }
 
@@ -314,4 +312,53 @@ fn planted_beside_the_real_child(cgroup: Option<&str>) {
     assert_eq!(d.process("r").pid, Some(real as u32));
     drop(planted);
     wait_gone(fake, "the planted process, killed by the test");
+}
+
+/// A `reexec` hands no start times over; the new image reads them again,
+/// so the state file it writes still lets a later daemon adopt what runs.
+#[test]
+fn after_a_reexec_the_state_file_still_names_what_runs() {
+    let mut d = TestDaemon::start("g:r:1:respawn:exec sleep 1000\ng:s:1:respawn:exec sleep 1000\n");
+    d.tell("g", "1");
+    let r = d.wait_running("r");
+    d.ok(&["reexec"]);
+    // An exit after the reexec rewrites the state file from the new image.
+    let s = d.wait_running("s");
+    kill(Pid::from_raw(s), Signal::SIGKILL).expect("kill s");
+    let s2 = d.wait_process("s", "s respawned", |p| p.pid.is_some_and(|n| n as i32 != s)).pid.expect("s") as i32;
+    wait_recorded(&d, "s", s2);
+    wait_recorded(&d, "r", r);
+    let text = d.read("state");
+    assert_eq!(text.matches("\"start_ticks\"").count(), 2, "both running processes have a start time:\n{text}");
+    d.kill_daemon();
+    d.restart();
+    assert_eq!(d.process("r").pid, Some(r as u32), "r adopted");
+    assert_eq!(d.process("s").pid, Some(s2 as u32), "s adopted");
+}
+
+/// A state file of an older daemon records no pids: its levels are
+/// restored, but what it left running is stopped and started again, since
+/// an unknown process is safer to restart than to trust.
+#[test]
+fn a_state_file_without_pids_adopts_nothing() {
+    let mut d = TestDaemon::start("g:r:1:respawn:exec sleep 1000\n");
+    d.tell("g", "1");
+    let r = d.wait_running("r");
+    wait_recorded(&d, "r", r);
+    d.kill_daemon();
+    let mut state: serde_json::Value = serde_json::from_str(&d.read("state")).expect("JSON");
+    for g in state["groups"].as_array_mut().expect("groups") {
+        for ran in g["ran"].as_array_mut().expect("ran") {
+            let ran = ran.as_object_mut().expect("a record");
+            ran.remove("pid");
+            ran.remove("start_ticks");
+        }
+    }
+    std::fs::write(d.state_file(), state.to_string()).expect("an older daemon's state file");
+    d.restart();
+    wait_gone(r, "the unrecorded leftover");
+    let r2 = d.wait_running("r");
+    assert_ne!(r2, r);
+    assert_eq!(live_with_tag(&d, "r"), vec![r2]);
+    assert_eq!(d.snapshot().group("g").map(|g| g.level.clone()), Some(Some("1".into())), "the level is restored");
 }

@@ -226,10 +226,13 @@ impl Supervisor {
     /// (a double-forked daemon of a `once` entry, found in the entry's
     /// cgroup) as the record's, so it is stopped when the group leaves the
     /// level — as it would have been had the daemon not restarted. False
-    /// if the tag has no record at the restored level: then it is a stray.
+    /// if the tag has no record at the restored level, or one that runs
+    /// (or is about to run) a process of its own — a respawn entry, or a
+    /// run that was not recorded and is started again: keeping the old
+    /// one beside it would run the entry twice. Then it is a stray.
     pub fn keep_lingering(&mut self, tag: &str, pgid: i32) -> bool {
         let Some(p) = self.procs.get_mut(tag) else { return false };
-        if p.phase == Phase::Stopping {
+        if p.phase != Phase::Exited {
             return false;
         }
         p.pgids.insert(pgid);

@@ -90,6 +90,9 @@ fn restore_adopts_recorded_leaders_and_starts_only_what_is_missing() {
     // kept as the record's and stopped when the group leaves level 1.
     assert!(s.keep_lingering("o", 40));
     assert!(!s.keep_lingering("x", 50), "x has no record at level 1: a stray");
+    // A respawn entry starting anew (its old run not recorded): keeping
+    // the old process as well would run it twice.
+    assert!(!s.keep_lingering("n", 60), "n runs a process of its own: a stray");
     s.tell(now, "g", "2").expect("tell");
     let signalled: Vec<i32> = s
         .take_effects()
