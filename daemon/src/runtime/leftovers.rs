@@ -107,6 +107,12 @@ pub fn find(socket: &Path) -> Vec<Leftover> {
     dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
         .filter(|pid| *pid != own)
         .filter_map(|pid| {
+            // Most processes are no child of a daemon: the environment
+            // alone tells, before the rest is read.
+            let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+            if !environ.split(|b| *b == 0).any(|v| v == marker.as_slice()) {
+                return None;
+            }
             let seen = see(pid)?;
             let vars: Vec<&[u8]> = seen.environ.split(|b| *b == 0).collect();
             if !vars.contains(&marker.as_slice()) {
