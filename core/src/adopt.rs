@@ -12,6 +12,7 @@ use isinit_shared::protocol::{ExitStatus, GroupState};
 use isinit_shared::time::UnixMillis;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// One group's told level as the state file keeps it.
@@ -45,6 +46,18 @@ pub struct Ran {
     pub started_at_ms: Option<UnixMillis>,
     /// Restarts so far.
     pub respawns: u32,
+    /// The running process's pid. With `start_ticks`, the only thing that
+    /// makes a process found after a restart this record's (SPEC §15):
+    /// its environment marks anyone can forge. Absent in files of older
+    /// daemons: their processes are stopped and started again, since an
+    /// unknown is safer to restart than to trust.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<i32>,
+    /// Its start time in clock ticks since boot, exactly as field 22 of
+    /// `/proc/PID/stat` gives it (unlike `started_at_ms`, exact: a pid
+    /// taken again by another process has another).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_ticks: Option<u64>,
 }
 
 /// A process a previous daemon left running, as `/proc` shows it.
@@ -58,6 +71,30 @@ pub struct Orphan {
     pub mark: Option<String>,
     /// When it started (wall clock), from `/proc/PID/stat`.
     pub started_at_ms: UnixMillis,
+    /// When it started, in clock ticks since boot (`/proc/PID/stat` field
+    /// 22), to compare with the state file's record.
+    pub start_ticks: u64,
+    /// Whether it runs as the user the daemon runs its children as.
+    pub own_uid: bool,
+    /// The entry cgroup it was found in, if any.
+    pub cgroup: Option<PathBuf>,
+}
+
+impl Orphan {
+    /// Whether this is the process the state file recorded as `ran`'s
+    /// running one, started for the entry whose mark is `mark` and, where
+    /// cgroups are used, whose cgroup is `cgroup` (SPEC §15): the exact pid
+    /// and start time a previous daemon recorded (which only it can have
+    /// written: the file is its own), the leader of its process group, the
+    /// mark of the entry as the file now has it (a changed entry is not
+    /// adopted), the daemon's children's user, and the entry's cgroup.
+    pub fn is_recorded(&self, ran: Option<&Ran>, mark: &str, cgroup: Option<&Path>) -> bool {
+        ran.is_some_and(|r| r.pid == Some(self.pid) && r.start_ticks == Some(self.start_ticks))
+            && self.pid == self.pgid
+            && self.own_uid
+            && self.mark.as_deref() == Some(mark)
+            && cgroup.is_none_or(|dir| self.cgroup.as_deref() == Some(dir))
+    }
 }
 
 impl Supervisor {
@@ -92,6 +129,8 @@ impl Supervisor {
                         last_exit: p.last_exit,
                         started_at_ms: p.started_at_ms,
                         respawns: p.respawns,
+                        pid: p.pid,
+                        start_ticks: p.pid.and(p.start_ticks),
                     })
                     .collect();
                 Some(SavedLevel { group: name.clone(), level, settled, ran })
@@ -100,12 +139,19 @@ impl Supervisor {
     }
 
     /// Restores the levels of a state file at start-up. An orphan that is
-    /// the leader of its process group and carries the mark of an entry of
-    /// its group's restored level is adopted as that entry's running
-    /// process; a settled group's `once`/`wait`/`test` entries count as run;
-    /// then each group's start phase starts what is missing, in file order.
+    /// the process recorded for an entry of its group's restored level
+    /// ([`Orphan::is_recorded`]; `cgroup_of` gives an entry's cgroup where
+    /// cgroups are used) is adopted as that entry's running process; a
+    /// settled group's `once`/`wait`/`test` entries count as run; then
+    /// each group's start phase starts what is missing, in file order.
     /// Returns the pids adopted; every other orphan is the caller's to stop.
-    pub fn restore(&mut self, now: Now, saved: &[SavedLevel], orphans: &[Orphan]) -> Vec<i32> {
+    pub fn restore(
+        &mut self,
+        now: Now,
+        saved: &[SavedLevel],
+        orphans: &[Orphan],
+        cgroup_of: &dyn Fn(&Entry) -> Option<PathBuf>,
+    ) -> Vec<i32> {
         let mut adopted = Vec::new();
         for s in saved {
             if !valid_level(&s.level) || !self.groups.get(&s.group).is_some_and(|g| g.in_file) {
@@ -119,11 +165,10 @@ impl Supervisor {
                 .cloned()
                 .collect();
             for e in &entries {
-                let mark = Self::entry_mark(e);
-                let orphan = orphans
-                    .iter()
-                    .find(|o| o.pid == o.pgid && o.mark.as_deref() == Some(mark.as_str()) && !adopted.contains(&o.pid));
+                let (mark, cgroup) = (Self::entry_mark(e), cgroup_of(e));
                 let ran = s.ran.iter().find(|r| r.tag == e.tag);
+                let orphan =
+                    orphans.iter().find(|o| o.is_recorded(ran, &mark, cgroup.as_deref()) && !adopted.contains(&o.pid));
                 if let Some(o) = orphan {
                     self.adopt(now, e, o);
                     if let (Some(p), Some(r)) = (self.procs.get_mut(&e.tag), ran) {
@@ -166,6 +211,7 @@ impl Supervisor {
         p.pgids.insert(orphan.pgid);
         p.started_at = Some(now.before(age).mono);
         p.started_at_ms = Some(orphan.started_at_ms);
+        p.start_ticks = Some(orphan.start_ticks);
         p.adopted = true;
         // A `notify` process reported READY=1 to the daemon that started it
         // (nothing tells it to say so again): count it ready, so that its
@@ -180,10 +226,13 @@ impl Supervisor {
     /// (a double-forked daemon of a `once` entry, found in the entry's
     /// cgroup) as the record's, so it is stopped when the group leaves the
     /// level — as it would have been had the daemon not restarted. False
-    /// if the tag has no record at the restored level: then it is a stray.
+    /// if the tag has no record at the restored level, or one that runs
+    /// (or is about to run) a process of its own — a respawn entry, or a
+    /// run that was not recorded and is started again: keeping the old
+    /// one beside it would run the entry twice. Then it is a stray.
     pub fn keep_lingering(&mut self, tag: &str, pgid: i32) -> bool {
         let Some(p) = self.procs.get_mut(tag) else { return false };
-        if p.phase == Phase::Stopping {
+        if p.phase != Phase::Exited {
             return false;
         }
         p.pgids.insert(pgid);
@@ -191,108 +240,25 @@ impl Supervisor {
         true
     }
 
+    /// Records the start time (clock ticks since boot, `/proc/PID/stat`
+    /// field 22) of `tag`'s leader `pid`, read by the runtime while that
+    /// child was not yet reaped: the state file keeps it, so that a
+    /// daemon started after this one dies adopts that process and no other.
+    pub fn note_start_ticks(&mut self, tag: &str, pid: i32, ticks: u64) {
+        if let Some(p) = self.procs.get_mut(tag).filter(|p| p.pid == Some(pid)) {
+            p.start_ticks = Some(ticks);
+        }
+    }
+
+    /// Every record's living leader (tag, pid), whose start time the
+    /// runtime reads again after `reexec` (the handover does not carry it).
+    pub fn leaders(&self) -> Vec<(String, i32)> {
+        self.procs.iter().filter_map(|(tag, p)| Some((tag.clone(), p.pid?))).collect()
+    }
+
     /// Pids of adopted leaders still alive: their ends are watched with
     /// pidfds, since `waitpid` cannot see them.
     pub fn adopted_pids(&self) -> Vec<i32> {
         self.procs.values().filter(|p| p.adopted).filter_map(|p| p.pid).collect()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::{Effect, Timing};
-    use isinit_shared::config::Inittab;
-    use std::path::Path;
-
-    const TAB: &str = "g:r:1:respawn:sleep 1\ng:o:1:once:true\ng:n:1:respawn:sleep 2\ng:x:2:respawn:sleep 3\n";
-
-    fn spawned_tags(s: &mut Supervisor) -> Vec<String> {
-        s.take_effects()
-            .into_iter()
-            .filter_map(|e| match e {
-                Effect::Spawn(req) => Some(req.tag),
-                _ => None,
-            })
-            .collect()
-    }
-
-    #[test]
-    fn restore_adopts_matching_leaders_and_starts_only_what_is_missing() {
-        let tab = Inittab::from_bytes(Path::new("/t"), TAB.as_bytes()).unwrap();
-        let now = Now::real();
-        let mut s = Supervisor::new(tab.clone(), Timing::default(), now);
-        let mark = |tag: &str| Some(Supervisor::entry_mark(tab.entry(tag).unwrap()));
-        let orphans = [
-            Orphan { pid: 10, pgid: 10, mark: mark("r"), started_at_ms: now.wall_ms - 5000 },
-            // A background job of r: same group, not the leader.
-            Orphan { pid: 11, pgid: 10, mark: mark("r"), started_at_ms: now.wall_ms },
-            // x is not in level 1; a stale mark matches nothing.
-            Orphan { pid: 20, pgid: 20, mark: mark("x"), started_at_ms: now.wall_ms },
-            Orphan { pid: 30, pgid: 30, mark: Some("0000".into()), started_at_ms: now.wall_ms },
-        ];
-        let saved = [SavedLevel {
-            group: "g".into(),
-            level: "1".into(),
-            settled: Some(GroupState::Done),
-            ran: vec![
-                Ran {
-                    tag: "o".into(),
-                    finished: true,
-                    last_exit: Some(ExitStatus::Code(0)),
-                    started_at_ms: None,
-                    respawns: 0,
-                },
-                Ran {
-                    tag: "r".into(),
-                    finished: false,
-                    last_exit: Some(ExitStatus::Code(1)),
-                    started_at_ms: None,
-                    respawns: 4,
-                },
-            ],
-        }];
-        let adopted = s.restore(now, &saved, &orphans);
-        assert_eq!(adopted, vec![10]);
-        assert_eq!(spawned_tags(&mut s), vec!["n".to_string()], "only the missing respawn starts; once is not re-run");
-        let r = &s.procs["r"];
-        assert!(r.adopted && r.pid == Some(10) && r.respawns == 4 && r.started_at_ms == Some(now.wall_ms - 5000));
-        assert_eq!(s.procs["o"].phase, Phase::Exited);
-        assert_eq!(group_state(&s.groups["g"].phase), GroupState::Done);
-        assert_eq!(s.adopted_pids(), vec![10]);
-
-        // The once entry's double-forked daemon, found in its cgroup, is
-        // kept as the record's and stopped when the group leaves level 1.
-        assert!(s.keep_lingering("o", 40));
-        assert!(!s.keep_lingering("x", 50), "x has no record at level 1: a stray");
-        s.tell(now, "g", "2").expect("tell");
-        let signalled: Vec<i32> = s
-            .take_effects()
-            .into_iter()
-            .filter_map(|e| match e {
-                Effect::Signal { pgid, .. } => Some(pgid),
-                _ => None,
-            })
-            .collect();
-        assert!(signalled.contains(&40) && signalled.contains(&10), "{signalled:?}");
-    }
-
-    #[test]
-    fn a_group_that_was_switching_runs_its_start_phase_again() {
-        let tab = Inittab::from_bytes(Path::new("/t"), TAB.as_bytes()).unwrap();
-        let now = Now::real();
-        let mut s = Supervisor::new(tab, Timing::default(), now);
-        let saved = [SavedLevel { group: "g".into(), level: "1".into(), settled: None, ran: vec![] }];
-        assert!(s.restore(now, &saved, &[]).is_empty());
-        assert_eq!(spawned_tags(&mut s), ["r", "o", "n"].map(String::from));
-    }
-
-    #[test]
-    fn marks_differ_by_group_tag_mode_and_command() {
-        let tab =
-            Inittab::from_bytes(Path::new("/t"), b"g:a:1:respawn:x\ng:b:1:respawn:x\nh:c:1:once:x\nh:d:1:once:y\n")
-                .unwrap();
-        let marks: std::collections::BTreeSet<String> = tab.entries.iter().map(Supervisor::entry_mark).collect();
-        assert_eq!(marks.len(), 4);
     }
 }

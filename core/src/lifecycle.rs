@@ -21,6 +21,7 @@ impl Supervisor {
         p.adopted = false;
         p.started_at = Some(now.mono);
         p.started_at_ms = Some(now.wall_ms);
+        p.start_ticks = None;
         // A respawned notify entry is not ready until it says so again.
         p.ready = false;
         p.status_text = None;

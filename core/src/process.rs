@@ -39,6 +39,10 @@ pub struct Proc {
     pub pgids: BTreeSet<i32>,
     pub started_at: Option<Instant>,
     pub started_at_ms: Option<UnixMillis>,
+    /// The leader's start time in clock ticks since boot (`/proc/PID/stat`
+    /// field 22), once the runtime has read it: with the pid, what the
+    /// state file records so that only this process is adopted (SPEC §15).
+    pub start_ticks: Option<u64>,
     /// Restarts since the record was created.
     pub respawns: u32,
     /// Consecutive starts, each less than `rapid_window` after the previous.
@@ -67,6 +71,7 @@ impl Proc {
             pgids: BTreeSet::new(),
             started_at: None,
             started_at_ms: None,
+            start_ticks: None,
             respawns: 0,
             rapid_starts: 0,
             last_exit: None,

@@ -6,6 +6,8 @@ use isinit_e2e::{DEADLINE, TestDaemon, procfs, wait_for};
 use isinit_shared::protocol::{ExitStatus, GroupState, ProcessState, Snapshot};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+use std::os::unix::ffi::OsStrExt;
+use std::process::{Child, Command, Stdio};
 
 const TAB: &str = "\
 g:r:1:respawn:exec sleep 1000
@@ -25,6 +27,25 @@ fn live_with_tag(d: &TestDaemon, tag: &str) -> Vec<i32> {
         .filter(|s| s.state != 'Z' && procfs::environ(s.pid).contains(&mark))
         .map(|s| s.pid)
         .collect()
+}
+
+/// The pid the state file records as `tag`'s running process, with its
+/// start time, if any.
+fn recorded(d: &TestDaemon, tag: &str) -> Option<(i64, u64)> {
+    let state: serde_json::Value = serde_json::from_str(&d.read("state")).ok()?;
+    let groups = state["groups"].as_array()?;
+    let ran = groups.iter().filter_map(|g| g["ran"].as_array()).flatten().find(|r| r["tag"] == tag)?;
+    Some((ran["pid"].as_i64()?, ran["start_ticks"].as_u64()?))
+}
+
+/// Waits until the state file records `pid` (with a start time) as
+/// `tag`'s running process: what a daemon started after this one is
+/// killed adopts.
+fn wait_recorded(d: &TestDaemon, tag: &str, pid: i32) {
+    wait_for(DEADLINE, &format!("{tag}'s pid {pid} in the state file"), || match recorded(d, tag) {
+        Some((p, _)) if p == i64::from(pid) => Ok(()),
+        _ => Err(d.read("state")),
+    });
 }
 
 /// Groups, levels, states and every process's pid, exit and respawn count:
@@ -67,6 +88,7 @@ fn a_new_daemon_adopts_what_a_killed_one_left_running() {
     });
     let before = d.snapshot();
     let r = d.wait_running("r");
+    wait_recorded(&d, "r", r);
 
     d.kill_daemon();
     d.restart();
@@ -109,6 +131,8 @@ fn a_group_killed_mid_switch_runs_its_start_phase_again() {
     d.tell("g", "1");
     let r = d.wait_running("r");
     d.wait_state("w", ProcessState::Waiting);
+    wait_recorded(&d, "w", d.process("w").pid.expect("w runs") as i32);
+    wait_recorded(&d, "r", r);
     d.kill_daemon();
     d.restart();
     // The wait is still running: adopted, and waited for again.
@@ -192,4 +216,149 @@ fn a_clean_shutdown_leaves_nothing_to_restore() {
     d.restart();
     assert_eq!(d.snapshot().group("g").map(|g| g.state), Some(GroupState::Configured));
     assert_alive(d.pid(), "the new daemon");
+}
+
+/// A process another user started with a copy of a child's environment
+/// (the marks anyone who reads the isinittab can compute). Killed when
+/// dropped, whatever the test did.
+struct Planted(Child);
+
+impl Drop for Planted {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// SPEC §15: only what the previous daemon started is adopted. The report:
+/// a `setsid sleep` planted as uid 65534 with the real service's exact
+/// environment was adopted as the service after a daemon restart, and the
+/// real one stopped as a leftover.
+#[test]
+fn a_planted_process_of_another_user_is_neither_adopted_nor_stopped() {
+    planted_beside_the_real_child(None);
+}
+
+/// The same where entries are tracked by process group only (SPEC §14:
+/// no cgroup to be a member of).
+#[test]
+fn without_cgroups_a_planted_process_is_neither_adopted_nor_stopped() {
+    planted_beside_the_real_child(Some("none"));
+}
+
+/// Plants a copy of r's environment as uid 65534 while no daemon runs,
+/// starts the daemon again with `cgroup` (`--cgroup`), and checks that the
+/// real r is adopted and the copy left alone.
+fn planted_beside_the_real_child(cgroup: Option<&str>) {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: planting a process as uid 65534 needs root");
+        return;
+    }
+    if Command::new("setpriv").arg("--version").output().is_err() {
+        eprintln!("skipped: no setpriv to plant a process as uid 65534");
+        return;
+    }
+    let mut builder = TestDaemon::builder("g:r:1:respawn:exec sleep 1000\n");
+    if let Some(value) = cgroup {
+        builder = builder.cgroup(value);
+    }
+    let mut d = builder.start();
+    d.tell("g", "1");
+    let real = d.wait_running("r");
+    wait_recorded(&d, "r", real);
+    let environ = std::fs::read(format!("/proc/{real}/environ")).expect("the real child's environment");
+    d.kill_daemon();
+
+    let mut plant = Command::new("setsid");
+    plant
+        .args(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "sleep", "1000"])
+        .env_clear()
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for var in environ.split(|b| *b == 0).filter(|v| !v.is_empty()) {
+        if let Some(eq) = var.iter().position(|b| *b == b'=') {
+            plant.env(std::ffi::OsStr::from_bytes(&var[..eq]), std::ffi::OsStr::from_bytes(&var[eq + 1..]));
+        }
+    }
+    let planted = Planted(plant.spawn().expect("setsid setpriv"));
+    let fake = planted.0.id() as i32;
+    // Wait until it is the sleep, session leader, uid 65534, with the marks.
+    wait_for(DEADLINE, "the planted sleep", || {
+        let uid = procfs::status_field(fake, "Uid").unwrap_or_default();
+        let env = procfs::environ(fake);
+        match procfs::stat(fake) {
+            Some(s)
+                if s.pgid == fake && uid.starts_with("65534") && env.iter().any(|v| v.starts_with("ISINIT_ENTRY=")) =>
+            {
+                Ok(())
+            }
+            s => Err(format!("{s:?} uid {uid} {env:?}")),
+        }
+    });
+
+    d.restart();
+    assert_eq!(d.process("r").pid, Some(real as u32), "the real process is adopted as r");
+    assert_alive(real, "the real r");
+    assert_alive(fake, "the planted process (the daemon must not stop another user's process)");
+    let err = d.daemon_stderr();
+    assert!(err.contains(&format!("pid {fake} carries the marks of r")), "a warning names the planted process:\n{err}");
+    assert!(err.contains(&format!("adopted pid {real}")), "{err}");
+    assert!(!err.contains(&format!("adopted pid {fake}")), "{err}");
+    assert!(d.ok(&["status", "g"]).contains(&real.to_string()), "status shows the adopted real r");
+    // The daemon's word is the same a while later: nothing stops either.
+    d.wait_group("g", "1", GroupState::Done);
+    assert_alive(fake, "the planted process");
+    assert_eq!(d.process("r").pid, Some(real as u32));
+    drop(planted);
+    wait_gone(fake, "the planted process, killed by the test");
+}
+
+/// A `reexec` hands no start times over; the new image reads them again,
+/// so the state file it writes still lets a later daemon adopt what runs.
+#[test]
+fn after_a_reexec_the_state_file_still_names_what_runs() {
+    let mut d = TestDaemon::start("g:r:1:respawn:exec sleep 1000\ng:s:1:respawn:exec sleep 1000\n");
+    d.tell("g", "1");
+    let r = d.wait_running("r");
+    d.ok(&["reexec"]);
+    // An exit after the reexec rewrites the state file from the new image.
+    let s = d.wait_running("s");
+    kill(Pid::from_raw(s), Signal::SIGKILL).expect("kill s");
+    let s2 = d.wait_process("s", "s respawned", |p| p.pid.is_some_and(|n| n as i32 != s)).pid.expect("s") as i32;
+    wait_recorded(&d, "s", s2);
+    wait_recorded(&d, "r", r);
+    let text = d.read("state");
+    assert_eq!(text.matches("\"start_ticks\"").count(), 2, "both running processes have a start time:\n{text}");
+    d.kill_daemon();
+    d.restart();
+    assert_eq!(d.process("r").pid, Some(r as u32), "r adopted");
+    assert_eq!(d.process("s").pid, Some(s2 as u32), "s adopted");
+}
+
+/// A state file of an older daemon records no pids: its levels are
+/// restored, but what it left running is stopped and started again, since
+/// an unknown process is safer to restart than to trust.
+#[test]
+fn a_state_file_without_pids_adopts_nothing() {
+    let mut d = TestDaemon::start("g:r:1:respawn:exec sleep 1000\n");
+    d.tell("g", "1");
+    let r = d.wait_running("r");
+    wait_recorded(&d, "r", r);
+    d.kill_daemon();
+    let mut state: serde_json::Value = serde_json::from_str(&d.read("state")).expect("JSON");
+    for g in state["groups"].as_array_mut().expect("groups") {
+        for ran in g["ran"].as_array_mut().expect("ran") {
+            let ran = ran.as_object_mut().expect("a record");
+            ran.remove("pid");
+            ran.remove("start_ticks");
+        }
+    }
+    std::fs::write(d.state_file(), state.to_string()).expect("an older daemon's state file");
+    d.restart();
+    wait_gone(r, "the unrecorded leftover");
+    let r2 = d.wait_running("r");
+    assert_ne!(r2, r);
+    assert_eq!(live_with_tag(&d, "r"), vec![r2]);
+    assert_eq!(d.snapshot().group("g").map(|g| g.level.clone()), Some(Some("1".into())), "the level is restored");
 }

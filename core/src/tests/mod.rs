@@ -4,10 +4,12 @@
 //!
 //! This file is the fake world; `switching.rs` covers tells, levels and
 //! reloads, `lifecycle.rs` respawn, stopping and shutdown, `actions.rs`
-//! restart, retry and signal of one process, `properties.rs` what must
+//! restart, retry and signal of one process, `adopt.rs` restoring a state
+//! file after a restart, `properties.rs` what must
 //! hold after any sequence of them.
 
 mod actions;
+mod adopt;
 mod lifecycle;
 mod properties;
 mod readiness;

@@ -1,6 +1,7 @@
 //! Carrying out what the supervisor decided: spawns, stop signals,
 //! events for subscribers, the status and state files.
 
+use super::leftovers::start_ticks;
 use super::{Runtime, SPAWN_BATCH, push_capped};
 use isinit_core::{Effect, Now};
 use isinit_shared::protocol::{Event, NOTICES_KEPT, NoticeRecord};
@@ -17,9 +18,15 @@ impl Runtime {
     pub(super) async fn carry_out(&mut self) -> bool {
         let mut exit = false;
         let mut sent = std::collections::HashSet::new();
+        let mut spawned = false;
         loop {
             let effects = self.sup.take_effects();
             if effects.is_empty() {
+                if spawned {
+                    // The new pids and start times reach the state file
+                    // (SPEC §15: only what is recorded there is adopted).
+                    self.save_state();
+                }
                 return exit;
             }
             let mut effects = effects.into_iter().peekable();
@@ -39,8 +46,14 @@ impl Runtime {
                                 Ok(pid) => tracing::debug!("{}: started pid {pid}", req.tag),
                                 Err(e) => tracing::warn!("{}: {e}", req.tag),
                             }
+                            // Read before any reap: exactly this child's.
+                            let ticks = result.as_ref().ok().and_then(|pid| Some((*pid, start_ticks(*pid)?)));
                             self.sup.spawned(Now::real(), &req.tag, result);
+                            if let Some((pid, ticks)) = ticks {
+                                self.sup.note_start_ticks(&req.tag, pid, ticks);
+                            }
                         }
+                        spawned = true;
                         if batch.len() > 1 {
                             tokio::task::yield_now().await;
                         }

@@ -25,7 +25,11 @@ impl Runtime {
             return found;
         }
         let orphans: Vec<_> = found.iter().map(Leftover::orphan).collect();
-        let adopted = self.sup.restore(Now::real(), &saved, &orphans);
+        // Where cgroups are used, a process adopted for an entry must be
+        // in that entry's cgroup (SPEC §15).
+        let tracker = self.cgroups.as_ref();
+        let cgroup_of = |e: &isinit_shared::config::Entry| tracker.map(|t| t.dir_of(&e.group, &e.tag));
+        let adopted = self.sup.restore(Now::real(), &saved, &orphans, &cgroup_of);
         self.publish_output_tags();
         let names: Vec<String> = saved.iter().map(|s| format!("{} {}", s.group, s.level)).collect();
         tracing::info!(
@@ -48,6 +52,13 @@ impl Runtime {
         let timing = settings.timing;
         let mut rt = Runtime::new(settings, config.clone());
         rt.sup = Supervisor::import(config, timing, Now::real(), h.supervisor);
+        // The leaders' start times, for the state file, read again: the
+        // same process image's children, not reaped since, so exactly theirs.
+        for (tag, pid) in rt.sup.leaders() {
+            if let Some(ticks) = super::leftovers::start_ticks(pid) {
+                rt.sup.note_start_ticks(&tag, pid, ticks);
+            }
+        }
         // Records still stopping may belong to tags no longer in the file.
         rt.publish_output_tags();
         rt.seq = h.seq;

@@ -209,6 +209,8 @@ mod tests {
                     last_exit: Some(ExitStatus::Code(0)),
                     started_at_ms: Some(5),
                     respawns: 0,
+                    pid: None,
+                    start_ticks: None,
                 },
                 Ran {
                     tag: "r".into(),
@@ -216,11 +218,23 @@ mod tests {
                     last_exit: Some(ExitStatus::Unknown),
                     started_at_ms: None,
                     respawns: 3,
+                    pid: Some(4242),
+                    start_ticks: Some(123_456_789),
                 },
             ],
         }];
         let bytes = serde_json::to_vec(&StateContent { version: STATE_VERSION, groups: groups.clone() }).unwrap();
         assert_eq!(parse_state(&bytes).unwrap(), groups);
+    }
+
+    /// A file of a daemon that recorded no pids still reads, as version 1:
+    /// its records have none, so nothing it left running is adopted.
+    #[test]
+    fn a_file_without_pids_reads_with_none() {
+        let old = br#"{"version":1,"groups":[{"group":"g","level":"1","settled":"done","ran":[
+            {"tag":"r","finished":false,"last_exit":null,"started_at_ms":5,"respawns":2}]}]}"#;
+        let saved = parse_state(old).unwrap();
+        assert_eq!((saved[0].ran[0].pid, saved[0].ran[0].start_ticks, saved[0].ran[0].respawns), (None, None, 2));
     }
 
     fn level(level: &str) -> Vec<SavedLevel> {
