@@ -14,6 +14,7 @@ pub mod config;
 pub mod daemon_lock;
 #[cfg(feature = "generate")]
 pub mod generate;
+pub mod held;
 pub mod protocol;
 pub mod settings;
 pub mod time;

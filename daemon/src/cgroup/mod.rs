@@ -19,7 +19,7 @@ mod tracker;
 mod watch;
 
 pub use fs::{Usage, populated, procs, read_usage, signal};
-pub use root::{Choice, Root, discover};
+pub use root::{Choice, Root, cgroup2_mount, default_name, discover};
 pub use tracker::{Found, Tracker, open_for_clone, probe};
 pub use watch::Watch;
 

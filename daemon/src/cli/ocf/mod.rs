@@ -35,10 +35,13 @@
 //! decides; Pacemaker only moves groups between levels.
 
 mod actions;
+mod alone;
 mod exit;
 mod metadata;
 mod params;
+mod scan;
 mod session;
+mod unattended;
 mod validate;
 mod view;
 
@@ -107,8 +110,8 @@ pub async fn dispatch(action: &str, env: &dyn Fn(&str) -> Option<String>, flags:
         "promote" => actions::arrive(&p, &session, Role::Promoted).await,
         "demote" if p.promoted_level.is_none() => Outcome::with(OcfCode::Unimplemented, "promoted_level is not set"),
         "demote" => actions::arrive(&p, &session, Role::Unpromoted).await,
-        "stop" => actions::stop(&p, &session).await,
-        _ => actions::monitor(&p, &session).await,
+        "stop" => actions::stop(&p, &session, &config).await,
+        _ => actions::monitor(&p, &session, &config).await,
     }
 }
 
