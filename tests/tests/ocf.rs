@@ -342,3 +342,32 @@ fn own_meta_data() -> String {
     cmd.args(["ocf", "meta-data"]);
     run(cmd, DEADLINE).ok()
 }
+
+#[test]
+fn stop_without_a_daemon_signals_process_groups_when_cgroups_are_off() {
+    let mut d = TestDaemon::builder(TAB).cgroup("none").start();
+    let web = Agent::new(&d, "web");
+    web.expect("start", 0);
+    let srv = d.wait_running("srv");
+    d.kill_daemon();
+    web.expect("monitor", 1);
+    web.expect("stop", 0);
+    assert!(!isinit_e2e::asserts::pid_alive(srv), "stop returned 0 with srv (pid {srv}) alive");
+    web.expect("monitor", 7);
+}
+
+#[test]
+fn a_process_that_shed_its_marks_is_found_by_its_cgroup() {
+    let Some((mut d, _root)) = isinit_e2e::cgroup::daemon(
+        "web:srv:run:respawn:setsid env -i sh -c 'echo $$ > {dir}/shed; exec sleep 1000' & exec sleep 1000\n",
+    ) else {
+        return;
+    };
+    let web = Agent::new(&d, "web");
+    web.expect("start", 0);
+    d.wait_file("shed");
+    let shed: i32 = d.read("shed").trim().parse().expect("pid");
+    d.kill_daemon();
+    web.expect("stop", 0);
+    assert!(!isinit_e2e::asserts::pid_alive(shed), "stop returned 0 with the unmarked {shed} alive");
+}
