@@ -18,6 +18,7 @@ use crate::cgroup;
 use isinit_shared::config::Inittab;
 use isinit_shared::daemon_lock;
 use std::collections::BTreeSet;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -86,10 +87,9 @@ pub fn scan(socket: &Path, group: &str, uid: u32, roots: &[PathBuf]) -> Running 
 /// Processes whose environment names `socket` and `group` and carries an
 /// entry tag, running as `uid`.
 fn marked(socket: &Path, group: &str, uid: u32) -> Vec<Member> {
-    let mut want_socket = b"ISINIT_SOCKET=".to_vec();
-    want_socket.extend_from_slice(socket.as_os_str().as_encoded_bytes());
     let want_group = format!("ISINIT_GROUP={group}").into_bytes();
     let own = std::process::id() as i32;
+    let mut same = SameSocket::new(socket);
     let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
     dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
         .filter(|pid| *pid != own)
@@ -97,15 +97,53 @@ fn marked(socket: &Path, group: &str, uid: u32) -> Vec<Member> {
             // Unreadable (another user's, or gone): not the daemon's.
             let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
             let vars: Vec<&[u8]> = environ.split(|b| *b == 0).collect();
-            if !vars.contains(&want_socket.as_slice()) || !vars.contains(&want_group.as_slice()) {
+            if !vars.contains(&want_group.as_slice()) {
                 return None;
             }
+            let their_socket = vars.iter().find_map(|v| v.strip_prefix(b"ISINIT_SOCKET="))?;
             let tag = vars.iter().find_map(|v| v.strip_prefix(b"ISINIT_TAG="))?;
-            if real_uid(pid)? != uid {
+            if real_uid(pid)? != uid || !same.is(their_socket) {
                 return None;
             }
             Some(Member { pid, pgid: pgid_of(pid)?, tag: String::from_utf8_lossy(tag).into_owned(), cgroup: None })
         })
+        .collect()
+}
+
+/// Whether a socket path a process carries names our socket: the same
+/// text, or — a daemon may know its socket by another path than the agent,
+/// through a symlink or a bind mount — the same socket or lock file.
+struct SameSocket<'a> {
+    socket: &'a Path,
+    ids: Vec<(u64, u64)>,
+    seen: std::collections::HashMap<Vec<u8>, bool>,
+}
+
+impl<'a> SameSocket<'a> {
+    fn new(socket: &'a Path) -> SameSocket<'a> {
+        SameSocket { socket, ids: file_ids(socket), seen: Default::default() }
+    }
+
+    fn is(&mut self, theirs: &[u8]) -> bool {
+        if theirs == self.socket.as_os_str().as_encoded_bytes() {
+            return true;
+        }
+        if let Some(known) = self.seen.get(theirs) {
+            return *known;
+        }
+        let path = Path::new(std::ffi::OsStr::from_bytes(theirs));
+        let same = file_ids(path).iter().any(|id| self.ids.contains(id));
+        self.seen.insert(theirs.to_vec(), same);
+        same
+    }
+}
+
+/// The (device, inode) of the socket and of its lock file, those that exist.
+fn file_ids(socket: &Path) -> Vec<(u64, u64)> {
+    [socket.to_path_buf(), daemon_lock::lock_path(socket)]
+        .iter()
+        .filter_map(|p| std::fs::symlink_metadata(p).ok())
+        .map(|m| (m.dev(), m.ino()))
         .collect()
 }
 
