@@ -143,7 +143,11 @@ fn a_kill_9_of_the_active_daemon_never_runs_the_group_twice() {
         cluster.nodes[0].settle();
         let location = cluster.nodes[0].location("svc").ok_or_else(|| cluster.nodes[0].crm_mon())?;
         let i = names.iter().position(|n| *n == location).ok_or_else(|| format!("svc on {location}?"))?;
-        let last = sampler.samples().last().map_or(0, |s| s.nodes);
+        let samples = sampler.samples();
+        if let Some(s) = samples.iter().find(|s| s.nodes > 1) {
+            panic!("svc ran on both nodes at once {:?} after the kill:\n{}", s.at, cluster.nodes[0].crm_mon());
+        }
+        let last = samples.last().map_or(0, |s| s.nodes);
         let snap = daemons[i].try_snapshot()?;
         let up = snap.group("svc").is_some_and(|g| g.level.as_deref() == Some("run") && g.state == GroupState::Done)
             && snap.processes.iter().any(|p| p.tag == "srv" && p.state == ProcessState::Running);
