@@ -53,12 +53,12 @@ impl Node {
         Node { socket: s.socket().to_owned(), group: p.group.clone(), uid, roots: roots.into_iter().collect() }
     }
 
-    async fn scan(&self) -> Running {
+    /// What runs of the group; `Err` when the look itself failed, which
+    /// proves nothing either way.
+    async fn scan(&self) -> Result<Running, Outcome> {
         let (socket, group, uid, roots) = (self.socket.clone(), self.group.clone(), self.uid, self.roots.clone());
-        blocking(move || scan::scan(&socket, &group, uid, &roots)).await.unwrap_or_else(|| Running {
-            // A look that failed finds nothing to trust: say so, not "stopped".
-            cgroups: vec![PathBuf::from("(the look at the node failed)")],
-            ..Running::default()
+        blocking(move || scan::scan(&socket, &group, uid, &roots)).await.ok_or_else(|| {
+            Outcome::with(OcfCode::ErrGeneric, "no isinit daemon answers and the look at the node failed")
         })
     }
 
@@ -97,7 +97,10 @@ pub async fn monitor(p: &Params, s: &Session, config: &Path) -> Look {
         // look still says what runs now.
         Err(_) => None,
     };
-    Look::Answer(alone::monitor(&node.scan().await, &p.group, &node.socket))
+    Look::Answer(match node.scan().await {
+        Ok(found) => alone::monitor(&found, &p.group, &node.socket),
+        Err(failed) => failed,
+    })
 }
 
 /// `stop` with no daemon answering: holding the lock, marks the group held
@@ -125,7 +128,10 @@ pub async fn stop(p: &Params, s: &Session, config: &Path) -> Look {
     for (step, at) in plan {
         let due = began + at;
         let found = loop {
-            let found = node.scan().await;
+            let found = match node.scan().await {
+                Ok(found) => found,
+                Err(failed) => return Look::Answer(failed),
+            };
             seen.extend(found.members.iter().map(|m| m.pid));
             if found.is_empty() {
                 return Look::Answer(alone::stopped(&found, &p.group, seen.len()));
@@ -138,7 +144,10 @@ pub async fn stop(p: &Params, s: &Session, config: &Path) -> Look {
         send(&found, step);
     }
     loop {
-        let found = node.scan().await;
+        let found = match node.scan().await {
+            Ok(found) => found,
+            Err(failed) => return Look::Answer(failed),
+        };
         if found.is_empty() || Instant::now() >= s.deadline() {
             return Look::Answer(alone::stopped(&found, &p.group, seen.len()));
         }
