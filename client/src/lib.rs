@@ -9,7 +9,8 @@
 //!   bridge` to another host;
 //! - [`fleet`]: many hosts — host sets in ClusterShell syntax;
 //! - [`daemon_lock`]: the lock that proves whether a daemon lives on a
-//!   socket; [`pidwait`]: waiting for a process to end without polling.
+//!   socket; [`held`]: the OCF agent's marks that keep a stopped group
+//!   stopped across daemon restarts; [`pidwait`]: waiting for a process to end without polling.
 
 #![warn(missing_docs)]
 
@@ -17,6 +18,7 @@ mod client;
 pub mod daemon_lock;
 pub mod fleet;
 pub mod frame;
+pub mod held;
 pub mod pidwait;
 pub mod transport;
 

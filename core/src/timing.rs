@@ -28,8 +28,8 @@ impl Default for Timing {
             respawn_pause: Duration::from_secs(60),
             rapid_window: Duration::from_secs(1),
             rapid_starts: 5,
-            term_after: Duration::from_secs(5),
-            kill_after: Duration::from_secs(10),
+            term_after: isinit_shared::settings::DEFAULT_TERM_AFTER,
+            kill_after: isinit_shared::settings::DEFAULT_KILL_AFTER,
             ready_timeout: Duration::from_secs(90),
         }
     }

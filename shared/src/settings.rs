@@ -18,6 +18,12 @@ pub const DEFAULT_INITSTAT: &str = "/var/run/is/initstat";
 pub const DEFAULT_STATE: &str = "/var/run/is/state";
 /// Default directory for per-process output files.
 pub const DEFAULT_LOGDIR: &str = "/var/log/isinit";
+/// SPEC §5: from SIGINT to SIGTERM when a process is stopped, unless the
+/// daemon is told otherwise (`--term-after`). The OCF agent, stopping a
+/// group with no daemon to ask, uses it too.
+pub const DEFAULT_TERM_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
+/// SPEC §5: from SIGTERM to SIGKILL (`--kill-after`).
+pub const DEFAULT_KILL_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Environment variable naming the isinittab.
 pub const ENV_CONFIG: &str = "ISINIT_CONFIG";

@@ -136,3 +136,51 @@ impl Agent {
         out
     }
 }
+
+/// The meta-data the wrapper carries for when no isinit binary is found:
+/// the text of its `META_DATA` here-document.
+pub fn wrapper_meta_data() -> String {
+    let text = std::fs::read_to_string(agent_source()).expect("read the agent");
+    let start = text.find("<<'META_DATA'\n").expect("the wrapper carries a META_DATA here-document") + 14;
+    let end = start + text[start..].find("\nMETA_DATA\n").expect("the here-document ends");
+    format!("{}\n", &text[start..end])
+}
+
+/// A process that carries a test daemon's marks for `group` (as if the
+/// daemon had started it for entry `tag`) but runs as another uid: what a
+/// local user could plant. Killed when dropped.
+pub struct Planted {
+    child: std::process::Child,
+}
+
+impl Planted {
+    /// Starts `sleep 1000` as `uid` with the marks of `daemon` for
+    /// `group`/`tag` (and the test marker, so the daemon's teardown finds
+    /// it too).
+    pub fn start(daemon: &TestDaemon, group: &str, tag: &str, uid: u32) -> Planted {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = Command::new("sleep");
+        cmd.arg("1000")
+            .env_clear()
+            .env("ISINIT_SOCKET", daemon.socket())
+            .env("ISINIT_GROUP", group)
+            .env("ISINIT_TAG", tag)
+            .env("ISINIT_E2E_MARK", daemon.dir())
+            .uid(uid)
+            .gid(uid)
+            .process_group(0);
+        Planted { child: cmd.spawn().expect("start the planted process") }
+    }
+
+    /// Its pid.
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+}
+
+impl Drop for Planted {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

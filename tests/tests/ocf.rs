@@ -3,7 +3,9 @@
 //! action, and resource-agents' `ocf-tester`. A whole Pacemaker cluster
 //! driving it is in `pacemaker.rs`.
 
-use isinit_e2e::ocf::{Agent, install_agent, is_root, missing_tools, path_with_isinit};
+use isinit_client::daemon_lock::DaemonLock;
+use isinit_client::held;
+use isinit_e2e::ocf::{Agent, Planted, install_agent, is_root, missing_tools, path_with_isinit, wrapper_meta_data};
 use isinit_e2e::{DEADLINE, TestDaemon, fixtures::run};
 use isinit_shared::protocol::{GroupState, ProcessState};
 use std::process::Command;
@@ -199,4 +201,173 @@ fn a_daemon_that_is_not_running_is_stopped_but_cannot_start() {
     web.expect("stop", 0);
     let out = web.expect("start", 1);
     assert!(out.stderr.contains("isinit daemon not running"), "{out}");
+}
+
+#[test]
+fn after_a_kill_9_of_the_daemon_monitor_says_the_group_runs() {
+    let mut d = TestDaemon::start(TAB);
+    let web = Agent::new(&d, "web");
+    web.expect("start", 0);
+    let srv = d.wait_running("srv");
+    d.kill_daemon();
+    isinit_e2e::asserts::assert_alive(srv, "srv after the daemon's kill -9");
+    // Unsupervised, but running: not "stopped", or Pacemaker would start
+    // it on another node while it runs here.
+    let out = web.expect("monitor", 1);
+    assert!(out.stderr.contains(&format!("srv (pid {srv})")), "{out}");
+    // A group of which nothing runs is not running, daemon or not.
+    Agent::new(&d, "other").expect("monitor", 7);
+}
+
+#[test]
+fn stop_without_a_daemon_stops_the_group_and_holds_it_across_a_daemon_restart() {
+    let mut d = TestDaemon::start(TAB);
+    let web = Agent::new(&d, "web");
+    web.expect("start", 0);
+    d.tell("other", "run");
+    let srv = d.wait_running("srv");
+    let o1 = d.wait_running("o1");
+    d.kill_daemon();
+    let out = web.expect("stop", 0);
+    assert!(out.stderr.contains("stopped the 1 process(es) of group web"), "{out}");
+    assert!(!isinit_e2e::asserts::pid_alive(srv), "stop returned 0 with srv (pid {srv}) alive");
+    isinit_e2e::asserts::assert_alive(o1, "another group's process");
+    web.expect("monitor", 7);
+    assert!(held::path(&d.socket(), "web").is_file(), "no hold mark");
+    // A daemon started again on the same state file (as systemd's
+    // Restart=on-failure does) does not bring the group back...
+    d.restart();
+    let snap = d.snapshot();
+    assert_eq!(snap.group("web").and_then(|g| g.level.clone()), None, "web restored: {:?}", snap.group("web"));
+    assert!(snap.processes_of("web").all(|p| p.pid.is_none()), "a process of web runs again");
+    assert_eq!(snap.group("other").and_then(|g| g.level.clone()).as_deref(), Some("run"), "other is restored");
+    assert!(d.daemon_stderr().contains("group web is held stopped by the OCF agent's stop"));
+    web.expect("monitor", 7);
+    // ...until the agent's next start.
+    web.expect("start", 0);
+    d.wait_running("srv");
+    assert!(!held::path(&d.socket(), "web").exists(), "start left the hold mark");
+}
+
+#[test]
+fn a_stop_with_the_daemon_also_holds_the_group_against_a_restart() {
+    let mut d = TestDaemon::start(TAB);
+    let web = Agent::new(&d, "web");
+    web.expect("start", 0);
+    web.expect("stop", 0);
+    // Behind the agent's back the group is told again, then the daemon
+    // dies: the next daemon must not restore what the agent stopped.
+    d.tell("web", "run");
+    let srv = d.wait_running("srv");
+    d.kill_daemon();
+    d.restart();
+    isinit_e2e::asserts::wait_gone(srv, "the held group's leftover");
+    assert_eq!(d.snapshot().group("web").and_then(|g| g.level.clone()), None);
+}
+
+#[test]
+fn marked_processes_of_another_uid_are_not_the_groups() {
+    if !is_root() {
+        eprintln!("skipped: starting a process as another uid needs root");
+        return;
+    }
+    let mut d = TestDaemon::start(TAB);
+    let planted = Planted::start(&d, "web", "srv", 65534);
+    d.kill_daemon();
+    let web = Agent::new(&d, "web");
+    web.expect("monitor", 7);
+    web.expect("stop", 0);
+    isinit_e2e::asserts::assert_alive(planted.pid(), "another user's process with the marks");
+}
+
+#[test]
+fn monitor_waits_for_a_daemon_that_holds_its_lock_and_then_gives_up() {
+    let mut d = TestDaemon::start(TAB);
+    d.kill_daemon();
+    // A daemon starting up holds the lock before it answers.
+    let _lock = DaemonLock::try_acquire(&d.socket()).expect("lock file").expect("no daemon holds the lock");
+    let began = Instant::now();
+    let out = Agent::new(&d, "web").timeout_ms(3_000).expect("monitor", 1);
+    let took = began.elapsed();
+    assert!(out.stderr.contains("holds its lock but does not answer"), "{out}");
+    assert!(took >= Duration::from_millis(2_000) && took < Duration::from_millis(3_000), "{took:?}");
+}
+
+#[test]
+fn a_stop_while_the_daemon_shuts_down_waits_for_the_group_to_be_gone() {
+    let mut d = TestDaemon::builder(
+        "s:slow:run:respawn:trap 'sleep 1; exit 0' INT; touch {dir}/ready; while :; do sleep 0.1; done\n",
+    )
+    .term_after(5.0)
+    .start();
+    let s = Agent::new(&d, "s");
+    s.expect("start", 0);
+    d.wait_file("ready");
+    let pid = d.wait_running("slow");
+    d.ok(&["shutdown"]);
+    isinit_e2e::wait::wait_until(DEADLINE, "the daemon to be halting", || {
+        d.try_snapshot().map_or(true, |snap| snap.daemon.halting)
+    });
+    let out = s.expect("stop", 0);
+    assert!(!isinit_e2e::asserts::pid_alive(pid), "stop returned with {pid} alive\n{out}");
+    d.wait_exit();
+}
+
+#[test]
+fn meta_data_succeeds_whatever_the_binary_parameter_says() {
+    let d = TestDaemon::start(TAB);
+    let out = Agent::new(&d, "web").param("binary", "/nonexistent/isinit").expect("meta-data", 0);
+    let own = own_meta_data();
+    assert_eq!(out.stdout, own);
+    // With no isinit anywhere, the wrapper's own copy.
+    let mut cmd = Agent::new(&d, "web").param("binary", "/nonexistent/isinit").command("meta-data");
+    cmd.env("PATH", "/nonexistent");
+    let bare = run(cmd, DEADLINE);
+    assert_eq!(bare.code(), Some(0), "{bare}");
+    assert!(bare.stdout.starts_with("<?xml") && bare.stdout.contains("<resource-agent name=\"group\""), "{bare}");
+}
+
+#[test]
+fn the_wrappers_copy_of_the_meta_data_is_the_binarys() {
+    let own = own_meta_data();
+    assert!(
+        wrapper_meta_data() == own,
+        "packaging/ocf/group's META_DATA differs from `isinit ocf meta-data`: paste that output into it"
+    );
+}
+
+/// `isinit ocf meta-data` of the binary under test.
+fn own_meta_data() -> String {
+    let mut cmd = Command::new(isinit_e2e::fixtures::isinit());
+    cmd.args(["ocf", "meta-data"]);
+    run(cmd, DEADLINE).ok()
+}
+
+#[test]
+fn stop_without_a_daemon_signals_process_groups_when_cgroups_are_off() {
+    let mut d = TestDaemon::builder(TAB).cgroup("none").start();
+    let web = Agent::new(&d, "web");
+    web.expect("start", 0);
+    let srv = d.wait_running("srv");
+    d.kill_daemon();
+    web.expect("monitor", 1);
+    web.expect("stop", 0);
+    assert!(!isinit_e2e::asserts::pid_alive(srv), "stop returned 0 with srv (pid {srv}) alive");
+    web.expect("monitor", 7);
+}
+
+#[test]
+fn a_process_that_shed_its_marks_is_found_by_its_cgroup() {
+    let Some((mut d, _root)) = isinit_e2e::cgroup::daemon(
+        "web:srv:run:respawn:setsid env -i sh -c 'echo $$ > {dir}/shed; exec sleep 1000' & exec sleep 1000\n",
+    ) else {
+        return;
+    };
+    let web = Agent::new(&d, "web");
+    web.expect("start", 0);
+    d.wait_file("shed");
+    let shed: i32 = d.read("shed").trim().parse().expect("pid");
+    d.kill_daemon();
+    web.expect("stop", 0);
+    assert!(!isinit_e2e::asserts::pid_alive(shed), "stop returned 0 with the unmarked {shed} alive");
 }

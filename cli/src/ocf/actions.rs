@@ -5,24 +5,51 @@
 use super::exit::{OcfCode, Outcome};
 use super::params::Params;
 use super::session::{Session, SessionError};
+use super::unattended::{self, Look};
 use super::view::{self, Progress, Role, Target};
 use isinit_client::ClientError;
+use isinit_client::held;
 use isinit_shared::protocol::ErrorKind;
+use std::path::Path;
+use tokio::time::Instant;
 
 fn target(p: &Params) -> Target<'_> {
     Target { group: &p.group, level: &p.level, stop_level: &p.stop_level, promoted_level: p.promoted_level.as_deref() }
 }
 
-/// `monitor`: the group's state as an OCF code, from one snapshot. A
-/// daemon that does not run supervises nothing: not running.
-pub async fn monitor(p: &Params, s: &Session) -> Outcome {
-    match s.snapshot().await {
-        Ok(snap) => view::monitor(&view::view(&snap, &target(p), snap.daemon.now_ms)),
-        Err(SessionError::Client(ClientError::NotRunning { .. })) => {
-            Outcome::with(OcfCode::NotRunning, format!("isinit daemon not running on {}", s.socket().display()))
+/// `monitor`: the group's state as an OCF code, from one snapshot. With
+/// no daemon answering, what runs of the group on the node decides
+/// ([`unattended::monitor`]); a daemon that is starting is waited for.
+pub async fn monitor(p: &Params, s: &Session, config: &Path) -> Outcome {
+    loop {
+        match s.snapshot().await {
+            Ok(snap) => return view::monitor(&view::view(&snap, &target(p), snap.daemon.now_ms)),
+            Err(SessionError::Client(ClientError::NotRunning { .. })) => {
+                match unattended::monitor(p, s, config).await {
+                    Look::Answer(outcome) => return outcome,
+                    Look::DaemonAlive => {
+                        if let Some(timed_out) = starting(s).await {
+                            return timed_out;
+                        }
+                    }
+                }
+            }
+            Err(e) => return failure(e),
         }
-        Err(e) => failure(e),
     }
+}
+
+/// Waits a moment for a daemon that holds its lock but does not answer
+/// yet (starting up); the failure to give when the operation's time is up.
+async fn starting(s: &Session) -> Option<Outcome> {
+    if Instant::now() + unattended::LOOK_EVERY >= s.deadline() {
+        return Some(Outcome::with(
+            OcfCode::ErrGeneric,
+            format!("the isinit daemon on {} holds its lock but does not answer (starting?)", s.socket().display()),
+        ));
+    }
+    tokio::time::sleep(unattended::LOOK_EVERY).await;
+    None
 }
 
 /// `start` (`Role::Unpromoted`), `promote` (`Role::Promoted`) or `demote`
@@ -49,6 +76,11 @@ pub async fn arrive(p: &Params, s: &Session, role: Role) -> Outcome {
         }
         Err(e) => return failure(e),
     };
+    if role == Role::Unpromoted
+        && let Err(e) = release(s.socket(), &p.group).await
+    {
+        return Outcome::with(OcfCode::ErrGeneric, e);
+    }
     let told = snap.group(&p.group).and_then(|g| g.level.as_deref()) == Some(level);
     if !told && let Err(e) = s.tell(&p.group, level).await {
         return match e {
@@ -72,28 +104,39 @@ pub async fn arrive(p: &Params, s: &Session, role: Role) -> Outcome {
     }
 }
 
-/// How many times a stop re-subscribes after losing its connection (the
-/// daemon restarting under it) before giving up.
+/// How many times a stop subscribes again after losing its connection
+/// (the daemon restarting or exiting under it) before giving up.
 const STOP_ATTEMPTS: u32 = 3;
 
-/// `stop`: tell the stop level unless the group is already stopped, then
-/// wait until no process of the group is left. A daemon that is not
-/// running, or does not know the group, has nothing of it running.
-pub async fn stop(p: &Params, s: &Session) -> Outcome {
+/// `stop`: holds the group stopped on this node until the next `start`
+/// (`SOCKET.held/GROUP`, which a daemon restoring its levels obeys), tells
+/// the stop level unless the group is already stopped, then waits until
+/// no process of the group is left. With no daemon answering, the agent
+/// stops what runs of the group itself ([`unattended::stop`]); while the
+/// daemon shuts down, it waits for the group's processes to be gone.
+pub async fn stop(p: &Params, s: &Session, config: &Path) -> Outcome {
+    if let Err(e) = hold(s.socket(), &p.group).await {
+        return Outcome::with(OcfCode::ErrGeneric, e);
+    }
     let t = target(p);
     let judge = |snap: &_, now| view::departure(&view::view(snap, &t, now));
     let stopped = |why: String| Outcome::with(OcfCode::Success, why);
-    let mut attempt = 0;
+    let mut lost = 0;
     loop {
-        attempt += 1;
         let (mut sub, mut snap) = match s.subscribe().await {
             Ok(x) => x,
-            Err(SessionError::Client(ClientError::NotRunning { .. })) => {
-                return stopped(format!("isinit daemon not running on {}: nothing to stop", s.socket().display()));
-            }
+            Err(SessionError::Client(ClientError::NotRunning { .. })) => match unattended::stop(p, s, config).await {
+                Look::Answer(outcome) => return outcome,
+                Look::DaemonAlive => match starting(s).await {
+                    Some(timed_out) => return timed_out,
+                    None => continue,
+                },
+            },
             Err(e) => return failure(e),
         };
-        if snap.group(&p.group).and_then(|g| g.level.as_deref()) != Some(p.stop_level.as_str())
+        let mut halting = snap.daemon.halting;
+        if !halting
+            && snap.group(&p.group).and_then(|g| g.level.as_deref()) != Some(p.stop_level.as_str())
             && judge(&snap, snap.daemon.now_ms) != Progress::Reached
         {
             match s.tell(&p.group, &p.stop_level).await {
@@ -101,20 +144,39 @@ pub async fn stop(p: &Params, s: &Session) -> Outcome {
                 Err(SessionError::Client(ClientError::Daemon(reply))) if reply.kind == ErrorKind::NoSuchGroup => {
                     return stopped(format!("{}: nothing to stop", reply.message));
                 }
-                Err(SessionError::Client(ClientError::NotRunning { .. })) => {
-                    return stopped("isinit daemon went away: nothing to stop".to_string());
+                // Shutting down: the daemon stops everything itself.
+                Err(SessionError::Client(ClientError::Daemon(reply))) if reply.kind == ErrorKind::Rejected => {
+                    halting = true;
+                }
+                // Gone meanwhile: look at the node without it.
+                Err(SessionError::Client(ClientError::NotRunning { .. })) if lost < STOP_ATTEMPTS => {
+                    lost += 1;
+                    continue;
                 }
                 Err(e) => return failure(e),
             }
         }
-        match s.follow(&mut sub, &mut snap, judge).await {
+        let progress = if halting {
+            s.follow(&mut sub, &mut snap, |snap: &_, _| view::emptied(snap, &p.group)).await
+        } else {
+            s.follow(&mut sub, &mut snap, judge).await
+        };
+        match progress {
+            Ok(Progress::Reached) if halting => {
+                return stopped(format!("the isinit daemon is shutting down; no process of group {} is left", p.group));
+            }
             Ok(Progress::Reached) => {
                 return stopped(format!("group {} stopped at level {}", p.group, p.stop_level));
             }
             Ok(Progress::Failed(why) | Progress::Pending { why, .. }) => {
                 return Outcome::with(OcfCode::ErrGeneric, why);
             }
-            Err(SessionError::Client(ClientError::Frame(_))) if attempt < STOP_ATTEMPTS => continue,
+            // The daemon went away (a shutdown ending, a crash): subscribe
+            // again, which finds it restarted or looks at the node.
+            Err(SessionError::Client(ClientError::Frame(_))) if lost < STOP_ATTEMPTS => {
+                lost += 1;
+                continue;
+            }
             Err(SessionError::TimedOut { waited, what }) => {
                 return Outcome::with(
                     OcfCode::ErrGeneric,
@@ -124,6 +186,38 @@ pub async fn stop(p: &Params, s: &Session) -> Outcome {
             Err(e) => return failure(e),
         }
     }
+}
+
+/// Writes the group's hold mark (owned by us, trusted by the daemon as
+/// root's or its own uid's).
+async fn hold(socket: &Path, group: &str) -> Result<(), String> {
+    let (socket, group) = (socket.to_owned(), group.to_string());
+    tokio::task::spawn_blocking(move || {
+        let uid = super::scan::daemon_uid(&socket);
+        let why = format!("group {group} stopped by the OCF agent's stop; held stopped until its next start");
+        match held::hold(&socket, &group, uid, &why) {
+            // No socket directory: no daemon can start there to restore it.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => {
+                Err(format!("cannot hold group {group} stopped ({}): {e}", held::path(&socket, &group).display()))
+            }
+            Ok(()) => Ok(()),
+        }
+    })
+    .await
+    .unwrap_or_else(|e| Err(format!("cannot hold group stopped: {e}")))
+}
+
+/// Ends the hold of the last stop (the agent's `start`).
+async fn release(socket: &Path, group: &str) -> Result<(), String> {
+    let (socket, group) = (socket.to_owned(), group.to_string());
+    tokio::task::spawn_blocking(move || {
+        held::release(&socket, &group).map_err(|e| {
+            format!("cannot end the hold of group {group} ({}): {e}", held::path(&socket, &group).display())
+        })
+    })
+    .await
+    .unwrap_or_else(|e| Err(format!("cannot end the hold of the group: {e}")))
 }
 
 /// The OCF code for a conversation that failed.

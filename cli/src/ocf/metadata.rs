@@ -81,9 +81,12 @@ pub fn metadata() -> String {
 const LONGDESC: &str = "Runs one resource group of the local isinit daemon at a runlevel, so that Pacemaker \
 decides where and when the group runs and isinit runs it there: start tells the group its level and waits \
 until the group has settled with every respawn entry running; stop tells the stop level and waits until \
-none of the group's processes is left; monitor reports the group's state from the daemon's snapshot \
-(not running at the stop level, failed when an entry is in respawn backoff or a test failed). The isinit \
-daemon itself runs outside Pacemaker (e.g. as a systemd service) on every node.";
+none of the group's processes is left, and holds the group stopped on this node until the next start, \
+even across a restart of the daemon; monitor reports the group's state from the daemon's snapshot \
+(not running at the stop level, failed when an entry is in respawn backoff or a test failed). With no \
+daemon answering, monitor reports not running only when no process of the group runs on the node, and \
+stop stops the group's processes itself. The isinit daemon itself runs outside Pacemaker (e.g. as a \
+systemd service) on every node.";
 
 fn parameter(x: &mut String, p: &ParamSpec) {
     let _ = writeln!(

@@ -21,8 +21,8 @@
 //! | action | does | exit |
 //! | --- | --- | --- |
 //! | `start` | tell `level`, wait until settled with every respawn entry running | 0; 1 FAILED/backoff/timeout; 6 no such group |
-//! | `stop` | tell `stop_level`, wait until no process of the group is left | 0 (also: daemon not running, invalid parameters); 1 timeout; 6 invalid isinittab |
-//! | `monitor` | read one snapshot | 0 up; 7 stopped; 1 failed or at a foreign level; 190 flapping; 8/9/191 promoted |
+//! | `stop` | hold the group stopped (`SOCKET.held/GROUP`) until the next `start`, tell `stop_level`, wait until no process of the group is left; no daemon: stop the group's processes itself | 0 (also: invalid parameters); 1 timeout or processes left; 6 invalid isinittab |
+//! | `monitor` | read one snapshot; no daemon: look at the node's processes and cgroups | 0 up; 7 stopped (nothing of the group runs); 1 failed, at a foreign level, or running without a daemon; 190 flapping; 8/9/191 promoted |
 //! | `promote`/`demote` | tell `promoted_level`/`level`, wait as start | 0; 3 without `promoted_level` |
 //! | `validate-all` | binary, isinittab, group in it | 0; 5 missing here; 6 invalid |
 //! | `meta-data` | the XML from the parameter table | 0 |
@@ -30,15 +30,22 @@
 //! Every wait ends before the operation timeout with an `ocf-exit-reason:`
 //! line on stderr, which `crm_mon` shows beside the failed action.
 //!
+//! No answer from the daemon is never taken for "stopped" (SPEC §15): the
+//! daemon's lock says whether one lives (then it is waited for) and, if
+//! none does, the agent looks at what runs (`scan`, `unattended`).
+//!
 //! The isinit daemon itself is not a Pacemaker resource here: it runs on
 //! every node (systemd, inittab) and keeps running whatever Pacemaker
 //! decides; Pacemaker only moves groups between levels.
 
 mod actions;
+mod alone;
 mod exit;
 mod metadata;
 mod params;
+mod scan;
 mod session;
+mod unattended;
 mod validate;
 mod view;
 
@@ -107,8 +114,8 @@ pub async fn dispatch(action: &str, env: &dyn Fn(&str) -> Option<String>, flags:
         "promote" => actions::arrive(&p, &session, Role::Promoted).await,
         "demote" if p.promoted_level.is_none() => Outcome::with(OcfCode::Unimplemented, "promoted_level is not set"),
         "demote" => actions::arrive(&p, &session, Role::Unpromoted).await,
-        "stop" => actions::stop(&p, &session).await,
-        _ => actions::monitor(&p, &session).await,
+        "stop" => actions::stop(&p, &session, &config).await,
+        _ => actions::monitor(&p, &session, &config).await,
     }
 }
 

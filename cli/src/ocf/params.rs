@@ -128,7 +128,7 @@ pub const PARAMETERS: &[ParamSpec] = &[
         shortdesc: "The isinit binary",
         longdesc: "The isinit command the agent runs (a name looked up in PATH, or a path). Missing: \
                    stop succeeds (nothing of isinit can be running), a probe reports not running, \
-                   every other action fails with OCF_ERR_INSTALLED.",
+                   meta-data is still printed, every other action fails with OCF_ERR_INSTALLED.",
         content: Content::String,
         default: Some("isinit"),
         required: false,

@@ -55,6 +55,11 @@ impl Session {
         Session { socket, started, deadline }
     }
 
+    /// When the operation must be over (less the margin to answer in).
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
     /// The socket this session talks to.
     pub fn socket(&self) -> &Path {
         &self.socket

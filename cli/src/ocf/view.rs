@@ -276,3 +276,14 @@ pub fn departure(v: &GroupView) -> Progress {
         GroupView::Active { .. } => Progress::pending("the group has not left its level yet"),
     }
 }
+
+/// Whether the daemon, shutting down, has stopped every process of
+/// `group` (a stop cannot tell it anything then, only wait).
+pub fn emptied(snap: &Snapshot, group: &str) -> Progress {
+    match snap.processes_of(group).filter(|p| p.pid.is_some()).count() {
+        0 => Progress::Reached,
+        n => {
+            Progress::pending(&format!("the isinit daemon is shutting down; {n} process(es) of {group} still stopping"))
+        }
+    }
+}

@@ -18,9 +18,22 @@ impl Runtime {
     /// Restores the levels of the state file and adopts the `found`
     /// processes that match an entry of them; returns those that match
     /// nothing, for the caller to stop. Without a state file, that is all
-    /// of them.
+    /// of them. A group the OCF agent's stop holds (`SOCKET.held/GROUP`)
+    /// is not restored: it comes up stopped, and its processes are strays.
     pub fn restore(&mut self, found: Vec<Leftover>) -> Vec<Leftover> {
-        let saved = state::load(&self.settings.state);
+        let own_uid = nix::unistd::geteuid().as_raw();
+        let socket = &self.settings.socket;
+        let (held, saved): (Vec<_>, Vec<_>) = state::load(&self.settings.state)
+            .into_iter()
+            .partition(|s| isinit_client::held::is_held(socket, &s.group, own_uid));
+        for h in &held {
+            tracing::info!(
+                "group {} is held stopped by the OCF agent's stop ({}): level {} not restored",
+                h.group,
+                isinit_client::held::path(socket, &h.group).display(),
+                h.level
+            );
+        }
         if saved.is_empty() {
             return found;
         }

@@ -8,10 +8,12 @@
 //! that starts a cluster, and the CIB state is cleared before and after so
 //! runs are independent.
 
+mod sampler;
 mod shell;
 mod single;
 mod two_nodes;
 
+pub use sampler::{RunSampler, SAMPLE_EVERY, Sample};
 pub use shell::Shell;
 pub use single::Cluster;
 pub use two_nodes::{NAMESPACE_TOOLS, Node, TwoNodes};

@@ -250,3 +250,13 @@ fn a_notify_entry_counts_as_up_only_once_ready() {
     s.processes[1].ready = true;
     assert_eq!(view(&s, &target(None), NOW), GroupView::Active { role: Role::Unpromoted, health: Health::Up });
 }
+
+#[test]
+fn a_stop_during_shutdown_is_over_once_no_process_of_the_group_has_a_pid() {
+    use crate::ocf::view::emptied;
+    let stopping = snap(Some("run"), G::Halting, P::Exited, P::Stopping, P::NotStarted);
+    assert!(matches!(emptied(&stopping, "web"), Progress::Pending { .. }));
+    let gone = snap(Some("run"), G::Halting, P::Exited, P::Exited, P::NotStarted);
+    assert_eq!(emptied(&gone, "web"), Progress::Reached);
+    assert_eq!(emptied(&stopping, "other"), Progress::Reached, "another group's processes do not count");
+}

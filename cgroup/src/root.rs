@@ -97,7 +97,7 @@ pub fn default_name(socket: &Path) -> String {
 
 /// Where cgroup2 is mounted: `/sys/fs/cgroup` on a pure v2 host,
 /// `/sys/fs/cgroup/unified` on a hybrid one.
-fn cgroup2_mount() -> Option<PathBuf> {
+pub fn cgroup2_mount() -> Option<PathBuf> {
     let text = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
     text.lines().find_map(|line| {
         let (before, after) = line.split_once(" - ")?;
