@@ -11,17 +11,28 @@ use std::time::Duration;
 /// daemon computes far from the end of the clock (issue 6, defect 3b).
 pub const MAX_DELAY: Duration = Duration::from_secs(24 * 60 * 60);
 
-/// Parses a delay flag: a finite, non-negative number of seconds up to
-/// [`MAX_DELAY`], refused at start-up with a clear reason otherwise.
+/// Parses a delay flag: plain seconds (`5`, `0.25`) or a duration with
+/// units (`500ms`, `2m`, `1h 30m`, by `humantime`), up to [`MAX_DELAY`];
+/// refused at start-up with a clear reason otherwise.
 pub fn delay(text: &str) -> Result<Duration, String> {
-    let secs: f64 = text.trim().parse().map_err(|_| format!("`{text}` is not a number of seconds"))?;
-    if !secs.is_finite() || secs < 0.0 {
-        return Err(format!("`{text}` is not a non-negative number of seconds"));
+    let trimmed = text.trim();
+    let d = if trimmed.ends_with(|c: char| c.is_ascii_alphabetic()) {
+        // `nan` and `inf` end in letters too, and are no duration.
+        humantime::parse_duration(trimmed).map_err(|e| format!("`{text}` is not a duration ({e})"))?
+    } else {
+        let secs: f64 = trimmed.parse().map_err(|_| format!("`{text}` is not a number of seconds"))?;
+        if !secs.is_finite() || secs < 0.0 {
+            return Err(format!("`{text}` is not a non-negative number of seconds"));
+        }
+        if secs > MAX_DELAY.as_secs_f64() {
+            return Err(format!("`{text}` seconds is more than the limit of {} (one day)", MAX_DELAY.as_secs()));
+        }
+        Duration::try_from_secs_f64(secs).map_err(|_| format!("`{text}` is not a number of seconds"))?
+    };
+    if d > MAX_DELAY {
+        return Err(format!("`{text}` is more than the limit of {} seconds (one day)", MAX_DELAY.as_secs()));
     }
-    if secs > MAX_DELAY.as_secs_f64() {
-        return Err(format!("`{text}` seconds is more than the limit of {} (one day)", MAX_DELAY.as_secs()));
-    }
-    Duration::try_from_secs_f64(secs).map_err(|_| format!("`{text}` is not a number of seconds"))
+    Ok(d)
 }
 
 /// Parses a delay that must not be zero (`--ready-timeout`: a zero deadline
@@ -48,9 +59,9 @@ pub struct Cli {
     /// isinittab, else /var/run/is/init.s]
     #[arg(long, global = true, value_name = "PATH")]
     pub socket: Option<PathBuf>,
-    /// Seconds a client command waits for the daemon's answer before it
-    /// gives up [default: 10; `shutdown --wait`: 60 for the daemon to exit]
-    #[arg(long, global = true, env = "ISINIT_TIMEOUT", value_name = "SECS", value_parser = positive_delay)]
+    /// How long a client command waits for the daemon's answer before it
+    /// gives up (seconds, or `500ms`, `2m`) [default: 10; `shutdown --wait`: 60 for the daemon to exit]
+    #[arg(long, global = true, env = "ISINIT_TIMEOUT", value_name = "DURATION", value_parser = positive_delay)]
     pub timeout: Option<Duration>,
     /// Run on this host through `ssh -- DEST isinit bridge` (repeatable;
     /// DEST goes to ssh verbatim, and one starting with `-` is refused).
@@ -94,6 +105,29 @@ pub enum Cmd {
     /// disk. Exit 0 when all agree, 1 on drift, 2 when a host could not be
     /// asked.
     Drift,
+    /// `isinit GROUP LEVEL`: IS::Init's own command line ("called like init
+    /// and telinit, with a resource-group argument"), the same as `isinit
+    /// tell GROUP LEVEL`. A group named like a subcommand needs `tell`.
+    #[command(external_subcommand)]
+    Telinit(Vec<String>),
+}
+
+impl Cmd {
+    /// The `tell` that `isinit GROUP LEVEL` means; any other command as it
+    /// is. A word that is no subcommand, not followed by exactly one LEVEL,
+    /// is refused with a reason (a typo of a subcommand lands here).
+    pub fn resolve_telinit(self) -> Result<Cmd, String> {
+        match self {
+            Cmd::Telinit(words) => match <[String; 2]>::try_from(words) {
+                Ok([group, level]) => Ok(Cmd::Client(ClientCmd::Tell { group, level, dry_run: false })),
+                Err(words) => Err(format!(
+                    "unrecognized subcommand '{}' (`isinit GROUP LEVEL` is `isinit tell GROUP LEVEL`; see `isinit --help`)",
+                    words.first().map(String::as_str).unwrap_or_default()
+                )),
+            },
+            other => Ok(other),
+        }
+    }
 }
 
 /// The OCF agent's one argument.
@@ -202,18 +236,22 @@ pub struct DaemonArgs {
     /// isinit-HASH under the cgroup2 mount]
     #[arg(long, value_name = "PATH")]
     pub cgroup: Option<PathBuf>,
-    /// Seconds a respawn entry sleeps after starting too rapidly (0–86400).
-    #[arg(long, env = "ISINIT_RESPAWN_PAUSE", value_name = "SECS", default_value = "60", value_parser = delay)]
+    /// How long a respawn entry sleeps after starting too rapidly (0 to one
+    /// day; seconds, or `500ms`, `2m`).
+    #[arg(long, env = "ISINIT_RESPAWN_PAUSE", value_name = "DURATION", default_value = "60", value_parser = delay)]
     pub respawn_pause: Duration,
-    /// Seconds between SIGINT and SIGTERM when stopping a process (0–86400).
-    #[arg(long, env = "ISINIT_TERM_AFTER", value_name = "SECS", default_value = "5", value_parser = delay)]
+    /// Time between SIGINT and SIGTERM when stopping a process (0 to one
+    /// day; seconds, or `500ms`, `2m`).
+    #[arg(long, env = "ISINIT_TERM_AFTER", value_name = "DURATION", default_value = "5", value_parser = delay)]
     pub term_after: Duration,
-    /// Seconds between SIGTERM and SIGKILL when stopping a process (0–86400).
-    #[arg(long, env = "ISINIT_KILL_AFTER", value_name = "SECS", default_value = "10", value_parser = delay)]
+    /// Time between SIGTERM and SIGKILL when stopping a process (0 to one
+    /// day; seconds, or `500ms`, `2m`).
+    #[arg(long, env = "ISINIT_KILL_AFTER", value_name = "DURATION", default_value = "10", value_parser = delay)]
     pub kill_after: Duration,
-    /// Seconds a `notify` entry has to report READY=1 (sd_notify) before it
-    /// is stopped and started again (more than 0, at most 86400).
-    #[arg(long, env = "ISINIT_READY_TIMEOUT", value_name = "SECS", default_value = "90", value_parser = positive_delay)]
+    /// How long a `notify` entry has to report READY=1 (sd_notify) before it
+    /// is stopped and started again (more than 0, at most one day; seconds,
+    /// or `500ms`, `2m`).
+    #[arg(long, env = "ISINIT_READY_TIMEOUT", value_name = "DURATION", default_value = "90", value_parser = positive_delay)]
     pub ready_timeout: Duration,
     /// Rotate a tag's output file once it exceeds this many bytes.
     #[arg(long, env = "ISINIT_LOG_MAX_BYTES", value_name = "BYTES", default_value_t = 4 * 1024 * 1024)]
@@ -232,6 +270,13 @@ mod tests {
     fn timeouts_are_bounded_positive_seconds() {
         assert_eq!(positive_delay("0.25"), Ok(Duration::from_millis(250)));
         assert_eq!(positive_delay("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(positive_delay("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(delay("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(delay("1h 30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(delay("0s"), Ok(Duration::ZERO));
+        for bad in ["0ms", "2 parsecs", "25h", "1d 1s"] {
+            assert!(positive_delay(bad).is_err(), "{bad}");
+        }
         for bad in ["0", "-1", "nan", "inf", "1e19", "86401", "ten", ""] {
             assert!(positive_delay(bad).is_err(), "{bad}");
         }

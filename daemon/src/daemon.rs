@@ -108,8 +108,15 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
     let (exiting_tx, exiting) = watch::channel(false);
     let (ending_tx, ending) = watch::channel(false);
     let streams = Arc::new(Semaphore::new(STREAM_SLOTS));
-    let mut kit = ReexecKit::capture(listener.as_raw_fd(), ending_tx, streams.clone(), log, commands.clone())
-        .map_err(|e| Failure::new(format!("cannot find the daemon's own binary: {e}")))?;
+    let mut kit = ReexecKit::capture(
+        listener.as_raw_fd(),
+        ending_tx,
+        streams.clone(),
+        STREAM_SLOTS as u32,
+        log,
+        commands.clone(),
+    )
+    .map_err(|e| Failure::new(format!("cannot find the daemon's own binary: {e}")))?;
     kit.lock_fd = lock.as_ref().map(|l| l.as_fd().as_raw_fd());
     let runtime = runtime.with_reexec(kit, output.clone());
     let ctx = Context {
@@ -125,7 +132,7 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
     };
     let serve = tokio::spawn(server::serve(listener, ctx.clone()));
     crate::metrics::http::spawn(metrics_listener, ctx.clone()); // issue 9: /metrics over HTTP, if asked for
-    tokio::spawn(crate::notify::report(ctx.commands.clone(), control_socket)); // issue 9: sd_notify READY=1, STATUS=
+    tokio::spawn(crate::report::report(ctx.commands.clone(), control_socket)); // issue 9: sd_notify READY=1, STATUS=
     if let Some((conn, said)) = reply {
         tokio::spawn(crate::runtime::answer_reexec(conn, said));
     }

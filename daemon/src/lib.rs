@@ -6,7 +6,9 @@
 //! - [`server`]: the control socket — listener, connections, one handler
 //!   per request;
 //! - [`cgroup`]: one cgroup v2 per entry, limits, the watch on emptiness;
-//! - [`notify`]: readiness and status for systemd (sd_notify);
+//! - [`notify`]: the sd_notify protocol to systemd; [`report`]: the task
+//!   that says `READY=1` once the socket answers and keeps `STATUS=`
+//!   current;
 //! - [`metrics`]: the Prometheus listener;
 //! - [`daemon`]: start-up wiring, from [`DaemonOptions`] to a running
 //!   runtime and server.
@@ -18,9 +20,11 @@
 
 pub mod cgroup;
 pub mod daemon;
+pub mod liveness;
 pub mod metrics;
 pub mod notify;
 mod options;
+pub mod report;
 pub mod runtime;
 pub mod server;
 

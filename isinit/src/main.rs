@@ -21,6 +21,8 @@ use std::process::ExitCode;
 
 /// The exit code of a failed command.
 const FAILURE: libc::c_int = 1;
+/// The exit code of a command line that makes no sense, as clap's.
+const USAGE: libc::c_int = 2;
 
 fn main() -> ExitCode {
     let code = run();
@@ -32,7 +34,14 @@ fn run() -> libc::c_int {
     if let Some(generated) = cli::generate_if_asked() {
         return report(generated);
     }
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    cli.command = match cli.command.resolve_telinit() {
+        Ok(command) => command,
+        Err(reason) => {
+            eprintln!("isinit: {reason}");
+            return USAGE;
+        }
+    };
     let result = match cli.command {
         Cmd::Daemon(args) => {
             // A vanished client must never kill the daemon with SIGPIPE.
@@ -104,6 +113,8 @@ fn run() -> libc::c_int {
                 Err(failure) => report(Err(failure)),
             };
         }
+        // Turned into `tell` (or refused) by `resolve_telinit` above.
+        Cmd::Telinit(words) => Err(Failure::new(format!("unrecognized subcommand {words:?}"))),
         // Run by a daemon before `reexec`: can this binary read the state?
         Cmd::HandoverCheck => {
             return match isinit_daemon::runtime::handover::check_stdin() {

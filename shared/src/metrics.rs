@@ -1,4 +1,13 @@
 //! The text exposition format (version 0.0.4) of a status snapshot.
+//!
+//! Written by hand rather than with `prometheus-client`, on purpose: that
+//! crate keeps metrics as live objects in a registry that the program
+//! updates as things happen, while isinit has nothing to keep — a scrape
+//! is one status snapshot rendered once, with no state between scrapes
+//! (no scrape, no work). Feeding a registry from a snapshot would mean
+//! building and dropping a registry of every family and label set per
+//! scrape to print the same text. The format's escaping and ordering rules
+//! are small and are pinned here by `promtool check metrics` in the tests.
 
 use crate::protocol::{ExitStatus, GroupState, ProcessUsage, Snapshot, usage_by_group};
 use crate::time::UnixMillis;

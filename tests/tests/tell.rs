@@ -373,3 +373,26 @@ fn groups_switch_concurrently() {
     assert_eq!(snap.group("g").map(|g| g.state), Some(GroupState::Starting), "g is still waiting for slow");
     assert_alive(slow, "slow");
 }
+
+/// Issue 21: IS::Init was "called like init and telinit, with a
+/// resource-group argument": `isinit GROUP LEVEL` is `isinit tell GROUP
+/// LEVEL`; a group named like a subcommand still needs `tell`, and a word
+/// that is neither is refused as a usage error.
+#[test]
+fn the_original_command_line_isinit_group_level_is_a_tell() {
+    let d = TestDaemon::start("web:srv:run:respawn:exec sleep 1000\nstatus:s:run:respawn:exec sleep 1000\n");
+    let said = d.ok(&["web", "run"]);
+    assert!(said.contains("level transition started"), "{said}");
+    d.wait_group("web", "run", GroupState::Done);
+    d.wait_running("srv");
+
+    // `status` is a subcommand: `isinit status run` is not a tell.
+    let out = d.cli(&["status", "run"]);
+    assert_eq!(d.process("s").state, ProcessState::NotStarted, "{out}");
+    d.tell("status", "run");
+    d.wait_running("s");
+
+    let refused = d.cli(&["web"]);
+    assert_eq!(refused.code(), Some(2), "{refused}");
+    assert!(refused.stderr.contains("isinit tell GROUP LEVEL"), "{refused}");
+}

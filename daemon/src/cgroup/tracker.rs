@@ -229,7 +229,7 @@ fn subdirs(dir: &Path) -> Vec<PathBuf> {
 pub fn probe(tracker: Option<&Tracker>) -> impl Fn(i32) -> bool + '_ {
     move |pgid| match tracker.and_then(|t| t.cgroup_of(pgid)) {
         Some(dir) => fs::populated(dir),
-        None => crate::runtime::reap::group_alive(pgid),
+        None => crate::liveness::group_alive(pgid),
     }
 }
 

@@ -5,7 +5,7 @@
 //! once the daemon says `READY=1`; a daemon that said so before its control
 //! socket answered would make every `isinit tell` in an `ExecStartPost=` or a
 //! dependent unit race its start-up. So:
-//! - `READY=1` goes out from [`report`], a task that first asks the control
+//! - `READY=1` goes out from `crate::report`, a task that first asks the control
 //!   socket for a status like any client and only then declares readiness;
 //!   it then keeps `STATUS=` current (one line: groups by state, processes
 //!   alive), sent only when a group changes state and the line changed.
@@ -18,13 +18,9 @@
 //! is withheld from children ([`ENV`] is filtered in `runtime::spawn`): a
 //! child that talked to systemd would be taken for the daemon.
 
-mod reporter;
 mod socket;
-mod summary;
 
-pub use reporter::report;
 pub use socket::{AddressError, NotifySocket};
-pub use summary::summary;
 
 use std::sync::OnceLock;
 

@@ -22,7 +22,6 @@ use super::Runtime;
 use super::command::{Command, Outcome};
 use super::handover::{self, ENV_HANDOVER, HandedSettings, Handover, set_cloexec};
 use super::signals;
-use crate::server::STREAM_SLOTS;
 use isinit_client::daemon_lock::ENV_LOCK_FD;
 use isinit_core::Now;
 use isinit_shared::protocol::{ErrorKind, ErrorReply, ExitStatus};
@@ -59,6 +58,9 @@ pub struct ReexecKit {
     pub ending: watch::Sender<bool>,
     /// One permit per live stream, to wait until they have ended.
     pub streams: Arc<Semaphore>,
+    /// How many permits `streams` has in all: holding every one means no
+    /// stream is left.
+    pub stream_slots: u32,
     /// The daemon's own log file as resolved at start, handed over.
     pub log: Option<PathBuf>,
     /// The run loop's queue: the task that waits for the check reports
@@ -76,6 +78,7 @@ impl ReexecKit {
         listener_fd: RawFd,
         ending: watch::Sender<bool>,
         streams: Arc<Semaphore>,
+        stream_slots: u32,
         log: Option<PathBuf>,
         commands: mpsc::Sender<Command>,
     ) -> std::io::Result<ReexecKit> {
@@ -86,6 +89,7 @@ impl ReexecKit {
             lock_fd: None,
             ending,
             streams,
+            stream_slots,
             log,
             commands,
             check: None,
@@ -113,7 +117,7 @@ impl Runtime {
             return refuse(reply, "a reexec is already in progress");
         }
         let (exe, listener_fd, commands) = (kit.exe.clone(), kit.listener_fd, kit.commands.clone());
-        let (ending, streams) = (kit.ending.clone(), kit.streams.clone());
+        let (ending, streams, slots) = (kit.ending.clone(), kit.streams.clone(), kit.stream_slots);
         // The check reads a handover of the same shape as the one `execve`
         // will carry; that one is taken afresh once the check has passed.
         let handover = self.handover(listener_fd, conn.as_raw_fd(), Vec::new());
@@ -136,7 +140,7 @@ impl Runtime {
         tokio::spawn(async move {
             let checked = wait_check(&exe, pid, status_rx, stderr).await;
             if checked.is_ok() {
-                end_streams(&ending, &streams).await;
+                end_streams(&ending, &streams, slots).await;
             }
             if let Err(mpsc::error::SendError(Command::ReexecChecked { reply, .. })) =
                 commands.send(Command::ReexecChecked { conn, reply, checked }).await
@@ -254,9 +258,9 @@ pub struct PendingCheck {
 
 /// Tells streams to end, and waits a moment for them to deliver their
 /// last message.
-async fn end_streams(ending: &watch::Sender<bool>, streams: &Semaphore) {
+async fn end_streams(ending: &watch::Sender<bool>, streams: &Semaphore, slots: u32) {
     ending.send_replace(true);
-    let all = streams.acquire_many(STREAM_SLOTS as u32);
+    let all = streams.acquire_many(slots);
     if let Ok(Ok(permits)) = tokio::time::timeout(STREAMS_LIMIT, all).await {
         drop(permits);
     }

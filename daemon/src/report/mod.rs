@@ -1,7 +1,13 @@
 //! The task that tells the service manager the daemon is ready, and keeps
-//! its `STATUS=` line current.
+//! its `STATUS=` line current: a consumer of the runtime (it asks for
+//! snapshots and follows events, like a client), speaking through
+//! [`crate::notify`], which knows nothing of the runtime.
 
-use super::summary;
+mod summary;
+
+pub use summary::summary;
+
+use crate::notify;
 use crate::runtime::Command;
 use isinit_client::Client;
 use isinit_shared::protocol::{Event, Request, Snapshot, Update};
@@ -22,7 +28,7 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Returns at once without `$NOTIFY_SOCKET`, and when the runtime ends.
 /// Spawned by `daemon::run` once the server accepts connections.
 pub async fn report(commands: mpsc::Sender<Command>, control_socket: PathBuf) {
-    if !super::enabled() {
+    if !notify::enabled() {
         return;
     }
     // The runtime answers only from its main loop, after its start-up work.
@@ -32,7 +38,7 @@ pub async fn report(commands: mpsc::Sender<Command>, control_socket: PathBuf) {
         return;
     }
     let mut last = summary(&snap);
-    super::ready(Some(&last));
+    notify::ready(Some(&last));
     tracing::info!("told the service manager we are ready");
     loop {
         let resync = match updates.recv().await {
@@ -53,7 +59,7 @@ pub async fn report(commands: mpsc::Sender<Command>, control_socket: PathBuf) {
         }
         let line = summary(&snap);
         if line != last {
-            super::status(&line);
+            notify::status(&line);
             last = line;
         }
     }
