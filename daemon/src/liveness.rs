@@ -25,20 +25,15 @@ pub fn group_alive(pgid: i32) -> bool {
 
 /// The state letter and process group of `/proc/PID/stat`.
 fn proc_state(pid: i32) -> Option<(char, i32)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let mut fields = stat[stat.rfind(')')? + 1..].split_whitespace();
-    let state = fields.next()?.chars().next()?;
-    let pgid = fields.nth(1)?.parse().ok()?;
-    Some((state, pgid))
+    let stat = procfs::process::Process::new(pid).ok()?.stat().ok()?;
+    Some((stat.state, stat.pgrp))
 }
 
 /// Whether any process of group `pgid` is not a zombie (a `/proc` scan,
 /// only done for groups whose leader is gone).
 fn has_running_member(pgid: i32) -> bool {
-    let Ok(dir) = std::fs::read_dir("/proc") else { return true };
-    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter_map(proc_state)
-        .any(|(state, group)| group == pgid && state != 'Z')
+    let Ok(all) = procfs::process::all_processes() else { return true };
+    all.filter_map(|p| p.ok()?.stat().ok()).any(|stat| stat.pgrp == pgid && stat.state != 'Z')
 }
 
 /// Whether a single process still exists (signal 0 probe).

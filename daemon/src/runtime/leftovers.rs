@@ -71,12 +71,37 @@ struct Seen {
 }
 
 fn see(pid: i32) -> Option<Seen> {
-    let (pgid, start_ticks) = stat_of(pid)?;
+    // Every read below goes through one open directory of the process, so
+    // a pid freed and taken again meanwhile fails them instead of mixing
+    // two processes; the start time is compared once more at the end all
+    // the same.
+    let process = procfs::process::Process::new(pid).ok()?;
+    let stat = process.stat().ok()?;
     // Unreadable (a daemon not running as root, a child that changed
     // user): no marks, but a cgroup member all the same.
-    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
-    let uids = uids_of(pid)?;
-    (stat_of(pid)?.1 == start_ticks).then_some(Seen { pgid, start_ticks, uids, environ })
+    let environ = environ_bytes(&process).unwrap_or_default();
+    let status = process.status().ok()?;
+    let uids = (status.ruid, status.euid);
+    (process.stat().ok()?.starttime == stat.starttime).then_some(Seen {
+        pgid: stat.pgrp,
+        start_ticks: stat.starttime,
+        uids,
+        environ,
+    })
+}
+
+/// A process's environment as `/proc/PID/environ` has it: `NAME=VALUE`
+/// entries, each ended by a NUL — what the marks are matched against.
+fn environ_bytes(process: &procfs::process::Process) -> Option<Vec<u8>> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut bytes = Vec::new();
+    for (name, value) in process.environ().ok()? {
+        bytes.extend_from_slice(name.as_bytes());
+        bytes.push(b'=');
+        bytes.extend_from_slice(value.as_bytes());
+        bytes.push(0);
+    }
+    Some(bytes)
 }
 
 /// The uid the daemon runs its children as: its own effective uid (an
@@ -103,13 +128,14 @@ pub fn find(socket: &Path) -> Vec<Leftover> {
     marker.extend_from_slice(socket.as_os_str().as_encoded_bytes());
     let own = std::process::id() as i32;
     let uid = children_uid();
-    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
-    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| *pid != own)
-        .filter_map(|pid| {
+    let Ok(all) = procfs::process::all_processes() else { return Vec::new() };
+    all.filter_map(|p| p.ok())
+        .filter(|p| p.pid != own)
+        .filter_map(|process| {
+            let pid = process.pid;
             // Most processes are no child of a daemon: the environment
             // alone tells, before the rest is read.
-            let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+            let environ = environ_bytes(&process)?;
             if !environ.split(|b| *b == 0).any(|v| v == marker.as_slice()) {
                 return None;
             }
@@ -184,42 +210,16 @@ pub fn merge_cgroup_members(mut by_env: Vec<Leftover>, found: Vec<crate::cgroup:
 /// the daemon started. Read while the child is not yet reaped, it is that
 /// child's (a pid is not given again before its zombie is reaped).
 pub fn start_ticks(pid: i32) -> Option<u64> {
-    stat_of(pid).map(|(_, ticks)| ticks)
+    Some(procfs::process::Process::new(pid).ok()?.stat().ok()?.starttime)
 }
 
-/// Fields 5 (process group) and 22 (start time, in clock ticks since
-/// boot) of `/proc/PID/stat`, read after the parenthesised command name
-/// (which may itself contain spaces and parentheses).
-fn stat_of(pid: i32) -> Option<(i32, u64)> {
-    parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
-}
-
-fn parse_stat(stat: &str) -> Option<(i32, u64)> {
-    let fields: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
-    let pgid = fields.get(2)?.parse().ok()?;
-    let ticks: u64 = fields.get(19)?.parse().ok()?;
-    Some((pgid, ticks))
-}
-
-/// The real and effective uid of `pid`, from the `Uid:` line of
-/// `/proc/PID/status` (not the owner of `/proc/PID`, which a process can
-/// turn into root's by making itself not dumpable).
-fn uids_of(pid: i32) -> Option<(u32, u32)> {
-    parse_uids(&std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?)
-}
-
-fn parse_uids(status: &str) -> Option<(u32, u32)> {
-    let mut ids = status.lines().find_map(|l| l.strip_prefix("Uid:"))?.split_whitespace();
-    Some((ids.next()?.parse().ok()?, ids.next()?.parse().ok()?))
-}
-
-/// Wall-clock milliseconds of a start time in clock ticks since boot, with
-/// the boot time of `/proc/stat`.
+/// Wall-clock milliseconds of a start time in clock ticks since boot.
 fn started_ms(ticks: u64) -> Option<u64> {
-    let proc_stat = std::fs::read_to_string("/proc/stat").ok()?;
-    let btime: u64 = proc_stat.lines().find_map(|l| l.strip_prefix("btime "))?.trim().parse().ok()?;
-    // SAFETY: sysconf takes a constant and returns a number.
-    let hz = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).ok().filter(|hz| *hz > 0)?;
+    let btime = procfs::boot_time_secs().ok()?;
+    let hz = procfs::ticks_per_second();
+    if hz == 0 {
+        return None;
+    }
     btime.checked_mul(1000)?.checked_add(ticks.checked_mul(1000)? / hz)
 }
 
@@ -264,23 +264,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn stat_fields_are_read_after_the_command_name() {
-        // A command name with spaces and parentheses of its own.
-        let stat = "4242 (a) b (c)) S 1 4240 4240 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654321 1000 200";
-        assert_eq!(parse_stat(stat), Some((4240, 987_654_321)));
-        assert_eq!(parse_stat("4242 (x) S 1"), None);
-        assert_eq!(parse_stat("no parenthesis"), None);
-    }
-
-    #[test]
-    fn the_uids_are_the_real_and_effective_ones_of_the_uid_line() {
-        let status = "Name:\tsleep\nUmask:\t0022\nState:\tS (sleeping)\nUid:\t65534\t0\t0\t0\nGid:\t0\t0\t0\t0\n";
-        assert_eq!(parse_uids(status), Some((65534, 0)));
-        assert_eq!(parse_uids("Name:\tx\n"), None);
+    fn only_a_process_with_both_uids_the_daemons_is_ours() {
         // A set-user-ID program another user started is not the daemon's.
         assert!(!runs_as((65534, 0), 0));
         assert!(!runs_as((0, 65534), 0));
         assert!(runs_as((0, 0), 0));
+    }
+
+    #[test]
+    fn the_environment_reads_as_nul_ended_entries() {
+        let me = procfs::process::Process::myself().expect("this process");
+        let bytes = environ_bytes(&me).expect("readable");
+        assert!(bytes.ends_with(&[0]));
+        assert!(bytes.split(|b| *b == 0).any(|v| v.starts_with(b"PATH=")), "PATH is in the test's environment");
     }
 
     #[test]

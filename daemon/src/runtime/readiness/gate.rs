@@ -141,12 +141,9 @@ impl Bucket {
     }
 }
 
-/// The parent pid of `pid`, from `/proc/PID/stat` (the field after the
-/// state, which follows the last `)` of the command name).
+/// The parent pid of `pid`, from `/proc/PID/stat`.
 fn parent_of(pid: i32) -> Option<i32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(1)?.parse().ok()
+    Some(procfs::process::Process::new(pid).ok()?.stat().ok()?.ppid)
 }
 
 #[cfg(test)]
