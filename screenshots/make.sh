@@ -40,13 +40,32 @@ if [ -n "$missing" ]; then
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
 fi
 
+# ---- 1b. a neutral path ---------------------------------------------------------
+# The console's header shows the isinittab's path: photograph it as the
+# path an operator has, /etc/isinittab, not this checkout's. As root, the
+# script runs itself again (after installing its tools, which must land
+# in the real /etc) in a private mount namespace whose /etc is an
+# overlay on the real one (which is never written), holding the example as
+# /etc/isinittab; without root it keeps the checkout's path.
+if [ "${ISINIT_SHOTS_NS:-}" != 1 ] && [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null 2>&1; then
+    exec env ISINIT_SHOTS_NS=1 unshare --mount --propagation private "$out/make.sh" "$@"
+fi
+config=$PWD/examples/cluster.isinittab
+if [ "${ISINIT_SHOTS_NS:-}" = 1 ]; then
+    overlay=$(mktemp -d "${TMPDIR:-/tmp}/isinit-shots-etc.XXXXXX")
+    mkdir "$overlay/upper" "$overlay/work"
+    mount -t overlay overlay -o "lowerdir=/etc,upperdir=$overlay/upper,workdir=$overlay/work" /etc
+    cp examples/cluster.isinittab /etc/isinittab
+    config=/etc/isinittab
+fi
+
 # ---- 2. binaries --------------------------------------------------------------
 cargo build --release --quiet --bin isinit --bin isinit-tui
 bin=$PWD/target/release
 
 # ---- 3. a daemon in a temporary directory ---------------------------------------
 dir=$(mktemp -d "${TMPDIR:-/tmp}/isinit-shots.XXXXXX")
-export ISINIT_CONFIG="$PWD/examples/cluster.isinittab"
+export ISINIT_CONFIG="$config"
 export ISINIT_SOCKET="$dir/init.s"
 export ISINIT_INITSTAT="$dir/initstat"
 export ISINIT_LOGDIR="$dir/logs"
@@ -66,6 +85,10 @@ cleanup() {
     fi
     [ "$status" -eq 0 ] || { [ ! -f "$dir/daemon.log" ] || tail -n 20 "$dir/daemon.log" >&2; }
     rm -rf "$dir"
+    if [ -n "${overlay:-}" ]; then
+        umount /etc 2>/dev/null || true
+        rm -rf "$overlay"
+    fi
     exit "$status"
 }
 trap cleanup EXIT
