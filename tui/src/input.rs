@@ -74,6 +74,8 @@ fn normal(code: KeyCode, ctrl: bool) -> Option<Action> {
         KeyCode::Char('n') => Action::NextMatch,
         KeyCode::Char('N') => Action::PrevMatch,
         KeyCode::Char('w') => Action::ToggleWrap,
+        KeyCode::Char('x') => Action::Xray,
+        KeyCode::Char('A') => Action::Timeline,
         _ => return None,
     })
 }
@@ -115,7 +117,9 @@ mod tests {
         assert_eq!(normal(KeyCode::Char('?')), Some(Action::ToggleHelp));
         assert_eq!(normal(KeyCode::Char('f')), Some(Action::ToggleFollow));
         assert_eq!(normal(KeyCode::Char('q')), Some(Action::Quit));
-        assert_eq!(normal(KeyCode::Char('x')), None);
+        assert_eq!(normal(KeyCode::Char('x')), Some(Action::Xray));
+        assert_eq!(normal(KeyCode::Char('A')), Some(Action::Timeline));
+        assert_eq!(normal(KeyCode::Char('z')), None);
     }
 
     #[test]

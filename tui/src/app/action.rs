@@ -56,6 +56,10 @@ pub enum Action {
     PrevMatch,
     /// `w`: wrap long output lines, or cut them at the panel's edge.
     ToggleWrap,
+    /// `x`: the x-ray of the selected process's entry.
+    Xray,
+    /// `A`: the timeline of the selected group's last switch.
+    Timeline,
     /// A character typed into the picker or the filter.
     Input(char),
     /// Delete the last typed character.

@@ -67,6 +67,15 @@ impl App {
                 self.on_usage(result);
                 return;
             }
+            Reply::Ps { tag, outcome } => {
+                self.on_inside(&super::InsideKind::Xray { tag }, outcome.map(super::InsideContent::Processes));
+                return;
+            }
+            Reply::Timeline { group, outcome } => {
+                let content = outcome.map(super::InsideContent::Timeline);
+                self.on_inside(&super::InsideKind::Timeline { group }, content);
+                return;
+            }
         }
         self.dirty = true;
     }

@@ -18,6 +18,7 @@ impl App {
             Mode::Confirm(_) => self.on_key_confirm(action),
             Mode::Signals(_) => self.on_key_signals(action),
             Mode::Search => self.on_key_search(action),
+            Mode::Inside(_) => self.on_key_inside(action),
         }
     }
 
@@ -64,6 +65,8 @@ impl App {
             Action::NextMatch => self.next_match(true),
             Action::PrevMatch => self.next_match(false),
             Action::ToggleWrap => self.output.toggle_wrap(),
+            Action::Xray => self.open_xray(),
+            Action::Timeline => self.open_timeline(),
             _ => {}
         }
     }

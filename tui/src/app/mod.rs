@@ -10,6 +10,7 @@ mod action;
 mod action_tests;
 mod actions;
 mod events;
+mod inside;
 mod keys;
 mod mode;
 mod output;
@@ -23,6 +24,7 @@ mod usage;
 
 pub use action::{Action, Viewport};
 pub use actions::{Confirm, SIGNALS, SignalPicker};
+pub use inside::{Inside, InsideContent, InsideKind};
 pub use mode::{Connection, ErrorList, Focus, InputMode, Mode, Status, Tone};
 pub use output::{OutputState, OutputView, Scroll};
 pub use picker::{Picker, Preview, check_level};

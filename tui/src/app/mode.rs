@@ -1,6 +1,6 @@
 //! The small state enums of the console.
 
-use super::{Confirm, Picker, SignalPicker};
+use super::{Confirm, Inside, Picker, SignalPicker};
 use isinit_shared::time::UnixMillis;
 
 /// The panel that movement keys act on; Tab cycles through them in order.
@@ -56,6 +56,8 @@ pub enum Mode {
     Signals(SignalPicker),
     /// Typing a search of the output panel.
     Search,
+    /// The x-ray of an entry or the timeline of a switch (`x`, `A`).
+    Inside(Box<Inside>),
 }
 
 impl Mode {
@@ -65,7 +67,7 @@ impl Mode {
             Mode::Normal => InputMode::Normal,
             Mode::Picker(_) | Mode::Filter | Mode::Search => InputMode::Text,
             Mode::Help => InputMode::Help,
-            Mode::Errors(_) | Mode::Signals(_) => InputMode::Popup,
+            Mode::Errors(_) | Mode::Signals(_) | Mode::Inside(_) => InputMode::Popup,
             Mode::Confirm(_) => InputMode::Confirm,
         }
     }

@@ -52,6 +52,16 @@ pub enum Command {
     Act(ProcessAction),
     /// Sample CPU and memory of the live process groups.
     Usage,
+    /// Every process of one entry (the x-ray).
+    Ps {
+        /// The entry.
+        tag: String,
+    },
+    /// The timeline of a group's last switch.
+    Analyze {
+        /// The group.
+        group: String,
+    },
 }
 
 /// What the operator asked to do to one process (SPEC §13).
@@ -160,6 +170,20 @@ pub enum Reply {
     },
     /// A usage sample, one row per entry with live processes.
     Usage(Result<Vec<ProcessUsage>, Failure>),
+    /// The processes of one entry, for the x-ray.
+    Ps {
+        /// The entry asked about.
+        tag: String,
+        /// Its processes, or why not.
+        outcome: Result<Vec<isinit_shared::protocol::EntryProcesses>, Failure>,
+    },
+    /// The timeline of a group's last switch.
+    Timeline {
+        /// The group asked about.
+        group: String,
+        /// The timeline, or why there is none.
+        outcome: Result<Box<isinit_shared::protocol::SwitchTimeline>, Failure>,
+    },
 }
 
 /// A request that failed: a one-line reason and, for an invalid isinittab,

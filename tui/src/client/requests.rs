@@ -46,6 +46,20 @@ pub(super) async fn run(socket: Endpoint, command: Command, events: mpsc::Sender
             Response::Usage(rows) => Ok(rows),
             other => Err(unexpected(&other)),
         })),
+        Command::Ps { tag } => {
+            let outcome = ask(&socket, &Request::Ps { name: Some(tag.clone()) }).await.and_then(|r| match r {
+                Response::Ps(entries) => Ok(entries),
+                other => Err(unexpected(&other)),
+            });
+            Reply::Ps { tag, outcome }
+        }
+        Command::Analyze { group } => {
+            let outcome = ask(&socket, &Request::Analyze { group: group.clone() }).await.and_then(|r| match r {
+                Response::Timeline(t) => Ok(t),
+                other => Err(unexpected(&other)),
+            });
+            Reply::Timeline { group, outcome }
+        }
         // Follow is served by `follow`, never here.
         Command::Follow { .. } => return,
     };

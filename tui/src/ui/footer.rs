@@ -56,7 +56,7 @@ fn hints(app: &App) -> Line<'static> {
         Mode::Picker(_) => &[("↑↓", "choose"), ("type", "other level"), ("Enter", "switch"), ("Esc", "cancel")],
         Mode::Filter => &[("type", "filter"), ("↑↓", "move"), ("Enter", "keep"), ("Esc", "clear")],
         Mode::Help => &[("Esc", "close help")],
-        Mode::Errors(_) => &[("↑↓", "scroll"), ("Esc", "close")],
+        Mode::Errors(_) | Mode::Inside(_) => &[("↑↓", "scroll"), ("Esc", "close")],
         Mode::Confirm(_) => &[("y", "yes, do it"), ("n Esc", "no")],
         Mode::Signals(_) => &[("↑↓", "choose"), ("Enter", "send"), ("Esc", "cancel")],
         Mode::Search => &[("type", "search"), ("Enter", "keep"), ("Esc", "clear")],

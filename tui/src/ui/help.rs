@@ -21,6 +21,8 @@ pub const KEYS: &[(&str, &str)] = &[
     ("/", "filter groups and processes; Enter keeps, Esc clears"),
     ("/  (output)", "search the output; n N next / previous match"),
     ("w", "output: wrap long lines, or cut them"),
+    ("x", "x-ray: every process of the selected entry, as a tree"),
+    ("A", "timeline of the selected group's last switch"),
     ("Esc", "close / cancel / clear the filter"),
     ("?", "this help"),
     ("q  Ctrl-C", "quit"),

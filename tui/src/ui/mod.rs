@@ -12,6 +12,7 @@ mod footer;
 mod groups;
 mod header;
 mod help;
+mod inside;
 mod picker;
 mod processes;
 mod signals;
@@ -119,6 +120,7 @@ impl Widget for &App {
             Mode::Errors(list) => errors::render(list, area, buf),
             Mode::Confirm(confirm) => confirm::render(confirm, area, buf),
             Mode::Signals(picker) => signals::render(picker, area, buf),
+            Mode::Inside(open) => inside::render(open, area, buf),
             Mode::Normal | Mode::Filter | Mode::Search => {}
         }
     }
