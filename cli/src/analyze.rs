@@ -79,8 +79,7 @@ pub fn text(t: &SwitchTimeline) -> String {
     let holders = waited_on(t);
     let tag_width = t.steps.iter().map(|s| s.tag.len()).max().unwrap_or(0);
     for (s, holder) in t.steps.iter().zip(&holders) {
-        let mut line =
-            format!("+{}  {:tag_width$}  {:7}  {}", secs(s.began_us), s.tag, s.mode.as_str(), what(s));
+        let mut line = format!("+{}  {:tag_width$}  {:7}  {}", secs(s.began_us), s.tag, s.mode.as_str(), what(s));
         if let Some(h) = holder.and_then(|h| t.steps.get(h)) {
             line.push_str(&format!(" (waited on: {})", name(h)));
         }

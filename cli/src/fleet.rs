@@ -104,7 +104,9 @@ pub async fn run(command: ClientCmd, hosts: Vec<Dest>, deadline: Duration) -> u8
             Err(f) => fail(f),
         };
     }
-    let json = matches!(cmd, HostCmd::Status { json: true, .. } | HostCmd::Ps { json: true, .. } | HostCmd::Analyze { json: true, .. }
+    let json = matches!(
+        cmd,
+        HostCmd::Status { json: true, .. } | HostCmd::Ps { json: true, .. } | HostCmd::Analyze { json: true, .. }
     );
     let mut stdout = std::io::stdout().lock();
     let ok =

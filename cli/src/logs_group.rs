@@ -162,7 +162,13 @@ pub async fn fleet(hosts: &[String], endpoints: Vec<Endpoint>, q: Query, deadlin
     if ok { 0 } else { 1 }
 }
 
-async fn one_host(i: usize, endpoint: &Endpoint, q: &Query, deadline: Duration, tx: &mpsc::Sender<Item>) -> Result<(), Failure> {
+async fn one_host(
+    i: usize,
+    endpoint: &Endpoint,
+    q: &Query,
+    deadline: Duration,
+    tx: &mpsc::Sender<Item>,
+) -> Result<(), Failure> {
     let (mut client, lines) = backlog(endpoint, q, deadline).await?;
     if tx.send(Item::Lines(i, lines)).await.is_err() || !q.follow {
         return Ok(());

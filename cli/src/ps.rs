@@ -41,7 +41,8 @@ pub fn table(entries: &[EntryProcesses]) -> String {
     let mut rows = vec![["GROUP", "TAG", "PID", "PPID", "RSS", "CPU%", "COMMAND"].map(String::from)];
     for e in entries {
         for p in &e.processes {
-            let indent = if p.depth == 0 { String::new() } else { format!("{}\\_ ", "  ".repeat(p.depth as usize - 1)) };
+            let indent =
+                if p.depth == 0 { String::new() } else { format!("{}\\_ ", "  ".repeat(p.depth as usize - 1)) };
             let mark = if p.stray { "(stray) " } else { "" };
             rows.push([
                 e.group.clone(),

@@ -29,9 +29,9 @@ use isinit_shared::config::Mode;
 use isinit_shared::protocol::codec::Message;
 use isinit_shared::protocol::frame::encode_frame;
 use isinit_shared::protocol::{
-    AuditRecord, DaemonInfo, EntryProcesses, ErrorKind, ErrorReply, Event, ExitRecord, ExitStatus, GroupState, GroupStatus,
-    NoticeRecord, OnDisk, OutputLine, PROTOCOL_VERSION, Plan, ProcessState, ProcessStatus, ProcessUsage, PsRow,
-    Request, Response, RunningConfig, Snapshot, StepAction, SwitchStep, SwitchTimeline, Tracking, Update, codec,
+    AuditRecord, DaemonInfo, EntryProcesses, ErrorKind, ErrorReply, Event, ExitRecord, ExitStatus, GroupState,
+    GroupStatus, NoticeRecord, OnDisk, OutputLine, PROTOCOL_VERSION, Plan, ProcessState, ProcessStatus, ProcessUsage,
+    PsRow, Request, Response, RunningConfig, Snapshot, StepAction, SwitchStep, SwitchTimeline, Tracking, Update, codec,
 };
 use serde::{Serialize, de::DeserializeOwned};
 use std::fmt::Debug;

@@ -10,7 +10,8 @@ use isinit_shared::protocol::GroupState;
 /// An entry whose shell forks a child, a child shell with a child of its
 /// own, a double-forked orphan and a double-forked `setsid` one, then
 /// becomes `sleep 1000` itself.
-const FAMILY: &str = "g:web:1:respawn:sleep 1001 & sh -c 'sleep 1004; true' & (sleep 1002 &); (setsid sleep 1003 &); exec sleep 1000\n";
+const FAMILY: &str =
+    "g:web:1:respawn:sleep 1001 & sh -c 'sleep 1004; true' & (sleep 1002 &); (setsid sleep 1003 &); exec sleep 1000\n";
 
 /// The rows of `isinit ps ARGS` once every `wanted` piece shows.
 fn wait_ps(d: &TestDaemon, args: &[&str], wanted: &[&str]) -> Vec<String> {
@@ -42,7 +43,10 @@ fn ps_shows_the_tree_of_an_entry_with_its_strays() {
         eprintln!("no cgroup tracking here: the setsid stray is not checked");
     }
     let rows = wait_ps(&d, &["g"], &wanted);
-    assert_eq!(rows[0].split_whitespace().collect::<Vec<_>>(), ["GROUP", "TAG", "PID", "PPID", "RSS", "CPU%", "COMMAND"]);
+    assert_eq!(
+        rows[0].split_whitespace().collect::<Vec<_>>(),
+        ["GROUP", "TAG", "PID", "PPID", "RSS", "CPU%", "COMMAND"]
+    );
     let first: Vec<&str> = rows[1].split_whitespace().collect();
     assert_eq!((first[0], first[1], first[2]), ("g", "web", main.to_string().as_str()), "main first:\n{rows:#?}");
     assert!(rows[1].ends_with(" sleep 1000"), "{rows:#?}");
@@ -132,7 +136,10 @@ fn analyze_names_the_wait_that_held_the_rest_back() {
     d.wait_group("m", "2", GroupState::Done);
     let text = wait_for(DEADLINE, "cf's exit in the timeline", || {
         let text = d.ok(&["analyze", "m"]);
-        if text.contains(" cf ") && text.contains("ran ") && text.lines().any(|l| l.contains(" cf ") && l.contains("ran ")) {
+        if text.contains(" cf ")
+            && text.contains("ran ")
+            && text.lines().any(|l| l.contains(" cf ") && l.contains("ran "))
+        {
             Ok(text)
         } else {
             Err(text)
@@ -143,7 +150,8 @@ fn analyze_names_the_wait_that_held_the_rest_back() {
     let line = |tag: &str| *lines.iter().find(|l| l.split_whitespace().nth(1) == Some(tag)).unwrap_or(&"");
     assert!(line("old").contains("respawn") && line("old").contains("stopped in "), "{text}");
     assert!(line("spool").contains("(waited on: stop of old)"), "{text}");
-    let spool_ran: f64 = line("spool").split("ran ").nth(1).and_then(|r| r.split('s').next()?.parse().ok()).unwrap_or(0.0);
+    let spool_ran: f64 =
+        line("spool").split("ran ").nth(1).and_then(|r| r.split('s').next()?.parse().ok()).unwrap_or(0.0);
     assert!(spool_ran >= 0.3, "spool sleeps 0.3 s: {text}");
     assert!(line("cf").contains("(waited on: spool)"), "{text}");
     assert!(line("mta").contains("(waited on: spool)") && line("mta").contains("running"), "{text}");

@@ -102,7 +102,10 @@ fn timeline_of_the_last_switch() {
 fn timeline_refused_says_why() {
     let mut app = on_mta();
     app.update(Action::Timeline);
-    let failure = isinit_tui::client::Failure { message: "no switch of mail since the daemon started".into(), details: Vec::new() };
+    let failure = isinit_tui::client::Failure {
+        message: "no switch of mail since the daemon started".into(),
+        details: Vec::new(),
+    };
     app.update(Action::Client(ClientEvent::Reply(Reply::Timeline { group: "mail".into(), outcome: Err(failure) })));
     assert!(
         matches!(app.mode(), Mode::Inside(open) if open.content == InsideContent::Failed("no switch of mail since the daemon started".into()))

@@ -62,7 +62,8 @@ mod tests {
         let texts = |v: Vec<OutputLine>| v.into_iter().map(|l| l.text).collect::<Vec<_>>();
         assert_eq!(texts(last_lines(lines.clone(), 3, None, usize::MAX)), ["l8", "l9", "l10"]);
         assert_eq!(texts(last_lines(lines.clone(), 100, Some(9), usize::MAX)), ["l9", "l10"]);
-        // Each line costs its text, its tag and 32 bytes: two fit in 70.
-        assert_eq!(texts(last_lines(lines, 100, None, 70)), ["l9", "l10"]);
+        // Each line costs its text, its tag and 32 bytes: two (36 + 35) fit in 71.
+        assert_eq!(texts(last_lines(lines.clone(), 100, None, 71)), ["l9", "l10"]);
+        assert_eq!(texts(last_lines(lines, 100, None, 70)), ["l10"]);
     }
 }

@@ -99,12 +99,14 @@ pub fn waited_on(t: &SwitchTimeline) -> Vec<Option<usize>> {
 }
 
 /// The chain of steps that set the switch's length: from the step that
-/// ended last (released, exited or started), back through what held each
-/// one, first step first.
+/// let the group go last (a gate released, any other start running; of
+/// several at once the first begun), back through what held each one,
+/// first step first.
 pub fn critical_chain(t: &SwitchTimeline) -> Vec<usize> {
     let holders = waited_on(t);
     let end_of = |s: &SwitchStep| s.released_us().or(s.spawned_us).unwrap_or(s.began_us);
-    let Some(last) = t.steps.iter().enumerate().max_by_key(|&(i, s)| (end_of(s), i)).map(|(i, _)| i) else {
+    let last = t.steps.iter().enumerate().max_by_key(|&(i, s)| (end_of(s), std::cmp::Reverse(i))).map(|(i, _)| i);
+    let Some(last) = last else {
         return Vec::new();
     };
     let mut chain = vec![last];

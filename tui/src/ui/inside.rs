@@ -40,11 +40,13 @@ pub(super) fn render(open: &Inside, area: Rect, buf: &mut Buffer) {
 
 /// `PID PPID RSS CPU% COMMAND`, children indented, strays marked.
 fn xray(entries: &[EntryProcesses]) -> (Option<Line<'static>>, Vec<Line<'static>>) {
-    let heading = Line::styled(format!("{:>7} {:>7} {:>5} {:>5}  COMMAND", "PID", "PPID", "RSS", "CPU%"), theme::header());
+    let heading =
+        Line::styled(format!("{:>7} {:>7} {:>5} {:>5}  COMMAND", "PID", "PPID", "RSS", "CPU%"), theme::header());
     let mut rows = Vec::new();
     for e in entries {
         for p in &e.processes {
-            let indent = if p.depth == 0 { String::new() } else { format!("{}└ ", "  ".repeat(p.depth as usize - 1)) };
+            let indent =
+                if p.depth == 0 { String::new() } else { format!("{}└ ", "  ".repeat(p.depth as usize - 1)) };
             let numbers =
                 format!("{:>7} {:>7} {:>5} {:>5}  ", p.pid, p.ppid, rss_text(p.rss_bytes), cpu_text(p.cpu_percent));
             let mut spans = vec![Span::raw(numbers), Span::raw(indent)];

@@ -98,7 +98,11 @@ async fn forward(tag: String, mut from: broadcast::Receiver<OutputLine>, to: bro
 
 /// What a follower that fell behind is told in place of the lines.
 fn skipped(tag: &str, missed: u64) -> OutputLine {
-    OutputLine { tag: tag.to_string(), at_ms: now_ms(), text: format!("[isinit: {missed} lines skipped: client too slow]") }
+    OutputLine {
+        tag: tag.to_string(),
+        at_ms: now_ms(),
+        text: format!("[isinit: {missed} lines skipped: client too slow]"),
+    }
 }
 
 /// The forwarding tasks of one follower, stopped when it goes.
