@@ -165,3 +165,50 @@ fn analyze_names_the_wait_that_held_the_rest_back() {
     d.tell("m", "0");
     d.wait_group("m", "0", GroupState::Done);
 }
+
+/// One talker per host, each printing when the test says so.
+const HOST_TALKER: &str = "g:t:1:respawn:for n in 1 2; do while [ ! -e {dir}/go$n ]; do sleep 0.01; done; echo line$n; done; exec sleep 1000\n";
+
+#[test]
+fn several_hosts_through_ssh() {
+    if let Some(why) = isinit_e2e::ssh::unavailable() {
+        eprintln!("note: skipping the ssh test: {why}");
+        return;
+    }
+    let d1 = TestDaemon::start(HOST_TALKER);
+    let d2 = TestDaemon::start(HOST_TALKER);
+    let cluster = isinit_e2e::ssh::Cluster::start(&[&d1, &d2]);
+    for d in [&d1, &d2] {
+        d.tell("g", "1");
+        d.wait_running("t");
+    }
+    // h2 speaks first, then h1, then h2 again: merged in time, host first.
+    for (d, line) in [(&d2, "line1"), (&d1, "line1"), (&d2, "line2")] {
+        std::fs::write(d.path(&format!("go{}", &line[4..])), "").expect("go file");
+        wait_for(DEADLINE, "the daemon to read the line", || {
+            let out = d.cli(&["logs", "t"]);
+            if out.stdout.lines().any(|l| l == line) { Ok(()) } else { Err(out.to_string()) }
+        });
+    }
+    let merged = cluster.cli(&["-H", "h1", "-H", "h2", "logs", "-g", "g"]).ok();
+    assert_eq!(merged, "h2 t | line1\nh1 t | line1\nh2 t | line2\n");
+    let one = cluster.cli(&["-H", "h1", "logs", "-g", "g"]).ok();
+    assert_eq!(one, "t | line1\n", "one host: the local output");
+
+    let ps = cluster.cli(&["-H", "h1", "-H", "h2", "ps", "g"]).ok();
+    let pid = |d: &TestDaemon| d.wait_running("t").to_string();
+    for (host, d) in [("h1", &d1), ("h2", &d2)] {
+        assert!(
+            ps.lines()
+                .any(|l| l.starts_with(&format!("{host}: g ")) && l.split_whitespace().nth(3) == Some(pid(d).as_str())),
+            "{ps}"
+        );
+    }
+    let analyze: serde_json::Value =
+        serde_json::from_str(&cluster.cli(&["-H", "h1", "-H", "h2", "analyze", "g", "--json"]).ok()).expect("JSON");
+    assert_eq!(analyze["h2"]["steps"][0]["tag"], "t", "{analyze}");
+    for d in [&d1, &d2] {
+        d.tell("g", "0");
+        d.wait_group("g", "0", GroupState::Done);
+    }
+}
