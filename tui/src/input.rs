@@ -34,6 +34,12 @@ pub fn action_for(key: KeyEvent, mode: InputMode) -> Option<Action> {
             KeyCode::Char(c) if !ctrl && !key.modifiers.contains(KeyModifiers::ALT) => Some(Action::Input(c)),
             _ => None,
         },
+        InputMode::Palette => match key.code {
+            KeyCode::Tab => Some(Action::FocusNext),
+            KeyCode::Backspace => Some(Action::Backspace),
+            KeyCode::Char(c) if !ctrl && !key.modifiers.contains(KeyModifiers::ALT) => Some(Action::Input(c)),
+            _ => None,
+        },
         InputMode::Help => match key.code {
             KeyCode::Char('?' | 'q') => Some(Action::Cancel),
             _ => None,
@@ -76,6 +82,7 @@ fn normal(code: KeyCode, ctrl: bool) -> Option<Action> {
         KeyCode::Char('w') => Action::ToggleWrap,
         KeyCode::Char('x') => Action::Xray,
         KeyCode::Char('A') => Action::Timeline,
+        KeyCode::Char(':') => Action::OpenPalette,
         _ => return None,
     })
 }
@@ -119,7 +126,12 @@ mod tests {
         assert_eq!(normal(KeyCode::Char('q')), Some(Action::Quit));
         assert_eq!(normal(KeyCode::Char('x')), Some(Action::Xray));
         assert_eq!(normal(KeyCode::Char('A')), Some(Action::Timeline));
+        assert_eq!(normal(KeyCode::Char(':')), Some(Action::OpenPalette));
         assert_eq!(normal(KeyCode::Char('z')), None);
+        let palette = |code| action_for(key(code), InputMode::Palette);
+        assert_eq!(palette(KeyCode::Tab), Some(Action::FocusNext), "Tab completes");
+        assert_eq!(palette(KeyCode::Char('q')), Some(Action::Input('q')), "letters are text");
+        assert_eq!(palette(KeyCode::Up), Some(Action::Up), "history");
     }
 
     #[test]

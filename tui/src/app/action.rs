@@ -60,6 +60,8 @@ pub enum Action {
     Xray,
     /// `A`: the timeline of the selected group's last switch.
     Timeline,
+    /// `:`: the command palette.
+    OpenPalette,
     /// A character typed into the picker or the filter.
     Input(char),
     /// Delete the last typed character.

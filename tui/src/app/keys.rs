@@ -19,6 +19,7 @@ impl App {
             Mode::Signals(_) => self.on_key_signals(action),
             Mode::Search => self.on_key_search(action),
             Mode::Inside(_) => self.on_key_inside(action),
+            Mode::Palette(_) => self.on_key_palette(action),
         }
     }
 
@@ -67,6 +68,7 @@ impl App {
             Action::ToggleWrap => self.output.toggle_wrap(),
             Action::Xray => self.open_xray(),
             Action::Timeline => self.open_timeline(),
+            Action::OpenPalette => self.open_palette(),
             _ => {}
         }
     }

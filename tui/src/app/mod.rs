@@ -14,6 +14,7 @@ mod inside;
 mod keys;
 mod mode;
 mod output;
+mod palette;
 mod picker;
 mod search;
 mod select;
@@ -27,6 +28,7 @@ pub use actions::{Confirm, SIGNALS, SignalPicker};
 pub use inside::{Inside, InsideContent, InsideKind};
 pub use mode::{Connection, ErrorList, Focus, InputMode, Mode, Status, Tone};
 pub use output::{OutputState, OutputView, Scroll};
+pub use palette::{COMMANDS, HISTORY_KEPT, Palette};
 pub use picker::{Picker, Preview, check_level};
 pub use search::{OutputSearch, match_ranges};
 pub use select::{FLAP_EXITS, FLAP_WINDOW_MS, ListView, is_flapping, scroll_into_view};
@@ -75,6 +77,8 @@ pub struct App {
     /// Something visible changed since the last draw.
     dirty: bool,
     running: bool,
+    /// Commands run from the `:` palette, oldest first (`palette.rs`).
+    history: Vec<String>,
 }
 
 impl App {
@@ -101,6 +105,7 @@ impl App {
             commands: Vec::new(),
             dirty: true,
             running: true,
+            history: Vec::new(),
         }
     }
 

@@ -1,6 +1,6 @@
 //! The small state enums of the console.
 
-use super::{Confirm, Inside, Picker, SignalPicker};
+use super::{Confirm, Inside, Palette, Picker, SignalPicker};
 use isinit_shared::time::UnixMillis;
 
 /// The panel that movement keys act on; Tab cycles through them in order.
@@ -58,6 +58,8 @@ pub enum Mode {
     Search,
     /// The x-ray of an entry or the timeline of a switch (`x`, `A`).
     Inside(Box<Inside>),
+    /// Typing a `:` command, with completion and history.
+    Palette(Palette),
 }
 
 impl Mode {
@@ -69,6 +71,7 @@ impl Mode {
             Mode::Help => InputMode::Help,
             Mode::Errors(_) | Mode::Signals(_) | Mode::Inside(_) => InputMode::Popup,
             Mode::Confirm(_) => InputMode::Confirm,
+            Mode::Palette(_) => InputMode::Palette,
         }
     }
 }
@@ -87,6 +90,8 @@ pub enum InputMode {
     Popup,
     /// A y/n question: letters are answers, Enter is yes, Esc no.
     Confirm,
+    /// The `:` palette: letters are text, Tab completes, ↑ ↓ recall.
+    Palette,
 }
 
 /// The errors the daemon gave for a failed reload or tell.

@@ -60,6 +60,9 @@ fn hints(app: &App) -> Line<'static> {
         Mode::Confirm(_) => &[("y", "yes, do it"), ("n Esc", "no")],
         Mode::Signals(_) => &[("↑↓", "choose"), ("Enter", "send"), ("Esc", "cancel")],
         Mode::Search => &[("type", "search"), ("Enter", "keep"), ("Esc", "clear")],
+        Mode::Palette(_) => {
+            &[("type", "command"), ("Tab", "complete"), ("↑↓", "history"), ("Enter", "run"), ("Esc", "cancel")]
+        }
         Mode::Normal => match app.focus() {
             Focus::Output => &[
                 ("↑↓", "scroll"),

@@ -23,6 +23,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("w", "output: wrap long lines, or cut them"),
     ("x", "x-ray: every process of the selected entry, as a tree"),
     ("A", "timeline of the selected group's last switch"),
+    (":", "command palette: Tab completes, ↑ ↓ history"),
     ("Esc", "close / cancel / clear the filter"),
     ("?", "this help"),
     ("q  Ctrl-C", "quit"),

@@ -13,6 +13,7 @@ mod groups;
 mod header;
 mod help;
 mod inside;
+mod palette;
 mod picker;
 mod processes;
 mod signals;
@@ -121,6 +122,7 @@ impl Widget for &App {
             Mode::Confirm(confirm) => confirm::render(confirm, area, buf),
             Mode::Signals(picker) => signals::render(picker, area, buf),
             Mode::Inside(open) => inside::render(open, area, buf),
+            Mode::Palette(p) => palette::render(p, area, buf),
             Mode::Normal | Mode::Filter | Mode::Search => {}
         }
     }
