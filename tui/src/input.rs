@@ -34,6 +34,15 @@ pub fn action_for(key: KeyEvent, mode: InputMode) -> Option<Action> {
             KeyCode::Char(c) if !ctrl && !key.modifiers.contains(KeyModifiers::ALT) => Some(Action::Input(c)),
             _ => None,
         },
+        InputMode::Log => match key.code {
+            KeyCode::Char('k') => Some(Action::Up),
+            KeyCode::Char('j') => Some(Action::Down),
+            KeyCode::Home | KeyCode::Char('g') => Some(Action::Top),
+            KeyCode::End | KeyCode::Char('G') => Some(Action::Bottom),
+            KeyCode::Char('t') => Some(Action::ToggleTimestamps),
+            KeyCode::Char('q') => Some(Action::Cancel),
+            _ => None,
+        },
         InputMode::Palette => match key.code {
             KeyCode::Tab => Some(Action::FocusNext),
             KeyCode::Backspace => Some(Action::Backspace),
@@ -83,6 +92,7 @@ fn normal(code: KeyCode, ctrl: bool) -> Option<Action> {
         KeyCode::Char('x') => Action::Xray,
         KeyCode::Char('A') => Action::Timeline,
         KeyCode::Char(':') => Action::OpenPalette,
+        KeyCode::Char('L') => Action::GroupLog,
         _ => return None,
     })
 }
@@ -127,6 +137,8 @@ mod tests {
         assert_eq!(normal(KeyCode::Char('x')), Some(Action::Xray));
         assert_eq!(normal(KeyCode::Char('A')), Some(Action::Timeline));
         assert_eq!(normal(KeyCode::Char(':')), Some(Action::OpenPalette));
+        assert_eq!(normal(KeyCode::Char('L')), Some(Action::GroupLog));
+        assert_eq!(action_for(key(KeyCode::Char('t')), InputMode::Log), Some(Action::ToggleTimestamps));
         assert_eq!(normal(KeyCode::Char('z')), None);
         let palette = |code| action_for(key(code), InputMode::Palette);
         assert_eq!(palette(KeyCode::Tab), Some(Action::FocusNext), "Tab completes");

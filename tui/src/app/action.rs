@@ -62,6 +62,10 @@ pub enum Action {
     Timeline,
     /// `:`: the command palette.
     OpenPalette,
+    /// `L`: the merged log of the selected group.
+    GroupLog,
+    /// `t` in the group log: show or hide timestamps.
+    ToggleTimestamps,
     /// A character typed into the picker or the filter.
     Input(char),
     /// Delete the last typed character.

@@ -20,6 +20,7 @@ impl App {
             Mode::Search => self.on_key_search(action),
             Mode::Inside(_) => self.on_key_inside(action),
             Mode::Palette(_) => self.on_key_palette(action),
+            Mode::GroupLog(_) => self.on_key_group_log(action),
         }
     }
 
@@ -69,6 +70,7 @@ impl App {
             Action::Xray => self.open_xray(),
             Action::Timeline => self.open_timeline(),
             Action::OpenPalette => self.open_palette(),
+            Action::GroupLog => self.open_group_log(),
             _ => {}
         }
     }

@@ -10,6 +10,7 @@ mod action;
 mod action_tests;
 mod actions;
 mod events;
+mod group_log;
 mod inside;
 mod keys;
 mod mode;
@@ -25,6 +26,7 @@ mod usage;
 
 pub use action::{Action, Viewport};
 pub use actions::{Confirm, SIGNALS, SignalPicker};
+pub use group_log::{GROUP_LINES_KEPT, GroupLog};
 pub use inside::{Inside, InsideContent, InsideKind};
 pub use mode::{Connection, ErrorList, Focus, InputMode, Mode, Status, Tone};
 pub use output::{OutputState, OutputView, Scroll};
@@ -79,6 +81,8 @@ pub struct App {
     running: bool,
     /// Commands run from the `:` palette, oldest first (`palette.rs`).
     history: Vec<String>,
+    /// The last group log stream id handed out (`group_log.rs`).
+    group_log_id: u64,
 }
 
 impl App {
@@ -106,6 +110,7 @@ impl App {
             dirty: true,
             running: true,
             history: Vec::new(),
+            group_log_id: 0,
         }
     }
 

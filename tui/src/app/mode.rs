@@ -1,6 +1,6 @@
 //! The small state enums of the console.
 
-use super::{Confirm, Inside, Palette, Picker, SignalPicker};
+use super::{Confirm, GroupLog, Inside, Palette, Picker, SignalPicker};
 use isinit_shared::time::UnixMillis;
 
 /// The panel that movement keys act on; Tab cycles through them in order.
@@ -60,6 +60,8 @@ pub enum Mode {
     Inside(Box<Inside>),
     /// Typing a `:` command, with completion and history.
     Palette(Palette),
+    /// One log of a whole group (`L`).
+    GroupLog(Box<GroupLog>),
 }
 
 impl Mode {
@@ -72,6 +74,7 @@ impl Mode {
             Mode::Errors(_) | Mode::Signals(_) | Mode::Inside(_) => InputMode::Popup,
             Mode::Confirm(_) => InputMode::Confirm,
             Mode::Palette(_) => InputMode::Palette,
+            Mode::GroupLog(_) => InputMode::Log,
         }
     }
 }
@@ -92,6 +95,8 @@ pub enum InputMode {
     Confirm,
     /// The `:` palette: letters are text, Tab completes, ↑ ↓ recall.
     Palette,
+    /// The group log: arrows scroll, `t` toggles timestamps, Esc/q close.
+    Log,
 }
 
 /// The errors the daemon gave for a failed reload or tell.

@@ -48,6 +48,14 @@ pub enum Command {
         /// The tag to follow, `None` to stop.
         tag: Option<String>,
     },
+    /// Stream every tag of this group, merged in time (or stop with
+    /// `group: None`); events carry `id` as for [`Command::Follow`].
+    FollowGroup {
+        /// Chosen by the app, echoed on every event of this stream.
+        id: u64,
+        /// The group to follow, `None` to stop.
+        group: Option<String>,
+    },
     /// Act on one process: restart, retry now, or signal it.
     Act(ProcessAction),
     /// Sample CPU and memory of the live process groups.
@@ -253,6 +261,7 @@ async fn dispatch(
     events: mpsc::Sender<ClientEvent>,
 ) {
     let mut follow = Follow::default();
+    let mut group_follow = Follow { group: true, ..Follow::default() };
     loop {
         tokio::select! {
             command = commands.recv() => match command {
@@ -260,6 +269,10 @@ async fn dispatch(
                 Some(Command::Follow { id, tag }) => {
                     follow.want = tag.map(|t| (id, t));
                     follow.restart(&socket, &events);
+                }
+                Some(Command::FollowGroup { id, group }) => {
+                    group_follow.want = group.map(|g| (id, g));
+                    group_follow.restart(&socket, &events);
                 }
                 Some(command) => {
                     tokio::spawn(requests::run(socket.clone(), command, events.clone()));
@@ -272,10 +285,12 @@ async fn dispatch(
                 // A new subscription means a (possibly restarted) daemon: the
                 // old follow stream is dead or about to be.
                 follow.restart(&socket, &events);
+                group_follow.restart(&socket, &events);
             }
         }
     }
     follow.stop();
+    group_follow.stop();
 }
 
 /// The output stream the UI wants, and the task serving it.
@@ -283,13 +298,20 @@ async fn dispatch(
 struct Follow {
     want: Option<(u64, String)>,
     task: Option<JoinHandle<()>>,
+    /// A group's merged output rather than one tag's.
+    group: bool,
 }
 
 impl Follow {
     fn restart(&mut self, socket: &Endpoint, events: &mpsc::Sender<ClientEvent>) {
         self.stop();
         if let Some((id, tag)) = &self.want {
-            self.task = Some(tokio::spawn(requests::follow(socket.clone(), *id, tag.clone(), events.clone())));
+            let (socket, name, events) = (socket.clone(), tag.clone(), events.clone());
+            self.task = Some(if self.group {
+                tokio::spawn(requests::follow_group(socket, *id, name, events))
+            } else {
+                tokio::spawn(requests::follow(socket, *id, name, events))
+            });
         }
     }
 

@@ -24,6 +24,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("x", "x-ray: every process of the selected entry, as a tree"),
     ("A", "timeline of the selected group's last switch"),
     (":", "command palette: Tab completes, ↑ ↓ history"),
+    ("L", "one log of the selected group's tags; t: timestamps"),
     ("Esc", "close / cancel / clear the filter"),
     ("?", "this help"),
     ("q  Ctrl-C", "quit"),

@@ -9,6 +9,7 @@ mod detail;
 mod errors;
 mod events;
 mod footer;
+mod group_log;
 mod groups;
 mod header;
 mod help;
@@ -123,6 +124,7 @@ impl Widget for &App {
             Mode::Signals(picker) => signals::render(picker, area, buf),
             Mode::Inside(open) => inside::render(open, area, buf),
             Mode::Palette(p) => palette::render(p, area, buf),
+            Mode::GroupLog(log) => group_log::render(log, self.time_zone(), area, buf),
             Mode::Normal | Mode::Filter | Mode::Search => {}
         }
     }
