@@ -58,6 +58,7 @@ pub fn action_for(key: KeyEvent, mode: InputMode) -> Option<Action> {
             _ => None,
         },
         InputMode::Popup => match key.code {
+            KeyCode::Char('P') => Some(Action::Pulses),
             KeyCode::Char('k') => Some(Action::Up),
             KeyCode::Char('j') => Some(Action::Down),
             KeyCode::Char('q') => Some(Action::Cancel),
@@ -93,6 +94,7 @@ fn normal(code: KeyCode, ctrl: bool) -> Option<Action> {
         KeyCode::Char('A') => Action::Timeline,
         KeyCode::Char(':') => Action::OpenPalette,
         KeyCode::Char('L') => Action::GroupLog,
+        KeyCode::Char('P') => Action::Pulses,
         _ => return None,
     })
 }
@@ -138,6 +140,7 @@ mod tests {
         assert_eq!(normal(KeyCode::Char('A')), Some(Action::Timeline));
         assert_eq!(normal(KeyCode::Char(':')), Some(Action::OpenPalette));
         assert_eq!(normal(KeyCode::Char('L')), Some(Action::GroupLog));
+        assert_eq!(normal(KeyCode::Char('P')), Some(Action::Pulses));
         assert_eq!(action_for(key(KeyCode::Char('t')), InputMode::Log), Some(Action::ToggleTimestamps));
         assert_eq!(normal(KeyCode::Char('z')), None);
         let palette = |code| action_for(key(code), InputMode::Palette);

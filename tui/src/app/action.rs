@@ -66,6 +66,8 @@ pub enum Action {
     GroupLog,
     /// `t` in the group log: show or hide timestamps.
     ToggleTimestamps,
+    /// `P`: the pulses view (trends per group), or back.
+    Pulses,
     /// A character typed into the picker or the filter.
     Input(char),
     /// Delete the last typed character.

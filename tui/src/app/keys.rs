@@ -21,6 +21,11 @@ impl App {
             Mode::Inside(_) => self.on_key_inside(action),
             Mode::Palette(_) => self.on_key_palette(action),
             Mode::GroupLog(_) => self.on_key_group_log(action),
+            Mode::Pulses => {
+                if matches!(action, Action::Cancel | Action::Confirm | Action::Pulses) {
+                    self.mode = Mode::Normal;
+                }
+            }
         }
     }
 
@@ -71,6 +76,7 @@ impl App {
             Action::Timeline => self.open_timeline(),
             Action::OpenPalette => self.open_palette(),
             Action::GroupLog => self.open_group_log(),
+            Action::Pulses => self.toggle_pulses(),
             _ => {}
         }
     }

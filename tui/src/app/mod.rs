@@ -17,6 +17,7 @@ mod mode;
 mod output;
 mod palette;
 mod picker;
+mod pulses;
 mod search;
 mod select;
 mod sort;
@@ -32,6 +33,7 @@ pub use mode::{Connection, ErrorList, Focus, InputMode, Mode, Status, Tone};
 pub use output::{OutputState, OutputView, Scroll};
 pub use palette::{COMMANDS, HISTORY_KEPT, Palette};
 pub use picker::{Picker, Preview, check_level};
+pub use pulses::{PULSE_SAMPLES, Pulse, Pulses};
 pub use search::{OutputSearch, match_ranges};
 pub use select::{FLAP_EXITS, FLAP_WINDOW_MS, ListView, is_flapping, scroll_into_view};
 pub use sort::{SortKey, SortOrder};
@@ -83,6 +85,8 @@ pub struct App {
     history: Vec<String>,
     /// The last group log stream id handed out (`group_log.rs`).
     group_log_id: u64,
+    /// Trends per group, sampled while the pulses view is open.
+    pulses: Pulses,
 }
 
 impl App {
@@ -111,6 +115,7 @@ impl App {
             running: true,
             history: Vec::new(),
             group_log_id: 0,
+            pulses: Pulses::default(),
         }
     }
 
@@ -154,7 +159,8 @@ impl App {
             return false;
         }
         let Some(snapshot) = &self.snapshot else { return false };
-        self.processes_view().items.iter().any(|p| p.pid.is_some())
+        self.mode == Mode::Pulses
+            || self.processes_view().items.iter().any(|p| p.pid.is_some())
             || snapshot.processes.iter().any(|p| select::exited_recently(p, self.as_of_ms))
     }
 

@@ -62,6 +62,8 @@ pub enum Mode {
     Palette(Palette),
     /// One log of a whole group (`L`).
     GroupLog(Box<GroupLog>),
+    /// Sparklines of every group's CPU, memory and restarts (`P`).
+    Pulses,
 }
 
 impl Mode {
@@ -75,6 +77,7 @@ impl Mode {
             Mode::Confirm(_) => InputMode::Confirm,
             Mode::Palette(_) => InputMode::Palette,
             Mode::GroupLog(_) => InputMode::Log,
+            Mode::Pulses => InputMode::Popup,
         }
     }
 }

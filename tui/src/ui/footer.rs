@@ -57,6 +57,7 @@ fn hints(app: &App) -> Line<'static> {
         Mode::Filter => &[("type", "filter"), ("↑↓", "move"), ("Enter", "keep"), ("Esc", "clear")],
         Mode::Help => &[("Esc", "close help")],
         Mode::Errors(_) | Mode::Inside(_) => &[("↑↓", "scroll"), ("Esc", "close")],
+        Mode::Pulses => &[("P Esc", "close")],
         Mode::GroupLog(_) => &[("↑↓", "scroll"), ("G", "newest"), ("t", "timestamps"), ("Esc", "close")],
         Mode::Confirm(_) => &[("y", "yes, do it"), ("n Esc", "no")],
         Mode::Signals(_) => &[("↑↓", "choose"), ("Enter", "send"), ("Esc", "cancel")],

@@ -25,6 +25,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("A", "timeline of the selected group's last switch"),
     (":", "command palette: Tab completes, ↑ ↓ history"),
     ("L", "one log of the selected group's tags; t: timestamps"),
+    ("P", "pulses: CPU, memory, restarts of each group over time"),
     ("Esc", "close / cancel / clear the filter"),
     ("?", "this help"),
     ("q  Ctrl-C", "quit"),

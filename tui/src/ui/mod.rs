@@ -17,6 +17,7 @@ mod inside;
 mod palette;
 mod picker;
 mod processes;
+mod pulses;
 mod signals;
 mod table;
 pub mod theme;
@@ -125,6 +126,7 @@ impl Widget for &App {
             Mode::Inside(open) => inside::render(open, area, buf),
             Mode::Palette(p) => palette::render(p, area, buf),
             Mode::GroupLog(log) => group_log::render(log, self.time_zone(), area, buf),
+            Mode::Pulses => pulses::render(self.pulses(), area, buf),
             Mode::Normal | Mode::Filter | Mode::Search => {}
         }
     }
