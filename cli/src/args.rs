@@ -193,10 +193,10 @@ pub enum ClientCmd {
         #[arg(short, long)]
         follow: bool,
         /// With -g: start each line with when the daemon read it (UTC).
-        #[arg(short = 't', long, requires = "group")]
+        #[arg(short = 't', long)]
         timestamps: bool,
         /// With -g: only lines read at most this long ago (`90s`, `5m`).
-        #[arg(long, value_name = "DURATION", value_parser = delay, requires = "group")]
+        #[arg(long, value_name = "DURATION", value_parser = delay)]
         since: Option<Duration>,
     },
     /// Stop a process gracefully (SIGINT, then SIGTERM, then SIGKILL to its

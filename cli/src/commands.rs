@@ -47,6 +47,8 @@ pub fn run(
             let (socket, wait_limit) = (socket(), timeout.unwrap_or(SHUTDOWN_WAIT));
             block_on(async move { shutdown(&socket, wait, after, wait_limit).await })
         }
+        ClientCmd::Logs { tag: Some(_), timestamps: true, .. }
+        | ClientCmd::Logs { tag: Some(_), since: Some(_), .. } => Err(Failure::new(super::logs_group::ONLY_WITH_GROUP)),
         ClientCmd::Logs { tag: Some(tag), lines, follow, .. } => {
             let socket = socket();
             block_on(async move { logs(&socket, tag, lines, follow, after).await })

@@ -40,6 +40,10 @@ impl HostCmd {
             ClientCmd::Tell { group, level, dry_run } => HostCmd::Tell { group, level, dry_run },
             ClientCmd::Reload => HostCmd::Simple(Request::Reload),
             ClientCmd::Shutdown { wait } => HostCmd::Shutdown { wait },
+            ClientCmd::Logs { tag: Some(_), timestamps: true, .. }
+            | ClientCmd::Logs { tag: Some(_), since: Some(_), .. } => {
+                return Err(Failure::new(super::logs_group::ONLY_WITH_GROUP));
+            }
             ClientCmd::Logs { tag: Some(tag), lines, follow, .. } => HostCmd::Logs { tag, lines, follow },
             ClientCmd::Logs { tag: None, group, lines, follow, timestamps, since } => {
                 let group = group.unwrap_or_default();

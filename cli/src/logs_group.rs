@@ -14,6 +14,10 @@ use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
 use tokio::sync::mpsc;
 
+/// Why `logs TAG -t` or `logs TAG --since` is refused: the daemon stamps
+/// and filters a group's merged log; one tag's is its plain output.
+pub const ONLY_WITH_GROUP: &str = "-t and --since go with -g GROUP (one tag's log is its plain output)";
+
 /// What `logs -g` asks for.
 #[derive(Debug, Clone)]
 pub struct Query {

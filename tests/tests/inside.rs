@@ -113,6 +113,8 @@ fn logs_g_interleaves_a_groups_tags_in_time_order() {
     follow.wait_line("a | a3");
     assert_eq!(follow.seen, ["b | b2", "a | a3"]);
 
+    let stderr = d.fails(&["logs", "a", "-t"]);
+    assert!(stderr.contains("-t and --since go with -g GROUP"), "{stderr}");
     let stderr = d.fails(&["logs", "-g", "nosuch"]);
     assert!(stderr.contains("no such group: nosuch"), "{stderr}");
 }
