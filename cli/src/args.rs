@@ -65,7 +65,7 @@ pub struct Cli {
     pub timeout: Option<Duration>,
     /// Run on this host through `ssh -- DEST isinit bridge` (repeatable;
     /// DEST goes to ssh verbatim, and one starting with `-` is refused).
-    /// Applies to status, tell, reload, logs,
+    /// Applies to status, tell, reload, logs, ps, analyze,
     /// shutdown, restart, retry, signal and drift.
     #[arg(short = 'H', long = "host", global = true, value_name = "DEST")]
     pub hosts: Vec<Dest>,
@@ -177,16 +177,27 @@ pub enum ClientCmd {
         /// The file to check [default: the resolved --config].
         path: Option<PathBuf>,
     },
-    /// Print a tag's recent output.
+    /// Print a tag's recent output, or with -g every tag of a group
+    /// interleaved in time order, each line `TAG | text`.
     Logs {
         /// The entry whose output to print.
-        tag: String,
+        #[arg(required_unless_present = "group", conflicts_with = "group")]
+        tag: Option<String>,
+        /// Every tag of this group instead, one merged log.
+        #[arg(short = 'g', long, value_name = "GROUP")]
+        group: Option<String>,
         /// How many lines.
         #[arg(short = 'n', long, default_value_t = 200)]
         lines: u32,
         /// Keep printing new output until interrupted.
         #[arg(short, long)]
         follow: bool,
+        /// With -g: start each line with when the daemon read it (UTC).
+        #[arg(short = 't', long)]
+        timestamps: bool,
+        /// With -g: only lines read at most this long ago (`90s`, `5m`).
+        #[arg(long, value_name = "DURATION", value_parser = delay)]
+        since: Option<Duration>,
     },
     /// Stop a process gracefully (SIGINT, then SIGTERM, then SIGKILL to its
     /// process group) and start it again. Returns once the new process runs.
@@ -210,6 +221,29 @@ pub enum ClientCmd {
     /// Print the daemon's metrics in the Prometheus text format (the same
     /// as `daemon --metrics-listen` serves at /metrics).
     Metrics,
+    /// Print every live process of each entry as a tree: `GROUP TAG PID
+    /// PPID RSS CPU% COMMAND`, the main process first, its children
+    /// indented; a process of the entry's cgroup that is not a descendant
+    /// of the main one is marked `(stray)`. CPU% is over each process's
+    /// lifetime, as ps(1) computes it.
+    Ps {
+        /// Only this group's entries, or only this entry.
+        #[arg(value_name = "GROUP|TAG")]
+        name: Option<String>,
+        /// Print the entries and their processes as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the timeline of GROUP's last switch: each entry stopped and
+    /// started with its offset from the tell and how long it took, what
+    /// held it back, and the critical chain.
+    Analyze {
+        /// The resource group.
+        group: String,
+        /// Print the timeline as JSON (times in microseconds from the tell).
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Settings only the daemon takes.

@@ -47,15 +47,24 @@ pub fn run(
             let (socket, wait_limit) = (socket(), timeout.unwrap_or(SHUTDOWN_WAIT));
             block_on(async move { shutdown(&socket, wait, after, wait_limit).await })
         }
-        ClientCmd::Logs { tag, lines, follow } => {
+        ClientCmd::Logs { tag: Some(_), timestamps: true, .. }
+        | ClientCmd::Logs { tag: Some(_), since: Some(_), .. } => Err(Failure::new(super::logs_group::ONLY_WITH_GROUP)),
+        ClientCmd::Logs { tag: Some(tag), lines, follow, .. } => {
             let socket = socket();
             block_on(async move { logs(&socket, tag, lines, follow, after).await })
+        }
+        ClientCmd::Logs { tag: None, group, lines, follow, timestamps, since } => {
+            let (socket, group) = (socket(), group.unwrap_or_default());
+            let query = super::logs_group::Query { group, lines, follow, timestamps, since };
+            block_on(async move { super::logs_group::local(&socket, query, after).await })
         }
         ClientCmd::Reexec => simple(&socket(), Request::Reexec, timeout.unwrap_or(ACTION_WAIT)),
         ClientCmd::Restart { tag } => simple(&socket(), Request::Restart { tag }, timeout.unwrap_or(ACTION_WAIT)),
         ClientCmd::Retry { tag } => simple(&socket(), Request::Retry { tag }, timeout.unwrap_or(ACTION_WAIT)),
         ClientCmd::Signal { tag, signal } => simple(&socket(), Request::Signal { tag, signal }, after),
         ClientCmd::Metrics => metrics(&socket(), after),
+        ClientCmd::Ps { name, json } => super::ps::run(&socket(), name, json, after),
+        ClientCmd::Analyze { group, json } => super::analyze::run(&socket(), group, json, after),
     }
 }
 

@@ -28,6 +28,9 @@ enum HostCmd {
     Simple(Request),
     Shutdown { wait: bool },
     Logs { tag: String, lines: u32, follow: bool },
+    Ps { name: Option<String>, json: bool },
+    Analyze { group: String, json: bool },
+    GroupLogs(super::logs_group::Query),
 }
 
 impl HostCmd {
@@ -37,16 +40,26 @@ impl HostCmd {
             ClientCmd::Tell { group, level, dry_run } => HostCmd::Tell { group, level, dry_run },
             ClientCmd::Reload => HostCmd::Simple(Request::Reload),
             ClientCmd::Shutdown { wait } => HostCmd::Shutdown { wait },
-            ClientCmd::Logs { tag, lines, follow } => HostCmd::Logs { tag, lines, follow },
+            ClientCmd::Logs { tag: Some(_), timestamps: true, .. }
+            | ClientCmd::Logs { tag: Some(_), since: Some(_), .. } => {
+                return Err(Failure::new(super::logs_group::ONLY_WITH_GROUP));
+            }
+            ClientCmd::Logs { tag: Some(tag), lines, follow, .. } => HostCmd::Logs { tag, lines, follow },
+            ClientCmd::Logs { tag: None, group, lines, follow, timestamps, since } => {
+                let group = group.unwrap_or_default();
+                HostCmd::GroupLogs(super::logs_group::Query { group, lines, follow, timestamps, since })
+            }
             ClientCmd::Restart { tag } => HostCmd::Simple(Request::Restart { tag }),
             ClientCmd::Retry { tag } => HostCmd::Simple(Request::Retry { tag }),
             ClientCmd::Signal { tag, signal } => HostCmd::Simple(Request::Signal { tag, signal }),
+            ClientCmd::Ps { name, json } => HostCmd::Ps { name, json },
+            ClientCmd::Analyze { group, json } => HostCmd::Analyze { group, json },
             ClientCmd::Check { .. } => {
                 return Err(Failure::new("check reads a local file: --host does not apply to it"));
             }
             ClientCmd::Reexec | ClientCmd::Metrics => {
                 return Err(Failure::new(
-                    "--host applies to status, tell, reload, logs, shutdown, restart, retry, signal and drift",
+                    "--host applies to status, tell, reload, logs, ps, analyze, shutdown, restart, retry, signal and drift",
                 ));
             }
         })
@@ -72,6 +85,9 @@ pub async fn run(command: ClientCmd, hosts: Vec<Dest>, deadline: Duration) -> u8
     if let HostCmd::Logs { tag, lines, follow: true } = &cmd {
         return follow(&hosts, endpoints, tag, *lines, deadline).await;
     }
+    if let HostCmd::GroupLogs(query) = cmd {
+        return super::logs_group::fleet(&hosts, endpoints, query, deadline).await;
+    }
     let tasks: Vec<_> = endpoints
         .into_iter()
         .map(|endpoint| {
@@ -92,7 +108,10 @@ pub async fn run(command: ClientCmd, hosts: Vec<Dest>, deadline: Duration) -> u8
             Err(f) => fail(f),
         };
     }
-    let json = matches!(cmd, HostCmd::Status { json: true, .. });
+    let json = matches!(
+        cmd,
+        HostCmd::Status { json: true, .. } | HostCmd::Ps { json: true, .. } | HostCmd::Analyze { json: true, .. }
+    );
     let mut stdout = std::io::stdout().lock();
     let ok =
         if json { print_json(&mut stdout, &hosts, &results) } else { print_prefixed(&mut stdout, &hosts, &results) };
@@ -182,6 +201,10 @@ async fn ask(endpoint: &Endpoint, cmd: &HostCmd, deadline: Duration) -> Result<S
         HostCmd::Simple(request) => request.clone(),
         HostCmd::Shutdown { .. } => Request::Shutdown,
         HostCmd::Logs { tag, lines, .. } => Request::Logs { tag: tag.clone(), lines: *lines, follow: false },
+        HostCmd::Ps { name, .. } => super::ps::request(name.clone()),
+        HostCmd::Analyze { group, .. } => super::analyze::request(group.clone()),
+        // Answered by `logs_group::fleet` before any host is asked here.
+        HostCmd::GroupLogs(_) => return Err(Failure::new("logs -g is not a one-shot request")),
     };
     let answer = async {
         let (mut client, reply) = Client::connect_and_request_to(endpoint, &request, deadline).await?;
@@ -231,6 +254,8 @@ async fn shape(client: &mut Client, cmd: &HostCmd, reply: Response) -> Result<St
         (HostCmd::Logs { .. }, Response::Logs { lines, .. }) => {
             Ok(lines.iter().map(|l| format!("{}\n", l.text)).collect())
         }
+        (HostCmd::Ps { json, .. }, reply) => super::ps::shape(reply, *json),
+        (HostCmd::Analyze { json, .. }, reply) => super::analyze::shape(reply, *json),
         (_, Response::Ok { message }) => Ok(format!("{message}\n")),
         (_, other) => Err(unexpected(other)),
     }

@@ -1,6 +1,7 @@
 //! The `isinit` command line (SPEC §8): argument definitions and one
 //! function per subcommand.
 
+pub mod analyze;
 mod args;
 pub mod bridge;
 mod commands;
@@ -8,7 +9,9 @@ pub mod drift;
 pub mod fleet;
 mod generate;
 pub mod hosts;
+pub mod logs_group;
 pub mod ocf;
+pub mod ps;
 mod render;
 
 pub use args::{Cli, ClientCmd, Cmd, DaemonArgs, OcfArgs};

@@ -17,6 +17,7 @@ impl Supervisor {
         if let Some(refusal) = self.refuse_tell(&self.config, group, level) {
             return Err(refusal);
         }
+        self.timeline_told(now, group, level);
         self.apply_level(now, group, level);
         Ok(())
     }
@@ -184,8 +185,13 @@ impl Supervisor {
                 }
                 _ => return,
             };
+            let completed = matches!(event, GroupEvent::Completed(_));
             if !self.step(group, event, now) {
                 return;
+            }
+            if completed && let Some(g) = self.groups.get(group) {
+                let state = super::snapshot::group_state(&g.phase);
+                self.timeline_finished(now, group, state);
             }
         }
     }

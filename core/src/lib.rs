@@ -18,6 +18,7 @@ mod lifecycle;
 mod process;
 mod readiness;
 mod snapshot;
+mod timeline;
 mod timers;
 mod timing;
 
@@ -70,6 +71,8 @@ pub struct Supervisor {
     dirty_groups: BTreeSet<String>,
     dirty_procs: BTreeSet<String>,
     status_dirty: bool,
+    /// Each group's last switch, for `isinit analyze` (`timeline.rs`).
+    timelines: BTreeMap<String, timeline::Recorded>,
 }
 
 impl Supervisor {
@@ -88,6 +91,7 @@ impl Supervisor {
             dirty_groups: BTreeSet::new(),
             dirty_procs: BTreeSet::new(),
             status_dirty: true,
+            timelines: BTreeMap::new(),
         };
         s.sync_groups(now);
         s

@@ -3,6 +3,7 @@
 
 use super::actions::AfterStop;
 use super::process::{Phase, Proc};
+use super::timeline::Noted;
 use super::timers::Timer;
 use super::{Effect, Now, SpawnRequest, StopSignal, Supervisor};
 use isinit_shared::config::{Entry, Mode};
@@ -26,6 +27,7 @@ impl Supervisor {
         p.ready = false;
         p.status_text = None;
         self.dirty_procs.insert(entry.tag.clone());
+        self.timeline_note(now, &entry.group, &entry.tag, Noted::StartBegan(entry.mode));
         self.effects.push(Effect::Spawn(SpawnRequest {
             group: entry.group.clone(),
             tag: entry.tag.clone(),
@@ -41,6 +43,10 @@ impl Supervisor {
     pub fn spawned(&mut self, now: Now, tag: &str, result: Result<i32, String>) {
         let Some(p) = self.procs.get_mut(tag) else { return };
         self.dirty_procs.insert(tag.to_string());
+        let group = p.entry.group.clone();
+        let noted = if result.is_ok() { Noted::Spawned } else { Noted::Exited(None) };
+        self.timeline_note(now, &group, tag, noted);
+        let Some(p) = self.procs.get_mut(tag) else { return };
         match result {
             Ok(pid) => {
                 p.pid = Some(pid);
@@ -82,6 +88,7 @@ impl Supervisor {
         }
         self.dirty_procs.insert(tag.clone());
         let (group, mode, phase) = (p.entry.group.clone(), p.entry.mode, p.phase.clone());
+        self.timeline_note(now, &group, &tag, Noted::Exited(Some(status)));
         if phase != Phase::Running {
             return true;
         }
@@ -221,6 +228,8 @@ impl Supervisor {
         }
         p.phase = Phase::Stopping;
         let pgids: Vec<i32> = p.pgids.iter().copied().collect();
+        let (group, mode) = (p.entry.group.clone(), p.entry.mode);
+        self.timeline_note(now, &group, tag, Noted::StopBegan(mode));
         self.dirty_procs.insert(tag.to_string());
         self.timers.cancel(|t| matches!(t, Timer::Respawn { .. } | Timer::ReadyTimeout { .. }) && t.tag() == tag);
         let at = now.after(self.timing.term_after).mono;
@@ -238,6 +247,7 @@ impl Supervisor {
     /// which waits for the old record to go, moves on at once.
     pub(super) fn forget(&mut self, now: Now, tag: &str) -> Option<String> {
         let p = self.procs.remove(tag)?;
+        self.timeline_note(now, &p.entry.group, tag, Noted::Gone);
         self.timers.cancel(|t| t.tag() == tag);
         self.dirty_procs.insert(tag.to_string());
         if let Some(home) = self.config.entry(tag).map(|e| e.group.clone())

@@ -129,6 +129,7 @@ impl Supervisor {
             p.ready = true;
             let group = p.entry.group.clone();
             self.dirty_procs.insert(tag.clone());
+            self.timeline_note(now, &group, &tag, super::timeline::Noted::Ready);
             self.timers.cancel(|t| matches!(t, Timer::ReadyTimeout { .. }) && t.tag() == tag);
             self.foreground_finished(now, &group, &tag);
         }

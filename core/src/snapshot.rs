@@ -139,6 +139,7 @@ impl Supervisor {
             self.groups.remove(&name);
             self.dirty_groups.insert(name);
             self.status_dirty = true;
+            self.timeline_forget_gone();
         }
         for tag in std::mem::take(&mut self.dirty_procs) {
             let event = match self.process_status(&tag) {

@@ -29,9 +29,9 @@ use isinit_shared::config::Mode;
 use isinit_shared::protocol::codec::Message;
 use isinit_shared::protocol::frame::encode_frame;
 use isinit_shared::protocol::{
-    AuditRecord, DaemonInfo, ErrorKind, ErrorReply, Event, ExitRecord, ExitStatus, GroupState, GroupStatus,
-    NoticeRecord, OnDisk, OutputLine, PROTOCOL_VERSION, Plan, ProcessState, ProcessStatus, ProcessUsage, Request,
-    Response, RunningConfig, Snapshot, Update, codec,
+    AuditRecord, DaemonInfo, EntryProcesses, ErrorKind, ErrorReply, Event, ExitRecord, ExitStatus, GroupState,
+    GroupStatus, NoticeRecord, OnDisk, OutputLine, PROTOCOL_VERSION, Plan, ProcessState, ProcessStatus, ProcessUsage,
+    PsRow, Request, Response, RunningConfig, Snapshot, StepAction, SwitchStep, SwitchTimeline, Tracking, Update, codec,
 };
 use serde::{Serialize, de::DeserializeOwned};
 use std::fmt::Debug;
@@ -106,6 +106,9 @@ fn requests() -> Vec<Request> {
         Request::Usage,
         Request::Reexec,
         Request::RunningConfig,
+        Request::Ps { name: Some("web".into()) },
+        Request::GroupLogs { group: "g".into(), lines: 300, follow: true, since_ms: Some(5) },
+        Request::Analyze { group: "g".into() },
     ]
 }
 
@@ -134,6 +137,12 @@ fn request_pin(r: &Request) -> &'static str {
         Request::Reexec => "000000010b",
         // Appended for `isinit drift`, still version 2. len 1 | variant 12
         Request::RunningConfig => "000000010c",
+        // Appended for `isinit ps`, still version 2. len 6 | variant 13 | Some | "web"
+        Request::Ps { .. } => "000000060d0103776562",
+        // Appended for `isinit logs -g`. len 9 | variant 14 | "g" | 300 as fb 2c01 | true | Some(5)
+        Request::GroupLogs { .. } => "000000090e0167fb2c01010105",
+        // Appended for `isinit analyze`. len 3 | variant 15 | "g"
+        Request::Analyze { .. } => "000000030f0167",
     }
 }
 
@@ -274,6 +283,9 @@ fn responses() -> Vec<Response> {
         Response::SnapshotChunk { part: Box::new(snapshot()), more: true },
         Response::Usage(vec![usage()]),
         Response::RunningConfig(running_config()),
+        Response::Ps(vec![entry_processes()]),
+        Response::GroupLogs { group: "g".into(), lines: vec![output()] },
+        Response::Timeline(Box::new(timeline())),
     ]
 }
 
@@ -310,6 +322,14 @@ fn response_pin(r: &Response) -> String {
         Response::Usage(_) => framed("0a 01 0174 02 fb2c01 01 0000000000004940 01"),
         // variant 11 | "p" | "s" | "t" | OnDisk::Differs (1) | "d" | "x"
         Response::RunningConfig(_) => framed("0b 0170 0173 0174 01 0164 0178"),
+        // variant 12 | 1 entry | "g" | "t" | Some(11) | ProcessGroup (1) | 1 row: 12 | 11 | 1 | true |
+        // 40 | 30 | 50.0 as a little-endian f64 | "c" | omitted 2
+        Response::Ps(_) => framed("0c 01 0167 0174 010b 01 01 0c 0b 01 01 28 1e 0000000000004940 0163 02"),
+        // variant 13 | "g" | 1 line: "t" | 21 | "x"
+        Response::GroupLogs { .. } => framed("0d 0167 01 0174 15 0178"),
+        // variant 14 | "g" | "1" | told 5 | Some(6) | Some(DONE: 3) | 1 step: "t" | wait (2) |
+        // start (1) | 7 | Some(8) | Some(9) | Some(10) | Some(Code(3): variant 0, zigzag 6)
+        Response::Timeline(_) => framed("0e 0167 0131 05 0106 0103 01 0174 02 01 07 0108 0109 010a 010006"),
     }
 }
 
@@ -336,6 +356,64 @@ fn on_disk_states() {
         assert_eq!(hex(&bytes), pin(s).replace(' ', ""), "{s:?}");
     }
     assert_every_variant(&samples);
+}
+
+fn timeline() -> SwitchTimeline {
+    SwitchTimeline {
+        group: "g".into(),
+        level: "1".into(),
+        told_at_ms: 5,
+        finished_us: Some(6),
+        result: Some(GroupState::Done),
+        steps: vec![SwitchStep {
+            tag: "t".into(),
+            mode: Mode::Wait,
+            action: StepAction::Start,
+            began_us: 7,
+            spawned_us: Some(8),
+            ready_us: Some(9),
+            ended_us: Some(10),
+            exit: Some(ExitStatus::Code(3)),
+        }],
+    }
+}
+
+#[test]
+fn step_actions() {
+    let number = |a: &StepAction| match a {
+        StepAction::Stop => 0,
+        StepAction::Start => 1,
+    };
+    assert_numbered(&[StepAction::Stop, StepAction::Start], number);
+}
+
+fn entry_processes() -> EntryProcesses {
+    EntryProcesses {
+        group: "g".into(),
+        tag: "t".into(),
+        main_pid: Some(11),
+        tracking: Tracking::ProcessGroup,
+        processes: vec![PsRow {
+            pid: 12,
+            ppid: 11,
+            depth: 1,
+            stray: true,
+            rss_bytes: 40,
+            cpu_time_ms: 30,
+            cpu_percent: 50.0,
+            command: "c".into(),
+        }],
+        omitted: 2,
+    }
+}
+
+#[test]
+fn trackings() {
+    let number = |t: &Tracking| match t {
+        Tracking::Cgroup => 0,
+        Tracking::ProcessGroup => 1,
+    };
+    assert_numbered(&[Tracking::Cgroup, Tracking::ProcessGroup], number);
 }
 
 fn usage() -> ProcessUsage {

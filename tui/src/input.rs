@@ -34,6 +34,21 @@ pub fn action_for(key: KeyEvent, mode: InputMode) -> Option<Action> {
             KeyCode::Char(c) if !ctrl && !key.modifiers.contains(KeyModifiers::ALT) => Some(Action::Input(c)),
             _ => None,
         },
+        InputMode::Log => match key.code {
+            KeyCode::Char('k') => Some(Action::Up),
+            KeyCode::Char('j') => Some(Action::Down),
+            KeyCode::Home | KeyCode::Char('g') => Some(Action::Top),
+            KeyCode::End | KeyCode::Char('G') => Some(Action::Bottom),
+            KeyCode::Char('t') => Some(Action::ToggleTimestamps),
+            KeyCode::Char('q') => Some(Action::Cancel),
+            _ => None,
+        },
+        InputMode::Palette => match key.code {
+            KeyCode::Tab => Some(Action::FocusNext),
+            KeyCode::Backspace => Some(Action::Backspace),
+            KeyCode::Char(c) if !ctrl && !key.modifiers.contains(KeyModifiers::ALT) => Some(Action::Input(c)),
+            _ => None,
+        },
         InputMode::Help => match key.code {
             KeyCode::Char('?' | 'q') => Some(Action::Cancel),
             _ => None,
@@ -43,6 +58,7 @@ pub fn action_for(key: KeyEvent, mode: InputMode) -> Option<Action> {
             _ => None,
         },
         InputMode::Popup => match key.code {
+            KeyCode::Char('P') => Some(Action::Pulses),
             KeyCode::Char('k') => Some(Action::Up),
             KeyCode::Char('j') => Some(Action::Down),
             KeyCode::Char('q') => Some(Action::Cancel),
@@ -74,6 +90,11 @@ fn normal(code: KeyCode, ctrl: bool) -> Option<Action> {
         KeyCode::Char('n') => Action::NextMatch,
         KeyCode::Char('N') => Action::PrevMatch,
         KeyCode::Char('w') => Action::ToggleWrap,
+        KeyCode::Char('x') => Action::Xray,
+        KeyCode::Char('A') => Action::Timeline,
+        KeyCode::Char(':') => Action::OpenPalette,
+        KeyCode::Char('L') => Action::GroupLog,
+        KeyCode::Char('P') => Action::Pulses,
         _ => return None,
     })
 }
@@ -115,7 +136,17 @@ mod tests {
         assert_eq!(normal(KeyCode::Char('?')), Some(Action::ToggleHelp));
         assert_eq!(normal(KeyCode::Char('f')), Some(Action::ToggleFollow));
         assert_eq!(normal(KeyCode::Char('q')), Some(Action::Quit));
-        assert_eq!(normal(KeyCode::Char('x')), None);
+        assert_eq!(normal(KeyCode::Char('x')), Some(Action::Xray));
+        assert_eq!(normal(KeyCode::Char('A')), Some(Action::Timeline));
+        assert_eq!(normal(KeyCode::Char(':')), Some(Action::OpenPalette));
+        assert_eq!(normal(KeyCode::Char('L')), Some(Action::GroupLog));
+        assert_eq!(normal(KeyCode::Char('P')), Some(Action::Pulses));
+        assert_eq!(action_for(key(KeyCode::Char('t')), InputMode::Log), Some(Action::ToggleTimestamps));
+        assert_eq!(normal(KeyCode::Char('z')), None);
+        let palette = |code| action_for(key(code), InputMode::Palette);
+        assert_eq!(palette(KeyCode::Tab), Some(Action::FocusNext), "Tab completes");
+        assert_eq!(palette(KeyCode::Char('q')), Some(Action::Input('q')), "letters are text");
+        assert_eq!(palette(KeyCode::Up), Some(Action::Up), "history");
     }
 
     #[test]

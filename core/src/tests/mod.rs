@@ -14,6 +14,7 @@ mod lifecycle;
 mod properties;
 mod readiness;
 mod switching;
+mod timeline;
 
 use super::*;
 use isinit_shared::protocol::{Event, ExitStatus, GroupState, ProcessState};

@@ -142,4 +142,12 @@ pub enum Command {
         /// Where its path, SHA-256 and text go.
         reply: oneshot::Sender<(std::path::PathBuf, String, std::sync::Arc<str>)>,
     },
+    /// The timeline of a group's last switch, for `isinit analyze`;
+    /// `None` when no tell of it was accepted since the daemon started.
+    Timeline {
+        /// The group.
+        group: String,
+        /// Where the timeline goes.
+        reply: oneshot::Sender<Option<isinit_shared::protocol::SwitchTimeline>>,
+    },
 }

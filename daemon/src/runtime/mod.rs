@@ -351,6 +351,9 @@ impl Runtime {
                 push_capped(&mut self.notices, notice.clone(), NOTICES_KEPT);
                 self.publish(Event::Notice { at_ms: notice.at_ms, message: notice.message });
             }
+            Command::Timeline { group, reply } => {
+                let _ = reply.send(self.sup.last_switch(&group));
+            }
             Command::RunningConfig { reply } => {
                 let config = self.sup.config();
                 let _ = reply.send((self.settings.config.clone(), config.sha256.clone(), config.text.clone()));

@@ -155,6 +155,12 @@ pub async fn serve(stream: UnixStream, peer: Peer, ctx: Context) {
             Request::Usage => handlers::usage::handle(&ctx).await,
             Request::Reexec => return handlers::reexec::handle(&ctx, conn).await,
             Request::RunningConfig => handlers::running_config::handle(&ctx).await,
+            Request::Ps { name } => handlers::ps::handle(&ctx, name).await,
+            Request::Analyze { group } => handlers::analyze::handle(&ctx, group).await,
+            Request::GroupLogs { group, lines, follow, since_ms } => {
+                let asked = handlers::logs_group::Asked { group, lines, follow, since_ms };
+                return handlers::logs_group::handle(&ctx, conn, asked).await;
+            }
         };
         if conn.send(&reply).await.is_err() {
             return;

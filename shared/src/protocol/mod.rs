@@ -16,11 +16,16 @@ pub mod chunk;
 pub mod codec;
 mod drift;
 pub mod frame;
+pub mod group_logs;
+mod ps;
 mod snapshot;
+pub mod timeline;
 mod usage;
 
 pub use drift::{OnDisk, RunningConfig};
+pub use ps::{EntryProcesses, PsRow, Tracking};
 pub use snapshot::*;
+pub use timeline::{StepAction, SwitchStep, SwitchTimeline};
 pub use usage::{GroupUsage, ProcessUsage, usage_by_group};
 
 use crate::time::UnixMillis;
@@ -110,6 +115,31 @@ pub enum Request {
     /// The isinittab the daemon is running and whether the file on disk
     /// differs ([`Response::RunningConfig`]); read-only, for `isinit drift`.
     RunningConfig,
+    /// Every live process of each entry, read from `/proc` at the moment
+    /// of asking ([`Response::Ps`]); read-only, for `isinit ps`.
+    Ps {
+        /// Only the entries of this group, or this one entry; `None`: all.
+        name: Option<String>,
+    },
+    /// The output of every tag of `group` interleaved in time order: the
+    /// last `lines` lines ([`Response::GroupLogs`]), then with `follow`
+    /// every new line as [`Response::Output`] until the client goes away.
+    GroupLogs {
+        /// The resource group whose tags' output to send.
+        group: String,
+        /// How many recent lines, over all its tags.
+        lines: u32,
+        /// Keep the connection open and stream new lines.
+        follow: bool,
+        /// Only lines the daemon read at most this many milliseconds ago.
+        since_ms: Option<u64>,
+    },
+    /// The timeline of `group`'s last switch ([`Response::Timeline`]);
+    /// read-only, for `isinit analyze`.
+    Analyze {
+        /// The group.
+        group: String,
+    },
 }
 
 /// What the daemon sends.
@@ -165,6 +195,17 @@ pub enum Response {
     Usage(Vec<ProcessUsage>),
     /// Answer to [`Request::RunningConfig`].
     RunningConfig(RunningConfig),
+    /// Answer to [`Request::Ps`]: one item per entry with live processes.
+    Ps(Vec<EntryProcesses>),
+    /// Recent output of a group's tags, oldest first, interleaved in time.
+    GroupLogs {
+        /// The group the lines belong to.
+        group: String,
+        /// Oldest first; each line names its tag.
+        lines: Vec<OutputLine>,
+    },
+    /// Answer to [`Request::Analyze`].
+    Timeline(Box<SwitchTimeline>),
 }
 
 /// A failed request: a kind a program can act on, a one-line reason, and

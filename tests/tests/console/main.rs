@@ -12,6 +12,7 @@
 
 mod actions;
 mod fleet;
+mod inside;
 mod screen;
 mod tmux;
 

@@ -56,6 +56,18 @@ pub enum Action {
     PrevMatch,
     /// `w`: wrap long output lines, or cut them at the panel's edge.
     ToggleWrap,
+    /// `x`: the x-ray of the selected process's entry.
+    Xray,
+    /// `A`: the timeline of the selected group's last switch.
+    Timeline,
+    /// `:`: the command palette.
+    OpenPalette,
+    /// `L`: the merged log of the selected group.
+    GroupLog,
+    /// `t` in the group log: show or hide timestamps.
+    ToggleTimestamps,
+    /// `P`: the pulses view (trends per group), or back.
+    Pulses,
     /// A character typed into the picker or the filter.
     Input(char),
     /// Delete the last typed character.

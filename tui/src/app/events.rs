@@ -26,6 +26,11 @@ impl App {
                 self.connection = Connection::Disconnected { since_ms, reason };
                 self.dirty = true;
             }
+            ClientEvent::Logs { id, lines } if self.is_group_log(id) => self.on_group_log(lines, true, None),
+            ClientEvent::Output { id, line } if self.is_group_log(id) => self.on_group_log(vec![line], false, None),
+            ClientEvent::OutputEnded { id, reason } if self.is_group_log(id) => {
+                self.on_group_log(Vec::new(), false, Some(reason))
+            }
             ClientEvent::Logs { id, lines } => self.dirty |= self.output.on_backlog(id, lines),
             ClientEvent::Output { id, line } => self.dirty |= self.output.on_line(id, line),
             ClientEvent::OutputEnded { id, reason } => self.dirty |= self.output.on_ended(id, reason),
@@ -65,6 +70,15 @@ impl App {
             Reply::Acted { action, outcome } => self.on_acted(action, outcome),
             Reply::Usage(result) => {
                 self.on_usage(result);
+                return;
+            }
+            Reply::Ps { tag, outcome } => {
+                self.on_inside(&super::InsideKind::Xray { tag }, outcome.map(super::InsideContent::Processes));
+                return;
+            }
+            Reply::Timeline { group, outcome } => {
+                let content = outcome.map(super::InsideContent::Timeline);
+                self.on_inside(&super::InsideKind::Timeline { group }, content);
                 return;
             }
         }

@@ -18,6 +18,14 @@ impl App {
             Mode::Confirm(_) => self.on_key_confirm(action),
             Mode::Signals(_) => self.on_key_signals(action),
             Mode::Search => self.on_key_search(action),
+            Mode::Inside(_) => self.on_key_inside(action),
+            Mode::Palette(_) => self.on_key_palette(action),
+            Mode::GroupLog(_) => self.on_key_group_log(action),
+            Mode::Pulses => {
+                if matches!(action, Action::Cancel | Action::Confirm | Action::Pulses) {
+                    self.mode = Mode::Normal;
+                }
+            }
         }
     }
 
@@ -64,6 +72,11 @@ impl App {
             Action::NextMatch => self.next_match(true),
             Action::PrevMatch => self.next_match(false),
             Action::ToggleWrap => self.output.toggle_wrap(),
+            Action::Xray => self.open_xray(),
+            Action::Timeline => self.open_timeline(),
+            Action::OpenPalette => self.open_palette(),
+            Action::GroupLog => self.open_group_log(),
+            Action::Pulses => self.toggle_pulses(),
             _ => {}
         }
     }

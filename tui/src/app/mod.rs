@@ -10,10 +10,14 @@ mod action;
 mod action_tests;
 mod actions;
 mod events;
+mod group_log;
+mod inside;
 mod keys;
 mod mode;
 mod output;
+mod palette;
 mod picker;
+mod pulses;
 mod search;
 mod select;
 mod sort;
@@ -23,9 +27,13 @@ mod usage;
 
 pub use action::{Action, Viewport};
 pub use actions::{Confirm, SIGNALS, SignalPicker};
+pub use group_log::{GROUP_LINES_KEPT, GroupLog};
+pub use inside::{Inside, InsideContent, InsideKind};
 pub use mode::{Connection, ErrorList, Focus, InputMode, Mode, Status, Tone};
 pub use output::{OutputState, OutputView, Scroll};
+pub use palette::{COMMANDS, HISTORY_KEPT, Palette};
 pub use picker::{Picker, Preview, check_level};
+pub use pulses::{PULSE_SAMPLES, Pulse, Pulses};
 pub use search::{OutputSearch, match_ranges};
 pub use select::{FLAP_EXITS, FLAP_WINDOW_MS, ListView, is_flapping, scroll_into_view};
 pub use sort::{SortKey, SortOrder};
@@ -73,6 +81,12 @@ pub struct App {
     /// Something visible changed since the last draw.
     dirty: bool,
     running: bool,
+    /// Commands run from the `:` palette, oldest first (`palette.rs`).
+    history: Vec<String>,
+    /// The last group log stream id handed out (`group_log.rs`).
+    group_log_id: u64,
+    /// Trends per group, sampled while the pulses view is open.
+    pulses: Pulses,
 }
 
 impl App {
@@ -99,6 +113,9 @@ impl App {
             commands: Vec::new(),
             dirty: true,
             running: true,
+            history: Vec::new(),
+            group_log_id: 0,
+            pulses: Pulses::default(),
         }
     }
 
@@ -142,7 +159,8 @@ impl App {
             return false;
         }
         let Some(snapshot) = &self.snapshot else { return false };
-        self.processes_view().items.iter().any(|p| p.pid.is_some())
+        self.mode == Mode::Pulses
+            || self.processes_view().items.iter().any(|p| p.pid.is_some())
             || snapshot.processes.iter().any(|p| select::exited_recently(p, self.as_of_ms))
     }
 

@@ -1,6 +1,6 @@
 //! The small state enums of the console.
 
-use super::{Confirm, Picker, SignalPicker};
+use super::{Confirm, GroupLog, Inside, Palette, Picker, SignalPicker};
 use isinit_shared::time::UnixMillis;
 
 /// The panel that movement keys act on; Tab cycles through them in order.
@@ -56,6 +56,14 @@ pub enum Mode {
     Signals(SignalPicker),
     /// Typing a search of the output panel.
     Search,
+    /// The x-ray of an entry or the timeline of a switch (`x`, `A`).
+    Inside(Box<Inside>),
+    /// Typing a `:` command, with completion and history.
+    Palette(Palette),
+    /// One log of a whole group (`L`).
+    GroupLog(Box<GroupLog>),
+    /// Sparklines of every group's CPU, memory and restarts (`P`).
+    Pulses,
 }
 
 impl Mode {
@@ -65,8 +73,11 @@ impl Mode {
             Mode::Normal => InputMode::Normal,
             Mode::Picker(_) | Mode::Filter | Mode::Search => InputMode::Text,
             Mode::Help => InputMode::Help,
-            Mode::Errors(_) | Mode::Signals(_) => InputMode::Popup,
+            Mode::Errors(_) | Mode::Signals(_) | Mode::Inside(_) => InputMode::Popup,
             Mode::Confirm(_) => InputMode::Confirm,
+            Mode::Palette(_) => InputMode::Palette,
+            Mode::GroupLog(_) => InputMode::Log,
+            Mode::Pulses => InputMode::Popup,
         }
     }
 }
@@ -85,6 +96,10 @@ pub enum InputMode {
     Popup,
     /// A y/n question: letters are answers, Enter is yes, Esc no.
     Confirm,
+    /// The `:` palette: letters are text, Tab completes, ↑ ↓ recall.
+    Palette,
+    /// The group log: arrows scroll, `t` toggles timestamps, Esc/q close.
+    Log,
 }
 
 /// The errors the daemon gave for a failed reload or tell.

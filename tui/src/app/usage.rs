@@ -43,7 +43,8 @@ impl App {
         if self.usage.asked_at_ms.is_some_and(|at| self.now_ms.saturating_sub(at) < USAGE_EVERY_MS) {
             return;
         }
-        if !self.processes_view().items.iter().any(|p| p.pid.is_some()) {
+        let trends_shown = self.mode == super::Mode::Pulses;
+        if !trends_shown && !self.processes_view().items.iter().any(|p| p.pid.is_some()) {
             return;
         }
         self.usage.pending = true;
@@ -57,6 +58,7 @@ impl App {
         if let Ok(rows) = result {
             self.usage.rows = rows.into_iter().map(|u| (u.tag.clone(), u)).collect();
             self.dirty = true;
+            self.record_pulse();
         }
     }
 }

@@ -48,10 +48,28 @@ pub enum Command {
         /// The tag to follow, `None` to stop.
         tag: Option<String>,
     },
+    /// Stream every tag of this group, merged in time (or stop with
+    /// `group: None`); events carry `id` as for [`Command::Follow`].
+    FollowGroup {
+        /// Chosen by the app, echoed on every event of this stream.
+        id: u64,
+        /// The group to follow, `None` to stop.
+        group: Option<String>,
+    },
     /// Act on one process: restart, retry now, or signal it.
     Act(ProcessAction),
     /// Sample CPU and memory of the live process groups.
     Usage,
+    /// Every process of one entry (the x-ray).
+    Ps {
+        /// The entry.
+        tag: String,
+    },
+    /// The timeline of a group's last switch.
+    Analyze {
+        /// The group.
+        group: String,
+    },
 }
 
 /// What the operator asked to do to one process (SPEC §13).
@@ -160,6 +178,20 @@ pub enum Reply {
     },
     /// A usage sample, one row per entry with live processes.
     Usage(Result<Vec<ProcessUsage>, Failure>),
+    /// The processes of one entry, for the x-ray.
+    Ps {
+        /// The entry asked about.
+        tag: String,
+        /// Its processes, or why not.
+        outcome: Result<Vec<isinit_shared::protocol::EntryProcesses>, Failure>,
+    },
+    /// The timeline of a group's last switch.
+    Timeline {
+        /// The group asked about.
+        group: String,
+        /// The timeline, or why there is none.
+        outcome: Result<Box<isinit_shared::protocol::SwitchTimeline>, Failure>,
+    },
 }
 
 /// A request that failed: a one-line reason and, for an invalid isinittab,
@@ -229,6 +261,7 @@ async fn dispatch(
     events: mpsc::Sender<ClientEvent>,
 ) {
     let mut follow = Follow::default();
+    let mut group_follow = Follow { group: true, ..Follow::default() };
     loop {
         tokio::select! {
             command = commands.recv() => match command {
@@ -236,6 +269,10 @@ async fn dispatch(
                 Some(Command::Follow { id, tag }) => {
                     follow.want = tag.map(|t| (id, t));
                     follow.restart(&socket, &events);
+                }
+                Some(Command::FollowGroup { id, group }) => {
+                    group_follow.want = group.map(|g| (id, g));
+                    group_follow.restart(&socket, &events);
                 }
                 Some(command) => {
                     tokio::spawn(requests::run(socket.clone(), command, events.clone()));
@@ -248,10 +285,12 @@ async fn dispatch(
                 // A new subscription means a (possibly restarted) daemon: the
                 // old follow stream is dead or about to be.
                 follow.restart(&socket, &events);
+                group_follow.restart(&socket, &events);
             }
         }
     }
     follow.stop();
+    group_follow.stop();
 }
 
 /// The output stream the UI wants, and the task serving it.
@@ -259,13 +298,20 @@ async fn dispatch(
 struct Follow {
     want: Option<(u64, String)>,
     task: Option<JoinHandle<()>>,
+    /// A group's merged output rather than one tag's.
+    group: bool,
 }
 
 impl Follow {
     fn restart(&mut self, socket: &Endpoint, events: &mpsc::Sender<ClientEvent>) {
         self.stop();
         if let Some((id, tag)) = &self.want {
-            self.task = Some(tokio::spawn(requests::follow(socket.clone(), *id, tag.clone(), events.clone())));
+            let (socket, name, events) = (socket.clone(), tag.clone(), events.clone());
+            self.task = Some(if self.group {
+                tokio::spawn(requests::follow_group(socket, *id, name, events))
+            } else {
+                tokio::spawn(requests::follow(socket, *id, name, events))
+            });
         }
     }
 

@@ -46,8 +46,22 @@ pub(super) async fn run(socket: Endpoint, command: Command, events: mpsc::Sender
             Response::Usage(rows) => Ok(rows),
             other => Err(unexpected(&other)),
         })),
+        Command::Ps { tag } => {
+            let outcome = ask(&socket, &Request::Ps { name: Some(tag.clone()) }).await.and_then(|r| match r {
+                Response::Ps(entries) => Ok(entries),
+                other => Err(unexpected(&other)),
+            });
+            Reply::Ps { tag, outcome }
+        }
+        Command::Analyze { group } => {
+            let outcome = ask(&socket, &Request::Analyze { group: group.clone() }).await.and_then(|r| match r {
+                Response::Timeline(t) => Ok(t),
+                other => Err(unexpected(&other)),
+            });
+            Reply::Timeline { group, outcome }
+        }
         // Follow is served by `follow`, never here.
-        Command::Follow { .. } => return,
+        Command::Follow { .. } | Command::FollowGroup { .. } => return,
     };
     // The UI may have quit meanwhile; nobody is left to tell.
     let _ = events.send(ClientEvent::Reply(reply)).await;
@@ -89,11 +103,26 @@ fn unexpected(response: &Response) -> Failure {
 /// Streams one tag's output until the daemon ends it or the task is
 /// aborted because the UI moved to another process.
 pub(super) async fn follow(socket: Endpoint, id: u64, tag: String, events: mpsc::Sender<ClientEvent>) {
+    let request = Request::Logs { tag, lines: BACKLOG_LINES, follow: true };
+    stream(socket, id, request, events).await;
+}
+
+/// Streams every tag of one group, merged in time (`logs -g`), like
+/// [`follow`] streams one tag.
+pub(super) async fn follow_group(socket: Endpoint, id: u64, group: String, events: mpsc::Sender<ClientEvent>) {
+    let request = Request::GroupLogs { group, lines: GROUP_BACKLOG_LINES, follow: true, since_ms: None };
+    stream(socket, id, request, events).await;
+}
+
+/// How much recent output of a whole group to fetch.
+const GROUP_BACKLOG_LINES: u32 = 500;
+
+/// Sends the backlog and then every line of one followed stream.
+async fn stream(socket: Endpoint, id: u64, request: Request, events: mpsc::Sender<ClientEvent>) {
     let stream = async {
         let mut client = Client::connect_to(&socket).await?;
-        let request = Request::Logs { tag: tag.clone(), lines: BACKLOG_LINES, follow: true };
         match client.request(&request).await? {
-            Response::Logs { lines, .. } => {
+            Response::Logs { lines, .. } | Response::GroupLogs { lines, .. } => {
                 if events.send(ClientEvent::Logs { id, lines }).await.is_err() {
                     return Ok(());
                 }

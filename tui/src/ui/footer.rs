@@ -56,10 +56,15 @@ fn hints(app: &App) -> Line<'static> {
         Mode::Picker(_) => &[("↑↓", "choose"), ("type", "other level"), ("Enter", "switch"), ("Esc", "cancel")],
         Mode::Filter => &[("type", "filter"), ("↑↓", "move"), ("Enter", "keep"), ("Esc", "clear")],
         Mode::Help => &[("Esc", "close help")],
-        Mode::Errors(_) => &[("↑↓", "scroll"), ("Esc", "close")],
+        Mode::Errors(_) | Mode::Inside(_) => &[("↑↓", "scroll"), ("Esc", "close")],
+        Mode::Pulses => &[("P Esc", "close")],
+        Mode::GroupLog(_) => &[("↑↓", "scroll"), ("G", "newest"), ("t", "timestamps"), ("Esc", "close")],
         Mode::Confirm(_) => &[("y", "yes, do it"), ("n Esc", "no")],
         Mode::Signals(_) => &[("↑↓", "choose"), ("Enter", "send"), ("Esc", "cancel")],
         Mode::Search => &[("type", "search"), ("Enter", "keep"), ("Esc", "clear")],
+        Mode::Palette(_) => {
+            &[("type", "command"), ("Tab", "complete"), ("↑↓", "history"), ("Enter", "run"), ("Esc", "cancel")]
+        }
         Mode::Normal => match app.focus() {
             Focus::Output => &[
                 ("↑↓", "scroll"),

@@ -9,11 +9,15 @@ mod detail;
 mod errors;
 mod events;
 mod footer;
+mod group_log;
 mod groups;
 mod header;
 mod help;
+mod inside;
+mod palette;
 mod picker;
 mod processes;
+mod pulses;
 mod signals;
 mod table;
 pub mod theme;
@@ -119,6 +123,10 @@ impl Widget for &App {
             Mode::Errors(list) => errors::render(list, area, buf),
             Mode::Confirm(confirm) => confirm::render(confirm, area, buf),
             Mode::Signals(picker) => signals::render(picker, area, buf),
+            Mode::Inside(open) => inside::render(open, area, buf),
+            Mode::Palette(p) => palette::render(p, area, buf),
+            Mode::GroupLog(log) => group_log::render(log, self.time_zone(), area, buf),
+            Mode::Pulses => pulses::render(self.pulses(), area, buf),
             Mode::Normal | Mode::Filter | Mode::Search => {}
         }
     }

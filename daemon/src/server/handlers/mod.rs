@@ -1,7 +1,11 @@
 //! One file per request kind. Each turns a request into a runtime
 //! [`Command`], awaits its reply, and shapes the [`Response`].
 
+pub mod analyze;
 pub mod logs;
+pub mod logs_group;
+pub mod ps;
+mod ps_tree;
 pub mod reexec;
 pub mod reload;
 pub mod restart;
