@@ -27,6 +27,12 @@
 //! | `validate-all` | binary, isinittab, group in it | 0; 5 missing here; 6 invalid |
 //! | `meta-data` | the XML from the parameter table | 0 |
 //!
+//! `start`, `promote` and `demote` tell on behalf of the resource
+//! (`OCF_RESOURCE_INSTANCE` on `OCF_RESKEY_CRM_meta_on_node`), which makes
+//! the group owned (SPEC §18): `isinit status` shows
+//! `owner=pacemaker:web@node3` and an operator's `isinit tell` of it is
+//! refused without `--force`; `stop` ends the ownership.
+//!
 //! Every wait ends before the operation timeout with an `ocf-exit-reason:`
 //! line on stderr, which `crm_mon` shows beside the failed action.
 //!
@@ -42,6 +48,7 @@ mod actions;
 mod alone;
 mod exit;
 mod metadata;
+mod owner;
 mod params;
 mod scan;
 mod session;
@@ -105,16 +112,17 @@ pub async fn dispatch(action: &str, env: &dyn Fn(&str) -> Option<String>, flags:
     let config = p.config.clone().unwrap_or_else(|| settings::config_path(flags.config));
     let socket: PathBuf = p.socket.clone().unwrap_or_else(|| settings::client_socket(flags.socket, Some(&config)));
     let session = Session::new(socket, params::OpMeta::from_env(env).budget());
+    let owner = owner::of(env, &p.group);
     match action {
         "validate-all" => validated(&p, &config, env).unwrap_or_else(|o| o),
         "start" => match validated(&p, &config, env) {
-            Ok(_) => actions::arrive(&p, &session, Role::Unpromoted).await,
+            Ok(_) => actions::arrive(&p, &session, Role::Unpromoted, &owner).await,
             Err(o) => o,
         },
-        "promote" => actions::arrive(&p, &session, Role::Promoted).await,
+        "promote" => actions::arrive(&p, &session, Role::Promoted, &owner).await,
         "demote" if p.promoted_level.is_none() => Outcome::with(OcfCode::Unimplemented, "promoted_level is not set"),
-        "demote" => actions::arrive(&p, &session, Role::Unpromoted).await,
-        "stop" => actions::stop(&p, &session, &config).await,
+        "demote" => actions::arrive(&p, &session, Role::Unpromoted, &owner).await,
+        "stop" => actions::stop(&p, &session, &config, &owner).await,
         _ => actions::monitor(&p, &session, &config).await,
     }
 }

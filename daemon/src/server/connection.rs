@@ -155,6 +155,7 @@ pub async fn serve(stream: UnixStream, peer: Peer, ctx: Context) {
             Request::Usage => handlers::usage::handle(&ctx).await,
             Request::Reexec => return handlers::reexec::handle(&ctx, conn).await,
             Request::RunningConfig => handlers::running_config::handle(&ctx).await,
+            Request::TellAs { group, level, asker } => handlers::tell::handle_as(&ctx, peer, group, level, asker).await,
         };
         if conn.send(&reply).await.is_err() {
             return;
