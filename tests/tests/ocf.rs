@@ -161,7 +161,10 @@ fn a_group_the_agent_started_is_owned_until_its_stop() {
     as_pacemaker(&web, "stop");
     let snap = d.snapshot();
     assert_eq!(snap.group("web").and_then(|g| g.owner.clone()), None);
-    assert_eq!(snap.audit.last().map(|a| a.request.as_str()), Some("tell web 0 by pacemaker:web@node3, releasing the group"));
+    assert_eq!(
+        snap.audit.last().map(|a| a.request.as_str()),
+        Some("tell web 0 by pacemaker:web@node3, releasing the group")
+    );
     d.tell("web", "maint");
 }
 

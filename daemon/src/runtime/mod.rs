@@ -9,6 +9,7 @@ mod effects;
 pub mod handover;
 pub mod leftovers;
 mod limits;
+pub mod node_health;
 pub mod output;
 mod owned;
 pub mod readiness;
