@@ -50,6 +50,7 @@ mod exit;
 mod metadata;
 mod owner;
 mod params;
+mod promotion;
 mod scan;
 mod session;
 mod unattended;
@@ -116,14 +117,43 @@ pub async fn dispatch(action: &str, env: &dyn Fn(&str) -> Option<String>, flags:
     match action {
         "validate-all" => validated(&p, &config, env).unwrap_or_else(|o| o),
         "start" => match validated(&p, &config, env) {
-            Ok(_) => actions::arrive(&p, &session, Role::Unpromoted, &owner).await,
+            Ok(_) => {
+                let started = actions::arrive(&p, &session, Role::Unpromoted, &owner).await;
+                scored(started, promotable(&p, env)).await
+            }
             Err(o) => o,
         },
         "promote" => actions::arrive(&p, &session, Role::Promoted, &owner).await,
         "demote" if p.promoted_level.is_none() => Outcome::with(OcfCode::Unimplemented, "promoted_level is not set"),
         "demote" => actions::arrive(&p, &session, Role::Unpromoted, &owner).await,
-        "stop" => actions::stop(&p, &session, &config, &owner).await,
+        "stop" => {
+            if promotable(&p, env)
+                && let Err(e) = promotion::set(None).await
+            {
+                eprintln!("isinit ocf: warning: {e}");
+            }
+            actions::stop(&p, &session, &config, &owner).await
+        }
         _ => actions::monitor(&p, &session, &config).await,
+    }
+}
+
+/// Whether the resource is an instance of a promotable clone that names
+/// its promoted level.
+fn promotable(p: &Params, env: &dyn Fn(&str) -> Option<String>) -> bool {
+    p.promoted_level.is_some() && promotion::promotable(env)
+}
+
+/// A successful start of a promotable instance gives its node a promotion
+/// score (without one Pacemaker promotes nothing); failing that fails the
+/// start.
+async fn scored(started: Outcome, promotable: bool) -> Outcome {
+    if !promotable || started.code != OcfCode::Success {
+        return started;
+    }
+    match promotion::set(Some(promotion::SCORE)).await {
+        Ok(()) => started,
+        Err(e) => Outcome::with(OcfCode::ErrGeneric, e),
     }
 }
 
