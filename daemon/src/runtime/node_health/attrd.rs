@@ -44,6 +44,25 @@ pub enum UpdateError {
     Spawn(String, std::io::Error),
 }
 
+/// The process names (`comm`, at most 15 bytes) of the Pacemaker daemons
+/// that take attribute updates: the attribute manager of a full node and
+/// the proxy of a Pacemaker Remote node.
+const ATTRIBUTE_DAEMONS: &[&str] = &["pacemaker-attrd", "pacemaker-remot"];
+
+/// Whether a Pacemaker daemon that takes attribute updates runs (visible
+/// in this pid namespace): the updater is run only then, so a node
+/// without Pacemaker never spawns it. Reads `/proc`; call it off the
+/// runtime thread.
+pub fn pacemaker_runs() -> bool {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return false };
+    dir.flatten().any(|e| {
+        let is_pid = e.file_name().to_str().is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()));
+        is_pid
+            && std::fs::read_to_string(e.path().join("comm"))
+                .is_ok_and(|comm| ATTRIBUTE_DAEMONS.contains(&comm.trim_end()))
+    })
+}
+
 /// `attrd_updater -n #health-isinit -U VALUE`, with the output's end as its end.
 pub async fn update(program: &str, value: &str) -> Result<(), UpdateError> {
     let mut child = Command::new("/bin/sh")

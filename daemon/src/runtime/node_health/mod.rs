@@ -7,9 +7,10 @@
 //! A consumer of the runtime like `crate::report`: it subscribes through
 //! the command queue, folds the events into a snapshot, and runs the
 //! updater in a task of its own ([`attrd::update`], with a time limit), so
-//! a slow or hung cluster stack never delays the runtime. Where no
-//! updater is found (Pacemaker not installed) or it fails (Pacemaker not
-//! running), it tries again later; the value is also sent again every
+//! a slow or hung cluster stack never delays the runtime. It runs the
+//! updater only while a Pacemaker attribute daemon runs on the node
+//! ([`attrd::pacemaker_runs`]); where the updater is missing or fails, it
+//! tries again later; the value is also sent again every
 //! [`REFRESH`], since Pacemaker forgets a node's transient attributes
 //! when the node leaves the cluster.
 
@@ -72,6 +73,10 @@ pub async fn feed(commands: mpsc::Sender<Command>, logdir: PathBuf) {
             None => true,
         };
         if !due || retry_at.is_some_and(|at| now < at) {
+            continue;
+        }
+        if !tokio::task::spawn_blocking(attrd::pacemaker_runs).await.unwrap_or(false) {
+            retry_at = Some(Instant::now() + RETRY);
             continue;
         }
         match attrd::update(&updater, color.as_str()).await {
