@@ -119,7 +119,7 @@ impl Cmd {
     pub fn resolve_telinit(self) -> Result<Cmd, String> {
         match self {
             Cmd::Telinit(words) => match <[String; 2]>::try_from(words) {
-                Ok([group, level]) => Ok(Cmd::Client(ClientCmd::Tell { group, level, dry_run: false })),
+                Ok([group, level]) => Ok(Cmd::Client(ClientCmd::Tell { group, level, dry_run: false, force: false })),
                 Err(words) => Err(format!(
                     "unrecognized subcommand '{}' (`isinit GROUP LEVEL` is `isinit tell GROUP LEVEL`; see `isinit --help`)",
                     words.first().map(String::as_str).unwrap_or_default()
@@ -150,6 +150,11 @@ pub enum ClientCmd {
         /// Only print what would stop, keep running and start.
         #[arg(long)]
         dry_run: bool,
+        /// Tell a group a cluster manager owns (`status` shows
+        /// `pacemaker:RESOURCE@NODE`) anyway; its manager will see the
+        /// group at a level it did not ask for.
+        #[arg(long)]
+        force: bool,
     },
     /// Print `GROUP LEVEL STATE` lines (with GROUP: that group and its
     /// processes).

@@ -9,7 +9,7 @@ use super::{ClientCmd, Failure, block_on};
 use isinit_client::blocking::Connection;
 use isinit_client::{Client, ClientError, DEFAULT_TIMEOUT};
 use isinit_shared::config::Inittab;
-use isinit_shared::protocol::{Request, Response};
+use isinit_shared::protocol::{Asker, Request, Response};
 use isinit_shared::settings;
 use std::io::Write;
 use std::path::Path;
@@ -40,7 +40,9 @@ pub fn run(
     let after = timeout.unwrap_or(DEFAULT_TIMEOUT);
     match command {
         ClientCmd::Check { path } => check(&path.unwrap_or_else(|| settings::config_path(config_flag))),
-        ClientCmd::Tell { group, level, dry_run } => tell(&socket(), group, level, dry_run, after),
+        ClientCmd::Tell { group, level, dry_run, force } => {
+            tell(&socket(), tell_request(group, level, dry_run, force), after)
+        }
         ClientCmd::Status { group, json } => status(&socket(), group.as_deref(), json, after),
         ClientCmd::Reload => simple(&socket(), Request::Reload, after),
         ClientCmd::Shutdown { wait } => {
@@ -80,8 +82,18 @@ fn check(path: &Path) -> Result<(), Failure> {
     }
 }
 
-fn tell(socket: &Path, group: String, level: String, dry_run: bool, after: Duration) -> Result<(), Failure> {
-    let (_, reply) = Connection::open_and_request(socket, &Request::Tell { group, level, dry_run }, after)?;
+/// The request of `tell`: a plain tell, or with `--force` one that
+/// overrides a cluster manager's ownership (SPEC §18).
+pub(crate) fn tell_request(group: String, level: String, dry_run: bool, force: bool) -> Request {
+    if force && !dry_run {
+        Request::TellAs { group, level, asker: Asker::Forced }
+    } else {
+        Request::Tell { group, level, dry_run }
+    }
+}
+
+fn tell(socket: &Path, request: Request, after: Duration) -> Result<(), Failure> {
+    let (_, reply) = Connection::open_and_request(socket, &request, after)?;
     match reply {
         Response::Plan(plan) => match plan.error {
             Some(error) => Err(Failure::new(error)),

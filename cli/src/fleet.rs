@@ -24,7 +24,7 @@ pub const HOST_DEADLINE: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 enum HostCmd {
     Status { group: Option<String>, json: bool },
-    Tell { group: String, level: String, dry_run: bool },
+    Tell { group: String, level: String, dry_run: bool, force: bool },
     Simple(Request),
     Shutdown { wait: bool },
     Logs { tag: String, lines: u32, follow: bool },
@@ -37,7 +37,7 @@ impl HostCmd {
     fn from_client(cmd: ClientCmd) -> Result<HostCmd, Failure> {
         Ok(match cmd {
             ClientCmd::Status { group, json } => HostCmd::Status { group, json },
-            ClientCmd::Tell { group, level, dry_run } => HostCmd::Tell { group, level, dry_run },
+            ClientCmd::Tell { group, level, dry_run, force } => HostCmd::Tell { group, level, dry_run, force },
             ClientCmd::Reload => HostCmd::Simple(Request::Reload),
             ClientCmd::Shutdown { wait } => HostCmd::Shutdown { wait },
             ClientCmd::Logs { tag: Some(_), timestamps: true, .. }
@@ -195,8 +195,8 @@ fn print_json(out: &mut impl Write, hosts: &[String], results: &[Result<String, 
 async fn ask(endpoint: &Endpoint, cmd: &HostCmd, deadline: Duration) -> Result<String, Failure> {
     let request = match cmd {
         HostCmd::Status { .. } => Request::Status,
-        HostCmd::Tell { group, level, dry_run } => {
-            Request::Tell { group: group.clone(), level: level.clone(), dry_run: *dry_run }
+        HostCmd::Tell { group, level, dry_run, force } => {
+            crate::commands::tell_request(group.clone(), level.clone(), *dry_run, *force)
         }
         HostCmd::Simple(request) => request.clone(),
         HostCmd::Shutdown { .. } => Request::Shutdown,

@@ -5,9 +5,14 @@ use isinit_shared::config::Mode;
 use isinit_shared::protocol::{GroupStatus, Plan, ProcessStatus, ProcessUsage, Snapshot, usage_by_group};
 use std::fmt::Write;
 
-/// `GROUP LEVEL STATE`, the status file's format.
+/// `GROUP LEVEL STATE`, the status file's format; a group a cluster
+/// manager owns (SPEC §18) adds `owner=pacemaker:RESOURCE@NODE`.
 pub fn group_line(g: &GroupStatus) -> String {
-    format!("{} {} {}", g.name, g.level.as_deref().unwrap_or("-"), g.state)
+    let line = format!("{} {} {}", g.name, g.level.as_deref().unwrap_or("-"), g.state);
+    match &g.owner {
+        Some(owner) => format!("{line} owner={owner}"),
+        None => line,
+    }
 }
 
 /// One indented line per process under `status GROUP`. A `notify` entry
@@ -97,6 +102,20 @@ mod tests {
     use isinit_shared::protocol::{ExitStatus, GroupState, ProcessState};
 
     #[test]
+    fn an_owned_group_names_its_owner() {
+        let g = GroupStatus {
+            name: "web".into(),
+            level: Some("run".into()),
+            state: GroupState::Done,
+            since_ms: 0,
+            levels: vec![],
+            in_file: true,
+            owner: Some(isinit_shared::protocol::Owner::pacemaker("web", "node3")),
+        };
+        assert_eq!(group_line(&g), "web run DONE owner=pacemaker:web@node3");
+    }
+
+    #[test]
     fn group_lines_use_a_dash_for_never_told() {
         let mut g = GroupStatus {
             name: "mail".into(),
@@ -105,6 +124,7 @@ mod tests {
             since_ms: 0,
             levels: vec![],
             in_file: true,
+            owner: None,
         };
         assert_eq!(group_line(&g), "mail - CONFIGURED");
         g.level = Some("run".into());
@@ -193,6 +213,7 @@ mod tests {
                 since_ms: 0,
                 levels: vec!["1".into()],
                 in_file: true,
+                owner: None,
             })
             .to_vec();
         let row = |tag: &str, cpu_percent| ProcessUsage {

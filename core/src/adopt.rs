@@ -30,6 +30,10 @@ pub struct SavedLevel {
     /// settled level that had run to its end is not run again; a respawn
     /// entry keeps its restart count.
     pub ran: Vec<Ran>,
+    /// The cluster manager's resource that owns the group (SPEC §18);
+    /// absent from files written before owners existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<isinit_shared::protocol::Owner>,
 }
 
 /// One process record, as the state file keeps it.
@@ -133,7 +137,7 @@ impl Supervisor {
                         start_ticks: p.pid.and(p.start_ticks),
                     })
                     .collect();
-                Some(SavedLevel { group: name.clone(), level, settled, ran })
+                Some(SavedLevel { group: name.clone(), level, settled, ran, owner: g.owner.clone() })
             })
             .collect()
     }
@@ -192,6 +196,7 @@ impl Supervisor {
             }
             if let Some(g) = self.groups.get_mut(&s.group) {
                 g.level = Some(s.level.clone());
+                g.owner = s.owner.clone();
             }
             self.dirty_groups.insert(s.group.clone());
             self.status_dirty = true;

@@ -10,7 +10,14 @@ use isinit_shared::protocol::{ErrorKind, ErrorReply, Event, Plan};
 impl Supervisor {
     /// Switches `group` to `level`: stop what the level does not keep, then
     /// start its entries in file order. A tell during a switch takes over.
+    /// An operator's tell: refused for a group a cluster manager owns
+    /// ([`Supervisor::tell_by`]).
     pub fn tell(&mut self, now: Now, group: &str, level: &str) -> Result<(), ErrorReply> {
+        self.tell_by(now, group, level, &isinit_shared::protocol::Asker::Operator)
+    }
+
+    /// The tell itself, whoever asks.
+    pub(super) fn tell_unowned(&mut self, now: Now, group: &str, level: &str) -> Result<(), ErrorReply> {
         if self.halting {
             return Err(ErrorReply::new(ErrorKind::Rejected, "daemon is shutting down"));
         }

@@ -281,7 +281,13 @@ impl Supervisor {
         let at = |left_ms: u64| now.after(Duration::from_millis(left_ms)).mono;
         let mut s = Supervisor::new(config, timing, now);
         for g in state.groups {
-            let group = Group { level: g.level, phase: phase_of(g.state), since_ms: g.since_ms, in_file: g.in_file };
+            let group = Group {
+                level: g.level,
+                phase: phase_of(g.state),
+                since_ms: g.since_ms,
+                in_file: g.in_file,
+                owner: None,
+            };
             s.groups.insert(g.name, group);
         }
         for p in state.procs {

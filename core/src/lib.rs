@@ -15,6 +15,7 @@ mod group;
 mod group_phase;
 mod handover;
 mod lifecycle;
+mod owner;
 mod process;
 mod readiness;
 mod snapshot;
@@ -54,6 +55,8 @@ struct Group {
     /// False once the group is gone from the file (kept while its
     /// processes stop).
     in_file: bool,
+    /// The cluster manager's resource that told it (SPEC §18).
+    owner: Option<isinit_shared::protocol::Owner>,
 }
 
 /// The supervisor's whole state. See the module documentation.
@@ -149,6 +152,7 @@ impl Supervisor {
                 phase: GroupPhase::Configured,
                 since_ms: now.wall_ms,
                 in_file: true,
+                owner: None,
             });
             g.in_file = true;
             self.dirty_groups.insert(name.clone());

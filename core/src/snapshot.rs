@@ -91,6 +91,7 @@ impl Supervisor {
             since_ms: g.since_ms,
             levels: self.config.suggested_levels(name),
             in_file: g.in_file,
+            owner: g.owner.clone(),
         }
     }
 

@@ -133,6 +133,7 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
     let serve = tokio::spawn(server::serve(listener, ctx.clone()));
     crate::metrics::http::spawn(metrics_listener, ctx.clone()); // issue 9: /metrics over HTTP, if asked for
     tokio::spawn(crate::report::report(ctx.commands.clone(), control_socket)); // issue 9: sd_notify READY=1, STATUS=
+    tokio::spawn(crate::runtime::node_health::feed(ctx.commands.clone(), settings.logdir.clone())); // SPEC §18: #health-isinit
     if let Some((conn, said)) = reply {
         tokio::spawn(crate::runtime::answer_reexec(conn, said));
     }

@@ -29,9 +29,10 @@ use isinit_shared::config::Mode;
 use isinit_shared::protocol::codec::Message;
 use isinit_shared::protocol::frame::encode_frame;
 use isinit_shared::protocol::{
-    AuditRecord, DaemonInfo, EntryProcesses, ErrorKind, ErrorReply, Event, ExitRecord, ExitStatus, GroupState,
-    GroupStatus, NoticeRecord, OnDisk, OutputLine, PROTOCOL_VERSION, Plan, ProcessState, ProcessStatus, ProcessUsage,
-    PsRow, Request, Response, RunningConfig, Snapshot, StepAction, SwitchStep, SwitchTimeline, Tracking, Update, codec,
+    Asker, AuditRecord, DaemonInfo, EntryProcesses, ErrorKind, ErrorReply, Event, ExitRecord, ExitStatus, GroupState,
+    GroupStatus, NoticeRecord, OnDisk, OutputLine, Owner, PROTOCOL_VERSION, Plan, ProcessState, ProcessStatus,
+    ProcessUsage, PsRow, Request, Response, RunningConfig, Snapshot, StepAction, SwitchStep, SwitchTimeline, Tracking,
+    Update, codec,
 };
 use serde::{Serialize, de::DeserializeOwned};
 use std::fmt::Debug;
@@ -84,9 +85,10 @@ fn protocol_version() {
     // Version 2 appended restart, retry, signal, usage and reexec,
     // `tells_total`/`clients_connected` to `DaemonInfo`, `ExitStatus::Unknown`
     // and `OomKilled`,
-    // the `notify` mode and a process's `ready`/`status_text`. Changing a pin
+    // the `notify` mode and a process's `ready`/`status_text`. Version 3: a
+    // group's `owner`, `Request::TellAs`, `ErrorKind::Owned`. Changing a pin
     // means bumping this.
-    assert_eq!(PROTOCOL_VERSION, 2);
+    assert_eq!(PROTOCOL_VERSION, 3);
 }
 
 // ---- requests ----------------------------------------------------------
@@ -109,7 +111,16 @@ fn requests() -> Vec<Request> {
         Request::Ps { name: Some("web".into()) },
         Request::GroupLogs { group: "g".into(), lines: 300, follow: true, since_ms: Some(5) },
         Request::Analyze { group: "g".into() },
+        Request::TellAs {
+            group: "g".into(),
+            level: "1".into(),
+            asker: Asker::Manager { owner: owner(), release: true },
+        },
     ]
+}
+
+fn owner() -> Owner {
+    Owner { manager: "p".into(), resource: "w".into(), node: "n".into() }
 }
 
 fn request_pin(r: &Request) -> &'static str {
@@ -137,12 +148,14 @@ fn request_pin(r: &Request) -> &'static str {
         Request::Reexec => "000000010b",
         // Appended for `isinit drift`, still version 2. len 1 | variant 12
         Request::RunningConfig => "000000010c",
-        // Appended for `isinit ps`, still version 2. len 6 | variant 13 | Some | "web"
+        // Appended for `isinit ps`. len 6 | variant 13 | Some | "web"
         Request::Ps { .. } => "000000060d0103776562",
         // Appended for `isinit logs -g`. len 9 | variant 14 | "g" | 300 as fb 2c01 | true | Some(5)
         Request::GroupLogs { .. } => "000000090e0167fb2c01010105",
         // Appended for `isinit analyze`. len 3 | variant 15 | "g"
         Request::Analyze { .. } => "000000030f0167",
+        // Version 3. len 13 | variant 16 | "g" | "1" | Asker::Manager (2) | "p" | "w" | "n" | release true
+        Request::TellAs { .. } => "0000000d10016701310201700177016e01",
     }
 }
 
@@ -181,6 +194,7 @@ fn group() -> GroupStatus {
         since_ms: 5,
         levels: vec!["1".into(), "2".into()],
         in_file: true,
+        owner: Some(owner()),
     }
 }
 
@@ -251,8 +265,9 @@ fn error() -> ErrorReply {
 // Fragments of the frames below, by field order.
 /// `DaemonInfo`: "h" | pid 300 (fb 2c01) | "0.1.0" | 1 | "/e" | "ab" | 1 | 2 | false.
 const DAEMON: &str = "0168 fb2c01 05302e312e30 01 022f65 026162 01 02 00 03 04";
-/// `GroupStatus`: "g" | Some("1") | STARTING (2) | 5 | ["1", "2"] | true.
-const GROUP: &str = "0167 010131 02 05 02 0131 0132 01";
+/// `GroupStatus`: "g" | Some("1") | STARTING (2) | 5 | ["1", "2"] | true |
+/// owner Some("p", "w", "n") (appended in version 3).
+const GROUP: &str = "0167 010131 02 05 02 0131 0132 01 01 0170 0177 016e";
 /// `ProcessStatus`: "g" | "t" | wait (2) | "1,2" | "c" | backoff (6) | Some(11) | Some(12) | 13 |
 /// Some(Signal(9): variant 1, zigzag 18) | [ExitRecord 14, Code(3): variant 0, zigzag 6, 15] |
 /// Some(16) | Some("e") | false | ready true | Some("s") (the last two appended in version 2, with
@@ -492,8 +507,27 @@ fn error_kinds() {
         K::InvalidConfig => 2,
         K::PermissionDenied => 3,
         K::Rejected => 4,
+        // Appended in version 3.
+        K::Owned => 5,
     };
-    assert_numbered(&[K::NoSuchGroup, K::NoSuchTag, K::InvalidConfig, K::PermissionDenied, K::Rejected], number);
+    assert_numbered(
+        &[K::NoSuchGroup, K::NoSuchTag, K::InvalidConfig, K::PermissionDenied, K::Rejected, K::Owned],
+        number,
+    );
+}
+
+#[test]
+fn askers() {
+    let pin = |a: &Asker| match a {
+        Asker::Operator => "00",
+        Asker::Forced => "01",
+        Asker::Manager { .. } => "02 0170 0177 016e 00",
+    };
+    let samples = [Asker::Operator, Asker::Forced, Asker::Manager { owner: owner(), release: false }];
+    for a in &samples {
+        assert_eq!(hex(&codec::encode(a).expect("encodes")), pin(a).replace(' ', ""), "{a:?}");
+    }
+    assert_every_variant(&samples);
 }
 
 #[test]

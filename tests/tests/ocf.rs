@@ -108,8 +108,9 @@ fn start_waits_until_the_group_settled_and_monitor_follows_it() {
     let audits = d.snapshot().audit.len();
     web.expect("start", 0);
     assert_eq!(d.snapshot().audit.len(), audits, "a started group is not told again");
-    // Behind Pacemaker's back: another level with processes alive fails.
-    d.tell("web", "maint");
+    // Behind Pacemaker's back (forced: the group is the resource's):
+    // another level with processes alive fails.
+    d.ok(&["tell", "web", "maint", "--force"]);
     d.wait_group("web", "maint", GroupState::Done);
     let out = web.expect("monitor", 1);
     assert!(out.stderr.contains("level maint"), "{out}");
@@ -119,6 +120,52 @@ fn start_waits_until_the_group_settled_and_monitor_follows_it() {
     web.expect("monitor", 7);
     web.expect("stop", 0);
     assert_eq!(d.snapshot().group("other").and_then(|g| g.level.clone()), None, "other groups untouched");
+}
+
+/// The agent as Pacemaker runs it for resource `web` on node `node3`.
+fn as_pacemaker(agent: &Agent, action: &str) -> isinit_e2e::fixtures::Cli {
+    let mut cmd = agent.command(action);
+    cmd.env("OCF_RESOURCE_INSTANCE", "web").env("OCF_RESKEY_CRM_meta_on_node", "node3");
+    let out = run(cmd, DEADLINE + Duration::from_secs(20));
+    assert_eq!(out.code(), Some(0), "agent {action}\n{out}");
+    out
+}
+
+#[test]
+fn a_group_the_agent_started_is_owned_until_its_stop() {
+    let d = TestDaemon::start(TAB);
+    let web = Agent::new(&d, "web");
+    as_pacemaker(&web, "start");
+    assert_eq!(d.ok(&["status", "web"]).lines().next(), Some("web run DONE owner=pacemaker:web@node3"));
+    let audit = d.snapshot().audit.last().map(|a| a.request.clone());
+    assert_eq!(audit.as_deref(), Some("tell web run by pacemaker:web@node3"));
+    let json: serde_json::Value = serde_json::from_str(&d.ok(&["status", "--json"])).expect("json");
+    let owner = json["groups"].as_array().and_then(|g| g.iter().find(|g| g["name"] == "web")).map(|g| &g["owner"]);
+    assert_eq!(owner.map(|o| (o["resource"].clone(), o["node"].clone())), Some(("web".into(), "node3".into())));
+
+    // An operator's tell is refused and changes nothing; --force goes through.
+    let refused = d.fails(&["tell", "web", "maint"]);
+    assert!(refused.contains("group web is owned by pacemaker:web@node3") && refused.contains("--force"), "{refused}");
+    assert_eq!(d.snapshot().group("web").and_then(|g| g.level.clone()).as_deref(), Some("run"));
+    d.ok(&["tell", "web", "maint", "--force"]);
+    d.wait_group("web", "maint", GroupState::Done);
+    let audit = d.snapshot().audit.last().map(|a| a.request.clone());
+    assert_eq!(audit.as_deref(), Some("tell web maint forced over pacemaker:web@node3"));
+    as_pacemaker(&web, "start");
+
+    // The owner survives a reexec.
+    d.ok(&["reexec"]);
+    assert!(d.ok(&["status"]).contains("web run DONE owner=pacemaker:web@node3"));
+
+    // Pacemaker's stop ends the ownership: the group is anyone's again.
+    as_pacemaker(&web, "stop");
+    let snap = d.snapshot();
+    assert_eq!(snap.group("web").and_then(|g| g.owner.clone()), None);
+    assert_eq!(
+        snap.audit.last().map(|a| a.request.as_str()),
+        Some("tell web 0 by pacemaker:web@node3, releasing the group")
+    );
+    d.tell("web", "maint");
 }
 
 #[test]

@@ -54,10 +54,14 @@ fn running_pid(snap: &Snapshot, tag: &str) -> Option<u32> {
     find(snap, tag).filter(|p| p.state == ProcessState::Running).and_then(|p| p.pid)
 }
 
-/// The audit records of `tell GROUP LEVEL`.
+/// The audit records of `tell GROUP LEVEL` (`… by pacemaker:R@NODE` and
+/// the like included).
 fn tells<'a>(snap: &'a Snapshot, group: &str, level: &str) -> Vec<&'a AuditRecord> {
     let request = format!("tell {group} {level}");
-    snap.audit.iter().filter(|a| a.request == request).collect()
+    snap.audit
+        .iter()
+        .filter(|a| a.request.strip_prefix(&request).is_some_and(|rest| rest.is_empty() || rest.starts_with(' ')))
+        .collect()
 }
 
 #[test]
@@ -98,10 +102,18 @@ fn pacemaker_runs_isinit_groups_end_to_end() {
     assert!(mon.contains(&format!("web\t(ocf:isinit:group):\t Started {}", cluster.node())), "{mon}");
     eprintln!("--- crm_mon after start ---\n{mon}");
 
-    // 2. Told another level behind Pacemaker's back: monitor notices,
-    // Pacemaker recovers it (stop + start) and records a failure.
+    // The group is Pacemaker's (SPEC §18): status, the audit trail.
+    let owner = format!("pacemaker:web@{}", cluster.node());
+    assert!(d.ok(&["status"]).contains(&format!("web run DONE owner={owner}")), "{}", d.ok(&["status"]));
+    assert!(snap.audit.iter().any(|a| a.request == format!("tell web run by {owner}")), "{:?}", snap.audit);
+
+    // 2. Told another level behind Pacemaker's back — refused without
+    // --force; forced: monitor notices, Pacemaker recovers it (stop +
+    // start) and records a failure.
     let old_srv = running_pid(&snap, "srv");
-    d.tell("web", "maint");
+    let refused = d.fails(&["tell", "web", "maint"]);
+    assert!(refused.contains(&format!("owned by {owner}")), "{refused}");
+    d.ok(&["tell", "web", "maint", "--force"]);
     let snap = wait_snapshot(&d, "Pacemaker to bring web back to run", |s| {
         tells(s, "web", "run").len() >= 2 && at(s, "web", "run", GroupState::Done) && running_pid(s, "srv").is_some()
     });
@@ -142,6 +154,8 @@ fn pacemaker_runs_isinit_groups_end_to_end() {
     assert!(at(&snap, "web", "0", GroupState::Done), "{}", summary(&snap));
     assert!(snap.processes_of("web").all(|p| p.pid.is_none()), "{}", summary(&snap));
     assert!(!isinit_e2e::asserts::pid_alive(srv), "srv {srv} survived the stop");
+    assert_eq!(snap.group("web").and_then(|g| g.owner.clone()), None, "Pacemaker's stop ends the ownership");
+    d.ok(&["tell", "web", "0"]);
     assert!(at(&snap, "flaky", "run", GroupState::Done), "{}", summary(&snap));
     assert_eq!(running_pid(&snap, "o1"), Some(other_pid as u32), "a group Pacemaker does not manage is untouched");
 

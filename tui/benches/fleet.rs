@@ -40,6 +40,7 @@ fn main() {
                 since_ms: 0,
                 levels: vec!["run".into()],
                 in_file: true,
+                owner: None,
             })
             .collect();
         if host % 5 == 4 {

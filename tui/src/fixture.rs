@@ -28,6 +28,7 @@ fn group(name: &str, level: Option<&str>, state: GroupState, levels: &[&str]) ->
         since_ms: NOW_MS - 5 * MIN,
         levels: levels.iter().map(|l| (*l).into()).collect(),
         in_file: true,
+        owner: None,
     }
 }
 

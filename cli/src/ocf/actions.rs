@@ -1,6 +1,8 @@
 //! The actions that talk to the daemon: start, stop, monitor, promote,
 //! demote. Each is idempotent (OCF 1.1): a start of a started group, or a
-//! stop of a stopped one, tells nothing and succeeds.
+//! stop of a stopped one, tells nothing and succeeds (a stop still tells
+//! an owned group, to end the ownership). Every tell names the resource
+//! that owns the group from then on, until its stop (SPEC §18).
 
 use super::exit::{OcfCode, Outcome};
 use super::params::Params;
@@ -9,7 +11,7 @@ use super::unattended::{self, Look};
 use super::view::{self, Progress, Role, Target};
 use isinit_client::ClientError;
 use isinit_client::held;
-use isinit_shared::protocol::ErrorKind;
+use isinit_shared::protocol::{ErrorKind, Owner};
 use std::path::Path;
 use tokio::time::Instant;
 
@@ -56,7 +58,7 @@ async fn starting(s: &Session) -> Option<Outcome> {
 /// (`Role::Unpromoted` again): tell the role's level unless the group is
 /// already there, then wait until it has settled with every respawn entry
 /// running.
-pub async fn arrive(p: &Params, s: &Session, role: Role) -> Outcome {
+pub async fn arrive(p: &Params, s: &Session, role: Role, owner: &Owner) -> Outcome {
     let level = match role {
         Role::Unpromoted => p.level.as_str(),
         Role::Promoted => match &p.promoted_level {
@@ -81,8 +83,12 @@ pub async fn arrive(p: &Params, s: &Session, role: Role) -> Outcome {
     {
         return Outcome::with(OcfCode::ErrGeneric, e);
     }
-    let told = snap.group(&p.group).and_then(|g| g.level.as_deref()) == Some(level);
-    if !told && let Err(e) = s.tell(&p.group, level).await {
+    // Already there and ours: nothing to tell. There but not ours (told
+    // by hand, or by this resource before the daemon knew owners): the
+    // same level again, which re-runs nothing and makes the group ours.
+    let told =
+        snap.group(&p.group).is_some_and(|g| g.level.as_deref() == Some(level) && g.owner.as_ref() == Some(owner));
+    if !told && let Err(e) = s.tell(&p.group, level, owner, false).await {
         return match e {
             SessionError::Client(ClientError::Daemon(reply)) if reply.kind == ErrorKind::NoSuchGroup => {
                 Outcome::with(OcfCode::ErrConfigured, reply.message)
@@ -114,7 +120,7 @@ const STOP_ATTEMPTS: u32 = 3;
 /// no process of the group is left. With no daemon answering, the agent
 /// stops what runs of the group itself ([`unattended::stop`]); while the
 /// daemon shuts down, it waits for the group's processes to be gone.
-pub async fn stop(p: &Params, s: &Session, config: &Path) -> Outcome {
+pub async fn stop(p: &Params, s: &Session, config: &Path, owner: &Owner) -> Outcome {
     if let Err(e) = hold(s.socket(), &p.group).await {
         return Outcome::with(OcfCode::ErrGeneric, e);
     }
@@ -135,11 +141,16 @@ pub async fn stop(p: &Params, s: &Session, config: &Path) -> Outcome {
             Err(e) => return failure(e),
         };
         let mut halting = snap.daemon.halting;
+        let group = snap.group(&p.group);
+        // An owned group is told even when it already stopped: the tell
+        // ends the ownership (SPEC §18).
+        let owned = group.is_some_and(|g| g.owner.is_some());
         if !halting
-            && snap.group(&p.group).and_then(|g| g.level.as_deref()) != Some(p.stop_level.as_str())
-            && judge(&snap, snap.daemon.now_ms) != Progress::Reached
+            && (owned
+                || (group.and_then(|g| g.level.as_deref()) != Some(p.stop_level.as_str())
+                    && judge(&snap, snap.daemon.now_ms) != Progress::Reached))
         {
-            match s.tell(&p.group, &p.stop_level).await {
+            match s.tell(&p.group, &p.stop_level, owner, true).await {
                 Ok(_) => {}
                 Err(SessionError::Client(ClientError::Daemon(reply))) if reply.kind == ErrorKind::NoSuchGroup => {
                     return stopped(format!("{}: nothing to stop", reply.message));

@@ -27,6 +27,12 @@
 //! | `validate-all` | binary, isinittab, group in it | 0; 5 missing here; 6 invalid |
 //! | `meta-data` | the XML from the parameter table | 0 |
 //!
+//! `start`, `promote` and `demote` tell on behalf of the resource
+//! (`OCF_RESOURCE_INSTANCE` on `OCF_RESKEY_CRM_meta_on_node`), which makes
+//! the group owned (SPEC §18): `isinit status` shows
+//! `owner=pacemaker:web@node3` and an operator's `isinit tell` of it is
+//! refused without `--force`; `stop` ends the ownership.
+//!
 //! Every wait ends before the operation timeout with an `ocf-exit-reason:`
 //! line on stderr, which `crm_mon` shows beside the failed action.
 //!
@@ -42,7 +48,9 @@ mod actions;
 mod alone;
 mod exit;
 mod metadata;
+mod owner;
 mod params;
+mod promotion;
 mod scan;
 mod session;
 mod unattended;
@@ -105,17 +113,47 @@ pub async fn dispatch(action: &str, env: &dyn Fn(&str) -> Option<String>, flags:
     let config = p.config.clone().unwrap_or_else(|| settings::config_path(flags.config));
     let socket: PathBuf = p.socket.clone().unwrap_or_else(|| settings::client_socket(flags.socket, Some(&config)));
     let session = Session::new(socket, params::OpMeta::from_env(env).budget());
+    let owner = owner::of(env, &p.group);
     match action {
         "validate-all" => validated(&p, &config, env).unwrap_or_else(|o| o),
         "start" => match validated(&p, &config, env) {
-            Ok(_) => actions::arrive(&p, &session, Role::Unpromoted).await,
+            Ok(_) => {
+                let started = actions::arrive(&p, &session, Role::Unpromoted, &owner).await;
+                scored(started, promotable(&p, env)).await
+            }
             Err(o) => o,
         },
-        "promote" => actions::arrive(&p, &session, Role::Promoted).await,
+        "promote" => actions::arrive(&p, &session, Role::Promoted, &owner).await,
         "demote" if p.promoted_level.is_none() => Outcome::with(OcfCode::Unimplemented, "promoted_level is not set"),
-        "demote" => actions::arrive(&p, &session, Role::Unpromoted).await,
-        "stop" => actions::stop(&p, &session, &config).await,
+        "demote" => actions::arrive(&p, &session, Role::Unpromoted, &owner).await,
+        "stop" => {
+            if promotable(&p, env)
+                && let Err(e) = promotion::set(None).await
+            {
+                eprintln!("isinit ocf: warning: {e}");
+            }
+            actions::stop(&p, &session, &config, &owner).await
+        }
         _ => actions::monitor(&p, &session, &config).await,
+    }
+}
+
+/// Whether the resource is an instance of a promotable clone that names
+/// its promoted level.
+fn promotable(p: &Params, env: &dyn Fn(&str) -> Option<String>) -> bool {
+    p.promoted_level.is_some() && promotion::promotable(env)
+}
+
+/// A successful start of a promotable instance gives its node a promotion
+/// score (without one Pacemaker promotes nothing); failing that fails the
+/// start.
+async fn scored(started: Outcome, promotable: bool) -> Outcome {
+    if !promotable || started.code != OcfCode::Success {
+        return started;
+    }
+    match promotion::set(Some(promotion::SCORE)).await {
+        Ok(()) => started,
+        Err(e) => Outcome::with(OcfCode::ErrGeneric, e),
     }
 }
 

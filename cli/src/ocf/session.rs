@@ -12,7 +12,7 @@
 
 use super::view::Progress;
 use isinit_client::{Client, ClientError};
-use isinit_shared::protocol::{Request, Response, Snapshot};
+use isinit_shared::protocol::{Asker, Owner, Request, Response, Snapshot};
 use isinit_shared::time::{self, UnixMillis};
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -109,10 +109,12 @@ impl Session {
         }
     }
 
-    /// `tell GROUP LEVEL` on a connection of its own (the subscription's
+    /// `tell GROUP LEVEL` on behalf of the resource `owner` (its stop:
+    /// `release`), on a connection of its own (the subscription's
     /// connection carries only events).
-    pub async fn tell(&self, group: &str, level: &str) -> Result<String, SessionError> {
-        let request = Request::Tell { group: group.to_string(), level: level.to_string(), dry_run: false };
+    pub async fn tell(&self, group: &str, level: &str, owner: &Owner, release: bool) -> Result<String, SessionError> {
+        let asker = Asker::Manager { owner: owner.clone(), release };
+        let request = Request::TellAs { group: group.to_string(), level: level.to_string(), asker };
         let (_, reply) =
             self.within("the reply to tell", Client::connect_and_request(&self.socket, &request, self.left())).await?;
         match reply {

@@ -55,6 +55,7 @@ fn saved_r(pid: Option<i32>, start_ticks: Option<u64>) -> Vec<SavedLevel> {
         level: "1".into(),
         settled: Some(GroupState::Done),
         ran: vec![ran("o", true, None, None), Ran { respawns: 4, ..ran("r", false, pid, start_ticks) }],
+        owner: None,
     }]
 }
 
@@ -185,7 +186,7 @@ fn the_state_file_records_the_running_leader_and_its_start_time() {
 fn a_group_that_was_switching_runs_its_start_phase_again() {
     let now = Now::real();
     let mut s = Supervisor::new(tab(), Timing::default(), now);
-    let saved = [SavedLevel { group: "g".into(), level: "1".into(), settled: None, ran: vec![] }];
+    let saved = [SavedLevel { group: "g".into(), level: "1".into(), settled: None, ran: vec![], owner: None }];
     assert!(s.restore(now, &saved, &[], &no_cgroups).is_empty());
     assert_eq!(spawned_tags(&mut s), ["r", "o", "n"].map(String::from));
     assert!(matches!(s.groups["g"].phase, GroupPhase::Starting { .. } | GroupPhase::Settled(_)));

@@ -11,6 +11,7 @@
 mod actions;
 mod adopt;
 mod lifecycle;
+mod owner;
 mod properties;
 mod readiness;
 mod switching;

@@ -44,7 +44,7 @@ mod tests {
     use isinit_shared::protocol::{GroupStatus, ProcessState, ProcessStatus};
 
     fn group(name: &str, state: GroupState) -> GroupStatus {
-        GroupStatus { name: name.into(), level: None, state, since_ms: 0, levels: vec![], in_file: true }
+        GroupStatus { name: name.into(), level: None, state, since_ms: 0, levels: vec![], in_file: true, owner: None }
     }
 
     fn process(tag: &str, pid: Option<u32>) -> ProcessStatus {

@@ -25,6 +25,8 @@ pub enum Command {
         group: String,
         /// The level to switch it to.
         level: String,
+        /// On whose behalf (SPEC §18: owned groups).
+        asker: isinit_shared::protocol::Asker,
         /// Who asked, for the audit trail.
         peer: Peer,
         /// Where the outcome goes.

@@ -15,7 +15,10 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 
 /// Version of [`Handover`]; bumped on any change to its shape.
-pub const HANDOVER_VERSION: u32 = 2;
+/// 3: `owners` appended.
+pub const HANDOVER_VERSION: u32 = 3;
+/// The version before `owners`, still read (see [`decode`]).
+const HANDOVER_V2: u32 = 2;
 /// The previous version (no [`HandedSettings`]), still read so that a
 /// daemon of that version can re-execute into this binary.
 const HANDOVER_V1: u32 = 1;
@@ -53,6 +56,9 @@ pub struct Handover {
     pub reply_fd: Option<i32>,
     /// The settings the old image runs with; `None` from a version 1 image.
     pub settings: Option<HandedSettings>,
+    /// The groups a cluster manager owns (SPEC §18); empty from a version
+    /// 1 or 2 image. Appended: bincode orders fields.
+    pub owners: Vec<(String, isinit_shared::protocol::Owner)>,
 }
 
 /// The settings the old image resolved at its start, carried over as they
@@ -111,6 +117,7 @@ impl From<HandoverV1> for Handover {
             listener_fd: h.listener_fd,
             reply_fd: h.reply_fd,
             settings: None,
+            owners: Vec::new(),
         }
     }
 }
@@ -143,6 +150,15 @@ pub fn decode(bytes: &[u8]) -> Result<Handover, HandoverError> {
     let (version, body): (u32, Vec<u8>) = codec::decode_value::<_, MAX_HANDOVER>(bytes)?;
     match version {
         HANDOVER_VERSION => Ok(codec::decode_value::<_, MAX_HANDOVER>(&body)?),
+        // Version 2 is version 3 without its last field, `owners`: bincode
+        // writes fields in order and nothing after them, so the body with
+        // an empty list's encoding (count 0, one zero byte) appended is a
+        // version 3 body with no owner.
+        HANDOVER_V2 => {
+            let mut body = body;
+            body.push(0);
+            Ok(codec::decode_value::<_, MAX_HANDOVER>(&body)?)
+        }
         HANDOVER_V1 => Ok(codec::decode_value::<HandoverV1, MAX_HANDOVER>(&body)?.into()),
         _ => Err(HandoverError::Version(version)),
     }
@@ -276,6 +292,7 @@ mod tests {
                 log: None,
                 cgroup: Some(("/sys/fs/cgroup/isinit-x".into(), true)),
             }),
+            owners: vec![("g".into(), isinit_shared::protocol::Owner::pacemaker("web", "node3"))],
         }
     }
 
@@ -323,7 +340,17 @@ mod tests {
         );
         let bytes = codec::encode_value(&(HANDOVER_V1, codec::encode_value(&v1).unwrap())).unwrap();
         let back = decode(&bytes).unwrap();
-        assert_eq!(back, Handover { settings: None, ..h });
+        assert_eq!(back, Handover { settings: None, owners: Vec::new(), ..h });
+    }
+
+    /// A daemon of version 2 (no owners) can still re-execute into this one.
+    #[test]
+    fn version_2_is_read_without_owners() {
+        let h = Handover { owners: Vec::new(), ..sample() };
+        let mut body = codec::encode_value(&h).unwrap();
+        assert_eq!(body.pop(), Some(0), "an empty owners list is one zero byte at the end");
+        let bytes = codec::encode_value(&(HANDOVER_V2, body)).unwrap();
+        assert_eq!(decode(&bytes).unwrap(), h);
     }
 
     /// A number that is not an open descriptor is an error, not an abort.

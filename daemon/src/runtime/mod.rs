@@ -9,7 +9,9 @@ mod effects;
 pub mod handover;
 pub mod leftovers;
 mod limits;
+pub mod node_health;
 pub mod output;
+mod owned;
 pub mod readiness;
 pub mod reap;
 mod reexec;
@@ -292,14 +294,15 @@ impl Runtime {
         let now = Now::real();
         self.sweep(now);
         match cmd {
-            Command::Tell { group, level, peer, reply } => {
-                let outcome = self.tell(&group, &level);
+            Command::Tell { group, level, asker, peer, reply } => {
+                let owner = self.sup.owner(&group).cloned();
+                let outcome = self.tell(&group, &level, &asker);
                 if outcome.is_err() {
                     let _ = reply.send(outcome);
                     return;
                 }
                 self.info.send_modify(|i| i.tells_total = i.tells_total.saturating_add(1)); // metrics: isinit_tells_total
-                self.record_audit(peer, format!("tell {group} {level}"));
+                self.record_audit(peer, owned::audit_text(&group, &level, &asker, owner.as_ref()));
                 self.reply_once_saved(reply, outcome);
             }
             Command::Plan { group, level, reply } => {

@@ -245,6 +245,7 @@ impl Runtime {
                 log: self.reexec.as_ref().and_then(|k| k.log.clone()),
                 cgroup: self.settings.cgroup.as_ref().map(|r| (r.path.clone(), r.own)),
             }),
+            owners: self.sup.owners(),
         }
     }
 }

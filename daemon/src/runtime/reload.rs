@@ -5,15 +5,20 @@
 use super::{Outcome, Runtime};
 use isinit_core::Now;
 use isinit_shared::config::{ConfigErrors, Inittab};
-use isinit_shared::protocol::{ErrorKind, ErrorReply};
+use isinit_shared::protocol::{Asker, ErrorKind, ErrorReply};
 
 impl Runtime {
     /// SPEC §3.1: re-read the file if it changed; adopt it whole, or refuse.
-    pub(super) fn tell(&mut self, group: &str, level: &str) -> Outcome {
+    /// A tell of an owned group by an operator is refused first, so that
+    /// it changes nothing at all (SPEC §18).
+    pub(super) fn tell(&mut self, group: &str, level: &str, asker: &Asker) -> Outcome {
+        if let Some(refusal) = self.sup.owner_refusal(group, asker) {
+            return Err(refusal);
+        }
         if let Some(newer) = self.reread()? {
             self.adopt(newer)?;
         }
-        self.sup.tell(Now::real(), group, level)?;
+        self.sup.tell_by(Now::real(), group, level, asker)?;
         Ok("level transition started".to_string())
     }
 

@@ -65,6 +65,9 @@ impl Runtime {
         let timing = settings.timing;
         let mut rt = Runtime::new(settings, config.clone());
         rt.sup = Supervisor::import(config, timing, Now::real(), h.supervisor);
+        for (group, owner) in h.owners {
+            rt.sup.set_owner(&group, Some(owner));
+        }
         // The leaders' start times, for the state file, read again: the
         // same process image's children, not reaped since, so exactly theirs.
         for (tag, pid) in rt.sup.leaders() {

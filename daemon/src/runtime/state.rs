@@ -222,6 +222,7 @@ mod tests {
                     start_ticks: Some(123_456_789),
                 },
             ],
+            owner: Some(isinit_shared::protocol::Owner::pacemaker("web", "node3")),
         }];
         let bytes = serde_json::to_vec(&StateContent { version: STATE_VERSION, groups: groups.clone() }).unwrap();
         assert_eq!(parse_state(&bytes).unwrap(), groups);
@@ -235,10 +236,11 @@ mod tests {
             {"tag":"r","finished":false,"last_exit":null,"started_at_ms":5,"respawns":2}]}]}"#;
         let saved = parse_state(old).unwrap();
         assert_eq!((saved[0].ran[0].pid, saved[0].ran[0].start_ticks, saved[0].ran[0].respawns), (None, None, 2));
+        assert_eq!(saved[0].owner, None, "a file from before owners reads as unowned");
     }
 
     fn level(level: &str) -> Vec<SavedLevel> {
-        vec![SavedLevel { group: "g".into(), level: level.into(), settled: None, ran: Vec::new() }]
+        vec![SavedLevel { group: "g".into(), level: level.into(), settled: None, ran: Vec::new(), owner: None }]
     }
 
     #[tokio::test]

@@ -161,6 +161,7 @@ pub async fn serve(stream: UnixStream, peer: Peer, ctx: Context) {
                 let asked = handlers::logs_group::Asked { group, lines, follow, since_ms };
                 return handlers::logs_group::handle(&ctx, conn, asked).await;
             }
+            Request::TellAs { group, level, asker } => handlers::tell::handle_as(&ctx, peer, group, level, asker).await,
         };
         if conn.send(&reply).await.is_err() {
             return;

@@ -55,6 +55,7 @@ fn snapshot() -> Snapshot {
                 since_ms: 0,
                 levels: vec!["run".into()],
                 in_file: true,
+                owner: None,
             },
             GroupStatus {
                 name: "web".into(),
@@ -63,6 +64,7 @@ fn snapshot() -> Snapshot {
                 since_ms: 0,
                 levels: vec![],
                 in_file: true,
+                owner: None,
             },
         ],
         processes: vec![running, throttled, process("web", "httpd")],

@@ -150,6 +150,7 @@ mod tests {
                 since_ms: 0,
                 levels: vec!["1".into()],
                 in_file: true,
+                owner: None,
             }],
             processes: (0..n).map(row).collect(),
             ..Snapshot::default()

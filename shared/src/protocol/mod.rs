@@ -17,12 +17,14 @@ pub mod codec;
 mod drift;
 pub mod frame;
 pub mod group_logs;
+mod owner;
 mod ps;
 mod snapshot;
 pub mod timeline;
 mod usage;
 
 pub use drift::{OnDisk, RunningConfig};
+pub use owner::{Asker, Owner};
 pub use ps::{EntryProcesses, PsRow, Tracking};
 pub use snapshot::*;
 pub use timeline::{StepAction, SwitchStep, SwitchTimeline};
@@ -36,7 +38,9 @@ use serde::{Deserialize, Serialize};
 /// 2: appended restart, retry, signal, usage and reexec requests;
 /// [`DaemonInfo`] gained `tells_total` and `clients_connected`;
 /// [`ExitStatus`] gained `Unknown` (an adopted process) and `OomKilled`.
-pub const PROTOCOL_VERSION: u32 = 2;
+/// 3: [`GroupStatus`] gained `owner`; appended [`Request::TellAs`] and
+/// [`ErrorKind::Owned`] (SPEC §18, owned groups).
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// Largest frame either side accepts (SPEC §7), checked before allocating:
 /// the bound of the daemon's replies.
@@ -140,6 +144,17 @@ pub enum Request {
         /// The group.
         group: String,
     },
+    /// [`Request::Tell`] saying who asks (SPEC §18): the OCF agent names its
+    /// resource and node, which makes the group owned; `tell --force`
+    /// overrides an owner. A new variant, so that `Tell` keeps its bytes.
+    TellAs {
+        /// The resource group to switch.
+        group: String,
+        /// The level to switch it to.
+        level: String,
+        /// Who asks.
+        asker: Asker,
+    },
 }
 
 /// What the daemon sends.
@@ -235,6 +250,9 @@ pub enum ErrorKind {
     /// The request is not allowed now (e.g. the daemon is shutting down) or
     /// is malformed (a level with `:`).
     Rejected,
+    /// The group is owned by a cluster manager's resource (SPEC §18) and
+    /// the tell did not say `--force`.
+    Owned,
 }
 
 impl ErrorReply {

@@ -74,6 +74,9 @@ pub struct GroupStatus {
     /// False for a group removed from the file whose processes are still
     /// being stopped.
     pub in_file: bool,
+    /// The cluster manager's resource that told it (SPEC §18), until that
+    /// resource's stop. Appended: bincode orders fields.
+    pub owner: Option<super::Owner>,
 }
 
 /// Where a group is in its life (SPEC §3).

@@ -24,12 +24,17 @@ pub(super) fn render(picker: &Picker, app: &App, area: Rect, buf: &mut Buffer) {
     block.render(popup, buf);
 
     let [now, body] = Layout::vertical([Constraint::Length(2), Constraint::Fill(1)]).areas(inner);
-    let state = app.snapshot().and_then(|s| s.group(&picker.group)).map(|g| g.state);
+    let group = app.snapshot().and_then(|s| s.group(&picker.group));
+    let state = group.map(|g| g.state);
     let mut current = vec![Span::styled(" now at level ", theme::muted())];
     current.push(Span::styled(picker.current.as_deref().unwrap_or("-"), Style::new().add_modifier(Modifier::BOLD)));
     if let Some(state) = state {
         current.push(Span::raw(" "));
         current.push(Span::styled(state.as_str(), theme::group_state(state)));
+    }
+    // SPEC §18: the daemon refuses a switch of an owned group from here.
+    if let Some(owner) = group.and_then(|g| g.owner.as_ref()) {
+        current.push(Span::styled(format!(" · owned by {owner}: switch it through {}", owner.manager), theme::flag()));
     }
     Line::from(current).render(now, buf);
 

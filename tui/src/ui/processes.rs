@@ -102,6 +102,10 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
         None => " processes ".to_owned(),
     };
     let mut title = vec![Span::styled(heading, theme::title(focused))];
+    // SPEC §18: a group a cluster manager owns says whose it is.
+    if let Some(owner) = app.selected_group().and_then(|g| g.owner.as_ref()) {
+        title.push(Span::styled(format!("owned by {owner} "), theme::flag()));
+    }
     if let Some(u) = app.selected_group().and_then(|g| group_usage(app, &g.name)) {
         let cpu = u.cpu_percent.map_or_else(|| "-".to_owned(), |pct| format!("{}%", cpu_text(pct)));
         title.push(Span::styled(format!("cpu {cpu} rss {} ", rss_text(u.rss_bytes)), theme::muted()));

@@ -55,6 +55,7 @@ fn snap(
         since_ms: 0,
         levels: vec!["run".into(), "primary".into()],
         in_file: true,
+        owner: None,
     });
     s.processes.push(proc("prep", Mode::Wait, "run,primary", prep));
     s.processes.push(proc("srv", Mode::Respawn, "run,primary", srv));

@@ -1,8 +1,9 @@
-//! `tell GROUP LEVEL` and its dry run.
+//! `tell GROUP LEVEL`, its dry run, and a tell that says who asks
+//! (SPEC §18: the OCF agent's, which makes the group owned, and `--force`).
 
 use super::{Context, ask, authorize, exiting, outcome};
 use crate::runtime::{Command, Peer};
-use isinit_shared::protocol::Response;
+use isinit_shared::protocol::{Asker, Response};
 
 pub async fn handle(ctx: &Context, peer: Peer, group: String, level: String, dry_run: bool) -> Response {
     if dry_run {
@@ -12,8 +13,14 @@ pub async fn handle(ctx: &Context, peer: Peer, group: String, level: String, dry
             None => exiting(),
         };
     }
+    handle_as(ctx, peer, group, level, Asker::Operator).await
+}
+
+/// A tell on behalf of `asker`; refused (by the runtime) for an owned group
+/// unless the asker is its manager or forces it.
+pub async fn handle_as(ctx: &Context, peer: Peer, group: String, level: String, asker: Asker) -> Response {
     if let Err(denied) = authorize(ctx, peer, "tell") {
         return *denied;
     }
-    outcome(ask(ctx, |reply| Command::Tell { group, level, peer, reply }).await)
+    outcome(ask(ctx, |reply| Command::Tell { group, level, asker, peer, reply }).await)
 }

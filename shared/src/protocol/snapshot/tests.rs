@@ -4,7 +4,15 @@
 use super::*;
 
 fn group(name: &str, state: GroupState) -> GroupStatus {
-    GroupStatus { name: name.into(), level: None, state, since_ms: 0, levels: vec!["run".into()], in_file: true }
+    GroupStatus {
+        name: name.into(),
+        level: None,
+        state,
+        since_ms: 0,
+        levels: vec!["run".into()],
+        in_file: true,
+        owner: None,
+    }
 }
 
 fn process(group: &str, tag: &str, state: ProcessState) -> ProcessStatus {
