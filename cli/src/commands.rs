@@ -40,7 +40,7 @@ pub fn run(
     let after = timeout.unwrap_or(DEFAULT_TIMEOUT);
     match command {
         ClientCmd::Check { path } => check(&path.unwrap_or_else(|| settings::config_path(config_flag))),
-        ClientCmd::Tell { group, level, dry_run } => tell(&socket(), group, level, dry_run, after),
+        ClientCmd::Tell { group, level, dry_run, .. } => tell(&socket(), group, level, dry_run, after),
         ClientCmd::Status { group, json } => status(&socket(), group.as_deref(), json, after),
         ClientCmd::Reload => simple(&socket(), Request::Reload, after),
         ClientCmd::Shutdown { wait } => {

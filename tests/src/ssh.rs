@@ -148,6 +148,21 @@ impl Cluster {
         self.hosts.iter().map(|h| h.name.clone()).collect()
     }
 
+    /// Adds ssh alias `name` for `addr:port` with the cluster's settings,
+    /// for a host the test plays itself (one that never answers).
+    pub fn add_alias(&self, name: &str, addr: Ipv4Addr, port: u16) {
+        let dirp = self.dir.path().display();
+        let entry = format!(
+            "Host {name}\n  HostName {addr}\n  Port {port}\n  User root\n  IdentityFile {dirp}/id\n  \
+             IdentitiesOnly yes\n  UserKnownHostsFile /dev/null\n  GlobalKnownHostsFile /dev/null\n  \
+             StrictHostKeyChecking no\n  LogLevel ERROR\n"
+        );
+        let path = self.path("ssh_config");
+        let mut config = std::fs::read_to_string(&path).expect("ssh config");
+        config.push_str(&entry);
+        std::fs::write(&path, config).expect("ssh config");
+    }
+
     /// Starts (again) the sshd of host `i` and waits until it accepts.
     pub fn start_host(&mut self, i: usize) {
         let h = &mut self.hosts[i];
@@ -196,6 +211,7 @@ impl Cluster {
             // Generous per-host deadline: ssh plus two process start-ups on
             // a loaded two-core CI box can exceed the default 10 s.
             .env("ISINIT_TIMEOUT", "30")
+            .env("ISINIT_CONNECT_TIMEOUT", "30")
             .env("ISINIT_SOCKET", self.path("no-local-daemon.s"))
             .env("NO_COLOR", "1")
             .current_dir(self.dir.path());
