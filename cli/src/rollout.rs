@@ -234,12 +234,8 @@ async fn healthy(plan: &Plan, mut client: Client, deadline: Duration) -> Result<
             message = client.recv() => {
                 match message.map_err(|e| format!("lost: {e}"))? {
                     Response::Snapshot(s) => snap = Some(*s),
-                    Response::Update(u) => {
-                        // A change that needs a fresh snapshot: wait for it.
-                        if !snap.as_mut().is_some_and(|s| s.apply(&u)) {
-                            snap = None;
-                        }
-                    }
+                    // A change that needs a fresh snapshot: wait for it.
+                    Response::Update(u) if !snap.as_mut().is_some_and(|s| s.apply(&u)) => snap = None,
                     _ => {}
                 }
                 match &snap {

@@ -57,6 +57,9 @@ pub fn waves(hosts: &[String], batch: Batch) -> Vec<Vec<String>> {
     hosts.chunks(batch.size(hosts.len())).map(<[String]>::to_vec).collect()
 }
 
+/// The running respawn processes of a level: (tag, pid, start in ms).
+pub type Stamp = Vec<(String, u32, u64)>;
+
 /// What one snapshot says of the group on a host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Judgement {
@@ -65,7 +68,7 @@ pub enum Judgement {
     /// At the level, DONE or PASSED, every respawn entry of the level
     /// running; the stamp names those processes (tag, pid, start), so a
     /// restart shows as a new stamp.
-    Settled(Vec<(String, u32, u64)>),
+    Settled(Stamp),
     /// The host has failed: the group FAILED, an entry went into backoff
     /// or could not start, the daemon is halting.
     Failed(String),
@@ -112,7 +115,7 @@ pub fn judge(snap: &Snapshot, group: &str, level: &str) -> Judgement {
 #[derive(Debug, Clone)]
 pub struct Gate {
     healthy_for: Duration,
-    settled: Option<(Vec<(String, u32, u64)>, Instant)>,
+    settled: Option<(Stamp, Instant)>,
 }
 
 /// Where a host's gate stands after a snapshot.
