@@ -21,6 +21,7 @@ use isinit_shared::protocol::{Request, Response, Snapshot};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio::time::Instant;
 
 /// What to roll out.
@@ -75,7 +76,15 @@ pub async fn run(plan: Plan, hosts: Vec<Dest>, dry_run: bool, options: Options) 
         return 2;
     }
     let interrupted = Arc::new(AtomicBool::new(false));
-    let watcher = tokio::spawn(watch_interrupt(interrupted.clone()));
+    // Registered now, before the first wave, not when the task first runs.
+    let sigint = match signal(SignalKind::interrupt()) {
+        Ok(sigint) => sigint,
+        Err(e) => {
+            err(&format!("isinit: cannot watch Ctrl-C: {e}\n"));
+            return 1;
+        }
+    };
+    let watcher = tokio::spawn(watch_interrupt(sigint, interrupted.clone()));
     let mut tally = Tally::default();
     let (mut failed_total, mut stopped, mut success) = (0, false, true);
     for (i, wave) in waves.iter().enumerate() {
@@ -133,8 +142,8 @@ fn fold(hosts: &[String]) -> String {
 /// Sets `flag` on Ctrl-C (SIGINT): the rollout finishes its wave, then
 /// stops. ssh runs in its own process group, so the terminal's SIGINT
 /// does not cut the wave's sessions.
-async fn watch_interrupt(flag: Arc<AtomicBool>) {
-    if tokio::signal::ctrl_c().await.is_ok() {
+async fn watch_interrupt(mut sigint: Signal, flag: Arc<AtomicBool>) {
+    if sigint.recv().await.is_some() {
         flag.store(true, Ordering::SeqCst);
         err("isinit: interrupted: stopping after the current wave\n");
     }

@@ -4,7 +4,7 @@
 //! `--revert` — each daemon reachable only through its own sshd (see
 //! `isinit_e2e::ssh`).
 
-use isinit_e2e::fixtures::run;
+use isinit_e2e::fixtures::{Background, run};
 use isinit_e2e::ssh::{Cluster, unavailable};
 use isinit_e2e::{DEADLINE, TestDaemon};
 use isinit_shared::protocol::GroupState;
@@ -161,4 +161,18 @@ fn a_rolling_switch_stops_at_the_failing_wave_and_reverts_it() {
         (Some(0), "wave 1/2 h3: ok\nwave 2/2 h4: ok\nrolled h[3-4] (2)\n"),
         "{out}"
     );
+
+    // Ctrl-C during a wave: the wave finishes, nothing more is told.
+    let stderr = std::fs::File::create(daemons[0].path("rollout.err")).expect("stderr file");
+    let args = ["tell", "web", "2", "-H", "h3,h4,h1", "--batch", "1", "--healthy-for", "3"];
+    let mut rolling = Background::spawn(cluster.command(&args), stderr);
+    daemons[2].wait_group("web", "2", GroupState::Done);
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(rolling.pid()), nix::sys::signal::Signal::SIGINT)
+        .expect("SIGINT");
+    rolling.wait_line("rolled h3 (1); not told h[1,4] (2)");
+    assert_eq!(rolling.seen, ["wave 1/3 h3: ok", "rolled h3 (1); not told h[1,4] (2)"]);
+    assert_eq!(rolling.wait_exit().code(), Some(1));
+    assert_eq!(daemons[3].ok(&["status", "web"]).lines().next(), Some("web 1 DONE"), "h4 not told");
+    let said = daemons[0].read("rollout.err");
+    assert!(said.contains("interrupted"), "{said}");
 }
