@@ -207,11 +207,17 @@ fn print_json(hosts: &[String], answers: &[Answer]) -> gather::Printed {
     printed
 }
 
-/// A host error as the summary counts it.
+/// A host error as the summary counts it. A timeout does not name the
+/// host (its line or header already does), so that `-b` folds every
+/// host that timed out alike into one block.
 pub fn missed(e: HostError) -> Missed {
+    let failure = |e: ClientError| match e {
+        ClientError::Timeout { after, .. } => no_answer(after),
+        e => Failure::from(e),
+    };
     match e {
-        HostError::Unreachable(e) => Missed { kind: Kind::Unreachable, failure: e.into() },
-        HostError::Failed(e) => Missed { kind: Kind::Failed, failure: e.into() },
+        HostError::Unreachable(e) => Missed { kind: Kind::Unreachable, failure: failure(e) },
+        HostError::Failed(e) => Missed { kind: Kind::Failed, failure: failure(e) },
     }
 }
 

@@ -22,6 +22,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::signal::unix::{Signal, SignalKind, signal};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 /// What to roll out.
@@ -230,18 +231,44 @@ async fn ask(client: &mut Client, request: &Request, deadline: Duration) -> Resu
     }
 }
 
+/// Reads the subscription into a channel: a read of a frame is not
+/// cancel-safe, so it must not race the gate's timers in a `select!`.
+/// Ends when the receiver is dropped or the connection breaks.
+async fn forward(mut client: Client, tx: mpsc::Sender<Result<Response, String>>) {
+    loop {
+        let message = client.recv().await.map_err(|e| format!("lost: {e}"));
+        let broken = message.is_err();
+        if tx.send(message).await.is_err() || broken {
+            return;
+        }
+    }
+}
+
+/// Aborts the subscription reader however the gate ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Subscribes and folds every change through the health gate until the
 /// host is healthy, fails, or `deadline` passes.
 async fn healthy(plan: &Plan, mut client: Client, deadline: Duration) -> Result<(), String> {
-    let give_up = Instant::now() + deadline;
+    let now = Instant::now();
+    let give_up = now.checked_add(deadline).unwrap_or(now);
     client.send(&Request::Subscribe).await.map_err(|e| e.to_string())?;
+    let (tx, mut messages) = mpsc::channel(64);
+    let _reader = AbortOnDrop(tokio::spawn(forward(client, tx)));
     let mut gate = Gate::new(plan.healthy_for);
     let mut snap: Option<Snapshot> = None;
     let mut recheck: Option<Instant> = None;
     loop {
         let state = tokio::select! {
-            message = client.recv() => {
-                match message.map_err(|e| format!("lost: {e}"))? {
+            message = messages.recv() => {
+                let message = message.unwrap_or_else(|| Err("lost: the connection ended".to_string()));
+                match message? {
                     Response::Snapshot(s) => snap = Some(*s),
                     // A change that needs a fresh snapshot: wait for it.
                     Response::Update(u) if !snap.as_mut().is_some_and(|s| s.apply(&u)) => snap = None,

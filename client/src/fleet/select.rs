@@ -74,7 +74,9 @@ impl Selection {
         if !self.is_given() {
             return Ok(None);
         }
-        let uses_groups = self.sets.iter().chain(&self.exclude).any(|s| s.contains('@'));
+        // `ops@web1` is a login, not a group: only an item starting with @.
+        let uses_groups =
+            self.sets.iter().chain(&self.exclude).any(|s| s.split(',').any(|i| i.trim().starts_with('@')));
         let file = match self.file() {
             Some(path) if self.sets.is_empty() || uses_groups => Some(read(&path)?),
             _ => None,
@@ -175,7 +177,7 @@ mod tests {
         assert_eq!(names(&sel(&[], &["@web,gw1"], f)), ["db1", "db2"]);
         assert_eq!(names(&sel(&["db2", "@db"], &[], f)), ["db2", "db1"]);
         // With -H and no group, the file is not even read.
-        assert_eq!(names(&sel(&["a[1-2]"], &[], Some(Path::new("/nonexistent")))), ["a1", "a2"]);
+        assert_eq!(names(&sel(&["a[1-2]", "ops@b1"], &[], Some(Path::new("/nonexistent")))), ["a1", "a2", "ops@b1"]);
     }
 
     #[test]
