@@ -115,21 +115,19 @@ impl Window {
         self.connect(endpoint).await
     }
 
-    /// Reaches `endpoint` (within the connect timeout), then sends
-    /// `request` and reads its reply within `after`. An error reply is
-    /// [`HostError::Failed`].
+    /// Reaches `endpoint` within the connect timeout and has `request`
+    /// answered within `after`; the hello and the request go in one write,
+    /// so over ssh a one-shot command costs one round trip. An error reply
+    /// is [`HostError::Failed`].
     pub async fn request(
         &self,
         endpoint: &Endpoint,
         request: &isinit_shared::protocol::Request,
         after: Duration,
     ) -> Result<(Client, isinit_shared::protocol::Response), HostError> {
-        let mut client = self.connect(endpoint).await?;
-        match tokio::time::timeout(after, client.request(request)).await {
-            Ok(Ok(reply)) => Ok((client, reply)),
-            Ok(Err(e)) => Err(HostError::Failed(e)),
-            Err(_) => Err(HostError::Failed(ClientError::Timeout { socket: endpoint.to_string().into(), after })),
-        }
+        Client::connect_and_request_split(endpoint, request, self.connect_timeout, after)
+            .await
+            .map_err(|(reached, e)| if reached { HostError::Failed(e) } else { HostError::Unreachable(e) })
     }
 }
 
