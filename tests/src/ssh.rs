@@ -1,7 +1,9 @@
 //! A cluster of test daemons reached through real OpenSSH: one
 //! `sshd -D -e -f CONFIG` per host, each on its own loopback address and
 //! port, each setting `ISINIT_SOCKET` for its sessions (`SetEnv`), so
-//! `ssh HOST isinit bridge` reaches that host's daemon and no other.
+//! `ssh HOST isinit bridge` reaches that host's daemon and no other. For
+//! many hosts, [`Cluster::start_shared`] lets one sshd serve sixteen
+//! addresses (`Match LocalAddress` + `SetEnv` per address).
 //!
 //! Keys (host and client) are generated into the cluster's temporary
 //! directory; the client side is an `ssh_config` that the tests hand to
