@@ -1,7 +1,8 @@
 //! clap definitions for `isinit`.
 
 use clap::{Args, Parser, Subcommand};
-use isinit_client::transport::Dest;
+use isinit_client::fleet::rollout::Batch;
+use isinit_client::fleet::{HostSet, HostSetError};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -63,19 +64,91 @@ pub struct Cli {
     /// gives up (seconds, or `500ms`, `2m`) [default: 10; `shutdown --wait`: 60 for the daemon to exit]
     #[arg(long, global = true, env = "ISINIT_TIMEOUT", value_name = "DURATION", value_parser = positive_delay)]
     pub timeout: Option<Duration>,
-    /// Run on this host through `ssh -- DEST isinit bridge` (repeatable;
-    /// DEST goes to ssh verbatim, and one starting with `-` is refused).
-    /// Applies to status, tell, reload, logs, ps, analyze,
-    /// shutdown, restart, retry, signal and drift.
-    #[arg(short = 'H', long = "host", global = true, value_name = "DEST")]
-    pub hosts: Vec<Dest>,
-    /// Also run on every host listed in FILE (one DEST a line, `#`
-    /// comments) [env: ISINIT_HOSTS, when no -H is given]
-    #[arg(long = "hosts", global = true, value_name = "FILE")]
-    pub hosts_file: Option<PathBuf>,
+    /// Which hosts, and how to fan out to them.
+    #[command(flatten)]
+    pub fleet: FleetArgs,
     /// What to do.
     #[command(subcommand)]
     pub command: Cmd,
+}
+
+/// Checks a host set's syntax as the command line is read, so a malformed
+/// set (or a host starting with `-`) is a usage error before anything
+/// runs; `@NAME` groups are looked up later, in the hosts file.
+fn host_set(text: &str) -> Result<String, HostSetError> {
+    HostSet::parse(text, &|_| Some(Vec::new()))?;
+    Ok(text.to_string())
+}
+
+/// `--fanout`: a positive number of sessions.
+fn fanout(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("`{text}` is not a positive number of ssh sessions")),
+    }
+}
+
+/// The flags that pick hosts and say how to reach them (SPEC §16); global,
+/// so they are accepted before or after the subcommand.
+#[derive(Debug, Clone, Args)]
+pub struct FleetArgs {
+    /// Run on the hosts of SET through `ssh -- DEST isinit bridge`
+    /// (repeatable; ClusterShell syntax: `web[01-40]`, `r[1-2]n[1-3]`,
+    /// comma lists, `@GROUP` of the hosts file, `@all`; a host starting
+    /// with `-` is refused). Applies to status, tell, reload, logs, ps, analyze,
+    /// shutdown, restart, retry, signal, drift and hosts.
+    #[arg(short = 'H', long = "host", global = true, value_name = "SET", value_parser = host_set)]
+    pub hosts: Vec<String>,
+    /// Leave out the hosts of SET (repeatable; same syntax as -H).
+    #[arg(short = 'x', long = "exclude", global = true, value_name = "SET", value_parser = host_set)]
+    pub exclude: Vec<String>,
+    /// The hosts file: one set a line, `#` comments, `[NAME]` starts group
+    /// NAME. Without -H, every host it names; with -H, only its groups
+    /// [env: ISINIT_HOSTS]
+    #[arg(long = "hosts", global = true, value_name = "FILE")]
+    pub hosts_file: Option<PathBuf>,
+    /// At most N ssh sessions at once; the other hosts wait for a slot.
+    #[arg(long, global = true, env = "ISINIT_FANOUT", value_name = "N", default_value = "64", value_parser = fanout)]
+    pub fanout: usize,
+    /// How long reaching one host (ssh and the daemon's hello) may take,
+    /// apart from --timeout for the command (seconds, or `500ms`).
+    #[arg(
+        long,
+        global = true,
+        env = "ISINIT_CONNECT_TIMEOUT",
+        value_name = "DURATION",
+        default_value = "5",
+        value_parser = positive_delay
+    )]
+    pub connect_timeout: Duration,
+    /// Print hosts whose output and exit status are identical once, under
+    /// a `SET (N)` header (`clush -b` style); `hosts --fold`: one folded set.
+    #[arg(short = 'b', long = "fold", global = true)]
+    pub fold: bool,
+    /// Write the hosts that failed or could not be reached to FILE, one a
+    /// line, for a retry with `--hosts FILE`.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub failed_to: Option<PathBuf>,
+}
+
+/// `tell … --batch`: a rolling switch over the hosts (SPEC §16).
+#[derive(Debug, Clone, Args)]
+pub struct RolloutArgs {
+    /// Switch the hosts in waves of N hosts, or of P% of them (`25%`, at
+    /// least one); each wave must be healthy before the next is told.
+    #[arg(long, value_name = "N|P%")]
+    pub batch: Option<Batch>,
+    /// How long every respawn entry of LEVEL must run without a restart,
+    /// the group DONE or PASSED, for a host to count as healthy.
+    #[arg(long, value_name = "DURATION", default_value = "5", value_parser = delay, requires = "batch")]
+    pub healthy_for: Duration,
+    /// Stop after the wave in which more than N hosts have failed in all.
+    #[arg(long, value_name = "N", default_value_t = 0, requires = "batch")]
+    pub max_fail: usize,
+    /// When the rollout stops, tell every host of the failing wave back
+    /// to the level it had.
+    #[arg(long, requires = "batch")]
+    pub revert: bool,
 }
 
 /// The subcommands of SPEC §8.
@@ -105,6 +178,9 @@ pub enum Cmd {
     /// disk. Exit 0 when all agree, 1 on drift, 2 when a host could not be
     /// asked.
     Drift,
+    /// Print the hosts that -H, -x and the hosts file select, one a line,
+    /// in order, each once (`--fold`: as one folded set).
+    Hosts,
     /// `isinit GROUP LEVEL`: IS::Init's own command line ("called like init
     /// and telinit, with a resource-group argument"), the same as `isinit
     /// tell GROUP LEVEL`. A group named like a subcommand needs `tell`.
@@ -119,7 +195,13 @@ impl Cmd {
     pub fn resolve_telinit(self) -> Result<Cmd, String> {
         match self {
             Cmd::Telinit(words) => match <[String; 2]>::try_from(words) {
-                Ok([group, level]) => Ok(Cmd::Client(ClientCmd::Tell { group, level, dry_run: false, force: false })),
+                Ok([group, level]) => Ok(Cmd::Client(ClientCmd::Tell {
+                    group,
+                    level,
+                    dry_run: false,
+                    force: false,
+                    rollout: RolloutArgs::none(),
+                })),
                 Err(words) => Err(format!(
                     "unrecognized subcommand '{}' (`isinit GROUP LEVEL` is `isinit tell GROUP LEVEL`; see `isinit --help`)",
                     words.first().map(String::as_str).unwrap_or_default()
@@ -127,6 +209,13 @@ impl Cmd {
             },
             other => Ok(other),
         }
+    }
+}
+
+impl RolloutArgs {
+    /// No rollout: `isinit GROUP LEVEL` tells at once.
+    pub fn none() -> RolloutArgs {
+        RolloutArgs { batch: None, healthy_for: Duration::from_secs(5), max_fail: 0, revert: false }
     }
 }
 
@@ -147,7 +236,8 @@ pub enum ClientCmd {
         group: String,
         /// The level to switch it to (any label; `0` stops the group).
         level: String,
-        /// Only print what would stop, keep running and start.
+        /// Only print what would stop, keep running and start (with
+        /// --batch: the waves).
         #[arg(long)]
         dry_run: bool,
         /// Tell a group a cluster manager owns (`status` shows
@@ -155,6 +245,9 @@ pub enum ClientCmd {
         /// group at a level it did not ask for.
         #[arg(long)]
         force: bool,
+        /// A rolling switch over the hosts.
+        #[command(flatten)]
+        rollout: RolloutArgs,
     },
     /// Print `GROUP LEVEL STATE` lines (with GROUP: that group and its
     /// processes).
@@ -304,6 +397,30 @@ pub struct DaemonArgs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn fleet_flags_go_before_or_after_the_subcommand() {
+        let before = Cli::try_parse_from(["isinit", "-H", "web[1-2]", "-x", "web2", "--fanout", "3", "-b", "status"]);
+        let after = Cli::try_parse_from(["isinit", "status", "-H", "web[1-2]", "-x", "web2", "--fanout=3", "--fold"]);
+        for cli in [before.unwrap(), after.unwrap()] {
+            assert_eq!((cli.fleet.hosts, cli.fleet.exclude), (vec!["web[1-2]".to_string()], vec!["web2".to_string()]));
+            assert_eq!((cli.fleet.fanout, cli.fleet.fold), (3, true));
+        }
+        let e = Cli::try_parse_from(["isinit", "-H", "web[1-", "status"]).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("bad host set"), "{e}");
+        assert!(Cli::try_parse_from(["isinit", "status", "--fanout", "0"]).is_err());
+        let cli = Cli::try_parse_from(["isinit", "tell", "web", "2", "-H", "w[1-9]", "--batch", "25%", "--revert"]);
+        let Cmd::Client(ClientCmd::Tell { rollout, .. }) = cli.unwrap().command else { panic!("not a tell") };
+        assert_eq!((rollout.batch, rollout.revert), (Some(Batch::Percent(25)), true));
+        assert!(Cli::try_parse_from(["isinit", "tell", "web", "2", "--revert"]).is_err(), "--revert needs --batch");
+    }
 
     #[test]
     fn timeouts_are_bounded_positive_seconds() {

@@ -40,7 +40,7 @@ pub fn run(
     let after = timeout.unwrap_or(DEFAULT_TIMEOUT);
     match command {
         ClientCmd::Check { path } => check(&path.unwrap_or_else(|| settings::config_path(config_flag))),
-        ClientCmd::Tell { group, level, dry_run, force } => {
+        ClientCmd::Tell { group, level, dry_run, force, .. } => {
             tell(&socket(), tell_request(group, level, dry_run, force), after)
         }
         ClientCmd::Status { group, json } => status(&socket(), group.as_deref(), json, after),

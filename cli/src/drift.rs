@@ -7,8 +7,10 @@
 //! is shown as a unified diff against it.
 
 use super::Failure;
-use super::fleet::{err, error_lines, no_answer, out};
+use super::fleet::{err, missed, no_answer, out};
+use super::gather::{Progress, error_lines};
 use isinit_client::Client;
+use isinit_client::fleet::Window;
 use isinit_client::transport::{Dest, Endpoint, SshRoute};
 use isinit_shared::protocol::{OnDisk, Request, Response, RunningConfig};
 use similar::TextDiff;
@@ -25,22 +27,31 @@ const DRIFT: u8 = 1;
 /// Exit status: a host could not be asked.
 const UNASKED: u8 = 2;
 
-/// Asks every host (or, with none, the local daemon), each within
-/// `deadline`, prints the report and returns the exit status.
-pub async fn run(hosts: Vec<Dest>, socket: &Path, deadline: Duration) -> u8 {
+/// Asks every host through the fan-out window (or, with none, the local
+/// daemon), each reached within the window's connect timeout and
+/// answering within `deadline`; prints the report and returns the exit
+/// status.
+pub async fn run(hosts: Vec<Dest>, socket: &Path, window: Window, deadline: Duration) -> u8 {
     let answers: Vec<(String, Result<RunningConfig, Failure>)> = if hosts.is_empty() {
-        let answer = ask(Endpoint::Socket(socket.to_owned()), deadline).await;
+        let answer = ask_local(Endpoint::Socket(socket.to_owned()), deadline).await;
         let name = answer.as_ref().map(|c| c.path.clone()).unwrap_or_else(|_| socket.display().to_string());
         vec![(name, answer)]
     } else {
-        let tasks: Vec<_> =
-            hosts.iter().map(|h| tokio::spawn(ask(Endpoint::Ssh(SshRoute::from_env(h)), deadline))).collect();
-        let mut answers = Vec::with_capacity(tasks.len());
-        for (host, task) in hosts.into_iter().zip(tasks) {
-            let answer = task.await.unwrap_or_else(|e| Err(Failure::new(format!("host task failed: {e}"))));
-            answers.push((host.to_string(), answer));
-        }
-        answers
+        let jobs: Vec<_> = hosts
+            .iter()
+            .map(|h| {
+                let (endpoint, window) = (Endpoint::Ssh(SshRoute::from_env(h)), window.clone());
+                async move { ask(&window, &endpoint, deadline).await }
+            })
+            .collect();
+        let mut progress = Progress::new(hosts.len());
+        let results = window.each(jobs, |done, total| progress.update(done, total)).await;
+        progress.finish();
+        hosts
+            .into_iter()
+            .zip(results)
+            .map(|(h, a)| (h.to_string(), a.unwrap_or_else(|| Err(Failure::new("host task failed")))))
+            .collect()
     };
     let report = report(&answers);
     out(&report.stdout);
@@ -48,7 +59,15 @@ pub async fn run(hosts: Vec<Dest>, socket: &Path, deadline: Duration) -> u8 {
     report.exit
 }
 
-async fn ask(endpoint: Endpoint, deadline: Duration) -> Result<RunningConfig, Failure> {
+async fn ask(window: &Window, endpoint: &Endpoint, deadline: Duration) -> Result<RunningConfig, Failure> {
+    match window.request(endpoint, &Request::RunningConfig, deadline).await {
+        Err(e) => Err(missed(e).failure),
+        Ok((_, Response::RunningConfig(config))) => Ok(config),
+        Ok((_, other)) => Err(Failure::new(format!("unexpected reply from the daemon: {other:?}"))),
+    }
+}
+
+async fn ask_local(endpoint: Endpoint, deadline: Duration) -> Result<RunningConfig, Failure> {
     let answer = Client::connect_and_request_to(&endpoint, &Request::RunningConfig, deadline);
     match tokio::time::timeout(deadline, answer).await {
         Err(_) => Err(no_answer(deadline)),

@@ -1,23 +1,28 @@
-//! `isinit -H DEST …`: a client command run on several hosts at once,
-//! each reached through `ssh DEST isinit bridge` (see
-//! `isinit_client::transport`).
+//! `isinit -H SET …`: a client command run on many hosts, each reached
+//! through `ssh DEST isinit bridge` (see `isinit_client::transport`).
 //!
-//! Hosts are asked in parallel, each under its own deadline, so one slow or
-//! dead host never holds up the others; the answers are printed in the
-//! order the hosts were given, as pdsh + dshbak would: every line prefixed
-//! `DEST: `. With one host the output is exactly the local command's.
+//! Hosts are asked through the fan-out window (`--fanout` sessions at
+//! once, each reached within `--connect-timeout`, then answering within
+//! `--timeout`), so one slow or dead host never holds up the others and
+//! hundreds of hosts never start hundreds of ssh at once. The answers are
+//! printed in the order the hosts were given, prefixed `DEST: ` (pdsh +
+//! dshbak) or folded with `-b` (see [`super::gather`]); with two or more
+//! hosts a summary of what went wrong ends stderr. With one host the
+//! output is exactly the local command's.
 
-use super::{ClientCmd, Failure, render};
+use super::gather::{self, Answer, Kind, Missed, Progress};
+use super::{ClientCmd, Failure, FleetArgs, render};
+use isinit_client::fleet::{HostError, Window};
 use isinit_client::transport::{Dest, Endpoint, SshRoute};
 use isinit_client::{Client, ClientError};
 use isinit_shared::protocol::{Request, Response};
 use std::io::Write;
+use std::path::PathBuf;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-/// How long one host has to answer a one-shot request, connection
-/// included, unless `--timeout` says otherwise: ssh to a dead address can
-/// hang far longer than an operator waits.
+/// How long one host has to answer a one-shot request once reached,
+/// unless `--timeout` says otherwise.
 pub const HOST_DEADLINE: Duration = Duration::from_secs(10);
 
 /// What is asked of every host, in a form that can be sent to a task.
@@ -37,7 +42,7 @@ impl HostCmd {
     fn from_client(cmd: ClientCmd) -> Result<HostCmd, Failure> {
         Ok(match cmd {
             ClientCmd::Status { group, json } => HostCmd::Status { group, json },
-            ClientCmd::Tell { group, level, dry_run, force } => HostCmd::Tell { group, level, dry_run, force },
+            ClientCmd::Tell { group, level, dry_run, force, .. } => HostCmd::Tell { group, level, dry_run, force },
             ClientCmd::Reload => HostCmd::Simple(Request::Reload),
             ClientCmd::Shutdown { wait } => HostCmd::Shutdown { wait },
             ClientCmd::Logs { tag: Some(_), timestamps: true, .. }
@@ -59,7 +64,7 @@ impl HostCmd {
             }
             ClientCmd::Reexec | ClientCmd::Metrics => {
                 return Err(Failure::new(
-                    "--host applies to status, tell, reload, logs, ps, analyze, shutdown, restart, retry, signal and drift",
+                    "--host applies to status, tell, reload, logs, ps, analyze, shutdown, restart, retry, signal, drift and hosts",
                 ));
             }
         })
@@ -71,10 +76,47 @@ const ALL_OK: u8 = 0;
 /// Exit status when any host failed.
 const SOME_FAILED: u8 = 1;
 
-/// Runs `command` on every host, each within `deadline`; prints as
-/// described in the module documentation. Returns the exit status:
-/// non-zero when any host failed.
-pub async fn run(command: ClientCmd, hosts: Vec<Dest>, deadline: Duration) -> u8 {
+/// How to fan out: the window, the per-host deadline, the output form.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `--fanout` and `--connect-timeout`.
+    pub window: Window,
+    /// `--timeout`: how long a reached host has to answer.
+    pub deadline: Duration,
+    /// `-b`: fold identical answers.
+    pub fold: bool,
+    /// `--failed-to FILE`.
+    pub failed_to: Option<PathBuf>,
+}
+
+impl Options {
+    /// The options the flags give.
+    pub fn new(args: &FleetArgs, timeout: Option<Duration>) -> Options {
+        Options {
+            window: Window::new(args.fanout, args.connect_timeout),
+            deadline: timeout.unwrap_or(HOST_DEADLINE),
+            fold: args.fold,
+            failed_to: args.failed_to.clone(),
+        }
+    }
+}
+
+/// Runs `command` on every host; prints as described in the module
+/// documentation. Returns the exit status: non-zero when any host failed.
+pub async fn run(command: ClientCmd, hosts: Vec<Dest>, options: Options) -> u8 {
+    if let ClientCmd::Tell { group, level, dry_run, rollout, .. } = &command
+        && let Some(batch) = rollout.batch
+    {
+        let plan = super::rollout::Plan {
+            group: group.clone(),
+            level: level.clone(),
+            batch,
+            healthy_for: rollout.healthy_for,
+            max_fail: rollout.max_fail,
+            revert: rollout.revert,
+        };
+        return super::rollout::run(plan, hosts, *dry_run, options).await;
+    }
     let cmd = match HostCmd::from_client(command) {
         Ok(cmd) => cmd,
         Err(f) => return fail(&f),
@@ -83,66 +125,70 @@ pub async fn run(command: ClientCmd, hosts: Vec<Dest>, deadline: Duration) -> u8
     // From here on a host is only a name in the output.
     let hosts: Vec<String> = hosts.iter().map(ToString::to_string).collect();
     if let HostCmd::Logs { tag, lines, follow: true } = &cmd {
-        return follow(&hosts, endpoints, tag, *lines, deadline).await;
+        return follow(&hosts, endpoints, tag, *lines, &options).await;
     }
     if let HostCmd::GroupLogs(query) = cmd {
-        return super::logs_group::fleet(&hosts, endpoints, query, deadline).await;
+        return super::logs_group::fleet(&hosts, endpoints, query, options.deadline).await;
     }
-    let tasks: Vec<_> = endpoints
+    let jobs: Vec<_> = endpoints
         .into_iter()
         .map(|endpoint| {
-            let cmd = cmd.clone();
-            tokio::spawn(async move { ask(&endpoint, &cmd, deadline).await })
+            let (cmd, window, deadline) = (cmd.clone(), options.window.clone(), options.deadline);
+            async move { ask(&window, &endpoint, &cmd, deadline).await }
         })
         .collect();
-    let mut results = Vec::with_capacity(tasks.len());
-    for task in tasks {
-        results.push(task.await.unwrap_or_else(|e| Err(Failure::new(format!("host task failed: {e}")))));
+    let mut progress = Progress::new(hosts.len());
+    let answers: Vec<Answer> = options
+        .window
+        .each(jobs, |done, total| progress.update(done, total))
+        .await
+        .into_iter()
+        .map(|a| a.unwrap_or_else(|| Err(Missed { kind: Kind::Failed, failure: Failure::new("host task failed") })))
+        .collect();
+    progress.finish();
+    let mut code = if answers.iter().all(Result::is_ok) { ALL_OK } else { SOME_FAILED };
+    if let Some(path) = &options.failed_to
+        && let Err(e) = std::fs::write(path, gather::failed_file(&hosts, &answers))
+    {
+        err(&format!("isinit: cannot write {}: {e}\n", path.display()));
+        code = SOME_FAILED;
     }
-    if let [only] = results.as_slice() {
-        return match only {
-            Ok(text) => {
-                out(text);
-                ALL_OK
-            }
-            Err(f) => fail(f),
-        };
+    if let [only] = answers.as_slice() {
+        match only {
+            Ok(text) => out(text),
+            Err(m) => return fail(&m.failure),
+        }
+        return code;
     }
-    let json = matches!(
-        cmd,
-        HostCmd::Status { json: true, .. } | HostCmd::Ps { json: true, .. } | HostCmd::Analyze { json: true, .. }
-    );
-    let mut stdout = std::io::stdout().lock();
-    let ok =
-        if json { print_json(&mut stdout, &hosts, &results) } else { print_prefixed(&mut stdout, &hosts, &results) };
-    let _ = stdout.flush();
-    if ok { ALL_OK } else { SOME_FAILED }
+    let printed = match cmd {
+        HostCmd::Status { json: true, .. } | HostCmd::Ps { json: true, .. } | HostCmd::Analyze { json: true, .. } => {
+            print_json(&hosts, &answers)
+        }
+        _ if options.fold => gather::folded(&hosts, &answers),
+        _ => gather::prefixed(&hosts, &answers),
+    };
+    out(&printed.stdout);
+    err(&printed.stderr);
+    err(&gather::summary(&hosts, &answers));
+    code
+}
+
+/// `--batch` without hosts: a rolling switch of one local daemon makes no
+/// sense, and telling it at once would ignore what was asked. A usage
+/// error (2) with the reason, or `None` for any other command.
+pub fn refuse_local(command: &ClientCmd) -> Option<u8> {
+    match command {
+        ClientCmd::Tell { rollout, .. } if rollout.batch.is_some() => {
+            err("isinit: --batch rolls a switch over hosts: give them with -H SET or --hosts FILE\n");
+            Some(2)
+        }
+        _ => None,
+    }
 }
 
 fn fail(f: &Failure) -> u8 {
     err(&format!("isinit: {f}\n"));
     SOME_FAILED
-}
-
-/// `DEST: line` for every line of every host; errors on stderr. False if
-/// any host failed.
-fn print_prefixed(out: &mut impl Write, hosts: &[String], results: &[Result<String, Failure>]) -> bool {
-    let mut ok = true;
-    for (host, result) in hosts.iter().zip(results) {
-        match result {
-            Ok(text) => {
-                for line in text.lines() {
-                    let _ = writeln!(out, "{host}: {line}");
-                }
-            }
-            Err(f) => {
-                ok = false;
-                let _ = out.flush();
-                err(&error_lines(host, f));
-            }
-        }
-    }
-    ok
 }
 
 /// Writes to stdout, ignoring a reader that went away: with several ssh
@@ -159,40 +205,45 @@ pub fn err(text: &str) {
     let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
-/// `DEST: error: REASON`, then `DEST: DETAIL` per detail line.
-pub fn error_lines(host: &str, f: &Failure) -> String {
-    let mut text = format!("{host}: error: {}\n", f.reason);
-    for d in &f.details {
-        text.push_str(&format!("{host}: {d}\n"));
-    }
-    text
-}
-
 /// One object keyed by DEST, in the order given; a failed host's value is
-/// `{"error": "…"}`.
-fn print_json(out: &mut impl Write, hosts: &[String], results: &[Result<String, Failure>]) -> bool {
-    let mut ok = true;
+/// `{"error": "…"}` and its `DEST: error:` line goes to stderr.
+fn print_json(hosts: &[String], answers: &[Answer]) -> gather::Printed {
+    let mut printed = gather::Printed::default();
     let mut body = Vec::with_capacity(hosts.len());
-    for (host, result) in hosts.iter().zip(results) {
+    for (host, answer) in hosts.iter().zip(answers) {
         let key = serde_json::Value::String(host.clone()).to_string();
-        let value = match result {
+        let value = match answer {
             Ok(text) => text.trim_end().replace('\n', "\n  "),
-            Err(f) => {
-                ok = false;
-                err(&error_lines(host, f));
-                serde_json::json!({ "error": f.to_string() }).to_string()
+            Err(m) => {
+                printed.stderr.push_str(&gather::error_lines(host, &m.failure));
+                serde_json::json!({ "error": m.failure.to_string() }).to_string()
             }
         };
         body.push(format!("  {key}: {value}"));
     }
-    let _ = writeln!(out, "{{\n{}\n}}", body.join(",\n"));
-    ok
+    printed.stdout = format!("{{\n{}\n}}\n", body.join(",\n"));
+    printed
 }
 
-/// One host's whole answer as the text the local command would print,
-/// within `deadline` (a `shutdown --wait` waits past it only once the
-/// daemon has accepted).
-async fn ask(endpoint: &Endpoint, cmd: &HostCmd, deadline: Duration) -> Result<String, Failure> {
+/// A host error as the summary counts it. A timeout does not name the
+/// host (its line or header already does), so that `-b` folds every
+/// host that timed out alike into one block.
+pub fn missed(e: HostError) -> Missed {
+    let failure = |e: ClientError| match e {
+        ClientError::Timeout { after, .. } => no_answer(after),
+        e => Failure::from(e),
+    };
+    match e {
+        HostError::Unreachable(e) => Missed { kind: Kind::Unreachable, failure: failure(e) },
+        HostError::Failed(e) => Missed { kind: Kind::Failed, failure: failure(e) },
+    }
+}
+
+/// One host's whole answer as the text the local command would print:
+/// reached within the window's connect timeout, answered within
+/// `deadline` (a `shutdown --wait` waits past it only once the daemon has
+/// accepted).
+async fn ask(window: &Window, endpoint: &Endpoint, cmd: &HostCmd, deadline: Duration) -> Answer {
     let request = match cmd {
         HostCmd::Status { .. } => Request::Status,
         HostCmd::Tell { group, level, dry_run, force } => {
@@ -204,14 +255,16 @@ async fn ask(endpoint: &Endpoint, cmd: &HostCmd, deadline: Duration) -> Result<S
         HostCmd::Ps { name, .. } => super::ps::request(name.clone()),
         HostCmd::Analyze { group, .. } => super::analyze::request(group.clone()),
         // Answered by `logs_group::fleet` before any host is asked here.
-        HostCmd::GroupLogs(_) => return Err(Failure::new("logs -g is not a one-shot request")),
+        HostCmd::GroupLogs(_) => {
+            return Err(Missed { kind: Kind::Failed, failure: Failure::new("logs -g is not a one-shot request") });
+        }
     };
-    let answer = async {
-        let (mut client, reply) = Client::connect_and_request_to(endpoint, &request, deadline).await?;
-        let text = shape(&mut client, cmd, reply).await?;
-        Ok::<_, Failure>((client, text))
+    let failed = |failure: Failure| Missed { kind: Kind::Failed, failure };
+    let (mut client, reply) = window.request(endpoint, &request, deadline).await.map_err(missed)?;
+    let text = match tokio::time::timeout(deadline, shape(&mut client, cmd, reply)).await {
+        Ok(text) => text.map_err(failed)?,
+        Err(_) => return Err(failed(no_answer(deadline))),
     };
-    let (mut client, text) = tokio::time::timeout(deadline, answer).await.map_err(|_| no_answer(deadline))??;
     if let HostCmd::Shutdown { wait: true } = cmd {
         // The daemon closes every connection once every process has
         // stopped; its pid is on another host, so that close is the sign.
@@ -219,7 +272,7 @@ async fn ask(endpoint: &Endpoint, cmd: &HostCmd, deadline: Duration) -> Result<S
             match client.recv().await {
                 Ok(_) => continue,
                 Err(ClientError::Frame(_)) => break,
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(failed(e.into())),
             }
         }
     }
@@ -277,15 +330,25 @@ enum Followed {
 }
 
 /// `logs -f` on several hosts: lines printed as they arrive, prefixed
-/// unless there is one host; ends when every host's stream has ended.
-async fn follow(hosts: &[String], endpoints: Vec<Endpoint>, tag: &str, lines: u32, deadline: Duration) -> u8 {
+/// unless there is one host; ends when every host's stream has ended. A
+/// stream holds its ssh session for as long as it runs, so it needs a
+/// slot per host: more hosts than `--fanout` is refused, not half-followed.
+async fn follow(hosts: &[String], endpoints: Vec<Endpoint>, tag: &str, lines: u32, options: &Options) -> u8 {
+    if hosts.len() > options.window.fanout() {
+        return fail(&Failure::new(format!(
+            "logs -f holds one ssh session per host: {} hosts need --fanout {} or more",
+            hosts.len(),
+            hosts.len()
+        )));
+    }
     // Bounded: a host that talks faster than stdout drains waits.
     let (tx, mut rx) = mpsc::channel::<Followed>(1024);
     for (i, endpoint) in endpoints.into_iter().enumerate() {
         let tx = tx.clone();
         let request = Request::Logs { tag: tag.to_string(), lines, follow: true };
+        let (window, deadline) = (options.window.clone(), options.deadline);
         tokio::spawn(async move {
-            if let Err(f) = follow_one(i, &endpoint, &request, deadline, &tx).await {
+            if let Err(f) = follow_one(i, &window, &endpoint, &request, deadline, &tx).await {
                 let _ = tx.send(Followed::Failed(i, f)).await;
             }
         });
@@ -304,7 +367,7 @@ async fn follow(hosts: &[String], endpoints: Vec<Endpoint>, tag: &str, lines: u3
             }
             Followed::Failed(i, f) => {
                 ok = false;
-                if single { err(&format!("isinit: {f}\n")) } else { err(&error_lines(&hosts[i], &f)) }
+                if single { err(&format!("isinit: {f}\n")) } else { err(&gather::error_lines(&hosts[i], &f)) }
             }
         }
     }
@@ -313,14 +376,15 @@ async fn follow(hosts: &[String], endpoints: Vec<Endpoint>, tag: &str, lines: u3
 
 async fn follow_one(
     i: usize,
+    window: &Window,
     endpoint: &Endpoint,
     request: &Request,
     deadline: Duration,
     tx: &mpsc::Sender<Followed>,
 ) -> Result<(), Failure> {
-    // The deadline bounds the connection and the backlog; the stream then
-    // runs until the daemon or the operator ends it.
-    let (mut client, reply) = Client::connect_and_request_to(endpoint, request, deadline).await?;
+    // The connect timeout bounds reaching the host, the deadline the
+    // backlog; the stream then runs until the daemon or the operator ends it.
+    let (mut client, reply) = window.request(endpoint, request, deadline).await.map_err(|e| missed(e).failure)?;
     let Response::Logs { lines, .. } = reply else {
         return Err(unexpected(reply));
     };
@@ -347,28 +411,18 @@ async fn follow_one(
 mod tests {
     use super::*;
 
-    fn results() -> Vec<Result<String, Failure>> {
-        vec![Ok("mail run DONE\nweb 2 RUNNING\n".into()), Err(Failure::new("Connection refused")), Ok("x\n".into())]
-    }
-
-    #[test]
-    fn every_line_is_prefixed_in_the_order_given() {
-        let hosts = ["web1".to_string(), "web2".into(), "db".into()];
-        let mut out = Vec::new();
-        assert!(!print_prefixed(&mut out, &hosts, &results()));
-        assert_eq!(String::from_utf8(out).unwrap(), "web1: mail run DONE\nweb1: web 2 RUNNING\ndb: x\n");
-    }
-
     #[test]
     fn json_is_one_object_keyed_by_host() {
         let hosts = ["b".to_string(), "a".into()];
-        let results = vec![Ok("{\n  \"seq\": 1\n}\n".into()), Err(Failure::new("refused"))];
-        let mut out = Vec::new();
-        assert!(!print_json(&mut out, &hosts, &results));
-        let text = String::from_utf8(out).unwrap();
-        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let answers = vec![
+            Ok("{\n  \"seq\": 1\n}\n".into()),
+            Err(Missed { kind: Kind::Unreachable, failure: Failure::new("refused") }),
+        ];
+        let printed = print_json(&hosts, &answers);
+        let value: serde_json::Value = serde_json::from_str(&printed.stdout).unwrap();
         assert_eq!(value["b"]["seq"], 1);
         assert_eq!(value["a"]["error"], "refused");
-        assert!(text.find("\"b\"").unwrap() < text.find("\"a\"").unwrap(), "order given kept:\n{text}");
+        assert!(printed.stdout.find("\"b\"").unwrap() < printed.stdout.find("\"a\"").unwrap(), "order kept");
+        assert_eq!(printed.stderr, "a: error: refused\n");
     }
 }

@@ -7,14 +7,16 @@ pub mod bridge;
 mod commands;
 pub mod drift;
 pub mod fleet;
+pub mod gather;
 mod generate;
 pub mod hosts;
 pub mod logs_group;
 pub mod ocf;
 pub mod ps;
 mod render;
+pub mod rollout;
 
-pub use args::{Cli, ClientCmd, Cmd, DaemonArgs, OcfArgs};
+pub use args::{Cli, ClientCmd, Cmd, DaemonArgs, FleetArgs, OcfArgs, RolloutArgs};
 pub use commands::run;
 pub use generate::generate_if_asked;
 

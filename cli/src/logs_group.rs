@@ -4,7 +4,8 @@
 //! the host, and the backlogs of every host are interleaved in time too.
 
 use super::Failure;
-use super::fleet::{err, error_lines, no_answer};
+use super::fleet::{err, no_answer};
+use super::gather::error_lines;
 use isinit_client::transport::Endpoint;
 use isinit_client::{Client, ClientError};
 use isinit_shared::protocol::group_logs::merge_by_time;

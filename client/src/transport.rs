@@ -36,7 +36,7 @@ const STDERR_KEPT: usize = 4096;
 const STDERR_GRACE: Duration = Duration::from_secs(2);
 
 /// Environment variable naming a hosts file, used by the command line and
-/// the console when no `-H` or `--hosts` is given.
+/// the console when no `--hosts` is given (see [`crate::fleet::select`]).
 pub const ENV_HOSTS: &str = "ISINIT_HOSTS";
 
 /// An ssh destination that ssh can only read as a destination.
@@ -102,89 +102,6 @@ impl std::ops::Deref for Dest {
     fn deref(&self) -> &str {
         &self.0
     }
-}
-
-/// A line of a hosts file that is not a [`Dest`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("line {line}: {error}")]
-pub struct BadLine {
-    /// The line number, from 1.
-    pub line: usize,
-    /// What is wrong with it.
-    pub error: BadDest,
-}
-
-/// Why the hosts could not be resolved.
-#[derive(Debug, thiserror::Error)]
-pub enum HostsError {
-    /// The hosts file could not be read.
-    #[error("cannot read hosts file {}: {source}", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: io::Error,
-    },
-    /// A line of the hosts file is not a host name.
-    #[error("hosts file {}:{}: {}", path.display(), bad.line, bad.error)]
-    Bad {
-        /// The file.
-        path: PathBuf,
-        /// The line and what is wrong with it.
-        bad: BadLine,
-    },
-}
-
-impl HostsError {
-    /// Whether the operator gave a bad host (a usage error, exit code 2)
-    /// rather than a file that cannot be read.
-    pub fn is_usage(&self) -> bool {
-        matches!(self, HostsError::Bad { .. })
-    }
-}
-
-/// The DESTs of a hosts file: one a line, `#` starts a comment, blank lines
-/// skipped; the first line that is not a [`Dest`] is an error. Shared so
-/// that `isinit` and `isinit-tui` read the same file the same way.
-pub fn parse_hosts(text: &str) -> Result<Vec<Dest>, BadLine> {
-    let mut hosts = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line_text = line.split('#').next().unwrap_or_default().trim();
-        if line_text.is_empty() {
-            continue;
-        }
-        hosts.push(Dest::new(line_text).map_err(|error| BadLine { line: i + 1, error })?);
-    }
-    Ok(hosts)
-}
-
-/// `-H` values first, then the lines of `file` (or, with neither, of the
-/// file `ISINIT_HOSTS` names), duplicates dropped: a host listed twice
-/// would otherwise be told twice.
-pub fn resolve_hosts(flags: &[Dest], file: Option<&std::path::Path>) -> Result<Vec<Dest>, HostsError> {
-    let mut hosts: Vec<Dest> = flags.to_vec();
-    let file = match (file, hosts.is_empty()) {
-        (Some(file), _) => Some(file.to_owned()),
-        (None, true) => std::env::var_os(ENV_HOSTS).filter(|v| !v.is_empty()).map(PathBuf::from),
-        (None, false) => None,
-    };
-    if let Some(path) = file {
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(source) => return Err(HostsError::Read { path, source }),
-        };
-        match parse_hosts(&text) {
-            Ok(more) => hosts.extend(more),
-            Err(bad) => return Err(HostsError::Bad { path, bad }),
-        }
-    }
-    let mut unique = Vec::with_capacity(hosts.len());
-    for h in hosts {
-        if !unique.contains(&h) {
-            unique.push(h);
-        }
-    }
-    Ok(unique)
 }
 
 /// Where a daemon is.
@@ -315,6 +232,10 @@ fn spawn(route: &SshRoute) -> io::Result<Remote> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
+        // Its own process group: Ctrl-C at the terminal reaches isinit
+        // alone, which ends its sessions itself (a rollout finishes its
+        // wave first) instead of every ssh dying under it.
+        .process_group(0)
         .spawn()?;
     let (Some(stdin), Some(stdout), Some(stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take())
     else {
@@ -391,25 +312,6 @@ mod tests {
             assert_eq!(Dest::new(ok).map(|d| d.to_string()), Ok(ok.to_string()));
         }
         assert_eq!(Dest::new("  web2 ").map(|d| d.to_string()), Ok("web2".to_string()));
-    }
-
-    #[test]
-    fn a_hosts_file_line_starting_with_a_dash_is_refused_with_its_line() {
-        let text = format!("web1\n# a comment\n{INJECTION}\nweb2\n");
-        let bad = parse_hosts(&text).unwrap_err();
-        assert_eq!(bad, BadLine { line: 3, error: BadDest::Option(INJECTION.to_string()) });
-        assert_eq!(parse_hosts("a\n\n b # c\n").unwrap(), [Dest::new("a").unwrap(), Dest::new("b").unwrap()]);
-    }
-
-    #[test]
-    fn resolving_a_hosts_file_with_an_option_is_a_usage_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("hosts");
-        std::fs::write(&file, format!("web1\n{INJECTION}\n")).unwrap();
-        let err = resolve_hosts(&[], Some(&file)).unwrap_err();
-        assert!(err.is_usage());
-        let message = err.to_string();
-        assert!(message.contains(&format!("{}:2", file.display())) && message.contains(INJECTION), "{message}");
     }
 
     #[test]

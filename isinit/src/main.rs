@@ -60,22 +60,25 @@ fn run() -> libc::c_int {
             // A client whose reader went away (`isinit status | head -1`)
             // ends quietly like any Unix filter.
             set_sigpipe(libc::SIG_DFL);
-            let hosts = match cli::hosts::resolve(&cli.hosts, cli.hosts_file.as_deref()) {
+            let hosts = match cli::hosts::resolve(&cli.fleet) {
                 Ok(hosts) => hosts,
                 Err(refused) => return cli::hosts::refuse(&refused),
             };
             let (config, socket, timeout) = (cli.config, cli.socket, cli.timeout);
-            if !hosts.is_empty() {
+            if let Some(hosts) = hosts {
                 // Writing to an ssh child that already exited (a refused
                 // connection) must fail that host, not kill the command
                 // with SIGPIPE; the output functions shrug off EPIPE.
                 set_sigpipe(libc::SIG_IGN);
                 // Several hosts print their own `DEST: error:` lines.
-                let deadline = timeout.unwrap_or(cli::fleet::HOST_DEADLINE);
-                return match block_on(async move { Ok(cli::fleet::run(command, hosts, deadline).await) }) {
+                let options = cli::fleet::Options::new(&cli.fleet, timeout);
+                return match block_on(async move { Ok(cli::fleet::run(command, hosts, options).await) }) {
                     Ok(code) => libc::c_int::from(code),
                     Err(failure) => report(Err(failure)),
                 };
+            }
+            if let Some(code) = cli::fleet::refuse_local(&command) {
+                return libc::c_int::from(code);
             }
             cli::run(command, socket.as_deref(), config.as_deref(), timeout)
         }
@@ -89,16 +92,23 @@ fn run() -> libc::c_int {
         Cmd::Drift => {
             // As for `-H` above: a dead ssh child must not end us.
             set_sigpipe(libc::SIG_IGN);
-            let hosts = match cli::hosts::resolve(&cli.hosts, cli.hosts_file.as_deref()) {
-                Ok(hosts) => hosts,
+            let hosts = match cli::hosts::resolve(&cli.fleet) {
+                Ok(hosts) => hosts.unwrap_or_default(),
                 Err(refused) => return cli::hosts::refuse(&refused),
             };
             let socket = isinit_shared::settings::client_socket(cli.socket.as_deref(), cli.config.as_deref());
-            let deadline = cli.timeout.unwrap_or(cli::fleet::HOST_DEADLINE);
-            return match block_on(async move { Ok(cli::drift::run(hosts, &socket, deadline).await) }) {
+            let options = cli::fleet::Options::new(&cli.fleet, cli.timeout);
+            return match block_on(
+                async move { Ok(cli::drift::run(hosts, &socket, options.window, options.deadline).await) },
+            ) {
                 Ok(code) => libc::c_int::from(code),
                 Err(failure) => report(Err(failure)),
             };
+        }
+        // What -H, -x and the hosts file select; talks to nobody.
+        Cmd::Hosts => {
+            set_sigpipe(libc::SIG_DFL);
+            return cli::hosts::print(&cli.fleet);
         }
         // An OCF agent answers with its exit code alone (OCF RA API).
         Cmd::Ocf(args) => {

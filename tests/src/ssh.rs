@@ -1,7 +1,9 @@
 //! A cluster of test daemons reached through real OpenSSH: one
 //! `sshd -D -e -f CONFIG` per host, each on its own loopback address and
 //! port, each setting `ISINIT_SOCKET` for its sessions (`SetEnv`), so
-//! `ssh HOST isinit bridge` reaches that host's daemon and no other.
+//! `ssh HOST isinit bridge` reaches that host's daemon and no other. For
+//! many hosts, [`Cluster::start_shared`] lets one sshd serve sixteen
+//! addresses (`Match LocalAddress` + `SetEnv` per address).
 //!
 //! Keys (host and client) are generated into the cluster's temporary
 //! directory; the client side is an `ssh_config` that the tests hand to
@@ -18,6 +20,9 @@ use tempfile::TempDir;
 
 /// Where Debian's sshd insists on its privilege-separation directory.
 const PRIVSEP_DIR: &str = "/run/sshd";
+/// How many addresses one sshd listens on: OpenSSH's `MAX_LISTEN_SOCKS`
+/// is 16.
+pub const ADDRESSES_PER_SSHD: usize = 16;
 /// The sshd binary.
 pub const SSHD: &str = "/usr/sbin/sshd";
 
@@ -52,6 +57,8 @@ pub struct Cluster {
     dir: TempDir,
     /// The hosts, in the order they were given.
     pub hosts: Vec<SshHost>,
+    /// The sshds of [`Cluster::start_shared`].
+    shared: Vec<Child>,
 }
 
 fn keygen(path: &Path) {
@@ -81,7 +88,7 @@ impl Cluster {
         keygen(&dir.path().join("host_key"));
         keygen(&dir.path().join("id"));
         std::fs::create_dir(dir.path().join("keys")).expect("keys dir");
-        let mut cluster = Cluster { dir, hosts: Vec::new() };
+        let mut cluster = Cluster { dir, hosts: Vec::new(), shared: Vec::new() };
         cluster.authorize("root");
         let mut client = String::new();
         for (i, d) in daemons.iter().enumerate() {
@@ -117,6 +124,81 @@ impl Cluster {
         cluster
     }
 
+    /// Like [`Cluster::start`], but for many hosts: each sshd listens on
+    /// up to [`ADDRESSES_PER_SSHD`] hosts' loopback addresses
+    /// (`127.0.0.{i+1}`, one port), each address reaching its own daemon
+    /// through `Match LocalAddress` and `SetEnv ISINIT_SOCKET=…`, with
+    /// `MaxStartups` raised so that a wide fan-out is not refused by
+    /// sshd's own throttle. Hosts are `h1`…; `stop_host` does not apply.
+    pub fn start_shared(daemons: &[&TestDaemon]) -> Cluster {
+        std::fs::create_dir_all(PRIVSEP_DIR).expect("cannot create /run/sshd");
+        let dir = tempfile::Builder::new().prefix("isinit-ssh-").tempdir().expect("temporary directory");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        keygen(&dir.path().join("host_key"));
+        keygen(&dir.path().join("id"));
+        std::fs::create_dir(dir.path().join("keys")).expect("keys dir");
+        let mut cluster = Cluster { dir, hosts: Vec::new(), shared: Vec::new() };
+        cluster.authorize("root");
+        let dirp = cluster.dir.path().display().to_string();
+        let mut client = String::new();
+        for (chunk, group) in daemons.chunks(ADDRESSES_PER_SSHD).enumerate() {
+            let first = chunk * ADDRESSES_PER_SSHD;
+            let port = free_port(Ipv4Addr::new(127, 0, 0, u8::try_from(first + 2).expect("at most 250 hosts")));
+            let config = cluster.path(&format!("sshd_shared{chunk}.conf"));
+            let log = cluster.path(&format!("sshd_shared{chunk}.log"));
+            let mut server = format!(
+                "Port {port}\nHostKey {dirp}/host_key\nPidFile none\nAuthorizedKeysFile {dirp}/keys/%u\n\
+                 StrictModes no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n\
+                 PermitRootLogin prohibit-password\nMaxStartups 512\nUseDNS no\n"
+            );
+            let mut matches = String::new();
+            for (j, d) in group.iter().enumerate() {
+                let i = first + j;
+                let addr = Ipv4Addr::new(127, 0, 0, u8::try_from(i + 2).expect("at most 250 hosts"));
+                let name = format!("h{}", i + 1);
+                server.push_str(&format!("ListenAddress {addr}\n"));
+                matches
+                    .push_str(&format!("Match LocalAddress {addr}\n  SetEnv ISINIT_SOCKET={}\n", d.socket().display()));
+                client.push_str(&format!(
+                    "Host {name}\n  HostName {addr}\n  Port {port}\n  User root\n  IdentityFile {dirp}/id\n  \
+                     IdentitiesOnly yes\n  UserKnownHostsFile /dev/null\n  GlobalKnownHostsFile /dev/null\n  \
+                     StrictHostKeyChecking no\n  LogLevel ERROR\n  ConnectTimeout 5\n"
+                ));
+                cluster.hosts.push(SshHost { name, addr, port, config: config.clone(), log: log.clone(), sshd: None });
+            }
+            std::fs::write(&config, server + &matches).expect("sshd config");
+            let stderr = std::fs::OpenOptions::new().create(true).append(true).open(&log).expect("sshd log");
+            let child = Command::new(SSHD)
+                .args(["-D", "-e", "-f"])
+                .arg(&config)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(stderr)
+                .spawn()
+                .expect("cannot start sshd");
+            cluster.shared.push(child);
+        }
+        std::fs::write(cluster.path("ssh_config"), client).expect("ssh config");
+        for i in 0..cluster.hosts.len() {
+            let h = &cluster.hosts[i];
+            let addr = SocketAddr::from((h.addr, h.port));
+            let log = h.log.clone();
+            let sshd = &mut cluster.shared[i / ADDRESSES_PER_SSHD];
+            wait_for(DEADLINE, "the shared sshd to listen", || {
+                if let Ok(Some(status)) = sshd.try_wait() {
+                    panic!("sshd exited ({status}):\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+                }
+                TcpStream::connect(addr).map(drop).map_err(|e| e.to_string())
+            });
+        }
+        cluster
+    }
+
+    /// The `ssh_config` the cluster's clients use (for `clush -o -F …`).
+    pub fn ssh_config(&self) -> PathBuf {
+        self.path("ssh_config")
+    }
+
     fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
@@ -146,6 +228,21 @@ impl Cluster {
     /// The host names, in order.
     pub fn names(&self) -> Vec<String> {
         self.hosts.iter().map(|h| h.name.clone()).collect()
+    }
+
+    /// Adds ssh alias `name` for `addr:port` with the cluster's settings,
+    /// for a host the test plays itself (one that never answers).
+    pub fn add_alias(&self, name: &str, addr: Ipv4Addr, port: u16) {
+        let dirp = self.dir.path().display();
+        let entry = format!(
+            "Host {name}\n  HostName {addr}\n  Port {port}\n  User root\n  IdentityFile {dirp}/id\n  \
+             IdentitiesOnly yes\n  UserKnownHostsFile /dev/null\n  GlobalKnownHostsFile /dev/null\n  \
+             StrictHostKeyChecking no\n  LogLevel ERROR\n"
+        );
+        let path = self.path("ssh_config");
+        let mut config = std::fs::read_to_string(&path).expect("ssh config");
+        config.push_str(&entry);
+        std::fs::write(&path, config).expect("ssh config");
     }
 
     /// Starts (again) the sshd of host `i` and waits until it accepts.
@@ -196,6 +293,7 @@ impl Cluster {
             // Generous per-host deadline: ssh plus two process start-ups on
             // a loaded two-core CI box can exceed the default 10 s.
             .env("ISINIT_TIMEOUT", "30")
+            .env("ISINIT_CONNECT_TIMEOUT", "30")
             .env("ISINIT_SOCKET", self.path("no-local-daemon.s"))
             .env("NO_COLOR", "1")
             .current_dir(self.dir.path());
@@ -213,6 +311,10 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         for i in 0..self.hosts.len() {
             self.stop_host(i);
+        }
+        for mut sshd in self.shared.drain(..) {
+            let _ = sshd.kill();
+            let _ = sshd.wait();
         }
     }
 }

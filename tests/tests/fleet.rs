@@ -275,3 +275,30 @@ fn a_host_starting_with_a_dash_is_refused_not_run_by_ssh() {
         }
     }
 }
+
+/// Fifty hosts behind real OpenSSH, each sshd listening on sixteen
+/// loopback addresses (SPEC §16, issue 17): a folded
+/// `status` from all of them in one block through a window of 16, and a
+/// tell to forty of them.
+#[test]
+fn fifty_hosts_behind_shared_sshds() {
+    if !can_run() {
+        return;
+    }
+    const HOSTS: usize = 50;
+    let daemons: Vec<TestDaemon> = (0..HOSTS).map(|_| TestDaemon::start(TAB)).collect();
+    let cluster = Cluster::start_shared(&daemons.iter().collect::<Vec<_>>());
+    let same = daemons[0].ok(&["status"]);
+    let out = cluster.cli(&["-b", "-H", "h[1-50]", "--fanout", "16", "status"]);
+    assert_eq!(out.code(), Some(0), "{out}");
+    assert_eq!(out.stdout, format!("------------\nh[1-50] (50)\n------------\n{same}"), "{out}");
+    assert_eq!(out.stderr, "", "{out}");
+
+    // A tell through the window, and hosts left out with -x.
+    let out = cluster.cli(&["-b", "-H", "h[1-50]", "-x", "h[41-50]", "--fanout", "16", "tell", "mail", "run"]);
+    assert_eq!(out.stdout, "------------\nh[1-40] (40)\n------------\nlevel transition started\n", "{out}");
+    for d in &daemons[..40] {
+        d.wait_group("mail", "run", GroupState::Done);
+    }
+    assert!(daemons[40..].iter().all(|d| d.ok(&["status"]) == same), "h[41-50] left out");
+}

@@ -13,6 +13,7 @@ use crate::ui;
 use color_eyre::eyre::{Context, Result, eyre};
 use crossterm::event::{Event, EventStream};
 use futures::StreamExt;
+use isinit_client::fleet::Window;
 use isinit_client::transport::{Endpoint, SshRoute};
 use ratatui::DefaultTerminal;
 use std::time::Duration;
@@ -25,16 +26,18 @@ const MAX_BATCH: usize = 512;
 /// Events waiting for the UI from all hosts together.
 const MERGED_BUFFER: usize = 1024;
 
-/// Starts one client task per host (through ssh) and runs until the
-/// operator quits. The caller restores the terminal.
-pub async fn run(terminal: &mut DefaultTerminal, mut fleet: Fleet) -> Result<()> {
+/// Starts one client task per host (through ssh, connecting through
+/// `window`: at most its fan-out of ssh starting at once, each within its
+/// connect timeout) and runs until the operator quits. The caller
+/// restores the terminal.
+pub async fn run(terminal: &mut DefaultTerminal, mut fleet: Fleet, window: Window) -> Result<()> {
     let (merged_tx, mut merged) = mpsc::channel::<(usize, ClientEvent)>(MERGED_BUFFER);
     let handles: Vec<ClientHandle> = fleet
         .hosts()
         .iter()
         .enumerate()
         .map(|(i, h)| {
-            let mut handle = client::spawn(Endpoint::Ssh(SshRoute::from_env(&h.dest)));
+            let mut handle = client::spawn_in(Endpoint::Ssh(SshRoute::from_env(&h.dest)), window.clone());
             // The handle keeps a closed receiver; the forwarder owns the real one.
             let events = std::mem::replace(&mut handle.events, mpsc::channel(1).1);
             tokio::spawn(forward(i, events, merged_tx.clone()));

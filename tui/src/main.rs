@@ -3,7 +3,9 @@
 
 use clap::{CommandFactory, Parser};
 use color_eyre::eyre::{Context, Result, bail};
-use isinit_client::transport::{Dest, Endpoint, SshRoute};
+use isinit_client::fleet::window::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_FANOUT};
+use isinit_client::fleet::{HostSet, HostSetError, Selection, Window, select};
+use isinit_client::transport::{Endpoint, SshRoute};
 use isinit_tui::app::App;
 use isinit_tui::clock::TimeZone;
 use isinit_tui::fleet::Fleet;
@@ -33,15 +35,34 @@ struct Args {
     /// compare across a cluster spanning zones.
     #[arg(long)]
     utc: bool,
-    /// Watch this host through `ssh -- DEST isinit bridge` (repeatable; a
-    /// DEST starting with `-` is refused). With
-    /// two or more, a fleet screen lists them; Enter opens one.
-    #[arg(short = 'H', long = "host", value_name = "DEST")]
-    hosts: Vec<Dest>,
-    /// Also every host listed in FILE (one DEST a line, `#` comments)
-    /// [env: ISINIT_HOSTS, when no -H is given]
+    /// Watch the hosts of SET through `ssh -- DEST isinit bridge`
+    /// (repeatable; ClusterShell syntax as for `isinit -H`: `web[01-40]`,
+    /// `@GROUP`, `@all`; a host starting with `-` is refused). With two or
+    /// more, a fleet screen lists them; Enter opens one.
+    #[arg(short = 'H', long = "host", value_name = "SET", value_parser = host_set)]
+    hosts: Vec<String>,
+    /// Leave out the hosts of SET (repeatable).
+    #[arg(short = 'x', long = "exclude", value_name = "SET", value_parser = host_set)]
+    exclude: Vec<String>,
+    /// The hosts file: one set a line, `#` comments, `[NAME]` starts group
+    /// NAME. Without -H, every host it names; with -H, only its groups
+    /// [env: ISINIT_HOSTS]
     #[arg(long = "hosts", value_name = "FILE")]
     hosts_file: Option<PathBuf>,
+    /// At most N ssh sessions starting at once.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_FANOUT)]
+    fanout: usize,
+    /// How long reaching one host (ssh and the daemon's hello) may take, in
+    /// seconds.
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_CONNECT_TIMEOUT.as_secs_f64())]
+    connect_timeout: f64,
+}
+
+/// A host set's syntax, checked as the command line is read (as `isinit`
+/// does): a malformed set or a host starting with `-` is a usage error.
+fn host_set(text: &str) -> Result<String, HostSetError> {
+    HostSet::parse(text, &|_| Some(Vec::new()))?;
+    Ok(text.to_string())
 }
 
 fn main() -> Result<()> {
@@ -53,14 +74,21 @@ fn main() -> Result<()> {
     // Before anything is drawn or any ssh started: a bad host (one that
     // starts with `-`, an ssh option in disguise) is a usage error, as a
     // bad `-H` is to clap.
-    let hosts = match isinit_client::transport::resolve_hosts(&args.hosts, args.hosts_file.as_deref()) {
-        Ok(hosts) => hosts,
+    let selection =
+        Selection { sets: args.hosts.clone(), exclude: args.exclude.clone(), file: args.hosts_file.clone() };
+    let hosts = match selection.resolve_some().and_then(|set| set.map(|s| select::dests(&s)).transpose()) {
+        Ok(hosts) => hosts.unwrap_or_default(),
         Err(e) if e.is_usage() => {
             eprintln!("isinit-tui: {e}");
             std::process::exit(2);
         }
         Err(e) => return Err(e.into()),
     };
+    let connect_timeout = std::time::Duration::try_from_secs_f64(args.connect_timeout)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| color_eyre::eyre::eyre!("--connect-timeout must be a positive number of seconds"))?;
+    let window = Window::new(args.fanout, connect_timeout);
     // One host: today's console over ssh; none: the local socket.
     let (endpoint, label) = match hosts.as_slice() {
         [one] => (Endpoint::Ssh(SshRoute::from_env(one)), PathBuf::from(one.as_str())),
@@ -87,7 +115,7 @@ fn main() -> Result<()> {
         };
         let result = match client {
             Some(client) => event_loop::run(&mut terminal, App::new(label, tz), client).await,
-            None => fleet_loop::run(&mut terminal, Fleet::new(&hosts, tz)).await,
+            None => fleet_loop::run(&mut terminal, Fleet::new(&hosts, tz), window).await,
         };
         ratatui::restore();
         result

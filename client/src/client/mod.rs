@@ -247,6 +247,29 @@ impl Client {
         within(&endpoint_path(endpoint), after, Client::exchange(endpoint, request)).await
     }
 
+    /// [`Client::connect_and_request_to`] with two deadlines, for a fleet:
+    /// the hello and `request` still go in one write, but the hello's
+    /// answer must come within `connect` (reaching the host: ssh, the
+    /// bridge, the daemon) and the reply within `after`. The error says
+    /// which: `(false, e)` when the daemon was never reached.
+    pub async fn connect_and_request_split(
+        endpoint: &Endpoint,
+        request: &Request,
+        connect: Duration,
+        after: Duration,
+    ) -> Result<(Client, Response), (bool, ClientError)> {
+        let reach = async {
+            let mut stream = open(endpoint).await?;
+            write_opening(&mut stream, endpoint, &opening(request)?).await?;
+            let daemon = read_hello(&mut stream, endpoint).await?;
+            Ok(Client { stream, daemon })
+        };
+        let path = endpoint_path(endpoint);
+        let mut client = within(&path, connect, reach).await.map_err(|e| (false, e))?;
+        let reply = within(&path, after, async { error_reply_as_error(client.recv().await?) }).await;
+        Ok((client, reply.map_err(|e| (true, e))?))
+    }
+
     async fn exchange(endpoint: &Endpoint, request: &Request) -> Result<(Client, Response), ClientError> {
         let mut stream = open(endpoint).await?;
         write_opening(&mut stream, endpoint, &opening(request)?).await?;

@@ -40,6 +40,10 @@ pub enum HostSetError {
     /// More than [`MAX_HOSTS`] hosts.
     #[error("host set {0:?} names more than {MAX_HOSTS} hosts")]
     TooLarge(String),
+    /// An item starts with `-`: ssh would read the host as an option
+    /// (`-oProxyCommand=…` runs any command as the caller).
+    #[error("invalid host '{0}': a host name cannot start with '-' (ssh would read it as an option)")]
+    Option(String),
 }
 
 /// An ordered set of host names (ssh DESTs), each once.
@@ -80,6 +84,9 @@ impl HostSet {
             let item = item.trim();
             if item.is_empty() {
                 return Err(syntax("an empty item (two commas, or a comma at an end)"));
+            }
+            if item.starts_with('-') {
+                return Err(HostSetError::Option(item.to_string()));
             }
             if let Some(name) = item.strip_prefix('@') {
                 if name.is_empty() || name.contains(['[', ']', '@']) {

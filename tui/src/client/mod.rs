@@ -244,10 +244,17 @@ impl std::error::Error for ClientGone {}
 /// host reached through `ssh … isinit bridge`). Must be called inside a
 /// tokio runtime; the tasks end when the returned handle is dropped.
 pub fn spawn(socket: Endpoint) -> ClientHandle {
+    let window = isinit_client::fleet::Window::new(1, subscription::CONNECT_TIMEOUT);
+    spawn_in(socket, window)
+}
+
+/// [`spawn`] for one host of a fleet: its subscription connects through
+/// the fleet's shared fan-out window (`--fanout`, `--connect-timeout`).
+pub fn spawn_in(socket: Endpoint, window: isinit_client::fleet::Window) -> ClientHandle {
     let (event_tx, events) = mpsc::channel(EVENT_BUFFER);
     let (commands, command_rx) = mpsc::unbounded_channel();
     let (session_tx, session_rx) = watch::channel(0u64);
-    tokio::spawn(subscription::run(socket.clone(), event_tx.clone(), session_tx));
+    tokio::spawn(subscription::run(socket.clone(), window, event_tx.clone(), session_tx));
     tokio::spawn(dispatch(socket, command_rx, session_rx, event_tx));
     ClientHandle { commands, events }
 }

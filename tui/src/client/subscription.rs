@@ -5,8 +5,9 @@
 //! nothing polls.
 
 use super::ClientEvent;
+use isinit_client::ClientError;
+use isinit_client::fleet::{HostError, Window};
 use isinit_client::transport::Endpoint;
-use isinit_client::{Client, ClientError};
 use isinit_shared::{Request, Response};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -16,8 +17,9 @@ const BACKOFF_MIN: Duration = Duration::from_millis(200);
 /// Longest delay between attempts: how stale "reconnecting…" can get.
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
 
-/// How long connecting (ssh included) and the hello may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long connecting (ssh included) and the hello may take on the
+/// single-host console; the fleet console uses its window's timeout.
+pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why a session ended.
 enum End {
@@ -32,12 +34,20 @@ enum End {
 /// Subscribes, forwards, reconnects — until the UI drops its receiver.
 /// `sessions` is bumped on every snapshot that starts a new connection, so
 /// the dispatcher can restart the output stream.
-pub(super) async fn run(socket: Endpoint, events: mpsc::Sender<ClientEvent>, sessions: watch::Sender<u64>) {
+/// Connections are opened through `window`: a fleet of hundreds of hosts
+/// starts at most its fan-out of ssh at once, each within its connect
+/// timeout.
+pub(super) async fn run(
+    socket: Endpoint,
+    window: Window,
+    events: mpsc::Sender<ClientEvent>,
+    sessions: watch::Sender<u64>,
+) {
     let mut delay = BACKOFF_MIN;
     let mut reported: Option<String> = None;
     loop {
         let mut connected = false;
-        match session(&socket, &events, &sessions, &mut connected).await {
+        match session(&socket, &window, &events, &sessions, &mut connected).await {
             End::Closed => return,
             End::Gap => continue,
             End::Lost(reason) => {
@@ -86,6 +96,7 @@ fn reason(e: &ClientError) -> String {
 /// One connection: hello, subscribe, forward until something breaks.
 async fn session(
     socket: &Endpoint,
+    window: &Window,
     events: &mpsc::Sender<ClientEvent>,
     sessions: &watch::Sender<u64>,
     connected: &mut bool,
@@ -93,10 +104,9 @@ async fn session(
     let lost = |e: ClientError| End::Lost(reason(&e));
     // A host whose ssh hangs must not keep this one waiting forever; the
     // other hosts of a fleet have their own tasks.
-    let mut client = match tokio::time::timeout(CONNECT_TIMEOUT, Client::connect_to(socket)).await {
-        Ok(Ok(c)) => c,
-        Ok(Err(e)) => return lost(e),
-        Err(_) => return End::Lost(format!("no answer within {} s", CONNECT_TIMEOUT.as_secs())),
+    let mut client = match window.connect_in_turn(socket).await {
+        Ok(c) => c,
+        Err(HostError::Unreachable(e) | HostError::Failed(e)) => return lost(e),
     };
     if let Err(e) = client.send(&Request::Subscribe).await {
         return lost(e);

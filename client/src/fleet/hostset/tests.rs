@@ -23,8 +23,7 @@ fn ranges_lists_padding_and_products() {
 
 #[test]
 fn malformed_sets_are_clear_errors() {
-    for bad in ["web[1-3", "web1-3]", "web[3-1]", "web[a-b]", "web[1-2/0]", "a,,b", "web[[1]]", "", "-oProxyCommand=x"]
-    {
+    for bad in ["web[1-3", "web1-3]", "web[3-1]", "web[a-b]", "web[1-2/0]", "a,,b", "web[[1]]", ""] {
         let e = HostSet::parse_plain(bad).expect_err(bad);
         assert!(matches!(e, HostSetError::Syntax { .. }), "{bad}: {e}");
     }
@@ -35,7 +34,10 @@ fn malformed_sets_are_clear_errors() {
 #[test]
 fn a_host_that_would_be_an_ssh_option_is_refused() {
     let e = HostSet::parse_plain("web1,-oProxyCommand=id").unwrap_err();
-    assert!(e.to_string().contains("ssh option"), "{e}");
+    assert_eq!(e, HostSetError::Option("-oProxyCommand=id".into()));
+    assert!(e.to_string().contains("cannot start with '-'"), "{e}");
+    let spaced = r#"-oProxyCommand=sh -c "id > /tmp/x""#;
+    assert_eq!(HostSet::parse_plain(spaced), Err(HostSetError::Option(spaced.into())));
     assert!(HostSet::parse_plain("-[1-2]").is_err());
 }
 
