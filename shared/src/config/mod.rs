@@ -13,6 +13,7 @@ mod entry;
 mod error;
 mod limit;
 mod parse;
+mod probe;
 #[cfg(test)]
 mod tests;
 
@@ -20,6 +21,7 @@ pub use entry::{Directives, Entry, Levels, Mode, valid_level};
 pub use error::{ConfigError, ConfigErrors};
 pub use limit::{Limit, LimitKey};
 pub use parse::parse_lenient;
+pub use probe::{Check, Probe};
 
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeSet, HashMap};
@@ -110,6 +112,11 @@ impl Inittab {
             }
         }
         seen
+    }
+
+    /// The `:::probe:` of an entry, if it has one.
+    pub fn probe_of(&self, tag: &str) -> Option<&Probe> {
+        self.directives.probes.iter().find(|p| p.tag == tag)
     }
 
     /// The `:::limit:` lines of one group, in file order.

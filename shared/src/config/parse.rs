@@ -24,6 +24,7 @@ pub fn parse_lenient(path: &Path, bytes: &[u8]) -> (Inittab, Vec<ConfigError>) {
         directive_lines: HashMap::new(),
         tag_lines: HashMap::new(),
         limit_lines: HashMap::new(),
+        probe_lines: HashMap::new(),
     };
     for (i, raw) in bytes.split(|b| *b == b'\n').enumerate() {
         let line_no = i + 1;
@@ -33,6 +34,7 @@ pub fn parse_lenient(path: &Path, bytes: &[u8]) -> (Inittab, Vec<ConfigError>) {
             Err(_) => p.error(line_no, "line is not valid UTF-8"),
         }
     }
+    p.check_probe_tags();
     p.check_limit_groups();
     let by_tag = p.entries.iter().enumerate().map(|(i, e)| (e.tag.clone(), i)).collect();
     let tab = Inittab {
@@ -57,6 +59,8 @@ struct Parser<'a> {
     tag_lines: HashMap<String, usize>,
     /// (group, key) → line of its `:::limit:`, to name both lines of a duplicate.
     limit_lines: HashMap<(String, LimitKey), usize>,
+    /// Tag → line of its `:::probe:`, to name both lines of a duplicate.
+    probe_lines: HashMap<String, usize>,
 }
 
 impl Parser<'_> {
@@ -88,6 +92,9 @@ impl Parser<'_> {
         if name == "limit" {
             return self.limit(n, value);
         }
+        if name == "probe" {
+            return self.probe(n, value);
+        }
         let key: &'static str = match name {
             "socket" => "socket",
             "initstat" | "clstat" => "initstat",
@@ -100,7 +107,7 @@ impl Parser<'_> {
                 return self.error(
                     n,
                     format!(
-                        "unknown directive `{other}` (expected socket, initstat, clstat, log, logdir, state, cgroup or limit)"
+                        "unknown directive `{other}` (expected socket, initstat, clstat, log, logdir, state, cgroup, limit or probe)"
                     ),
                 );
             }
@@ -138,6 +145,41 @@ impl Parser<'_> {
         }
         self.limit_lines.insert(id, n);
         self.directives.limits.push(limit);
+    }
+
+    /// A repeatable directive: at most one per tag.
+    fn probe(&mut self, n: usize, value: &str) {
+        let probe = match super::probe::parse(n, value) {
+            Ok(p) => p,
+            Err(message) => return self.error(n, message),
+        };
+        if let Some(first) = self.probe_lines.get(&probe.tag) {
+            let first = *first;
+            return self.error(n, format!("probe for `{}` is already set on line {first}", probe.tag));
+        }
+        self.probe_lines.insert(probe.tag.clone(), n);
+        self.directives.probes.push(probe);
+    }
+
+    /// Once every entry is read: a probe must name an entry of the file
+    /// that runs (an `off` entry has nothing to check).
+    fn check_probe_tags(&mut self) {
+        let modes: HashMap<&str, Mode> = self.entries.iter().map(|e| (e.tag.as_str(), e.mode)).collect();
+        let mut bad = Vec::new();
+        self.directives.probes.retain(|p| match modes.get(p.tag.as_str()) {
+            Some(Mode::Off) => {
+                bad.push((p.line, format!("probe for `{}`, an entry whose mode is off", p.tag)));
+                false
+            }
+            Some(_) => true,
+            None => {
+                bad.push((p.line, format!("probe for unknown tag `{}`", p.tag)));
+                false
+            }
+        });
+        for (line, message) in bad {
+            self.error(line, message);
+        }
     }
 
     /// Once every entry is read (a limit may come before its group's
