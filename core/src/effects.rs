@@ -67,4 +67,7 @@ pub enum Effect {
     Log(String),
     /// Shutdown finished: nothing is left running.
     Exit,
+    /// Run one liveness check (SPEC §17) as a task; the runtime answers
+    /// with `Supervisor::probed`, however it ends.
+    Probe(crate::ProbeRequest),
 }

@@ -14,6 +14,7 @@ mod effects;
 mod group;
 mod group_phase;
 mod handover;
+mod health;
 mod lifecycle;
 mod process;
 mod readiness;
@@ -28,6 +29,7 @@ pub use actions::{AfterStop, StartProgress, StartTicket};
 pub use adopt::{Orphan, Ran, SavedLevel};
 pub use effects::{Effect, SpawnRequest, StopSignal};
 pub use handover::SupervisorState;
+pub use health::{FIRST_CHECK_AFTER, ProbeRecord, ProbeRequest};
 pub use readiness::{Accepted, NotifyMessage, Refusal, Sender};
 pub use timing::{Now, Timing};
 

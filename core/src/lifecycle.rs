@@ -25,6 +25,8 @@ impl Supervisor {
         // A respawned notify entry is not ready until it says so again.
         p.ready = false;
         p.status_text = None;
+        p.probe.restart();
+        p.stop_reason = None;
         self.dirty_procs.insert(entry.tag.clone());
         self.effects.push(Effect::Spawn(SpawnRequest {
             group: entry.group.clone(),
@@ -48,6 +50,7 @@ impl Supervisor {
                 if p.entry.mode == Mode::Notify {
                     self.arm_ready_timeout(now, tag, pid);
                 }
+                self.arm_first_probe(now, tag, pid);
             }
             Err(error) => {
                 p.start_error = Some(error.clone());
@@ -75,8 +78,11 @@ impl Supervisor {
         p.ready = false;
         p.last_exit = Some(status);
         let ran_ms = p.started_at.map(|t| now.mono.saturating_duration_since(t).as_millis() as u64).unwrap_or(0);
+        let reason = p.stop_reason.take();
+        p.probe.in_flight = false;
+        self.timers.cancel(|t| matches!(t, Timer::Probe { .. }) && t.tag() == tag);
         let exits = self.exits.entry(tag.clone()).or_default();
-        exits.push_back(ExitRecord { at_ms: now.wall_ms, status, ran_ms });
+        exits.push_back(ExitRecord { at_ms: now.wall_ms, status, ran_ms, reason });
         if exits.len() > EXITS_KEPT {
             exits.pop_front();
         }
@@ -158,6 +164,7 @@ impl Supervisor {
                     }
                 }
                 Timer::ReadyTimeout { tag, pid } => self.ready_timed_out(now, &tag, pid),
+                Timer::Probe { tag, pid } => self.probe_due(&tag, pid),
                 Timer::Respawn { tag } => {
                     if self.procs.get(&tag).is_some_and(|p| matches!(p.phase, Phase::Backoff { .. }))
                         && self.still_wanted(&tag)

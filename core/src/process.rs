@@ -60,6 +60,11 @@ pub struct Proc {
     pub ready: bool,
     /// The last `STATUS=` text the current (or last) run reported.
     pub status_text: Option<String>,
+    /// What the entry's `:::probe:` found of the current run (SPEC §17).
+    pub probe: super::health::ProbeRecord,
+    /// Why the daemon is stopping the current run while it still counts as
+    /// running (a failed probe): recorded with its exit.
+    pub stop_reason: Option<isinit_shared::protocol::ExitReason>,
 }
 
 impl Proc {
@@ -80,6 +85,8 @@ impl Proc {
             adopted: false,
             ready: false,
             status_text: None,
+            probe: super::health::ProbeRecord::default(),
+            stop_reason: None,
         }
     }
 

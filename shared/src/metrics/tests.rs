@@ -20,6 +20,8 @@ fn process(group: &str, tag: &str) -> ProcessStatus {
         in_file: true,
         ready: false,
         status_text: None,
+        health: None,
+        health_reason: None,
     }
 }
 

@@ -31,7 +31,9 @@ use serde::{Deserialize, Serialize};
 /// 2: appended restart, retry, signal, usage and reexec requests;
 /// [`DaemonInfo`] gained `tells_total` and `clients_connected`;
 /// [`ExitStatus`] gained `Unknown` (an adopted process) and `OomKilled`.
-pub const PROTOCOL_VERSION: u32 = 2;
+/// 3: [`ProcessStatus`] gained `health` and `health_reason`, [`ExitRecord`]
+/// a `reason` (SPEC §17).
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// Largest frame either side accepts (SPEC §7), checked before allocating:
 /// the bound of the daemon's replies.

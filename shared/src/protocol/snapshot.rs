@@ -155,6 +155,42 @@ pub struct ProcessStatus {
     /// The last `STATUS=` text a `notify` process reported (sd_notify),
     /// control characters removed; cleared when it is started again.
     pub status_text: Option<String>,
+    /// What the entry's `:::probe:` says of the current run (SPEC §17);
+    /// `None` for an entry without a probe. Appended in version 3.
+    pub health: Option<Health>,
+    /// Why the last failed check of the current or an earlier run failed
+    /// (`connection refused`, `HTTP 500`, `timed out after 2s`…), kept
+    /// after the entry is healthy again so an operator sees what happened.
+    pub health_reason: Option<String>,
+}
+
+/// What the liveness probe of an entry says (SPEC §17).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Health {
+    /// No check of the current run has finished yet (or it is not running).
+    NotProbed,
+    /// The last check passed.
+    Healthy,
+    /// The last check failed; `failures` of them in a row restart it.
+    Unhealthy,
+}
+
+impl Health {
+    /// The word shown in tables and the console.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::NotProbed => "not probed",
+            Health::Healthy => "healthy",
+            Health::Unhealthy => "unhealthy",
+        }
+    }
+}
+
+impl std::fmt::Display for Health {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The state of one process (SPEC §3).
@@ -246,6 +282,36 @@ pub struct ExitRecord {
     pub status: ExitStatus,
     /// How long that run lasted.
     pub ran_ms: u64,
+    /// Why the daemon stopped it, when the daemon did so because the
+    /// process was unhealthy (SPEC §17); `None` for an exit of its own or
+    /// a stop an operator asked for. Appended in version 3.
+    pub reason: Option<ExitReason>,
+}
+
+/// Why the daemon stopped a process that was still running (SPEC §17).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExitReason {
+    /// Its `:::probe:` failed `failures` checks in a row.
+    ProbeFailed,
+    /// It stopped sending `WATCHDOG=1` (`:::watchdog:`).
+    Watchdog,
+}
+
+impl ExitReason {
+    /// The words shown in the exit history.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExitReason::ProbeFailed => "probe failed",
+            ExitReason::Watchdog => "watchdog",
+        }
+    }
+}
+
+impl std::fmt::Display for ExitReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A state-changing request the daemon accepted: the audit trail.
