@@ -268,7 +268,10 @@ impl Supervisor {
             .exits
             .iter()
             .map(|(t, e)| {
-                (t.clone(), e.iter().map(|r| SavedExit { at_ms: r.at_ms, status: r.status, ran_ms: r.ran_ms }).collect())
+                (
+                    t.clone(),
+                    e.iter().map(|r| SavedExit { at_ms: r.at_ms, status: r.status, ran_ms: r.ran_ms }).collect(),
+                )
             })
             .collect();
         let timers = self
@@ -276,23 +279,23 @@ impl Supervisor {
             .entries()
             .filter_map(|(at, t)| {
                 Some(match t {
-                Timer::Escalate { tag, pgid, signal } => SavedTimer::Escalate {
-                    tag: tag.clone(),
-                    pgid: *pgid,
-                    signal: match signal {
-                        StopSignal::Int => SavedSignal::Int,
-                        StopSignal::Term => SavedSignal::Term,
-                        StopSignal::Kill => SavedSignal::Kill,
+                    Timer::Escalate { tag, pgid, signal } => SavedTimer::Escalate {
+                        tag: tag.clone(),
+                        pgid: *pgid,
+                        signal: match signal {
+                            StopSignal::Int => SavedSignal::Int,
+                            StopSignal::Term => SavedSignal::Term,
+                            StopSignal::Kill => SavedSignal::Kill,
+                        },
+                        left_ms: left(at),
                     },
-                    left_ms: left(at),
-                },
-                Timer::Respawn { tag } => SavedTimer::Respawn { tag: tag.clone(), left_ms: left(at) },
-                Timer::ReadyTimeout { tag, pid } => {
-                    SavedTimer::ReadyTimeout { tag: tag.clone(), pid: *pid, left_ms: left(at) }
-                }
-                // Not handed over: the new image times a first check of
-                // every probed process afresh (`sync_probes`).
-                Timer::Probe { .. } => return None,
+                    Timer::Respawn { tag } => SavedTimer::Respawn { tag: tag.clone(), left_ms: left(at) },
+                    Timer::ReadyTimeout { tag, pid } => {
+                        SavedTimer::ReadyTimeout { tag: tag.clone(), pid: *pid, left_ms: left(at) }
+                    }
+                    // Not handed over: the new image times a first check of
+                    // every probed process afresh (`sync_probes`).
+                    Timer::Probe { .. } => return None,
                 })
             })
             .collect();
@@ -349,7 +352,12 @@ impl Supervisor {
             .exits
             .into_iter()
             .map(|(t, e)| {
-                let e = e.into_iter().map(|r| ExitRecord { at_ms: r.at_ms, status: r.status, ran_ms: r.ran_ms, reason: None });
+                let e = e.into_iter().map(|r| ExitRecord {
+                    at_ms: r.at_ms,
+                    status: r.status,
+                    ran_ms: r.ran_ms,
+                    reason: None,
+                });
                 (t, e.collect::<VecDeque<_>>())
             })
             .collect::<HashMap<_, _>>();

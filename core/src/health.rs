@@ -48,6 +48,8 @@ pub struct ProbeRecord {
     pub last_failure: Option<String>,
     /// A check is running: the next one is timed when it answers.
     pub in_flight: bool,
+    /// A check of this run has passed: from then on every failure counts.
+    pub passed: bool,
 }
 
 impl ProbeRecord {
@@ -65,6 +67,7 @@ impl ProbeRecord {
         self.last = None;
         self.failed_in_row = 0;
         self.in_flight = false;
+        self.passed = false;
     }
 }
 
@@ -83,8 +86,12 @@ impl Supervisor {
     /// or a check is running); one whose probe left the file is no longer
     /// checked.
     pub(super) fn sync_probes(&mut self, now: Now) {
-        let timed: Vec<String> =
-            self.timers.entries().filter(|(_, t)| matches!(t, Timer::Probe { .. })).map(|(_, t)| t.tag().to_string()).collect();
+        let timed: Vec<String> = self
+            .timers
+            .entries()
+            .filter(|(_, t)| matches!(t, Timer::Probe { .. }))
+            .map(|(_, t)| t.tag().to_string())
+            .collect();
         let mut arm = Vec::new();
         let mut dropped = Vec::new();
         for (tag, p) in &self.procs {
@@ -127,9 +134,11 @@ impl Supervisor {
     /// passed, else why it failed.
     ///
     /// A pass makes the run healthy and, on a `notify` entry, ready (SPEC
-    /// §11). A failure counts towards `failures` — except on a `notify`
-    /// run that has not passed yet, which its readiness deadline governs —
-    /// and the last one of a row stops the process like a restart (INT →
+    /// §11). A failure counts towards `failures` once the run is up — a
+    /// check of it passed, or it reported `READY=1` — or once it has had
+    /// `ready_timeout` (90 s, like systemd's start timeout) to get there:
+    /// a service still starting is not restarted for not listening yet.
+    /// The last failure of a row stops the process like a restart (INT →
     /// TERM → KILL), keeping its record running, so that its mode applies
     /// when it exits: a `respawn` comes back as a respawn whose exit
     /// history says `probe failed`.
@@ -141,10 +150,12 @@ impl Supervisor {
             return;
         };
         let (every, failures) = (probe.every, probe.failures);
+        let ready_timeout = self.timing.ready_timeout;
         let Some(p) = self.procs.get_mut(tag) else { return };
         if p.pid != Some(pid) || p.phase != Phase::Running {
             return; // about a run that is gone: its successor has its own checks
         }
+        let started_long_ago = p.started_at.is_none_or(|t| now.mono.saturating_duration_since(t) >= ready_timeout);
         p.probe.in_flight = false;
         let before = p.probe.health();
         let mut stop = false;
@@ -152,6 +163,7 @@ impl Supervisor {
         match result {
             Ok(()) => {
                 p.probe.last = Some(true);
+                p.probe.passed = true;
                 p.probe.failed_in_row = 0;
                 if p.entry.mode == Mode::Notify && !p.ready {
                     p.ready = true;
@@ -159,7 +171,8 @@ impl Supervisor {
                 }
             }
             Err(reason) => {
-                let counts = !(p.entry.mode == Mode::Notify && !p.ready);
+                let up = p.probe.passed || (p.entry.mode == Mode::Notify && p.ready);
+                let counts = up || (started_long_ago && p.entry.mode != Mode::Notify);
                 p.probe.last = Some(false);
                 if counts {
                     p.probe.failed_in_row = p.probe.failed_in_row.saturating_add(1);
@@ -181,7 +194,12 @@ impl Supervisor {
         }
         if stop {
             let reason = self.procs.get(tag).and_then(|p| p.probe.last_failure.clone()).unwrap_or_default();
-            self.stop_unhealthy(now, tag, ExitReason::ProbeFailed, &format!("{failures} checks in a row failed, the last: {reason}"));
+            self.stop_unhealthy(
+                now,
+                tag,
+                ExitReason::ProbeFailed,
+                &format!("{failures} checks in a row failed, the last: {reason}"),
+            );
         } else {
             self.timers.arm(now.after(every).mono, Timer::Probe { tag: tag.to_string(), pid });
         }

@@ -7,7 +7,7 @@ use super::group_phase::{GroupPhase, Outcome};
 use super::process::{Phase, Proc};
 use super::{Effect, Group, Supervisor};
 use isinit_shared::config::{Entry, Mode};
-use isinit_shared::protocol::{Event, ExitRecord, GroupState, Health, GroupStatus, ProcessState, ProcessStatus};
+use isinit_shared::protocol::{Event, ExitRecord, GroupState, GroupStatus, Health, ProcessState, ProcessStatus};
 use std::collections::VecDeque;
 
 /// The state SPEC §3.5 names for a group's phase.

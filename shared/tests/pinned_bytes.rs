@@ -29,9 +29,9 @@ use isinit_shared::config::Mode;
 use isinit_shared::protocol::codec::Message;
 use isinit_shared::protocol::frame::encode_frame;
 use isinit_shared::protocol::{
-    AuditRecord, DaemonInfo, ErrorKind, ErrorReply, Event, ExitReason, ExitRecord, ExitStatus, Health, GroupState, GroupStatus,
-    NoticeRecord, OnDisk, OutputLine, PROTOCOL_VERSION, Plan, ProcessState, ProcessStatus, ProcessUsage, Request,
-    Response, RunningConfig, Snapshot, Update, codec,
+    AuditRecord, DaemonInfo, ErrorKind, ErrorReply, Event, ExitReason, ExitRecord, ExitStatus, GroupState, GroupStatus,
+    Health, NoticeRecord, OnDisk, OutputLine, PROTOCOL_VERSION, Plan, ProcessState, ProcessStatus, ProcessUsage,
+    Request, Response, RunningConfig, Snapshot, Update, codec,
 };
 use serde::{Serialize, de::DeserializeOwned};
 use std::fmt::Debug;
@@ -188,7 +188,12 @@ fn process() -> ProcessStatus {
         started_at_ms: Some(12),
         respawns: 13,
         last_exit: Some(ExitStatus::Signal(9)),
-        recent_exits: vec![ExitRecord { at_ms: 14, status: ExitStatus::Code(3), ran_ms: 15, reason: Some(ExitReason::Watchdog) }],
+        recent_exits: vec![ExitRecord {
+            at_ms: 14,
+            status: ExitStatus::Code(3),
+            ran_ms: 15,
+            reason: Some(ExitReason::Watchdog),
+        }],
         backoff_until_ms: Some(16),
         start_error: Some("e".into()),
         in_file: false,

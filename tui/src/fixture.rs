@@ -90,7 +90,12 @@ pub fn snapshot() -> Snapshot {
     mta.last_exit = Some(ExitStatus::OomKilled);
     mta.recent_exits = vec![
         ExitRecord { at_ms: NOW_MS - 5 * HOUR, status: ExitStatus::Code(75), ran_ms: 40 * MIN, reason: None },
-        ExitRecord { at_ms: NOW_MS - 3 * HOUR - 7 * MIN, status: ExitStatus::OomKilled, ran_ms: 90 * MIN, reason: None },
+        ExitRecord {
+            at_ms: NOW_MS - 3 * HOUR - 7 * MIN,
+            status: ExitStatus::OomKilled,
+            ran_ms: 90 * MIN,
+            reason: None,
+        },
     ];
 
     let mut nginx = process("web", "nginx", Mode::Respawn, "23", "/usr/sbin/nginx -g 'daemon off;'");
@@ -100,7 +105,12 @@ pub fn snapshot() -> Snapshot {
     nginx.started_at_ms = Some(NOW_MS - 20_000);
     nginx.backoff_until_ms = Some(NOW_MS + 40_000);
     nginx.recent_exits = (0..6)
-        .map(|i| ExitRecord { at_ms: NOW_MS - 25_000 + i * 1000, status: ExitStatus::Code(1), ran_ms: 150, reason: None })
+        .map(|i| ExitRecord {
+            at_ms: NOW_MS - 25_000 + i * 1000,
+            status: ExitStatus::Code(1),
+            ran_ms: 150,
+            reason: None,
+        })
         .collect();
 
     let mut php = process("web", "php", Mode::Respawn, "23", "/usr/sbin/php-fpm --nodaemonize");

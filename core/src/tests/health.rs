@@ -69,6 +69,8 @@ fn failures_in_a_row_stop_a_respawn_entry_which_comes_back_with_the_reason() {
     let mut w = World::new(PROBED_TAB);
     w.tell("web", "1");
     let first = w.pids["srv"];
+    w.advance(Duration::from_secs(1));
+    w.answer("srv", Ok(()));
     for round in 1..=2 {
         w.advance(Duration::from_secs(1));
         w.answer("srv", Err("connection refused"));
@@ -109,9 +111,31 @@ fn failures_in_a_row_stop_a_respawn_entry_which_comes_back_with_the_reason() {
 }
 
 #[test]
+fn a_run_that_never_passed_is_given_the_ready_timeout_to_start() {
+    let mut w = World::new(PROBED_TAB);
+    w.tell("web", "1");
+    let mut waited = Duration::ZERO;
+    while waited < Timing::default().ready_timeout {
+        w.advance(Duration::from_secs(1));
+        waited += Duration::from_secs(1);
+        w.answer("srv", Err("connection refused"));
+        assert!(w.signals().is_empty(), "still starting after {waited:?}");
+    }
+    assert_eq!(w.row("srv").health, Some(Health::Unhealthy));
+    // Past it, failures count: two more make three in a row.
+    for _ in 0..2 {
+        w.advance(Duration::from_secs(1));
+        w.answer("srv", Err("connection refused"));
+    }
+    assert_eq!(w.signals().len(), 1, "stopped once its start time is up");
+}
+
+#[test]
 fn a_once_entry_stopped_by_its_probe_stays_exited() {
     let mut w = World::new(PROBED_TAB);
     w.tell("web", "1");
+    w.advance(Duration::from_secs(1));
+    w.answer("job", Ok(()));
     for _ in 0..2 {
         w.advance(Duration::from_secs(1));
         w.answer("job", Err("exit 1"));

@@ -81,6 +81,7 @@ impl Runtime {
                     }
                     Effect::Log(line) => tracing::warn!("{line}"),
                     Effect::Exit => exit = true,
+                    Effect::Probe(req) => self.probe(req),
                 }
             }
         }

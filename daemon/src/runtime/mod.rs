@@ -10,6 +10,7 @@ pub mod handover;
 pub mod leftovers;
 mod limits;
 pub mod output;
+mod probes;
 pub mod readiness;
 pub mod reap;
 mod reexec;
@@ -92,6 +93,8 @@ pub struct Runtime {
     /// Without cgroups: the limits last reported as not applied, so a
     /// reload that leaves them alone does not say so again (`limits.rs`).
     limits_said: Vec<String>,
+    /// Liveness checks waiting and running (SPEC §17, `probes/`).
+    probes: probes::Probes,
 }
 
 impl Runtime {
@@ -130,6 +133,7 @@ impl Runtime {
             cgroups: None,
             cgroup_events: None,
             limits_said: Vec::new(),
+            probes: probes::Probes::default(),
         }
     }
 
@@ -232,6 +236,7 @@ impl Runtime {
                     }
                 }
                 Some(n) = readiness.messages.recv() => readiness.deliver(&mut self.sup, n),
+                Some(answer) = self.probes.answers.recv() => self.probe_answered(answer),
                 _ = sighup.recv() => {
                     if let Err(e) = self.reload() {
                         tracing::error!("reload on SIGHUP refused, nothing changed:\n{}", e.details.join("\n"));
@@ -264,7 +269,7 @@ impl Runtime {
         }
         let now = Now::real();
         for (pid, status) in reaped {
-            if self.check_reaped(pid, status) {
+            if self.check_reaped(pid, status) || self.probes.reaped(pid, status) {
                 continue;
             }
             let status = self.oom_kill_seen(pid, status);

@@ -93,11 +93,10 @@ pub(crate) fn parse(line: usize, text: &str) -> Result<Probe, String> {
             "every" => probe.every = seconds(key, value)?,
             "timeout" => probe.timeout = seconds(key, value)?,
             _ => {
-                probe.failures = value
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|n| (1..=1000).contains(n))
-                    .ok_or_else(|| format!("probe failures=`{value}` is invalid: expected an integer from 1 to 1000"))?
+                probe.failures =
+                    value.parse::<u32>().ok().filter(|n| (1..=1000).contains(n)).ok_or_else(|| {
+                        format!("probe failures=`{value}` is invalid: expected an integer from 1 to 1000")
+                    })?
             }
         }
         rest = &rest[word.len()..];

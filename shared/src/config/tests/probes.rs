@@ -21,7 +21,10 @@ fn defaults_and_every_check_kind() {
     assert_eq!(p.check, Check::Http { host: "localhost".into(), port: 81, path: "/health?x=1".into() });
 
     let tab = valid(&format!("{WEB}:::probe:srv http://[::1]\n"));
-    assert_eq!(tab.probe_of("srv").map(|p| &p.check), Some(&Check::Http { host: "[::1]".into(), port: 80, path: "/".into() }));
+    assert_eq!(
+        tab.probe_of("srv").map(|p| &p.check),
+        Some(&Check::Http { host: "[::1]".into(), port: 80, path: "/".into() })
+    );
 
     let tab = valid(&format!("{WEB}:::probe:srv failures=1 exec: test -e /tmp/ok && echo yes\n"));
     assert_eq!(tab.probe_of("srv").map(|p| &p.check), Some(&Check::Exec("test -e /tmp/ok && echo yes".into())));
@@ -40,9 +43,8 @@ fn probe_without_check() {
 #[test]
 fn bad_durations() {
     for bad in ["0", "-1", "1s", "abc", "100000", "1e3", "0.001"] {
-        let expected = format!(
-            "/etc/isinittab:2: probe every=`{bad}` is invalid: expected seconds from 0.01 to 86400 (e.g. 0.5)"
-        );
+        let expected =
+            format!("/etc/isinittab:2: probe every=`{bad}` is invalid: expected seconds from 0.01 to 86400 (e.g. 0.5)");
         assert_one_error(&format!("{WEB}:::probe:srv every={bad} tcp:h:1\n"), &expected);
     }
     let expected = "/etc/isinittab:2: probe timeout=`` is invalid: expected seconds from 0.01 to 86400 (e.g. 0.5)";
@@ -52,7 +54,8 @@ fn bad_durations() {
 #[test]
 fn bad_failures() {
     for bad in ["0", "x", "1001", "-2"] {
-        let expected = format!("/etc/isinittab:2: probe failures=`{bad}` is invalid: expected an integer from 1 to 1000");
+        let expected =
+            format!("/etc/isinittab:2: probe failures=`{bad}` is invalid: expected an integer from 1 to 1000");
         assert_one_error(&format!("{WEB}:::probe:srv failures={bad} tcp:h:1\n"), &expected);
     }
 }
@@ -111,8 +114,11 @@ fn second_probe_for_a_tag() {
 #[test]
 fn errors_stay_in_line_order() {
     let errs = errors(&format!(":::probe:ghost tcp:h:1\n{WEB}:::probe:srv every=x tcp:h:1\n"));
-    assert_eq!(errs, [
-        "/etc/isinittab:1: probe for unknown tag `ghost`",
-        "/etc/isinittab:3: probe every=`x` is invalid: expected seconds from 0.01 to 86400 (e.g. 0.5)",
-    ]);
+    assert_eq!(
+        errs,
+        [
+            "/etc/isinittab:1: probe for unknown tag `ghost`",
+            "/etc/isinittab:3: probe every=`x` is invalid: expected seconds from 0.01 to 86400 (e.g. 0.5)",
+        ]
+    );
 }
