@@ -193,4 +193,7 @@ pub struct Directives {
     /// `:::probe:TAG … CHECK` — liveness checks (SPEC §17), in file
     /// order; at most one per tag, each naming an entry of the file.
     pub probes: Vec<super::Probe>,
+    /// `:::watchdog:TAG SECS` — sd_notify watchdogs (SPEC §17), in file
+    /// order; at most one per tag, each naming an entry of the file.
+    pub watchdogs: Vec<super::Watchdog>,
 }

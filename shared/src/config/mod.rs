@@ -14,6 +14,7 @@ mod error;
 mod limit;
 mod parse;
 mod probe;
+mod watchdog;
 #[cfg(test)]
 mod tests;
 
@@ -22,6 +23,7 @@ pub use error::{ConfigError, ConfigErrors};
 pub use limit::{Limit, LimitKey};
 pub use parse::parse_lenient;
 pub use probe::{Check, Probe};
+pub use watchdog::Watchdog;
 
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeSet, HashMap};
@@ -117,6 +119,11 @@ impl Inittab {
     /// The `:::probe:` of an entry, if it has one.
     pub fn probe_of(&self, tag: &str) -> Option<&Probe> {
         self.directives.probes.iter().find(|p| p.tag == tag)
+    }
+
+    /// The `:::watchdog:` of an entry, if it has one.
+    pub fn watchdog_of(&self, tag: &str) -> Option<&Watchdog> {
+        self.directives.watchdogs.iter().find(|w| w.tag == tag)
     }
 
     /// The `:::limit:` lines of one group, in file order.

@@ -25,6 +25,7 @@ pub fn parse_lenient(path: &Path, bytes: &[u8]) -> (Inittab, Vec<ConfigError>) {
         tag_lines: HashMap::new(),
         limit_lines: HashMap::new(),
         probe_lines: HashMap::new(),
+        watchdog_lines: HashMap::new(),
     };
     for (i, raw) in bytes.split(|b| *b == b'\n').enumerate() {
         let line_no = i + 1;
@@ -61,6 +62,8 @@ struct Parser<'a> {
     limit_lines: HashMap<(String, LimitKey), usize>,
     /// Tag → line of its `:::probe:`, to name both lines of a duplicate.
     probe_lines: HashMap<String, usize>,
+    /// Tag → line of its `:::watchdog:`, to name both lines of a duplicate.
+    watchdog_lines: HashMap<String, usize>,
 }
 
 impl Parser<'_> {
@@ -95,6 +98,9 @@ impl Parser<'_> {
         if name == "probe" {
             return self.probe(n, value);
         }
+        if name == "watchdog" {
+            return self.watchdog(n, value);
+        }
         let key: &'static str = match name {
             "socket" => "socket",
             "initstat" | "clstat" => "initstat",
@@ -107,7 +113,7 @@ impl Parser<'_> {
                 return self.error(
                     n,
                     format!(
-                        "unknown directive `{other}` (expected socket, initstat, clstat, log, logdir, state, cgroup, limit or probe)"
+                        "unknown directive `{other}` (expected socket, initstat, clstat, log, logdir, state, cgroup, limit, probe or watchdog)"
                     ),
                 );
             }
@@ -161,8 +167,22 @@ impl Parser<'_> {
         self.directives.probes.push(probe);
     }
 
-    /// Once every entry is read: a probe must name an entry of the file
-    /// that runs (an `off` entry has nothing to check).
+    /// A repeatable directive: at most one per tag.
+    fn watchdog(&mut self, n: usize, value: &str) {
+        let watchdog = match super::watchdog::parse(n, value) {
+            Ok(w) => w,
+            Err(message) => return self.error(n, message),
+        };
+        if let Some(first) = self.watchdog_lines.get(&watchdog.tag) {
+            let first = *first;
+            return self.error(n, format!("watchdog for `{}` is already set on line {first}", watchdog.tag));
+        }
+        self.watchdog_lines.insert(watchdog.tag.clone(), n);
+        self.directives.watchdogs.push(watchdog);
+    }
+
+    /// Once every entry is read: a probe or a watchdog must name an entry
+    /// of the file that runs (an `off` entry has nothing to check).
     fn check_probe_tags(&mut self) {
         let modes: HashMap<&str, Mode> = self.entries.iter().map(|e| (e.tag.as_str(), e.mode)).collect();
         let mut bad = Vec::new();
@@ -174,6 +194,17 @@ impl Parser<'_> {
             Some(_) => true,
             None => {
                 bad.push((p.line, format!("probe for unknown tag `{}`", p.tag)));
+                false
+            }
+        });
+        self.directives.watchdogs.retain(|w| match modes.get(w.tag.as_str()) {
+            Some(Mode::Off) => {
+                bad.push((w.line, format!("watchdog for `{}`, an entry whose mode is off", w.tag)));
+                false
+            }
+            Some(_) => true,
+            None => {
+                bad.push((w.line, format!("watchdog for unknown tag `{}`", w.tag)));
                 false
             }
         });

@@ -151,6 +151,7 @@ fn directives() {
             cgroup: Some("/sys/fs/cgroup/is".into()),
             limits: vec![],
             probes: vec![],
+            watchdogs: vec![],
         }
     );
     assert!(tab.entries.is_empty(), "directives are not entries");

@@ -1,5 +1,5 @@
-//! `:::probe:` (SPEC §17): what a valid line means, and one test per error
-//! it can report, each as the exact `PATH:LINE: message`.
+//! `:::probe:` and `:::watchdog:` (SPEC §17): what a valid line means, and one
+//! test per error each can report, as the exact `PATH:LINE: message`.
 
 use super::*;
 use std::time::Duration;
@@ -120,5 +120,29 @@ fn errors_stay_in_line_order() {
             "/etc/isinittab:1: probe for unknown tag `ghost`",
             "/etc/isinittab:3: probe every=`x` is invalid: expected seconds from 0.01 to 86400 (e.g. 0.5)",
         ]
+    );
+}
+
+#[test]
+fn watchdogs() {
+    let tab = valid(&format!("{WEB}:::watchdog:srv 0.5\n"));
+    assert_eq!(tab.watchdog_of("srv").map(|w| (w.interval, w.line)), Some((Duration::from_millis(500), 2)));
+    let shape = "/etc/isinittab:2: directive `watchdog` expects TAG SECS";
+    assert_one_error(&format!("{WEB}:::watchdog:srv\n"), shape);
+    assert_one_error(&format!("{WEB}:::watchdog:srv 1 2\n"), shape);
+    for bad in ["0", "1s", "-1", "99999999"] {
+        let expected = format!(
+            "/etc/isinittab:2: watchdog interval `{bad}` is invalid: expected seconds from 0.01 to 86400 (e.g. 0.5)"
+        );
+        assert_one_error(&format!("{WEB}:::watchdog:srv {bad}\n"), &expected);
+    }
+    assert_one_error(&format!("{WEB}:::watchdog:ghost 5\n"), "/etc/isinittab:2: watchdog for unknown tag `ghost`");
+    assert_one_error(
+        "web:old:run:off:true\n:::watchdog:old 5\n",
+        "/etc/isinittab:2: watchdog for `old`, an entry whose mode is off",
+    );
+    assert_one_error(
+        &format!("{WEB}:::watchdog:srv 5\n:::watchdog:srv 6\n"),
+        "/etc/isinittab:3: watchdog for `srv` is already set on line 2",
     );
 }
