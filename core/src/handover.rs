@@ -295,7 +295,8 @@ impl Supervisor {
                     }
                     // Not handed over: the new image times a first check of
                     // every probed process afresh (`sync_probes`).
-                    Timer::Probe { .. } => return None,
+                    // Nor the watchdog's: the next WATCHDOG=1 arms it again.
+                    Timer::Probe { .. } | Timer::Watchdog { .. } => return None,
                 })
             })
             .collect();

@@ -21,6 +21,7 @@ mod readiness;
 mod snapshot;
 mod timers;
 mod timing;
+mod watchdog;
 
 #[cfg(test)]
 mod tests;
@@ -32,6 +33,7 @@ pub use handover::SupervisorState;
 pub use health::{FIRST_CHECK_AFTER, ProbeRecord, ProbeRequest};
 pub use readiness::{Accepted, NotifyMessage, Refusal, Sender};
 pub use timing::{Now, Timing};
+pub use watchdog::WatchdogNote;
 
 use group_phase::{GroupEvent, GroupPhase};
 

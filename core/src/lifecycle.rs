@@ -27,6 +27,8 @@ impl Supervisor {
         p.status_text = None;
         p.probe.restart();
         p.stop_reason = None;
+        p.watchdog_interval = None;
+        p.watchdog_armed = false;
         self.dirty_procs.insert(entry.tag.clone());
         self.effects.push(Effect::Spawn(SpawnRequest {
             group: entry.group.clone(),
@@ -35,6 +37,10 @@ impl Supervisor {
             command: entry.command.clone(),
             mark: Supervisor::entry_mark(entry),
             notify: entry.mode == Mode::Notify,
+            watchdog_usec: self
+                .config
+                .watchdog_of(&entry.tag)
+                .map(|w| u64::try_from(w.interval.as_micros()).unwrap_or(u64::MAX)),
         }));
     }
 
@@ -80,7 +86,8 @@ impl Supervisor {
         let ran_ms = p.started_at.map(|t| now.mono.saturating_duration_since(t).as_millis() as u64).unwrap_or(0);
         let reason = p.stop_reason.take();
         p.probe.in_flight = false;
-        self.timers.cancel(|t| matches!(t, Timer::Probe { .. }) && t.tag() == tag);
+        p.watchdog_armed = false;
+        self.timers.cancel(|t| matches!(t, Timer::Probe { .. } | Timer::Watchdog { .. }) && t.tag() == tag);
         let exits = self.exits.entry(tag.clone()).or_default();
         exits.push_back(ExitRecord { at_ms: now.wall_ms, status, ran_ms, reason });
         if exits.len() > EXITS_KEPT {
@@ -165,6 +172,7 @@ impl Supervisor {
                 }
                 Timer::ReadyTimeout { tag, pid } => self.ready_timed_out(now, &tag, pid),
                 Timer::Probe { tag, pid } => self.probe_due(&tag, pid),
+                Timer::Watchdog { tag, pid } => self.watchdog_due(now, &tag, pid),
                 Timer::Respawn { tag } => {
                     if self.procs.get(&tag).is_some_and(|p| matches!(p.phase, Phase::Backoff { .. }))
                         && self.still_wanted(&tag)

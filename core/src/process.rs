@@ -65,6 +65,11 @@ pub struct Proc {
     /// Why the daemon is stopping the current run while it still counts as
     /// running (a failed probe): recorded with its exit.
     pub stop_reason: Option<isinit_shared::protocol::ExitReason>,
+    /// The watchdog interval the current run set with `WATCHDOG_USEC=`.
+    pub watchdog_interval: Option<std::time::Duration>,
+    /// The current run has sent its first `WATCHDOG=1` (or `READY=1`):
+    /// from then on its silence counts.
+    pub watchdog_armed: bool,
 }
 
 impl Proc {
@@ -87,6 +92,8 @@ impl Proc {
             status_text: None,
             probe: super::health::ProbeRecord::default(),
             stop_reason: None,
+            watchdog_interval: None,
+            watchdog_armed: false,
         }
     }
 

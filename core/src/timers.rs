@@ -18,6 +18,8 @@ pub enum Timer {
     ReadyTimeout { tag: String, pid: i32 },
     /// The next liveness check of the run `pid` of `tag` is due (SPEC §17).
     Probe { tag: String, pid: i32 },
+    /// The run `pid` of `tag` has not sent `WATCHDOG=1` in time (SPEC §17).
+    Watchdog { tag: String, pid: i32 },
 }
 
 impl Timer {
@@ -27,7 +29,8 @@ impl Timer {
             Timer::Escalate { tag, .. }
             | Timer::Respawn { tag }
             | Timer::ReadyTimeout { tag, .. }
-            | Timer::Probe { tag, .. } => tag,
+            | Timer::Probe { tag, .. }
+            | Timer::Watchdog { tag, .. } => tag,
         }
     }
 }

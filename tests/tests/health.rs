@@ -1,7 +1,8 @@
 //! SPEC §17: liveness probes. A service that is alive but answers nothing
 //! is stopped and respawned with the reason `probe failed`; a healthy one
 //! never is; a `notify` entry that cannot speak sd_notify is made ready by
-//! its first passing probe, which gates the entries after it.
+//! its first passing probe, which gates the entries after it; a watched
+//! entry that stops sending `WATCHDOG=1` gets SIGABRT and is restarted.
 //!
 //! The services are python3's standard library: an HTTP server that can be
 //! told to hang (by a file) or to wait before it listens.
@@ -184,4 +185,48 @@ fn a_notify_entry_without_sd_notify_is_ready_at_its_first_passing_probe() {
     let db = d.process("db");
     assert!(db.ready && db.health == Some(Health::Healthy) && db.respawns == 0, "{db:?}");
     d.wait_running("app");
+}
+
+/// `dog.py DIR`: writes `pid WATCHDOG_PID WATCHDOG_USEC` to DIR/env-PID,
+/// then sends `WATCHDOG=1` every 0.1 s until DIR/stop exists. No core
+/// file is left where the test runs.
+const DOG_PY: &str = r#"
+import os, resource, socket, sys, time
+resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+d = sys.argv[1]
+with open(os.path.join(d, "env-%d" % os.getpid()), "w") as f:
+    f.write("%d %s %s" % (os.getpid(), os.environ.get("WATCHDOG_PID"), os.environ.get("WATCHDOG_USEC")))
+target = os.environ["NOTIFY_SOCKET"]
+target = "\0" + target[1:] if target.startswith("@") else target
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+while True:
+    if not os.path.exists(os.path.join(d, "stop")):
+        s.sendto(b"WATCHDOG=1", target)
+    time.sleep(0.1)
+"#;
+
+#[test]
+fn a_watchdog_entry_that_stops_pinging_gets_sigabrt_and_is_restarted() {
+    if skip_without_python() {
+        return;
+    }
+    let d = daemon("w:svc:1:respawn:python3 {dir}/dog.py {dir}\n:::watchdog:svc 0.5\n", 0);
+    std::fs::write(d.path("dog.py"), DOG_PY).expect("write dog.py");
+    d.tell("w", "1");
+    let pid = d.wait_running("svc");
+    wait_until(isinit_e2e::DEADLINE, "svc to write its environment", || !d.read(&format!("env-{pid}")).is_empty());
+    assert_eq!(d.read(&format!("env-{pid}")), format!("{pid} {pid} 500000"), "WATCHDOG_PID is the leader's pid");
+    // Pinging every 0.1 s: never stopped.
+    assert!(holds_for(Duration::from_millis(1500), || d.process("svc").respawns == 0));
+
+    std::fs::write(d.path("stop"), "").expect("stop");
+    let again = d.wait_process("svc", "svc restarted by its watchdog", |p| p.respawns == 1 && p.pid.is_some());
+    let last = again.recent_exits.last().expect("an exit");
+    assert_eq!(
+        (last.status, last.reason),
+        (isinit_shared::protocol::ExitStatus::Signal(6), Some(ExitReason::Watchdog))
+    );
+    let line = d.ok(&["status", "w"]);
+    assert!(line.contains("last=signal_6") && line.contains("stopped_for=\"watchdog\""), "{line}");
+    assert!(d.daemon_stderr().contains("failed its watchdog (no WATCHDOG=1 for 0.5 seconds)"), "{}", d.daemon_stderr());
 }

@@ -225,3 +225,105 @@ fn probes_are_timed_again_after_a_reexec() {
         .collect();
     assert_eq!(asked, ["job", "srv"]);
 }
+
+const WATCHED_TAB: &str = "\
+w:svc:1:respawn:serve
+w:plain:1:respawn:other
+:::watchdog:svc 2
+";
+
+impl World {
+    /// `text` from `tag`'s current process group, as the readiness socket
+    /// delivers it.
+    fn datagram(&mut self, tag: &str, text: &str) -> Result<(), crate::Refusal> {
+        let pid = self.pids[tag];
+        let sender = crate::Sender { pid, pgid: Some(pid) };
+        let outcome = self.sup.notified(self.now, sender, &crate::NotifyMessage::parse(text.as_bytes()));
+        self.settle();
+        outcome.map(drop)
+    }
+
+    fn aborts(&self) -> Vec<i32> {
+        self.log
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Abort { pid } => Some(*pid),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+#[test]
+fn watchdog_messages_are_read() {
+    let m = crate::NotifyMessage::parse(b"WATCHDOG=1\nWATCHDOG_USEC=500000");
+    assert_eq!(m.watchdog, crate::WatchdogNote { ping: true, trigger: false, usec: Some(500_000) });
+    let m = crate::NotifyMessage::parse(b"WATCHDOG=trigger\nWATCHDOG_USEC=x");
+    assert_eq!(m.watchdog, crate::WatchdogNote { ping: false, trigger: true, usec: None });
+}
+
+#[test]
+fn a_watched_entry_of_any_mode_is_told_where_to_ping_and_only_its_pings_count() {
+    let mut w = World::new(WATCHED_TAB);
+    w.tell("w", "1");
+    let spawned: Vec<(String, bool, Option<u64>)> = w
+        .log
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Spawn(r) => Some((r.tag.clone(), r.notify, r.watchdog_usec)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(spawned, [("svc".into(), false, Some(2_000_000)), ("plain".into(), false, None)]);
+    let mut leaders: Vec<i32> = w.sup.notify_leaders().collect();
+    leaders.sort_unstable();
+    assert_eq!(leaders, [w.pids["svc"]], "the readiness reader lets svc's datagrams through");
+    assert!(w.datagram("plain", "WATCHDOG=1").is_err(), "an unwatched respawn entry has no say");
+    // Not armed before the first ping: silence is fine.
+    w.advance(Duration::from_secs(10));
+    assert!(w.aborts().is_empty());
+    assert!(w.datagram("svc", "WATCHDOG=1").is_ok());
+    for _ in 0..5 {
+        w.advance(Duration::from_millis(1900));
+        w.datagram("svc", "WATCHDOG=1").expect("counted");
+    }
+    assert!(w.aborts().is_empty(), "pinged in time");
+}
+
+#[test]
+fn silence_gets_sigabrt_then_the_stop_of_a_restart_and_the_reason_watchdog() {
+    let mut w = World::new(WATCHED_TAB);
+    w.tell("w", "1");
+    let first = w.pids["svc"];
+    w.datagram("svc", "WATCHDOG=1").expect("counted");
+    w.advance(Duration::from_millis(1999));
+    assert!(w.aborts().is_empty());
+    w.advance(Duration::from_millis(1));
+    assert_eq!(w.aborts(), [first], "SIGABRT to the leader");
+    assert!(w.signals().is_empty(), "INT only if ABRT did not end it");
+    w.advance(Timing::default().term_after);
+    assert_eq!(w.signals(), [(first, StopSignal::Int)]);
+    w.exit("svc", ExitStatus::Signal(6));
+    let row = w.row("svc");
+    assert_eq!((row.respawns, row.recent_exits.last().and_then(|e| e.reason)), (1, Some(ExitReason::Watchdog)));
+    // The new run is not watched until it pings.
+    w.advance(Duration::from_secs(10));
+    assert_eq!(w.aborts().len(), 1);
+}
+
+#[test]
+fn watchdog_trigger_and_a_new_interval() {
+    let mut w = World::new(WATCHED_TAB);
+    w.tell("w", "1");
+    w.datagram("svc", "WATCHDOG=1\nWATCHDOG_USEC=5000000").expect("counted");
+    w.advance(Duration::from_secs(4));
+    assert!(w.aborts().is_empty(), "the child's interval of 5 s replaces the file's 2 s");
+    w.datagram("svc", "WATCHDOG_USEC=1000000").expect("counted");
+    w.advance(Duration::from_secs(1));
+    assert_eq!(w.aborts().len(), 1, "a shorter interval takes effect at once");
+    let mut w = World::new(WATCHED_TAB);
+    w.tell("w", "1");
+    let pid = w.pids["svc"];
+    w.datagram("svc", "WATCHDOG=trigger").expect("counted");
+    assert_eq!(w.aborts(), [pid], "WATCHDOG=trigger acts at once");
+}

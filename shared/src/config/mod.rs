@@ -14,9 +14,9 @@ mod error;
 mod limit;
 mod parse;
 mod probe;
-mod watchdog;
 #[cfg(test)]
 mod tests;
+mod watchdog;
 
 pub use entry::{Directives, Entry, Levels, Mode, valid_level};
 pub use error::{ConfigError, ConfigErrors};

@@ -24,7 +24,8 @@ pub(crate) fn parse(line: usize, text: &str) -> Result<Watchdog, String> {
     let (Some(tag), Some(secs), None) = (words.next(), words.next(), words.next()) else {
         return Err(SHAPE.into());
     };
-    let bad = || format!("watchdog interval `{secs}` is invalid: expected seconds from {MIN_SECS} to {MAX_SECS} (e.g. 0.5)");
+    let bad =
+        || format!("watchdog interval `{secs}` is invalid: expected seconds from {MIN_SECS} to {MAX_SECS} (e.g. 0.5)");
     if !secs.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
         return Err(bad());
     }

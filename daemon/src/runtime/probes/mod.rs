@@ -155,6 +155,7 @@ impl Runtime {
             // never adopt a check as the entry's process.
             mark: String::new(),
             notify: false,
+            watchdog_usec: None,
         };
         let child = super::spawn::spawn(&spawn, &self.settings.logdir, &self.settings.socket, None)
             .map_err(|e| format!("cannot start the check: {e}"))?;
