@@ -28,6 +28,9 @@ pub struct NotifyMessage {
     pub status: Option<String>,
     /// Its `WATCHDOG=` and `WATCHDOG_USEC=` lines (SPEC §17).
     pub watchdog: super::WatchdogNote,
+    /// `EXTEND_TIMEOUT_USEC=N`: a `notify` process still starting needs
+    /// at least N more microseconds to become ready.
+    pub extend_usec: Option<u64>,
 }
 
 impl NotifyMessage {
@@ -44,6 +47,8 @@ impl NotifyMessage {
                 message.watchdog.ping = true;
             } else if line == b"WATCHDOG=trigger" {
                 message.watchdog.trigger = true;
+            } else if let Some(usec) = line.strip_prefix(b"EXTEND_TIMEOUT_USEC=") {
+                message.extend_usec = std::str::from_utf8(usec).ok().and_then(|u| u.parse().ok());
             } else if let Some(usec) = line.strip_prefix(b"WATCHDOG_USEC=") {
                 message.watchdog.usec = std::str::from_utf8(usec).ok().and_then(|u| u.parse().ok());
             }
@@ -139,6 +144,14 @@ impl Supervisor {
             self.dirty_procs.insert(tag.clone());
         }
         let became_ready = message.ready && !p.ready && p.entry.mode == Mode::Notify;
+        if let Some(usec) = message.extend_usec
+            && !message.ready
+            && !p.ready
+            && p.entry.mode == Mode::Notify
+        {
+            self.extend_ready_timeout(now, &tag, pgid, std::time::Duration::from_micros(usec));
+        }
+        let Some(p) = self.procs.get_mut(&tag) else { return Err(Refusal::Stranger { pid: sender.pid, pgid }) };
         if became_ready {
             p.ready = true;
             let group = p.entry.group.clone();
@@ -154,6 +167,26 @@ impl Supervisor {
     pub(super) fn arm_ready_timeout(&mut self, now: Now, tag: &str, pid: i32) {
         let at = now.after(self.timing.ready_timeout).mono;
         self.timers.arm(at, Timer::ReadyTimeout { tag: tag.to_string(), pid });
+    }
+
+    /// `EXTEND_TIMEOUT_USEC=`: the readiness deadline of `tag`'s run `pid`
+    /// becomes `more` from now, if that is later than it is (systemd's
+    /// rule: it never shortens the deadline).
+    fn extend_ready_timeout(&mut self, now: Now, tag: &str, pid: i32, more: std::time::Duration) {
+        let at = now.after(more).mono;
+        let current = self
+            .timers
+            .entries()
+            .find(|(_, t)| matches!(t, Timer::ReadyTimeout { tag: t2, pid: p2 } if t2 == tag && *p2 == pid))
+            .map(|(at, _)| at);
+        if current.is_some_and(|c| c < at) {
+            self.timers.cancel(|t| matches!(t, Timer::ReadyTimeout { .. }) && t.tag() == tag);
+            self.timers.arm(at, Timer::ReadyTimeout { tag: tag.to_string(), pid });
+            self.log(format!(
+                "{tag}: readiness deadline extended by {} seconds (EXTEND_TIMEOUT_USEC)",
+                more.as_secs_f64()
+            ));
+        }
     }
 
     /// The deadline of `pid` passed: if it is still the running, unready

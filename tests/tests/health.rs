@@ -54,12 +54,21 @@ fn free_port() -> u16 {
     listener.local_addr().expect("local address").port()
 }
 
-/// A daemon running `tab` ({port} replaced), with srv.py in its directory.
+/// A daemon running `tab` ({port} replaced), with the services in its
+/// directory.
 fn daemon(tab: &str, port: u16) -> TestDaemon {
+    daemon_with(tab, port, &[])
+}
+
+/// [`daemon`] with more environment for the daemon.
+fn daemon_with(tab: &str, port: u16, env: &[(&str, &str)]) -> TestDaemon {
     let mut d =
         TestDaemon::builder(&tab.replace("{port}", &port.to_string())).term_after(1.0).kill_after(1.0).prepare();
     std::fs::write(d.path("srv.py"), SRV_PY).expect("write srv.py");
-    let cmd = d.daemon_command();
+    std::fs::write(d.path("dog.py"), DOG_PY).expect("write dog.py");
+    std::fs::write(d.path("slow.py"), SLOW_PY).expect("write slow.py");
+    let mut cmd = d.daemon_command();
+    cmd.envs(env.iter().copied());
     d.restart_with(cmd);
     d
 }
@@ -211,7 +220,6 @@ fn a_watchdog_entry_that_stops_pinging_gets_sigabrt_and_is_restarted() {
         return;
     }
     let d = daemon("w:svc:1:respawn:python3 {dir}/dog.py {dir}\n:::watchdog:svc 0.5\n", 0);
-    std::fs::write(d.path("dog.py"), DOG_PY).expect("write dog.py");
     d.tell("w", "1");
     let pid = d.wait_running("svc");
     wait_until(isinit_e2e::DEADLINE, "svc to write its environment", || !d.read(&format!("env-{pid}")).is_empty());
@@ -229,4 +237,30 @@ fn a_watchdog_entry_that_stops_pinging_gets_sigabrt_and_is_restarted() {
     let line = d.ok(&["status", "w"]);
     assert!(line.contains("last=signal_6") && line.contains("stopped_for=\"watchdog\""), "{line}");
     assert!(d.daemon_stderr().contains("failed its watchdog (no WATCHDOG=1 for 0.5 seconds)"), "{}", d.daemon_stderr());
+}
+
+/// `slow.py`: asks for 3 s more than the readiness timeout, says
+/// `READY=1` after 1.5 s.
+const SLOW_PY: &str = r#"
+import os, socket, time
+target = os.environ["NOTIFY_SOCKET"]
+target = "\0" + target[1:] if target.startswith("@") else target
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.sendto(b"EXTEND_TIMEOUT_USEC=3000000", target)
+time.sleep(1.5)
+s.sendto(b"READY=1", target)
+time.sleep(1000)
+"#;
+
+#[test]
+fn extend_timeout_usec_gives_a_slow_notify_entry_more_time() {
+    if skip_without_python() {
+        return;
+    }
+    let d = daemon_with("g:db:1:notify:exec python3 {dir}/slow.py\n", 0, &[("ISINIT_READY_TIMEOUT", "0.5")]);
+    d.tell("g", "1");
+    d.wait_group("g", "1", GroupState::Done);
+    let db = d.process("db");
+    assert!(db.ready && db.respawns == 0, "restarted despite EXTEND_TIMEOUT_USEC: {db:?}");
+    assert!(d.daemon_stderr().contains("db: readiness deadline extended by 3 seconds"), "{}", d.daemon_stderr());
 }
