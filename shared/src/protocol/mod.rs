@@ -16,10 +16,12 @@ pub mod chunk;
 pub mod codec;
 mod drift;
 pub mod frame;
+mod health;
 mod snapshot;
 mod usage;
 
 pub use drift::{OnDisk, RunningConfig};
+pub use health::{ExitReason, Health};
 pub use snapshot::*;
 pub use usage::{GroupUsage, ProcessUsage, usage_by_group};
 

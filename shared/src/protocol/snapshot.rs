@@ -2,6 +2,7 @@
 //! change it. The console keeps a snapshot and applies events to it; scripts
 //! read the snapshot as JSON from `isinit status --json`.
 
+use super::health::{ExitReason, Health};
 use crate::config::Mode;
 use crate::time::UnixMillis;
 use serde::{Deserialize, Serialize};
@@ -164,35 +165,6 @@ pub struct ProcessStatus {
     pub health_reason: Option<String>,
 }
 
-/// What the liveness probe of an entry says (SPEC §17).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Health {
-    /// No check of the current run has finished yet (or it is not running).
-    NotProbed,
-    /// The last check passed.
-    Healthy,
-    /// The last check failed; `failures` of them in a row restart it.
-    Unhealthy,
-}
-
-impl Health {
-    /// The word shown in tables and the console.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Health::NotProbed => "not probed",
-            Health::Healthy => "healthy",
-            Health::Unhealthy => "unhealthy",
-        }
-    }
-}
-
-impl std::fmt::Display for Health {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// The state of one process (SPEC §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -286,32 +258,6 @@ pub struct ExitRecord {
     /// process was unhealthy (SPEC §17); `None` for an exit of its own or
     /// a stop an operator asked for. Appended in version 3.
     pub reason: Option<ExitReason>,
-}
-
-/// Why the daemon stopped a process that was still running (SPEC §17).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ExitReason {
-    /// Its `:::probe:` failed `failures` checks in a row.
-    ProbeFailed,
-    /// It stopped sending `WATCHDOG=1` (`:::watchdog:`).
-    Watchdog,
-}
-
-impl ExitReason {
-    /// The words shown in the exit history.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ExitReason::ProbeFailed => "probe failed",
-            ExitReason::Watchdog => "watchdog",
-        }
-    }
-}
-
-impl std::fmt::Display for ExitReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// A state-changing request the daemon accepted: the audit trail.
