@@ -49,6 +49,10 @@ pub struct Inittab {
     /// Tag → index into `entries`: the daemon looks entries up by tag on
     /// every process change, and files can have thousands of them.
     by_tag: HashMap<String, usize>,
+    /// Tag → index into `directives.probes`: asked on every snapshot row.
+    probe_by_tag: HashMap<String, usize>,
+    /// Tag → index into `directives.watchdogs`: asked for every datagram.
+    watchdog_by_tag: HashMap<String, usize>,
     /// The `:::NAME:VALUE` settings.
     pub directives: Directives,
     /// Hex SHA-256 of the file's bytes, so operators can tell at a glance
@@ -118,12 +122,12 @@ impl Inittab {
 
     /// The `:::probe:` of an entry, if it has one.
     pub fn probe_of(&self, tag: &str) -> Option<&Probe> {
-        self.directives.probes.iter().find(|p| p.tag == tag)
+        self.probe_by_tag.get(tag).and_then(|i| self.directives.probes.get(*i)).filter(|p| p.tag == tag)
     }
 
     /// The `:::watchdog:` of an entry, if it has one.
     pub fn watchdog_of(&self, tag: &str) -> Option<&Watchdog> {
-        self.directives.watchdogs.iter().find(|w| w.tag == tag)
+        self.watchdog_by_tag.get(tag).and_then(|i| self.directives.watchdogs.get(*i)).filter(|w| w.tag == tag)
     }
 
     /// The `:::limit:` lines of one group, in file order.

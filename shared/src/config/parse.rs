@@ -38,10 +38,14 @@ pub fn parse_lenient(path: &Path, bytes: &[u8]) -> (Inittab, Vec<ConfigError>) {
     p.check_probe_tags();
     p.check_limit_groups();
     let by_tag = p.entries.iter().enumerate().map(|(i, e)| (e.tag.clone(), i)).collect();
+    let probe_by_tag = p.directives.probes.iter().enumerate().map(|(i, x)| (x.tag.clone(), i)).collect();
+    let watchdog_by_tag = p.directives.watchdogs.iter().enumerate().map(|(i, x)| (x.tag.clone(), i)).collect();
     let tab = Inittab {
         path: path.to_owned(),
         entries: p.entries,
         by_tag,
+        probe_by_tag,
+        watchdog_by_tag,
         directives: p.directives,
         sha256: Inittab::digest(bytes),
         text: String::from_utf8_lossy(bytes).into(),
