@@ -251,6 +251,7 @@ impl Runtime {
             readiness.track(&self.sup);
             self.answer_pending();
         }
+        self.probes.kill_checks();
         self.remove_cgroups();
         if let Some(status_file) = self.status_file.take() {
             status_file.remove().await;

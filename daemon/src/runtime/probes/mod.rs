@@ -56,6 +56,16 @@ impl Default for Probes {
 }
 
 impl Probes {
+    /// Kills every running `exec:` check (process group and all): the
+    /// daemon is about to re-execute or exit, and nothing would time them
+    /// out after. Their exits are reaped by whoever runs the loop next.
+    pub fn kill_checks(&mut self) {
+        for pid in self.children.keys() {
+            let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(*pid), nix::sys::signal::Signal::SIGKILL);
+        }
+        self.children.clear();
+    }
+
     /// Whether `pid` was an `exec:` check; its status then goes to the task
     /// waiting for it, and the supervisor never sees it.
     pub fn reaped(&mut self, pid: i32, status: ExitStatus) -> bool {
