@@ -16,11 +16,15 @@ pub fn group_line(g: &GroupStatus) -> String {
 }
 
 /// One indented line per process under `status GROUP`. A `notify` entry
-/// says whether it is ready, and the last `STATUS=` text it reported.
+/// says whether it is ready, and the last `STATUS=` text it reported; an
+/// entry with a `:::probe:` its health and the last failed check's reason.
 pub fn process_line(p: &ProcessStatus) -> String {
     let mut line = format!("  {} {} {}", p.tag, p.mode, p.state.as_str().replace(' ', "_"));
     if p.mode == Mode::Notify && p.pid.is_some() {
         line.push_str(if p.ready { " ready" } else { " not_ready" });
+    }
+    if let Some(health) = p.health {
+        let _ = write!(line, " {}", health.as_str().replace(' ', "_"));
     }
     if let Some(pid) = p.pid {
         let _ = write!(line, " pid={pid}");
@@ -34,6 +38,12 @@ pub fn process_line(p: &ProcessStatus) -> String {
     }
     if let Some(text) = &p.status_text {
         let _ = write!(line, " status={text:?}");
+    }
+    if let Some(reason) = &p.health_reason {
+        let _ = write!(line, " probe={reason:?}");
+    }
+    if let Some(reason) = p.recent_exits.last().and_then(|e| e.reason) {
+        let _ = write!(line, " stopped_for={:?}", reason.as_str());
     }
     line
 }
@@ -151,6 +161,8 @@ mod tests {
             in_file: true,
             ready: false,
             status_text: None,
+            health: None,
+            health_reason: None,
         };
         assert_eq!(process_line(&p), "  mta respawn not_started pid=42 respawns=3 last=signal_9");
         let db = ProcessStatus {
@@ -167,6 +179,42 @@ mod tests {
             process_line(&ProcessStatus { ready: true, status_text: None, ..db }).split(' ').nth(5),
             Some("ready")
         );
+    }
+
+    #[test]
+    fn probed_entries_show_their_health_and_why_they_were_stopped() {
+        let p = ProcessStatus {
+            group: "web".into(),
+            tag: "srv".into(),
+            mode: Mode::Respawn,
+            levels: "run".into(),
+            command: "x".into(),
+            state: ProcessState::Running,
+            pid: Some(7),
+            started_at_ms: None,
+            respawns: 1,
+            last_exit: Some(ExitStatus::Signal(2)),
+            recent_exits: vec![isinit_shared::protocol::ExitRecord {
+                at_ms: 1,
+                status: ExitStatus::Signal(2),
+                ran_ms: 5,
+                reason: Some(isinit_shared::protocol::ExitReason::ProbeFailed),
+            }],
+            backoff_until_ms: None,
+            start_error: None,
+            in_file: true,
+            ready: false,
+            status_text: None,
+            health: Some(isinit_shared::protocol::Health::NotProbed),
+            health_reason: Some("timed out after 0.5s".into()),
+        };
+        assert_eq!(
+            process_line(&p),
+            "  srv respawn running not_probed pid=7 respawns=1 last=signal_2 probe=\"timed out after 0.5s\" \
+             stopped_for=\"probe failed\""
+        );
+        let healthy = ProcessStatus { health: Some(isinit_shared::protocol::Health::Healthy), ..p };
+        assert_eq!(process_line(&healthy).split(' ').nth(5), Some("healthy"));
     }
 
     #[test]
@@ -203,6 +251,8 @@ mod tests {
             in_file: true,
             ready: false,
             status_text: None,
+            health: None,
+            health_reason: None,
         };
         snap.processes = vec![p("a"), p("b"), ProcessStatus { group: "h".into(), ..p("c") }];
         snap.groups = ["g", "h", "idle"]

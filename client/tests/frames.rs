@@ -163,12 +163,22 @@ fn a_reply_is_sent_only_if_it_decodes() {
         started_at_ms: Some(1_750_000_000_000),
         respawns: 3,
         last_exit: Some(ExitStatus::Code(1)),
-        recent_exits: vec![ExitRecord { at_ms: 1_750_000_000_000, status: ExitStatus::Code(1), ran_ms: 1234 }; 10],
+        recent_exits: vec![
+            ExitRecord {
+                at_ms: 1_750_000_000_000,
+                status: ExitStatus::Code(1),
+                ran_ms: 1234,
+                reason: None
+            };
+            10
+        ],
         backoff_until_ms: None,
         start_error: None,
         in_file: true,
         ready: false,
         status_text: None,
+        health: None,
+        health_reason: None,
     };
     let processes: Vec<_> = (0..4700).map(|i| ProcessStatus { tag: format!("tag{i}"), ..process.clone() }).collect();
     let big = Response::Snapshot(Box::new(Snapshot { processes, ..Default::default() }));

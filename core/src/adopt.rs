@@ -225,6 +225,7 @@ impl Supervisor {
         self.log(format!("{}: adopted pid {} left running by the previous daemon", entry.tag, orphan.pid));
         self.procs.insert(entry.tag.clone(), p);
         self.dirty_procs.insert(entry.tag.clone());
+        self.arm_first_probe(now, &entry.tag, orphan.pid);
     }
 
     /// Keeps a process group a previous daemon's run of `tag` left behind

@@ -45,6 +45,9 @@ pub struct SpawnRequest {
     /// A `notify` entry: the child gets `NOTIFY_SOCKET`, the daemon's
     /// readiness socket (SPEC §11). No other child does.
     pub notify: bool,
+    /// An entry with a `:::watchdog:`: the child gets `NOTIFY_SOCKET`,
+    /// `WATCHDOG_USEC` (this) and `WATCHDOG_PID` (its own pid).
+    pub watchdog_usec: Option<u64>,
 }
 
 /// One thing for the runtime to do.
@@ -67,4 +70,13 @@ pub enum Effect {
     Log(String),
     /// Shutdown finished: nothing is left running.
     Exit,
+    /// Run one liveness check (SPEC §17) as a task; the runtime answers
+    /// with `Supervisor::probed`, however it ends.
+    Probe(crate::ProbeRequest),
+    /// Send SIGABRT to the leader `pid` alone (its watchdog expired): it
+    /// dumps core where the host keeps cores, for the post-mortem.
+    Abort {
+        /// The leader.
+        pid: i32,
+    },
 }

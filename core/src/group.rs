@@ -83,6 +83,7 @@ impl Supervisor {
         for (name, level) in told {
             self.apply_level(now, &name, &level);
         }
+        self.sync_probes(now);
         Ok(())
     }
 

@@ -29,11 +29,25 @@ pub struct SupervisorState {
     /// Every process record.
     pub procs: Vec<SavedProc>,
     /// Exit history per tag.
-    pub exits: Vec<(String, Vec<ExitRecord>)>,
+    pub exits: Vec<(String, Vec<SavedExit>)>,
     /// Pending escalations and throttled respawns.
     pub timers: Vec<SavedTimer>,
     /// Whether shutdown had begun.
     pub halting: bool,
+}
+
+/// One past exit, in the layout of handover version 2: the protocol's
+/// [`ExitRecord`] gained a `reason` (SPEC §17), which would change the
+/// handover's shape and refuse a reexec from an image of that version.
+/// The reason is therefore not handed over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedExit {
+    /// When the exit was reaped.
+    pub at_ms: UnixMillis,
+    /// How it ended.
+    pub status: ExitStatus,
+    /// How long that run lasted.
+    pub ran_ms: u64,
 }
 
 /// One group's record.
@@ -250,25 +264,40 @@ impl Supervisor {
                 status_text: p.status_text.clone(),
             })
             .collect();
-        let exits = self.exits.iter().map(|(t, e)| (t.clone(), e.iter().copied().collect())).collect();
+        let exits = self
+            .exits
+            .iter()
+            .map(|(t, e)| {
+                (
+                    t.clone(),
+                    e.iter().map(|r| SavedExit { at_ms: r.at_ms, status: r.status, ran_ms: r.ran_ms }).collect(),
+                )
+            })
+            .collect();
         let timers = self
             .timers
             .entries()
-            .map(|(at, t)| match t {
-                Timer::Escalate { tag, pgid, signal } => SavedTimer::Escalate {
-                    tag: tag.clone(),
-                    pgid: *pgid,
-                    signal: match signal {
-                        StopSignal::Int => SavedSignal::Int,
-                        StopSignal::Term => SavedSignal::Term,
-                        StopSignal::Kill => SavedSignal::Kill,
+            .filter_map(|(at, t)| {
+                Some(match t {
+                    Timer::Escalate { tag, pgid, signal } => SavedTimer::Escalate {
+                        tag: tag.clone(),
+                        pgid: *pgid,
+                        signal: match signal {
+                            StopSignal::Int => SavedSignal::Int,
+                            StopSignal::Term => SavedSignal::Term,
+                            StopSignal::Kill => SavedSignal::Kill,
+                        },
+                        left_ms: left(at),
                     },
-                    left_ms: left(at),
-                },
-                Timer::Respawn { tag } => SavedTimer::Respawn { tag: tag.clone(), left_ms: left(at) },
-                Timer::ReadyTimeout { tag, pid } => {
-                    SavedTimer::ReadyTimeout { tag: tag.clone(), pid: *pid, left_ms: left(at) }
-                }
+                    Timer::Respawn { tag } => SavedTimer::Respawn { tag: tag.clone(), left_ms: left(at) },
+                    Timer::ReadyTimeout { tag, pid } => {
+                        SavedTimer::ReadyTimeout { tag: tag.clone(), pid: *pid, left_ms: left(at) }
+                    }
+                    // Not handed over: the new image times a first check of
+                    // every probed process afresh (`sync_probes`).
+                    // Nor the watchdog's: the next WATCHDOG=1 arms it again.
+                    Timer::Probe { .. } | Timer::Watchdog { .. } => return None,
+                })
             })
             .collect();
         SupervisorState { groups, procs, exits, timers, halting: self.halting }
@@ -329,7 +358,15 @@ impl Supervisor {
         s.exits = state
             .exits
             .into_iter()
-            .map(|(t, e)| (t, e.into_iter().collect::<VecDeque<_>>()))
+            .map(|(t, e)| {
+                let e = e.into_iter().map(|r| ExitRecord {
+                    at_ms: r.at_ms,
+                    status: r.status,
+                    ran_ms: r.ran_ms,
+                    reason: None,
+                });
+                (t, e.collect::<VecDeque<_>>())
+            })
             .collect::<HashMap<_, _>>();
         s.timers = Timers::default();
         for t in state.timers {
@@ -349,6 +386,7 @@ impl Supervisor {
             }
         }
         s.halting = state.halting;
+        s.sync_probes(now);
         s.dirty_groups.extend(s.groups.keys().cloned());
         s.dirty_procs.extend(s.procs.keys().cloned());
         s.status_dirty = true;

@@ -14,6 +14,7 @@ mod effects;
 mod group;
 mod group_phase;
 mod handover;
+mod health;
 mod lifecycle;
 mod owner;
 mod process;
@@ -22,6 +23,7 @@ mod snapshot;
 mod timeline;
 mod timers;
 mod timing;
+mod watchdog;
 
 #[cfg(test)]
 mod tests;
@@ -30,8 +32,10 @@ pub use actions::{AfterStop, StartProgress, StartTicket};
 pub use adopt::{Orphan, Ran, SavedLevel};
 pub use effects::{Effect, SpawnRequest, StopSignal};
 pub use handover::SupervisorState;
+pub use health::{FIRST_CHECK_AFTER, ProbeRecord, ProbeRequest};
 pub use readiness::{Accepted, NotifyMessage, Refusal, Sender};
 pub use timing::{Now, Timing};
+pub use watchdog::WatchdogNote;
 
 use group_phase::{GroupEvent, GroupPhase};
 

@@ -26,6 +26,10 @@ impl Supervisor {
         // A respawned notify entry is not ready until it says so again.
         p.ready = false;
         p.status_text = None;
+        p.probe.restart();
+        p.stop_reason = None;
+        p.watchdog_interval = None;
+        p.watchdog_armed = false;
         self.dirty_procs.insert(entry.tag.clone());
         self.timeline_note(now, &entry.group, &entry.tag, Noted::StartBegan(entry.mode));
         self.effects.push(Effect::Spawn(SpawnRequest {
@@ -35,6 +39,10 @@ impl Supervisor {
             command: entry.command.clone(),
             mark: Supervisor::entry_mark(entry),
             notify: entry.mode == Mode::Notify,
+            watchdog_usec: self
+                .config
+                .watchdog_of(&entry.tag)
+                .map(|w| u64::try_from(w.interval.as_micros()).unwrap_or(u64::MAX)),
         }));
     }
 
@@ -54,6 +62,7 @@ impl Supervisor {
                 if p.entry.mode == Mode::Notify {
                     self.arm_ready_timeout(now, tag, pid);
                 }
+                self.arm_first_probe(now, tag, pid);
             }
             Err(error) => {
                 p.start_error = Some(error.clone());
@@ -81,8 +90,12 @@ impl Supervisor {
         p.ready = false;
         p.last_exit = Some(status);
         let ran_ms = p.started_at.map(|t| now.mono.saturating_duration_since(t).as_millis() as u64).unwrap_or(0);
+        let reason = p.stop_reason.take();
+        p.probe.in_flight = false;
+        p.watchdog_armed = false;
+        self.timers.cancel(|t| matches!(t, Timer::Probe { .. } | Timer::Watchdog { .. }) && t.tag() == tag);
         let exits = self.exits.entry(tag.clone()).or_default();
-        exits.push_back(ExitRecord { at_ms: now.wall_ms, status, ran_ms });
+        exits.push_back(ExitRecord { at_ms: now.wall_ms, status, ran_ms, reason });
         if exits.len() > EXITS_KEPT {
             exits.pop_front();
         }
@@ -165,6 +178,8 @@ impl Supervisor {
                     }
                 }
                 Timer::ReadyTimeout { tag, pid } => self.ready_timed_out(now, &tag, pid),
+                Timer::Probe { tag, pid } => self.probe_due(&tag, pid),
+                Timer::Watchdog { tag, pid } => self.watchdog_due(now, &tag, pid),
                 Timer::Respawn { tag } => {
                     if self.procs.get(&tag).is_some_and(|p| matches!(p.phase, Phase::Backoff { .. }))
                         && self.still_wanted(&tag)

@@ -60,6 +60,16 @@ pub struct Proc {
     pub ready: bool,
     /// The last `STATUS=` text the current (or last) run reported.
     pub status_text: Option<String>,
+    /// What the entry's `:::probe:` found of the current run (SPEC §17).
+    pub probe: super::health::ProbeRecord,
+    /// Why the daemon is stopping the current run while it still counts as
+    /// running (a failed probe): recorded with its exit.
+    pub stop_reason: Option<isinit_shared::protocol::ExitReason>,
+    /// The watchdog interval the current run set with `WATCHDOG_USEC=`.
+    pub watchdog_interval: Option<std::time::Duration>,
+    /// The current run has sent its first `WATCHDOG=1` (or `READY=1`):
+    /// from then on its silence counts.
+    pub watchdog_armed: bool,
 }
 
 impl Proc {
@@ -80,6 +90,10 @@ impl Proc {
             adopted: false,
             ready: false,
             status_text: None,
+            probe: super::health::ProbeRecord::default(),
+            stop_reason: None,
+            watchdog_interval: None,
+            watchdog_armed: false,
         }
     }
 

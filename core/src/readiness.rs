@@ -19,13 +19,18 @@ use isinit_shared::protocol::Event;
 pub const STATUS_MAX_CHARS: usize = 256;
 
 /// What one sd_notify datagram says that isinit acts on. Other
-/// assignments (`MAINPID=`, `RELOADING=1`, `WATCHDOG=1`…) are ignored.
+/// assignments (`MAINPID=`, `RELOADING=1`…) are ignored.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NotifyMessage {
     /// The datagram has a `READY=1` line.
     pub ready: bool,
     /// The text of its last `STATUS=` line, cleaned for display.
     pub status: Option<String>,
+    /// Its `WATCHDOG=` and `WATCHDOG_USEC=` lines (SPEC §17).
+    pub watchdog: super::WatchdogNote,
+    /// `EXTEND_TIMEOUT_USEC=N`: a `notify` process still starting needs
+    /// at least N more microseconds to become ready.
+    pub extend_usec: Option<u64>,
 }
 
 impl NotifyMessage {
@@ -38,6 +43,14 @@ impl NotifyMessage {
                 message.ready = true;
             } else if let Some(text) = line.strip_prefix(b"STATUS=") {
                 message.status = Some(clean(text));
+            } else if line == b"WATCHDOG=1" {
+                message.watchdog.ping = true;
+            } else if line == b"WATCHDOG=trigger" {
+                message.watchdog.trigger = true;
+            } else if let Some(usec) = line.strip_prefix(b"EXTEND_TIMEOUT_USEC=") {
+                message.extend_usec = std::str::from_utf8(usec).ok().and_then(|u| u.parse().ok());
+            } else if let Some(usec) = line.strip_prefix(b"WATCHDOG_USEC=") {
+                message.watchdog.usec = std::str::from_utf8(usec).ok().and_then(|u| u.parse().ok());
             }
         }
         message
@@ -103,7 +116,13 @@ impl Supervisor {
     /// readiness socket's reader can drop everyone else's before they
     /// reach the runtime.
     pub fn notify_leaders(&self) -> impl Iterator<Item = i32> + '_ {
-        self.procs.values().filter(|p| p.entry.mode == Mode::Notify && p.phase == Phase::Running).filter_map(|p| p.pid)
+        self.procs.iter().filter(|(tag, p)| self.is_notified(tag, p)).filter_map(|(_, p)| p.pid)
+    }
+
+    /// Whether datagrams of `p`'s process group may count: it runs, and
+    /// is a `notify` entry or has a `:::watchdog:` (SPEC §17).
+    fn is_notified(&self, tag: &str, p: &super::process::Proc) -> bool {
+        p.phase == Phase::Running && (p.entry.mode == Mode::Notify || self.config.watchdog_of(tag).is_some())
     }
 
     /// A datagram from a child (SPEC §11). It counts only when its sender
@@ -112,19 +131,27 @@ impl Supervisor {
     /// `READY=1` of a run marks it ready and lets its group's start go on.
     pub fn notified(&mut self, now: Now, sender: Sender, message: &NotifyMessage) -> Result<Accepted, Refusal> {
         let pgid = sender.pgid.ok_or(Refusal::SenderGone { pid: sender.pid })?;
-        let found = self
-            .procs
-            .iter_mut()
-            .find(|(_, p)| p.entry.mode == Mode::Notify && p.phase == Phase::Running && p.pid == Some(pgid));
-        let Some((tag, p)) = found else { return Err(Refusal::Stranger { pid: sender.pid, pgid }) };
-        let tag = tag.clone();
+        let found = self.procs.iter().find(|(tag, p)| p.pid == Some(pgid) && self.is_notified(tag, p));
+        let Some(tag) = found.map(|(tag, _)| tag.clone()) else {
+            return Err(Refusal::Stranger { pid: sender.pid, pgid });
+        };
+        self.watchdog_noted(now, &tag, pgid, message.watchdog, message.ready);
+        let Some(p) = self.procs.get_mut(&tag) else { return Err(Refusal::Stranger { pid: sender.pid, pgid }) };
         if let Some(text) = &message.status
             && p.status_text.as_ref() != Some(text)
         {
             p.status_text = Some(text.clone());
             self.dirty_procs.insert(tag.clone());
         }
-        let became_ready = message.ready && !p.ready;
+        let became_ready = message.ready && !p.ready && p.entry.mode == Mode::Notify;
+        if let Some(usec) = message.extend_usec
+            && !message.ready
+            && !p.ready
+            && p.entry.mode == Mode::Notify
+        {
+            self.extend_ready_timeout(now, &tag, pgid, std::time::Duration::from_micros(usec));
+        }
+        let Some(p) = self.procs.get_mut(&tag) else { return Err(Refusal::Stranger { pid: sender.pid, pgid }) };
         if became_ready {
             p.ready = true;
             let group = p.entry.group.clone();
@@ -141,6 +168,26 @@ impl Supervisor {
     pub(super) fn arm_ready_timeout(&mut self, now: Now, tag: &str, pid: i32) {
         let at = now.after(self.timing.ready_timeout).mono;
         self.timers.arm(at, Timer::ReadyTimeout { tag: tag.to_string(), pid });
+    }
+
+    /// `EXTEND_TIMEOUT_USEC=`: the readiness deadline of `tag`'s run `pid`
+    /// becomes `more` from now, if that is later than it is (systemd's
+    /// rule: it never shortens the deadline).
+    fn extend_ready_timeout(&mut self, now: Now, tag: &str, pid: i32, more: std::time::Duration) {
+        let at = now.after(more).mono;
+        let current = self
+            .timers
+            .entries()
+            .find(|(_, t)| matches!(t, Timer::ReadyTimeout { tag: t2, pid: p2 } if t2 == tag && *p2 == pid))
+            .map(|(at, _)| at);
+        if current.is_some_and(|c| c < at) {
+            self.timers.cancel(|t| matches!(t, Timer::ReadyTimeout { .. }) && t.tag() == tag);
+            self.timers.arm(at, Timer::ReadyTimeout { tag: tag.to_string(), pid });
+            self.log(format!(
+                "{tag}: readiness deadline extended by {} seconds (EXTEND_TIMEOUT_USEC)",
+                more.as_secs_f64()
+            ));
+        }
     }
 
     /// The deadline of `pid` passed: if it is still the running, unready
@@ -193,9 +240,9 @@ mod tests {
 
     #[test]
     fn messages_are_read_line_by_line() {
-        assert_eq!(NotifyMessage::parse(b"READY=1"), NotifyMessage { ready: true, status: None });
+        assert_eq!(NotifyMessage::parse(b"READY=1"), NotifyMessage { ready: true, ..Default::default() });
         let both = NotifyMessage::parse(b"STATUS=loading\nREADY=1\nMAINPID=4\nSTATUS=serving 3 clients\n");
-        assert_eq!(both, NotifyMessage { ready: true, status: Some("serving 3 clients".into()) });
+        assert_eq!(both, NotifyMessage { ready: true, status: Some("serving 3 clients".into()), ..Default::default() });
         assert_eq!(NotifyMessage::parse(b"READY=0\nREADY=1x\nready=1"), NotifyMessage::default());
         assert_eq!(NotifyMessage::parse(b""), NotifyMessage::default());
     }

@@ -7,7 +7,7 @@ use super::group_phase::{GroupPhase, Outcome};
 use super::process::{Phase, Proc};
 use super::{Effect, Group, Supervisor};
 use isinit_shared::config::{Entry, Mode};
-use isinit_shared::protocol::{Event, ExitRecord, GroupState, GroupStatus, ProcessState, ProcessStatus};
+use isinit_shared::protocol::{Event, ExitRecord, GroupState, GroupStatus, Health, ProcessState, ProcessStatus};
 use std::collections::VecDeque;
 
 /// The state SPEC §3.5 names for a group's phase.
@@ -38,7 +38,8 @@ pub(super) fn process_state(p: &Proc) -> ProcessState {
 }
 
 /// The record as the protocol shows it.
-fn record_status(p: &Proc, exits: Option<&VecDeque<ExitRecord>>, in_file: bool) -> ProcessStatus {
+/// `probed`: the entry has a `:::probe:` in the file in force.
+fn record_status(p: &Proc, exits: Option<&VecDeque<ExitRecord>>, in_file: bool, probed: bool) -> ProcessStatus {
     ProcessStatus {
         pid: p.pid.map(|pid| pid as u32),
         started_at_ms: p.started_at_ms,
@@ -56,12 +57,14 @@ fn record_status(p: &Proc, exits: Option<&VecDeque<ExitRecord>>, in_file: bool) 
             _ => p.phase == Phase::Running && p.pid.is_some(),
         },
         status_text: p.status_text.clone(),
-        ..blank_status(&p.entry, exits)
+        health: probed.then(|| if p.phase == Phase::Running { p.probe.health() } else { Health::NotProbed }),
+        health_reason: p.probe.last_failure.clone(),
+        ..blank_status(&p.entry, exits, probed)
     }
 }
 
 /// The protocol view of an entry with no record.
-fn blank_status(entry: &Entry, exits: Option<&VecDeque<ExitRecord>>) -> ProcessStatus {
+fn blank_status(entry: &Entry, exits: Option<&VecDeque<ExitRecord>>, probed: bool) -> ProcessStatus {
     ProcessStatus {
         group: entry.group.clone(),
         tag: entry.tag.clone(),
@@ -79,6 +82,8 @@ fn blank_status(entry: &Entry, exits: Option<&VecDeque<ExitRecord>>) -> ProcessS
         in_file: true,
         ready: false,
         status_text: None,
+        health: probed.then_some(Health::NotProbed),
+        health_reason: None,
     }
 }
 
@@ -100,8 +105,8 @@ impl Supervisor {
         let exits = self.exits.get(tag);
         let entry = self.config.entry(tag);
         match (self.procs.get(tag), entry) {
-            (Some(p), _) => Some(record_status(p, exits, entry.is_some())),
-            (None, Some(e)) => Some(blank_status(e, exits)),
+            (Some(p), _) => Some(record_status(p, exits, entry.is_some(), self.config.probe_of(tag).is_some())),
+            (None, Some(e)) => Some(blank_status(e, exits, self.config.probe_of(tag).is_some())),
             (None, None) => None,
         }
     }

@@ -16,13 +16,21 @@ pub enum Timer {
     /// The `notify` process `pid` of `tag` had `ready_timeout` to report
     /// `READY=1`; if it has not, it is stopped and started again.
     ReadyTimeout { tag: String, pid: i32 },
+    /// The next liveness check of the run `pid` of `tag` is due (SPEC §17).
+    Probe { tag: String, pid: i32 },
+    /// The run `pid` of `tag` has not sent `WATCHDOG=1` in time (SPEC §17).
+    Watchdog { tag: String, pid: i32 },
 }
 
 impl Timer {
     /// The entry the timer is for.
     pub fn tag(&self) -> &str {
         match self {
-            Timer::Escalate { tag, .. } | Timer::Respawn { tag } | Timer::ReadyTimeout { tag, .. } => tag,
+            Timer::Escalate { tag, .. }
+            | Timer::Respawn { tag }
+            | Timer::ReadyTimeout { tag, .. }
+            | Timer::Probe { tag, .. }
+            | Timer::Watchdog { tag, .. } => tag,
         }
     }
 }

@@ -9,7 +9,7 @@
 //! scrape to print the same text. The format's escaping and ordering rules
 //! are small and are pinned here by `promtool check metrics` in the tests.
 
-use crate::protocol::{ExitStatus, GroupState, ProcessUsage, Snapshot, usage_by_group};
+use crate::protocol::{ExitStatus, GroupState, Health, ProcessUsage, Snapshot, usage_by_group};
 use crate::time::UnixMillis;
 use std::collections::BTreeSet;
 use std::fmt::Write;
@@ -90,6 +90,17 @@ pub fn render(snap: &Snapshot) -> String {
         "gauge",
         "1 while the entry's process is alive and ready (a notify entry once it reported READY=1).",
         &|i| Some(u8::from(procs[i].pid.is_some() && procs[i].ready).to_string()),
+    );
+    per_process(
+        &mut m,
+        "isinit_process_healthy",
+        "gauge",
+        "1 if the last check of the entry's :::probe: passed, 0 if it failed (absent without a probe or before the first check of a run).",
+        &|i| match procs[i].health {
+            Some(Health::Healthy) => Some("1".to_string()),
+            Some(Health::Unhealthy) => Some("0".to_string()),
+            _ => None,
+        },
     );
     per_process(
         &mut m,

@@ -29,10 +29,10 @@ use isinit_shared::config::Mode;
 use isinit_shared::protocol::codec::Message;
 use isinit_shared::protocol::frame::encode_frame;
 use isinit_shared::protocol::{
-    Asker, AuditRecord, DaemonInfo, EntryProcesses, ErrorKind, ErrorReply, Event, ExitRecord, ExitStatus, GroupState,
-    GroupStatus, NoticeRecord, OnDisk, OutputLine, Owner, PROTOCOL_VERSION, Plan, ProcessState, ProcessStatus,
-    ProcessUsage, PsRow, Request, Response, RunningConfig, Snapshot, StepAction, SwitchStep, SwitchTimeline, Tracking,
-    Update, codec,
+    Asker, AuditRecord, DaemonInfo, EntryProcesses, ErrorKind, ErrorReply, Event, ExitReason, ExitRecord, ExitStatus,
+    GroupState, GroupStatus, Health, NoticeRecord, OnDisk, OutputLine, Owner, PROTOCOL_VERSION, Plan, ProcessState,
+    ProcessStatus, ProcessUsage, PsRow, Request, Response, RunningConfig, Snapshot, StepAction, SwitchStep,
+    SwitchTimeline, Tracking, Update, codec,
 };
 use serde::{Serialize, de::DeserializeOwned};
 use std::fmt::Debug;
@@ -86,8 +86,9 @@ fn protocol_version() {
     // `tells_total`/`clients_connected` to `DaemonInfo`, `ExitStatus::Unknown`
     // and `OomKilled`,
     // the `notify` mode and a process's `ready`/`status_text`. Version 3: a
-    // group's `owner`, `Request::TellAs`, `ErrorKind::Owned`. Changing a pin
-    // means bumping this.
+    // group's `owner`, `Request::TellAs`, `ErrorKind::Owned`, a process's
+    // `health`/`health_reason` and an exit's `reason` (SPEC §17, §18).
+    // Changing a pin means bumping this.
     assert_eq!(PROTOCOL_VERSION, 3);
 }
 
@@ -210,12 +211,19 @@ fn process() -> ProcessStatus {
         started_at_ms: Some(12),
         respawns: 13,
         last_exit: Some(ExitStatus::Signal(9)),
-        recent_exits: vec![ExitRecord { at_ms: 14, status: ExitStatus::Code(3), ran_ms: 15 }],
+        recent_exits: vec![ExitRecord {
+            at_ms: 14,
+            status: ExitStatus::Code(3),
+            ran_ms: 15,
+            reason: Some(ExitReason::Watchdog),
+        }],
         backoff_until_ms: Some(16),
         start_error: Some("e".into()),
         in_file: false,
         ready: true,
         status_text: Some("s".into()),
+        health: Some(Health::Unhealthy),
+        health_reason: Some("h".into()),
     }
 }
 
@@ -271,8 +279,10 @@ const GROUP: &str = "0167 010131 02 05 02 0131 0132 01 01 0170 0177 016e";
 /// `ProcessStatus`: "g" | "t" | wait (2) | "1,2" | "c" | backoff (6) | Some(11) | Some(12) | 13 |
 /// Some(Signal(9): variant 1, zigzag 18) | [ExitRecord 14, Code(3): variant 0, zigzag 6, 15] |
 /// Some(16) | Some("e") | false | ready true | Some("s") (the last two appended in version 2, with
-/// the `notify` mode).
-const PROCESS: &str = "0167 0174 02 03312c32 0163 06 010b 010c 0d 010112 01 0e 0006 0f 0110 010165 00 01 010173";
+/// the `notify` mode) | Some(Unhealthy: 2) | Some("h") (appended in version 3, with the exit
+/// record's reason: Some(Watchdog: 1)).
+const PROCESS: &str =
+    "0167 0174 02 03312c32 0163 06 010b 010c 0d 010112 01 0e 0006 0f 0101 0110 010165 00 01 010173 0102 010168";
 /// `AuditRecord`: 17 | 18 | Some(19) | "r"; `NoticeRecord`: 20 | "n".
 const AUDIT: &str = "11 12 0113 0172";
 const NOTICE: &str = "14 016e";
@@ -528,6 +538,25 @@ fn askers() {
         assert_eq!(hex(&codec::encode(a).expect("encodes")), pin(a).replace(' ', ""), "{a:?}");
     }
     assert_every_variant(&samples);
+}
+
+#[test]
+fn healths() {
+    let number = |h: &Health| match h {
+        Health::NotProbed => 0,
+        Health::Healthy => 1,
+        Health::Unhealthy => 2,
+    };
+    assert_numbered(&[Health::NotProbed, Health::Healthy, Health::Unhealthy], number);
+}
+
+#[test]
+fn exit_reasons() {
+    let number = |r: &ExitReason| match r {
+        ExitReason::ProbeFailed => 0,
+        ExitReason::Watchdog => 1,
+    };
+    assert_numbered(&[ExitReason::ProbeFailed, ExitReason::Watchdog], number);
 }
 
 #[test]

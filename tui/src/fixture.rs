@@ -51,6 +51,8 @@ pub fn process(group: &str, tag: &str, mode: Mode, levels: &str, command: &str) 
         in_file: true,
         ready: false,
         status_text: None,
+        health: None,
+        health_reason: None,
     }
 }
 
@@ -65,7 +67,7 @@ fn exited(mut p: ProcessStatus, state: ProcessState, status: ExitStatus, ago_ms:
     p.state = state;
     p.started_at_ms = Some(NOW_MS - ago_ms - ran_ms);
     p.last_exit = Some(status);
-    p.recent_exits = vec![ExitRecord { at_ms: NOW_MS - ago_ms, status, ran_ms }];
+    p.recent_exits = vec![ExitRecord { at_ms: NOW_MS - ago_ms, status, ran_ms, reason: None }];
     p
 }
 
@@ -88,8 +90,13 @@ pub fn snapshot() -> Snapshot {
     mta.respawns = 2;
     mta.last_exit = Some(ExitStatus::OomKilled);
     mta.recent_exits = vec![
-        ExitRecord { at_ms: NOW_MS - 5 * HOUR, status: ExitStatus::Code(75), ran_ms: 40 * MIN },
-        ExitRecord { at_ms: NOW_MS - 3 * HOUR - 7 * MIN, status: ExitStatus::OomKilled, ran_ms: 90 * MIN },
+        ExitRecord { at_ms: NOW_MS - 5 * HOUR, status: ExitStatus::Code(75), ran_ms: 40 * MIN, reason: None },
+        ExitRecord {
+            at_ms: NOW_MS - 3 * HOUR - 7 * MIN,
+            status: ExitStatus::OomKilled,
+            ran_ms: 90 * MIN,
+            reason: None,
+        },
     ];
 
     let mut nginx = process("web", "nginx", Mode::Respawn, "23", "/usr/sbin/nginx -g 'daemon off;'");
@@ -99,7 +106,12 @@ pub fn snapshot() -> Snapshot {
     nginx.started_at_ms = Some(NOW_MS - 20_000);
     nginx.backoff_until_ms = Some(NOW_MS + 40_000);
     nginx.recent_exits = (0..6)
-        .map(|i| ExitRecord { at_ms: NOW_MS - 25_000 + i * 1000, status: ExitStatus::Code(1), ran_ms: 150 })
+        .map(|i| ExitRecord {
+            at_ms: NOW_MS - 25_000 + i * 1000,
+            status: ExitStatus::Code(1),
+            ran_ms: 150,
+            reason: None,
+        })
         .collect();
 
     let mut php = process("web", "php", Mode::Respawn, "23", "/usr/sbin/php-fpm --nodaemonize");

@@ -10,6 +10,7 @@
 
 mod actions;
 mod adopt;
+mod health;
 mod lifecycle;
 mod owner;
 mod properties;

@@ -185,3 +185,21 @@ fn the_level_preview_starts_notify_entries_like_any_other() {
     assert_eq!(plan.start, ["db", "app"]);
     assert!(plan.stop.is_empty() && plan.keep.is_empty());
 }
+
+#[test]
+fn extend_timeout_usec_moves_the_readiness_deadline_later_never_earlier() {
+    let mut w = World::new(NOTIFY_TAB);
+    w.tell("g", "1");
+    let timeout = Timing::default().ready_timeout;
+    w.advance(timeout - Duration::from_secs(10));
+    // 30 s more from now: past the original deadline.
+    assert_eq!(w.notify("db", "EXTEND_TIMEOUT_USEC=30000000"), Ok(false));
+    w.advance(Duration::from_secs(29));
+    assert!(w.signals().is_empty(), "extended");
+    // A shorter extension does not bring the deadline forward.
+    assert_eq!(w.notify("db", "EXTEND_TIMEOUT_USEC=1"), Ok(false));
+    w.advance(Duration::from_millis(999));
+    assert!(w.signals().is_empty(), "never shortened");
+    w.advance(Duration::from_millis(1));
+    assert_eq!(w.signals().len(), 1, "the extended deadline passed");
+}

@@ -65,6 +65,8 @@ mod tests {
             in_file: true,
             ready: pid.is_some(),
             status_text: None,
+            health: None,
+            health_reason: None,
         }
     }
 

@@ -81,6 +81,13 @@ impl Runtime {
                     }
                     Effect::Log(line) => tracing::warn!("{line}"),
                     Effect::Exit => exit = true,
+                    Effect::Probe(req) => self.probe(req),
+                    Effect::Abort { pid } => {
+                        let abrt = nix::sys::signal::Signal::SIGABRT;
+                        if let Err(e) = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), abrt) {
+                            tracing::warn!("cannot send SIGABRT to pid {pid}: {e}");
+                        }
+                    }
                 }
             }
         }

@@ -233,15 +233,24 @@ pub fn set_cloexec(fd: &(impl AsRawFd + ?Sized), on: bool) -> std::io::Result<()
     Ok(())
 }
 
-/// The isinittab's entries (and `:::limit:` lines) as text, each on its original line, so that
-/// the next image parses the very entries in force.
+/// The isinittab's entries (and `:::limit:`, `:::probe:` and `:::watchdog:` lines) as text,
+/// each on its original line, so that the next image parses the very entries in force.
 pub fn render_config(tab: &isinit_shared::config::Inittab) -> String {
     let entries = tab
         .entries
         .iter()
         .map(|e| (e.line, format!("{}:{}:{}:{}:{}", e.group, e.tag, e.levels.raw(), e.mode.as_str(), e.command)));
     let limits = tab.directives.limits.iter().map(|l| (l.line, format!(":::limit:{} {}={}", l.group, l.key, l.value)));
-    let mut lines: Vec<(usize, String)> = entries.chain(limits).collect();
+    let probes = tab.directives.probes.iter().map(|p| {
+        let (every, timeout) = (p.every.as_secs_f64(), p.timeout.as_secs_f64());
+        (p.line, format!(":::probe:{} every={every} timeout={timeout} failures={} {}", p.tag, p.failures, p.check))
+    });
+    let watchdogs = tab
+        .directives
+        .watchdogs
+        .iter()
+        .map(|w| (w.line, format!(":::watchdog:{} {}", w.tag, w.interval.as_secs_f64())));
+    let mut lines: Vec<(usize, String)> = entries.chain(limits).chain(probes).chain(watchdogs).collect();
     lines.sort_by_key(|(n, _)| *n);
     let mut text = String::new();
     let mut line = 1usize;
@@ -311,6 +320,22 @@ mod tests {
         let again = Inittab::from_bytes(Path::new("/p"), render_config(&tab).as_bytes()).unwrap();
         assert_eq!(again.entries, tab.entries);
         assert_eq!(again.directives.limits, tab.directives.limits, "a reexec keeps the limits");
+    }
+
+    #[test]
+    fn rendered_config_keeps_probes_and_watchdogs() {
+        let text = r#"g:a:1:respawn:sleep 1
+:::probe:a every=0.2 timeout=1.5 failures=4 http://[::1]/x?y=1
+g:b:1:notify:serve
+:::probe:b exec:test -e /tmp/ok && echo "a: b"
+:::watchdog:b 0.25
+:::probe:g tcp:localhost:22
+g:g:1:once:x
+"#;
+        let tab = Inittab::from_bytes(Path::new("/p"), text.as_bytes()).unwrap();
+        let again = Inittab::from_bytes(Path::new("/p"), render_config(&tab).as_bytes()).unwrap();
+        assert_eq!(again.directives.probes, tab.directives.probes, "a reexec keeps the probes");
+        assert_eq!(again.directives.watchdogs, tab.directives.watchdogs, "and the watchdogs");
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod limits;
 pub mod node_health;
 pub mod output;
 mod owned;
+mod probes;
 pub mod readiness;
 pub mod reap;
 mod reexec;
@@ -94,6 +95,8 @@ pub struct Runtime {
     /// Without cgroups: the limits last reported as not applied, so a
     /// reload that leaves them alone does not say so again (`limits.rs`).
     limits_said: Vec<String>,
+    /// Liveness checks waiting and running (SPEC §17, `probes/`).
+    probes: probes::Probes,
 }
 
 impl Runtime {
@@ -132,6 +135,7 @@ impl Runtime {
             cgroups: None,
             cgroup_events: None,
             limits_said: Vec::new(),
+            probes: probes::Probes::default(),
         }
     }
 
@@ -234,6 +238,7 @@ impl Runtime {
                     }
                 }
                 Some(n) = readiness.messages.recv() => readiness.deliver(&mut self.sup, n),
+                Some(answer) = self.probes.answers.recv() => self.probe_answered(answer),
                 _ = sighup.recv() => {
                     if let Err(e) = self.reload() {
                         tracing::error!("reload on SIGHUP refused, nothing changed:\n{}", e.details.join("\n"));
@@ -248,6 +253,7 @@ impl Runtime {
             readiness.track(&self.sup);
             self.answer_pending();
         }
+        self.probes.kill_checks();
         self.remove_cgroups();
         if let Some(status_file) = self.status_file.take() {
             status_file.remove().await;
@@ -266,7 +272,7 @@ impl Runtime {
         }
         let now = Now::real();
         for (pid, status) in reaped {
-            if self.check_reaped(pid, status) {
+            if self.check_reaped(pid, status) || self.probes.reaped(pid, status) {
                 continue;
             }
             let status = self.oom_kill_seen(pid, status);

@@ -211,6 +211,9 @@ impl Runtime {
             state.barrier().await;
         }
         tracing::info!("re-executing {} ({} bytes of state handed over)", exe.display(), bytes.len());
+        // The new image knows nothing of running `exec:` checks: none may
+        // outlive the tasks that would have timed them out.
+        self.probes.kill_checks();
         let argv = self.reexec.as_ref().map(|k| k.argv.as_slice()).unwrap_or_default();
         exec(argv, &exe, Passed { listener: listener_fd, lock: lock_fd }, &memfd, &conn)
     }

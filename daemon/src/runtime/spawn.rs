@@ -131,7 +131,7 @@ pub fn spawn(
         _ => None,
     };
     let how = How { actions: &actions, attrs: &attrs, place: place.as_ref() };
-    let result = match invocation(&req.command) {
+    let result = match watched(req).map_or_else(|| invocation(&req.command), Invocation::Shell) {
         Invocation::Direct(words) => {
             add_pwd(&mut env);
             match launch(Program::Search, &words, &env, &how) {
@@ -151,6 +151,16 @@ pub fn spawn(
         let _ = writeln!(out, "isinit: failed to start: {reason}");
     }
     result
+}
+
+/// A watched entry (SPEC §17) runs as `/bin/sh -c` setting `WATCHDOG_PID`
+/// to the shell's own pid — the leader's, known only once it runs — and
+/// then `exec`ing the command where that is provably the same, so the
+/// service keeps that pid (sd_watchdog_enabled(3) checks it).
+fn watched(req: &SpawnRequest) -> Option<String> {
+    req.watchdog_usec?;
+    let command = exec_prefixed(&req.command).unwrap_or_else(|| req.command.clone());
+    Some(format!("WATCHDOG_PID=$$; export WATCHDOG_PID; {command}"))
 }
 
 /// The reason a directly executed command did not start, in the shell's
@@ -288,9 +298,14 @@ fn child_environment(req: &SpawnRequest, socket: &Path) -> Vec<CString> {
         ("ISINIT_SOCKET", &socket),
         ("ISINIT_ENTRY", &req.mark),
     ];
-    // Only `notify` entries are told where to report readiness (SPEC §11).
-    if req.notify {
+    // Only `notify` entries and watched ones are told where to report
+    // (SPEC §11, §17).
+    if req.notify || req.watchdog_usec.is_some() {
         ours.push(("NOTIFY_SOCKET", &notify));
+    }
+    let usec = req.watchdog_usec.map(|u| u.to_string()).unwrap_or_default();
+    if req.watchdog_usec.is_some() {
+        ours.push(("WATCHDOG_USEC", &usec));
     }
     let inherited = std::env::vars_os()
         .filter(|(k, _)| !ours.iter().any(|(name, _)| k == name))

@@ -190,4 +190,10 @@ pub struct Directives {
     /// `:::limit:GROUP KEY=VALUE` — cgroup limits on resource groups, in
     /// file order; at most one per group and key.
     pub limits: Vec<super::Limit>,
+    /// `:::probe:TAG … CHECK` — liveness checks (SPEC §17), in file
+    /// order; at most one per tag, each naming an entry of the file.
+    pub probes: Vec<super::Probe>,
+    /// `:::watchdog:TAG SECS` — sd_notify watchdogs (SPEC §17), in file
+    /// order; at most one per tag, each naming an entry of the file.
+    pub watchdogs: Vec<super::Watchdog>,
 }

@@ -13,13 +13,17 @@ mod entry;
 mod error;
 mod limit;
 mod parse;
+mod probe;
 #[cfg(test)]
 mod tests;
+mod watchdog;
 
 pub use entry::{Directives, Entry, Levels, Mode, valid_level};
 pub use error::{ConfigError, ConfigErrors};
 pub use limit::{Limit, LimitKey};
 pub use parse::parse_lenient;
+pub use probe::{Check, Probe};
+pub use watchdog::Watchdog;
 
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeSet, HashMap};
@@ -45,6 +49,10 @@ pub struct Inittab {
     /// Tag → index into `entries`: the daemon looks entries up by tag on
     /// every process change, and files can have thousands of them.
     by_tag: HashMap<String, usize>,
+    /// Tag → index into `directives.probes`: asked on every snapshot row.
+    probe_by_tag: HashMap<String, usize>,
+    /// Tag → index into `directives.watchdogs`: asked for every datagram.
+    watchdog_by_tag: HashMap<String, usize>,
     /// The `:::NAME:VALUE` settings.
     pub directives: Directives,
     /// Hex SHA-256 of the file's bytes, so operators can tell at a glance
@@ -110,6 +118,16 @@ impl Inittab {
             }
         }
         seen
+    }
+
+    /// The `:::probe:` of an entry, if it has one.
+    pub fn probe_of(&self, tag: &str) -> Option<&Probe> {
+        self.probe_by_tag.get(tag).and_then(|i| self.directives.probes.get(*i)).filter(|p| p.tag == tag)
+    }
+
+    /// The `:::watchdog:` of an entry, if it has one.
+    pub fn watchdog_of(&self, tag: &str) -> Option<&Watchdog> {
+        self.watchdog_by_tag.get(tag).and_then(|i| self.directives.watchdogs.get(*i)).filter(|w| w.tag == tag)
     }
 
     /// The `:::limit:` lines of one group, in file order.

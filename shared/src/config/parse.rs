@@ -24,6 +24,8 @@ pub fn parse_lenient(path: &Path, bytes: &[u8]) -> (Inittab, Vec<ConfigError>) {
         directive_lines: HashMap::new(),
         tag_lines: HashMap::new(),
         limit_lines: HashMap::new(),
+        probe_lines: HashMap::new(),
+        watchdog_lines: HashMap::new(),
     };
     for (i, raw) in bytes.split(|b| *b == b'\n').enumerate() {
         let line_no = i + 1;
@@ -33,12 +35,17 @@ pub fn parse_lenient(path: &Path, bytes: &[u8]) -> (Inittab, Vec<ConfigError>) {
             Err(_) => p.error(line_no, "line is not valid UTF-8"),
         }
     }
+    p.check_probe_tags();
     p.check_limit_groups();
     let by_tag = p.entries.iter().enumerate().map(|(i, e)| (e.tag.clone(), i)).collect();
+    let probe_by_tag = p.directives.probes.iter().enumerate().map(|(i, x)| (x.tag.clone(), i)).collect();
+    let watchdog_by_tag = p.directives.watchdogs.iter().enumerate().map(|(i, x)| (x.tag.clone(), i)).collect();
     let tab = Inittab {
         path: path.to_owned(),
         entries: p.entries,
         by_tag,
+        probe_by_tag,
+        watchdog_by_tag,
         directives: p.directives,
         sha256: Inittab::digest(bytes),
         text: String::from_utf8_lossy(bytes).into(),
@@ -57,6 +64,10 @@ struct Parser<'a> {
     tag_lines: HashMap<String, usize>,
     /// (group, key) → line of its `:::limit:`, to name both lines of a duplicate.
     limit_lines: HashMap<(String, LimitKey), usize>,
+    /// Tag → line of its `:::probe:`, to name both lines of a duplicate.
+    probe_lines: HashMap<String, usize>,
+    /// Tag → line of its `:::watchdog:`, to name both lines of a duplicate.
+    watchdog_lines: HashMap<String, usize>,
 }
 
 impl Parser<'_> {
@@ -88,6 +99,12 @@ impl Parser<'_> {
         if name == "limit" {
             return self.limit(n, value);
         }
+        if name == "probe" {
+            return self.probe(n, value);
+        }
+        if name == "watchdog" {
+            return self.watchdog(n, value);
+        }
         let key: &'static str = match name {
             "socket" => "socket",
             "initstat" | "clstat" => "initstat",
@@ -100,7 +117,7 @@ impl Parser<'_> {
                 return self.error(
                     n,
                     format!(
-                        "unknown directive `{other}` (expected socket, initstat, clstat, log, logdir, state, cgroup or limit)"
+                        "unknown directive `{other}` (expected socket, initstat, clstat, log, logdir, state, cgroup, limit, probe or watchdog)"
                     ),
                 );
             }
@@ -138,6 +155,66 @@ impl Parser<'_> {
         }
         self.limit_lines.insert(id, n);
         self.directives.limits.push(limit);
+    }
+
+    /// A repeatable directive: at most one per tag.
+    fn probe(&mut self, n: usize, value: &str) {
+        let probe = match super::probe::parse(n, value) {
+            Ok(p) => p,
+            Err(message) => return self.error(n, message),
+        };
+        if let Some(first) = self.probe_lines.get(&probe.tag) {
+            let first = *first;
+            return self.error(n, format!("probe for `{}` is already set on line {first}", probe.tag));
+        }
+        self.probe_lines.insert(probe.tag.clone(), n);
+        self.directives.probes.push(probe);
+    }
+
+    /// A repeatable directive: at most one per tag.
+    fn watchdog(&mut self, n: usize, value: &str) {
+        let watchdog = match super::watchdog::parse(n, value) {
+            Ok(w) => w,
+            Err(message) => return self.error(n, message),
+        };
+        if let Some(first) = self.watchdog_lines.get(&watchdog.tag) {
+            let first = *first;
+            return self.error(n, format!("watchdog for `{}` is already set on line {first}", watchdog.tag));
+        }
+        self.watchdog_lines.insert(watchdog.tag.clone(), n);
+        self.directives.watchdogs.push(watchdog);
+    }
+
+    /// Once every entry is read: a probe or a watchdog must name an entry
+    /// of the file that runs (an `off` entry has nothing to check).
+    fn check_probe_tags(&mut self) {
+        let modes: HashMap<&str, Mode> = self.entries.iter().map(|e| (e.tag.as_str(), e.mode)).collect();
+        let mut bad = Vec::new();
+        self.directives.probes.retain(|p| match modes.get(p.tag.as_str()) {
+            Some(Mode::Off) => {
+                bad.push((p.line, format!("probe for `{}`, an entry whose mode is off", p.tag)));
+                false
+            }
+            Some(_) => true,
+            None => {
+                bad.push((p.line, format!("probe for unknown tag `{}`", p.tag)));
+                false
+            }
+        });
+        self.directives.watchdogs.retain(|w| match modes.get(w.tag.as_str()) {
+            Some(Mode::Off) => {
+                bad.push((w.line, format!("watchdog for `{}`, an entry whose mode is off", w.tag)));
+                false
+            }
+            Some(_) => true,
+            None => {
+                bad.push((w.line, format!("watchdog for unknown tag `{}`", w.tag)));
+                false
+            }
+        });
+        for (line, message) in bad {
+            self.error(line, message);
+        }
     }
 
     /// Once every entry is read (a limit may come before its group's

@@ -20,6 +20,8 @@ fn process(group: &str, tag: &str) -> ProcessStatus {
         in_file: true,
         ready: false,
         status_text: None,
+        health: None,
+        health_reason: None,
     }
 }
 
@@ -206,4 +208,22 @@ fn usage_rows_become_cpu_and_memory_series_of_known_entries() {
     // Per group: the sum of its entries; `web` runs nothing.
     assert_eq!(samples(&text, "isinit_group_cpu_seconds"), ["isinit_group_cpu_seconds{group=\"mail\"} 2.000"]);
     assert_eq!(samples(&text, "isinit_group_memory_bytes"), ["isinit_group_memory_bytes{group=\"mail\"} 5120"]);
+}
+
+#[test]
+fn health_is_a_sample_only_once_a_probe_has_said_something() {
+    use crate::protocol::Health;
+    let mut snap = snapshot();
+    snap.processes[0].health = Some(Health::Healthy);
+    snap.processes[1].health = Some(Health::Unhealthy);
+    snap.processes[2].health = Some(Health::NotProbed);
+    let text = render(&snap);
+    assert_eq!(
+        samples(&text, "isinit_process_healthy"),
+        [
+            "isinit_process_healthy{group=\"mail\",tag=\"mta\"} 1",
+            "isinit_process_healthy{group=\"mail\",tag=\"q\\\"uo\\\\te\"} 0"
+        ]
+    );
+    assert!(text.contains("# TYPE isinit_process_healthy gauge\n"));
 }

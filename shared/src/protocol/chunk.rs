@@ -137,6 +137,8 @@ mod tests {
             in_file: true,
             ready: false,
             status_text: None,
+            health: None,
+            health_reason: None,
         }
     }
 

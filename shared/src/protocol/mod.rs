@@ -17,6 +17,7 @@ pub mod codec;
 mod drift;
 pub mod frame;
 pub mod group_logs;
+mod health;
 mod owner;
 mod ps;
 mod snapshot;
@@ -24,6 +25,7 @@ pub mod timeline;
 mod usage;
 
 pub use drift::{OnDisk, RunningConfig};
+pub use health::{ExitReason, Health};
 pub use owner::{Asker, Owner};
 pub use ps::{EntryProcesses, PsRow, Tracking};
 pub use snapshot::*;
@@ -39,7 +41,8 @@ use serde::{Deserialize, Serialize};
 /// [`DaemonInfo`] gained `tells_total` and `clients_connected`;
 /// [`ExitStatus`] gained `Unknown` (an adopted process) and `OomKilled`.
 /// 3: [`GroupStatus`] gained `owner`; appended [`Request::TellAs`] and
-/// [`ErrorKind::Owned`] (SPEC §18, owned groups).
+/// [`ErrorKind::Owned`] (SPEC §18, owned groups); [`ProcessStatus`] gained
+/// `health` and `health_reason`, [`ExitRecord`] a `reason` (SPEC §17).
 pub const PROTOCOL_VERSION: u32 = 3;
 
 /// Largest frame either side accepts (SPEC §7), checked before allocating:

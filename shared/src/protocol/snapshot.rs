@@ -2,6 +2,7 @@
 //! change it. The console keeps a snapshot and applies events to it; scripts
 //! read the snapshot as JSON from `isinit status --json`.
 
+use super::health::{ExitReason, Health};
 use crate::config::Mode;
 use crate::time::UnixMillis;
 use serde::{Deserialize, Serialize};
@@ -158,6 +159,13 @@ pub struct ProcessStatus {
     /// The last `STATUS=` text a `notify` process reported (sd_notify),
     /// control characters removed; cleared when it is started again.
     pub status_text: Option<String>,
+    /// What the entry's `:::probe:` says of the current run (SPEC §17);
+    /// `None` for an entry without a probe. Appended in version 3.
+    pub health: Option<Health>,
+    /// Why the last failed check of the current or an earlier run failed
+    /// (`connection refused`, `HTTP 500`, `timed out after 2s`…), kept
+    /// after the entry is healthy again so an operator sees what happened.
+    pub health_reason: Option<String>,
 }
 
 /// The state of one process (SPEC §3).
@@ -249,6 +257,10 @@ pub struct ExitRecord {
     pub status: ExitStatus,
     /// How long that run lasted.
     pub ran_ms: u64,
+    /// Why the daemon stopped it, when the daemon did so because the
+    /// process was unhealthy (SPEC §17); `None` for an exit of its own or
+    /// a stop an operator asked for. Appended in version 3.
+    pub reason: Option<ExitReason>,
 }
 
 /// A state-changing request the daemon accepted: the audit trail.

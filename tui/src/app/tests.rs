@@ -269,8 +269,9 @@ fn the_tick_that_ends_a_flapping_window_redraws() {
     }
     let nginx = quiet.processes.iter_mut().find(|p| p.tag == "nginx").expect("nginx");
     let exit = nginx.last_exit.expect("nginx exited");
-    nginx.recent_exits =
-        (0..3).map(|i| isinit_shared::ExitRecord { at_ms: NOW_MS - 59_500 + i, status: exit, ran_ms: 10 }).collect();
+    nginx.recent_exits = (0..3)
+        .map(|i| isinit_shared::ExitRecord { at_ms: NOW_MS - 59_500 + i, status: exit, ran_ms: 10, reason: None })
+        .collect();
     let mut app = fixture::app(quiet, 100, 30);
     let flapping = |app: &App| {
         let nginx = app.snapshot().and_then(|s| s.processes.iter().find(|p| p.tag == "nginx"));

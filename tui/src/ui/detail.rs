@@ -6,7 +6,7 @@ use crate::app::{App, Focus, OutputState, OutputView, Scroll, match_ranges};
 use crate::clock::TimeZone;
 use isinit_shared::config::Mode;
 use isinit_shared::time::human_duration;
-use isinit_shared::{ExitRecord, ProcessState, ProcessStatus};
+use isinit_shared::{ExitRecord, Health, ProcessState, ProcessStatus};
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -62,6 +62,13 @@ fn command_line(p: &ProcessStatus, tz: TimeZone) -> Line<'_> {
     if let Some(text) = &p.status_text {
         spans.push(Span::styled(format!("status: {text} "), theme::header()));
     }
+    if let (Some(health), Some(_)) = (p.health, p.pid) {
+        let style = if health == Health::Unhealthy { theme::error() } else { theme::muted() };
+        spans.push(Span::styled(format!("{health} "), style));
+    }
+    if let Some(reason) = &p.health_reason {
+        spans.push(Span::styled(format!("last failed check: {reason} "), theme::muted()));
+    }
     if let Some(e) = &p.start_error {
         spans.push(Span::styled(format!("cannot start: {e} "), theme::error()));
     }
@@ -86,6 +93,7 @@ fn exit_line(e: &ExitRecord, tz: TimeZone) -> Line<'static> {
         Span::raw(" "),
         Span::styled(format!("{:<9}", e.status.to_string()), style),
         Span::styled(format!(" {:>6}", ran_for(e.ran_ms)), theme::muted()),
+        Span::styled(e.reason.map_or(String::new(), |r| format!(" {r}")), theme::error()),
     ])
 }
 

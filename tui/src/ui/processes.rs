@@ -6,7 +6,7 @@ use super::theme;
 use crate::app::{App, Focus, scroll_into_view};
 use isinit_shared::config::Mode;
 use isinit_shared::time::{UnixMillis, human_duration};
-use isinit_shared::{GroupUsage, ProcessState, ProcessStatus, usage_by_group};
+use isinit_shared::{GroupUsage, Health, ProcessState, ProcessStatus, usage_by_group};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -48,6 +48,17 @@ pub(super) fn state_label(p: &ProcessStatus) -> (&'static str, Style) {
     }
 }
 
+/// The mark after the state of a running entry with a `:::probe:` (SPEC
+/// §17): a check passed, failed, or has not answered yet for this run.
+pub(super) fn health_mark(p: &ProcessStatus) -> Option<(&'static str, Style)> {
+    p.pid?;
+    Some(match p.health? {
+        Health::Healthy => (" ✓", theme::process_state(ProcessState::Running)),
+        Health::Unhealthy => (" ✗", theme::error()),
+        Health::NotProbed => (" ?", theme::muted()),
+    })
+}
+
 /// Indices of the columns below, in display order.
 const TAG: usize = 0;
 const LEVELS: usize = 2;
@@ -69,7 +80,9 @@ fn cells<'a>(p: &'a ProcessStatus, app: &App, kept: &[(usize, u16)]) -> [Cell<'a
         Cell::from(table::clip(&p.levels, width_of(LEVELS))),
         {
             let (text, style) = state_label(p);
-            Cell::from(Span::styled(text, style))
+            let mut spans = vec![Span::styled(text, style)];
+            spans.extend(health_mark(p).map(|(mark, style)| Span::styled(mark, style)));
+            Cell::from(Line::from(spans))
         },
         p.pid.map_or_else(dash, |pid| Cell::from(pid.to_string())),
         uptime(p, app.as_of_ms()).map_or_else(dash, Cell::from),
@@ -121,7 +134,9 @@ pub(super) fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let items = &view.items;
     let tag_width = table::measure("tag", items.iter().map(|p| p.tag.as_str()), 24);
     let levels_width = table::measure("levels", items.iter().map(|p| p.levels.as_str()), 16);
-    let state_width = table::measure("state", items.iter().map(|p| state_label(p).0), 15);
+    let states: Vec<String> =
+        items.iter().map(|p| format!("{}{}", state_label(p).0, health_mark(p).map_or("", |m| m.0))).collect();
+    let state_width = table::measure("state", states.iter().map(String::as_str), 17);
     let mut columns = [
         Column { min: 7, ..Column::fill("tag", tag_width) },
         Column::fixed("mode", 7, 7),
@@ -195,6 +210,21 @@ mod tests {
         assert_eq!(state_label(&p).0, "ready");
         p.mode = Mode::Respawn;
         assert_eq!(state_label(&p).0, "running", "other modes keep their state");
+    }
+
+    #[test]
+    fn a_probed_running_process_carries_a_health_mark() {
+        let mut p = crate::fixture::process("web", "srv", Mode::Respawn, "run", "serve");
+        p.health = Some(Health::Unhealthy);
+        assert_eq!(health_mark(&p), None, "nothing runs, nothing to mark");
+        p.pid = Some(7);
+        assert_eq!(health_mark(&p).map(|m| m.0), Some(" ✗"));
+        p.health = Some(Health::Healthy);
+        assert_eq!(health_mark(&p).map(|m| m.0), Some(" ✓"));
+        p.health = Some(Health::NotProbed);
+        assert_eq!(health_mark(&p).map(|m| m.0), Some(" ?"));
+        p.health = None;
+        assert_eq!(health_mark(&p), None, "no probe, no mark");
     }
 
     #[test]

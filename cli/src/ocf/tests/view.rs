@@ -33,6 +33,8 @@ fn proc(tag: &str, mode: Mode, levels: &str, state: ProcessState) -> ProcessStat
         in_file: true,
         ready: false,
         status_text: None,
+        health: None,
+        health_reason: None,
     }
 }
 
@@ -169,7 +171,7 @@ fn switching_to_the_level_is_pending_for_start_and_running_for_monitor() {
 #[test]
 fn a_flapping_entry_is_degraded_but_counts_as_started() {
     let mut s = up_at("run");
-    let exit = |ago: u64| ExitRecord { at_ms: NOW - ago, status: ExitStatus::Code(1), ran_ms: 10 };
+    let exit = |ago: u64| ExitRecord { at_ms: NOW - ago, status: ExitStatus::Code(1), ran_ms: 10, reason: None };
     s.processes[1].recent_exits = vec![exit(120_000), exit(30_000)];
     s.processes[1].respawns = 3;
     assert_eq!(code(&s, None), OcfCode::Success, "one exit in the window is not flapping");
@@ -190,7 +192,7 @@ fn promoted_roles_report_their_own_codes() {
     let broken = snap(Some("primary"), G::Done, P::Exited, P::Running, P::Backoff);
     assert_eq!(code(&broken, t), OcfCode::FailedPromoted);
     let mut flapping = up_at("primary");
-    let exit = |ago: u64| ExitRecord { at_ms: NOW - ago, status: ExitStatus::Signal(9), ran_ms: 10 };
+    let exit = |ago: u64| ExitRecord { at_ms: NOW - ago, status: ExitStatus::Signal(9), ran_ms: 10, reason: None };
     flapping.processes[2].recent_exits = vec![exit(2_000), exit(1_000)];
     flapping.processes[2].respawns = 2;
     assert_eq!(code(&flapping, t), OcfCode::DegradedPromoted);
@@ -227,7 +229,7 @@ fn a_start_counts_a_respawn_entry_as_up_once_it_ran_a_second() {
 #[test]
 fn exits_of_earlier_records_do_not_count_as_flapping() {
     let mut s = up_at("run");
-    let exit = |ago: u64| ExitRecord { at_ms: NOW - ago, status: ExitStatus::Signal(2), ran_ms: 10 };
+    let exit = |ago: u64| ExitRecord { at_ms: NOW - ago, status: ExitStatus::Signal(2), ran_ms: 10, reason: None };
     // Two stops (SIGINT) in the last minute, but this record never restarted.
     s.processes[1].recent_exits = vec![exit(20_000), exit(10_000)];
     s.processes[1].respawns = 0;

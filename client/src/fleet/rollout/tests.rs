@@ -78,6 +78,8 @@ fn process(tag: &str, mode: Mode, levels: &str, state: ProcessState, pid: Option
         in_file: true,
         ready: pid.is_some(),
         status_text: None,
+        health: None,
+        health_reason: None,
     }
 }
 

@@ -132,6 +132,8 @@ mod tests {
             in_file: true,
             ready: false,
             status_text: None,
+            health: None,
+            health_reason: None,
         });
         s
     }
@@ -155,7 +157,7 @@ mod tests {
         since.observe(&ok, 1_000_000 + l.backoff_red_ms + 2);
         assert_eq!(judge(&ok, &since, 1_000_000 + l.backoff_red_ms + 2, false, &l).0, Color::Green, "out of backoff");
 
-        let oom = |at_ms| ExitRecord { at_ms, status: ExitStatus::OomKilled, ran_ms: 1 };
+        let oom = |at_ms| ExitRecord { at_ms, status: ExitStatus::OomKilled, ran_ms: 1, reason: None };
         let one = snap(GroupState::Done, ProcessState::Running, vec![oom(999_000)]);
         assert_eq!(judge(&one, &none, 1_000_000, false, &l).0, Color::Green);
         let two = snap(GroupState::Done, ProcessState::Running, vec![oom(998_000), oom(999_000)]);

@@ -150,6 +150,8 @@ fn directives() {
             state: Some("/run/is/state".into()),
             cgroup: Some("/sys/fs/cgroup/is".into()),
             limits: vec![],
+            probes: vec![],
+            watchdogs: vec![],
         }
     );
     assert!(tab.entries.is_empty(), "directives are not entries");

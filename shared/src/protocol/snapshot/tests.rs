@@ -33,6 +33,8 @@ fn process(group: &str, tag: &str, state: ProcessState) -> ProcessStatus {
         in_file: true,
         ready: false,
         status_text: None,
+        health: None,
+        health_reason: None,
     }
 }
 
