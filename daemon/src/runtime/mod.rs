@@ -6,6 +6,7 @@ mod actions;
 mod cgroups;
 mod command;
 mod effects;
+mod exhaustion;
 pub mod handover;
 pub mod leftovers;
 mod limits;
@@ -92,6 +93,8 @@ pub struct Runtime {
     /// Without cgroups: the limits last reported as not applied, so a
     /// reload that leaves them alone does not say so again (`limits.rs`).
     limits_said: Vec<String>,
+    /// Host limits met by starts, and when they were last said.
+    exhausted: exhaustion::Said,
 }
 
 impl Runtime {
@@ -130,6 +133,7 @@ impl Runtime {
             cgroups: None,
             cgroup_events: None,
             limits_said: Vec::new(),
+            exhausted: exhaustion::Said::default(),
         }
     }
 
