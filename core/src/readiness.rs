@@ -129,7 +129,7 @@ impl Supervisor {
             p.ready = true;
             let group = p.entry.group.clone();
             self.dirty_procs.insert(tag.clone());
-            self.timers.cancel(|t| matches!(t, Timer::ReadyTimeout { .. }) && t.tag() == tag);
+            self.timers.cancel(&tag, |t| matches!(t, Timer::ReadyTimeout { .. }));
             self.foreground_finished(now, &group, &tag);
         }
         Ok(Accepted { tag, became_ready })
