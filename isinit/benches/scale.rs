@@ -18,7 +18,11 @@
 //! - idle CPU of the daemon over `ISINIT_BENCH_IDLE_SECS` (default 30);
 //! - the daemon's RSS and PSS with every child running, per entry;
 //! - stop all: a tell of every farm group to `0` until every group is
-//!   `DONE` (every child reaped).
+//!   `DONE` (every child reaped);
+//! - beside each wall time, the CPU time the daemon spent on it (its
+//!   runtime thread's, from `/proc/PID/task/PID/schedstat`, for the
+//!   per-change rows): wall times on a shared machine move with its other
+//!   load, CPU times hardly.
 //!
 //! Then a table of each figure at every size and its growth factor from
 //! the smallest size to the largest (docs/src/performance.md quotes it).
@@ -216,11 +220,14 @@ async fn measure(n: usize) -> Figures {
     // The subscription is read while the tells go out: a subscriber that
     // stops reading is dropped by the daemon after its write timeout.
     let t = Instant::now();
+    let cpu = cpu_ticks(d.pid());
     tokio::join!(tell_all(&d, "run"), w.until(|w| w.running.len() == n));
     f.push(("start all → all live, ms", ms(t.elapsed())));
+    f.push(("daemon CPU, start all, ms", ticks_ms(cpu_ticks(d.pid()) - cpu)));
 
     // Respawn of one entry while the rest run, spread over the farm.
     let mut samples = Vec::new();
+    let cpu = main_thread_ns(d.pid());
     for k in 0..RESPAWNS {
         let tag = format!("w{}", (k * 7919) % n);
         let old = w.pids[&tag];
@@ -231,6 +238,7 @@ async fn measure(n: usize) -> Figures {
         samples.push(t.elapsed());
     }
     f.push(("respawn of one entry (median), ms", ms(median(&mut samples))));
+    f.push(("runtime thread CPU per respawn, ms", per(main_thread_ns(d.pid()) - cpu, RESPAWNS)));
 
     for (row, size_row, args) in [
         ("`status` (median), ms", "`status` output, KB", &["status"][..]),
@@ -238,6 +246,7 @@ async fn measure(n: usize) -> Figures {
     ] {
         let mut samples = Vec::new();
         let mut size = 0;
+        let cpu = main_thread_ns(d.pid());
         for _ in 0..STATUS_RUNS {
             let t = Instant::now();
             let out = d.cli(args);
@@ -247,9 +256,16 @@ async fn measure(n: usize) -> Figures {
         }
         f.push((row, ms(median(&mut samples))));
         f.push((size_row, size as f64 / 1024.0));
+        let cpu_row = if args.len() == 1 {
+            "runtime thread CPU per `status`, ms"
+        } else {
+            "runtime thread CPU per `status --json`, ms"
+        };
+        f.push((cpu_row, per(main_thread_ns(d.pid()) - cpu, STATUS_RUNS)));
     }
 
     let mut samples = Vec::new();
+    let cpu = main_thread_ns(d.pid());
     for i in 0..TELLS {
         let level = if i % 2 == 0 { "a" } else { "b" };
         let t = Instant::now();
@@ -258,6 +274,7 @@ async fn measure(n: usize) -> Figures {
         assert!(out.status.success(), "tell: {}", String::from_utf8_lossy(&out.stderr));
     }
     f.push(("`tell` of a one-entry group (median), ms", ms(median(&mut samples))));
+    f.push(("runtime thread CPU per `tell`, ms", per(main_thread_ns(d.pid()) - cpu, TELLS)));
 
     let secs: u64 = std::env::var("ISINIT_BENCH_IDLE_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(30);
     // Let the last tell's writes settle before watching the idle daemon.
@@ -274,10 +291,13 @@ async fn measure(n: usize) -> Figures {
     f.push(("daemon PSS per entry, KB", pss as f64 / n as f64));
 
     let t = Instant::now();
+    let cpu = cpu_ticks(d.pid());
     let farm = d.groups.clone();
-    let all_done = |w: &Watcher| farm.iter().all(|g| w.groups.get(g) == Some(&GroupState::Done)) && w.running.is_empty();
+    let all_done =
+        |w: &Watcher| farm.iter().all(|g| w.groups.get(g) == Some(&GroupState::Done)) && w.running.is_empty();
     tokio::join!(tell_all(&d, "0"), w.until(all_done));
     f.push(("stop all → all dead, ms", ms(t.elapsed())));
+    f.push(("daemon CPU, stop all, ms", ticks_ms(cpu_ticks(d.pid()) - cpu)));
     f
 }
 
@@ -295,6 +315,25 @@ fn rss_kb(pid: u32) -> u64 {
 
 fn pss_kb(pid: u32) -> u64 {
     proc_field_kb(&format!("/proc/{pid}/smaps_rollup"), "Pss:")
+}
+
+/// CPU time the daemon's runtime thread (its main thread: the one task
+/// owning the supervisor) has had, in ns (`/proc/PID/schedstat`). Unlike
+/// wall time it hardly moves with other load on the machine.
+fn main_thread_ns(pid: u32) -> u64 {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/schedstat")).unwrap_or_default();
+    text.split_whitespace().next().and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+/// `ns` spread over `n` operations, in ms each.
+fn per(ns: u64, n: usize) -> f64 {
+    ns as f64 / n as f64 / 1e6
+}
+
+/// Clock ticks in ms.
+fn ticks_ms(ticks: u64) -> f64 {
+    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok().flatten().unwrap_or(100) as f64;
+    ticks as f64 * 1000.0 / hz
 }
 
 /// utime + stime of a process, in clock ticks.
