@@ -195,9 +195,8 @@ async fn tell_all(d: &Daemon, level: &str) {
     let mut c = Client::connect(&d.socket()).await.expect("connect");
     for g in &d.groups {
         c.send(&Request::Tell { group: g.clone(), level: level.into(), dry_run: false }).await.expect("tell");
-        match c.recv().await.expect("tell reply") {
-            Response::Error(e) => panic!("tell {g} {level}: {e:?}"),
-            _ => {}
+        if let Response::Error(e) = c.recv().await.expect("tell reply") {
+            panic!("tell {g} {level}: {e:?}");
         }
     }
 }
