@@ -164,7 +164,7 @@ impl Supervisor {
     /// halting: then it is forgotten like any stopped record. Either way the
     /// group moves on, since a tell may have waited for this stop.
     pub(super) fn start_again(&mut self, now: Now, tag: &str) {
-        self.timers.cancel(|t| matches!(t, Timer::Respawn { tag: t2 } if t2 == tag));
+        self.timers.cancel(tag, |t| matches!(t, Timer::Respawn { .. }));
         let wanted = self.procs.get(tag).and_then(|p| {
             let newer = self.config.entry(tag).filter(|e| e.group == p.entry.group)?;
             let level = self.groups.get(&newer.group)?.level.clone().filter(|l| newer.in_level(l))?;

@@ -123,9 +123,8 @@ impl Supervisor {
                 let level = g.level.clone()?;
                 let settled = matches!(g.phase, GroupPhase::Settled(_)).then(|| group_state(&g.phase));
                 let ran = self
-                    .procs
-                    .iter()
-                    .filter(|(_, p)| p.entry.group == *name && p.phase != Phase::Stopping)
+                    .records_of(name)
+                    .filter(|(_, p)| p.phase != Phase::Stopping)
                     .map(|(tag, p)| Ran {
                         tag: tag.clone(),
                         finished: p.entry.mode != Mode::Respawn
@@ -190,7 +189,7 @@ impl Supervisor {
                     p.phase = Phase::Exited;
                     p.last_exit = ran.map_or(Some(ExitStatus::Unknown), |r| r.last_exit);
                     p.started_at_ms = ran.and_then(|r| r.started_at_ms);
-                    self.procs.insert(e.tag.clone(), p);
+                    self.insert_record(e.tag.clone(), p);
                     self.dirty_procs.insert(e.tag.clone());
                 }
             }
@@ -223,7 +222,8 @@ impl Supervisor {
         // group does not hold for a report that will not come.
         p.ready = true;
         self.log(format!("{}: adopted pid {} left running by the previous daemon", entry.tag, orphan.pid));
-        self.procs.insert(entry.tag.clone(), p);
+        self.insert_record(entry.tag.clone(), p);
+        self.by_pid.insert(orphan.pid, entry.tag.clone());
         self.dirty_procs.insert(entry.tag.clone());
         self.arm_first_probe(now, &entry.tag, orphan.pid);
     }

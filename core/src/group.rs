@@ -38,7 +38,7 @@ impl Supervisor {
             return plan;
         }
         let mut kept = Vec::new();
-        for (tag, p) in self.procs.iter().filter(|(_, p)| p.entry.group == group) {
+        for (tag, p) in self.records_of(group) {
             let keep = p.phase != Phase::Stopping && keeps(config.entry(tag), &p.entry, group, level);
             match (keep, p.has_live_processes()) {
                 (true, true) => {
@@ -132,8 +132,7 @@ impl Supervisor {
         self.dirty_groups.insert(group.to_string());
         self.status_dirty = true;
         self.step(group, GroupEvent::Told, now);
-        let tags: Vec<String> =
-            self.procs.iter().filter(|(_, p)| p.entry.group == group).map(|(t, _)| t.clone()).collect();
+        let tags: Vec<String> = self.records_of(group).map(|(t, _)| t.clone()).collect();
         for tag in tags {
             // Re-checked per tag: retiring one record can let another
             // group start a record under a tag listed here.
@@ -165,7 +164,7 @@ impl Supervisor {
             let Some(g) = self.groups.get(group) else { return };
             let event = match &g.phase {
                 GroupPhase::Stopping => {
-                    if self.procs.values().any(|p| p.entry.group == group && p.phase == Phase::Stopping) {
+                    if self.records_of(group).any(|(_, p)| p.phase == Phase::Stopping) {
                         return;
                     }
                     GroupEvent::StopsFinished

@@ -338,6 +338,9 @@ impl Supervisor {
                 SavedPhase::Stopping => Phase::Stopping,
             };
             rec.pid = p.pid;
+            if let Some(pid) = p.pid {
+                s.by_pid.insert(pid, e.tag.clone());
+            }
             rec.pgids = p.pgids.into_iter().collect::<BTreeSet<i32>>();
             rec.started_at = p.started_ago_ms.map(|ago| now.before(Duration::from_millis(ago)).mono);
             rec.started_at_ms = p.started_at_ms;
@@ -353,7 +356,7 @@ impl Supervisor {
             };
             rec.ready = p.ready;
             rec.status_text = p.status_text;
-            s.procs.insert(e.tag, rec);
+            s.insert_record(e.tag, rec);
         }
         s.exits = state
             .exits

@@ -77,7 +77,7 @@ impl Supervisor {
     pub(super) fn arm_first_probe(&mut self, now: Now, tag: &str, pid: i32) {
         let Some(probe) = self.config.probe_of(tag) else { return };
         let at = now.after(probe.every.min(FIRST_CHECK_AFTER)).mono;
-        self.timers.cancel(|t| matches!(t, Timer::Probe { .. }) && t.tag() == tag);
+        self.timers.cancel(tag, |t| matches!(t, Timer::Probe { .. }));
         self.timers.arm(at, Timer::Probe { tag: tag.to_string(), pid });
     }
 
@@ -108,7 +108,7 @@ impl Supervisor {
             self.arm_first_probe(now, &tag, pid);
         }
         for tag in dropped {
-            self.timers.cancel(|t| matches!(t, Timer::Probe { .. }) && t.tag() == tag);
+            self.timers.cancel(&tag, |t| matches!(t, Timer::Probe { .. }));
             if let Some(p) = self.procs.get_mut(&tag) {
                 p.probe = ProbeRecord::default();
             }
@@ -189,7 +189,7 @@ impl Supervisor {
             self.dirty_procs.insert(tag.to_string());
         }
         if became_ready {
-            self.timers.cancel(|t| matches!(t, Timer::ReadyTimeout { .. }) && t.tag() == tag);
+            self.timers.cancel(tag, |t| matches!(t, Timer::ReadyTimeout { .. }));
             self.foreground_finished(now, &group, tag);
         }
         if stop {
@@ -212,7 +212,7 @@ impl Supervisor {
         let Some(p) = self.procs.get_mut(tag) else { return };
         let Some(pgid) = p.pid else { return };
         p.stop_reason = Some(reason);
-        self.timers.cancel(|t| matches!(t, Timer::Probe { .. }) && t.tag() == tag);
+        self.timers.cancel(tag, |t| matches!(t, Timer::Probe { .. }));
         let message = format!("{tag} (pid {pgid}) is unhealthy ({reason}: {why}): stopping it");
         self.log(message.clone());
         self.effects.push(Effect::Publish(Event::Notice { at_ms: now.wall_ms, message }));

@@ -73,6 +73,19 @@ pub struct Supervisor {
     /// still see why something stopped.
     exits: HashMap<String, VecDeque<ExitRecord>>,
     timers: Timers,
+    /// Leader pid → the tag whose record it is (checked against the
+    /// record on use): a reaped child is found without a scan of every
+    /// record (issue 22).
+    by_pid: HashMap<i32, String>,
+    /// Group → the tags of its records: what a tell, a stop or the state
+    /// file looks at for one group, without a scan of every record.
+    members: HashMap<String, BTreeSet<String>>,
+    /// Each group's suggested levels ([`Inittab::suggested_levels`]),
+    /// worked out in one pass over the file when it is adopted: a group's
+    /// row is published on every change of its state, and a snapshot has
+    /// every group's, so a scan of the whole file per row made `status`
+    /// quadratic (issue 22).
+    levels: HashMap<String, Vec<String>>,
     halting: bool,
     effects: Vec<Effect>,
     dirty_groups: BTreeSet<String>,
@@ -93,6 +106,9 @@ impl Supervisor {
             procs: BTreeMap::new(),
             exits: HashMap::new(),
             timers: Timers::default(),
+            by_pid: HashMap::new(),
+            members: HashMap::new(),
+            levels: HashMap::new(),
             halting: false,
             effects: Vec::new(),
             dirty_groups: BTreeSet::new(),
@@ -139,7 +155,7 @@ impl Supervisor {
                 format!("invalid level `{level}`: must be non-empty, without `:`, `,` or whitespace"),
             ));
         }
-        let running = self.procs.values().any(|p| p.entry.group == group && p.has_live_processes());
+        let running = self.records_of(group).any(|(_, p)| p.has_live_processes());
         if config.entries_of(group).next().is_none() && !running {
             return Some(ErrorReply::new(ErrorKind::NoSuchGroup, format!("no such group: {group}")));
         }
@@ -149,6 +165,7 @@ impl Supervisor {
     /// Groups of the file get a record; groups neither in the file nor
     /// running lose theirs.
     fn sync_groups(&mut self, now: Now) {
+        self.levels = suggested_levels(&self.config);
         let in_file: BTreeSet<String> = self.config.groups().into_iter().map(String::from).collect();
         for name in &in_file {
             let g = self.groups.entry(name.clone()).or_insert_with(|| Group {
@@ -185,6 +202,18 @@ impl Supervisor {
         true
     }
 
+    /// Records `p` under `tag` and in its group's members.
+    fn insert_record(&mut self, tag: String, p: Proc) {
+        self.members.entry(p.entry.group.clone()).or_default().insert(tag.clone());
+        self.procs.insert(tag, p);
+    }
+
+    /// The records of `group`, in tag order.
+    fn records_of<'a>(&'a self, group: &'a str) -> impl Iterator<Item = (&'a String, &'a Proc)> + 'a {
+        let tags = self.members.get(group).into_iter().flatten();
+        tags.filter_map(|t| self.procs.get_key_value(t)).filter(move |(_, p)| p.entry.group == group)
+    }
+
     fn log(&mut self, line: String) {
         self.effects.push(Effect::Log(line));
     }
@@ -195,4 +224,18 @@ impl Supervisor {
         self.flush_changes();
         std::mem::take(&mut self.effects)
     }
+}
+
+/// [`Inittab::suggested_levels`] of every group, in one pass over the file.
+fn suggested_levels(config: &Inittab) -> HashMap<String, Vec<String>> {
+    let mut levels: HashMap<String, Vec<String>> = HashMap::new();
+    for e in config.entries.iter().filter(|e| e.mode != isinit_shared::config::Mode::Off) {
+        let seen = levels.entry(e.group.clone()).or_default();
+        for l in e.levels.suggestions() {
+            if !seen.iter().any(|s| s == l) {
+                seen.push(l.to_string());
+            }
+        }
+    }
+    levels
 }

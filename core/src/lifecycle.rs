@@ -13,7 +13,10 @@ impl Supervisor {
     /// Creates (or reuses) the record of `entry` and asks for a spawn.
     pub(super) fn start(&mut self, now: Now, entry: &Entry, level: &str) {
         let rapid_window = self.timing.rapid_window;
-        let p = self.procs.entry(entry.tag.clone()).or_insert_with(|| Proc::new(entry.clone()));
+        if !self.procs.contains_key(&entry.tag) {
+            self.insert_record(entry.tag.clone(), Proc::new(entry.clone()));
+        }
+        let Some(p) = self.procs.get_mut(&entry.tag) else { return };
         let quick = p.started_at.is_some_and(|t| now.mono.saturating_duration_since(t) < rapid_window);
         p.rapid_starts = if quick { p.rapid_starts + 1 } else { 1 };
         p.phase = Phase::Running;
@@ -58,6 +61,7 @@ impl Supervisor {
         match result {
             Ok(pid) => {
                 p.pid = Some(pid);
+                self.by_pid.insert(pid, tag.to_string());
                 p.pgids.insert(pid);
                 if p.entry.mode == Mode::Notify {
                     self.arm_ready_timeout(now, tag, pid);
@@ -82,10 +86,10 @@ impl Supervisor {
     /// A reaped child. Returns false for pids that are no leader of ours
     /// (adopted orphans, members of a process group).
     pub fn child_exited(&mut self, now: Now, pid: i32, status: ExitStatus) -> bool {
-        let Some((tag, p)) = self.procs.iter_mut().find(|(_, p)| p.pid == Some(pid)) else {
+        let Some(tag) = self.by_pid.remove(&pid) else { return false };
+        let Some(p) = self.procs.get_mut(&tag).filter(|p| p.pid == Some(pid)) else {
             return false;
         };
-        let tag = tag.clone();
         p.pid = None;
         p.ready = false;
         p.last_exit = Some(status);
@@ -93,7 +97,7 @@ impl Supervisor {
         let reason = p.stop_reason.take();
         p.probe.in_flight = false;
         p.watchdog_armed = false;
-        self.timers.cancel(|t| matches!(t, Timer::Probe { .. } | Timer::Watchdog { .. }) && t.tag() == tag);
+        self.timers.cancel(&tag, |t| matches!(t, Timer::Probe { .. } | Timer::Watchdog { .. }));
         let exits = self.exits.entry(tag.clone()).or_default();
         exits.push_back(ExitRecord { at_ms: now.wall_ms, status, ran_ms, reason });
         if exits.len() > EXITS_KEPT {
@@ -206,7 +210,7 @@ impl Supervisor {
             }
         }
         for (tag, pgid) in &emptied {
-            self.timers.cancel(|t| matches!(t, Timer::Escalate { tag: t2, pgid: g, .. } if t2 == tag && g == pgid));
+            self.timers.cancel(tag, |t| matches!(t, Timer::Escalate { pgid: g, .. } if g == pgid));
         }
         let finished: Vec<String> = self
             .procs
@@ -246,7 +250,7 @@ impl Supervisor {
         let (group, mode) = (p.entry.group.clone(), p.entry.mode);
         self.timeline_note(now, &group, tag, Noted::StopBegan(mode));
         self.dirty_procs.insert(tag.to_string());
-        self.timers.cancel(|t| matches!(t, Timer::Respawn { .. } | Timer::ReadyTimeout { .. }) && t.tag() == tag);
+        self.timers.cancel(tag, |t| matches!(t, Timer::Respawn { .. } | Timer::ReadyTimeout { .. }));
         let at = now.after(self.timing.term_after).mono;
         for pgid in pgids {
             self.effects.push(Effect::Signal { pgid, signal: StopSignal::Int });
@@ -263,7 +267,18 @@ impl Supervisor {
     pub(super) fn forget(&mut self, now: Now, tag: &str) -> Option<String> {
         let p = self.procs.remove(tag)?;
         self.timeline_note(now, &p.entry.group, tag, Noted::Gone);
-        self.timers.cancel(|t| t.tag() == tag);
+        if let Some(tags) = self.members.get_mut(&p.entry.group) {
+            tags.remove(tag);
+            if tags.is_empty() {
+                self.members.remove(&p.entry.group);
+            }
+        }
+        if let Some(pid) = p.pid
+            && self.by_pid.get(&pid).is_some_and(|t| t == tag)
+        {
+            self.by_pid.remove(&pid);
+        }
+        self.timers.cancel(tag, |_| true);
         self.dirty_procs.insert(tag.to_string());
         if let Some(home) = self.config.entry(tag).map(|e| e.group.clone())
             && home != p.entry.group

@@ -157,7 +157,7 @@ impl Supervisor {
             let group = p.entry.group.clone();
             self.dirty_procs.insert(tag.clone());
             self.timeline_note(now, &group, &tag, super::timeline::Noted::Ready);
-            self.timers.cancel(|t| matches!(t, Timer::ReadyTimeout { .. }) && t.tag() == tag);
+            self.timers.cancel(&tag, |t| matches!(t, Timer::ReadyTimeout { .. }));
             self.foreground_finished(now, &group, &tag);
         }
         Ok(Accepted { tag, became_ready })
@@ -181,7 +181,7 @@ impl Supervisor {
             .find(|(_, t)| matches!(t, Timer::ReadyTimeout { tag: t2, pid: p2 } if t2 == tag && *p2 == pid))
             .map(|(at, _)| at);
         if current.is_some_and(|c| c < at) {
-            self.timers.cancel(|t| matches!(t, Timer::ReadyTimeout { .. }) && t.tag() == tag);
+            self.timers.cancel(tag, |t| matches!(t, Timer::ReadyTimeout { .. }));
             self.timers.arm(at, Timer::ReadyTimeout { tag: tag.to_string(), pid });
             self.log(format!(
                 "{tag}: readiness deadline extended by {} seconds (EXTEND_TIMEOUT_USEC)",

@@ -94,7 +94,7 @@ impl Supervisor {
             level: g.level.clone(),
             state: group_state(&g.phase),
             since_ms: g.since_ms,
-            levels: self.config.suggested_levels(name),
+            levels: self.levels.get(name).cloned().unwrap_or_default(),
             in_file: g.in_file,
             owner: g.owner.clone(),
         }
@@ -138,7 +138,7 @@ impl Supervisor {
         let removable: Vec<String> = self
             .groups
             .iter()
-            .filter(|(n, g)| !g.in_file && !self.procs.values().any(|p| &p.entry.group == *n))
+            .filter(|(n, g)| !g.in_file && self.records_of(n.as_str()).next().is_none())
             .map(|(n, _)| n.clone())
             .collect();
         for name in removable {

@@ -58,7 +58,7 @@ impl Supervisor {
         let Some(interval) = self.watchdog_interval(tag) else { return };
         let Some(p) = self.procs.get_mut(tag) else { return };
         p.watchdog_armed = true;
-        self.timers.cancel(|t| matches!(t, Timer::Watchdog { .. }) && t.tag() == tag);
+        self.timers.cancel(tag, |t| matches!(t, Timer::Watchdog { .. }));
         self.timers.arm(now.after(interval).mono, Timer::Watchdog { tag: tag.to_string(), pid });
     }
 
@@ -72,7 +72,7 @@ impl Supervisor {
         }
         p.stop_reason = Some(ExitReason::Watchdog);
         p.watchdog_armed = false;
-        self.timers.cancel(|t| matches!(t, Timer::Watchdog { .. } | Timer::Probe { .. }) && t.tag() == tag);
+        self.timers.cancel(tag, |t| matches!(t, Timer::Watchdog { .. } | Timer::Probe { .. }));
         let message = format!("{tag} (pid {pid}) failed its watchdog ({why}): sending SIGABRT, then stopping it");
         self.log(message.clone());
         self.effects.push(Effect::Publish(Event::Notice { at_ms: now.wall_ms, message }));

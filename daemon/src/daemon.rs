@@ -57,6 +57,9 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
         init_logging(None)?;
         tracing::error!("{e}; logging to stderr only");
     }
+    // Issue 22: connections and spawns in flight take descriptors; the
+    // customary soft limit of 1,024 is the first a busy daemon meets.
+    crate::host_limits::raise_nofile();
     if let Err(e) = reap::become_subreaper() {
         tracing::warn!("cannot become child subreaper ({e}); orphans of children will escape to init");
     }

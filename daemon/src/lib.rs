@@ -20,6 +20,7 @@
 
 pub mod cgroup;
 pub mod daemon;
+pub mod host_limits;
 pub mod liveness;
 pub mod metrics;
 pub mod notify;

@@ -166,6 +166,24 @@ impl World {
         }
         let leaders: HashSet<i32> = self.pids.values().copied().collect();
         prop_assert_eq!(&self.alive_groups, &leaders, "no process group left behind");
+        self.assert_indexes_follow_the_records()
+    }
+
+    /// The indexes (issue 22) say what a scan of the records would: every
+    /// living leader is found by its pid, every record in its group's
+    /// members, nothing else; each group's levels are the file's.
+    fn assert_indexes_follow_the_records(&self) -> Result<(), TestCaseError> {
+        for (tag, p) in &self.sup.procs {
+            if let Some(pid) = p.pid {
+                prop_assert_eq!(self.sup.by_pid.get(&pid), Some(tag), "pid {} indexed", pid);
+            }
+            prop_assert!(self.sup.members.get(&p.entry.group).is_some_and(|m| m.contains(tag)), "{} a member", tag);
+        }
+        let members: usize = self.sup.members.values().map(BTreeSet::len).sum();
+        prop_assert_eq!(members, self.sup.procs.len(), "no member without a record");
+        for g in self.sup.groups() {
+            prop_assert_eq!(g.levels, self.sup.config().suggested_levels(&g.name), "levels of {}", g.name);
+        }
         Ok(())
     }
 }

@@ -44,7 +44,10 @@ impl Runtime {
                         for (req, result) in batch.iter().zip(results) {
                             match &result {
                                 Ok(pid) => tracing::debug!("{}: started pid {pid}", req.tag),
-                                Err(e) => tracing::warn!("{}: {e}", req.tag),
+                                Err(e) => {
+                                    tracing::warn!("{}: {e}", req.tag);
+                                    self.start_failed(&req.tag, e);
+                                }
                             }
                             // Read before any reap: exactly this child's.
                             let ticks = result.as_ref().ok().and_then(|pid| Some((*pid, start_ticks(*pid)?)));

@@ -6,6 +6,7 @@ mod actions;
 mod cgroups;
 mod command;
 mod effects;
+mod exhaustion;
 pub mod handover;
 pub mod leftovers;
 mod limits;
@@ -97,6 +98,8 @@ pub struct Runtime {
     limits_said: Vec<String>,
     /// Liveness checks waiting and running (SPEC §17, `probes/`).
     probes: probes::Probes,
+    /// Host limits met by starts, and when they were last said.
+    exhausted: exhaustion::Said,
 }
 
 impl Runtime {
@@ -136,6 +139,7 @@ impl Runtime {
             cgroup_events: None,
             limits_said: Vec::new(),
             probes: probes::Probes::default(),
+            exhausted: exhaustion::Said::default(),
         }
     }
 

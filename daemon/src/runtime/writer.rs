@@ -22,11 +22,17 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
+/// Makes a content's bytes on the writer thread (see [`FileWriter::make`]).
+type Maker = Arc<dyn Fn() -> Result<Vec<u8>, String> + Send + Sync>;
+
 /// What the file should be.
 #[derive(Clone)]
 enum Content {
     /// These bytes, put in place atomically.
     Bytes(Arc<[u8]>),
+    /// The bytes this makes, on the writer thread, and only if no newer
+    /// content replaced it before it was taken.
+    Made(Maker),
     /// No file.
     Removed,
 }
@@ -122,6 +128,16 @@ impl FileWriter {
         self.hand_over(Content::Bytes(bytes.into()))
     }
 
+    /// Hands over a content whose bytes `make` makes on the writer
+    /// thread; returns at once. For a file whose encoding grows with the
+    /// daemon (the state file: one record per process, issue 22): the
+    /// runtime does not spend that time, and a content replaced before
+    /// the thread took it is never encoded at all. An encoding error is
+    /// reported like a failed write.
+    pub fn make(&self, make: impl Fn() -> Result<Vec<u8>, String> + Send + Sync + 'static) -> Ticket {
+        self.hand_over(Content::Made(Arc::new(make)))
+    }
+
     /// Hands over the file's removal; returns at once.
     pub fn remove(&self) -> Ticket {
         self.hand_over(Content::Removed)
@@ -176,11 +192,9 @@ fn write_loop(
         let Wanted { number, content } = slot.borrow_and_update().clone();
         let Some(content) = content else { continue };
         let result = match content {
-            Content::Bytes(bytes) if in_place.as_ref() == Some(&bytes) => Ok(()),
-            Content::Bytes(bytes) => {
-                let result = sink(Some(&bytes));
-                in_place = result.is_ok().then_some(bytes);
-                result
+            Content::Bytes(bytes) => put(bytes, &mut in_place, &mut sink),
+            Content::Made(make) => {
+                make().map_err(std::io::Error::other).and_then(|bytes| put(bytes.into(), &mut in_place, &mut sink))
             }
             Content::Removed => {
                 in_place = None;
@@ -206,6 +220,16 @@ fn write_loop(
         };
         done.send_replace(Finished { number, error });
     }
+}
+
+/// Writes `bytes` unless the file already holds them.
+fn put(bytes: Arc<[u8]>, in_place: &mut Option<Arc<[u8]>>, sink: &mut Sink) -> std::io::Result<()> {
+    if in_place.as_ref() == Some(&bytes) {
+        return Ok(());
+    }
+    let result = sink(Some(&bytes));
+    *in_place = result.is_ok().then_some(bytes);
+    result
 }
 
 #[cfg(test)]
