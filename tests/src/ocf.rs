@@ -42,12 +42,16 @@ pub fn path_with_isinit() -> String {
 }
 
 /// Copies the agent to `INSTALL_DIR/group` (mode 0755) with a write and
-/// a rename, so concurrent tests never run a half-written file.
+/// a rename, so concurrent tests never run a half-written file. The
+/// temporary name is unique per call: tests of one binary share a pid and
+/// run in parallel.
 pub fn install_agent() -> PathBuf {
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let dir = Path::new(INSTALL_DIR);
     std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("cannot create {INSTALL_DIR}: {e}"));
     let dest = dir.join("group");
-    let tmp = dir.join(format!(".group.{}", std::process::id()));
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".group.{}.{call}", std::process::id()));
     std::fs::copy(agent_source(), &tmp).unwrap_or_else(|e| panic!("cannot copy the agent to {}: {e}", tmp.display()));
     std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).expect("chmod the agent");
     std::fs::rename(&tmp, &dest).unwrap_or_else(|e| panic!("cannot install {}: {e}", dest.display()));
