@@ -12,6 +12,8 @@
 #   picker.png    the level picker for mail, runmore highlighted, with the
 #                 daemon's preview of what would stop / keep / start
 #   output.png    web's flapping `warmer`: exit history, backoff, output
+#   xray.png      `x`: every process of mta as a tree
+#   timeline.png  `A`: mail's last switch, spool holding cf and mta back
 #
 # Installs what it needs (tmux, aha, chromium, a monospace font) with
 # apt-get if missing. Leaves nothing running: the console is quit, the
@@ -172,6 +174,21 @@ wait_for "the restart question" 'restart mta\?' 'Stops mta \(pid [0-9]+\)'
 shot actions
 keys n
 wait_for "the question closed" 'nothing done'
+
+# x: the x-ray of mta — every process of the entry as a tree (its shell
+# and the sleep it is running).
+keys x
+wait_for "the x-ray of mta" 'x-ray: mta' 'sleep 2'
+shot xray
+keys Escape
+wait_for "the x-ray closed" '┌ mta respawn'
+
+# A: the last switch of mail as a strip — spool (wait) held cf and mta.
+keys A
+wait_for "the timeline of mail" 'last switch of mail' 'spool' 'after spool'
+shot timeline
+keys Escape
+wait_for "the timeline closed" '┌ mta respawn'
 
 # ---- 5. quit; the trap shuts the daemon down ---------------------------------------
 keys q
