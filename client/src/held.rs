@@ -30,18 +30,7 @@ pub fn dir(socket: &Path) -> PathBuf {
 /// byte but letters, digits, `-` and `_` written `%XX` (a group name may
 /// hold `/` or be `..`; the mapping is one-to-one).
 pub fn path(socket: &Path, group: &str) -> PathBuf {
-    dir(socket).join(file_name(group))
-}
-
-fn file_name(group: &str) -> String {
-    let mut out = String::with_capacity(group.len());
-    for b in group.bytes() {
-        match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' => out.push(b as char),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
+    dir(socket).join(isinit_shared::file_name::encode(group))
 }
 
 /// Whether a file of these metadata may be trusted as written by root or

@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod file_name;
 #[cfg(feature = "generate")]
 pub mod generate;
 pub mod metrics;
