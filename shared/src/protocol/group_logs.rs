@@ -19,11 +19,17 @@ pub fn merge_by_time<T>(lists: Vec<Vec<T>>, at: impl Fn(&T) -> UnixMillis) -> Ve
 }
 
 /// The last `n` of `lines` read at or after `since`, fewer if their text
-/// would pass `budget` bytes.
-pub fn last_lines(lines: Vec<OutputLine>, n: usize, since: Option<UnixMillis>, budget: usize) -> Vec<OutputLine> {
+/// would pass `budget` bytes: what a reply of recent output carries, for
+/// one tag (`logs TAG`) or a group's merged tags (`logs -g`). Only the
+/// lines kept are copied.
+pub fn last_lines<'a>(
+    lines: impl DoubleEndedIterator<Item = &'a OutputLine>,
+    n: usize,
+    since: Option<UnixMillis>,
+    budget: usize,
+) -> Vec<OutputLine> {
     let mut room = budget;
     let mut kept: Vec<OutputLine> = lines
-        .into_iter()
         .rev()
         .filter(|l| since.is_none_or(|s| l.at_ms >= s))
         .take(n)
@@ -34,6 +40,7 @@ pub fn last_lines(lines: Vec<OutputLine>, n: usize, since: Option<UnixMillis>, b
             }
             None => false,
         })
+        .cloned()
         .collect();
     kept.reverse();
     kept
@@ -60,10 +67,10 @@ mod tests {
     fn the_last_lines_since_a_time_within_a_budget() {
         let lines: Vec<OutputLine> = (1..=10).map(|i| line("t", i, &format!("l{i}"))).collect();
         let texts = |v: Vec<OutputLine>| v.into_iter().map(|l| l.text).collect::<Vec<_>>();
-        assert_eq!(texts(last_lines(lines.clone(), 3, None, usize::MAX)), ["l8", "l9", "l10"]);
-        assert_eq!(texts(last_lines(lines.clone(), 100, Some(9), usize::MAX)), ["l9", "l10"]);
+        assert_eq!(texts(last_lines(lines.iter(), 3, None, usize::MAX)), ["l8", "l9", "l10"]);
+        assert_eq!(texts(last_lines(lines.iter(), 100, Some(9), usize::MAX)), ["l9", "l10"]);
         // Each line costs its text, its tag and 32 bytes: two (36 + 35) fit in 71.
-        assert_eq!(texts(last_lines(lines.clone(), 100, None, 71)), ["l9", "l10"]);
-        assert_eq!(texts(last_lines(lines, 100, None, 70)), ["l10"]);
+        assert_eq!(texts(last_lines(lines.iter(), 100, None, 71)), ["l9", "l10"]);
+        assert_eq!(texts(last_lines(lines.iter(), 100, None, 70)), ["l10"]);
     }
 }

@@ -64,23 +64,7 @@ impl TagOutput {
     /// The last `n` lines kept, fewer if they would take more than
     /// `budget` bytes of text (so the reply fits a frame).
     pub(super) fn last(&self, n: usize, budget: usize) -> Vec<OutputLine> {
-        let mut room = budget;
-        let mut out: Vec<OutputLine> = self
-            .lines
-            .iter()
-            .rev()
-            .take(n)
-            .take_while(|l| match room.checked_sub(l.text.len() + l.tag.len() + 32) {
-                Some(left) => {
-                    room = left;
-                    true
-                }
-                None => false,
-            })
-            .cloned()
-            .collect();
-        out.reverse();
-        out
+        isinit_shared::protocol::group_logs::last_lines(self.lines.iter(), n, None, budget)
     }
 
     /// A receiver of every line read from now on.

@@ -52,7 +52,7 @@ pub async fn handle(ctx: &Context, mut conn: Conn, asked: Asked) {
         for tag in &tags {
             lists.push(ctx.output.tail(tag, n).await);
         }
-        let lines = last_lines(merge_by_time(lists, |l| l.at_ms), n, since, MERGED_BUDGET);
+        let lines = last_lines(merge_by_time(lists, |l| l.at_ms).iter(), n, since, MERGED_BUDGET);
         let _ = conn.send(&Response::GroupLogs { group, lines }).await;
         return;
     }
@@ -68,7 +68,7 @@ pub async fn handle(ctx: &Context, mut conn: Conn, asked: Asked) {
     // Only the forwarders hold senders now: when every tag's stream has
     // closed, the merged one closes too.
     drop(merged);
-    let lines = last_lines(merge_by_time(lists, |l| l.at_ms), n, since, MERGED_BUDGET);
+    let lines = last_lines(merge_by_time(lists, |l| l.at_ms).iter(), n, since, MERGED_BUDGET);
     if conn.send(&Response::GroupLogs { group: group.clone(), lines }).await.is_err() {
         return;
     }
