@@ -29,13 +29,7 @@ pub mod report;
 pub mod runtime;
 pub mod server;
 
+/// Runs the daemon's future on a current-thread runtime (see
+/// [`isinit_client::block_on`]).
+pub use isinit_client::block_on;
 pub use options::{DaemonOptions, Failure};
-
-/// Runs `work` on a current-thread runtime: the daemon is one `select!`
-/// loop fed by its tasks, so it needs no worker threads.
-pub fn block_on<T>(work: impl std::future::Future<Output = Result<T, Failure>>) -> Result<T, Failure> {
-    match tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build() {
-        Ok(runtime) => runtime.block_on(work),
-        Err(e) => Err(Failure::new(format!("cannot start async runtime: {e}"))),
-    }
-}

@@ -1,9 +1,8 @@
-//! What the daemon is started with, and why a start failed — its own
-//! types, so that the daemon never depends on the command line's crate:
+//! What the daemon is started with — its own type,
+//! so that the daemon never depends on the command line's crate:
 //! the `isinit` binary turns `isinit daemon`'s flags into
-//! [`DaemonOptions`], and prints a [`Failure`].
+//! [`DaemonOptions`].
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -37,29 +36,6 @@ pub struct DaemonOptions {
     pub metrics_listen: Option<SocketAddr>,
 }
 
-/// Why the daemon could not start or ended in failure: a one-line reason
-/// and, for an invalid isinittab, one `PATH:LINE: message` per error.
-#[derive(Debug)]
-pub struct Failure {
-    /// The one-line reason.
-    pub reason: String,
-    /// Lines printed after it (isinittab errors).
-    pub details: Vec<String>,
-}
-
-impl Failure {
-    /// A failure with a reason and no details.
-    pub fn new(reason: impl Into<String>) -> Failure {
-        Failure { reason: reason.into(), details: Vec::new() }
-    }
-}
-
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.reason)?;
-        for d in &self.details {
-            write!(f, "\n{d}")?;
-        }
-        Ok(())
-    }
-}
+/// Why the daemon could not start or ended in failure: the same type the
+/// command line fails with, so `main` prints both alike.
+pub use isinit_shared::Failure;

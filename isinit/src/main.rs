@@ -54,7 +54,6 @@ fn run() -> libc::c_int {
             isinit_daemon::block_on(async move {
                 isinit_daemon::daemon::run(config.as_deref(), socket.as_deref(), options).await
             })
-            .map_err(|f| Failure { reason: f.reason, details: f.details })
         }
         Cmd::Client(command) => {
             // A client whose reader went away (`isinit status | head -1`)

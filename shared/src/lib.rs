@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+mod failure;
 pub mod file_name;
 #[cfg(feature = "generate")]
 pub mod generate;
@@ -20,4 +21,5 @@ pub mod settings;
 pub mod time;
 
 pub use config::{ConfigError, ConfigErrors, Entry, Inittab, Mode};
+pub use failure::Failure;
 pub use protocol::*;

@@ -304,3 +304,24 @@ impl Client {
         error_reply_as_error(self.recv().await?)
     }
 }
+
+impl From<ClientError> for isinit_shared::Failure {
+    /// A daemon's refusal keeps its details (an invalid isinittab's
+    /// `PATH:LINE` lines); anything else is its one-line reason.
+    fn from(e: ClientError) -> isinit_shared::Failure {
+        match e {
+            ClientError::Daemon(reply) => isinit_shared::Failure { reason: reply.message, details: reply.details },
+            other => isinit_shared::Failure::new(other.to_string()),
+        }
+    }
+}
+
+/// Runs `work` on a current-thread runtime: the daemon is one `select!`
+/// loop, and a client command makes one request or follows one stream,
+/// so neither needs worker threads.
+pub fn block_on<T>(work: impl Future<Output = Result<T, isinit_shared::Failure>>) -> Result<T, isinit_shared::Failure> {
+    match tokio::runtime::Builder::new_current_thread().enable_io().enable_time().build() {
+        Ok(runtime) => runtime.block_on(work),
+        Err(e) => Err(isinit_shared::Failure::new(format!("cannot start async runtime: {e}"))),
+    }
+}
