@@ -185,42 +185,33 @@ async fn roll_one(plan: &Plan, window: &Window, endpoint: &Endpoint, host: &str,
             return rolled;
         }
     };
-    let failed = |why: String| Err((Kind::Failed, why));
-    let previous = match ask(&mut client, &Request::Status, deadline).await {
-        Ok(Response::Snapshot(snap)) => match snap.group(&plan.group) {
-            Some(g) => g.level.clone().unwrap_or_else(|| NEVER_TOLD.to_string()),
-            None => {
-                rolled.result = failed(format!("no group {}", plan.group));
-                return rolled;
-            }
-        },
-        Ok(other) => {
-            rolled.result = failed(format!("unexpected reply {other:?}"));
-            return rolled;
-        }
-        Err(f) => {
-            rolled.result = failed(f.to_string());
-            return rolled;
-        }
-    };
-    let tell = Request::Tell { group: plan.group.clone(), level: plan.level.clone(), dry_run: false };
-    match ask(&mut client, &tell, deadline).await {
-        Ok(Response::Ok { .. }) => rolled.told_from = Some(previous),
-        Ok(Response::Plan(p)) if p.error.is_some() => {
-            rolled.result = failed(p.error.unwrap_or_default());
-            return rolled;
-        }
-        Ok(other) => {
-            rolled.result = failed(format!("unexpected reply {other:?}"));
-            return rolled;
-        }
-        Err(f) => {
-            rolled.result = failed(f.to_string());
+    match tell(&mut client, plan, deadline).await {
+        Ok(previous) => rolled.told_from = Some(previous),
+        Err(why) => {
+            rolled.result = Err((Kind::Failed, why));
             return rolled;
         }
     }
-    rolled.result = healthy(plan, client, deadline).await.or_else(failed);
+    rolled.result = healthy(plan, client, deadline).await.map_err(|why| (Kind::Failed, why));
     rolled
+}
+
+/// The group's level on this host, then the tell; the level it had, once
+/// the tell was accepted.
+async fn tell(client: &mut Client, plan: &Plan, deadline: Duration) -> Result<String, String> {
+    let previous = match ask(client, &Request::Status, deadline).await.map_err(|f| f.to_string())? {
+        Response::Snapshot(snap) => match snap.group(&plan.group) {
+            Some(g) => g.level.clone().unwrap_or_else(|| NEVER_TOLD.to_string()),
+            None => return Err(format!("no group {}", plan.group)),
+        },
+        other => return Err(format!("unexpected reply {other:?}")),
+    };
+    let tell = Request::Tell { group: plan.group.clone(), level: plan.level.clone(), dry_run: false };
+    match ask(client, &tell, deadline).await.map_err(|f| f.to_string())? {
+        Response::Ok { .. } => Ok(previous),
+        Response::Plan(p) if p.error.is_some() => Err(p.error.unwrap_or_default()),
+        other => Err(format!("unexpected reply {other:?}")),
+    }
 }
 
 /// Sends `request`, returns its reply within `deadline`.
