@@ -6,7 +6,7 @@ use crate::runtime::handover::{self, ENV_HANDOVER, HandedSettings, Handover};
 use crate::runtime::output::{Capture, OutputHub};
 use crate::runtime::signals::Signals;
 use crate::runtime::usage::UsageSampler;
-use crate::runtime::{ReexecKit, Runtime, Settings, leftovers, reap};
+use crate::runtime::{ReexecKit, Runtime, Settings, in_force, leftovers, reap};
 use crate::server::{self, Context, STREAM_SLOTS, SocketFile};
 use crate::{DaemonOptions, Failure};
 use isinit_client::daemon_lock::{self, DaemonLock, ENV_LOCK_FD};
@@ -284,10 +284,10 @@ async fn fresh_start(
     socket_flag: Option<&Path>,
     args: &DaemonOptions,
 ) -> Result<Started, Failure> {
-    let config = on_disk.map_err(|errors| Failure {
-        reason: format!("invalid isinittab {}: {} error(s), not starting", config_path.display(), errors.0.len()),
-        details: errors.lines(),
-    })?;
+    let (config, said) = match on_disk {
+        Ok(config) => (config, Vec::new()),
+        Err(errors) => kept_in_force(config_path, &errors, socket_flag, args)?,
+    };
     let d = &config.directives;
     let mut settings = resolve_settings(config_path, socket_flag, args, d);
     settings.cgroup = find_cgroup_root(args.cgroup.as_deref(), d.cgroup.as_deref(), &settings.socket);
@@ -303,12 +303,50 @@ async fn fresh_start(
         settings.socket.display()
     );
     let mut runtime = Runtime::new(settings.clone(), config);
+    if !said.is_empty() {
+        runtime.notice_on_takeover(said.join("\n"));
+    }
     runtime.enable_cgroups();
     let found = runtime.leftovers();
     let strays = runtime.restore(found);
     runtime.apply_limits();
     stop_leftovers(&settings, strays).await;
     Ok(Started { listener, socket_file, runtime, reply: None, positions: Vec::new(), settings, lock: Some(lock) })
+}
+
+/// A restart after a crash with an invalid file on disk (SPEC §15): the
+/// isinittab the daemon before had in force, kept beside its state file,
+/// with the file's errors to report as `reload` reports them. Without such
+/// a copy (a first start, or one after a clean shutdown) the file's
+/// errors refuse the start: there is nothing in force to keep.
+fn kept_in_force(
+    config_path: &Path,
+    errors: &ConfigErrors,
+    socket_flag: Option<&Path>,
+    args: &DaemonOptions,
+) -> Result<(Inittab, Vec<String>), Failure> {
+    let refused = |why: String| Failure {
+        reason: format!(
+            "invalid isinittab {}: {} error(s), not starting ({why})",
+            config_path.display(),
+            errors.0.len()
+        ),
+        details: errors.lines(),
+    };
+    // The file's valid lines still say where its state file is.
+    let bytes = std::fs::read(config_path).unwrap_or_default();
+    let (partial, _) = isinit_shared::config::parse_lenient(config_path, &bytes);
+    let state = resolve_settings(config_path, socket_flag, args, &partial.directives).state;
+    let kept = in_force::load(&state, config_path).map_err(|e| refused(e.to_string()))?;
+    let reason = format!(
+        "invalid isinittab: {} error(s), the isinittab in force before the restart ({}) is kept",
+        errors.0.len(),
+        kept.sha256.get(..12).unwrap_or_default()
+    );
+    tracing::error!("{reason}:\n{}", errors.lines().join("\n"));
+    let mut said = vec![reason];
+    said.extend(errors.lines());
+    Ok((kept, said))
 }
 
 /// The new image of a `reexec`: the inherited listener, the state and the

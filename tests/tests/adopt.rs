@@ -362,3 +362,53 @@ fn a_state_file_without_pids_adopts_nothing() {
     assert_eq!(live_with_tag(&d, "r"), vec![r2]);
     assert_eq!(d.snapshot().group("g").map(|g| g.level.clone()), Some(Some("1".into())), "the level is restored");
 }
+
+/// SPEC §15: a restart after a crash keeps the configuration in force. The
+/// operator was halfway through editing the file when the daemon died and
+/// its restarter started it again: it carries on with the file it had in
+/// force (kept beside the state file), adopts what runs, and reports the
+/// file's errors as `reload` would. A clean shutdown leaves no such copy,
+/// so a first start on a broken file is still refused.
+#[test]
+fn a_restart_after_a_crash_with_an_invalid_file_keeps_the_one_in_force() {
+    let mut d = TestDaemon::start("g:r:1:respawn:exec sleep 1000\ng:o:1:respawn:exec sleep 1001\n");
+    d.tell("g", "1");
+    let (r, o) = (d.wait_running("r"), d.wait_running("o"));
+    wait_recorded(&d, "o", o);
+    let copy = d.path("state.isinittab");
+    wait_for(DEADLINE, "the copy of the isinittab in force", || {
+        std::fs::read_to_string(&copy).map_err(|e| e.to_string())
+    });
+    let sha = d.snapshot().daemon.config_sha256;
+
+    d.kill_daemon();
+    d.write_tab("g:r:1:respawn:exec sleep 1000\nthis line is not an entry\n");
+    d.restart();
+
+    let snap = d.snapshot();
+    assert_eq!(snap.daemon.config_sha256, sha, "the file in force before the crash");
+    assert_eq!(d.process("r").pid, Some(r as u32), "r adopted");
+    assert_eq!(d.process("o").pid, Some(o as u32), "o adopted: the entries in force, not the file's");
+    let line2 = format!("{}:2:", d.tab_path().display());
+    assert!(
+        snap.notices.iter().any(|n| n.message.contains("is kept") && n.message.contains(&line2)),
+        "a notice names the file's error: {:?}",
+        snap.notices
+    );
+    // A tell re-reads the file, as after any refused reload: refused, nothing changed.
+    let refused = d.fails(&["tell", "g", "1"]);
+    assert!(refused.contains(&line2), "{refused}");
+    assert_alive(o, "o, still in force");
+
+    // Fixed, the file is adopted by the next reload; a clean shutdown then
+    // removes the copy with the state file.
+    d.write_tab("g:r:1:respawn:exec sleep 1000\n");
+    d.ok(&["reload"]);
+    wait_gone(o, "o, no longer in the file");
+    d.ok(&["shutdown", "--wait"]);
+    d.wait_exit();
+    assert!(!copy.exists(), "a clean shutdown leaves nothing to carry on with");
+    d.write_tab("g:r:1:respawn:exec sleep 1000\nthis line is not an entry\n");
+    let err = isinit_e2e::fixtures::run(d.daemon_command(), DEADLINE).fails();
+    assert!(err.contains(&line2), "a first start on a broken file is refused: {err}");
+}

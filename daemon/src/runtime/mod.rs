@@ -8,6 +8,7 @@ mod command;
 mod effects;
 mod exhaustion;
 pub mod handover;
+pub mod in_force;
 pub mod leftovers;
 mod limits;
 pub mod node_health;
@@ -83,6 +84,8 @@ pub struct Runtime {
     /// Restarts and retries accepted but not yet answered (`actions.rs`).
     pending: Vec<actions::PendingStart>,
     state_writer: Option<state::StateWriter>,
+    /// The copy of the file in force beside the state file (`in_force.rs`).
+    in_force: Option<in_force::InForce>,
     reexec: Option<ReexecKit>,
     output: Option<output::OutputHub>,
     /// Pids of adopted processes that ended, from their pidfd watchers.
@@ -132,6 +135,7 @@ impl Runtime {
             status_file: None,
             pending: Vec::new(),
             state_writer: None,
+            in_force: None,
             reexec: None,
             output: None,
             adopted_exits: mpsc::unbounded_channel(),
@@ -187,6 +191,14 @@ impl Runtime {
         self.status_file = Some(StatusFile::start(self.settings.initstat.clone()));
         if self.state_writer.is_none() {
             self.state_writer = Some(state::StateWriter::start(self.settings.state.clone())?);
+        }
+        match in_force::InForce::start(&self.settings.state) {
+            Ok(mut copy) => {
+                let config = self.sup.config();
+                copy.keep(&config.sha256, config.text.clone());
+                self.in_force = Some(copy);
+            }
+            Err(e) => tracing::warn!("no copy of the isinittab in force is kept: {e}"),
         }
         if self.cgroups.is_none() {
             self.enable_cgroups(); // the new image of a reexec
@@ -265,6 +277,9 @@ impl Runtime {
         // A clean shutdown stopped everything: nothing is left to restore.
         if let Some(state) = self.state_writer.take() {
             state.remove().await;
+        }
+        if let Some(copy) = self.in_force.take() {
+            copy.remove().await;
         }
         Ok(())
     }

@@ -50,7 +50,11 @@ impl Runtime {
             i.config_path = newer.path.display().to_string();
             i.config_sha256 = newer.sha256.clone();
         });
+        let (sha256, text) = (newer.sha256.clone(), newer.text.clone());
         self.sup.reload(Now::real(), newer)?;
+        if let Some(copy) = &mut self.in_force {
+            copy.keep(&sha256, text);
+        }
         self.publish_output_tags();
         self.apply_limits();
         Ok(())
