@@ -128,7 +128,7 @@ pub async fn run(command: ClientCmd, hosts: Vec<Dest>, options: Options) -> u8 {
         return follow(&hosts, endpoints, tag, *lines, &options).await;
     }
     if let HostCmd::GroupLogs(query) = cmd {
-        return super::logs_group::fleet(&hosts, endpoints, query, options.deadline).await;
+        return super::logs_group::fleet(&hosts, endpoints, query, &options).await;
     }
     let jobs: Vec<_> = endpoints
         .into_iter()

@@ -10,6 +10,7 @@ pub mod fleet;
 pub mod gather;
 mod generate;
 pub mod hosts;
+pub mod logs_fold;
 pub mod logs_group;
 pub mod ocf;
 pub mod ps;

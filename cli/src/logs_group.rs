@@ -1,18 +1,21 @@
 //! `isinit logs -g GROUP [-n N] [-f] [-t] [--since D]`: one log for a
 //! whole group (SPEC §19). Each line is `TAG | text` (`-t`: the time the
 //! daemon read it first, UTC); with several hosts each line starts with
-//! the host, and the backlogs of every host are interleaved in time too.
+//! the host, and the backlogs of every host are interleaved in time too;
+//! `-b` prints identical lines of many hosts once (see `logs_fold`).
 
 use super::Failure;
-use super::fleet::{err, no_answer};
-use super::gather::error_lines;
+use super::fleet::{Options, err, missed, no_answer};
+use super::gather::{self, Answer, Kind, Missed, error_lines};
+use super::logs_fold::{Folded, Follower, fold_backlog};
+use isinit_client::fleet::Window;
 use isinit_client::transport::Endpoint;
 use isinit_client::{Client, ClientError};
 use isinit_shared::protocol::group_logs::merge_by_time;
 use isinit_shared::protocol::{OutputLine, Request, Response};
 use std::io::Write;
 use std::path::Path;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 use tokio::sync::mpsc;
 
 /// Why `logs TAG -t` or `logs TAG --since` is refused: the daemon stamps
@@ -117,73 +120,144 @@ pub async fn local(socket: &Path, q: Query, after: Duration) -> Result<(), Failu
 /// What a host's task reports to the printer.
 enum Item {
     Lines(usize, Vec<OutputLine>),
-    Failed(usize, Failure),
+    Failed(usize, Missed),
 }
 
-/// `logs -g` on every host: without `-f` the backlogs merged in time,
-/// with it each line as it arrives. Returns the exit status.
-pub async fn fleet(hosts: &[String], endpoints: Vec<Endpoint>, q: Query, deadline: Duration) -> u8 {
+/// `logs -g` on every host, through the fan-out window (a slot is held
+/// until a host's backlog is in; a followed stream then holds none):
+/// without `-f` the backlogs merged in time, with it each line as it
+/// arrives; `-b` folds identical lines across hosts (`logs_fold`). With
+/// two or more hosts stderr ends with the summary of what went wrong, as
+/// every fleet command's does. Returns the exit status.
+pub async fn fleet(hosts: &[String], endpoints: Vec<Endpoint>, q: Query, options: &Options) -> u8 {
     // Bounded: a host that talks faster than stdout drains waits.
     let (tx, mut rx) = mpsc::channel::<Item>(1024);
     for (i, endpoint) in endpoints.into_iter().enumerate() {
-        let (tx, q) = (tx.clone(), q.clone());
+        let (tx, q, window, deadline) = (tx.clone(), q.clone(), options.window.clone(), options.deadline);
         tokio::spawn(async move {
-            if let Err(f) = one_host(i, &endpoint, &q, deadline, &tx).await {
-                let _ = tx.send(Item::Failed(i, f)).await;
+            if let Err(m) = one_host(i, &window, &endpoint, &q, deadline, &tx).await {
+                let _ = tx.send(Item::Failed(i, m)).await;
             }
         });
     }
     drop(tx);
-    let single = hosts.len() == 1;
-    let host = |i: usize| if single { None } else { hosts.get(i).map(String::as_str) };
-    let mut ok = true;
+    let printer = Printer { hosts, single: hosts.len() == 1, timestamps: q.timestamps, fold: options.fold };
+    let mut answers: Vec<Answer> = hosts.iter().map(|_| Ok(String::new())).collect();
     let mut gathered: Vec<Vec<(usize, OutputLine)>> = Vec::new();
-    while let Some(item) = rx.recv().await {
+    let mut follower = Follower::default();
+    loop {
+        let due = follower.next_due();
+        let item = tokio::select! {
+            item = rx.recv() => item,
+            () = sleep_until(due), if due.is_some() => {
+                if !printer.folded(follower.due(Instant::now())) {
+                    return 0;
+                }
+                continue;
+            }
+        };
+        let Some(item) = item else { break };
         match item {
+            Item::Lines(i, lines) if q.follow && options.fold => {
+                let now = Instant::now();
+                lines.into_iter().for_each(|line| follower.take(i, line, now));
+            }
             Item::Lines(i, lines) if q.follow => {
-                for line in &lines {
-                    if !print(&format_line(host(i), line, q.timestamps)) {
-                        return 0;
-                    }
+                if !lines.iter().all(|line| printer.line(i, line)) {
+                    return 0;
                 }
             }
             Item::Lines(i, lines) => gathered.push(lines.into_iter().map(|l| (i, l)).collect()),
-            Item::Failed(i, f) => {
-                ok = false;
-                match host(i) {
-                    None => err(&format!("isinit: {f}\n")),
-                    Some(h) => err(&error_lines(h, &f)),
+            Item::Failed(i, m) => {
+                match printer.host(i) {
+                    None => err(&format!("isinit: {}\n", m.failure)),
+                    Some(h) => err(&error_lines(h, &m.failure)),
                 }
+                answers[i] = Err(m);
             }
         }
     }
     let merged = merge_by_time(gathered, |(_, l)| l.at_ms);
-    let skip = merged.len().saturating_sub(q.lines as usize);
-    for (i, line) in merged.iter().skip(skip) {
-        if !print(&format_line(host(*i), line, q.timestamps)) {
-            break;
+    let shown = q.lines as usize;
+    if options.fold && !q.follow {
+        let folded = fold_backlog(merged);
+        let skip = folded.len().saturating_sub(shown);
+        printer.folded(folded.into_iter().skip(skip).collect());
+    } else if options.fold {
+        printer.folded(follower.rest());
+    } else {
+        let skip = merged.len().saturating_sub(shown);
+        for (i, line) in merged.iter().skip(skip) {
+            if !printer.line(*i, line) {
+                break;
+            }
         }
     }
-    if ok { 0 } else { 1 }
+    err(&gather::summary(hosts, &answers));
+    if answers.iter().all(Result::is_ok) { 0 } else { 1 }
+}
+
+/// Sleeps until `at` (never called without one).
+async fn sleep_until(at: Option<Instant>) {
+    if let Some(at) = at {
+        tokio::time::sleep_until(at.into()).await;
+    }
+}
+
+/// How lines of many hosts are printed.
+struct Printer<'a> {
+    hosts: &'a [String],
+    single: bool,
+    timestamps: bool,
+    fold: bool,
+}
+
+impl Printer<'_> {
+    /// The host's name before its lines; none with one host.
+    fn host(&self, i: usize) -> Option<&str> {
+        if self.single { None } else { self.hosts.get(i).map(String::as_str) }
+    }
+
+    /// One host's line; false once stdout is closed.
+    fn line(&self, i: usize, line: &OutputLine) -> bool {
+        print(&format_line(self.host(i), line, self.timestamps))
+    }
+
+    /// Folded lines, each after its set of hosts; false once stdout is closed.
+    fn folded(&self, lines: Vec<Folded>) -> bool {
+        debug_assert!(self.fold);
+        lines.iter().all(|f| print(&format_line(Some(&f.prefix(self.hosts)), &f.line, self.timestamps)))
+    }
 }
 
 async fn one_host(
     i: usize,
+    window: &Window,
     endpoint: &Endpoint,
     q: &Query,
     deadline: Duration,
     tx: &mpsc::Sender<Item>,
-) -> Result<(), Failure> {
-    let (mut client, lines) = backlog(endpoint, q, deadline).await?;
+) -> Result<(), Missed> {
+    let (mut client, reply) = window.request_in_turn(endpoint, &q.request(), deadline).await.map_err(missed)?;
+    let lines = match reply {
+        Response::GroupLogs { lines, .. } => lines,
+        Response::Error(e) => return Err(failed(Failure { reason: e.message, details: e.details })),
+        other => return Err(failed(Failure::new(format!("unexpected reply from the daemon: {other:?}")))),
+    };
     if tx.send(Item::Lines(i, lines)).await.is_err() || !q.follow {
         return Ok(());
     }
     loop {
-        let line = next_line(&mut client).await?;
+        let line = next_line(&mut client).await.map_err(failed)?;
         if tx.send(Item::Lines(i, vec![line])).await.is_err() {
             return Ok(());
         }
     }
+}
+
+/// A host that was reached but failed.
+fn failed(failure: Failure) -> Missed {
+    Missed { kind: Kind::Failed, failure }
 }
 
 #[cfg(test)]

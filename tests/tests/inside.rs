@@ -196,6 +196,18 @@ fn several_hosts_through_ssh() {
     assert_eq!(merged, "h2 t | line1\nh1 t | line1\nh2 t | line2\n");
     let one = cluster.cli(&["-H", "h1", "logs", "-g", "g"]).ok();
     assert_eq!(one, "t | line1\n", "one host: the local output");
+    // -b: the line both hosts printed once, after their set.
+    let folded = cluster.cli(&["-H", "h[1-2]", "-b", "logs", "-g", "g"]).ok();
+    assert_eq!(folded, "h[1-2] (2) t | line1\nh2 (1) t | line2\n");
+    // Followed and folded: each host's last line, then a new one as it comes.
+    let err = std::fs::File::create(d1.path("follow.err")).expect("stderr file");
+    let mut follow =
+        Background::spawn(cluster.command(&["-H", "h[1-2]", "-b", "logs", "-g", "g", "-n", "1", "-f"]), err);
+    follow.wait_line("h1 (1) t | line1");
+    follow.wait_line("h2 (1) t | line2");
+    std::fs::write(d1.path("go2"), "").expect("go file");
+    follow.wait_line("h1 (1) t | line2");
+    drop(follow);
 
     let ps = cluster.cli(&["-H", "h1", "-H", "h2", "ps", "g"]).ok();
     let pid = |d: &TestDaemon| d.wait_running("t").to_string();

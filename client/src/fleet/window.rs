@@ -115,6 +115,19 @@ impl Window {
         self.connect(endpoint).await
     }
 
+    /// [`Window::request`] holding a slot only until the answer: for a
+    /// request whose stream then follows for as long as the operator
+    /// wants (`logs -g -f`), like [`Window::connect_in_turn`].
+    pub async fn request_in_turn(
+        &self,
+        endpoint: &Endpoint,
+        request: &isinit_shared::protocol::Request,
+        after: Duration,
+    ) -> Result<(Client, isinit_shared::protocol::Response), HostError> {
+        let _slot = self.slots.acquire().await.ok();
+        self.request(endpoint, request, after).await
+    }
+
     /// Reaches `endpoint` within the connect timeout and has `request`
     /// answered within `after`; the hello and the request go in one write,
     /// so over ssh a one-shot command costs one round trip. An error reply
