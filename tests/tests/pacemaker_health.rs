@@ -128,6 +128,14 @@ fn a_node_whose_isinit_turns_red_loses_its_resource() {
     daemons[first].tell("chk", "0");
     wait_health(admin, &names[first], "green");
     assert_eq!(admin.location("svc").as_deref(), Some(names[second].as_str()));
+
+    // isinit shut down on that node: what it said of the node no longer
+    // holds, and the attribute goes rather than stay green (or red) forever.
+    daemons[first].ok(&["shutdown", "--wait"]);
+    wait_for(CLUSTER_DEADLINE, "#health-isinit removed", || match health(admin, &names[first]) {
+        None => Ok(()),
+        Some(c) => Err(c),
+    });
     drop(cluster);
     eprintln!("health test took {:?}", began.elapsed());
 }

@@ -65,11 +65,23 @@ pub fn pacemaker_runs() -> bool {
 
 /// `attrd_updater -n #health-isinit -U VALUE`, with the output's end as its end.
 pub async fn update(program: &str, value: &str) -> Result<(), UpdateError> {
+    run(program, &["-n", ATTRIBUTE, "-U", value]).await
+}
+
+/// `attrd_updater -n #health-isinit -D`: the attribute removed, so a node
+/// whose isinit was shut down is judged by nothing isinit said last (a
+/// missing health attribute counts as green, a stale one as it was).
+pub async fn delete(program: &str) -> Result<(), UpdateError> {
+    run(program, &["-n", ATTRIBUTE, "-D"]).await
+}
+
+/// Runs the updater with `args`, with the output's end as its end.
+async fn run(program: &str, args: &[&str]) -> Result<(), UpdateError> {
     let mut child = Command::new("/bin/sh")
         .arg("-c")
         .arg(r#""$0" "$@" 2>&1; echo "exit=$?""#)
         .arg(program)
-        .args(["-n", ATTRIBUTE, "-U", value])
+        .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

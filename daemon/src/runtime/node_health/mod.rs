@@ -64,6 +64,16 @@ pub async fn feed(commands: mpsc::Sender<Command>, logdir: PathBuf) {
             },
             _ = tick.tick() => logdir_full = full(&logdir).await,
         }
+        if snap.daemon.halting {
+            // Shutting down: what isinit said of the node stops being true.
+            if sent.is_some() {
+                match attrd::delete(&updater).await {
+                    Ok(()) => tracing::info!("node health {} removed: isinit is shutting down", attrd::ATTRIBUTE),
+                    Err(e) => tracing::warn!("cannot remove {}: {e}; it keeps its last value", attrd::ATTRIBUTE),
+                }
+            }
+            return;
+        }
         let now = Instant::now();
         let wall = isinit_shared::time::now_ms();
         backoff.observe(&snap, wall);
