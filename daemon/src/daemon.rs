@@ -147,6 +147,7 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
     exiting_tx.send_replace(true);
     slots.drain(DRAIN_LIMIT).await;
     tracing::info!("every process stopped; exiting");
+    end_log_file();
     result.map_err(|e| Failure::new(format!("daemon failed: {e}")))
 }
 
@@ -448,6 +449,18 @@ async fn stop_leftovers(settings: &Settings, leftovers: Vec<leftovers::Leftover>
     }
 }
 
+/// The daemon log file's writer thread, kept until the daemon exits.
+static LOG_FILE_GUARD: std::sync::Mutex<Option<tracing_appender::non_blocking::WorkerGuard>> =
+    std::sync::Mutex::new(None);
+
+/// Writes out what the daemon log file's thread still holds and ends it
+/// (tracing-appender bounds that wait to about a second: a hung disk
+/// delays the exit that long, no more).
+fn end_log_file() {
+    let guard = LOG_FILE_GUARD.lock().map(|mut g| g.take()).unwrap_or_default();
+    drop(guard);
+}
+
 /// Logs to stderr and, when configured, appends to the daemon log file.
 /// Colour only when stderr is a terminal, never in the file (defect 3i).
 fn init_logging(file: Option<PathBuf>) -> Result<(), Failure> {
@@ -458,12 +471,29 @@ fn init_logging(file: Option<PathBuf>) -> Result<(), Failure> {
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
     match file {
         Some(path) => {
-            let f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .map_err(|e| Failure::new(format!("cannot open log file {}: {e}", path.display())))?;
-            builder.with_ansi(false).with_writer(std::io::stderr.and(std::sync::Mutex::new(f))).init();
+            // SPEC §15: the file is opened and written off the
+            // supervisor's thread (see `log_file`). stderr stays
+            // synchronous: it is a pipe or the journal, and its order is
+            // what operators and tests read.
+            let f = crate::log_file::LateFile::open(&path).map_err(|e| Failure::new(e.to_string()))?;
+            let late = f.pending();
+            let (file_writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+                .lossy(true)
+                .thread_name("isinit-log")
+                .finish(f);
+            // Kept until the daemon exits: dropping it flushes and ends
+            // the thread.
+            if let Ok(mut kept) = LOG_FILE_GUARD.lock() {
+                *kept = Some(guard);
+            }
+            builder.with_ansi(false).with_writer(std::io::stderr.and(file_writer)).init();
+            if late {
+                tracing::warn!(
+                    "log file {} not opened within {:?} (its file system does not answer); lines go to it once it does",
+                    path.display(),
+                    crate::log_file::OPEN_WAIT
+                );
+            }
         }
         None => builder.with_ansi(terminal).with_writer(std::io::stderr).init(),
     }

@@ -22,6 +22,7 @@ pub mod cgroup;
 pub mod daemon;
 pub mod host_limits;
 pub mod liveness;
+mod log_file;
 pub mod metrics;
 pub mod notify;
 mod options;

@@ -123,11 +123,13 @@ fn timed(d: &TestDaemon, args: &[&str]) -> (String, Duration) {
 
 const TAB: &str = "g:r:1:respawn:exec sleep 1000\nh:o:1,2,3:once:true\n";
 
-/// Starts `d` with its state file and its status file on `mount`.
+/// Starts `d` with its state file, its status file and its log file on
+/// `mount`.
 #[track_caller]
 fn start_on(d: &mut TestDaemon, mount: &Bindfs) {
     let mut cmd = d.daemon_command();
     cmd.env("ISINIT_STATE", mount.at.join("state")).env("ISINIT_INITSTAT", mount.at.join("initstat"));
+    cmd.arg("--log").arg(mount.at.join("daemon.log"));
     d.restart_with(cmd);
 }
 
@@ -181,7 +183,7 @@ fn a_hung_state_disk_delays_only_the_state_file() {
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
             .collect();
-        if names == ["initstat", "state"] { Ok(()) } else { Err(format!("{names:?}")) }
+        if names == ["daemon.log", "initstat", "state", "state.isinittab"] { Ok(()) } else { Err(format!("{names:?}")) }
     });
     // A tell is on disk before its reply again.
     let (said, _) = timed(&d, &["tell", "h", "1"]);

@@ -75,6 +75,8 @@ fn no_colour_escapes_in_a_log_that_is_not_a_terminal() {
     d.restart_with(cmd);
     d.tell("g", "1");
     d.wait_group("g", "1", GroupState::Done);
+    // The file is written by a thread of its own: wait for the line.
+    wait_until(DEADLINE, "the audit line in the log file", || d.read("daemon.log").contains("audit"));
     for name in ["daemon.err", "daemon.log"] {
         let text = d.read(name);
         assert!(text.contains("audit"), "{name} has the log:\n{text}");

@@ -1,0 +1,118 @@
+//! The daemon log file (`--log`, `:::log:`), kept off the supervisor's
+//! thread (SPEC §15): a disk that hangs — a stopped NFS server, a stalled
+//! FUSE mount — blocks whoever touches it, and that must never be the
+//! runtime, at start, at `reexec`, or on any line logged.
+//!
+//! Lines go to the file through tracing-appender's non-blocking writer: a
+//! thread of its own writes them, from a bounded queue that drops lines
+//! (lossy) rather than wait when the disk does not answer. Opening the
+//! file happens on a thread too, waited for [`OPEN_WAIT`] at most: a file
+//! that cannot be opened is an error the caller reports as before; one
+//! whose open does not finish in time is taken by the writer thread when
+//! it does ([`LateFile`]), and the daemon goes on meanwhile.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::Duration;
+
+/// How long start-up waits for the log file to open.
+pub const OPEN_WAIT: Duration = Duration::from_secs(1);
+
+/// Why the log file cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot open log file {path}: {source}")]
+pub struct OpenError {
+    path: String,
+    source: std::io::Error,
+}
+
+/// The log file, or the open still under way.
+pub struct LateFile {
+    path: PathBuf,
+    opening: Option<Receiver<std::io::Result<File>>>,
+    file: Option<File>,
+}
+
+impl LateFile {
+    /// Opens `path` for appending on a thread of its own, waiting
+    /// [`OPEN_WAIT`] at most.
+    pub fn open(path: &Path) -> Result<LateFile, OpenError> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let target = path.to_owned();
+        let spawned = std::thread::Builder::new().name("isinit-log-open".into()).spawn(move || {
+            let _ = tx.send(std::fs::OpenOptions::new().create(true).append(true).open(&target));
+        });
+        let shown = path.display().to_string();
+        if let Err(source) = spawned {
+            return Err(OpenError { path: shown, source });
+        }
+        let mut late = LateFile { path: path.to_owned(), opening: None, file: None };
+        match rx.recv_timeout(OPEN_WAIT) {
+            Ok(Ok(file)) => late.file = Some(file),
+            Ok(Err(source)) => return Err(OpenError { path: shown, source }),
+            Err(RecvTimeoutError::Timeout) => late.opening = Some(rx),
+            Err(RecvTimeoutError::Disconnected) => {
+                return Err(OpenError { path: shown, source: std::io::Error::other("the opening thread ended") });
+            }
+        }
+        Ok(late)
+    }
+
+    /// Whether the open is still under way (the disk did not answer).
+    pub fn pending(&self) -> bool {
+        self.opening.is_some()
+    }
+
+    /// The file, once open; on the writer thread, waiting for a late open.
+    fn file(&mut self) -> Option<&mut File> {
+        if let Some(rx) = self.opening.take() {
+            match rx.recv() {
+                Ok(Ok(file)) => self.file = Some(file),
+                Ok(Err(e)) => {
+                    eprintln!("isinit: cannot open log file {}: {e}; logging to stderr only", self.path.display())
+                }
+                Err(_) => {}
+            }
+        }
+        self.file.as_mut()
+    }
+}
+
+impl Write for LateFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self.file() {
+            Some(file) => file.write(buf),
+            None => Ok(buf.len()),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self.file() {
+            Some(file) => file.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_reach_a_file_that_opened_in_time() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("daemon.log");
+        let mut f = LateFile::open(&path).expect("opens");
+        assert!(!f.pending());
+        f.write_all(b"one line\n").expect("write");
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "one line\n");
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_opened_is_an_error_naming_it() {
+        let e = LateFile::open(Path::new("/nonexistent-dir/daemon.log")).err().expect("refused");
+        assert!(e.to_string().starts_with("cannot open log file /nonexistent-dir/daemon.log: "), "{e}");
+    }
+}
