@@ -33,9 +33,6 @@ const TICK: Duration = Duration::from_secs(5);
 const RETRY: Duration = Duration::from_secs(30);
 /// How often an unchanged value is sent again.
 const REFRESH: Duration = Duration::from_secs(300);
-/// Below this many free bytes the log directory counts as full.
-const LOGDIR_FULL: u64 = 64 * 1024;
-
 /// Runs until the runtime ends. `updater` is the `attrd_updater` to run
 /// (`ISINIT_ATTRD_UPDATER`, else [`attrd::DEFAULT_UPDATER`]).
 pub async fn feed(commands: mpsc::Sender<Command>, logdir: PathBuf) {
@@ -108,13 +105,13 @@ pub async fn feed(commands: mpsc::Sender<Command>, logdir: PathBuf) {
     }
 }
 
-/// Whether the log directory's file system is full (one `statvfs`, off
-/// the runtime thread; a failed look says not full).
+/// Whether the log directory's file system is full, as the output
+/// capture judges it (one `statvfs`, off the runtime thread; a failed look
+/// says not full).
 async fn full(logdir: &Path) -> bool {
     let dir = logdir.to_owned();
     tokio::task::spawn_blocking(move || {
-        let st = nix::sys::statvfs::statvfs(&dir).ok()?;
-        Some(st.blocks_available().saturating_mul(st.fragment_size()) < LOGDIR_FULL)
+        Some(crate::runtime::output::space::free_bytes(&dir)? < crate::runtime::output::space::LOW)
     })
     .await
     .ok()

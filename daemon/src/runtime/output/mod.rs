@@ -20,7 +20,7 @@
 
 mod actor;
 mod rotate;
-mod space;
+pub(crate) mod space;
 mod tail;
 
 use crate::runtime::Command;

@@ -12,8 +12,9 @@ use crate::runtime::Command;
 use std::path::PathBuf;
 use tokio::sync::mpsc;
 
-/// Below this many free bytes the directory counts as full.
-const LOW: u64 = 64 * 1024;
+/// Below this many free bytes the directory counts as full (here, and for
+/// the node's health: one meaning of "full").
+pub(crate) const LOW: u64 = 64 * 1024;
 /// From this many free bytes on it has room again (a margin, so a
 /// directory hovering at the limit does not flood the notices).
 const HIGH: u64 = 256 * 1024;
@@ -58,7 +59,7 @@ impl SpaceWatch {
 
 /// Bytes the daemon's children may still write under `dir` (root may use
 /// the blocks reserved for it).
-fn free_bytes(dir: &std::path::Path) -> Option<u64> {
+pub(crate) fn free_bytes(dir: &std::path::Path) -> Option<u64> {
     let st = nix::sys::statvfs::statvfs(dir).ok()?;
     let blocks = if nix::unistd::geteuid().is_root() { st.blocks_free() } else { st.blocks_available() };
     Some(blocks.saturating_mul(st.fragment_size()))
