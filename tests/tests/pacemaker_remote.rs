@@ -12,7 +12,8 @@
 use isinit_e2e::fixtures::summary;
 use isinit_e2e::ocf::{install_agent, is_root, missing_tools};
 use isinit_e2e::pacemaker::{
-    CLUSTER_DEADLINE, DAEMON_DIR, FULL, NAMESPACE_TOOLS, RemoteCluster, RunSampler, TOOLS, remoted, running_on,
+    CLUSTER_DEADLINE, DAEMON_DIR, FULL, NAMESPACE_TOOLS, RemoteCluster, RunSampler, TOOLS, namespaces_missing, remoted,
+    running_on,
 };
 use isinit_e2e::{TestDaemon, wait_for};
 use isinit_shared::protocol::{GroupState, ProcessState, Snapshot};
@@ -79,6 +80,10 @@ fn prerequisites() -> Option<std::path::PathBuf> {
         eprintln!(
             "skipped: {missing:?} not installed (apt-get install pacemaker corosync pacemaker-cli-utils crmsh iproute2 util-linux)"
         );
+        return None;
+    }
+    if let Some(why) = namespaces_missing() {
+        eprintln!("skipped: {why}");
         return None;
     }
     match remoted() {

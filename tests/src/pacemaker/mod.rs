@@ -16,7 +16,9 @@ mod shell;
 mod single;
 mod two_nodes;
 
-pub use remote::{DAEMON_DIR, FULL, REMOTED_DEFAULT, REMOTED_VAR, RemoteCluster, RemoteNode, remoted};
+pub use remote::{
+    DAEMON_DIR, FULL, REMOTED_DEFAULT, REMOTED_VAR, RemoteCluster, RemoteNode, namespaces_missing, remoted,
+};
 pub use sampler::{RunSampler, SAMPLE_EVERY, Sample, running_on};
 pub use shell::Shell;
 pub use single::Cluster;

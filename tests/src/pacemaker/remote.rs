@@ -90,6 +90,16 @@ pub fn remoted() -> Result<PathBuf, String> {
     Ok(path)
 }
 
+/// Why this machine cannot make the namespaces of a node, if it cannot
+/// (a container without the privilege, a kernel without network
+/// namespaces).
+pub fn namespaces_missing() -> Option<String> {
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--net", "--mount", "--uts", "--propagation", "private", "--", "true"]);
+    let out = run(cmd, DEADLINE);
+    (!out.success()).then(|| format!("cannot make network, mount and UTS namespaces: {out}"))
+}
+
 /// One Pacemaker Remote node: its namespaces (a [`Node`] without corosync
 /// or pacemakerd) and its `pacemaker-remoted`.
 pub struct RemoteNode {
@@ -323,14 +333,16 @@ fn spawn_holder(dir: &Path, name: &str, daemon_dir: &Path, authkey: &Path) -> No
         .stdin(Stdio::null())
         .stdout(log.try_clone().expect("dup"))
         .stderr(log);
-    let mut holder = cmd.spawn().expect("cannot run unshare");
+    // Killed if the wait below panics: nothing owns the holder until then.
+    let mut guard = Holder(Some(cmd.spawn().expect("cannot run unshare")));
     wait_for(DEADLINE, &format!("the namespaces of {name}"), || {
-        if let Ok(Some(status)) = holder.try_wait() {
+        if let Some(Ok(Some(status))) = guard.0.as_mut().map(Child::try_wait) {
             let log = std::fs::read_to_string(&log_path).unwrap_or_default();
             panic!("the namespace holder of {name} exited ({status}):\n{log}");
         }
         if ready.exists() { Ok(()) } else { Err("not ready".to_string()) }
     });
+    let holder = guard.0.take().expect("the holder");
     let pid = holder.id();
     Node {
         shell: Shell::new(nsenter_prefix(pid), name, dir),
@@ -338,5 +350,17 @@ fn spawn_holder(dir: &Path, name: &str, daemon_dir: &Path, authkey: &Path) -> No
         corosync: None,
         pacemakerd: None,
         subdaemons: Vec::new(),
+    }
+}
+
+/// A namespace holder not yet handed to its [`Node`]: killed when dropped.
+struct Holder(Option<Child>);
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
