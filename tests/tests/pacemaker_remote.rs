@@ -177,6 +177,9 @@ fn groups_run_on_pacemaker_remote_nodes_and_as_clones_on_every_node() {
         line.map(|l| l.split_once("Result of").map_or(l, |(_, r)| r).to_string()).ok_or("no such line".to_string())
     });
     let recovery_mon = mon;
+    let runs =
+        daemons[1].snapshot().audit.iter().filter(|a| a.request == "tell svc run by pacemaker:svc@remote-1").count();
+    assert_eq!(runs, 2, "remote-1's audit trail: placed there, then recovered there");
     // The daemon comes back; the group the agent stopped stays stopped.
     cluster.start_daemon("remote-2", &mut daemons[2]);
     let snap = daemons[2].snapshot();
