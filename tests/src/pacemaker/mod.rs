@@ -1,19 +1,25 @@
 //! Corosync/Pacemaker clusters started by a test, without systemd:
-//! [`Cluster`], one node on the machine itself, and [`TwoNodes`], two
+//! [`Cluster`], one node on the machine itself, [`TwoNodes`], two
 //! nodes each in its own network, mount and UTS namespaces joined by a
-//! veth pair. Every daemon is started in the foreground and stopped by pid.
+//! veth pair, and [`RemoteCluster`], a full node with Pacemaker Remote
+//! nodes, each in namespaces of its own. Every daemon is started in the
+//! foreground and stopped by pid.
 //!
 //! Corosync and Pacemaker are one per machine (fixed ports, IPC names and
 //! `/var/lib/pacemaker`), so a machine-wide lock serialises every test
 //! that starts a cluster, and the CIB state is cleared before and after so
 //! runs are independent.
 
+mod remote;
 mod sampler;
 mod shell;
 mod single;
 mod two_nodes;
 
-pub use sampler::{RunSampler, SAMPLE_EVERY, Sample};
+pub use remote::{
+    DAEMON_DIR, FULL, REMOTED_DEFAULT, REMOTED_VAR, RemoteCluster, RemoteNode, namespaces_missing, remoted,
+};
+pub use sampler::{RunSampler, SAMPLE_EVERY, Sample, running_on};
 pub use shell::Shell;
 pub use single::Cluster;
 pub use two_nodes::{NAMESPACE_TOOLS, Node, TwoNodes};

@@ -55,11 +55,11 @@ const LINKS: [&str; 2] = ["isinit-e2e-a", "isinit-e2e-b"];
 /// One node: its namespaces, corosync and pacemakerd. Its tools through
 /// [`std::ops::Deref`] to [`Shell`].
 pub struct Node {
-    shell: Shell,
-    holder: Child,
-    corosync: Option<Child>,
-    pacemakerd: Option<Child>,
-    subdaemons: Vec<i32>,
+    pub(super) shell: Shell,
+    pub(super) holder: Child,
+    pub(super) corosync: Option<Child>,
+    pub(super) pacemakerd: Option<Child>,
+    pub(super) subdaemons: Vec<i32>,
 }
 
 impl std::ops::Deref for Node {
@@ -69,18 +69,19 @@ impl std::ops::Deref for Node {
     }
 }
 
-fn nsenter_prefix(pid: u32) -> Vec<OsString> {
+pub(super) fn nsenter_prefix(pid: u32) -> Vec<OsString> {
     ["nsenter", "-t", &pid.to_string(), "-n", "-m", "-u", "--"].iter().map(OsString::from).collect()
 }
 
 impl Node {
-    fn pid(&self) -> u32 {
+    /// The pid of the process holding the node's namespaces.
+    pub(super) fn pid(&self) -> u32 {
         self.holder.id()
     }
 
     /// `program` inside the node's namespaces (`nsenter` execs it, so the
     /// child's pid is the program's).
-    fn enter(&self, program: impl Into<OsString>) -> Command {
+    pub(super) fn enter(&self, program: impl Into<OsString>) -> Command {
         let mut cmd = Command::new("nsenter");
         cmd.args(nsenter_prefix(self.pid()).iter().skip(1)).arg(program.into());
         cmd
@@ -118,7 +119,7 @@ impl Node {
         }
     }
 
-    fn record_subdaemons(&mut self) {
+    pub(super) fn record_subdaemons(&mut self) {
         if let Some(p) = &self.pacemakerd {
             for s in procfs::children_of(p.id() as i32) {
                 if !self.subdaemons.contains(&s.pid) {
