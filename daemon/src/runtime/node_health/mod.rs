@@ -29,10 +29,15 @@ use tokio::time::Instant;
 /// How often the log directory's space and the backoff durations are
 /// looked at when no event comes.
 const TICK: Duration = Duration::from_secs(5);
-/// How long after a failed or impossible update the next try comes.
-const RETRY: Duration = Duration::from_secs(30);
-/// How often an unchanged value is sent again.
-const REFRESH: Duration = Duration::from_secs(300);
+/// How long after a failed or impossible update the next try comes (a
+/// Pacemaker Remote node refuses updates for a moment after its
+/// connection starts, which `crm_mon` already shows as online).
+const RETRY: Duration = Duration::from_secs(10);
+/// How often an unchanged value is sent again: Pacemaker clears a node's
+/// transient attributes when it leaves, and a remote node's whenever its
+/// connection starts again, without telling the node. One updater run a
+/// minute bounds how long the value can be missing.
+const REFRESH: Duration = Duration::from_secs(60);
 /// Runs until the runtime ends. `updater` is the `attrd_updater` to run
 /// (`ISINIT_ATTRD_UPDATER`, else [`attrd::DEFAULT_UPDATER`]).
 pub async fn feed(commands: mpsc::Sender<Command>, logdir: PathBuf) {
