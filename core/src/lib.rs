@@ -146,6 +146,16 @@ impl Supervisor {
         self.config.entries.iter().map(|e| e.tag.clone()).chain(self.procs.keys().cloned()).collect()
     }
 
+    /// Whether the entry `tag` belongs to the level its group was last told
+    /// and the daemon is not shutting down: while it does, what the daemon
+    /// holds for it (its `:::listen:` sockets, SPEC §17) stays open, even
+    /// between two of its processes.
+    pub fn wants(&self, tag: &str) -> bool {
+        let Some(entry) = self.config.entry(tag) else { return false };
+        let level = self.groups.get(&entry.group).and_then(|g| g.level.as_deref());
+        !self.halting && level.is_some_and(|l| entry.in_level(l))
+    }
+
     /// Why a tell of `group` to `level` under `config` cannot be accepted
     /// (SPEC §1 level labels, §3.2 unknown groups), if it cannot.
     fn refuse_tell(&self, config: &Inittab, group: &str, level: &str) -> Option<ErrorReply> {

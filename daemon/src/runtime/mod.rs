@@ -10,6 +10,7 @@ mod exhaustion;
 pub mod handover;
 pub mod leftovers;
 mod limits;
+mod listen;
 pub mod node_health;
 pub mod output;
 mod owned;
@@ -100,6 +101,8 @@ pub struct Runtime {
     probes: probes::Probes,
     /// Host limits met by starts, and when they were last said.
     exhausted: exhaustion::Said,
+    /// Listening sockets held for entries (`:::listen:`, SPEC §17).
+    listen: listen::HeldSockets,
 }
 
 impl Runtime {
@@ -140,6 +143,7 @@ impl Runtime {
             limits_said: Vec::new(),
             probes: probes::Probes::default(),
             exhausted: exhaustion::Said::default(),
+            listen: listen::HeldSockets::default(),
         }
     }
 
@@ -254,10 +258,12 @@ impl Runtime {
             if self.carry_out().await {
                 break;
             }
+            self.release_sockets();
             readiness.track(&self.sup);
             self.answer_pending();
         }
         self.probes.kill_checks();
+        self.listen.close_all();
         self.remove_cgroups();
         if let Some(status_file) = self.status_file.take() {
             status_file.remove().await;
@@ -267,6 +273,15 @@ impl Runtime {
             state.remove().await;
         }
         Ok(())
+    }
+
+    /// Closes the held sockets of entries that left their level or the
+    /// file (SPEC §17); the others stay open between two processes.
+    fn release_sockets(&mut self) {
+        if !self.listen.is_empty() {
+            let sup = &self.sup;
+            self.listen.release_unwanted(sup.config(), |tag| sup.wants(tag));
+        }
     }
 
     fn reap(&mut self) {

@@ -81,6 +81,7 @@ impl Runtime {
         rt.audit = h.audit.into();
         rt.notices = h.notices.into();
         rt.info.send_modify(|i| i.started_at_ms = h.started_at_ms);
+        rt.listen = super::listen::HeldSockets::adopt(h.held);
         // SAFETY: the descriptor was passed through execve for us alone.
         let reply = h.reply_fd.map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
         tracing::info!(
