@@ -50,11 +50,12 @@ impl HeldSockets {
     /// are not yet; the reason the entry cannot start otherwise.
     pub fn ensure(&mut self, config: &Inittab, tag: &str) -> Result<(), String> {
         for l in config.listens_of(tag) {
-            let key = (tag.to_string(), l.address.clone());
-            if !self.held.contains_key(&key) {
+            if let std::collections::btree_map::Entry::Vacant(slot) =
+                self.held.entry((tag.to_string(), l.address.clone()))
+            {
                 let held = bind(&l.address).map_err(|e| format!("cannot listen on {}: {e}", l.address))?;
                 tracing::info!("{tag}: listening on {} (held for the entry)", l.address);
-                self.held.insert(key, held);
+                slot.insert(held);
             }
         }
         Ok(())
@@ -268,10 +269,12 @@ mod tests {
 
         held.release_unwanted(&config, |_| true);
         assert_eq!(held.of(&config, "a").len(), 2, "still wanted: kept");
+        let without_tcp = tab(&format!("g:a:1:respawn:x\n:::listen:a unix:{}\n", sock.display()));
+        held.release_unwanted(&without_tcp, |_| true);
+        assert_eq!(held.of(&config, "a").len(), 1, "a line that left the file: closed");
+        assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "and refused");
         held.release_unwanted(&config, |_| false);
-        assert!(held.is_empty());
-        let refused = std::net::TcpStream::connect(("127.0.0.1", port));
-        assert!(refused.is_err(), "closed: refused");
+        assert!(held.is_empty(), "an entry no longer wanted: closed");
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         while sock.exists() && std::time::Instant::now() < deadline {
             std::thread::sleep(std::time::Duration::from_millis(10));
