@@ -12,7 +12,7 @@
 //! Binding happens where the spawn opens the entry's output file, and is of
 //! the same kind: a `bind` is not a wait on a disk or a peer (a UNIX
 //! socket's is one inode made). A bind that fails makes the start fail with
-//! the reason (`cannot listen on tcp:…: Address in use`), shown by `status`
+//! the reason (`cannot listen on tcp:…: Address already in use`), shown by `status`
 //! and the log, and the next start (a respawn after the usual pause, a
 //! `retry`, a tell) tries again — a port another program holds for a while
 //! does not need a reload once it is free.
