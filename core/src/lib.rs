@@ -16,6 +16,7 @@ mod group_phase;
 mod handover;
 mod health;
 mod lifecycle;
+mod mainpid;
 mod owner;
 mod process;
 mod readiness;
