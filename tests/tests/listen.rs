@@ -4,7 +4,9 @@
 //! a client connecting all the while is never refused. The same service
 //! binding its own port is refused during the same restarts (which shows
 //! the measurement can see a refusal). Sockets close when their entry
-//! leaves its level; a port in use is a clear start error.
+//! leaves its level; a port in use is a clear start error. And
+//! `MAINPID=` (the same issue): a service that hands over to a new main
+//! process keeps running as that process.
 //!
 //! `measure_refusals` (ignored; `cargo test -p isinit-e2e --test listen
 //! -- --ignored --nocapture`) prints the table of docs/src/restarts.md.
@@ -375,4 +377,78 @@ fn measure_refusals() {
     }
     let held: Vec<_> = rows.iter().filter(|r| r.0.starts_with("held")).map(|r| r.2).collect();
     assert_eq!(total(&held.iter().map(|t| ("", *t)).collect::<Vec<_>>()).refused, 0);
+}
+
+/// `upgrade.py DIR STRANGER`: the nginx binary upgrade in small. It forks
+/// the new "master", which writes its pid to DIR/child and sleeps; then it
+/// reports `MAINPID=STRANGER` (a process that is not the entry's: refused),
+/// and `READY=1` with `MAINPID=` the child; then, once DIR/leave exists,
+/// the old master exits.
+const UPGRADE_PY: &str = r#"
+import os, socket, sys, time
+d, stranger = sys.argv[1], sys.argv[2]
+def notify(msg):
+    addr = os.environ["NOTIFY_SOCKET"]
+    if addr.startswith("@"):
+        addr = "\0" + addr[1:]
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.sendto(msg.encode(), addr)
+    s.close()
+open(d + "/parent", "w").write("%d\n" % os.getpid())
+r, w = os.pipe()
+child = os.fork()
+if child == 0:
+    os.close(r)
+    open(d + "/child", "w").write("%d\n" % os.getpid())
+    os.close(w)
+    while True:
+        time.sleep(3600)
+os.close(w)
+os.read(r, 1)
+notify("MAINPID=%s" % stranger)
+notify("READY=1\nMAINPID=%d" % child)
+while not os.path.exists(d + "/leave"):
+    time.sleep(0.02)
+"#;
+
+#[test]
+fn a_main_process_named_by_mainpid_is_followed_when_the_old_one_leaves() {
+    if skip_without_python() {
+        return;
+    }
+    let stranger = std::process::id();
+    let tab = format!("g:web:1:notify:python3 {{dir}}/upgrade.py {{dir}} {stranger}\n");
+    let mut d = TestDaemon::builder(&tab).respawn_pause(0.3).prepare();
+    std::fs::write(d.path("upgrade.py"), UPGRADE_PY).expect("write upgrade.py");
+    d.restart();
+    d.tell("g", "1");
+    wait_until(DEADLINE, "the new master", || !d.read("child").is_empty() && !d.read("parent").is_empty());
+    let child: u32 = d.read("child").trim().parse().expect("child pid");
+    let parent: i32 = d.read("parent").trim().parse().expect("parent pid");
+    let row = d.wait_process("web", "following the new master", |p| p.pid == Some(child) && p.ready);
+    assert_eq!(row.respawns, 0, "{row:?}");
+    assert!(
+        d.daemon_stderr().contains(&format!("MAINPID={stranger} ignored")),
+        "a process that is not the entry's is refused: {}",
+        d.daemon_stderr()
+    );
+
+    // The old master leaves: not an exit of the entry.
+    std::fs::write(d.path("leave"), "").expect("leave");
+    wait_until(DEADLINE, "the old master to be gone", || !std::path::Path::new(&format!("/proc/{parent}")).exists());
+    let steady = isinit_e2e::wait::holds_for(Duration::from_millis(800), || {
+        let p = d.process("web");
+        p.pid == Some(child) && p.respawns == 0 && p.recent_exits.is_empty()
+    });
+    assert!(steady, "{:?}", d.process("web"));
+    assert!(d.ok(&["status", "g"]).contains(&child.to_string()), "{}", d.ok(&["status", "g"]));
+
+    // The new master's end is the entry's: it respawns.
+    kill(Pid::from_raw(child as i32), Signal::SIGKILL).expect("SIGKILL the new master");
+    let again = d.wait_process("web", "respawned", |p| p.respawns == 1 && p.pid.is_some_and(|p| p != child));
+    assert_eq!(
+        again.recent_exits.last().map(|e| e.status),
+        Some(isinit_shared::protocol::ExitStatus::Signal(9)),
+        "{again:?}"
+    );
 }

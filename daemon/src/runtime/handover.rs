@@ -15,7 +15,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 
 /// Version of [`Handover`]; bumped on any change to its shape.
-/// 3: `owners` appended. 4: `held` appended.
+/// 3: `owners` appended. 4: `held` and `followed` appended.
 pub const HANDOVER_VERSION: u32 = 4;
 /// The version before `held`, still read (see [`decode`]).
 const HANDOVER_V3: u32 = 3;
@@ -65,6 +65,10 @@ pub struct Handover {
     /// inherited through `execve` like the control socket; empty from an
     /// older image. Appended: bincode orders fields.
     pub held: Vec<HandedSocket>,
+    /// `(tag, process group)` of the records that follow a `MAINPID=`
+    /// (SPEC §17; the process table has their pid); empty from an older
+    /// image. Appended with `held`.
+    pub followed: Vec<(String, i32)>,
 }
 
 /// One held listening socket as it crosses a `reexec`.
@@ -136,6 +140,7 @@ impl From<HandoverV1> for Handover {
             settings: None,
             owners: Vec::new(),
             held: Vec::new(),
+            followed: Vec::new(),
         }
     }
 }
@@ -168,19 +173,20 @@ pub fn decode(bytes: &[u8]) -> Result<Handover, HandoverError> {
     let (version, body): (u32, Vec<u8>) = codec::decode_value::<_, MAX_HANDOVER>(bytes)?;
     match version {
         HANDOVER_VERSION => Ok(codec::decode_value::<_, MAX_HANDOVER>(&body)?),
-        // Version 2 is version 4 without its last two fields, `owners`
-        // and `held`: bincode writes fields in order and nothing after
-        // them, so the body with two empty lists' encodings (count 0, one
-        // zero byte each) appended is a version 4 body with neither.
+        // Version 2 is version 4 without its last three fields, `owners`,
+        // `held` and `followed`: bincode writes fields in order and nothing
+        // after them, so the body with three empty lists' encodings (count
+        // 0, one zero byte each) appended is a version 4 body with none.
         HANDOVER_V2 => {
             let mut body = body;
-            body.extend([0, 0]);
+            body.extend([0, 0, 0]);
             Ok(codec::decode_value::<_, MAX_HANDOVER>(&body)?)
         }
-        // Version 3 is version 4 without `held`: likewise one empty list.
+        // Version 3 is version 4 without `held` and `followed`: likewise
+        // two empty lists.
         HANDOVER_V3 => {
             let mut body = body;
-            body.push(0);
+            body.extend([0, 0]);
             Ok(codec::decode_value::<_, MAX_HANDOVER>(&body)?)
         }
         HANDOVER_V1 => Ok(codec::decode_value::<HandoverV1, MAX_HANDOVER>(&body)?.into()),
@@ -328,6 +334,7 @@ mod tests {
             }),
             owners: vec![("g".into(), isinit_shared::protocol::Owner::pacemaker("web", "node3"))],
             held: vec![HandedSocket { tag: "a".into(), address: "tcp:127.0.0.1:8080".into(), fd: 11 }],
+            followed: vec![("a".into(), 4000)],
         }
     }
 
@@ -396,15 +403,16 @@ g:g:1:once:x
         );
         let bytes = codec::encode_value(&(HANDOVER_V1, codec::encode_value(&v1).unwrap())).unwrap();
         let back = decode(&bytes).unwrap();
-        assert_eq!(back, Handover { settings: None, owners: Vec::new(), held: Vec::new(), ..h });
+        assert_eq!(back, Handover { settings: None, owners: Vec::new(), held: Vec::new(), followed: Vec::new(), ..h });
     }
 
     /// A daemon of version 2 (no owners) can still re-execute into this one.
     #[test]
     fn version_2_is_read_without_owners() {
-        let h = Handover { owners: Vec::new(), held: Vec::new(), ..sample() };
+        let h = Handover { owners: Vec::new(), held: Vec::new(), followed: Vec::new(), ..sample() };
         let mut body = codec::encode_value(&h).unwrap();
-        assert_eq!(body.pop(), Some(0), "an empty held list is one zero byte at the end");
+        assert_eq!(body.pop(), Some(0), "an empty followed list is one zero byte at the end");
+        assert_eq!(body.pop(), Some(0), "so is an empty held list");
         assert_eq!(body.pop(), Some(0), "and so is an empty owners list");
         let bytes = codec::encode_value(&(HANDOVER_V2, body)).unwrap();
         assert_eq!(decode(&bytes).unwrap(), h);
@@ -413,9 +421,10 @@ g:g:1:once:x
     /// A daemon of version 3 (no held sockets) can still re-execute into this one.
     #[test]
     fn version_3_is_read_without_held_sockets() {
-        let h = Handover { held: Vec::new(), ..sample() };
+        let h = Handover { held: Vec::new(), followed: Vec::new(), ..sample() };
         let mut body = codec::encode_value(&h).unwrap();
-        assert_eq!(body.pop(), Some(0), "an empty held list is one zero byte at the end");
+        assert_eq!(body.pop(), Some(0), "an empty followed list is one zero byte at the end");
+        assert_eq!(body.pop(), Some(0), "and so is an empty held list");
         let bytes = codec::encode_value(&(HANDOVER_V3, body)).unwrap();
         assert_eq!(decode(&bytes).unwrap(), h);
     }

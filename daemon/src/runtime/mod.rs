@@ -11,6 +11,7 @@ pub mod handover;
 pub mod leftovers;
 mod limits;
 mod listen;
+mod mainpid;
 pub mod node_health;
 pub mod output;
 mod owned;
@@ -196,7 +197,9 @@ impl Runtime {
             self.enable_cgroups(); // the new image of a reexec
             self.resume_limits();
         }
-        for pid in self.sup.adopted_pids() {
+        // Followed MAINPIDs too (the new image of a reexec): their parent
+        // may reap them.
+        for pid in self.sup.adopted_pids().into_iter().chain(self.sup.followed_pids()) {
             self.watch_adopted(pid);
         }
         let mut readiness = readiness::Readiness::start(&self.settings.socket)?;
@@ -245,7 +248,11 @@ impl Runtime {
                         std::thread::yield_now();
                     }
                 }
-                Some(n) = readiness.messages.recv() => readiness.deliver(&mut self.sup, n),
+                Some(n) = readiness.messages.recv() => {
+                    if let Some((tag, pid)) = readiness.deliver(&mut self.sup, n) {
+                        self.main_pid_reported(&tag, pid);
+                    }
+                }
                 Some(answer) = self.probes.answers.recv() => self.probe_answered(answer),
                 _ = sighup.recv() => {
                     if let Err(e) = self.reload() {

@@ -251,6 +251,7 @@ impl Runtime {
             }),
             owners: self.sup.owners(),
             held: self.listen.handover(),
+            followed: self.sup.followed(),
         }
     }
 }
