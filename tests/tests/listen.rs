@@ -315,6 +315,10 @@ fn sockets_close_when_the_entry_leaves_its_level_and_a_busy_port_is_a_start_erro
     wait_until(DEADLINE, "the service to start", || !d.read("started").is_empty());
     let first = d.lines("started");
     assert_eq!(first[0].split(' ').skip(1).collect::<Vec<_>>(), ["2", "srv:srv"], "{first:?}");
+    let json: serde_json::Value = serde_json::from_str(&d.ok(&["status", "--json"])).expect("json");
+    let row = json["processes"].as_array().and_then(|rows| rows.iter().find(|p| p["tag"] == "srv")).expect("srv row");
+    let sock = d.path("srv.sock");
+    assert_eq!(row["listen"], serde_json::json!([format!("tcp:127.0.0.1:{port}"), format!("unix:{}", sock.display())]));
     let mut reply = String::new();
     let mut unix = std::os::unix::net::UnixStream::connect(d.path("srv.sock")).expect("the unix socket serves");
     unix.read_to_string(&mut reply).expect("read");
