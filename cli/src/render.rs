@@ -163,6 +163,7 @@ mod tests {
             status_text: None,
             health: None,
             health_reason: None,
+            listen: Vec::new(),
         };
         assert_eq!(process_line(&p), "  mta respawn not_started pid=42 respawns=3 last=signal_9");
         let db = ProcessStatus {
@@ -207,6 +208,7 @@ mod tests {
             status_text: None,
             health: Some(isinit_shared::protocol::Health::NotProbed),
             health_reason: Some("timed out after 0.5s".into()),
+            listen: Vec::new(),
         };
         assert_eq!(
             process_line(&p),
@@ -253,6 +255,7 @@ mod tests {
             status_text: None,
             health: None,
             health_reason: None,
+            listen: Vec::new(),
         };
         snap.processes = vec![p("a"), p("b"), ProcessStatus { group: "h".into(), ..p("c") }];
         snap.groups = ["g", "h", "idle"]

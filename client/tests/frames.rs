@@ -179,6 +179,7 @@ fn a_reply_is_sent_only_if_it_decodes() {
         status_text: None,
         health: None,
         health_reason: None,
+        listen: Vec::new(),
     };
     let processes: Vec<_> = (0..4700).map(|i| ProcessStatus { tag: format!("tag{i}"), ..process.clone() }).collect();
     let big = Response::Snapshot(Box::new(Snapshot { processes, ..Default::default() }));

@@ -210,10 +210,10 @@ impl Supervisor {
     /// exit is handled by its mode, and the exit recorded with `reason`.
     pub(super) fn stop_unhealthy(&mut self, now: Now, tag: &str, reason: ExitReason, why: &str) {
         let Some(p) = self.procs.get_mut(tag) else { return };
-        let Some(pgid) = p.pid else { return };
+        let (Some(pid), Some(pgid)) = (p.pid, p.run_group()) else { return };
         p.stop_reason = Some(reason);
         self.timers.cancel(tag, |t| matches!(t, Timer::Probe { .. }));
-        let message = format!("{tag} (pid {pgid}) is unhealthy ({reason}: {why}): stopping it");
+        let message = format!("{tag} (pid {pid}) is unhealthy ({reason}: {why}): stopping it");
         self.log(message.clone());
         self.effects.push(Effect::Publish(Event::Notice { at_ms: now.wall_ms, message }));
         self.effects.push(Effect::Signal { pgid, signal: super::StopSignal::Int });

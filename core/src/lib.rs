@@ -16,6 +16,7 @@ mod group_phase;
 mod handover;
 mod health;
 mod lifecycle;
+mod mainpid;
 mod owner;
 mod process;
 mod readiness;
@@ -144,6 +145,16 @@ impl Supervisor {
     /// Every tag [`Supervisor::knows_tag`] accepts: whose output is captured.
     pub fn known_tags(&self) -> BTreeSet<String> {
         self.config.entries.iter().map(|e| e.tag.clone()).chain(self.procs.keys().cloned()).collect()
+    }
+
+    /// Whether the entry `tag` belongs to the level its group was last told
+    /// and the daemon is not shutting down: while it does, what the daemon
+    /// holds for it (its `:::listen:` sockets, SPEC §17) stays open, even
+    /// between two of its processes.
+    pub fn wants(&self, tag: &str) -> bool {
+        let Some(entry) = self.config.entry(tag) else { return false };
+        let level = self.groups.get(&entry.group).and_then(|g| g.level.as_deref());
+        !self.halting && level.is_some_and(|l| entry.in_level(l))
     }
 
     /// Why a tell of `group` to `level` under `config` cannot be accepted

@@ -21,6 +21,7 @@ impl Supervisor {
         p.rapid_starts = if quick { p.rapid_starts + 1 } else { 1 };
         p.phase = Phase::Running;
         p.pid = None;
+        p.followed_group = None;
         p.start_error = None;
         p.adopted = false;
         p.started_at = Some(now.mono);
@@ -91,6 +92,7 @@ impl Supervisor {
             return false;
         };
         p.pid = None;
+        p.followed_group = None;
         p.ready = false;
         p.last_exit = Some(status);
         let ran_ms = p.started_at.map(|t| now.mono.saturating_duration_since(t).as_millis() as u64).unwrap_or(0);
@@ -203,7 +205,8 @@ impl Supervisor {
     pub fn sweep(&mut self, now: Now, alive: impl Fn(i32) -> bool) {
         let mut emptied = Vec::new();
         for (tag, p) in self.procs.iter_mut() {
-            let gone: Vec<i32> = p.pgids.iter().copied().filter(|g| Some(*g) != p.pid && !alive(*g)).collect();
+            let run = p.run_group();
+            let gone: Vec<i32> = p.pgids.iter().copied().filter(|g| Some(*g) != run && !alive(*g)).collect();
             for pgid in gone {
                 p.pgids.remove(&pgid);
                 emptied.push((tag.clone(), pgid));

@@ -70,6 +70,11 @@ pub struct Proc {
     /// The current run has sent its first `WATCHDOG=1` (or `READY=1`):
     /// from then on its silence counts.
     pub watchdog_armed: bool,
+    /// Set once the run reported `MAINPID=` (SPEC §17): `pid` is then the
+    /// main process it named, and this the process group that process is
+    /// in (the one stop signals and notify datagrams are checked against).
+    /// `None`: the leader's own group, `pid`.
+    pub followed_group: Option<i32>,
 }
 
 impl Proc {
@@ -94,7 +99,14 @@ impl Proc {
             stop_reason: None,
             watchdog_interval: None,
             watchdog_armed: false,
+            followed_group: None,
         }
+    }
+
+    /// The process group of the current run: the leader's, or that of the
+    /// main process it named with `MAINPID=`.
+    pub fn run_group(&self) -> Option<i32> {
+        self.pid.map(|pid| self.followed_group.unwrap_or(pid))
     }
 
     /// Whether anything this record started may still be running.

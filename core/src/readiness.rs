@@ -19,7 +19,7 @@ use isinit_shared::protocol::Event;
 pub const STATUS_MAX_CHARS: usize = 256;
 
 /// What one sd_notify datagram says that isinit acts on. Other
-/// assignments (`MAINPID=`, `RELOADING=1`…) are ignored.
+/// assignments (`RELOADING=1`…) are ignored.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NotifyMessage {
     /// The datagram has a `READY=1` line.
@@ -31,6 +31,9 @@ pub struct NotifyMessage {
     /// `EXTEND_TIMEOUT_USEC=N`: a `notify` process still starting needs
     /// at least N more microseconds to become ready.
     pub extend_usec: Option<u64>,
+    /// `MAINPID=N`: the service's main process is now N (SPEC §17); the
+    /// runtime checks N descends from the entry before it is followed.
+    pub main_pid: Option<i32>,
 }
 
 impl NotifyMessage {
@@ -49,6 +52,8 @@ impl NotifyMessage {
                 message.watchdog.trigger = true;
             } else if let Some(usec) = line.strip_prefix(b"EXTEND_TIMEOUT_USEC=") {
                 message.extend_usec = std::str::from_utf8(usec).ok().and_then(|u| u.parse().ok());
+            } else if let Some(pid) = line.strip_prefix(b"MAINPID=") {
+                message.main_pid = std::str::from_utf8(pid).ok().and_then(|p| p.parse().ok()).filter(|p| *p > 1);
             } else if let Some(usec) = line.strip_prefix(b"WATCHDOG_USEC=") {
                 message.watchdog.usec = std::str::from_utf8(usec).ok().and_then(|u| u.parse().ok());
             }
@@ -116,7 +121,7 @@ impl Supervisor {
     /// readiness socket's reader can drop everyone else's before they
     /// reach the runtime.
     pub fn notify_leaders(&self) -> impl Iterator<Item = i32> + '_ {
-        self.procs.iter().filter(|(tag, p)| self.is_notified(tag, p)).filter_map(|(_, p)| p.pid)
+        self.procs.iter().filter(|(tag, p)| self.is_notified(tag, p)).filter_map(|(_, p)| p.run_group())
     }
 
     /// Whether datagrams of `p`'s process group may count: it runs, and
@@ -131,11 +136,11 @@ impl Supervisor {
     /// `READY=1` of a run marks it ready and lets its group's start go on.
     pub fn notified(&mut self, now: Now, sender: Sender, message: &NotifyMessage) -> Result<Accepted, Refusal> {
         let pgid = sender.pgid.ok_or(Refusal::SenderGone { pid: sender.pid })?;
-        let found = self.procs.iter().find(|(tag, p)| p.pid == Some(pgid) && self.is_notified(tag, p));
-        let Some(tag) = found.map(|(tag, _)| tag.clone()) else {
+        let found = self.procs.iter().find(|(tag, p)| p.run_group() == Some(pgid) && self.is_notified(tag, p));
+        let Some((tag, run)) = found.and_then(|(tag, p)| Some((tag.clone(), p.pid?))) else {
             return Err(Refusal::Stranger { pid: sender.pid, pgid });
         };
-        self.watchdog_noted(now, &tag, pgid, message.watchdog, message.ready);
+        self.watchdog_noted(now, &tag, run, message.watchdog, message.ready);
         let Some(p) = self.procs.get_mut(&tag) else { return Err(Refusal::Stranger { pid: sender.pid, pgid }) };
         if let Some(text) = &message.status
             && p.status_text.as_ref() != Some(text)
@@ -149,7 +154,7 @@ impl Supervisor {
             && !p.ready
             && p.entry.mode == Mode::Notify
         {
-            self.extend_ready_timeout(now, &tag, pgid, std::time::Duration::from_micros(usec));
+            self.extend_ready_timeout(now, &tag, run, std::time::Duration::from_micros(usec));
         }
         let Some(p) = self.procs.get_mut(&tag) else { return Err(Refusal::Stranger { pid: sender.pid, pgid }) };
         if became_ready {
@@ -242,7 +247,16 @@ mod tests {
     fn messages_are_read_line_by_line() {
         assert_eq!(NotifyMessage::parse(b"READY=1"), NotifyMessage { ready: true, ..Default::default() });
         let both = NotifyMessage::parse(b"STATUS=loading\nREADY=1\nMAINPID=4\nSTATUS=serving 3 clients\n");
-        assert_eq!(both, NotifyMessage { ready: true, status: Some("serving 3 clients".into()), ..Default::default() });
+        let expected = NotifyMessage {
+            ready: true,
+            status: Some("serving 3 clients".into()),
+            main_pid: Some(4),
+            ..Default::default()
+        };
+        assert_eq!(both, expected);
+        for bad in [&b"MAINPID=0"[..], b"MAINPID=1", b"MAINPID=-5", b"MAINPID=x"] {
+            assert_eq!(NotifyMessage::parse(bad).main_pid, None, "{bad:?}");
+        }
         assert_eq!(NotifyMessage::parse(b"READY=0\nREADY=1x\nready=1"), NotifyMessage::default());
         assert_eq!(NotifyMessage::parse(b""), NotifyMessage::default());
     }

@@ -84,6 +84,7 @@ fn blank_status(entry: &Entry, exits: Option<&VecDeque<ExitRecord>>, probed: boo
         status_text: None,
         health: probed.then_some(Health::NotProbed),
         health_reason: None,
+        listen: Vec::new(),
     }
 }
 
@@ -104,11 +105,13 @@ impl Supervisor {
     fn process_status(&self, tag: &str) -> Option<ProcessStatus> {
         let exits = self.exits.get(tag);
         let entry = self.config.entry(tag);
-        match (self.procs.get(tag), entry) {
-            (Some(p), _) => Some(record_status(p, exits, entry.is_some(), self.config.probe_of(tag).is_some())),
-            (None, Some(e)) => Some(blank_status(e, exits, self.config.probe_of(tag).is_some())),
-            (None, None) => None,
-        }
+        let mut row = match (self.procs.get(tag), entry) {
+            (Some(p), _) => record_status(p, exits, entry.is_some(), self.config.probe_of(tag).is_some()),
+            (None, Some(e)) => blank_status(e, exits, self.config.probe_of(tag).is_some()),
+            (None, None) => return None,
+        };
+        row.listen = self.config.listens_of(tag).map(|l| l.address.to_string()).collect();
+        Some(row)
     }
 
     /// Every group, sorted by name.

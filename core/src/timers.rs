@@ -71,6 +71,22 @@ impl Timers {
         }
     }
 
+    /// Moves `tag`'s deadlines of the run `old` to the run `new` (its
+    /// `MAINPID=`): the same deadlines, now for the followed process.
+    pub fn repid(&mut self, tag: &str, old: i32, new: i32) {
+        let Some(keys) = self.by_tag.get(tag) else { return };
+        for key in keys {
+            match self.pending.get_mut(key) {
+                Some(Timer::ReadyTimeout { pid, .. } | Timer::Probe { pid, .. } | Timer::Watchdog { pid, .. })
+                    if *pid == old =>
+                {
+                    *pid = new;
+                }
+                _ => {}
+            }
+        }
+    }
+
     /// Every pending timer with its deadline, earliest first (for the
     /// state handed over on reexec).
     pub fn entries(&self) -> impl Iterator<Item = (Instant, &Timer)> {

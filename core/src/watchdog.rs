@@ -70,6 +70,7 @@ impl Supervisor {
         if self.halting || p.pid != Some(pid) || p.phase != Phase::Running || p.stop_reason.is_some() {
             return;
         }
+        let pgid = p.run_group().unwrap_or(pid);
         p.stop_reason = Some(ExitReason::Watchdog);
         p.watchdog_armed = false;
         self.timers.cancel(tag, |t| matches!(t, Timer::Watchdog { .. } | Timer::Probe { .. }));
@@ -78,7 +79,7 @@ impl Supervisor {
         self.effects.push(Effect::Publish(Event::Notice { at_ms: now.wall_ms, message }));
         self.effects.push(Effect::Abort { pid });
         let at = now.after(self.timing.term_after).mono;
-        self.timers.arm(at, Timer::Escalate { tag: tag.to_string(), pgid: pid, signal: StopSignal::Int });
+        self.timers.arm(at, Timer::Escalate { tag: tag.to_string(), pgid, signal: StopSignal::Int });
     }
 
     /// A [`Timer::Watchdog`] fired.

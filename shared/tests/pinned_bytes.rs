@@ -88,8 +88,9 @@ fn protocol_version() {
     // the `notify` mode and a process's `ready`/`status_text`. Version 3: a
     // group's `owner`, `Request::TellAs`, `ErrorKind::Owned`, a process's
     // `health`/`health_reason` and an exit's `reason` (SPEC §17, §18).
+    // Version 4: a process's `listen` (held sockets, SPEC §17).
     // Changing a pin means bumping this.
-    assert_eq!(PROTOCOL_VERSION, 3);
+    assert_eq!(PROTOCOL_VERSION, 4);
 }
 
 // ---- requests ----------------------------------------------------------
@@ -224,6 +225,7 @@ fn process() -> ProcessStatus {
         status_text: Some("s".into()),
         health: Some(Health::Unhealthy),
         health_reason: Some("h".into()),
+        listen: vec!["unix:/l".into()],
     }
 }
 
@@ -280,9 +282,9 @@ const GROUP: &str = "0167 010131 02 05 02 0131 0132 01 01 0170 0177 016e";
 /// Some(Signal(9): variant 1, zigzag 18) | [ExitRecord 14, Code(3): variant 0, zigzag 6, 15] |
 /// Some(16) | Some("e") | false | ready true | Some("s") (the last two appended in version 2, with
 /// the `notify` mode) | Some(Unhealthy: 2) | Some("h") (appended in version 3, with the exit
-/// record's reason: Some(Watchdog: 1)).
-const PROCESS: &str =
-    "0167 0174 02 03312c32 0163 06 010b 010c 0d 010112 01 0e 0006 0f 0101 0110 010165 00 01 010173 0102 010168";
+/// record's reason: Some(Watchdog: 1)) | ["unix:/l"] (appended in version 4).
+const PROCESS: &str = "0167 0174 02 03312c32 0163 06 010b 010c 0d 010112 01 0e 0006 0f 0101 0110 010165 00 01 010173 0102 010168 \
+     01 07756e69783a2f6c";
 /// `AuditRecord`: 17 | 18 | Some(19) | "r"; `NoticeRecord`: 20 | "n".
 const AUDIT: &str = "11 12 0113 0172";
 const NOTICE: &str = "14 016e";

@@ -53,6 +53,7 @@ pub fn process(group: &str, tag: &str, mode: Mode, levels: &str, command: &str) 
         status_text: None,
         health: None,
         health_reason: None,
+        listen: Vec::new(),
     }
 }
 

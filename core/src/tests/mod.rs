@@ -12,6 +12,7 @@ mod actions;
 mod adopt;
 mod health;
 mod lifecycle;
+mod mainpid;
 mod owner;
 mod properties;
 mod readiness;

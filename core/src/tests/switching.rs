@@ -214,3 +214,20 @@ fn an_exited_entry_moved_to_another_group_runs_there() {
     assert_eq!(w.spawned_tags().iter().filter(|t| *t == "x").count(), 2, "x runs again in b");
     assert_eq!(w.group_state("b"), GroupState::Done);
 }
+
+/// What a held socket's life follows (SPEC §17): the entry is wanted
+/// while its group's told level includes it, through a switch that keeps
+/// it, and no longer once the group leaves that level or the daemon halts.
+#[test]
+fn an_entry_is_wanted_while_its_level_includes_it() {
+    let mut w = World::new(TAB);
+    assert!(!w.sup.wants("mta"), "not before the first tell");
+    w.tell("mail", "run");
+    assert!(w.sup.wants("mta") && !w.sup.wants("extra") && !w.sup.wants("nosuch"));
+    w.tell("mail", "runmore");
+    assert!(w.sup.wants("mta") && w.sup.wants("extra"), "kept across a switch that keeps it");
+    w.tell("mail", "run");
+    assert!(w.sup.wants("mta") && !w.sup.wants("extra"), "left its level");
+    w.sup.shutdown(w.now);
+    assert!(!w.sup.wants("mta"), "shutting down");
+}

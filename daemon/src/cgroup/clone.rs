@@ -19,7 +19,7 @@
 
 use std::ffi::CStr;
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 /// `CLONE_INTO_CGROUP` (linux/sched.h); not in every libc release.
 const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
@@ -55,17 +55,26 @@ pub struct Exec<'a> {
     pub out: BorrowedFd<'a>,
     /// The cgroup directory the child is created in.
     pub cgroup: BorrowedFd<'a>,
+    /// Held listening sockets (SPEC §17), each numbered above 2 + their
+    /// count: moved to 3, 4, … in the child, in this order.
+    pub listen: &'a [RawFd],
 }
 
 /// Starts `exec` as the leader of a new process group inside its cgroup,
 /// with every signal at its default disposition and an empty signal mask;
 /// returns its pid, or why the clone or the exec failed.
 pub fn spawn(exec: &Exec<'_>) -> io::Result<i32> {
-    // The child's stdio sources are moved above 2 first, so that setting up
-    // 0, 1 and 2 in the child can never overwrite one of them.
-    let stdin = above_stdio(exec.stdin)?;
-    let out = above_stdio(exec.out)?;
-    let (report_rx, report_tx) = cloexec_pipe()?;
+    // The child's stdio sources and its report pipe are moved above every
+    // descriptor the child sets up (0–2 and a held socket's 3…), so that
+    // setting those up can never overwrite one of them.
+    let lowest = 3 + exec.listen.len() as RawFd;
+    let stdin = above(exec.stdin, lowest)?;
+    let out = above(exec.out, lowest)?;
+    let (report_rx, first_tx) = cloexec_pipe()?;
+    let report_tx = above(first_tx.as_fd(), lowest)?;
+    // Only the copy may stay open: the read below ends when the child's
+    // exec closes the last write end.
+    drop(first_tx);
     let mut args = CloneArgs {
         flags: libc::CLONE_VFORK as u64 | CLONE_INTO_CGROUP,
         exit_signal: libc::SIGCHLD as u64,
@@ -79,6 +88,8 @@ pub fn spawn(exec: &Exec<'_>) -> io::Result<i32> {
         stdin: stdin.as_raw_fd(),
         out: out.as_raw_fd(),
         report: report_tx.as_raw_fd(),
+        listen: exec.listen.as_ptr(),
+        listen_len: exec.listen.len(),
     };
     // SAFETY: sigset_t is plain data; blocking every signal in this thread
     // and restoring the old mask afterwards changes nothing else. clone3
@@ -198,6 +209,10 @@ struct Plan {
     stdin: RawFd,
     out: RawFd,
     report: RawFd,
+    /// [`Exec::listen`], as a raw pointer and length (the child shares the
+    /// parent's memory until it execs, and the slice outlives that).
+    listen: *const RawFd,
+    listen_len: usize,
 }
 
 /// The child between clone and exec: raw system calls only.
@@ -223,6 +238,14 @@ unsafe fn child(p: &Plan) -> ! {
             // must stay open until the exec. Before 5.11 this fails, and
             // the daemon opens everything close-on-exec anyway.
             libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC);
+            // Then the held sockets onto 3, 4, …: dup3 without O_CLOEXEC
+            // makes them survive the exec (sd_listen_fds(3)).
+            for i in 0..p.listen_len {
+                let Ok(to) = RawFd::try_from(3 + i) else { break };
+                if !move_fd(*p.listen.add(i), to) {
+                    break;
+                }
+            }
             let empty = 0u64;
             libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK, &empty as *const u64, 0usize, 8usize);
             libc::syscall(libc::SYS_execve, p.path, p.argv, p.envp);
@@ -272,10 +295,10 @@ unsafe fn move_fd(from: RawFd, to: RawFd) -> bool {
     unsafe { libc::syscall(libc::SYS_dup3, from, to, 0) >= 0 }
 }
 
-/// A close-on-exec duplicate of `fd` numbered 3 or above.
-fn above_stdio(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+/// A close-on-exec duplicate of `fd` numbered `lowest` or above.
+fn above(fd: BorrowedFd<'_>, lowest: RawFd) -> io::Result<OwnedFd> {
     // SAFETY: F_DUPFD_CLOEXEC returns a new descriptor we then own.
-    let dup = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 3) };
+    let dup = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, lowest) };
     if dup < 0 {
         return Err(io::Error::last_os_error());
     }

@@ -59,15 +59,23 @@ impl Runtime {
                     .map_err(|e| cannot_open(&tracker.dir_of(&req.group, &req.tag), e)),
             })
             .collect();
+        // The held sockets (`:::listen:`) are bound before the spawns,
+        // here; an entry whose socket cannot be bound does not start.
+        let config = self.sup.config();
+        let bound: Vec<Result<(), String>> = reqs.iter().map(|req| self.listen.ensure(config, &req.tag)).collect();
+        let listen: Vec<Vec<std::os::fd::BorrowedFd<'_>>> =
+            reqs.iter().map(|req| self.listen.of(config, &req.tag)).collect();
         let (logdir, socket) = (&self.settings.logdir, &self.settings.socket);
-        let results = spawn::in_parallel(reqs.len(), |i| match &dirs[i] {
-            Ok(None) => spawn::spawn(&reqs[i], logdir, socket, None),
-            Ok(Some(dir)) => {
+        let results = spawn::in_parallel(reqs.len(), |i| match (&dirs[i], &bound[i]) {
+            (_, Err(e)) => Err(e.clone()),
+            (Ok(None), Ok(())) => spawn::spawn(&reqs[i], logdir, socket, None, &listen[i]),
+            (Ok(Some(dir)), Ok(())) => {
                 let fd = crate::cgroup::open_for_clone(dir).map_err(|e| cannot_open(dir, e))?;
-                spawn::spawn(&reqs[i], logdir, socket, Some(fd.as_fd()))
+                spawn::spawn(&reqs[i], logdir, socket, Some(fd.as_fd()), &listen[i])
             }
-            Err(e) => Err(e.clone()),
+            (Err(e), Ok(())) => Err(e.clone()),
         });
+        drop(listen);
         if let Some(tracker) = self.cgroups.as_mut() {
             for ((req, dir), result) in reqs.iter().zip(dirs).zip(&results) {
                 if let (Ok(Some(dir)), Ok(pid)) = (dir, result) {

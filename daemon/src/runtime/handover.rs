@@ -15,8 +15,10 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 
 /// Version of [`Handover`]; bumped on any change to its shape.
-/// 3: `owners` appended.
-pub const HANDOVER_VERSION: u32 = 3;
+/// 3: `owners` appended. 4: `held` and `followed` appended.
+pub const HANDOVER_VERSION: u32 = 4;
+/// The version before `held`, still read (see [`decode`]).
+const HANDOVER_V3: u32 = 3;
 /// The version before `owners`, still read (see [`decode`]).
 const HANDOVER_V2: u32 = 2;
 /// The previous version (no [`HandedSettings`]), still read so that a
@@ -59,6 +61,25 @@ pub struct Handover {
     /// The groups a cluster manager owns (SPEC §18); empty from a version
     /// 1 or 2 image. Appended: bincode orders fields.
     pub owners: Vec<(String, isinit_shared::protocol::Owner)>,
+    /// The listening sockets held for entries (`:::listen:`, SPEC §17),
+    /// inherited through `execve` like the control socket; empty from an
+    /// older image. Appended: bincode orders fields.
+    pub held: Vec<HandedSocket>,
+    /// `(tag, process group)` of the records that follow a `MAINPID=`
+    /// (SPEC §17; the process table has their pid); empty from an older
+    /// image. Appended with `held`.
+    pub followed: Vec<(String, i32)>,
+}
+
+/// One held listening socket as it crosses a `reexec`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HandedSocket {
+    /// The entry it is held for.
+    pub tag: String,
+    /// Its address as `status` shows it (`ListenAddress`'s text).
+    pub address: String,
+    /// The descriptor number, open across the `execve`.
+    pub fd: i32,
 }
 
 /// The settings the old image resolved at its start, carried over as they
@@ -118,6 +139,8 @@ impl From<HandoverV1> for Handover {
             reply_fd: h.reply_fd,
             settings: None,
             owners: Vec::new(),
+            held: Vec::new(),
+            followed: Vec::new(),
         }
     }
 }
@@ -150,13 +173,20 @@ pub fn decode(bytes: &[u8]) -> Result<Handover, HandoverError> {
     let (version, body): (u32, Vec<u8>) = codec::decode_value::<_, MAX_HANDOVER>(bytes)?;
     match version {
         HANDOVER_VERSION => Ok(codec::decode_value::<_, MAX_HANDOVER>(&body)?),
-        // Version 2 is version 3 without its last field, `owners`: bincode
-        // writes fields in order and nothing after them, so the body with
-        // an empty list's encoding (count 0, one zero byte) appended is a
-        // version 3 body with no owner.
+        // Version 2 is version 4 without its last three fields, `owners`,
+        // `held` and `followed`: bincode writes fields in order and nothing
+        // after them, so the body with three empty lists' encodings (count
+        // 0, one zero byte each) appended is a version 4 body with none.
         HANDOVER_V2 => {
             let mut body = body;
-            body.push(0);
+            body.extend([0, 0, 0]);
+            Ok(codec::decode_value::<_, MAX_HANDOVER>(&body)?)
+        }
+        // Version 3 is version 4 without `held` and `followed`: likewise
+        // two empty lists.
+        HANDOVER_V3 => {
+            let mut body = body;
+            body.extend([0, 0]);
             Ok(codec::decode_value::<_, MAX_HANDOVER>(&body)?)
         }
         HANDOVER_V1 => Ok(codec::decode_value::<HandoverV1, MAX_HANDOVER>(&body)?.into()),
@@ -233,7 +263,7 @@ pub fn set_cloexec(fd: &(impl AsRawFd + ?Sized), on: bool) -> std::io::Result<()
     Ok(())
 }
 
-/// The isinittab's entries (and `:::limit:`, `:::probe:` and `:::watchdog:` lines) as text,
+/// The isinittab's entries (and `:::limit:`, `:::probe:`, `:::watchdog:` and `:::listen:` lines) as text,
 /// each on its original line, so that the next image parses the very entries in force.
 pub fn render_config(tab: &isinit_shared::config::Inittab) -> String {
     let entries = tab
@@ -250,7 +280,8 @@ pub fn render_config(tab: &isinit_shared::config::Inittab) -> String {
         .watchdogs
         .iter()
         .map(|w| (w.line, format!(":::watchdog:{} {}", w.tag, w.interval.as_secs_f64())));
-    let mut lines: Vec<(usize, String)> = entries.chain(limits).chain(probes).chain(watchdogs).collect();
+    let listens = tab.directives.listens.iter().map(|l| (l.line, format!(":::listen:{} {}", l.tag, l.address)));
+    let mut lines: Vec<(usize, String)> = entries.chain(limits).chain(probes).chain(watchdogs).chain(listens).collect();
     lines.sort_by_key(|(n, _)| *n);
     let mut text = String::new();
     let mut line = 1usize;
@@ -302,6 +333,8 @@ mod tests {
                 cgroup: Some(("/sys/fs/cgroup/isinit-x".into(), true)),
             }),
             owners: vec![("g".into(), isinit_shared::protocol::Owner::pacemaker("web", "node3"))],
+            held: vec![HandedSocket { tag: "a".into(), address: "tcp:127.0.0.1:8080".into(), fd: 11 }],
+            followed: vec![("a".into(), 4000)],
         }
     }
 
@@ -336,6 +369,11 @@ g:g:1:once:x
         let again = Inittab::from_bytes(Path::new("/p"), render_config(&tab).as_bytes()).unwrap();
         assert_eq!(again.directives.probes, tab.directives.probes, "a reexec keeps the probes");
         assert_eq!(again.directives.watchdogs, tab.directives.watchdogs, "and the watchdogs");
+        let text =
+            "g:a:1:respawn:x\n:::listen:a tcp:localhost:81\n:::listen:a tcp6:[::1]:82\n:::listen:a unix:/run/a.s\n";
+        let tab = Inittab::from_bytes(Path::new("/p"), text.as_bytes()).unwrap();
+        let again = Inittab::from_bytes(Path::new("/p"), render_config(&tab).as_bytes()).unwrap();
+        assert_eq!(again.directives.listens, tab.directives.listens, "and the held sockets' lines");
     }
 
     #[test]
@@ -365,16 +403,29 @@ g:g:1:once:x
         );
         let bytes = codec::encode_value(&(HANDOVER_V1, codec::encode_value(&v1).unwrap())).unwrap();
         let back = decode(&bytes).unwrap();
-        assert_eq!(back, Handover { settings: None, owners: Vec::new(), ..h });
+        assert_eq!(back, Handover { settings: None, owners: Vec::new(), held: Vec::new(), followed: Vec::new(), ..h });
     }
 
     /// A daemon of version 2 (no owners) can still re-execute into this one.
     #[test]
     fn version_2_is_read_without_owners() {
-        let h = Handover { owners: Vec::new(), ..sample() };
+        let h = Handover { owners: Vec::new(), held: Vec::new(), followed: Vec::new(), ..sample() };
         let mut body = codec::encode_value(&h).unwrap();
-        assert_eq!(body.pop(), Some(0), "an empty owners list is one zero byte at the end");
+        assert_eq!(body.pop(), Some(0), "an empty followed list is one zero byte at the end");
+        assert_eq!(body.pop(), Some(0), "so is an empty held list");
+        assert_eq!(body.pop(), Some(0), "and so is an empty owners list");
         let bytes = codec::encode_value(&(HANDOVER_V2, body)).unwrap();
+        assert_eq!(decode(&bytes).unwrap(), h);
+    }
+
+    /// A daemon of version 3 (no held sockets) can still re-execute into this one.
+    #[test]
+    fn version_3_is_read_without_held_sockets() {
+        let h = Handover { held: Vec::new(), followed: Vec::new(), ..sample() };
+        let mut body = codec::encode_value(&h).unwrap();
+        assert_eq!(body.pop(), Some(0), "an empty followed list is one zero byte at the end");
+        assert_eq!(body.pop(), Some(0), "and so is an empty held list");
+        let bytes = codec::encode_value(&(HANDOVER_V3, body)).unwrap();
         assert_eq!(decode(&bytes).unwrap(), h);
     }
 

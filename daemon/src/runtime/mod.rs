@@ -11,6 +11,8 @@ pub mod handover;
 pub mod in_force;
 pub mod leftovers;
 mod limits;
+mod listen;
+mod mainpid;
 pub mod node_health;
 pub mod output;
 mod owned;
@@ -103,6 +105,8 @@ pub struct Runtime {
     probes: probes::Probes,
     /// Host limits met by starts, and when they were last said.
     exhausted: exhaustion::Said,
+    /// Listening sockets held for entries (`:::listen:`, SPEC §17).
+    listen: listen::HeldSockets,
 }
 
 impl Runtime {
@@ -144,6 +148,7 @@ impl Runtime {
             limits_said: Vec::new(),
             probes: probes::Probes::default(),
             exhausted: exhaustion::Said::default(),
+            listen: listen::HeldSockets::default(),
         }
     }
 
@@ -204,7 +209,9 @@ impl Runtime {
             self.enable_cgroups(); // the new image of a reexec
             self.resume_limits();
         }
-        for pid in self.sup.adopted_pids() {
+        // Followed MAINPIDs too (the new image of a reexec): their parent
+        // may reap them.
+        for pid in self.sup.adopted_pids().into_iter().chain(self.sup.followed_pids()) {
             self.watch_adopted(pid);
         }
         let mut readiness = readiness::Readiness::start(&self.settings.socket)?;
@@ -253,7 +260,11 @@ impl Runtime {
                         std::thread::yield_now();
                     }
                 }
-                Some(n) = readiness.messages.recv() => readiness.deliver(&mut self.sup, n),
+                Some(n) = readiness.messages.recv() => {
+                    if let Some((tag, pid)) = readiness.deliver(&mut self.sup, n) {
+                        self.main_pid_reported(&tag, pid);
+                    }
+                }
                 Some(answer) = self.probes.answers.recv() => self.probe_answered(answer),
                 _ = sighup.recv() => {
                     if let Err(e) = self.reload() {
@@ -266,10 +277,12 @@ impl Runtime {
             if self.carry_out().await {
                 break;
             }
+            self.release_sockets();
             readiness.track(&self.sup);
             self.answer_pending();
         }
         self.probes.kill_checks();
+        self.listen.close_all();
         self.remove_cgroups();
         if let Some(status_file) = self.status_file.take() {
             status_file.remove().await;
@@ -282,6 +295,15 @@ impl Runtime {
             copy.remove().await;
         }
         Ok(())
+    }
+
+    /// Closes the held sockets of entries that left their level or the
+    /// file (SPEC §17); the others stay open between two processes.
+    fn release_sockets(&mut self) {
+        if !self.listen.is_empty() {
+            let sup = &self.sup;
+            self.listen.release_unwanted(sup.config(), |tag| sup.wants(tag));
+        }
     }
 
     fn reap(&mut self) {

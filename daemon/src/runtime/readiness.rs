@@ -128,12 +128,21 @@ impl Readiness {
         }
     }
 
-    /// Hands a datagram to the supervisor and logs what came of it.
-    pub fn deliver(&mut self, sup: &mut Supervisor, n: Notification) {
+    /// Hands a datagram to the supervisor and logs what came of it; the
+    /// entry and pid of a `MAINPID=` it carried, for the runtime to check
+    /// and follow (`mainpid.rs`).
+    pub fn deliver(&mut self, sup: &mut Supervisor, n: Notification) -> Option<(String, i32)> {
         match sup.notified(Now::real(), n.sender, &n.message) {
-            Ok(accepted) if accepted.became_ready => tracing::info!("{}: ready (READY=1)", accepted.tag),
-            Ok(_) => {}
-            Err(refusal) => self.refusals.log(&refusal),
+            Ok(accepted) => {
+                if accepted.became_ready {
+                    tracing::info!("{}: ready (READY=1)", accepted.tag);
+                }
+                n.message.main_pid.map(|pid| (accepted.tag, pid))
+            }
+            Err(refusal) => {
+                self.refusals.log(&refusal);
+                None
+            }
         }
     }
 }

@@ -215,7 +215,8 @@ impl Runtime {
         // outlive the tasks that would have timed them out.
         self.probes.kill_checks();
         let argv = self.reexec.as_ref().map(|k| k.argv.as_slice()).unwrap_or_default();
-        exec(argv, &exe, Passed { listener: listener_fd, lock: lock_fd }, &memfd, &conn)
+        let held = self.listen.raw_fds();
+        exec(argv, &exe, Passed { listener: listener_fd, lock: lock_fd, held }, &memfd, &conn)
     }
 
     /// What the new image of a reexec found wrong at its start (an
@@ -249,6 +250,8 @@ impl Runtime {
                 cgroup: self.settings.cgroup.as_ref().map(|r| (r.path.clone(), r.own)),
             }),
             owners: self.sup.owners(),
+            held: self.listen.handover(),
+            followed: self.sup.followed(),
         }
     }
 }
@@ -355,7 +358,11 @@ fn exec(argv: &[OsString], exe: &std::path::Path, fds: Passed, memfd: &std::fs::
     envp.push(std::ptr::null());
     let listener = ListenerFd(fds.listener);
     let lock = fds.lock.map(ListenerFd);
+    let held: Vec<ListenerFd> = fds.held.iter().copied().map(ListenerFd).collect();
     let mut passed: Vec<&dyn AsRawFd> = vec![&listener, memfd, conn];
+    // The held listening sockets (SPEC §17) stay open across the exec: the
+    // backlog keeps what clients queue meanwhile.
+    passed.extend(held.iter().map(|h| h as &dyn AsRawFd));
     // The lock is kept by the new image only: it is close-on-exec again
     // before anything is spawned, and children close every descriptor.
     passed.extend(lock.as_ref().map(|l| l as &dyn AsRawFd));
@@ -380,6 +387,8 @@ fn exec(argv: &[OsString], exe: &std::path::Path, fds: Passed, memfd: &std::fs::
 struct Passed {
     listener: RawFd,
     lock: Option<RawFd>,
+    /// The held listening sockets (`runtime::listen`).
+    held: Vec<RawFd>,
 }
 
 /// A descriptor borrowed by number (the listener of the server task, the

@@ -81,6 +81,10 @@ impl Runtime {
         rt.audit = h.audit.into();
         rt.notices = h.notices.into();
         rt.info.send_modify(|i| i.started_at_ms = h.started_at_ms);
+        rt.listen = super::listen::HeldSockets::adopt(h.held);
+        for (tag, pgid) in h.followed {
+            rt.sup.set_followed(&tag, pgid);
+        }
         // SAFETY: the descriptor was passed through execve for us alone.
         let reply = h.reply_fd.map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
         tracing::info!(
@@ -109,8 +113,10 @@ impl Runtime {
         }
     }
 
-    /// An adopted process ended; its status cannot be had.
+    /// An adopted process ended; its status cannot be had. (A followed
+    /// `MAINPID=` that is our child is reaped first, with its status.)
     pub(super) fn adopted_exited(&mut self, pid: i32) {
+        self.reap();
         let now = Now::real();
         self.sup.child_exited(now, pid, ExitStatus::Unknown);
         self.sweep(now);

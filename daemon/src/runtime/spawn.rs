@@ -4,7 +4,10 @@
 //! loop (`reap.rs`), and a tokio `Child` would reap behind our back and
 //! steal exit statuses (STYLE.md trap 4).
 
+mod activation;
 mod invocation;
+
+use activation::{Passed, wrapped};
 
 pub use invocation::{Invocation, exec_prefixed, invocation};
 
@@ -106,11 +109,15 @@ pub fn in_parallel<R: Send>(n: usize, f: impl Fn(usize) -> R + Sync) -> Vec<R> {
 /// With `cgroup` (an open entry cgroup, SPEC §14) the child is instead
 /// created inside that cgroup by `clone3` (`cgroup::clone`, which says why
 /// posix_spawn cannot do it), with the same attributes.
+///
+/// `listen`: the entry's held sockets (`:::listen:`, SPEC §17), which the
+/// child gets as descriptors 3, 4, … ([`Passed`]).
 pub fn spawn(
     req: &SpawnRequest,
     logdir: &Path,
     socket: &Path,
     cgroup: Option<std::os::fd::BorrowedFd<'_>>,
+    listen: &[std::os::fd::BorrowedFd<'_>],
 ) -> Result<i32, String> {
     let path = output_path(logdir, &req.tag);
     let mut out = OpenOptions::new()
@@ -120,18 +127,24 @@ pub fn spawn(
         .open(&path)
         .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     let mut env = child_environment(req, socket);
+    let passed = Passed::new(listen).map_err(|e| format!("cannot pass the listening sockets: {e}"))?;
+    env.extend(passed.environment(&req.tag));
     let attrs = SpawnAttrs::new().map_err(|e| format!("cannot prepare spawn attributes: {e}"))?;
-    let actions = FileActions::new(out.as_raw_fd()).map_err(|e| format!("cannot prepare spawn file actions: {e}"))?;
+    let actions = FileActions::new(out.as_raw_fd(), &passed.raw())
+        .map_err(|e| format!("cannot prepare spawn file actions: {e}"))?;
     let null = match cgroup {
         Some(_) => Some(std::fs::File::open("/dev/null").map_err(|e| format!("cannot open /dev/null: {e}"))?),
         None => None,
     };
     let place = match (cgroup, &null) {
-        (Some(cgroup), Some(null)) => Some(Placement { stdin: null.as_fd(), out: out.as_fd(), cgroup }),
+        (Some(cgroup), Some(null)) => {
+            Some(Placement { stdin: null.as_fd(), out: out.as_fd(), cgroup, listen: passed.raw() })
+        }
         _ => None,
     };
     let how = How { actions: &actions, attrs: &attrs, place: place.as_ref() };
-    let result = match watched(req).map_or_else(|| invocation(&req.command), Invocation::Shell) {
+    let wrapped = wrapped(req, !listen.is_empty());
+    let result = match wrapped.map_or_else(|| invocation(&req.command), Invocation::Shell) {
         Invocation::Direct(words) => {
             add_pwd(&mut env);
             match launch(Program::Search, &words, &env, &how) {
@@ -151,16 +164,6 @@ pub fn spawn(
         let _ = writeln!(out, "isinit: failed to start: {reason}");
     }
     result
-}
-
-/// A watched entry (SPEC §17) runs as `/bin/sh -c` setting `WATCHDOG_PID`
-/// to the shell's own pid — the leader's, known only once it runs — and
-/// then `exec`ing the command where that is provably the same, so the
-/// service keeps that pid (sd_watchdog_enabled(3) checks it).
-fn watched(req: &SpawnRequest) -> Option<String> {
-    req.watchdog_usec?;
-    let command = exec_prefixed(&req.command).unwrap_or_else(|| req.command.clone());
-    Some(format!("WATCHDOG_PID=$$; export WATCHDOG_PID; {command}"))
 }
 
 /// The reason a directly executed command did not start, in the shell's
@@ -223,6 +226,8 @@ struct Placement<'a> {
     stdin: std::os::fd::BorrowedFd<'a>,
     out: std::os::fd::BorrowedFd<'a>,
     cgroup: std::os::fd::BorrowedFd<'a>,
+    /// [`Passed::raw`]: moved to 3, 4, … in the child.
+    listen: Vec<RawFd>,
 }
 
 /// Whether `argv[0]` is searched in `PATH`.
@@ -261,6 +266,7 @@ fn launch(program: Program, words: &[String], env: &[CString], how: &How<'_>) ->
             stdin: place.stdin,
             out: place.out,
             cgroup: place.cgroup,
+            listen: &place.listen,
         };
         return crate::cgroup::clone::spawn(&exec);
     }
@@ -309,6 +315,9 @@ fn child_environment(req: &SpawnRequest, socket: &Path) -> Vec<CString> {
     }
     let inherited = std::env::vars_os()
         .filter(|(k, _)| !ours.iter().any(|(name, _)| k == name))
+        // Socket activation of the daemon itself is not the child's: its
+        // own sockets, if any, are set by `Passed`.
+        .filter(|(k, _)| !matches!(k.to_str(), Some("LISTEN_PID" | "LISTEN_FDS" | "LISTEN_FDNAMES")))
         .filter(|(k, _)| k != crate::notify::ENV) // the service manager's socket is the daemon's alone
         .map(|(k, v)| {
             let mut pair = k.into_vec();
@@ -400,7 +409,8 @@ fn add_signal(set: &mut libc::sigset_t, sig: libc::c_int) {
 }
 
 /// `posix_spawn_file_actions_t` for stdin `/dev/null`, stdout/stderr onto
-/// `out`, and every other descriptor closed, destroyed on drop.
+/// `out`, `listen` (see [`Passed`]) onto 3, 4, …, and every other
+/// descriptor closed, destroyed on drop.
 ///
 /// The daemon opens its own descriptors close-on-exec, but whatever it
 /// inherited without that flag (a shell's `exec 7<file`, a leaked socket of
@@ -410,14 +420,19 @@ fn add_signal(set: &mut libc::sigset_t, sig: libc::c_int) {
 struct FileActions(libc::posix_spawn_file_actions_t);
 
 impl FileActions {
-    fn new(out: RawFd) -> std::io::Result<FileActions> {
+    fn new(out: RawFd, listen: &[RawFd]) -> std::io::Result<FileActions> {
         // SAFETY: as for SpawnAttrs; the path is a NUL-terminated literal.
         unsafe {
             let mut actions = FileActions(initialised(libc::posix_spawn_file_actions_init)?);
             check(libc::posix_spawn_file_actions_addopen(&mut actions.0, 0, c"/dev/null".as_ptr(), libc::O_RDONLY, 0))?;
             check(libc::posix_spawn_file_actions_adddup2(&mut actions.0, out, 1))?;
             check(libc::posix_spawn_file_actions_adddup2(&mut actions.0, out, 2))?;
-            check(libc::posix_spawn_file_actions_addclosefrom_np(&mut actions.0, 3))?;
+            let mut next = 3;
+            for fd in listen {
+                check(libc::posix_spawn_file_actions_adddup2(&mut actions.0, *fd, next))?;
+                next += 1;
+            }
+            check(libc::posix_spawn_file_actions_addclosefrom_np(&mut actions.0, next))?;
             Ok(actions)
         }
     }
@@ -473,7 +488,7 @@ mod tests {
         let failed = unsafe { initialised(failing_init) };
         assert_eq!(failed.map_err(|e| e.raw_os_error()), Err(Some(libc::ENOMEM)));
         assert_eq!(unsafe { initialised(good_init) }.ok(), Some(7));
-        assert!(SpawnAttrs::new().is_ok() && FileActions::new(1).is_ok());
+        assert!(SpawnAttrs::new().is_ok() && FileActions::new(1, &[]).is_ok());
     }
 
     #[test]

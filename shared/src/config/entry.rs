@@ -196,4 +196,8 @@ pub struct Directives {
     /// `:::watchdog:TAG SECS` — sd_notify watchdogs (SPEC §17), in file
     /// order; at most one per tag, each naming an entry of the file.
     pub watchdogs: Vec<super::Watchdog>,
+    /// `:::listen:TAG ADDRESS` — sockets the daemon holds for an entry
+    /// (SPEC §17), in file order; each address once in the file, each
+    /// naming an entry of the file.
+    pub listens: Vec<super::Listen>,
 }

@@ -12,6 +12,7 @@
 mod entry;
 mod error;
 mod limit;
+mod listen;
 mod parse;
 mod probe;
 #[cfg(test)]
@@ -21,6 +22,7 @@ mod watchdog;
 pub use entry::{Directives, Entry, Levels, Mode, valid_level};
 pub use error::{ConfigError, ConfigErrors};
 pub use limit::{Limit, LimitKey};
+pub use listen::{Listen, ListenAddress};
 pub use parse::parse_lenient;
 pub use probe::{Check, Probe};
 pub use watchdog::Watchdog;
@@ -128,6 +130,12 @@ impl Inittab {
     /// The `:::watchdog:` of an entry, if it has one.
     pub fn watchdog_of(&self, tag: &str) -> Option<&Watchdog> {
         self.watchdog_by_tag.get(tag).and_then(|i| self.directives.watchdogs.get(*i)).filter(|w| w.tag == tag)
+    }
+
+    /// The `:::listen:` sockets of an entry, in file order: the order of
+    /// the descriptors it is passed (fd 3 first).
+    pub fn listens_of<'a>(&'a self, tag: &'a str) -> impl Iterator<Item = &'a Listen> + 'a {
+        self.directives.listens.iter().filter(move |l| l.tag == tag)
     }
 
     /// The `:::limit:` lines of one group, in file order.

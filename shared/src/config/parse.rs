@@ -26,6 +26,7 @@ pub fn parse_lenient(path: &Path, bytes: &[u8]) -> (Inittab, Vec<ConfigError>) {
         limit_lines: HashMap::new(),
         probe_lines: HashMap::new(),
         watchdog_lines: HashMap::new(),
+        listen_lines: HashMap::new(),
     };
     for (i, raw) in bytes.split(|b| *b == b'\n').enumerate() {
         let line_no = i + 1;
@@ -68,6 +69,8 @@ struct Parser<'a> {
     probe_lines: HashMap<String, usize>,
     /// Tag → line of its `:::watchdog:`, to name both lines of a duplicate.
     watchdog_lines: HashMap<String, usize>,
+    /// Address → line of its `:::listen:`: one socket, one entry.
+    listen_lines: HashMap<super::ListenAddress, usize>,
 }
 
 impl Parser<'_> {
@@ -105,6 +108,9 @@ impl Parser<'_> {
         if name == "watchdog" {
             return self.watchdog(n, value);
         }
+        if name == "listen" {
+            return self.listen(n, value);
+        }
         let key: &'static str = match name {
             "socket" => "socket",
             "initstat" | "clstat" => "initstat",
@@ -117,7 +123,7 @@ impl Parser<'_> {
                 return self.error(
                     n,
                     format!(
-                        "unknown directive `{other}` (expected socket, initstat, clstat, log, logdir, state, cgroup, limit, probe or watchdog)"
+                        "unknown directive `{other}` (expected socket, initstat, clstat, log, logdir, state, cgroup, limit, probe, watchdog or listen)"
                     ),
                 );
             }
@@ -185,6 +191,21 @@ impl Parser<'_> {
         self.directives.watchdogs.push(watchdog);
     }
 
+    /// A repeatable directive: an entry may have several sockets, but an
+    /// address is bound once, so it appears once in the file.
+    fn listen(&mut self, n: usize, value: &str) {
+        let listen = match super::listen::parse(n, value) {
+            Ok(l) => l,
+            Err(message) => return self.error(n, message),
+        };
+        if let Some(first) = self.listen_lines.get(&listen.address) {
+            let first = *first;
+            return self.error(n, format!("listen address `{}` is already used on line {first}", listen.address));
+        }
+        self.listen_lines.insert(listen.address.clone(), n);
+        self.directives.listens.push(listen);
+    }
+
     /// Once every entry is read: a probe or a watchdog must name an entry
     /// of the file that runs (an `off` entry has nothing to check).
     fn check_probe_tags(&mut self) {
@@ -209,6 +230,17 @@ impl Parser<'_> {
             Some(_) => true,
             None => {
                 bad.push((w.line, format!("watchdog for unknown tag `{}`", w.tag)));
+                false
+            }
+        });
+        self.directives.listens.retain(|l| match modes.get(l.tag.as_str()) {
+            Some(Mode::Off) => {
+                bad.push((l.line, format!("listen for `{}`, an entry whose mode is off", l.tag)));
+                false
+            }
+            Some(_) => true,
+            None => {
+                bad.push((l.line, format!("listen for unknown tag `{}`", l.tag)));
                 false
             }
         });

@@ -22,6 +22,7 @@ fn process(group: &str, tag: &str) -> ProcessStatus {
         status_text: None,
         health: None,
         health_reason: None,
+        listen: Vec::new(),
     }
 }
 

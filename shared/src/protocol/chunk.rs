@@ -139,6 +139,7 @@ mod tests {
             status_text: None,
             health: None,
             health_reason: None,
+            listen: Vec::new(),
         }
     }
 

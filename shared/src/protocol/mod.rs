@@ -43,7 +43,8 @@ use serde::{Deserialize, Serialize};
 /// 3: [`GroupStatus`] gained `owner`; appended [`Request::TellAs`] and
 /// [`ErrorKind::Owned`] (SPEC §18, owned groups); [`ProcessStatus`] gained
 /// `health` and `health_reason`, [`ExitRecord`] a `reason` (SPEC §17).
-pub const PROTOCOL_VERSION: u32 = 3;
+/// 4: [`ProcessStatus`] gained `listen` (held sockets, SPEC §17).
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// Largest frame either side accepts (SPEC §7), checked before allocating:
 /// the bound of the daemon's replies.

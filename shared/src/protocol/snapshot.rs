@@ -166,6 +166,11 @@ pub struct ProcessStatus {
     /// (`connection refused`, `HTTP 500`, `timed out after 2s`…), kept
     /// after the entry is healthy again so an operator sees what happened.
     pub health_reason: Option<String>,
+    /// The sockets the daemon holds for the entry (`:::listen:`, SPEC
+    /// §17), as `tcp:127.0.0.1:8080`, `tcp6:[::1]:8080` or
+    /// `unix:/run/x.sock`, in the order the process gets them (fd 3
+    /// first). Appended in version 4.
+    pub listen: Vec<String>,
 }
 
 /// The state of one process (SPEC §3).

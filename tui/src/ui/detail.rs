@@ -43,6 +43,11 @@ fn title(process: Option<&ProcessStatus>, focused: bool) -> Line<'static> {
         Span::styled(format!(" {} ", p.tag), theme::title(focused)),
         Span::styled(format!("{} · levels {} ", p.mode, p.levels), theme::muted()),
     ];
+    if !p.listen.is_empty() {
+        // The sockets the daemon holds for it (SPEC §17): open even while
+        // no process runs, so a client waits rather than being refused.
+        spans.push(Span::styled(format!("· listens on {} ", p.listen.join(", ")), theme::muted()));
+    }
     if !p.in_file {
         spans.push(Span::styled("· removed from the isinittab ", theme::error()));
     }
@@ -221,6 +226,18 @@ fn scroll_hint(output: &OutputView, height: usize) -> Line<'static> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_title_names_the_held_sockets() {
+        let mut p = crate::fixture::process("web", "srv", Mode::Respawn, "run", "serve");
+        let text = |l: Line| l.spans.iter().map(|s| s.content.to_string()).collect::<String>();
+        assert_eq!(text(title(Some(&p), false)), " srv respawn · levels run ");
+        p.listen = vec!["tcp:127.0.0.1:8080".into(), "unix:/run/srv.sock".into()];
+        assert_eq!(
+            text(title(Some(&p), false)),
+            " srv respawn · levels run · listens on tcp:127.0.0.1:8080, unix:/run/srv.sock "
+        );
+    }
 
     fn texts(rows: &[Line]) -> Vec<String> {
         rows.iter().map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect()).collect()

@@ -35,6 +35,7 @@ fn proc(tag: &str, mode: Mode, levels: &str, state: ProcessState) -> ProcessStat
         status_text: None,
         health: None,
         health_reason: None,
+        listen: Vec::new(),
     }
 }
 

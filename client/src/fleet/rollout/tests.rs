@@ -80,6 +80,7 @@ fn process(tag: &str, mode: Mode, levels: &str, state: ProcessState, pid: Option
         status_text: None,
         health: None,
         health_reason: None,
+        listen: Vec::new(),
     }
 }
 

@@ -167,7 +167,7 @@ impl Runtime {
             notify: false,
             watchdog_usec: None,
         };
-        let child = super::spawn::spawn(&spawn, &self.settings.logdir, &self.settings.socket, None)
+        let child = super::spawn::spawn(&spawn, &self.settings.logdir, &self.settings.socket, None, &[])
             .map_err(|e| format!("cannot start the check: {e}"))?;
         let (tx, rx) = oneshot::channel();
         self.probes.children.insert(child, tx);

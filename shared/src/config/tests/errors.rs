@@ -80,7 +80,7 @@ fn duplicate_tag_names_both_lines() {
 fn unknown_directive() {
     assert_one_error(
         ":::sockets:/run/init.s\n",
-        "/etc/isinittab:1: unknown directive `sockets` (expected socket, initstat, clstat, log, logdir, state, cgroup, limit, probe or watchdog)",
+        "/etc/isinittab:1: unknown directive `sockets` (expected socket, initstat, clstat, log, logdir, state, cgroup, limit, probe, watchdog or listen)",
     );
 }
 
@@ -145,7 +145,7 @@ web:ok:run:once:true
             "/etc/isinittab:4: empty runlevels field",
             "/etc/isinittab:4: unknown mode `bogus` (expected respawn, once, wait, test, notify or off)",
             "/etc/isinittab:4: empty command",
-            "/etc/isinittab:5: unknown directive `nosuch` (expected socket, initstat, clstat, log, logdir, state, cgroup, limit, probe or watchdog)",
+            "/etc/isinittab:5: unknown directive `nosuch` (expected socket, initstat, clstat, log, logdir, state, cgroup, limit, probe, watchdog or listen)",
             "/etc/isinittab:6: duplicate tag `mta` (first defined on line 2)",
         ]
     );

@@ -152,6 +152,7 @@ fn directives() {
             limits: vec![],
             probes: vec![],
             watchdogs: vec![],
+            listens: vec![],
         }
     );
     assert!(tab.entries.is_empty(), "directives are not entries");

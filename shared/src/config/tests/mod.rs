@@ -6,6 +6,7 @@
 mod errors;
 mod format;
 mod limits;
+mod listens;
 mod probes;
 mod properties;
 

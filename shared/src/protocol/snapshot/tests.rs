@@ -35,6 +35,7 @@ fn process(group: &str, tag: &str, state: ProcessState) -> ProcessStatus {
         status_text: None,
         health: None,
         health_reason: None,
+        listen: Vec::new(),
     }
 }
 
