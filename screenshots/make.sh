@@ -15,6 +15,11 @@
 #   xray.png      `x`: every process of mta as a tree
 #   timeline.png  `A`: mail's last switch, spool holding cf and mta back
 #
+# Then, as root with openssh-server, the fleet ones (each its own script,
+# also runnable alone): fleet.sh (fleet.png: three hosts, drift, a lost
+# host) and fleet-rollout.sh (fleet-rollout.png: 48 hosts, trouble first,
+# a rolling switch in progress).
+#
 # Installs what it needs (tmux, aha, chromium, a monospace font) with
 # apt-get if missing. Leaves nothing running: the console is quit, the
 # daemon shut down, the temporary directory removed, also on failure.
@@ -198,4 +203,11 @@ while tm has-session -t shots 2>/dev/null; do
     [ "$tries" -lt 400 ] || die "the console did not quit"
     sleep 0.05
 done
+# ---- 6. the fleet screenshots: real sshd, so root only ---------------------------
+if [ "$(id -u)" -eq 0 ] && [ -x /usr/sbin/sshd ]; then
+    "$out/fleet.sh"
+    "$out/fleet-rollout.sh"
+else
+    say "skipping fleet.png and fleet-rollout.png: they need root and openssh-server"
+fi
 say "done: $(cd "$out" && ls ./*.png | tr '\n' ' ')"

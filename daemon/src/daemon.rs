@@ -49,12 +49,16 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
         Some(hs) => hs.log.clone(),
         None => args.log.clone().or(directives.log.clone()),
     };
-    if let Err(e) = init_logging(log.clone()) {
+    // A fresh start waits a moment for the log file, to refuse one that
+    // cannot be opened; the new image of a reexec never waits for it (the
+    // old image already waited for its files, within their bounds).
+    let open_wait = if handover.is_some() { Duration::ZERO } else { crate::log_file::OPEN_WAIT };
+    if let Err(e) = init_logging(log.clone(), open_wait) {
         if handover.is_none() {
             return Err(e);
         }
         // The children must not lose their supervisor over a log file.
-        init_logging(None)?;
+        init_logging(None, Duration::ZERO)?;
         tracing::error!("{e}; logging to stderr only");
     }
     // Issue 22: connections and spawns in flight take descriptors; the
@@ -463,7 +467,7 @@ fn end_log_file() {
 
 /// Logs to stderr and, when configured, appends to the daemon log file.
 /// Colour only when stderr is a terminal, never in the file (defect 3i).
-fn init_logging(file: Option<PathBuf>) -> Result<(), Failure> {
+fn init_logging(file: Option<PathBuf>, open_wait: Duration) -> Result<(), Failure> {
     use tracing_subscriber::fmt::writer::MakeWriterExt;
     let filter = tracing_subscriber::EnvFilter::try_from_env("ISINIT_LOG_LEVEL")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -475,7 +479,7 @@ fn init_logging(file: Option<PathBuf>) -> Result<(), Failure> {
             // supervisor's thread (see `log_file`). stderr stays
             // synchronous: it is a pipe or the journal, and its order is
             // what operators and tests read.
-            let f = crate::log_file::LateFile::open(&path).map_err(|e| Failure::new(e.to_string()))?;
+            let f = crate::log_file::LateFile::open(&path, open_wait).map_err(|e| Failure::new(e.to_string()))?;
             let late = f.pending();
             let (file_writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
                 .lossy(true)
@@ -487,11 +491,10 @@ fn init_logging(file: Option<PathBuf>) -> Result<(), Failure> {
                 *kept = Some(guard);
             }
             builder.with_ansi(false).with_writer(std::io::stderr.and(file_writer)).init();
-            if late {
+            if late && !open_wait.is_zero() {
                 tracing::warn!(
-                    "log file {} not opened within {:?} (its file system does not answer); lines go to it once it does",
+                    "log file {} not opened within {open_wait:?} (its file system does not answer); lines go to it once it does",
                     path.display(),
-                    crate::log_file::OPEN_WAIT
                 );
             }
         }

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
 
-/// How long start-up waits for the log file to open.
+/// How long a fresh start waits for the log file to open.
 pub const OPEN_WAIT: Duration = Duration::from_secs(1);
 
 /// Why the log file cannot be used.
@@ -36,9 +36,9 @@ pub struct LateFile {
 }
 
 impl LateFile {
-    /// Opens `path` for appending on a thread of its own, waiting
-    /// [`OPEN_WAIT`] at most.
-    pub fn open(path: &Path) -> Result<LateFile, OpenError> {
+    /// Opens `path` for appending on a thread of its own, waiting `wait`
+    /// at most (an error found within it is returned; zero: none is).
+    pub fn open(path: &Path, wait: Duration) -> Result<LateFile, OpenError> {
         let (tx, rx) = std::sync::mpsc::channel();
         let target = path.to_owned();
         let spawned = std::thread::Builder::new().name("isinit-log-open".into()).spawn(move || {
@@ -49,7 +49,7 @@ impl LateFile {
             return Err(OpenError { path: shown, source });
         }
         let mut late = LateFile { path: path.to_owned(), opening: None, file: None };
-        match rx.recv_timeout(OPEN_WAIT) {
+        match rx.recv_timeout(wait) {
             Ok(Ok(file)) => late.file = Some(file),
             Ok(Err(source)) => return Err(OpenError { path: shown, source }),
             Err(RecvTimeoutError::Timeout) => late.opening = Some(rx),
@@ -104,7 +104,7 @@ mod tests {
     fn lines_reach_a_file_that_opened_in_time() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("daemon.log");
-        let mut f = LateFile::open(&path).expect("opens");
+        let mut f = LateFile::open(&path, OPEN_WAIT).expect("opens");
         assert!(!f.pending());
         f.write_all(b"one line\n").expect("write");
         assert_eq!(std::fs::read_to_string(&path).expect("read"), "one line\n");
@@ -112,7 +112,7 @@ mod tests {
 
     #[test]
     fn a_file_that_cannot_be_opened_is_an_error_naming_it() {
-        let e = LateFile::open(Path::new("/nonexistent-dir/daemon.log")).err().expect("refused");
+        let e = LateFile::open(Path::new("/nonexistent-dir/daemon.log"), OPEN_WAIT).err().expect("refused");
         assert!(e.to_string().starts_with("cannot open log file /nonexistent-dir/daemon.log: "), "{e}");
     }
 }
