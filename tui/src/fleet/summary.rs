@@ -34,6 +34,22 @@ pub const COUNT_ORDER: [GroupState; 7] = [
     GroupState::Configured,
 ];
 
+/// What is wrong with a host, worst first: the order of the trouble-first
+/// sort (SPEC §16: LOST, FAILED, backoff, DRIFT, then the rest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Trouble {
+    /// It cannot be heard.
+    Lost,
+    /// A group of it is FAILED.
+    Failed,
+    /// An entry is throttled (backoff) or could not start.
+    Backoff,
+    /// It runs another isinittab than most hosts.
+    Drift,
+    /// Nothing.
+    None,
+}
+
 /// What the fleet screen shows for one host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostSummary {
@@ -51,6 +67,8 @@ pub struct HostSummary {
     pub counts: Vec<(GroupState, usize)>,
     /// A group FAILED or a process is throttled (backoff) or failed to start.
     pub alert: bool,
+    /// The worst thing about it, for the trouble-first sort.
+    pub trouble: Trouble,
 }
 
 /// The isinittab most hosts run (ties: the first host's); hosts that never
@@ -77,6 +95,7 @@ impl HostSummary {
             Connection::Disconnected { since_ms, reason } => Link::Lost { since_ms: *since_ms, reason: reason.clone() },
         };
         let Some(s) = app.snapshot() else {
+            let trouble = if matches!(link, Link::Lost { .. }) { Trouble::Lost } else { Trouble::None };
             return HostSummary {
                 link,
                 version: None,
@@ -85,6 +104,7 @@ impl HostSummary {
                 drift: false,
                 counts: Vec::new(),
                 alert: false,
+                trouble,
             };
         };
         let counts = COUNT_ORDER
@@ -92,16 +112,25 @@ impl HostSummary {
             .map(|state| (*state, s.groups.iter().filter(|g| g.state == *state).count()))
             .filter(|(_, n)| *n > 0)
             .collect();
-        let alert = s.groups.iter().any(|g| g.state == GroupState::Failed)
-            || s.processes.iter().any(|p| matches!(p.state, ProcessState::Backoff | ProcessState::FailedToStart));
+        let failed = s.groups.iter().any(|g| g.state == GroupState::Failed);
+        let backoff = s.processes.iter().any(|p| matches!(p.state, ProcessState::Backoff | ProcessState::FailedToStart));
+        let drift = majority.is_some_and(|m| m != s.daemon.config_sha256);
+        let trouble = match () {
+            () if matches!(link, Link::Lost { .. }) => Trouble::Lost,
+            () if failed => Trouble::Failed,
+            () if backoff => Trouble::Backoff,
+            () if drift => Trouble::Drift,
+            () => Trouble::None,
+        };
         HostSummary {
             link,
             version: Some(s.daemon.version.clone()),
             uptime_ms: app.as_of_ms().checked_sub(s.daemon.started_at_ms),
             sha256: Some(s.daemon.config_sha256.clone()),
-            drift: majority.is_some_and(|m| m != s.daemon.config_sha256),
+            drift,
             counts,
-            alert,
+            alert: failed || backoff,
+            trouble,
         }
     }
 }
