@@ -132,13 +132,18 @@ impl Fleet {
         let at = shown.iter().position(|i| *i == self.selected).unwrap_or(0);
         let to = at.saturating_add_signed(by).min(last);
         self.selected = shown[to];
-        self.follow();
+        self.follow_in(&shown);
     }
 
     /// Keeps the selection on a host shown (the first, when the filter
     /// hid it) and in view, in the table and in the matrix.
     pub(super) fn follow(&mut self) {
         let shown = self.order();
+        self.follow_in(&shown);
+    }
+
+    /// [`Fleet::follow`] with the order shown already computed.
+    fn follow_in(&mut self, shown: &[usize]) {
         let at = match shown.iter().position(|i| *i == self.selected) {
             Some(at) => at,
             None => match shown.first() {
