@@ -1,6 +1,6 @@
 //! The `:` palette on the fleet screen (SPEC §19): `host NAME` jumps to a
-//! host and opens it, `filter TEXT`, `sort given|trouble|name`, `roll`
-//! (the rollout form), `quit`; Tab completes host names and words, ↑
+//! host and opens it, `filter TEXT`, `sort given|trouble|name`, `roll
+//! [GROUP [LEVEL [BATCH]]]` (the rollout form, filled in so far), `quit`; Tab completes host names and words, ↑
 //! recalls. The line editing is the single-host palette's own.
 
 use super::order::HostSort;
@@ -22,6 +22,10 @@ impl Fleet {
             (_, 0) => FLEET_COMMANDS.iter().map(|c| c.to_string()).collect(),
             (Some("host"), 1) => self.hosts.iter().map(|h| h.dest.to_string()).collect(),
             (Some("sort"), 1) => HostSort::ALL.iter().map(|s| s.word().to_string()).collect(),
+            (Some("roll"), 1 | 2) => {
+                let form = super::roll::Form::new(&self.hosts, &self.order(), words.get(1).copied());
+                if index == 1 { form.groups } else { form.levels }
+            }
             _ => Vec::new(),
         }
     }
@@ -66,7 +70,12 @@ impl Fleet {
                 }
                 None => self.note = Some(format!("no such sort: {word} (given, trouble, name)")),
             },
-            ["roll"] => self.open_form(),
+            ["roll", prefill @ ..] if prefill.len() <= 3 => {
+                self.open_form();
+                if let Some(form) = &mut self.form {
+                    form.prefill(prefill, &self.hosts);
+                }
+            }
             ["quit"] => self.running = false,
             _ => self.note = Some(format!("unknown command: {line} (Tab completes)")),
         }

@@ -137,6 +137,37 @@ impl Form {
         form
     }
 
+    /// Fills in `[GROUP [LEVEL [BATCH]]]` as `:roll` gave them: a group or
+    /// level the hosts do not have is left as it was, and said.
+    pub fn prefill(&mut self, words: &[&str], hosts: &[Host]) {
+        if let Some(group) = words.first() {
+            match self.groups.iter().position(|g| g == group) {
+                Some(at) => {
+                    self.group = at;
+                    self.levels = self.levels_of(hosts);
+                    self.level = 0;
+                    self.field = Field::Level;
+                }
+                None => self.error = Some(format!("no host shown has a group {group}")),
+            }
+        }
+        if let Some(level) = words.get(1) {
+            match self.levels.iter().position(|l| l == level) {
+                Some(at) => {
+                    self.level = at;
+                    self.field = Field::Batch;
+                }
+                None => {
+                    let group = self.groups.get(self.group).map_or("the group", String::as_str);
+                    self.error = Some(format!("{group} has no level {level}"));
+                }
+            }
+        }
+        if let Some(batch) = words.get(2) {
+            self.batch = batch.to_string();
+        }
+    }
+
     /// The chosen group's levels on the form's hosts, then `0` (stop).
     fn levels_of(&self, hosts: &[Host]) -> Vec<String> {
         let mut levels: Vec<String> = Vec::new();

@@ -280,6 +280,32 @@ fn the_rollout_form_rolls_the_hosts_shown() {
 }
 
 #[test]
+fn palette_roll_fills_the_form_in() {
+    let mut f = fleet(12, 120, 36);
+    press(&mut f, KeyCode::Char(':'));
+    typed(&mut f, "roll w");
+    press(&mut f, KeyCode::Tab);
+    typed(&mut f, "1");
+    press(&mut f, KeyCode::Tab);
+    assert_eq!(f.palette().map(|p| p.candidates.clone()), Some(vec!["1".to_string(), "123".to_string()]), "web's levels");
+    typed(&mut f, "23 4");
+    press(&mut f, KeyCode::Enter);
+    let form = f.form().expect("the form, filled in");
+    assert_eq!((form.groups[form.group].as_str(), form.levels[form.level].as_str(), form.batch.as_str()), ("web", "123", "4"));
+    assert_eq!(form.hosts.len(), 12);
+    press(&mut f, KeyCode::Enter);
+    let start = f.take_start().expect("started");
+    assert_eq!((start.plan.level.as_str(), start.plan.batch), ("123", Batch::Hosts(4)));
+    assert!(screen(&f).contains("Rollout web → 123 · 12 hosts · waves of 4"));
+    // A level the group does not have is said, not guessed.
+    f.on_rollout(RollMessage::Done(Outcome { tally: Tally::default(), success: true, interrupted: false }));
+    press(&mut f, KeyCode::Char(':'));
+    typed(&mut f, "roll web 9");
+    press(&mut f, KeyCode::Enter);
+    assert_eq!(f.form().and_then(|form| form.error.clone()).as_deref(), Some("web has no level 9"));
+}
+
+#[test]
 fn the_rollout_progress_shows_waves_hosts_and_the_final_line() {
     let mut f = fleet(40, 120, 36);
     press(&mut f, KeyCode::Char('R'));
