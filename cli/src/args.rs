@@ -152,11 +152,8 @@ impl Cli {
     /// all use this one.
     pub fn definition() -> clap::Command {
         let mut command = Cli::command().arg(fanout_short());
-        let names: Vec<String> = command
-            .get_subcommands()
-            .map(|s| s.get_name().to_string())
-            .filter(|name| name != F_IS_FOLLOW)
-            .collect();
+        let names: Vec<String> =
+            command.get_subcommands().map(|s| s.get_name().to_string()).filter(|name| name != F_IS_FOLLOW).collect();
         for name in names {
             command = command.mut_subcommand(name, |s| s.arg(fanout_short()));
         }
@@ -166,10 +163,7 @@ impl Cli {
     /// Parses the process's arguments; a usage error exits 2 with clap's
     /// message, as `Cli::parse` does.
     pub fn parse_args() -> Cli {
-        Cli::definition()
-            .try_get_matches()
-            .and_then(|m| Cli::from_matches(&m))
-            .unwrap_or_else(|e| e.exit())
+        Cli::definition().try_get_matches().and_then(|m| Cli::from_matches(&m)).unwrap_or_else(|e| e.exit())
     }
 
     /// Parses `args` (the program name first), for tests.

@@ -58,7 +58,8 @@ impl Palette {
             None => ("", text.as_str()),
         };
         let words: Vec<&str> = done.split_whitespace().collect();
-        let matching: Vec<String> = choices(&words, words.len()).into_iter().filter(|c| c.starts_with(partial)).collect();
+        let matching: Vec<String> =
+            choices(&words, words.len()).into_iter().filter(|c| c.starts_with(partial)).collect();
         match matching.as_slice() {
             [] => self.candidates.clear(),
             [only] => {
@@ -227,7 +228,9 @@ fn choices(snapshot: Option<&Snapshot>, words: &[&str], index: usize) -> Vec<Str
     match (words.first().copied(), index) {
         (_, 0) => COMMANDS.iter().map(|c| c.to_string()).collect(),
         (Some("tell" | "analyze"), 1) => groups(),
-        (Some("tell"), 2) => words.get(1).and_then(|g| snapshot?.group(g)).map(|g| g.levels.clone()).unwrap_or_default(),
+        (Some("tell"), 2) => {
+            words.get(1).and_then(|g| snapshot?.group(g)).map(|g| g.levels.clone()).unwrap_or_default()
+        }
         (Some("restart" | "signal" | "logs" | "ps"), 1) => tags(),
         (Some("signal"), 2) => SIGNALS.iter().map(|(s, _)| s.to_string()).collect(),
         (Some("sort"), 1) => sort_keys().iter().map(|k| sort_word(*k).to_string()).collect(),

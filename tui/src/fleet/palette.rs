@@ -3,8 +3,8 @@
 //! [GROUP [LEVEL [BATCH]]]` (the rollout form, filled in so far), `quit`; Tab completes host names and words, ↑
 //! recalls. The line editing is the single-host palette's own.
 
-use super::order::HostSort;
 use super::Fleet;
+use super::order::HostSort;
 use crate::app::{Action, Edit, Palette};
 
 /// The fleet palette's command words, in the order completion offers them.

@@ -250,14 +250,7 @@ impl Form {
             return Err("no host shown: change the filter".to_string());
         }
         Ok(Start {
-            plan: Plan {
-                group: group.clone(),
-                level: level.clone(),
-                batch,
-                healthy_for,
-                max_fail: 0,
-                revert: false,
-            },
+            plan: Plan { group: group.clone(), level: level.clone(), batch, healthy_for, max_fail: 0, revert: false },
             hosts: self.hosts.iter().map(|i| hosts[*i].dest.clone()).collect(),
             deadline: healthy_for + GRACE,
             stop: Arc::new(AtomicBool::new(false)),

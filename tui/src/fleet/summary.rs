@@ -113,7 +113,8 @@ impl HostSummary {
             .filter(|(_, n)| *n > 0)
             .collect();
         let failed = s.groups.iter().any(|g| g.state == GroupState::Failed);
-        let backoff = s.processes.iter().any(|p| matches!(p.state, ProcessState::Backoff | ProcessState::FailedToStart));
+        let backoff =
+            s.processes.iter().any(|p| matches!(p.state, ProcessState::Backoff | ProcessState::FailedToStart));
         let drift = majority.is_some_and(|m| m != s.daemon.config_sha256);
         let trouble = match () {
             () if matches!(link, Link::Lost { .. }) => Trouble::Lost,

@@ -8,8 +8,8 @@ use super::*;
 use crate::fixture;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use isinit_client::fleet::rollout::Batch;
-use isinit_client::fleet::rollout::drive::{Event, HostStep, Outcome};
 use isinit_client::fleet::rollout::Tally;
+use isinit_client::fleet::rollout::drive::{Event, HostStep, Outcome};
 use isinit_shared::protocol::{GroupState, GroupStatus, ProcessState};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -46,7 +46,10 @@ fn screen(f: &Fleet) -> String {
     t.draw(|frame| view::draw(frame, f)).unwrap();
     let buf = t.backend().buffer().clone();
     (0..buf.area.height)
-        .map(|y| (0..buf.area.width).map(|x| buf[(x, y)].symbol().to_string()).collect::<String>().trim_end().to_string() + "\n")
+        .map(|y| {
+            (0..buf.area.width).map(|x| buf[(x, y)].symbol().to_string()).collect::<String>().trim_end().to_string()
+                + "\n"
+        })
         .collect()
 }
 
@@ -101,7 +104,10 @@ fn slash_filters_by_a_name_part_or_a_host_set_and_esc_clears() {
     press(&mut f, KeyCode::Char('/'));
     typed(&mut f, "web19");
     assert!(f.filtering());
-    assert_eq!(names(&f), ["web19", "web190", "web191", "web192", "web193", "web194", "web195", "web196", "web197", "web198", "web199"]);
+    assert_eq!(
+        names(&f),
+        ["web19", "web190", "web191", "web192", "web193", "web194", "web195", "web196", "web197", "web198", "web199"]
+    );
     assert_eq!(f.hosts()[f.selected()].dest.as_str(), "web19", "the selection moves onto a host shown");
     press(&mut f, KeyCode::Enter);
     assert!(!f.filtering());
@@ -182,7 +188,11 @@ fn the_matrix_scrolls_both_ways() {
     for _ in 0..3 {
         press(&mut f, KeyCode::Right);
     }
-    assert!(header(&f).contains("web4 ") && header(&f).contains("web9") && !header(&f).contains("web3 "), "{}", header(&f));
+    assert!(
+        header(&f).contains("web4 ") && header(&f).contains("web9") && !header(&f).contains("web3 "),
+        "{}",
+        header(&f)
+    );
     assert!(screen(&f).contains("hosts 4-9 of 40"), "{}", screen(&f));
     press(&mut f, KeyCode::Left);
     assert_eq!(f.column(), 2);
@@ -248,7 +258,10 @@ fn the_rollout_form_rolls_the_hosts_shown() {
         press(&mut f, KeyCode::Right);
     }
     press(&mut f, KeyCode::Tab);
-    assert_eq!(f.form().map(|form| form.levels.clone()), Some(vec!["1", "2", "3", "123", "0"].into_iter().map(String::from).collect()));
+    assert_eq!(
+        f.form().map(|form| form.levels.clone()),
+        Some(vec!["1", "2", "3", "123", "0"].into_iter().map(String::from).collect())
+    );
     press(&mut f, KeyCode::Right);
     press(&mut f, KeyCode::Right);
     press(&mut f, KeyCode::Tab);
@@ -287,11 +300,18 @@ fn palette_roll_fills_the_form_in() {
     press(&mut f, KeyCode::Tab);
     typed(&mut f, "1");
     press(&mut f, KeyCode::Tab);
-    assert_eq!(f.palette().map(|p| p.candidates.clone()), Some(vec!["1".to_string(), "123".to_string()]), "web's levels");
+    assert_eq!(
+        f.palette().map(|p| p.candidates.clone()),
+        Some(vec!["1".to_string(), "123".to_string()]),
+        "web's levels"
+    );
     typed(&mut f, "23 4");
     press(&mut f, KeyCode::Enter);
     let form = f.form().expect("the form, filled in");
-    assert_eq!((form.groups[form.group].as_str(), form.levels[form.level].as_str(), form.batch.as_str()), ("web", "123", "4"));
+    assert_eq!(
+        (form.groups[form.group].as_str(), form.levels[form.level].as_str(), form.batch.as_str()),
+        ("web", "123", "4")
+    );
     assert_eq!(form.hosts.len(), 12);
     press(&mut f, KeyCode::Enter);
     let start = f.take_start().expect("started");
@@ -333,7 +353,10 @@ fn the_rollout_progress_shows_waves_hosts_and_the_final_line() {
     let text = screen(&f);
     assert!(text.contains("Rollout web → 1 · 40 hosts · waves of 10"), "{text}");
     assert!(text.contains("wave 2/4 web[11-20]") && text.contains("running"), "{text}");
-    assert!(text.contains("✓ web11 healthy") && text.contains("✕ web13 FAILED") && text.contains("… web14 STARTING"), "{text}");
+    assert!(
+        text.contains("✓ web11 healthy") && text.contains("✕ web13 FAILED") && text.contains("… web14 STARTING"),
+        "{text}"
+    );
     assert!(text.contains("wave 1/4 web[1-10]: ok"), "{text}");
     insta::assert_snapshot!("rollout_progress", text);
     // S: stop after this wave.

@@ -219,7 +219,8 @@ fn render_matrix(fleet: &Fleet, shown: &[usize], area: Rect, buf: &mut Buffer) {
     let hosts: Vec<usize> = shown.iter().skip(first).take(columns).copied().collect();
     let rows = usize::from(area.height.saturating_sub(3));
     let skip = fleet.scroll().min(groups.len().saturating_sub(rows));
-    let mut title = format!(" Groups × hosts · groups {}-{} of {}", skip + 1, (skip + rows).min(groups.len()), groups.len());
+    let mut title =
+        format!(" Groups × hosts · groups {}-{} of {}", skip + 1, (skip + rows).min(groups.len()), groups.len());
     if shown.len() > columns {
         title.push_str(&format!(" · hosts {}-{} of {} ← →", first + 1, first + hosts.len(), shown.len()));
     }
@@ -262,9 +263,8 @@ fn group_names<'a>(fleet: &'a Fleet, shown: &[usize]) -> BTreeSet<&'a str> {
     let mut names = BTreeSet::new();
     let mut previous: Option<&[GroupStatus]> = None;
     for s in shown.iter().filter_map(|i| fleet.hosts()[*i].app.snapshot()) {
-        let same = previous.is_some_and(|p| {
-            p.len() == s.groups.len() && p.iter().zip(&s.groups).all(|(a, b)| a.name == b.name)
-        });
+        let same = previous
+            .is_some_and(|p| p.len() == s.groups.len() && p.iter().zip(&s.groups).all(|(a, b)| a.name == b.name));
         if !same {
             names.extend(s.groups.iter().map(|g| g.name.as_str()));
             previous = Some(&s.groups);
