@@ -66,12 +66,22 @@ fn step_span(host: &str, step: &HostStep) -> Span<'static> {
     let (mark, text, style) = match step {
         HostStep::Connecting => ("○", "connecting".to_string(), theme::muted()),
         HostStep::Waiting(why) => ("…", why.clone(), Style::new().fg(Color::Yellow)),
+        HostStep::Settling => ("…", "up, settling".to_string(), Style::new().fg(Color::Cyan)),
         HostStep::Healthy => ("✓", "healthy".to_string(), Style::new().fg(Color::Green)),
         HostStep::Failed(why) => ("✕", why.clone(), theme::error()),
     };
     let cell = format!("{mark} {host} {text}");
     let cell: String = cell.chars().take(STEP_CELL - 1).collect();
     Span::styled(format!("{cell:<STEP_CELL$}"), style)
+}
+
+/// Rows the progress panel needs at `width`: its border, the state line,
+/// the running wave's hosts, the wave lines and the final lines.
+pub fn height(p: &Progress, width: u16) -> u16 {
+    let per_row = (usize::from(width.saturating_sub(2)) / STEP_CELL).max(1);
+    let steps = if p.outcome.is_some() { 0 } else { p.steps.len().div_ceil(per_row) };
+    let end = p.outcome.as_ref().map_or(0, |o| 1 + usize::from(o.interrupted));
+    u16::try_from(3 + steps + p.lines.len() + end).unwrap_or(u16::MAX)
 }
 
 /// The progress panel: the plan, the running wave host by host, every

@@ -347,14 +347,17 @@ fn the_rollout_progress_shows_waves_hosts_and_the_final_line() {
     event(&mut f, Event::WaveDone("wave 1/4 web[1-10]: ok".into()));
     event(&mut f, Event::Wave { n: 2, of: 4, hosts: wave(2) });
     event(&mut f, Event::Host { host: "web11".into(), step: HostStep::Healthy });
-    event(&mut f, Event::Host { host: "web12".into(), step: HostStep::Waiting("healthy for 1.5 s".into()) });
+    event(&mut f, Event::Host { host: "web12".into(), step: HostStep::Settling });
     event(&mut f, Event::Host { host: "web13".into(), step: HostStep::Failed("FAILED".into()) });
     event(&mut f, Event::Host { host: "web14".into(), step: HostStep::Waiting("STARTING".into()) });
     let text = screen(&f);
     assert!(text.contains("Rollout web → 1 · 40 hosts · waves of 10"), "{text}");
     assert!(text.contains("wave 2/4 web[11-20]") && text.contains("running"), "{text}");
     assert!(
-        text.contains("✓ web11 healthy") && text.contains("✕ web13 FAILED") && text.contains("… web14 STARTING"),
+        text.contains("✓ web11 healthy")
+            && text.contains("… web12 up, settling")
+            && text.contains("✕ web13 FAILED")
+            && text.contains("… web14 STARTING"),
         "{text}"
     );
     assert!(text.contains("wave 1/4 web[1-10]: ok"), "{text}");

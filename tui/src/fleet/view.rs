@@ -75,7 +75,15 @@ impl Widget for &Fleet {
         render_title(self, &rows, title, buf);
         render_hosts(self, &rows, &shown, hosts, buf);
         match self.rollout() {
-            Some(progress) => roll_view::render_progress(progress, bottom, buf),
+            Some(progress) => {
+                // The rollout takes what it needs; the matrix keeps the rest.
+                let want = roll_view::height(progress, bottom.width).min(bottom.height);
+                let [panel, rest] = Layout::vertical([Constraint::Length(want), Constraint::Fill(1)]).areas(bottom);
+                roll_view::render_progress(progress, panel, buf);
+                if rest.height >= 4 {
+                    render_matrix(self, &shown, rest, buf);
+                }
+            }
             None => render_matrix(self, &shown, bottom, buf),
         }
         render_footer(self, footer, buf);

@@ -36,8 +36,10 @@ pub struct Plan {
 pub enum HostStep {
     /// Waiting for a slot of the window, or for ssh.
     Connecting,
-    /// Told; not healthy yet, and why (`STARTING`, `healthy for 1.2 s`).
+    /// Told; not there yet, and why (`STARTING`, `at level 1`).
     Waiting(String),
+    /// At the level with every respawn entry up: waiting out healthy-for.
+    Settling,
     /// Healthy: counted as rolled.
     Healthy,
     /// Failed, and why (`FAILED`, `unreachable`, `cf backoff`).
@@ -293,7 +295,7 @@ async fn healthy(
     let mut gate = Gate::new(plan.healthy_for);
     let mut snap: Option<Snapshot> = None;
     let mut recheck: Option<Instant> = None;
-    let mut said = String::new();
+    let mut said: Option<HostStep> = None;
     loop {
         let state = tokio::select! {
             message = messages.recv() => {
@@ -319,12 +321,12 @@ async fn healthy(
             GateState::Failed(why) => return Err(why),
             GateState::Waiting(at, why) => {
                 recheck = at.map(Instant::from_std);
-                // Only a new kind of wait is news: "healthy for 1.2 s"
-                // ticks are not sent one by one.
-                let kind = why.split(" for ").next().unwrap_or_default();
-                if kind != said {
-                    said = kind.to_string();
-                    let _ = events.send(Event::Host { host: host.to_string(), step: HostStep::Waiting(why) });
+                // Only a new kind of wait is news: the seconds of a
+                // settled host's healthy-for are not sent one by one.
+                let step = if at.is_some() { HostStep::Settling } else { HostStep::Waiting(why) };
+                if said.as_ref() != Some(&step) {
+                    let _ = events.send(Event::Host { host: host.to_string(), step: step.clone() });
+                    said = Some(step);
                 }
             }
         }
