@@ -8,6 +8,10 @@ use crate::app::{Action, InputMode};
 use crate::input;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
+/// What the first `q` says while a rollout runs.
+const QUIT_WHILE_ROLLING: &str =
+    "a rollout is running: q again quits now, mid-wave (hosts not told stay as they are); S stops it after this wave";
+
 impl Fleet {
     /// One key press.
     pub fn on_key(&mut self, key: KeyEvent) {
@@ -72,8 +76,13 @@ impl Fleet {
     }
 
     fn on_fleet_key(&mut self, key: KeyEvent) {
+        let armed = self.note.as_deref() == Some(QUIT_WHILE_ROLLING);
         self.note = None;
         match key.code {
+            // Quitting ends a running rollout mid-wave: ask for a second q.
+            KeyCode::Char('q') if !armed && self.rollout.as_ref().is_some_and(|p| !p.done()) => {
+                self.note = Some(QUIT_WHILE_ROLLING.to_string());
+            }
             KeyCode::Char('q') => self.running = false,
             KeyCode::Up | KeyCode::Char('k') => self.step(-1),
             KeyCode::Down | KeyCode::Char('j') => self.step(1),

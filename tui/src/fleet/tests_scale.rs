@@ -362,6 +362,10 @@ fn the_rollout_progress_shows_waves_hosts_and_the_final_line() {
     );
     assert!(text.contains("wave 1/4 web[1-10]: ok"), "{text}");
     insta::assert_snapshot!("rollout_progress", text);
+    // q asks again while it runs.
+    press(&mut f, KeyCode::Char('q'));
+    assert!(f.is_running());
+    assert!(screen(&f).contains("a rollout is running: q again quits now"));
     // S: stop after this wave.
     press(&mut f, KeyCode::Char('S'));
     assert!(start.stop.load(Ordering::SeqCst));
