@@ -157,7 +157,7 @@ keys Enter
 wait_for "the form, filled in" 'Rolling switch' '‹ web ›' '‹ 2 ›'
 keys Enter
 wait_for "wave 2 running, web14 failed" \
-    'wave 1/6 web\[01-08\]: ok' 'wave 2/6 web\[09-16\]' '✕ web14' 'healthy for [0-9]' 'running'
+    'wave 1/6 web\[01-08\]: ok' 'wave 2/6 web\[09-16\]' '✕ web14' '… web1[0-6] up, settling' 'running'
 shot fleet-rollout
 
 keys S
