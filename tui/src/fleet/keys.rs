@@ -95,11 +95,7 @@ impl Fleet {
                 self.column = (self.column + 1).min(last);
             }
             KeyCode::Left | KeyCode::Char('h') => self.column = self.column.saturating_sub(1),
-            KeyCode::Enter => {
-                if self.order().contains(&self.selected) {
-                    self.open(self.selected);
-                }
-            }
+            KeyCode::Enter if self.order().contains(&self.selected) => self.open(self.selected),
             KeyCode::Char('/') => self.filtering = true,
             KeyCode::Esc if !self.filter.is_empty() => {
                 self.filter.clear();

@@ -70,10 +70,10 @@ impl Filter {
         if text.is_empty() {
             return Filter::All;
         }
-        if text.contains(['[', ',']) {
-            if let Ok(set) = HostSet::parse_plain(text) {
-                return Filter::Set(set);
-            }
+        if text.contains(['[', ','])
+            && let Ok(set) = HostSet::parse_plain(text)
+        {
+            return Filter::Set(set);
         }
         Filter::Substring(text.to_string())
     }
