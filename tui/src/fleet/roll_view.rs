@@ -127,7 +127,8 @@ pub fn render_progress(p: &Progress, area: Rect, buf: &mut Buffer) {
         }
     }
     // The latest wave lines that still fit under it, then the final line.
-    let reserved = lines.len() + usize::from(p.outcome.is_some()) * 2;
+    let end = p.outcome.as_ref().map_or(0, |o| 1 + usize::from(o.interrupted));
+    let reserved = lines.len() + end;
     let room = usize::from(inner.height).saturating_sub(reserved);
     let skip = p.lines.len().saturating_sub(room);
     for line in p.lines.iter().skip(skip) {

@@ -379,7 +379,9 @@ fn the_rollout_progress_shows_waves_hosts_and_the_final_line() {
     };
     f.on_rollout(RollMessage::Done(Outcome { tally, success: false, interrupted: true }));
     let text = screen(&f);
+    assert!(text.contains("wave 1/4 web[1-10]: ok"), "every wave line stays: {text}");
     assert!(text.contains("wave 2/4 web[11-20]: failed web13 (FAILED)"), "{text}");
+    assert!(text.contains("stopped after the current wave"), "{text}");
     assert!(text.contains("rolled web[1-12,14-20] (19); failed web13 (1); not told web[21-40] (20)"), "{text}");
     // Esc gives the matrix back once it is done.
     press(&mut f, KeyCode::Esc);
