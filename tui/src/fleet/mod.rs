@@ -217,7 +217,7 @@ impl Fleet {
 
     /// The hosts shown (filtered), in the order shown (sorted).
     pub fn order(&self) -> Vec<usize> {
-        order::order(&self.hosts, &self.summaries(), &self.filter, self.sort)
+        order::order(&self.hosts, &self.filter, self.sort, majority_sha(&self.hosts).as_deref())
     }
 
     /// A rollout the operator started, for the loop to run; its events

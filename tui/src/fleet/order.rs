@@ -4,7 +4,7 @@
 //! rules are tested without a terminal.
 
 use super::Host;
-use super::summary::HostSummary;
+use super::summary::trouble;
 use isinit_client::fleet::HostSet;
 
 /// How the hosts table is sorted.
@@ -88,16 +88,16 @@ impl Filter {
     }
 }
 
-/// The indices of the hosts shown, in the order shown; `rows` are their
-/// summaries (same order as `hosts`).
-pub fn order(hosts: &[Host], rows: &[HostSummary], filter: &str, sort: HostSort) -> Vec<usize> {
+/// The indices of the hosts shown, in the order shown; drift is judged
+/// against `majority`.
+pub fn order(hosts: &[Host], filter: &str, sort: HostSort, majority: Option<&str>) -> Vec<usize> {
     let filter = Filter::new(filter);
     let mut shown: Vec<usize> = (0..hosts.len()).filter(|i| filter.matches(hosts[*i].dest.as_str())).collect();
     let name = |i: &usize| hosts[*i].dest.as_str();
     match sort {
         HostSort::Given => {}
         HostSort::Name => shown.sort_by(|a, b| name(a).cmp(name(b))),
-        HostSort::Trouble => shown.sort_by(|a, b| (rows[*a].trouble, name(a)).cmp(&(rows[*b].trouble, name(b)))),
+        HostSort::Trouble => shown.sort_by_cached_key(|i| (trouble(&hosts[*i], majority), name(i))),
     }
     shown
 }

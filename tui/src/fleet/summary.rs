@@ -85,6 +85,26 @@ pub fn majority_sha(hosts: &[Host]) -> Option<String> {
     versions.iter().find(|(_, n)| *n == best).map(|(v, _)| v.to_string())
 }
 
+/// The worst thing about `host`, drift judged against `majority`: what the
+/// trouble-first sort needs, without the rest of a [`HostSummary`] (the
+/// sort judges every host; only the rows on screen need a summary).
+pub fn trouble(host: &Host, majority: Option<&str>) -> Trouble {
+    let app = &host.app;
+    if matches!(app.connection(), Connection::Disconnected { .. }) {
+        return Trouble::Lost;
+    }
+    let Some(s) = app.snapshot() else { return Trouble::None };
+    if s.groups.iter().any(|g| g.state == GroupState::Failed) {
+        Trouble::Failed
+    } else if s.processes.iter().any(|p| matches!(p.state, ProcessState::Backoff | ProcessState::FailedToStart)) {
+        Trouble::Backoff
+    } else if majority.is_some_and(|m| m != s.daemon.config_sha256) {
+        Trouble::Drift
+    } else {
+        Trouble::None
+    }
+}
+
 impl HostSummary {
     /// The row of `host`, with drift judged against `majority`.
     pub fn of(host: &Host, majority: Option<&str>) -> HostSummary {
@@ -94,8 +114,8 @@ impl HostSummary {
             Connection::Connected => Link::Up,
             Connection::Disconnected { since_ms, reason } => Link::Lost { since_ms: *since_ms, reason: reason.clone() },
         };
+        let trouble = trouble(host, majority);
         let Some(s) = app.snapshot() else {
-            let trouble = if matches!(link, Link::Lost { .. }) { Trouble::Lost } else { Trouble::None };
             return HostSummary {
                 link,
                 version: None,
@@ -107,28 +127,23 @@ impl HostSummary {
                 trouble,
             };
         };
-        let counts = COUNT_ORDER
-            .iter()
-            .map(|state| (*state, s.groups.iter().filter(|g| g.state == *state).count()))
-            .filter(|(_, n)| *n > 0)
-            .collect();
-        let failed = s.groups.iter().any(|g| g.state == GroupState::Failed);
+        // One pass over the groups, counted in COUNT_ORDER's slots.
+        let mut tally = [0usize; COUNT_ORDER.len()];
+        for g in &s.groups {
+            if let Some(slot) = COUNT_ORDER.iter().position(|state| *state == g.state) {
+                tally[slot] += 1;
+            }
+        }
+        let counts = COUNT_ORDER.iter().zip(tally).filter(|(_, n)| *n > 0).map(|(state, n)| (*state, n)).collect();
+        let failed = tally[0] > 0;
         let backoff =
             s.processes.iter().any(|p| matches!(p.state, ProcessState::Backoff | ProcessState::FailedToStart));
-        let drift = majority.is_some_and(|m| m != s.daemon.config_sha256);
-        let trouble = match () {
-            () if matches!(link, Link::Lost { .. }) => Trouble::Lost,
-            () if failed => Trouble::Failed,
-            () if backoff => Trouble::Backoff,
-            () if drift => Trouble::Drift,
-            () => Trouble::None,
-        };
         HostSummary {
             link,
             version: Some(s.daemon.version.clone()),
             uptime_ms: app.as_of_ms().checked_sub(s.daemon.started_at_ms),
             sha256: Some(s.daemon.config_sha256.clone()),
-            drift,
+            drift: majority.is_some_and(|m| m != s.daemon.config_sha256),
             counts,
             alert: failed || backoff,
             trouble,

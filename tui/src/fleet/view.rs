@@ -2,8 +2,9 @@
 //! table over a groups × hosts matrix (crm_mon style), or the open host's
 //! single-host console.
 
-use super::summary::{COUNT_ORDER, HostSummary, Link, uptime};
+use super::summary::{COUNT_ORDER, HostSummary, Link, majority_sha, uptime};
 use super::{FLEET_COMMANDS, Fleet, View, order, roll_view};
+use crate::app::Connection;
 use crate::ui::theme;
 use isinit_shared::protocol::{GroupState, GroupStatus};
 use ratatui::Frame;
@@ -63,8 +64,8 @@ impl Widget for &Fleet {
             (&self.hosts()[i].app).render(area, buf);
             return;
         }
-        let rows = self.summaries();
-        let shown = order::order(self.hosts(), &rows, self.filter(), self.sort());
+        let majority = majority_sha(self.hosts());
+        let shown = order::order(self.hosts(), self.filter(), self.sort(), majority.as_deref());
         let [title, hosts, bottom, footer] = Layout::vertical([
             Constraint::Length(1),
             Constraint::Length(hosts_height(area.height, shown.len())),
@@ -72,8 +73,8 @@ impl Widget for &Fleet {
             Constraint::Length(1),
         ])
         .areas(area);
-        render_title(self, &rows, title, buf);
-        render_hosts(self, &rows, &shown, hosts, buf);
+        render_title(self, majority.as_deref(), title, buf);
+        render_hosts(self, majority.as_deref(), &shown, hosts, buf);
         match self.rollout() {
             Some(progress) => {
                 // The rollout takes what it needs; the matrix keeps the rest.
@@ -127,13 +128,19 @@ fn render_footer(fleet: &Fleet, area: Rect, buf: &mut Buffer) {
     line.render(area, buf);
 }
 
-fn render_title(fleet: &Fleet, rows: &[HostSummary], area: Rect, buf: &mut Buffer) {
-    let up = rows.iter().filter(|r| r.link == Link::Up).count();
-    let lost = rows.iter().filter(|r| matches!(r.link, Link::Lost { .. })).count();
-    let drift = rows.iter().filter(|r| r.drift).count();
+fn render_title(fleet: &Fleet, majority: Option<&str>, area: Rect, buf: &mut Buffer) {
+    let (mut up, mut lost, mut drift) = (0, 0, 0);
+    for h in fleet.hosts() {
+        match h.app.connection() {
+            Connection::Connected => up += 1,
+            Connection::Disconnected { .. } => lost += 1,
+            Connection::Connecting => {}
+        }
+        drift += usize::from(h.app.snapshot().is_some_and(|s| majority.is_some_and(|m| m != s.daemon.config_sha256)));
+    }
     let mut spans = vec![
         Span::styled(" isinit fleet ", Style::new().fg(Color::Black).bg(Color::Cyan).add_modifier(Modifier::BOLD)),
-        Span::raw(format!("  {} hosts  ", rows.len())),
+        Span::raw(format!("  {} hosts  ", fleet.hosts().len())),
         Span::styled(format!("{up} up"), Style::new().fg(Color::Green)),
     ];
     if lost > 0 {
@@ -149,7 +156,7 @@ fn render_title(fleet: &Fleet, rows: &[HostSummary], area: Rect, buf: &mut Buffe
     Line::from(spans).render(area, buf);
 }
 
-fn render_hosts(fleet: &Fleet, rows: &[HostSummary], shown: &[usize], area: Rect, buf: &mut Buffer) {
+fn render_hosts(fleet: &Fleet, majority: Option<&str>, shown: &[usize], area: Rect, buf: &mut Buffer) {
     let visible = usize::from(area.height.saturating_sub(3));
     let at = shown.iter().position(|i| *i == fleet.selected()).unwrap_or(0);
     let top = order::window(fleet.top(), at, visible, shown.len());
@@ -175,7 +182,9 @@ fn render_hosts(fleet: &Fleet, rows: &[HostSummary], shown: &[usize], area: Rect
         format!(" {:<name_width$}  {:<10} {:<8} {:>6}  {:<15} GROUPS", "HOST", "LINK", "VERSION", "UP", "CONFIG");
     let mut lines = vec![Line::styled(header, theme::header())];
     for &i in shown.iter().skip(top).take(visible) {
-        let (host, row) = (&fleet.hosts()[i], &rows[i]);
+        let host = &fleet.hosts()[i];
+        // Only the rows on screen are summarised.
+        let row = &HostSummary::of(host, majority);
         let mark = if i == fleet.selected() { "›" } else { " " };
         let mut spans = vec![Span::raw(format!("{mark}{:<name_width$}  ", clip(&host.dest, name_width)))];
         match &row.link {
