@@ -388,3 +388,29 @@ fn the_rollout_progress_shows_waves_hosts_and_the_final_line() {
     assert!(f.rollout().is_none());
     assert!(screen(&f).contains("Groups × hosts"));
 }
+
+#[test]
+fn a_finished_rollout_keeps_every_wave_line_and_the_matrix_below() {
+    let mut f = fleet(12, 120, 40);
+    press(&mut f, KeyCode::Char(':'));
+    typed(&mut f, "roll web 2 4");
+    press(&mut f, KeyCode::Enter);
+    press(&mut f, KeyCode::Enter);
+    assert!(f.take_start().is_some());
+    for n in 1..=3 {
+        let hosts: Vec<String> = (4 * n - 3..=4 * n).map(|i| format!("web{i}")).collect();
+        f.on_rollout(RollMessage::Event(Event::Wave { n, of: 3, hosts: hosts.clone() }));
+        for host in hosts {
+            f.on_rollout(RollMessage::Event(Event::Host { host, step: HostStep::Healthy }));
+        }
+        f.on_rollout(RollMessage::Event(Event::WaveDone(format!("wave {n}/3 web[{}-{}]: ok", 4 * n - 3, 4 * n))));
+    }
+    let tally = Tally { rolled: (1..=12).map(|i| format!("web{i}")).collect(), ..Tally::default() };
+    f.on_rollout(RollMessage::Done(Outcome { tally, success: true, interrupted: false }));
+    let text = screen(&f);
+    for line in ["wave 1/3 web[1-4]: ok", "wave 2/3 web[5-8]: ok", "wave 3/3 web[9-12]: ok", "rolled web[1-12] (12)"] {
+        assert!(text.contains(line), "{line}:\n{text}");
+    }
+    assert!(text.contains("done") && text.contains("rolled 12 · failed 0 · not told 0"), "{text}");
+    assert!(text.contains("Groups × hosts"), "the matrix keeps the rest:\n{text}");
+}
