@@ -25,6 +25,8 @@ mod summary;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_roll;
+#[cfg(test)]
 mod tests_scale;
 pub mod view;
 
