@@ -1,6 +1,6 @@
 //! clap definitions for `isinit`.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Arg, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use isinit_client::fleet::rollout::Batch;
 use isinit_client::fleet::{HostSet, HostSetError};
 use std::net::SocketAddr;
@@ -107,7 +107,8 @@ pub struct FleetArgs {
     /// [env: ISINIT_HOSTS]
     #[arg(long = "hosts", global = true, value_name = "FILE")]
     pub hosts_file: Option<PathBuf>,
-    /// At most N ssh sessions at once; the other hosts wait for a slot.
+    /// At most N ssh sessions at once; the other hosts wait for a slot
+    /// (short: `-f N`, except after `logs`, where -f is --follow).
     #[arg(long, global = true, env = "ISINIT_FANOUT", value_name = "N", default_value = "64", value_parser = fanout)]
     pub fanout: usize,
     /// How long reaching one host (ssh and the daemon's hello) may take,
@@ -129,6 +130,62 @@ pub struct FleetArgs {
     /// line, for a retry with `--hosts FILE`.
     #[arg(long, global = true, value_name = "FILE")]
     pub failed_to: Option<PathBuf>,
+}
+
+/// The id of the hidden `-f N` that stands for `--fanout N`.
+const FANOUT_SHORT: &str = "fanout_short";
+/// The one subcommand whose `-f` is its own (`logs -f`: follow).
+const F_IS_FOLLOW: &str = "logs";
+
+/// The `-f N` short for `--fanout N`. `--fanout` is global, so clap puts
+/// it into every subcommand, and a global short may not also be a
+/// subcommand's (`logs -f` means follow). So `--fanout` stays long, and
+/// this hidden `-f` is declared on the top level and on every subcommand
+/// but `logs`; [`Cli::from_matches`] folds it into `fleet.fanout`.
+fn fanout_short() -> Arg {
+    Arg::new(FANOUT_SHORT).short('f').value_name("N").value_parser(fanout).hide(true)
+}
+
+impl Cli {
+    /// The command line's definition: the derived one plus the `-f` of
+    /// [`fanout_short`]. Parsing, `--help`, the man page and completions
+    /// all use this one.
+    pub fn definition() -> clap::Command {
+        let mut command = Cli::command().arg(fanout_short());
+        let names: Vec<String> =
+            command.get_subcommands().map(|s| s.get_name().to_string()).filter(|name| name != F_IS_FOLLOW).collect();
+        for name in names {
+            command = command.mut_subcommand(name, |s| s.arg(fanout_short()));
+        }
+        command
+    }
+
+    /// Parses the process's arguments; a usage error exits 2 with clap's
+    /// message, as `Cli::parse` does.
+    pub fn parse_args() -> Cli {
+        Cli::definition().try_get_matches().and_then(|m| Cli::from_matches(&m)).unwrap_or_else(|e| e.exit())
+    }
+
+    /// Parses `args` (the program name first), for tests.
+    pub fn try_parse_args<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        Cli::from_matches(&Cli::definition().try_get_matches_from(args)?)
+    }
+
+    /// The derived `Cli` from `matches`, with a `-f N` (after the
+    /// subcommand, else before it) as the fan-out.
+    fn from_matches(matches: &ArgMatches) -> Result<Cli, clap::Error> {
+        let mut cli = Cli::from_arg_matches(matches)?;
+        let short = |m: &ArgMatches| m.try_get_one::<usize>(FANOUT_SHORT).ok().flatten().copied();
+        let after = matches.subcommand().and_then(|(_, sub)| short(sub));
+        if let Some(n) = after.or_else(|| short(matches)) {
+            cli.fleet.fanout = n;
+        }
+        Ok(cli)
+    }
 }
 
 /// `tell … --batch`: a rolling switch over the hosts (SPEC §16).
@@ -420,6 +477,33 @@ mod tests {
         let Cmd::Client(ClientCmd::Tell { rollout, .. }) = cli.unwrap().command else { panic!("not a tell") };
         assert_eq!((rollout.batch, rollout.revert), (Some(Batch::Percent(25)), true));
         assert!(Cli::try_parse_from(["isinit", "tell", "web", "2", "--revert"]).is_err(), "--revert needs --batch");
+    }
+
+    #[test]
+    fn dash_f_is_the_fanout_except_after_logs() {
+        for args in [
+            &["isinit", "-f", "3", "status"][..],
+            &["isinit", "-f3", "status"],
+            &["isinit", "status", "-f", "3"],
+            &["isinit", "status", "-bf", "3"],
+            &["isinit", "tell", "web", "2", "-H", "w[1-9]", "--batch", "2", "-f=3"],
+            &["isinit", "-f", "3", "logs", "cf"],
+            &["isinit", "logs", "cf", "--fanout", "3"],
+            &["isinit", "hosts", "-f", "3"],
+        ] {
+            let cli = Cli::try_parse_args(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+            assert_eq!(cli.fleet.fanout, 3, "{args:?}");
+        }
+        let cli = Cli::try_parse_args(["isinit", "status"]).unwrap();
+        assert_eq!(cli.fleet.fanout, 64, "the default");
+        // After `logs`, -f is --follow and takes no value.
+        let cli = Cli::try_parse_args(["isinit", "-f", "5", "logs", "cf", "-f"]).unwrap();
+        let Cmd::Client(ClientCmd::Logs { follow, .. }) = cli.command else { panic!("not logs") };
+        assert!(follow);
+        assert_eq!(cli.fleet.fanout, 5);
+        assert!(Cli::try_parse_args(["isinit", "status", "-f", "0"]).is_err(), "a positive number");
+        assert!(Cli::try_parse_args(["isinit", "logs", "cf", "-f", "3"]).is_err(), "3 is a second tag");
+        Cli::definition().debug_assert();
     }
 
     #[test]

@@ -3,7 +3,6 @@
 //! `isinit_shared::generate`; packaging/build-deb runs it).
 
 use super::{Cli, Failure};
-use clap::CommandFactory;
 use isinit_shared::generate;
 
 /// What the SEE ALSO section of every `isinit` page names.
@@ -16,7 +15,7 @@ pub fn generate_if_asked() -> Option<Result<(), Failure>> {
         Ok(request) => request,
         Err(usage) => return Some(Err(Failure::new(usage))),
     };
-    let written = generate::write(&request, Cli::command(), "8", &SEE_ALSO)
+    let written = generate::write(&request, Cli::definition(), "8", &SEE_ALSO)
         .map_err(|e| Failure::new(format!("cannot write into {}: {e}", request.dir.display())));
     Some(written.map(|paths| {
         for path in paths {

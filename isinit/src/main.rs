@@ -14,7 +14,6 @@
 //! handling in our hands. A fraction of a millisecond does not pay for a
 //! crash that says nothing (STYLE.md trap 18).
 
-use clap::Parser;
 use isinit_cli::{self as cli, Cli, Cmd, Failure, block_on};
 use std::io::Write;
 use std::process::ExitCode;
@@ -34,7 +33,7 @@ fn run() -> libc::c_int {
     if let Some(generated) = cli::generate_if_asked() {
         return report(generated);
     }
-    let mut cli = Cli::parse();
+    let mut cli = Cli::parse_args();
     cli.command = match cli.command.resolve_telinit() {
         Ok(command) => command,
         Err(reason) => {

@@ -5,15 +5,20 @@
 //! host's uptime tick, and — on the fleet screen, which shows uptimes to
 //! the minute — a tick a minute. A lost host's reconnect attempts happen
 //! in its own client task and wake this loop only when they say something
-//! new.
+//! new: nothing here awaits one host, so a lost one never slows the rest.
+//!
+//! A rollout started from the fleet screen runs in its own task too (the
+//! command line's driver, through the same window); its events come back
+//! as [`RollMessage`]s.
 
 use crate::client::{self, ClientEvent, ClientHandle};
+use crate::fleet::roll::{RollMessage, Start};
 use crate::fleet::{Fleet, view};
-use crate::ui;
 use color_eyre::eyre::{Context, Result, eyre};
 use crossterm::event::{Event, EventStream};
 use futures::StreamExt;
 use isinit_client::fleet::Window;
+use isinit_client::fleet::rollout::drive;
 use isinit_client::transport::{Endpoint, SshRoute};
 use ratatui::DefaultTerminal;
 use std::time::Duration;
@@ -54,11 +59,15 @@ pub async fn run(terminal: &mut DefaultTerminal, mut fleet: Fleet, window: Windo
     let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     let mut hangup = signal(SignalKind::hangup()).context("cannot watch SIGHUP")?;
     let size = terminal.size().context("cannot read the terminal size")?;
-    fleet.resize(ui::viewport(size));
+    fleet.resize(size);
+    let (roll_tx, mut rolls) = mpsc::unbounded_channel::<RollMessage>();
 
     loop {
         for (host, command) in fleet.take_commands() {
             handles[host].send(command)?;
+        }
+        if let Some(start) = fleet.take_start() {
+            tokio::spawn(roll(start, window.clone(), roll_tx.clone()));
         }
         if !fleet.is_running() {
             return Ok(());
@@ -70,7 +79,7 @@ pub async fn run(terminal: &mut DefaultTerminal, mut fleet: Fleet, window: Windo
             event = terminal_events.next() => match event {
                 Some(Ok(Event::Key(key))) => fleet.on_key(key),
                 Some(Ok(Event::Resize(width, height))) => {
-                    fleet.resize(ui::viewport(ratatui::layout::Size { width, height }));
+                    fleet.resize(ratatui::layout::Size { width, height });
                 }
                 Some(Ok(_)) => {}
                 Some(Err(e)) => return Err(e).context("cannot read the terminal"),
@@ -84,6 +93,12 @@ pub async fn run(terminal: &mut DefaultTerminal, mut fleet: Fleet, window: Windo
                         Ok((host, event)) => fleet.on_client_event(host, event),
                         Err(_) => break,
                     }
+                }
+            }
+            Some(message) = rolls.recv() => {
+                fleet.on_rollout(message);
+                while let Ok(message) = rolls.try_recv() {
+                    fleet.on_rollout(message);
                 }
             }
             _ = tick.tick(), if fleet.wants_tick() => fleet.tick(),
@@ -101,4 +116,25 @@ async fn forward(host: usize, mut events: mpsc::Receiver<ClientEvent>, merged: m
             return;
         }
     }
+}
+
+/// Runs one rollout with the command line's driver, passing its events on;
+/// ends with [`RollMessage::Done`]. Quitting the console drops the
+/// runtime, and with it this task: hosts not told yet stay untold.
+async fn roll(start: Start, window: Window, to_ui: mpsc::UnboundedSender<RollMessage>) {
+    let (events, mut received) = mpsc::unbounded_channel();
+    let forward = {
+        let to_ui = to_ui.clone();
+        tokio::spawn(async move {
+            while let Some(event) = received.recv().await {
+                if to_ui.send(RollMessage::Event(event)).is_err() {
+                    return;
+                }
+            }
+        })
+    };
+    let outcome = drive::run(&start.plan, &start.hosts, &window, start.deadline, &start.stop, &events).await;
+    drop(events);
+    let _ = forward.await;
+    let _ = to_ui.send(RollMessage::Done(outcome));
 }

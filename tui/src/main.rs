@@ -49,8 +49,8 @@ struct Args {
     /// [env: ISINIT_HOSTS]
     #[arg(long = "hosts", value_name = "FILE")]
     hosts_file: Option<PathBuf>,
-    /// At most N ssh sessions starting at once.
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_FANOUT)]
+    /// At most N ssh sessions starting at once (as `isinit -f/--fanout`).
+    #[arg(short = 'f', long, env = "ISINIT_FANOUT", value_name = "N", default_value_t = DEFAULT_FANOUT)]
     fanout: usize,
     /// How long reaching one host (ssh and the daemon's hello) may take, in
     /// seconds.

@@ -227,5 +227,6 @@ fn fold(hosts: &[String]) -> String {
     set.fold()
 }
 
+pub mod drive;
 #[cfg(test)]
 mod tests;

@@ -72,3 +72,54 @@ fn fleet_screen_over_ssh_sees_changes_and_a_lost_host() {
     c.keys(&["q"]);
     assert_eq!(c.wait_exit(), 0);
 }
+
+/// Two levels of web, so a rollout has somewhere to go.
+const ROLL_TAB: &str =
+    "web:srv:1:respawn:exec sleep 1000\nweb:srv2:2:respawn:exec sleep 1002\nmail:mta:run:respawn:exec sleep 1000\n";
+
+/// Twelve hosts behind shared sshds (SPEC §16): `/` filters the table, `s`
+/// sorts trouble first, and `:roll web 2 4` (healthy for 1 s) switches web
+/// host by host in three waves of four, with the command line's own wave
+/// and final lines on the screen — and on every daemon.
+#[test]
+fn fleet_screen_filters_sorts_and_rolls_a_group_over_twelve_hosts() {
+    if let Some(why) = unavailable() {
+        eprintln!("note: skipping the fleet rollout console test: {why}");
+        return;
+    }
+    let daemons: Vec<TestDaemon> = (0..12).map(|_| TestDaemon::start(ROLL_TAB)).collect();
+    for d in &daemons {
+        d.tell("web", "1");
+    }
+    let cluster = isinit_e2e::ssh::Cluster::start_shared(&daemons.iter().collect::<Vec<_>>());
+    let args = ["-H", "h[1-12]", "--fanout", "4"].map(std::ffi::OsString::from);
+    let c = Console::start_with(&args, &cluster.env());
+    c.wait("twelve hosts up", |s| s.has("12 up") && s.has(" Hosts 12 "));
+
+    c.keys(&["/"]);
+    c.type_text("h1");
+    c.wait("h1, h10, h11, h12", |s| s.has("Hosts 4 of 12 · filter h1") && !s.has(" h2 "));
+    c.keys(&["Escape"]);
+    c.wait("the filter cleared", |s| s.has(" Hosts 12 ") && s.has(" h2 "));
+    c.keys(&["s"]);
+    c.wait("trouble first", |s| s.has("sort: trouble first"));
+
+    c.keys(&[":"]);
+    c.type_text("roll web 2 4");
+    c.keys(&["Enter"]);
+    c.wait("the form, filled in", |s| s.has("Rolling switch") && s.has("‹ web ›") && s.has("‹ 2 ›"));
+    // Healthy for 1 s instead of 5, to keep the test short.
+    c.keys(&["Tab", "BSpace"]);
+    c.type_text("1");
+    c.keys(&["Enter"]);
+    c.wait("the rollout running", |s| s.has("Rollout web → 2 · 12 hosts · waves of 4"));
+    let s = c.wait("the rollout done", |s| s.has("rolled h[1-12] (12)"));
+    for line in ["wave 1/3 h[1-4]: ok", "wave 2/3 h[5-8]: ok", "wave 3/3 h[9-12]: ok"] {
+        assert!(s.has(line), "{line}:\n{}", s.text);
+    }
+    for d in &daemons {
+        d.wait_group("web", "2", GroupState::Done);
+    }
+    c.keys(&["q"]);
+    assert_eq!(c.wait_exit(), 0);
+}

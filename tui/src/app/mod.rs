@@ -31,7 +31,7 @@ pub use group_log::{GROUP_LINES_KEPT, GroupLog};
 pub use inside::{Inside, InsideContent, InsideKind};
 pub use mode::{Connection, ErrorList, Focus, InputMode, Mode, Status, Tone};
 pub use output::{OutputState, OutputView, Scroll};
-pub use palette::{COMMANDS, HISTORY_KEPT, Palette};
+pub use palette::{COMMANDS, Edit, HISTORY_KEPT, Palette, common_prefix};
 pub use picker::{Picker, Preview, check_level};
 pub use pulses::{PULSE_SAMPLES, Pulse, Pulses};
 pub use search::{OutputSearch, match_ranges};

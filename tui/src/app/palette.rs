@@ -6,6 +6,7 @@
 
 use super::{Action, App, Focus, Mode, SIGNALS, SortKey, SortOrder, Tone};
 use crate::client::{Command, ProcessAction};
+use isinit_shared::Snapshot;
 
 /// Commands kept for ↑ ↓.
 pub const HISTORY_KEPT: usize = 50;
@@ -25,7 +26,7 @@ pub struct Palette {
 }
 
 /// The longest prefix all `words` share.
-fn common_prefix(words: &[String]) -> String {
+pub fn common_prefix(words: &[String]) -> String {
     let Some(first) = words.first() else { return String::new() };
     let mut len = first.len();
     for w in &words[1..] {
@@ -35,94 +36,108 @@ fn common_prefix(words: &[String]) -> String {
     first[..len].to_string()
 }
 
-impl App {
-    /// `:`: opens the palette on an empty line.
-    pub(super) fn open_palette(&mut self) {
-        self.mode = Mode::Palette(Palette::default());
-    }
+/// What a key did to the palette's line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Edit {
+    /// Still typing.
+    Open,
+    /// Esc: closed, nothing run.
+    Closed,
+    /// Enter on this (non-empty) line: closed, run it.
+    Run(String),
+}
 
-    /// What may come at word `index` of a line whose earlier words are
-    /// `words`.
-    fn palette_choices(&self, words: &[&str], index: usize) -> Vec<String> {
-        let snapshot = self.snapshot.as_ref();
-        let groups = || snapshot.map(|s| s.groups.iter().map(|g| g.name.clone()).collect()).unwrap_or_default();
-        let tags = || snapshot.map(|s| s.processes.iter().map(|p| p.tag.clone()).collect()).unwrap_or_default();
-        match (words.first().copied(), index) {
-            (_, 0) => COMMANDS.iter().map(|c| c.to_string()).collect(),
-            (Some("tell" | "analyze"), 1) => groups(),
-            (Some("tell"), 2) => {
-                words.get(1).and_then(|g| snapshot?.group(g)).map(|g| g.levels.clone()).unwrap_or_default()
-            }
-            (Some("restart" | "signal" | "logs" | "ps"), 1) => tags(),
-            (Some("signal"), 2) => SIGNALS.iter().map(|(s, _)| s.to_string()).collect(),
-            (Some("sort"), 1) => sort_keys().iter().map(|k| sort_word(*k).to_string()).collect(),
-            _ => Vec::new(),
-        }
-    }
-
+impl Palette {
     /// Tab: completes the word being typed as far as it is unambiguous,
-    /// and lists the choices when there are several.
-    fn complete(&mut self) {
-        let Mode::Palette(p) = &self.mode else { return };
-        let text = p.text.clone();
+    /// and lists the choices when there are several. `choices` says what
+    /// may come at word `index` after the earlier `words`.
+    pub fn complete(&mut self, choices: &dyn Fn(&[&str], usize) -> Vec<String>) {
+        let text = self.text.clone();
         let (done, partial) = match text.rfind(' ') {
             Some(i) => (&text[..=i], &text[i + 1..]),
             None => ("", text.as_str()),
         };
         let words: Vec<&str> = done.split_whitespace().collect();
         let matching: Vec<String> =
-            self.palette_choices(&words, words.len()).into_iter().filter(|c| c.starts_with(partial)).collect();
-        let Mode::Palette(p) = &mut self.mode else { return };
+            choices(&words, words.len()).into_iter().filter(|c| c.starts_with(partial)).collect();
         match matching.as_slice() {
-            [] => p.candidates.clear(),
+            [] => self.candidates.clear(),
             [only] => {
-                p.text = format!("{done}{only} ");
-                p.candidates.clear();
+                self.text = format!("{done}{only} ");
+                self.candidates.clear();
             }
             several => {
-                p.text = format!("{done}{}", common_prefix(several));
-                p.candidates = several.to_vec();
+                self.text = format!("{done}{}", common_prefix(several));
+                self.candidates = several.to_vec();
             }
         }
     }
 
-    pub(super) fn on_key_palette(&mut self, action: Action) {
-        let Mode::Palette(p) = &mut self.mode else { return };
+    /// One key's action on the line: typing, Tab completion from
+    /// `choices`, ↑ ↓ through `history` (oldest first; the line run is
+    /// added to it), Esc, Enter.
+    pub fn edit(
+        &mut self,
+        action: Action,
+        history: &mut Vec<String>,
+        choices: &dyn Fn(&[&str], usize) -> Vec<String>,
+    ) -> Edit {
         match action {
             Action::Input(c) => {
-                p.text.push(c);
-                p.candidates.clear();
+                self.text.push(c);
+                self.candidates.clear();
             }
             Action::Backspace => {
-                p.text.pop();
-                p.candidates.clear();
+                self.text.pop();
+                self.candidates.clear();
             }
-            Action::FocusNext => self.complete(),
+            Action::FocusNext => self.complete(choices),
             Action::Up | Action::Down => {
-                let back = match (action, p.recalled) {
+                let back = match (action, self.recalled) {
                     (Action::Up, None) => Some(0),
-                    (Action::Up, Some(i)) => Some((i + 1).min(self.history.len().saturating_sub(1))),
+                    (Action::Up, Some(i)) => Some((i + 1).min(history.len().saturating_sub(1))),
                     (_, Some(0) | None) => None,
                     (_, Some(i)) => Some(i - 1),
                 };
-                p.recalled = back.filter(|_| !self.history.is_empty());
-                p.text = p.recalled.and_then(|i| self.history.iter().rev().nth(i).cloned()).unwrap_or_default();
-                p.candidates.clear();
+                self.recalled = back.filter(|_| !history.is_empty());
+                self.text = self.recalled.and_then(|i| history.iter().rev().nth(i).cloned()).unwrap_or_default();
+                self.candidates.clear();
             }
-            Action::Cancel => self.mode = Mode::Normal,
+            Action::Cancel => return Edit::Closed,
             Action::Confirm => {
-                let line = p.text.trim().to_string();
-                self.mode = Mode::Normal;
-                if !line.is_empty() {
-                    self.history.retain(|h| h != &line);
-                    self.history.push(line.clone());
-                    if self.history.len() > HISTORY_KEPT {
-                        self.history.remove(0);
-                    }
-                    self.run_palette(&line);
+                let line = self.text.trim().to_string();
+                if line.is_empty() {
+                    return Edit::Closed;
                 }
+                history.retain(|h| h != &line);
+                history.push(line.clone());
+                if history.len() > HISTORY_KEPT {
+                    history.remove(0);
+                }
+                return Edit::Run(line);
             }
             _ => {}
+        }
+        Edit::Open
+    }
+}
+
+impl App {
+    /// `:`: opens the palette on an empty line.
+    pub(super) fn open_palette(&mut self) {
+        self.mode = Mode::Palette(Palette::default());
+    }
+
+    pub(super) fn on_key_palette(&mut self, action: Action) {
+        let Mode::Palette(p) = &mut self.mode else { return };
+        let snapshot = self.snapshot.as_ref();
+        match p.edit(action, &mut self.history, &|words, index| choices(snapshot, words, index)) {
+            Edit::Open => {}
+            Edit::Closed => self.mode = Mode::Normal,
+            Edit::Run(line) => {
+                self.mode = Mode::Normal;
+                self.run_palette(&line);
+            }
         }
     }
 
@@ -202,6 +217,24 @@ impl App {
         self.processes.name = None;
         self.focus = Focus::Groups;
         true
+    }
+}
+
+/// What may come at word `index` of a line whose earlier words are
+/// `words`, from what the daemon last said.
+fn choices(snapshot: Option<&Snapshot>, words: &[&str], index: usize) -> Vec<String> {
+    let groups = || snapshot.map(|s| s.groups.iter().map(|g| g.name.clone()).collect()).unwrap_or_default();
+    let tags = || snapshot.map(|s| s.processes.iter().map(|p| p.tag.clone()).collect()).unwrap_or_default();
+    match (words.first().copied(), index) {
+        (_, 0) => COMMANDS.iter().map(|c| c.to_string()).collect(),
+        (Some("tell" | "analyze"), 1) => groups(),
+        (Some("tell"), 2) => {
+            words.get(1).and_then(|g| snapshot?.group(g)).map(|g| g.levels.clone()).unwrap_or_default()
+        }
+        (Some("restart" | "signal" | "logs" | "ps"), 1) => tags(),
+        (Some("signal"), 2) => SIGNALS.iter().map(|(s, _)| s.to_string()).collect(),
+        (Some("sort"), 1) => sort_keys().iter().map(|k| sort_word(*k).to_string()).collect(),
+        _ => Vec::new(),
     }
 }
 

@@ -8,22 +8,38 @@
 //! models. A lost host only ever affects its own row: its client task
 //! reconnects by itself, and the others keep flowing.
 //!
+//! At hundreds of hosts the table scrolls with the selection, `/` filters
+//! it by name or host set, `s` sorts trouble first, and the groups × hosts
+//! matrix scrolls both ways (see [`order`] and [`keys`]); `R` rolls a
+//! group over the hosts shown ([`roll`]).
+//!
 //! With one host or none the console is exactly the single-host one; this
 //! module is only used for two or more.
 
+mod keys;
+pub mod order;
+mod palette;
+pub mod roll;
+mod roll_view;
 mod summary;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_roll;
+#[cfg(test)]
+mod tests_scale;
 pub mod view;
 
-pub use summary::{HostSummary, Link, majority_sha};
+pub use order::HostSort;
+pub use palette::FLEET_COMMANDS;
+pub use summary::{HostSummary, Link, Trouble, majority_sha};
 
-use crate::app::{Action, App, InputMode};
+use crate::app::{Action, App, Palette};
 use crate::client::{ClientEvent, Command};
 use crate::clock::{DaemonClock, TimeZone};
-use crate::input;
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use isinit_client::transport::Dest;
+use ratatui::layout::Size;
+use roll::{Form, Progress, RollMessage, Start};
 use std::path::PathBuf;
 
 /// One host of the fleet: its name as given and its single-host model.
@@ -58,6 +74,30 @@ pub struct Fleet {
     selected: usize,
     /// First group row shown in the matrix.
     scroll: usize,
+    /// First host column shown in the matrix (index into the order shown).
+    column: usize,
+    /// First host row shown in the table (index into the order shown).
+    top: usize,
+    /// The terminal's size, for what fits on screen.
+    size: Size,
+    /// The `/` filter: a substring or a host set.
+    filter: String,
+    /// `/` is being typed.
+    filtering: bool,
+    /// How the hosts table is sorted.
+    sort: HostSort,
+    /// The `:` palette, while open.
+    palette: Option<Palette>,
+    /// Palette lines run, oldest first.
+    history: Vec<String>,
+    /// A palette command's complaint, shown in the footer.
+    note: Option<String>,
+    /// The rollout form, while open.
+    form: Option<Form>,
+    /// The last rollout started from here.
+    rollout: Option<Progress>,
+    /// A rollout for the loop to start.
+    start: Option<Start>,
     tz: TimeZone,
     /// Held-back output streams to start now that their host is open.
     resume: Vec<(usize, Command)>,
@@ -82,6 +122,18 @@ impl Fleet {
             view: View::Fleet { help: false },
             selected: 0,
             scroll: 0,
+            column: 0,
+            top: 0,
+            size: Size { width: 120, height: 40 },
+            filter: String::new(),
+            filtering: false,
+            sort: HostSort::Given,
+            palette: None,
+            history: Vec::new(),
+            note: None,
+            form: None,
+            rollout: None,
+            start: None,
             tz,
             resume: Vec::new(),
             dirty: true,
@@ -107,6 +159,81 @@ impl Fleet {
     /// First matrix row shown.
     pub fn scroll(&self) -> usize {
         self.scroll
+    }
+
+    /// First matrix host column shown (index into [`Fleet::order`]).
+    pub fn column(&self) -> usize {
+        self.column
+    }
+
+    /// First host row shown (index into [`Fleet::order`]).
+    pub fn top(&self) -> usize {
+        self.top
+    }
+
+    /// The `/` filter as typed.
+    pub fn filter(&self) -> &str {
+        &self.filter
+    }
+
+    /// Whether `/` is being typed.
+    pub fn filtering(&self) -> bool {
+        self.filtering
+    }
+
+    /// The hosts table's sort.
+    pub fn sort(&self) -> HostSort {
+        self.sort
+    }
+
+    /// The `:` palette, while open.
+    pub fn palette(&self) -> Option<&Palette> {
+        self.palette.as_ref()
+    }
+
+    /// A palette command's complaint.
+    pub fn note(&self) -> Option<&str> {
+        self.note.as_deref()
+    }
+
+    /// The rollout form, while open.
+    pub fn form(&self) -> Option<&Form> {
+        self.form.as_ref()
+    }
+
+    /// The last rollout started here.
+    pub fn rollout(&self) -> Option<&Progress> {
+        self.rollout.as_ref()
+    }
+
+    /// The terminal size the screen is laid out for.
+    pub fn size(&self) -> Size {
+        self.size
+    }
+
+    /// Every host's row, drift judged against the majority.
+    pub fn summaries(&self) -> Vec<HostSummary> {
+        let majority = majority_sha(&self.hosts);
+        self.hosts.iter().map(|h| HostSummary::of(h, majority.as_deref())).collect()
+    }
+
+    /// The hosts shown (filtered), in the order shown (sorted).
+    pub fn order(&self) -> Vec<usize> {
+        order::order(&self.hosts, &self.filter, self.sort, majority_sha(&self.hosts).as_deref())
+    }
+
+    /// A rollout the operator started, for the loop to run; its events
+    /// come back through [`Fleet::on_rollout`].
+    pub fn take_start(&mut self) -> Option<Start> {
+        self.start.take()
+    }
+
+    /// Folds one message of the running rollout in.
+    pub fn on_rollout(&mut self, message: RollMessage) {
+        if let Some(p) = &mut self.rollout {
+            p.on_message(message);
+            self.dirty = true;
+        }
     }
 
     /// The zone times are shown in.
@@ -185,75 +312,21 @@ impl Fleet {
         self.dirty = true;
     }
 
-    /// The terminal was resized: every host's model learns its viewport.
-    pub fn resize(&mut self, viewport: crate::app::Viewport) {
+    /// The terminal was resized: every host's model learns its viewport,
+    /// and the fleet screen what fits.
+    pub fn resize(&mut self, size: Size) {
+        let viewport = crate::ui::viewport(size);
         for h in &mut self.hosts {
             h.app.update(Action::Resize(viewport));
         }
+        self.size = size;
+        self.follow();
         self.dirty = true;
     }
 
     /// Quits (SIGTERM, SIGHUP).
     pub fn quit(&mut self) {
         self.running = false;
-    }
-
-    /// One key press.
-    pub fn on_key(&mut self, key: KeyEvent) {
-        if key.kind == KeyEventKind::Release {
-            return;
-        }
-        if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
-            self.running = false;
-            return;
-        }
-        match self.view {
-            View::Host(i) => self.on_host_key(i, key),
-            View::Fleet { help: true } => {
-                if matches!(key.code, KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q') | KeyCode::Enter) {
-                    self.view = View::Fleet { help: false };
-                    self.dirty = true;
-                }
-            }
-            View::Fleet { help: false } => self.on_fleet_key(key),
-        }
-    }
-
-    fn on_fleet_key(&mut self, key: KeyEvent) {
-        let last = self.hosts.len().saturating_sub(1);
-        match key.code {
-            KeyCode::Char('q') => self.running = false,
-            KeyCode::Up | KeyCode::Char('k') => self.selected = self.selected.saturating_sub(1),
-            KeyCode::Down | KeyCode::Char('j') => self.selected = (self.selected + 1).min(last),
-            KeyCode::Home | KeyCode::Char('g') => self.selected = 0,
-            KeyCode::End | KeyCode::Char('G') => self.selected = last,
-            KeyCode::PageDown | KeyCode::Char(' ') => self.scroll = self.scroll.saturating_add(10),
-            KeyCode::PageUp => self.scroll = self.scroll.saturating_sub(10),
-            KeyCode::Enter => self.open(self.selected),
-            KeyCode::Char('?') => self.view = View::Fleet { help: true },
-            _ => return,
-        }
-        self.dirty = true;
-    }
-
-    fn on_host_key(&mut self, i: usize, key: KeyEvent) {
-        let app = &mut self.hosts[i].app;
-        let mode = app.input_mode();
-        // Esc while browsing with nothing to cancel goes back to the fleet.
-        if key.code == KeyCode::Esc && mode == InputMode::Normal && app.filter().is_empty() {
-            self.view = View::Fleet { help: false };
-            self.dirty = true;
-            return;
-        }
-        if let Some(action) = input::action_for(key, mode) {
-            let now = self.hosts[i].clock.now_ms();
-            let app = &mut self.hosts[i].app;
-            app.update(Action::Tick(now));
-            app.update(action);
-            if !app.is_running() {
-                self.running = false;
-            }
-        }
     }
 
     /// Opens host `i` in the single-host view, resuming its output stream.

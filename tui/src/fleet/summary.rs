@@ -34,6 +34,22 @@ pub const COUNT_ORDER: [GroupState; 7] = [
     GroupState::Configured,
 ];
 
+/// What is wrong with a host, worst first: the order of the trouble-first
+/// sort (SPEC §16: LOST, FAILED, backoff, DRIFT, then the rest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Trouble {
+    /// It cannot be heard.
+    Lost,
+    /// A group of it is FAILED.
+    Failed,
+    /// An entry is throttled (backoff) or could not start.
+    Backoff,
+    /// It runs another isinittab than most hosts.
+    Drift,
+    /// Nothing.
+    None,
+}
+
 /// What the fleet screen shows for one host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostSummary {
@@ -51,6 +67,8 @@ pub struct HostSummary {
     pub counts: Vec<(GroupState, usize)>,
     /// A group FAILED or a process is throttled (backoff) or failed to start.
     pub alert: bool,
+    /// The worst thing about it, for the trouble-first sort.
+    pub trouble: Trouble,
 }
 
 /// The isinittab most hosts run (ties: the first host's); hosts that never
@@ -67,6 +85,26 @@ pub fn majority_sha(hosts: &[Host]) -> Option<String> {
     versions.iter().find(|(_, n)| *n == best).map(|(v, _)| v.to_string())
 }
 
+/// The worst thing about `host`, drift judged against `majority`: what the
+/// trouble-first sort needs, without the rest of a [`HostSummary`] (the
+/// sort judges every host; only the rows on screen need a summary).
+pub fn trouble(host: &Host, majority: Option<&str>) -> Trouble {
+    let app = &host.app;
+    if matches!(app.connection(), Connection::Disconnected { .. }) {
+        return Trouble::Lost;
+    }
+    let Some(s) = app.snapshot() else { return Trouble::None };
+    if s.groups.iter().any(|g| g.state == GroupState::Failed) {
+        Trouble::Failed
+    } else if s.processes.iter().any(|p| matches!(p.state, ProcessState::Backoff | ProcessState::FailedToStart)) {
+        Trouble::Backoff
+    } else if majority.is_some_and(|m| m != s.daemon.config_sha256) {
+        Trouble::Drift
+    } else {
+        Trouble::None
+    }
+}
+
 impl HostSummary {
     /// The row of `host`, with drift judged against `majority`.
     pub fn of(host: &Host, majority: Option<&str>) -> HostSummary {
@@ -76,6 +114,7 @@ impl HostSummary {
             Connection::Connected => Link::Up,
             Connection::Disconnected { since_ms, reason } => Link::Lost { since_ms: *since_ms, reason: reason.clone() },
         };
+        let trouble = trouble(host, majority);
         let Some(s) = app.snapshot() else {
             return HostSummary {
                 link,
@@ -85,15 +124,20 @@ impl HostSummary {
                 drift: false,
                 counts: Vec::new(),
                 alert: false,
+                trouble,
             };
         };
-        let counts = COUNT_ORDER
-            .iter()
-            .map(|state| (*state, s.groups.iter().filter(|g| g.state == *state).count()))
-            .filter(|(_, n)| *n > 0)
-            .collect();
-        let alert = s.groups.iter().any(|g| g.state == GroupState::Failed)
-            || s.processes.iter().any(|p| matches!(p.state, ProcessState::Backoff | ProcessState::FailedToStart));
+        // One pass over the groups, counted in COUNT_ORDER's slots.
+        let mut tally = [0usize; COUNT_ORDER.len()];
+        for g in &s.groups {
+            if let Some(slot) = COUNT_ORDER.iter().position(|state| *state == g.state) {
+                tally[slot] += 1;
+            }
+        }
+        let counts = COUNT_ORDER.iter().zip(tally).filter(|(_, n)| *n > 0).map(|(state, n)| (*state, n)).collect();
+        let failed = tally[0] > 0;
+        let backoff =
+            s.processes.iter().any(|p| matches!(p.state, ProcessState::Backoff | ProcessState::FailedToStart));
         HostSummary {
             link,
             version: Some(s.daemon.version.clone()),
@@ -101,7 +145,8 @@ impl HostSummary {
             sha256: Some(s.daemon.config_sha256.clone()),
             drift: majority.is_some_and(|m| m != s.daemon.config_sha256),
             counts,
-            alert,
+            alert: failed || backoff,
+            trouble,
         }
     }
 }

@@ -3,6 +3,7 @@
 use super::*;
 use crate::client::ClientEvent;
 use crate::fixture;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 

@@ -14,7 +14,7 @@ mod groups;
 mod header;
 mod help;
 mod inside;
-mod palette;
+pub mod palette;
 mod picker;
 mod processes;
 mod pulses;
@@ -124,7 +124,7 @@ impl Widget for &App {
             Mode::Confirm(confirm) => confirm::render(confirm, area, buf),
             Mode::Signals(picker) => signals::render(picker, area, buf),
             Mode::Inside(open) => inside::render(open, area, buf),
-            Mode::Palette(p) => palette::render(p, area, buf),
+            Mode::Palette(p) => palette::render(p, crate::app::COMMANDS, area, buf),
             Mode::GroupLog(log) => group_log::render(log, self.time_zone(), area, buf),
             Mode::Pulses => pulses::render(self.pulses(), area, buf),
             Mode::Normal | Mode::Filter | Mode::Search => {}

@@ -2,18 +2,20 @@
 //! Tab, the choices.
 
 use super::theme;
-use crate::app::{COMMANDS, Palette};
+use crate::app::Palette;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Widget, Wrap};
 
-pub(super) fn render(p: &Palette, area: Rect, buf: &mut Buffer) {
+/// Draws the palette near the top of `area`; `commands` are its words,
+/// listed until a Tab offers choices.
+pub fn render(p: &Palette, commands: &[&str], area: Rect, buf: &mut Buffer) {
     let width = area.width.saturating_sub(4).min(90);
     let popup = Rect { x: area.x + (area.width - width) / 2, y: area.y + 2, width, height: 4.min(area.height) };
     Clear.render(popup, buf);
     let hint = if p.candidates.is_empty() {
-        Line::styled(format!("{} · Tab completes", COMMANDS.join(" ")), theme::muted())
+        Line::styled(format!("{} · Tab completes", commands.join(" ")), theme::muted())
     } else {
         Line::styled(p.candidates.join("  "), theme::key())
     };
