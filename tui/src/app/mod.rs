@@ -87,6 +87,9 @@ pub struct App {
     group_log_id: u64,
     /// Trends per group, sampled while the pulses view is open.
     pulses: Pulses,
+    /// Usage sampled each second although no view here shows it: the
+    /// fleet's pulses view shows this host's totals (`pulses.rs`).
+    sampling: bool,
 }
 
 impl App {
@@ -116,6 +119,7 @@ impl App {
             history: Vec::new(),
             group_log_id: 0,
             pulses: Pulses::default(),
+            sampling: false,
         }
     }
 

@@ -23,7 +23,8 @@ pub struct Pulse {
 }
 
 impl Pulse {
-    fn push(&mut self, cpu: f64, rss: u64, restarts: u64) {
+    /// Adds a sample, dropping the oldest past [`PULSE_SAMPLES`].
+    pub fn push(&mut self, cpu: f64, rss: u64, restarts: u64) {
         if self.cpu.len() == PULSE_SAMPLES {
             self.cpu.pop_front();
             self.rss.pop_front();
@@ -78,6 +79,23 @@ impl App {
     /// The trends so far.
     pub fn pulses(&self) -> &Pulses {
         &self.pulses
+    }
+
+    /// Samples usage each second while `on`, whatever is shown here (the
+    /// fleet's pulses view, which shows this host's [`App::totals`]).
+    pub fn set_sampling(&mut self, on: bool) {
+        self.sampling = on;
+    }
+
+    /// This host's CPU (percent of one core), memory and restarts (the sum
+    /// of respawn counts) now, from the last usage sample; `None` before
+    /// the first snapshot.
+    pub fn totals(&self) -> Option<(f64, u64, u64)> {
+        let snapshot = self.snapshot.as_ref()?;
+        let cpu = self.usage.rows.values().filter_map(|u| u.cpu_percent).sum();
+        let rss = self.usage.rows.values().map(|u| u.rss_bytes).sum();
+        let restarts = snapshot.processes.iter().map(|p| u64::from(p.respawns)).sum();
+        Some((cpu, rss, restarts))
     }
 
     /// Folds a usage sample into the trends, while the view is open.

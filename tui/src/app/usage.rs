@@ -43,13 +43,21 @@ impl App {
         if self.usage.asked_at_ms.is_some_and(|at| self.now_ms.saturating_sub(at) < USAGE_EVERY_MS) {
             return;
         }
-        let trends_shown = self.mode == super::Mode::Pulses;
+        let trends_shown = self.mode == super::Mode::Pulses || self.sampling;
         if !trends_shown && !self.processes_view().items.iter().any(|p| p.pid.is_some()) {
             return;
         }
         self.usage.pending = true;
         self.usage.asked_at_ms = Some(self.now_ms);
         self.commands.push(Command::Usage);
+    }
+
+    /// The usage request last queued was never sent (the fleet holds back
+    /// an off-screen host's samples): none is outstanding, and the next
+    /// tick may ask again.
+    pub fn forget_usage_request(&mut self) {
+        self.usage.pending = false;
+        self.usage.asked_at_ms = None;
     }
 
     pub(super) fn on_usage(&mut self, result: Result<Vec<ProcessUsage>, Failure>) {

@@ -1,6 +1,7 @@
 //! The fleet screen's keys: moving the selection (the table and the
 //! matrix follow it), `/` filter, `s` sort, ← → matrix columns, `:`
-//! palette, `R` rollout form, `S` stop the rollout, Enter open a host.
+//! palette, `R` rollout form, `S` stop the rollout, `P` the hosts'
+//! pulses, Enter open a host.
 
 use super::roll::{Form, FormKey, Progress};
 use super::{Fleet, View, order, view};
@@ -97,6 +98,7 @@ impl Fleet {
             KeyCode::Left | KeyCode::Char('h') => self.column = self.column.saturating_sub(1),
             KeyCode::Enter if self.order().contains(&self.selected) => self.open(self.selected),
             KeyCode::Char('/') => self.filtering = true,
+            KeyCode::Esc if self.pulses_open => self.toggle_pulses(),
             KeyCode::Esc if !self.filter.is_empty() => {
                 self.filter.clear();
                 self.follow();
@@ -109,6 +111,7 @@ impl Fleet {
             }
             KeyCode::Char(':') => self.open_palette(),
             KeyCode::Char('R') => self.open_form(),
+            KeyCode::Char('P') => self.toggle_pulses(),
             KeyCode::Char('S') => match &self.rollout {
                 Some(p) if !p.done() => p.stop(),
                 _ => self.note = Some("no rollout is running".to_string()),

@@ -19,11 +19,14 @@
 mod keys;
 pub mod order;
 mod palette;
+mod pulses;
 pub mod roll;
 mod roll_view;
 mod summary;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_pulses;
 #[cfg(test)]
 mod tests_roll;
 #[cfg(test)]
@@ -34,8 +37,8 @@ pub use order::HostSort;
 pub use palette::FLEET_COMMANDS;
 pub use summary::{HostSummary, Link, Trouble, majority_sha};
 
-use crate::app::{Action, App, Palette};
-use crate::client::{ClientEvent, Command};
+use crate::app::{Action, App, Palette, Pulse};
+use crate::client::{ClientEvent, Command, Reply};
 use crate::clock::{DaemonClock, TimeZone};
 use isinit_client::transport::Dest;
 use ratatui::layout::Size;
@@ -101,6 +104,10 @@ pub struct Fleet {
     tz: TimeZone,
     /// Held-back output streams to start now that their host is open.
     resume: Vec<(usize, Command)>,
+    /// `P`: the pulses view of the hosts is open (`pulses.rs`).
+    pulses_open: bool,
+    /// Each host's trends (by index), sampled while the view is open.
+    host_pulses: Vec<Pulse>,
     dirty: bool,
     running: bool,
 }
@@ -136,6 +143,8 @@ impl Fleet {
             start: None,
             tz,
             resume: Vec::new(),
+            pulses_open: false,
+            host_pulses: vec![Pulse::default(); dests.len()],
             dirty: true,
             running: true,
         }
@@ -271,7 +280,7 @@ impl Fleet {
             for command in h.app.take_commands() {
                 match command {
                     Command::Follow { .. } if !shown => h.held_follow = Some(command),
-                    Command::Usage if !shown => {}
+                    Command::Usage if !shown && !self.pulses_open => h.app.forget_usage_request(),
                     command => out.push((i, command)),
                 }
             }
@@ -285,7 +294,7 @@ impl Fleet {
     pub fn wants_tick(&self) -> bool {
         match self.view {
             View::Host(i) => self.hosts[i].app.wants_tick(),
-            View::Fleet { .. } => false,
+            View::Fleet { .. } => self.pulses_open,
         }
     }
 
@@ -300,8 +309,12 @@ impl Fleet {
         if let ClientEvent::Snapshot(s) = &event {
             h.clock.anchor(s.daemon.now_ms);
         }
+        let sample = matches!(event, ClientEvent::Reply(Reply::Usage(Ok(_))));
         h.app.update(Action::Tick(h.clock.now_ms()));
         h.app.update(Action::Client(event));
+        if sample {
+            self.record_pulse(host);
+        }
     }
 
     /// The clock ticked: every model ages its uptimes.

@@ -1,6 +1,7 @@
 //! The `:` palette on the fleet screen (SPEC §19): `host NAME` jumps to a
 //! host and opens it, `filter TEXT`, `sort given|trouble|name`, `roll
-//! [GROUP [LEVEL [BATCH]]]` (the rollout form, filled in so far), `quit`; Tab completes host names and words, ↑
+//! [GROUP [LEVEL [BATCH]]]` (the rollout form, filled in so far), `pulses`
+//! (the hosts' trends), `quit`; Tab completes host names and words, ↑
 //! recalls. The line editing is the single-host palette's own.
 
 use super::Fleet;
@@ -8,7 +9,7 @@ use super::order::HostSort;
 use crate::app::{Action, Edit, Palette};
 
 /// The fleet palette's command words, in the order completion offers them.
-pub const FLEET_COMMANDS: &[&str] = &["host", "filter", "sort", "roll", "quit"];
+pub const FLEET_COMMANDS: &[&str] = &["host", "filter", "sort", "roll", "pulses", "quit"];
 
 impl Fleet {
     /// `:`: opens the palette on an empty line.
@@ -76,6 +77,7 @@ impl Fleet {
                     form.prefill(prefill, &self.hosts);
                 }
             }
+            ["pulses"] => self.toggle_pulses(),
             ["quit"] => self.running = false,
             _ => self.note = Some(format!("unknown command: {line} (Tab completes)")),
         }

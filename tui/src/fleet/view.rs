@@ -32,7 +32,8 @@ pub const FLEET_KEYS: &[(&str, &str)] = &[
     ("Esc", "clear the filter; (in a host) back to the fleet"),
     ("R", "rolling switch over the hosts shown"),
     ("S", "stop the rollout after the current wave"),
-    (":", "command: host NAME, filter, sort, roll, quit"),
+    ("P", "pulses: each host's CPU, memory, restarts; noisiest first"),
+    (":", "command: host NAME, filter, sort, roll, pulses, quit"),
     ("?", "this help"),
     ("q  Ctrl-C", "quit"),
 ];
@@ -88,6 +89,9 @@ impl Widget for &Fleet {
             None => render_matrix(self, &shown, bottom, buf),
         }
         render_footer(self, footer, buf);
+        if self.pulses_open() {
+            crate::ui::pulses::render_rows(&self.shown_pulses(), "host", area, buf);
+        }
         if let Some(p) = self.palette() {
             crate::ui::palette::render(p, FLEET_COMMANDS, area, buf);
         }
@@ -111,7 +115,9 @@ fn render_footer(fleet: &Fleet, area: Rect, buf: &mut Buffer) {
         Line::styled(format!(" {note}"), theme::error())
     } else {
         let mut spans = Vec::new();
-        for (key, what) in [("↑↓", "host"), ("/", "filter"), ("s", "sort"), ("Enter", "open"), ("R", "roll")] {
+        for (key, what) in
+            [("↑↓", "host"), ("/", "filter"), ("s", "sort"), ("Enter", "open"), ("R", "roll"), ("P", "pulses")]
+        {
             spans.push(Span::styled(format!(" {key}"), theme::key()));
             spans.push(Span::raw(format!(" {what} ")));
         }

@@ -17,7 +17,7 @@ mod inside;
 pub mod palette;
 mod picker;
 mod processes;
-mod pulses;
+pub mod pulses;
 mod signals;
 mod table;
 pub mod theme;

@@ -26,6 +26,12 @@ pub fn sparkline(values: &[f64], width: usize) -> String {
 }
 
 pub(super) fn render(pulses: &Pulses, area: Rect, buf: &mut Buffer) {
+    render_rows(pulses, "group", area, buf);
+}
+
+/// The pulses popup over `area`, one row per entry of `pulses` (groups of
+/// one host, or hosts of a fleet: `label` heads the first column).
+pub fn render_rows(pulses: &Pulses, label: &str, area: Rect, buf: &mut Buffer) {
     let popup = popup_area(area, area.width.saturating_sub(4), area.height.saturating_sub(2));
     Clear.render(popup, buf);
     let names = pulses.loudest_first();
@@ -36,7 +42,7 @@ pub(super) fn render(pulses: &Pulses, area: Rect, buf: &mut Buffer) {
     let mut lines = vec![Line::styled(
         format!(
             "{:<name_width$}  {:<w$} {:>6}  {:<w$} {:>6}  {:<w$} {:>6}",
-            "group",
+            label,
             "cpu",
             "",
             "memory",
