@@ -115,8 +115,14 @@ impl Supervisor {
     /// whose datagrams [`Supervisor::notified`] may accept, so the
     /// readiness socket's reader can drop everyone else's before they
     /// reach the runtime.
+    ///
+    /// Only the tags that can be (`notify` entries and those with a
+    /// `:::watchdog:`) are looked at: the runtime asks after every event,
+    /// and a pass over every record made each event cost the daemon's
+    /// size (issue 22).
     pub fn notify_leaders(&self) -> impl Iterator<Item = i32> + '_ {
-        self.procs.iter().filter(|(tag, p)| self.is_notified(tag, p)).filter_map(|(_, p)| p.pid)
+        let records = self.notified_tags.iter().filter_map(|tag| self.procs.get_key_value(tag));
+        records.filter(|(tag, p)| self.is_notified(tag, p)).filter_map(|(_, p)| p.pid)
     }
 
     /// Whether datagrams of `p`'s process group may count: it runs, and
