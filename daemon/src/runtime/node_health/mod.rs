@@ -60,12 +60,6 @@ pub async fn feed(commands: mpsc::Sender<Command>, logdir: PathBuf) {
     let mut judge_at = Some(Instant::now());
     let mut judged: Option<Instant> = None;
     let mut judged_color = Color::Green;
-    // Looks for Pacemaker found none this many times in a row: the next
-    // look waits RETRY doubled as often, up to REFRESH. A look reads the
-    // name of every process on the host (70 ms of CPU with 10,000
-    // children); a node without Pacemaker should not pay it every 30 s
-    // while idle (issue 22). A change of color looks at once.
-    let mut absent: u32 = 0;
     loop {
         let wake = async move {
             match judge_at {
@@ -118,12 +112,16 @@ pub async fn feed(commands: mpsc::Sender<Command>, logdir: PathBuf) {
             continue;
         }
         if !tokio::task::spawn_blocking(attrd::pacemaker_runs).await.unwrap_or(false) {
-            let wait = RETRY.saturating_mul(1 << absent.min(8)).min(REFRESH);
-            absent = absent.saturating_add(1);
+            // A look reads the name of every process on the host (70 ms
+            // of CPU with 10,000 children): while all is green (which a
+            // node without the attribute counts as) a node without
+            // Pacemaker looks again every REFRESH, not every RETRY, so an
+            // idle daemon spends nothing (issue 22); any other color, or
+            // a change of color, is looked for at once and every RETRY.
+            let wait = if color == Color::Green { REFRESH } else { RETRY };
             retry_at = Some(Instant::now() + wait);
             continue;
         }
-        absent = 0;
         match attrd::update(&updater, color.as_str()).await {
             Ok(()) => {
                 let changed = sent.is_none_or(|(last, _)| last != color);
