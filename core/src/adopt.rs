@@ -159,7 +159,10 @@ impl Supervisor {
         self.note_saved_changes();
         if std::mem::take(&mut self.saved_all) {
             self.saved_dirty.clear();
-            return SavedChanges { whole: true, groups: self.saved_levels().into_iter().map(|s| (s.group.clone(), Some(s))).collect() };
+            return SavedChanges {
+                whole: true,
+                groups: self.saved_levels().into_iter().map(|s| (s.group.clone(), Some(s))).collect(),
+            };
         }
         let dirty = std::mem::take(&mut self.saved_dirty);
         let groups = dirty.into_iter().map(|name| {
@@ -173,7 +176,8 @@ impl Supervisor {
     /// groups whose state-file line may have changed.
     pub(super) fn note_saved_changes(&mut self) {
         for tag in &self.dirty_procs {
-            let group = self.procs.get(tag).map(|p| &p.entry.group).or_else(|| self.config.entry(tag).map(|e| &e.group));
+            let group =
+                self.procs.get(tag).map(|p| &p.entry.group).or_else(|| self.config.entry(tag).map(|e| &e.group));
             // None: a forgotten record of a removed entry (`forget` named
             // its group).
             if let Some(group) = group

@@ -191,8 +191,7 @@ impl Supervisor {
         let config = &self.config;
         let of_file = config.entries.iter().filter(|e| e.mode == Mode::Notify || config.watchdog_of(&e.tag).is_some());
         let of_records = self.procs.iter().filter(|(_, p)| p.entry.mode == Mode::Notify);
-        self.notified_tags =
-            of_file.map(|e| e.tag.clone()).chain(of_records.map(|(tag, _)| tag.clone())).collect();
+        self.notified_tags = of_file.map(|e| e.tag.clone()).chain(of_records.map(|(tag, _)| tag.clone())).collect();
         self.saved_all = true;
         self.dropped.all = true;
         self.levels = suggested_levels(&self.config);

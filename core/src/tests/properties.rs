@@ -4,8 +4,8 @@
 //! every `once`/`wait`/`test` entry of it run — and nothing else is alive.
 
 use super::*;
-use isinit_shared::config::Mode;
 use crate::SavedLevel;
+use isinit_shared::config::Mode;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 

@@ -144,7 +144,8 @@ impl Runtime {
         let dropped = self.sup.take_dropped(self.cgroups.is_some());
         let Some(tracker) = self.cgroups.as_mut() else { return };
         let sup = &self.sup;
-        let wanted = |group: &str, tag: &str| sup.has_record(tag) || sup.config().entry(tag).is_some_and(|e| e.group == group);
+        let wanted =
+            |group: &str, tag: &str| sup.has_record(tag) || sup.config().entry(tag).is_some_and(|e| e.group == group);
         if dropped.all {
             let tracked: HashSet<i32> = sup.live_records().into_iter().flat_map(|(_, _, pgids)| pgids).collect();
             tracker.tidy(&tracked, wanted);

@@ -238,7 +238,8 @@ impl super::Runtime {
         }
         let changes = self.sup.saved_changes();
         let Some(state) = &self.state_writer else { return };
-        let ticket = if changes.whole || !changes.groups.is_empty() { state.update(changes) } else { state.file.latest() };
+        let ticket =
+            if changes.whole || !changes.groups.is_empty() { state.update(changes) } else { state.file.latest() };
         let written = state.file.written(ticket, TELL_WAIT);
         tokio::spawn(async move {
             let written = written.await;

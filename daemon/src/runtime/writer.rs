@@ -195,7 +195,9 @@ fn write_loop(
         let Some(content) = content else { continue };
         let result = match content {
             Content::Bytes(bytes) => put(&bytes, &mut in_place, &mut sink),
-            Content::Made(make) => make().map_err(std::io::Error::other).and_then(|bytes| put(&bytes, &mut in_place, &mut sink)),
+            Content::Made(make) => {
+                make().map_err(std::io::Error::other).and_then(|bytes| put(&bytes, &mut in_place, &mut sink))
+            }
             Content::Removed => {
                 in_place = None;
                 sink(None)

@@ -47,9 +47,11 @@ impl App {
         // (issue 22: `Snapshot::apply` scans every row for its tag); a new
         // or removed row moves others, so the index is made again.
         let at = match &update.event {
-            Event::Process(p) => {
-                self.process_at.get(&p.tag).copied().filter(|i| snapshot.processes.get(*i).is_some_and(|x| x.tag == p.tag))
-            }
+            Event::Process(p) => self
+                .process_at
+                .get(&p.tag)
+                .copied()
+                .filter(|i| snapshot.processes.get(*i).is_some_and(|x| x.tag == p.tag)),
             _ => None,
         };
         match (at, update.event) {
