@@ -36,6 +36,15 @@ pub struct SavedLevel {
     pub owner: Option<isinit_shared::protocol::Owner>,
 }
 
+/// The state file's lines that changed ([`Supervisor::saved_changes`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedChanges {
+    /// The lines below are every line the file has: drop any other.
+    pub whole: bool,
+    /// Each changed group's line, `None` where the group has none now.
+    pub groups: Vec<(String, Option<SavedLevel>)>,
+}
+
 /// One process record, as the state file keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ran {
@@ -116,29 +125,68 @@ impl Supervisor {
 
     /// Every told group's level and progress, for the state file.
     pub fn saved_levels(&self) -> Vec<SavedLevel> {
-        self.groups
-            .iter()
-            .filter(|(_, g)| g.in_file)
-            .filter_map(|(name, g)| {
-                let level = g.level.clone()?;
-                let settled = matches!(g.phase, GroupPhase::Settled(_)).then(|| group_state(&g.phase));
-                let ran = self
-                    .records_of(name)
-                    .filter(|(_, p)| p.phase != Phase::Stopping)
-                    .map(|(tag, p)| Ran {
-                        tag: tag.clone(),
-                        finished: p.entry.mode != Mode::Respawn
-                            && matches!(p.phase, Phase::Exited | Phase::FailedToStart(_)),
-                        last_exit: p.last_exit,
-                        started_at_ms: p.started_at_ms,
-                        respawns: p.respawns,
-                        pid: p.pid,
-                        start_ticks: p.pid.and(p.start_ticks),
-                    })
-                    .collect();
-                Some(SavedLevel { group: name.clone(), level, settled, ran, owner: g.owner.clone() })
+        self.groups.keys().filter_map(|name| self.saved_level_of(name)).collect()
+    }
+
+    /// What the state file holds for `group`: `None` for a group it has
+    /// no line for (never told, gone from the file, or unknown).
+    pub fn saved_level_of(&self, group: &str) -> Option<SavedLevel> {
+        let g = self.groups.get(group).filter(|g| g.in_file)?;
+        let level = g.level.clone()?;
+        let settled = matches!(g.phase, GroupPhase::Settled(_)).then(|| group_state(&g.phase));
+        let ran = self
+            .records_of(group)
+            .filter(|(_, p)| p.phase != Phase::Stopping)
+            .map(|(tag, p)| Ran {
+                tag: tag.clone(),
+                finished: p.entry.mode != Mode::Respawn && matches!(p.phase, Phase::Exited | Phase::FailedToStart(_)),
+                last_exit: p.last_exit,
+                started_at_ms: p.started_at_ms,
+                respawns: p.respawns,
+                pid: p.pid,
+                start_ticks: p.pid.and(p.start_ticks),
             })
-            .collect()
+            .collect();
+        Some(SavedLevel { group: group.to_string(), level, settled, ran, owner: g.owner.clone() })
+    }
+
+    /// The groups whose line of the state file may have changed since the
+    /// last call, each with its line now (`None`: no line), or every
+    /// group's after a change that can touch any (start, reload, restore).
+    /// Issue 22: a change costs the runtime the groups it touched, not a
+    /// copy of every record — the state file's writer keeps the rest.
+    pub fn saved_changes(&mut self) -> SavedChanges {
+        self.note_saved_changes();
+        if std::mem::take(&mut self.saved_all) {
+            self.saved_dirty.clear();
+            return SavedChanges {
+                whole: true,
+                groups: self.saved_levels().into_iter().map(|s| (s.group.clone(), Some(s))).collect(),
+            };
+        }
+        let dirty = std::mem::take(&mut self.saved_dirty);
+        let groups = dirty.into_iter().map(|name| {
+            let line = self.saved_level_of(&name);
+            (name, line)
+        });
+        SavedChanges { whole: false, groups: groups.collect() }
+    }
+
+    /// Folds the records and groups changed since the last flush into the
+    /// groups whose state-file line may have changed.
+    pub(super) fn note_saved_changes(&mut self) {
+        for tag in &self.dirty_procs {
+            let group =
+                self.procs.get(tag).map(|p| &p.entry.group).or_else(|| self.config.entry(tag).map(|e| &e.group));
+            // None: a forgotten record of a removed entry (`forget` named
+            // its group).
+            if let Some(group) = group
+                && !self.saved_dirty.contains(group)
+            {
+                self.saved_dirty.insert(group.clone());
+            }
+        }
+        self.saved_dirty.extend(self.dirty_groups.iter().cloned());
     }
 
     /// Restores the levels of a state file at start-up. An orphan that is
@@ -155,6 +203,9 @@ impl Supervisor {
         orphans: &[Orphan],
         cgroup_of: &dyn Fn(&Entry) -> Option<PathBuf>,
     ) -> Vec<i32> {
+        self.saved_all = true;
+        self.sweep_all = true;
+        self.dropped.all = true;
         let mut adopted = Vec::new();
         for s in saved {
             if !valid_level(&s.level) || !self.groups.get(&s.group).is_some_and(|g| g.in_file) {

@@ -30,7 +30,7 @@ mod watchdog;
 mod tests;
 
 pub use actions::{AfterStop, StartProgress, StartTicket};
-pub use adopt::{Orphan, Ran, SavedLevel};
+pub use adopt::{Orphan, Ran, SavedChanges, SavedLevel};
 pub use effects::{Effect, SpawnRequest, StopSignal};
 pub use handover::SupervisorState;
 pub use health::{FIRST_CHECK_AFTER, ProbeRecord, ProbeRequest};
@@ -40,7 +40,7 @@ pub use watchdog::WatchdogNote;
 
 use group_phase::{GroupEvent, GroupPhase};
 
-use isinit_shared::config::{Inittab, valid_level};
+use isinit_shared::config::{Inittab, Mode, valid_level};
 use isinit_shared::protocol::{ErrorKind, ErrorReply, ExitRecord};
 use isinit_shared::time::UnixMillis;
 use process::Proc;
@@ -92,6 +92,23 @@ pub struct Supervisor {
     dirty_groups: BTreeSet<String>,
     dirty_procs: BTreeSet<String>,
     status_dirty: bool,
+    /// Groups whose state-file line may have changed since the last
+    /// [`Supervisor::saved_changes`].
+    saved_dirty: BTreeSet<String>,
+    /// Every group's line must be handed over (at start, after a reload).
+    saved_all: bool,
+    /// Records [`Supervisor::sweep`] must look at again: those with a
+    /// process group beside their leader's, and those changed since.
+    sweep_due: BTreeSet<String>,
+    /// Every record must be swept (at start, after a restore).
+    sweep_all: bool,
+    /// Tags that may send readiness or watchdog datagrams: entries of the
+    /// file in `notify` mode or with a `:::watchdog:`, and `notify`
+    /// records (a superset; see [`Supervisor::notify_leaders`]).
+    notified_tags: BTreeSet<String>,
+    /// What left the records since [`Supervisor::take_dropped`], for the
+    /// runtime's cgroup bookkeeping.
+    dropped: Dropped,
     /// Each group's last switch, for `isinit analyze` (`timeline.rs`).
     timelines: BTreeMap<String, timeline::Recorded>,
 }
@@ -115,6 +132,12 @@ impl Supervisor {
             dirty_groups: BTreeSet::new(),
             dirty_procs: BTreeSet::new(),
             status_dirty: true,
+            saved_dirty: BTreeSet::new(),
+            saved_all: true,
+            sweep_due: BTreeSet::new(),
+            sweep_all: true,
+            dropped: Dropped { all: true, ..Dropped::default() },
+            notified_tags: BTreeSet::new(),
             timelines: BTreeMap::new(),
         };
         s.sync_groups(now);
@@ -176,6 +199,12 @@ impl Supervisor {
     /// Groups of the file get a record; groups neither in the file nor
     /// running lose theirs.
     fn sync_groups(&mut self, now: Now) {
+        let config = &self.config;
+        let of_file = config.entries.iter().filter(|e| e.mode == Mode::Notify || config.watchdog_of(&e.tag).is_some());
+        let of_records = self.procs.iter().filter(|(_, p)| p.entry.mode == Mode::Notify);
+        self.notified_tags = of_file.map(|e| e.tag.clone()).chain(of_records.map(|(tag, _)| tag.clone())).collect();
+        self.saved_all = true;
+        self.dropped.all = true;
         self.levels = suggested_levels(&self.config);
         let in_file: BTreeSet<String> = self.config.groups().into_iter().map(String::from).collect();
         for name in &in_file {
@@ -215,6 +244,9 @@ impl Supervisor {
 
     /// Records `p` under `tag` and in its group's members.
     fn insert_record(&mut self, tag: String, p: Proc) {
+        if p.entry.mode == Mode::Notify {
+            self.notified_tags.insert(tag.clone());
+        }
         self.members.entry(p.entry.group.clone()).or_default().insert(tag.clone());
         self.procs.insert(tag, p);
     }
@@ -229,12 +261,43 @@ impl Supervisor {
         self.effects.push(Effect::Log(line));
     }
 
+    /// What left the records since the last call: process groups found
+    /// empty and records forgotten — or `all`, after a change that can
+    /// touch any (start, reload, restore). The runtime forgets their
+    /// cgroups' bookkeeping without a pass over every record (issue 22).
+    /// Without that bookkeeping (`tracking` false) the lists are emptied
+    /// and `all` is kept for when there is.
+    pub fn take_dropped(&mut self, tracking: bool) -> Dropped {
+        if tracking {
+            return std::mem::take(&mut self.dropped);
+        }
+        self.dropped.pgids.clear();
+        self.dropped.forgotten.clear();
+        Dropped::default()
+    }
+
+    /// Whether `pid` is the leader of a record.
+    pub fn is_leader(&self, pid: i32) -> bool {
+        self.by_pid.get(&pid).is_some_and(|tag| self.procs.get(tag).is_some_and(|p| p.pid == Some(pid)))
+    }
+
     /// Returns the effects accumulated since the last call, followed by one
     /// publish per changed group and process.
     pub fn take_effects(&mut self) -> Vec<Effect> {
         self.flush_changes();
         std::mem::take(&mut self.effects)
     }
+}
+
+/// What left the records ([`Supervisor::take_dropped`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Dropped {
+    /// Anything may have: look at every record.
+    pub all: bool,
+    /// Process groups no record has any more.
+    pub pgids: Vec<i32>,
+    /// Records forgotten: (group, tag).
+    pub forgotten: Vec<(String, String)>,
 }
 
 /// [`Inittab::suggested_levels`] of every group, in one pass over the file.

@@ -203,24 +203,37 @@ impl Supervisor {
     /// children and before every request, with a probe that sends signal 0
     /// to the group.
     pub fn sweep(&mut self, now: Now, alive: impl Fn(i32) -> bool) {
+        // Only records that changed since the last sweep, or that still
+        // have a process group beside their leader, can have anything to
+        // drop or finish: not a scan of every record after every exit
+        // (issue 22).
+        let mut candidates = std::mem::take(&mut self.sweep_due);
+        if std::mem::take(&mut self.sweep_all) {
+            candidates.extend(self.procs.keys().cloned());
+        }
+        candidates.extend(self.dirty_procs.iter().cloned());
         let mut emptied = Vec::new();
-        for (tag, p) in self.procs.iter_mut() {
+        let mut finished = Vec::new();
+        for tag in candidates {
+            let Some(p) = self.procs.get_mut(&tag) else { continue };
+            // The run's own group (the followed MAINPID's, once there is
+            // one) ends with its exit, not here.
             let run = p.run_group();
             let gone: Vec<i32> = p.pgids.iter().copied().filter(|g| Some(*g) != run && !alive(*g)).collect();
             for pgid in gone {
                 p.pgids.remove(&pgid);
+                self.dropped.pgids.push(pgid);
                 emptied.push((tag.clone(), pgid));
+            }
+            if p.phase == Phase::Stopping && !p.has_live_processes() {
+                finished.push(tag);
+            } else if p.pgids.iter().any(|g| Some(*g) != run) {
+                self.sweep_due.insert(tag);
             }
         }
         for (tag, pgid) in &emptied {
             self.timers.cancel(tag, |t| matches!(t, Timer::Escalate { pgid: g, .. } if g == pgid));
         }
-        let finished: Vec<String> = self
-            .procs
-            .iter()
-            .filter(|(_, p)| p.phase == Phase::Stopping && !p.has_live_processes())
-            .map(|(t, _)| t.clone())
-            .collect();
         for tag in finished {
             if self.procs.get(&tag).is_some_and(|p| p.is_restarting()) {
                 self.start_again(now, &tag);
@@ -269,6 +282,9 @@ impl Supervisor {
     /// which waits for the old record to go, moves on at once.
     pub(super) fn forget(&mut self, now: Now, tag: &str) -> Option<String> {
         let p = self.procs.remove(tag)?;
+        self.saved_dirty.insert(p.entry.group.clone());
+        self.dropped.pgids.extend(p.pgids.iter().copied());
+        self.dropped.forgotten.push((p.entry.group.clone(), tag.to_string()));
         self.timeline_note(now, &p.entry.group, tag, Noted::Gone);
         if let Some(tags) = self.members.get_mut(&p.entry.group) {
             tags.remove(tag);

@@ -120,8 +120,14 @@ impl Supervisor {
     /// whose datagrams [`Supervisor::notified`] may accept, so the
     /// readiness socket's reader can drop everyone else's before they
     /// reach the runtime.
+    ///
+    /// Only the tags that can be (`notify` entries and those with a
+    /// `:::watchdog:`) are looked at: the runtime asks after every event,
+    /// and a pass over every record made each event cost the daemon's
+    /// size (issue 22).
     pub fn notify_leaders(&self) -> impl Iterator<Item = i32> + '_ {
-        self.procs.iter().filter(|(tag, p)| self.is_notified(tag, p)).filter_map(|(_, p)| p.run_group())
+        let records = self.notified_tags.iter().filter_map(|tag| self.procs.get_key_value(tag));
+        records.filter(|(tag, p)| self.is_notified(tag, p)).filter_map(|(_, p)| p.run_group())
     }
 
     /// Whether datagrams of `p`'s process group may count: it runs, and
@@ -136,7 +142,8 @@ impl Supervisor {
     /// `READY=1` of a run marks it ready and lets its group's start go on.
     pub fn notified(&mut self, now: Now, sender: Sender, message: &NotifyMessage) -> Result<Accepted, Refusal> {
         let pgid = sender.pgid.ok_or(Refusal::SenderGone { pid: sender.pid })?;
-        let found = self.procs.iter().find(|(tag, p)| p.run_group() == Some(pgid) && self.is_notified(tag, p));
+        let mut records = self.notified_tags.iter().filter_map(|tag| self.procs.get_key_value(tag));
+        let found = records.find(|(tag, p)| p.run_group() == Some(pgid) && self.is_notified(tag, p));
         let Some((tag, run)) = found.and_then(|(tag, p)| Some((tag.clone(), p.pid?))) else {
             return Err(Refusal::Stranger { pid: sender.pid, pgid });
         };

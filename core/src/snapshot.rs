@@ -138,6 +138,8 @@ impl Supervisor {
 
     /// Turns the changes recorded since the last flush into publishes.
     pub(super) fn flush_changes(&mut self) {
+        self.note_saved_changes();
+        self.sweep_due.extend(self.dirty_procs.iter().cloned());
         let removable: Vec<String> = self
             .groups
             .iter()

@@ -11,6 +11,7 @@ use super::{Now, Supervisor};
 use isinit_shared::config::Mode;
 use isinit_shared::protocol::timeline::STEPS_KEPT;
 use isinit_shared::protocol::{ExitStatus, GroupState, StepAction, SwitchStep, SwitchTimeline};
+use std::collections::HashMap;
 use std::time::Instant;
 
 /// One group's last switch and the monotonic instant of its tell.
@@ -18,6 +19,12 @@ use std::time::Instant;
 pub(super) struct Recorded {
     told: Instant,
     timeline: SwitchTimeline,
+    /// Where each tag's start and stop step is in `timeline.steps` (a
+    /// switch has at most one of each per tag): a note finds its step
+    /// without a scan of up to [`STEPS_KEPT`] steps (issue 22: a group of
+    /// a thousand entries noted three times per start).
+    starts: HashMap<String, usize>,
+    stops: HashMap<String, usize>,
 }
 
 impl Recorded {
@@ -25,9 +32,14 @@ impl Recorded {
         u64::try_from(now.mono.saturating_duration_since(self.told).as_micros()).unwrap_or(u64::MAX)
     }
 
-    /// The latest step of `tag` doing `action`.
+    fn index(&self, action: StepAction) -> &HashMap<String, usize> {
+        if action == StepAction::Stop { &self.stops } else { &self.starts }
+    }
+
+    /// The step of `tag` doing `action`.
     fn step_mut(&mut self, tag: &str, action: StepAction) -> Option<&mut SwitchStep> {
-        self.timeline.steps.iter_mut().rev().find(|s| s.tag == tag && s.action == action)
+        let at = *self.index(action).get(tag)?;
+        self.timeline.steps.get_mut(at).filter(|s| s.tag == tag && s.action == action)
     }
 }
 
@@ -64,7 +76,8 @@ impl Supervisor {
             result: None,
             steps: Vec::new(),
         };
-        self.timelines.insert(group.to_string(), Recorded { told: now.mono, timeline });
+        let recorded = Recorded { told: now.mono, timeline, starts: HashMap::new(), stops: HashMap::new() };
+        self.timelines.insert(group.to_string(), recorded);
     }
 
     /// Notes what happened to `tag` of `group`. New steps are added only
@@ -88,9 +101,12 @@ impl Supervisor {
             Noted::StopBegan(mode) | Noted::StartBegan(mode) => {
                 let action = if matches!(noted, Noted::StopBegan(_)) { StepAction::Stop } else { StepAction::Start };
                 // A respawn during the switch is no new step.
-                let seen = r.timeline.steps.iter().any(|s| s.tag == tag && s.action == action);
+                let seen = r.index(action).contains_key(tag);
                 if open && !seen && r.timeline.steps.len() < STEPS_KEPT {
+                    let at = r.timeline.steps.len();
                     r.timeline.steps.push(new_step(mode, action));
+                    let index = if action == StepAction::Stop { &mut r.stops } else { &mut r.starts };
+                    index.insert(tag.to_string(), at);
                 }
             }
             Noted::Gone => {

@@ -64,6 +64,7 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
     // Issue 22: connections and spawns in flight take descriptors; the
     // customary soft limit of 1,024 is the first a busy daemon meets.
     crate::host_limits::raise_nofile();
+    crate::host_limits::limit_malloc_arenas();
     if let Err(e) = reap::become_subreaper() {
         tracing::warn!("cannot become child subreaper ({e}); orphans of children will escape to init");
     }

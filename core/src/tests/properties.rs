@@ -4,8 +4,10 @@
 //! every `once`/`wait`/`test` entry of it run — and nothing else is alive.
 
 use super::*;
+use crate::SavedLevel;
 use isinit_shared::config::Mode;
 use proptest::prelude::*;
+use std::collections::BTreeMap;
 
 const GROUPS: [&str; 3] = ["g0", "g1", "g2"];
 const LEVELS: [&str; 4] = ["0", "1", "2", "3"];
@@ -197,10 +199,29 @@ proptest! {
         ops in prop::collection::vec(op(), 0..40),
     ) {
         let mut w = World::new(&files[0]);
+        let mut file = BTreeMap::new();
         for op in &ops {
             w.apply(&files, op);
+            fold_changes(&mut file, w.sup.saved_changes());
+            prop_assert_eq!(file.values().cloned().collect::<Vec<_>>(), w.sup.saved_levels(), "after {:?}", op);
         }
         w.quiesce();
         w.assert_runs_exactly_its_levels()?;
+        fold_changes(&mut file, w.sup.saved_changes());
+        prop_assert_eq!(file.into_values().collect::<Vec<_>>(), w.sup.saved_levels(), "the state file's lines");
+    }
+}
+
+/// What the state file's writer does with the changes handed to it: the
+/// lines it keeps, after each change, must be what a whole rebuild gives.
+fn fold_changes(file: &mut BTreeMap<String, SavedLevel>, changes: crate::SavedChanges) {
+    if changes.whole {
+        file.clear();
+    }
+    for (group, line) in changes.groups {
+        match line {
+            Some(line) => file.insert(group, line),
+            None => file.remove(&group),
+        };
     }
 }

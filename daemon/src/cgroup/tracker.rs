@@ -27,6 +27,12 @@ pub struct Tracker {
     /// Limits a group cgroup made since could not take, for the runtime to
     /// report ([`Tracker::take_reports`]).
     reports: Vec<String>,
+    /// Entry cgroups no longer wanted that were not empty yet when last
+    /// tried: tried again by every tidy.
+    busy: BTreeSet<PathBuf>,
+    /// Group cgroups made (or found) with their controllers delegated and
+    /// limits written: an entry's start in one makes only its own cgroup.
+    groups_ready: BTreeSet<PathBuf>,
 }
 
 /// A process a previous daemon left in an entry cgroup under ROOT.
@@ -53,6 +59,8 @@ impl Tracker {
             limits: Vec::new(),
             enabled: BTreeSet::new(),
             reports: Vec::new(),
+            busy: BTreeSet::new(),
+            groups_ready: BTreeSet::new(),
         }
     }
 
@@ -61,6 +69,9 @@ impl Tracker {
     /// cgroup made later. Returns a report per limit the host cannot apply.
     pub fn apply_limits(&mut self, limits: &[Limit]) -> Vec<String> {
         let (enabled, reports) = limits::apply(&self.root.path, limits);
+        // Controllers may have changed: each group's are delegated again
+        // at its next new entry.
+        self.groups_ready.clear();
         self.limits = limits.to_vec();
         self.enabled = enabled;
         reports
@@ -88,18 +99,37 @@ impl Tracker {
         let dir = self.dir_of(group, tag);
         if !self.dirs.contains_key(&dir) {
             let parent = dir.parent().unwrap_or(&self.root.path).to_owned();
-            let fresh = !parent.is_dir();
-            fs::make(&parent)?;
-            fs::delegate_controllers(&parent);
-            if fresh {
-                let of_group: Vec<Limit> = self.limits.iter().filter(|l| l.group == group).cloned().collect();
-                self.reports.extend(limits::write_group(&parent, &of_group, &self.enabled));
+            if !self.groups_ready.contains(&parent) {
+                self.prepare_group(group, &parent)?;
             }
-            fs::make(&dir)?;
+            match fs::make(&dir) {
+                // The group's cgroup went behind our back: made again.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    self.prepare_group(group, &parent)?;
+                    fs::make(&dir)?;
+                }
+                other => other?,
+            }
             self.watch.add(&dir)?;
             self.dirs.insert(dir.clone(), (group.to_string(), tag.to_string()));
         }
         Ok(dir)
+    }
+
+    /// Makes (or finds) a group's cgroup, delegates its controllers and,
+    /// if it is new, writes the group's limits into it: once per group, not
+    /// per entry (issue 22: 950 first starts each read the controllers
+    /// and wrote them again).
+    fn prepare_group(&mut self, group: &str, parent: &Path) -> std::io::Result<()> {
+        let fresh = !parent.is_dir();
+        fs::make(parent)?;
+        fs::delegate_controllers(parent);
+        if fresh {
+            let of_group: Vec<Limit> = self.limits.iter().filter(|l| l.group == group).cloned().collect();
+            self.reports.extend(limits::write_group(parent, &of_group, &self.enabled));
+        }
+        self.groups_ready.insert(parent.to_owned());
+        Ok(())
     }
 
     /// Records that the process group `pgid` started in `dir` (or was
@@ -156,15 +186,43 @@ impl Tracker {
     pub fn tidy(&mut self, tracked: &std::collections::HashSet<i32>, wanted: impl Fn(&str, &str) -> bool) {
         self.by_pgid.retain(|pgid, _| tracked.contains(pgid));
         self.oom_kills_at_start.retain(|pgid, _| tracked.contains(pgid));
-        let idle: Vec<PathBuf> =
-            self.dirs.iter().filter(|(_, (group, tag))| !wanted(group, tag)).map(|(d, _)| d.clone()).collect();
-        for dir in idle {
+        let all: Vec<PathBuf> = self.dirs.keys().cloned().collect();
+        self.remove_idle(all, wanted);
+    }
+
+    /// [`Tracker::tidy`] after the supervisor dropped only these process
+    /// groups and records (`(group, tag)`): what a change touched, not
+    /// every cgroup (issue 22: a respawn among 10,000 entries tidied all).
+    pub fn tidy_some(&mut self, dropped: &[i32], forgotten: &[(String, String)], wanted: impl Fn(&str, &str) -> bool) {
+        for pgid in dropped {
+            self.by_pgid.remove(pgid);
+            self.oom_kills_at_start.remove(pgid);
+        }
+        let dirs: Vec<PathBuf> = forgotten.iter().map(|(group, tag)| self.dir_of(group, tag)).collect();
+        self.remove_idle(dirs, wanted);
+    }
+
+    /// Removes the cgroups among `dirs` (and those busy before) that are
+    /// no longer `wanted`; one still in use is tried again next time.
+    fn remove_idle(&mut self, dirs: Vec<PathBuf>, wanted: impl Fn(&str, &str) -> bool) {
+        let mut candidates = std::mem::take(&mut self.busy);
+        candidates.extend(dirs);
+        for dir in candidates {
+            let Some((group, tag)) = self.dirs.get(&dir) else { continue };
+            if wanted(group, tag) {
+                continue;
+            }
             // Fails (EBUSY) while anything is left in it: tried again later.
             if std::fs::remove_dir(&dir).is_ok() || !dir.exists() {
                 self.dirs.remove(&dir);
-                if let Some(parent) = dir.parent() {
-                    let _ = std::fs::remove_dir(parent); // the group's, once its last entry's is gone
+                // The group's, once its last entry's is gone.
+                if let Some(parent) = dir.parent()
+                    && std::fs::remove_dir(parent).is_ok()
+                {
+                    self.groups_ready.remove(parent);
                 }
+            } else {
+                self.busy.insert(dir);
             }
         }
     }
@@ -191,6 +249,7 @@ impl Tracker {
     /// At a clean shutdown everything has stopped: removes every entry
     /// and group cgroup, and ROOT if the daemon named it itself.
     pub fn remove_all(&mut self) {
+        self.groups_ready.clear();
         for dir in std::mem::take(&mut self.dirs).into_keys() {
             let _ = std::fs::remove_dir(&dir);
             if let Some(parent) = dir.parent() {

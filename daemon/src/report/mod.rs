@@ -66,7 +66,7 @@ pub async fn report(commands: mpsc::Sender<Command>, control_socket: PathBuf) {
 }
 
 /// A snapshot and the updates that follow it, from the runtime itself.
-async fn subscribe(commands: &mpsc::Sender<Command>) -> Option<(Snapshot, Receiver<Update>)> {
+async fn subscribe(commands: &mpsc::Sender<Command>) -> Option<(Snapshot, Receiver<std::sync::Arc<Update>>)> {
     let (reply, rx) = oneshot::channel();
     commands.send(Command::Subscribe { reply }).await.ok()?;
     let (snap, updates) = rx.await.ok()?;

@@ -128,6 +128,9 @@ impl Runtime {
     /// The supervisor's sweep with the cgroup-aware liveness probe.
     pub(super) fn sweep(&mut self, now: Now) {
         self.sup.sweep(now, crate::cgroup::probe(self.cgroups.as_ref()));
+        // What the sweep dropped is forgotten now: without cgroups too,
+        // so that it never piles up.
+        self.tidy_cgroups();
     }
 
     /// A watched cgroup's `populated` changed: sweep (a stop may have
@@ -146,12 +149,20 @@ impl Runtime {
     /// kernel far more than starting a process, and a group switched back
     /// and forth would pay it on every switch.
     pub(super) fn tidy_cgroups(&mut self) {
+        let dropped = self.sup.take_dropped(self.cgroups.is_some());
         let Some(tracker) = self.cgroups.as_mut() else { return };
-        let tracked: HashSet<i32> = self.sup.live_records().into_iter().flat_map(|(_, _, pgids)| pgids).collect();
         let sup = &self.sup;
-        tracker.tidy(&tracked, |group, tag| {
-            sup.has_record(tag) || sup.config().entry(tag).is_some_and(|e| e.group == group)
-        });
+        let wanted =
+            |group: &str, tag: &str| sup.has_record(tag) || sup.config().entry(tag).is_some_and(|e| e.group == group);
+        if dropped.all {
+            let tracked: HashSet<i32> = sup.live_records().into_iter().flat_map(|(_, _, pgids)| pgids).collect();
+            tracker.tidy(&tracked, wanted);
+        } else if !dropped.pgids.is_empty() || !dropped.forgotten.is_empty() {
+            // A pgid dropped and already a new leader's (a pid reused at
+            // once) stays.
+            let pgids: Vec<i32> = dropped.pgids.into_iter().filter(|g| !sup.is_leader(*g)).collect();
+            tracker.tidy_some(&pgids, &dropped.forgotten, wanted);
+        }
     }
 
     /// At a clean shutdown: every entry cgroup, and ROOT if ours, removed.

@@ -63,7 +63,7 @@ pub enum Command {
     /// A snapshot and the updates that follow it, with no gap in between.
     Subscribe {
         /// Where the snapshot and the update receiver go.
-        reply: oneshot::Sender<(Box<Snapshot>, broadcast::Receiver<Update>)>,
+        reply: oneshot::Sender<(Box<Snapshot>, broadcast::Receiver<std::sync::Arc<Update>>)>,
     },
     /// Re-execute the daemon binary (`isinit reexec`). On success the
     /// process image is replaced and the new one answers on `conn`; the

@@ -18,9 +18,11 @@
 //! a power cut truncated anyway is read as corrupt and ignored.
 
 use super::writer::{FileWriter, Ticket};
-use isinit_core::SavedLevel;
+use isinit_core::{SavedChanges, SavedLevel};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 /// Version of the file's format, refused when it differs.
@@ -97,23 +99,89 @@ pub const TELL_WAIT: Duration = Duration::from_secs(1);
 pub const SHUTDOWN_WAIT: Duration = Duration::from_secs(3);
 
 /// The state file's writer: a [`FileWriter`] thread (see the module
-/// documentation).
+/// documentation), and the file's lines as that thread keeps them.
+///
+/// Issue 22: the file has a line per told group with a record per
+/// process, so building all of it on every change cost the runtime time
+/// in proportion to the whole daemon. The runtime hands over only the
+/// groups a change touched ([`SavedChanges`]); they wait in `pending`
+/// (a newer line of a group replaces an older one not yet taken), and the
+/// writer thread folds them into its copy of every line and encodes the
+/// file — once for however many changes came while it was busy.
 pub struct StateWriter {
     file: FileWriter,
+    lines: Arc<Lines>,
+}
+
+/// The lines of the file (the writer thread's) and the changes handed
+/// over but not folded in yet (the runtime's, taken by the thread).
+#[derive(Default)]
+struct Lines {
+    pending: Mutex<Pending>,
+    held: Mutex<BTreeMap<String, SavedLevel>>,
+}
+
+/// Changes not yet folded into the writer's lines.
+#[derive(Default)]
+struct Pending {
+    /// The lines below (and those folded in) replace every line.
+    whole: bool,
+    groups: BTreeMap<String, Option<SavedLevel>>,
+}
+
+/// The file's content, borrowing the writer's lines (the same JSON as
+/// [`StateContent`]).
+#[derive(Serialize)]
+struct ContentOut<'a> {
+    version: u32,
+    groups: Vec<&'a SavedLevel>,
+}
+
+impl Lines {
+    /// Takes the pending changes; on the writer thread.
+    fn encode(&self) -> Result<Vec<u8>, String> {
+        let pending = std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner));
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        if pending.whole {
+            held.clear();
+        }
+        for (group, line) in pending.groups {
+            match line {
+                Some(line) => held.insert(group, line),
+                None => held.remove(&group),
+            };
+        }
+        let content = ContentOut { version: STATE_VERSION, groups: held.values().collect() };
+        serde_json::to_vec_pretty(&content).map_err(|e| format!("cannot encode it: {e}"))
+    }
 }
 
 impl StateWriter {
     /// Starts the writer thread for `path`.
     pub fn start(path: PathBuf) -> std::io::Result<StateWriter> {
-        Ok(StateWriter { file: FileWriter::start("state file", path)? })
+        Ok(StateWriter { file: FileWriter::start("state file", path)?, lines: Arc::default() })
     }
 
-    /// Hands `groups` to the thread, which encodes them (issue 22: with
-    /// 10,000 processes the encoding took milliseconds of the runtime's
-    /// time per change); returns at once.
+    /// Hands `groups` over as every line of the file; returns at once.
     pub fn save(&self, groups: Vec<SavedLevel>) -> Ticket {
-        let content = StateContent { version: STATE_VERSION, groups };
-        self.file.make(move || serde_json::to_vec_pretty(&content).map_err(|e| format!("cannot encode it: {e}")))
+        let groups = groups.into_iter().map(|s| (s.group.clone(), Some(s))).collect();
+        self.update(SavedChanges { whole: true, groups })
+    }
+
+    /// Hands the changed lines over; the thread folds them into the rest
+    /// and encodes the file. Returns at once: the runtime spends the
+    /// changed groups' lines, never the file's encoding.
+    pub fn update(&self, changes: SavedChanges) -> Ticket {
+        {
+            let mut pending = self.lines.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            if changes.whole {
+                pending.whole = true;
+                pending.groups.clear();
+            }
+            pending.groups.extend(changes.groups);
+        }
+        let lines = Arc::clone(&self.lines);
+        self.file.make(move || lines.encode())
     }
 
     /// Removes the file (after a clean shutdown nothing is left to
@@ -142,11 +210,15 @@ impl super::Runtime {
     /// Keeps the state file current after exits and group changes (the
     /// thread writes the newest state and skips what is already in the
     /// file; no one waits for it).
-    pub(super) fn save_state(&self) {
+    pub(super) fn save_state(&mut self) {
+        if self.state_writer.is_none() || self.sup.is_halting() {
+            return;
+        }
+        let changes = self.sup.saved_changes();
         if let Some(state) = &self.state_writer
-            && !self.sup.is_halting()
+            && (changes.whole || !changes.groups.is_empty())
         {
-            state.save(self.sup.saved_levels());
+            state.update(changes);
         }
     }
 
@@ -156,15 +228,18 @@ impl super::Runtime {
     /// delays only the state file, never replies). A write that failed or
     /// did not finish is said in the reply; the tell itself stands.
     pub(super) fn reply_once_saved(
-        &self,
+        &mut self,
         reply: tokio::sync::oneshot::Sender<super::Outcome>,
         outcome: super::Outcome,
     ) {
-        let Some(state) = &self.state_writer else {
+        if self.state_writer.is_none() {
             let _ = reply.send(outcome);
             return;
-        };
-        let ticket = state.save(self.sup.saved_levels());
+        }
+        let changes = self.sup.saved_changes();
+        let Some(state) = &self.state_writer else { return };
+        let ticket =
+            if changes.whole || !changes.groups.is_empty() { state.update(changes) } else { state.file.latest() };
         let written = state.file.written(ticket, TELL_WAIT);
         tokio::spawn(async move {
             let written = written.await;

@@ -185,16 +185,18 @@ fn write_loop(
 ) {
     // What the file holds as far as this thread wrote it: the same bytes
     // again (the group-change save right after a tell) are not rewritten.
-    let mut in_place: Option<Arc<[u8]>> = None;
+    // A digest, not a copy: the state file of 10,000 processes is
+    // megabytes the daemon would otherwise keep twice (issue 22).
+    let mut in_place: Option<InPlace> = None;
     // Said once per run of failures, and once when writing works again.
     let mut failing = false;
     while futures::executor::block_on(slot.changed()).is_ok() {
         let Wanted { number, content } = slot.borrow_and_update().clone();
         let Some(content) = content else { continue };
         let result = match content {
-            Content::Bytes(bytes) => put(bytes, &mut in_place, &mut sink),
+            Content::Bytes(bytes) => put(&bytes, &mut in_place, &mut sink),
             Content::Made(make) => {
-                make().map_err(std::io::Error::other).and_then(|bytes| put(bytes.into(), &mut in_place, &mut sink))
+                make().map_err(std::io::Error::other).and_then(|bytes| put(&bytes, &mut in_place, &mut sink))
             }
             Content::Removed => {
                 in_place = None;
@@ -222,13 +224,18 @@ fn write_loop(
     }
 }
 
+/// What identifies the bytes a file holds: their length and SHA-256.
+type InPlace = (usize, [u8; 32]);
+
 /// Writes `bytes` unless the file already holds them.
-fn put(bytes: Arc<[u8]>, in_place: &mut Option<Arc<[u8]>>, sink: &mut Sink) -> std::io::Result<()> {
-    if in_place.as_ref() == Some(&bytes) {
+fn put(bytes: &[u8], in_place: &mut Option<InPlace>, sink: &mut Sink) -> std::io::Result<()> {
+    use sha2::Digest;
+    let these = (bytes.len(), sha2::Sha256::digest(bytes).into());
+    if in_place.as_ref() == Some(&these) {
         return Ok(());
     }
-    let result = sink(Some(&bytes));
-    *in_place = result.is_ok().then_some(bytes);
+    let result = sink(Some(bytes));
+    *in_place = result.is_ok().then_some(these);
     result
 }
 

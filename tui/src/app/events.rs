@@ -11,6 +11,7 @@ impl App {
                 self.now_ms = snapshot.daemon.now_ms;
                 self.as_of_ms = snapshot.daemon.now_ms;
                 self.snapshot = Some(*snapshot);
+                self.index_processes();
                 self.connection = Connection::Connected;
                 // Possibly another daemon: the figures of the old one's
                 // processes mean nothing now.
@@ -42,11 +43,43 @@ impl App {
         let Some(snapshot) = &mut self.snapshot else { return };
         // Notices, like everything else shown, are folded into the snapshot
         // by the same rule every subscriber uses: the console keeps no copy.
-        snapshot.apply(&update);
-        if matches!(update.event, Event::Halting) {
-            self.set_status(Tone::Info, "the daemon is shutting down");
+        // A process event, the common one, finds its row by the index
+        // (issue 22: `Snapshot::apply` scans every row for its tag); a new
+        // or removed row moves others, so the index is made again.
+        let at = match &update.event {
+            Event::Process(p) => self
+                .process_at
+                .get(&p.tag)
+                .copied()
+                .filter(|i| snapshot.processes.get(*i).is_some_and(|x| x.tag == p.tag)),
+            _ => None,
+        };
+        match (at, update.event) {
+            (Some(i), Event::Process(p)) => {
+                snapshot.seq = update.seq;
+                snapshot.processes[i] = p;
+            }
+            (_, event) => {
+                let moves_rows = matches!(event, Event::Process(_) | Event::ProcessRemoved { .. });
+                let halting = matches!(event, Event::Halting);
+                snapshot.apply(&Update { seq: update.seq, event });
+                if moves_rows {
+                    self.index_processes();
+                }
+                if halting {
+                    self.set_status(Tone::Info, "the daemon is shutting down");
+                }
+            }
         }
         self.dirty = true;
+    }
+
+    /// Makes the tag → row index again for the whole snapshot.
+    fn index_processes(&mut self) {
+        self.process_at.clear();
+        if let Some(snapshot) = &self.snapshot {
+            self.process_at.extend(snapshot.processes.iter().enumerate().map(|(i, p)| (p.tag.clone(), i)));
+        }
     }
 
     fn on_reply(&mut self, reply: Reply) {

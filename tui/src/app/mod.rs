@@ -52,6 +52,9 @@ pub struct App {
     /// The daemon's state as last heard; `None` until the first snapshot.
     /// Kept (and shown dimmed) while the daemon is away.
     snapshot: Option<Snapshot>,
+    /// Where each tag's row is in the snapshot's processes, so a live
+    /// event finds its row without a scan (`events.rs`).
+    process_at: std::collections::HashMap<String, usize>,
     connection: Connection,
     focus: Focus,
     mode: Mode,
@@ -97,6 +100,7 @@ impl App {
     pub fn new(socket: PathBuf, tz: TimeZone) -> App {
         App {
             snapshot: None,
+            process_at: std::collections::HashMap::new(),
             connection: Connection::Connecting,
             focus: Focus::Groups,
             mode: Mode::Normal,

@@ -3,6 +3,7 @@
 use super::*;
 use crate::client::{ClientEvent, Failure, Reply};
 use crate::fixture::{self, NOW_MS};
+use isinit_shared::protocol::ProcessStatus;
 use isinit_shared::{Event, Plan, Update};
 
 fn app() -> App {
@@ -308,4 +309,28 @@ fn notices_come_from_the_snapshot_alone() {
     app.update(Action::Client(ClientEvent::Snapshot(Box::new(fresh))));
     let shown: Vec<&str> = app.notices().iter().map(|n| n.message.as_str()).collect();
     assert_eq!(shown, ["later"]);
+}
+
+/// Issue 22: a live event finds its row by an index; rows added and
+/// removed move the others, and every later event still lands on its own
+/// row — the model equals what `Snapshot::apply` makes of the same events.
+#[test]
+fn live_events_land_on_their_rows_as_rows_come_and_go() {
+    let mut app = app();
+    let mut expected = app.snapshot().cloned().expect("a snapshot");
+    let first = expected.processes[0].clone();
+    let last = expected.processes[expected.processes.len() - 1].clone();
+    let mut newcomer = first.clone();
+    newcomer.tag = "newcomer".into();
+    let mut events = vec![Event::Process(ProcessStatus { respawns: 7, ..last.clone() })];
+    events.push(Event::Process(newcomer.clone()));
+    events.push(Event::ProcessRemoved { tag: first.tag.clone() });
+    events.push(Event::Process(ProcessStatus { respawns: 9, ..last }));
+    events.push(Event::Process(ProcessStatus { respawns: 3, ..newcomer }));
+    for (seq, event) in events.into_iter().enumerate() {
+        let update = Update { seq: 100 + seq as u64, event };
+        expected.apply(&update);
+        app.update(Action::Client(ClientEvent::Update(Box::new(update))));
+        assert_eq!(app.snapshot(), Some(&expected), "after update {seq}");
+    }
 }

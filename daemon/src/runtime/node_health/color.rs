@@ -52,6 +52,11 @@ pub struct BackoffSince {
 }
 
 impl BackoffSince {
+    /// Whether no entry was in backoff when last observed.
+    pub fn is_empty(&self) -> bool {
+        self.since.is_empty()
+    }
+
     /// Notes the entries in backoff at `now`; forgets those that left it.
     pub fn observe(&mut self, snap: &Snapshot, now: UnixMillis) {
         self.since.retain(|tag, _| snap.processes.iter().any(|p| &p.tag == tag && p.state == ProcessState::Backoff));

@@ -19,10 +19,13 @@ pub mod color;
 
 use super::Command;
 use color::{BackoffSince, Color, Limits};
-use isinit_shared::protocol::{Snapshot, Update};
+use isinit_shared::protocol::{Event, Snapshot, Update};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::broadcast::{Receiver, error::RecvError};
+use tokio::sync::broadcast::Receiver;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
@@ -38,35 +41,71 @@ const RETRY: Duration = Duration::from_secs(10);
 /// connection starts again, without telling the node. One updater run a
 /// minute bounds how long the value can be missing.
 const REFRESH: Duration = Duration::from_secs(60);
+/// How often a node without Pacemaker, all green, looks for it again.
+const ABSENT_LOOK: Duration = Duration::from_secs(300);
+
+/// At most one judgement per this long: a burst of events (a thousand
+/// starts) is folded as it comes and judged once it settles, instead of
+/// a pass over every process per event (issue 22).
+const JUDGE_EVERY: Duration = Duration::from_secs(1);
+
 /// Runs until the runtime ends. `updater` is the `attrd_updater` to run
 /// (`ISINIT_ATTRD_UPDATER`, else [`attrd::DEFAULT_UPDATER`]).
 pub async fn feed(commands: mpsc::Sender<Command>, logdir: PathBuf) {
     let updater = std::env::var("ISINIT_ATTRD_UPDATER").unwrap_or_else(|_| attrd::DEFAULT_UPDATER.to_string());
     let limits = Limits::default();
-    let Some((mut snap, mut updates)) = subscribe(&commands).await else { return };
+    let Some(mut view) = View::subscribe(&commands).await else { return };
     let mut backoff = BackoffSince::default();
     let mut logdir_full = false;
     let mut sent: Option<(Color, Instant)> = None;
     let mut retry_at: Option<Instant> = None;
     let mut tick = tokio::time::interval(TICK);
+    // The first judgement comes at once; later ones after events, at most
+    // one per JUDGE_EVERY.
+    let mut judge_at = Some(Instant::now());
+    let mut judged: Option<Instant> = None;
+    let mut judged_color = Color::Green;
     loop {
+        let wake = async move {
+            match judge_at {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
-            update = updates.recv() => match update {
-                Ok(update) => {
-                    if !snap.apply(&update) {
-                        let Some(fresh) = subscribe(&commands).await else { return };
-                        (snap, updates) = fresh;
-                    }
+            update = view.updates.recv() => {
+                if !view.fold_all(update, &commands).await {
+                    return;
                 }
-                Err(RecvError::Lagged(_)) => {
-                    let Some(fresh) = subscribe(&commands).await else { return };
-                    (snap, updates) = fresh;
+                if !view.snap.daemon.halting {
+                    let earliest = judged.map_or_else(Instant::now, |at| at + JUDGE_EVERY);
+                    judge_at.get_or_insert(earliest.max(Instant::now()));
+                    continue;
                 }
-                Err(RecvError::Closed) => return,
-            },
-            _ = tick.tick() => logdir_full = full(&logdir).await,
+                // Shutting down: said at once, below (the daemon may be
+                // gone within the second a judgement would wait).
+                judge_at = None;
+            }
+            _ = wake => judge_at = None,
+            _ = tick.tick() => {
+                let full = full(&logdir).await;
+                let now = Instant::now();
+                // Only time can change anything now: an entry's backoff
+                // growing long, OOM kills ageing out of the window, the
+                // disk filling, a send to retry or to refresh. Otherwise
+                // nothing is judged (a pass over every process).
+                let timely = full != logdir_full
+                    || !backoff.is_empty()
+                    || judged_color == Color::Yellow
+                    || retry_at.is_some_and(|at| now >= at)
+                    || sent.is_some_and(|(last, at)| last != judged_color || now.duration_since(at) >= REFRESH);
+                logdir_full = full;
+                if !timely {
+                    continue;
+                }
+            }
         }
-        if snap.daemon.halting {
+        if view.snap.daemon.halting {
             // Shutting down: what isinit said of the node stops being true.
             if sent.is_some() {
                 match attrd::delete(&updater).await {
@@ -77,9 +116,14 @@ pub async fn feed(commands: mpsc::Sender<Command>, logdir: PathBuf) {
             return;
         }
         let now = Instant::now();
+        judged = Some(now);
         let wall = isinit_shared::time::now_ms();
-        backoff.observe(&snap, wall);
-        let (color, why) = color::judge(&snap, &backoff, wall, logdir_full, &limits);
+        backoff.observe(&view.snap, wall);
+        let (color, why) = color::judge(&view.snap, &backoff, wall, logdir_full, &limits);
+        if color != judged_color {
+            retry_at = None;
+        }
+        judged_color = color;
         let due = match sent {
             Some((last, at)) => last != color || now.duration_since(at) >= REFRESH,
             None => true,
@@ -88,7 +132,14 @@ pub async fn feed(commands: mpsc::Sender<Command>, logdir: PathBuf) {
             continue;
         }
         if !tokio::task::spawn_blocking(attrd::pacemaker_runs).await.unwrap_or(false) {
-            retry_at = Some(Instant::now() + RETRY);
+            // A look reads the name of every process on the host (70 ms
+            // of CPU with 10,000 children): while all is green (which a
+            // node without the attribute counts as) a node without
+            // Pacemaker looks again every ABSENT_LOOK, not every RETRY, so an
+            // idle daemon spends nothing (issue 22); any other color, or
+            // a change of color, is looked for at once and every RETRY.
+            let wait = if color == Color::Green { ABSENT_LOOK } else { RETRY };
+            retry_at = Some(Instant::now() + wait);
             continue;
         }
         match attrd::update(&updater, color.as_str()).await {
@@ -110,6 +161,72 @@ pub async fn feed(commands: mpsc::Sender<Command>, logdir: PathBuf) {
     }
 }
 
+/// The runtime's state as the events tell it, with each tag's row found
+/// by an index: an event costs the task one row, not a scan of every
+/// row (`Snapshot::apply` looks a process up by scanning).
+struct View {
+    snap: Snapshot,
+    updates: Receiver<Arc<Update>>,
+    process_at: HashMap<String, usize>,
+}
+
+impl View {
+    async fn subscribe(commands: &mpsc::Sender<Command>) -> Option<View> {
+        let (snap, updates) = subscribe(commands).await?;
+        let mut view = View { snap, updates, process_at: HashMap::new() };
+        view.index();
+        Some(view)
+    }
+
+    fn index(&mut self) {
+        self.process_at = self.snap.processes.iter().enumerate().map(|(i, p)| (p.tag.clone(), i)).collect();
+    }
+
+    /// Folds `first` and every update already waiting; a fresh snapshot
+    /// where one cannot be folded (a new isinittab) or some were missed.
+    /// False once the runtime is gone.
+    async fn fold_all(&mut self, first: Result<Arc<Update>, RecvError>, commands: &mpsc::Sender<Command>) -> bool {
+        let mut next = first;
+        loop {
+            let folded = match next {
+                Ok(update) => self.fold(Arc::unwrap_or_clone(update)),
+                Err(RecvError::Lagged(_)) => false,
+                Err(RecvError::Closed) => return false,
+            };
+            if !folded {
+                let Some(fresh) = View::subscribe(commands).await else { return false };
+                *self = fresh;
+            }
+            next = match self.updates.try_recv() {
+                Ok(update) => Ok(update),
+                Err(TryRecvError::Empty) => return true,
+                Err(TryRecvError::Lagged(n)) => Err(RecvError::Lagged(n)),
+                Err(TryRecvError::Closed) => Err(RecvError::Closed),
+            };
+        }
+    }
+
+    /// One update; false if it cannot be folded on its own.
+    fn fold(&mut self, update: Update) -> bool {
+        if let Event::Process(p) = &update.event
+            && let Some(&i) = self.process_at.get(&p.tag)
+            && self.snap.processes.get(i).is_some_and(|row| row.tag == p.tag)
+        {
+            self.snap.seq = update.seq;
+            if let Event::Process(p) = update.event {
+                self.snap.processes[i] = p;
+            }
+            return true;
+        }
+        let moves_rows = matches!(update.event, Event::Process(_) | Event::ProcessRemoved { .. });
+        let folded = self.snap.apply(&update);
+        if moves_rows {
+            self.index();
+        }
+        folded
+    }
+}
+
 /// Whether the log directory's file system is full, as the output
 /// capture judges it (one `statvfs`, off the runtime thread; a failed look
 /// says not full).
@@ -125,7 +242,7 @@ async fn full(logdir: &Path) -> bool {
 }
 
 /// A snapshot and the updates that follow it, from the runtime itself.
-async fn subscribe(commands: &mpsc::Sender<Command>) -> Option<(Snapshot, Receiver<Update>)> {
+async fn subscribe(commands: &mpsc::Sender<Command>) -> Option<(Snapshot, Receiver<Arc<Update>>)> {
     let (reply, rx) = oneshot::channel();
     commands.send(Command::Subscribe { reply }).await.ok()?;
     let (snap, updates) = rx.await.ok()?;

@@ -17,8 +17,10 @@ use tokio::sync::mpsc;
 /// Anything longer is refused whole rather than read in part.
 const DATAGRAM_MAX: usize = 4096;
 /// How often a reader with nothing to read looks whether the runtime is
-/// gone, and writes the count of what it dropped.
-pub const IDLE: Duration = Duration::from_millis(250);
+/// gone, and writes the count of what it dropped: once per [`WINDOW`],
+/// so that an idle daemon does not wake four times a second for it
+/// (issue 22: idle CPU). The runtime is gone only when the daemon exits.
+pub const IDLE: Duration = WINDOW;
 /// Drops logged one by one per [`WINDOW`]; the rest are counted and logged
 /// in one line when the window ends, so a flood cannot flood the log.
 const LOGGED: u32 = 10;

@@ -20,7 +20,7 @@ pub async fn handle(ctx: &Context, mut conn: Conn) {
             match item {
                 Ok(update) => {
                     let resync = matches!(update.event, Event::ConfigChanged { .. });
-                    if conn.send(&Response::Update(update)).await.is_err() {
+                    if conn.send(&Response::Update(std::sync::Arc::unwrap_or_clone(update))).await.is_err() {
                         return;
                     }
                     if resync {
