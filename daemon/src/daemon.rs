@@ -104,12 +104,14 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
     let control_socket = settings.socket.clone(); // issue 9: for the sd_notify readiness probe
 
     let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
+    let (logdir_full, logdir_full_rx) = watch::channel(false);
     let output = OutputHub::start(Capture {
         logdir: settings.logdir.clone(),
         max_bytes: settings.log_max_bytes,
         tags: runtime.output_tags(),
         notices: commands.clone(),
         positions,
+        logdir_full,
     })
     .map_err(|e| Failure::new(format!("cannot start output capture: {e}")))?;
     let slots = server::Slots::new();
@@ -141,7 +143,7 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
     let serve = tokio::spawn(server::serve(listener, ctx.clone()));
     crate::metrics::http::spawn(metrics_listener, ctx.clone()); // issue 9: /metrics over HTTP, if asked for
     tokio::spawn(crate::report::report(ctx.commands.clone(), control_socket)); // issue 9: sd_notify READY=1, STATUS=
-    tokio::spawn(crate::runtime::node_health::feed(ctx.commands.clone(), settings.logdir.clone())); // SPEC §18: #health-isinit
+    tokio::spawn(crate::runtime::node_health::feed(ctx.commands.clone(), logdir_full_rx)); // SPEC §18: #health-isinit
     if let Some((conn, said)) = reply {
         tokio::spawn(crate::runtime::answer_reexec(conn, said));
     }

@@ -52,6 +52,47 @@ fn mount(args: &[&str]) {
     assert!(status.success(), "mount {args:?}: {status}");
 }
 
+/// A stand-in for Pacemaker on this machine, for the node health task
+/// (SPEC §18): a process named `pacemaker-attrd` (what the daemon looks
+/// for before it runs the updater) and an `attrd_updater` that writes down
+/// what it is asked, in `DIR/attrd.calls`. The process is stopped when
+/// dropped.
+struct FakePacemaker {
+    attrd: std::process::Child,
+    updater: PathBuf,
+    calls: PathBuf,
+}
+
+impl FakePacemaker {
+    fn start(dir: &Path) -> FakePacemaker {
+        let attrd_bin = dir.join("pacemaker-attrd");
+        std::fs::copy("/bin/sleep", &attrd_bin).expect("copy sleep");
+        let attrd = Command::new(&attrd_bin).arg("1000").spawn().expect("start the stand-in attrd");
+        let calls = dir.join("attrd.calls");
+        let updater = dir.join("attrd_updater");
+        std::fs::write(&updater, format!("#!/bin/sh\necho \"$*\" >> {}\n", calls.display())).expect("updater");
+        std::fs::set_permissions(&updater, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+        FakePacemaker { attrd, updater, calls }
+    }
+
+    /// Waits until the updater was last asked to set `color`.
+    #[track_caller]
+    fn wait_color(&self, color: &str) {
+        wait_for(DEADLINE, &format!("#health-isinit set to {color}"), || {
+            let text = std::fs::read_to_string(&self.calls).unwrap_or_default();
+            let last = text.lines().rfind(|l| l.contains(" -U ")).unwrap_or_default().to_string();
+            if last.ends_with(&format!("-U {color}")) { Ok(()) } else { Err(text) }
+        });
+    }
+}
+
+impl Drop for FakePacemaker {
+    fn drop(&mut self) {
+        let _ = self.attrd.kill();
+        let _ = self.attrd.wait();
+    }
+}
+
 /// The number in the last `line N` of `isinit logs TAG`.
 fn last_line_number(d: &TestDaemon, tag: &str) -> Option<u64> {
     d.cli(&["logs", tag, "-n", "1"]).stdout.trim().strip_prefix("line ")?.parse().ok()
@@ -78,9 +119,15 @@ fn a_full_log_directory_is_noticed_and_capture_resumes_when_space_is_back() {
     let mut d =
         TestDaemon::builder("g:talk:1:respawn:i=0; while :; do i=$((i+1)); echo line $i; sleep 0.05; done\n").prepare();
     let _tmpfs = Tmpfs::mount(&d.logdir(), "1m");
-    d.restart();
+    // The node's health follows the output capture's judgement (red while
+    // the directory is full), without polling the disk itself.
+    let pacemaker = FakePacemaker::start(d.dir());
+    let mut cmd = d.daemon_command();
+    cmd.env("ISINIT_ATTRD_UPDATER", &pacemaker.updater);
+    d.restart_with(cmd);
     d.tell("g", "1");
     let pid = d.wait_running("talk");
+    pacemaker.wait_color("green");
     wait_until(DEADLINE, "output to be captured", || last_line_number(&d, "talk").is_some());
 
     // Fill the directory: the children's writes now fail with ENOSPC.
@@ -93,12 +140,14 @@ fn a_full_log_directory_is_noticed_and_capture_resumes_when_space_is_back() {
     }
     let notice = wait_notice(&d, "is full");
     assert!(notice.contains("keep running"), "{notice}");
+    pacemaker.wait_color("red");
     let before = last_line_number(&d, "talk").expect("lines before the disk filled");
     let p = d.process("talk");
     assert_eq!((p.state, p.pid), (ProcessState::Running, Some(pid as u32)), "the child keeps running");
 
     std::fs::remove_file(&filler).expect("free the space");
     wait_notice(&d, "has room again");
+    pacemaker.wait_color("green");
     wait_until(DEADLINE, "capture to resume", || last_line_number(&d, "talk").is_some_and(|n| n > before + 2));
     assert_eq!(d.process("talk").pid, Some(pid as u32), "the same child throughout");
     drop(d);

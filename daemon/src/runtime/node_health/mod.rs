@@ -21,16 +21,15 @@ use super::Command;
 use color::{BackoffSince, Color, Limits};
 use isinit_shared::protocol::{Event, Snapshot, Update};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast::Receiver;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
-/// How often the log directory's space and the backoff durations are
-/// looked at when no event comes.
+/// How often the backoff durations and OOM kills are looked at again
+/// while one could change the color with time alone.
 const TICK: Duration = Duration::from_secs(5);
 /// How long after a failed or impossible update the next try comes (a
 /// Pacemaker Remote node refuses updates for a moment after its
@@ -51,27 +50,32 @@ const JUDGE_EVERY: Duration = Duration::from_secs(1);
 
 /// Runs until the runtime ends. `updater` is the `attrd_updater` to run
 /// (`ISINIT_ATTRD_UPDATER`, else [`attrd::DEFAULT_UPDATER`]).
-pub async fn feed(commands: mpsc::Sender<Command>, logdir: PathBuf) {
+///
+/// `logdir_full` is the output capture's judgement of the log directory
+/// (`output::space`), which it makes as output is written: this task
+/// never polls the disk, and a node where nothing changes wakes it only
+/// when a send is due (issue 22: idle CPU 0).
+pub async fn feed(commands: mpsc::Sender<Command>, mut logdir_full_rx: watch::Receiver<bool>) {
     let updater = std::env::var("ISINIT_ATTRD_UPDATER").unwrap_or_else(|_| attrd::DEFAULT_UPDATER.to_string());
     let limits = Limits::default();
     let Some(mut view) = View::subscribe(&commands).await else { return };
     let mut backoff = BackoffSince::default();
-    let mut logdir_full = false;
+    let mut logdir_full = *logdir_full_rx.borrow_and_update();
     let mut sent: Option<(Color, Instant)> = None;
     let mut retry_at: Option<Instant> = None;
-    let mut tick = tokio::time::interval(TICK);
+    let mut aged: Instant = Instant::now();
     // The first judgement comes at once; later ones after events, at most
     // one per JUDGE_EVERY.
     let mut judge_at = Some(Instant::now());
     let mut judged: Option<Instant> = None;
     let mut judged_color = Color::Green;
     loop {
-        let wake = async move {
-            match judge_at {
-                Some(at) => tokio::time::sleep_until(at).await,
-                None => std::future::pending().await,
-            }
-        };
+        let wake = sleep_until(judge_at);
+        // When time alone can change something: an entry's backoff growing
+        // long or OOM kills ageing out of the window (every TICK), a send
+        // to retry, an unchanged value to send again.
+        let ageing = (!backoff.is_empty() || judged_color == Color::Yellow).then(|| aged + TICK);
+        let timely = [ageing, retry_at, sent.map(|(_, at)| at + REFRESH)].into_iter().flatten().min();
         tokio::select! {
             update = view.updates.recv() => {
                 if !view.fold_all(update, &commands).await {
@@ -87,23 +91,11 @@ pub async fn feed(commands: mpsc::Sender<Command>, logdir: PathBuf) {
                 judge_at = None;
             }
             _ = wake => judge_at = None,
-            _ = tick.tick() => {
-                let full = full(&logdir).await;
-                let now = Instant::now();
-                // Only time can change anything now: an entry's backoff
-                // growing long, OOM kills ageing out of the window, the
-                // disk filling, a send to retry or to refresh. Otherwise
-                // nothing is judged (a pass over every process).
-                let timely = full != logdir_full
-                    || !backoff.is_empty()
-                    || judged_color == Color::Yellow
-                    || retry_at.is_some_and(|at| now >= at)
-                    || sent.is_some_and(|(last, at)| last != judged_color || now.duration_since(at) >= REFRESH);
-                logdir_full = full;
-                if !timely {
-                    continue;
-                }
-            }
+            _ = sleep_until(timely) => aged = Instant::now(),
+            changed = logdir_full_rx.changed() => match changed {
+                Ok(()) => logdir_full = *logdir_full_rx.borrow_and_update(),
+                Err(_) => return, // the output capture ended: the daemon exits
+            },
         }
         if view.snap.daemon.halting {
             // Shutting down: what isinit said of the node stops being true.
@@ -128,7 +120,12 @@ pub async fn feed(commands: mpsc::Sender<Command>, logdir: PathBuf) {
             Some((last, at)) => last != color || now.duration_since(at) >= REFRESH,
             None => true,
         };
-        if !due || retry_at.is_some_and(|at| now < at) {
+        if !due {
+            // What Pacemaker has is what it should have: nothing to retry.
+            retry_at = None;
+            continue;
+        }
+        if retry_at.is_some_and(|at| now < at) {
             continue;
         }
         if !tokio::task::spawn_blocking(attrd::pacemaker_runs).await.unwrap_or(false) {
@@ -227,18 +224,12 @@ impl View {
     }
 }
 
-/// Whether the log directory's file system is full, as the output
-/// capture judges it (one `statvfs`, off the runtime thread; a failed look
-/// says not full).
-async fn full(logdir: &Path) -> bool {
-    let dir = logdir.to_owned();
-    tokio::task::spawn_blocking(move || {
-        Some(crate::runtime::output::space::free_bytes(&dir)? < crate::runtime::output::space::LOW)
-    })
-    .await
-    .ok()
-    .flatten()
-    .unwrap_or(false)
+/// Sleeps until `at`; never, without one.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// A snapshot and the updates that follow it, from the runtime itself.

@@ -53,7 +53,7 @@ struct Actor {
 impl Actor {
     fn new(capture: Capture) -> Actor {
         let mut actor = Actor {
-            space: SpaceWatch::new(capture.logdir.clone(), capture.notices),
+            space: SpaceWatch::new(capture.logdir.clone(), capture.notices, capture.logdir_full),
             logdir: capture.logdir,
             max_bytes: capture.max_bytes,
             tags: capture.tags,

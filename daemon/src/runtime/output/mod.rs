@@ -69,6 +69,9 @@ pub struct Capture {
     /// Read offsets to resume from (a daemon handing over to its
     /// successor); tags not listed start near the end of their file.
     pub positions: Vec<(String, u64)>,
+    /// Whether the log directory is full, kept current for the node's
+    /// health (`node_health`), which so never polls the disk itself.
+    pub logdir_full: watch::Sender<bool>,
 }
 
 /// Handle on the output actor; cheap to clone, one per connection task.
@@ -141,6 +144,7 @@ mod tests {
             tags,
             notices,
             positions: vec![("a".to_string(), 4)],
+            logdir_full: watch::channel(false).0,
         })
         .unwrap();
         assert_eq!(texts(hub.tail("a", 10).await), ["one", "two"]);
@@ -171,6 +175,7 @@ mod tests {
             tags: tags.clone(),
             notices: notices.clone(),
             positions,
+            logdir_full: watch::channel(false).0,
         };
         // Resumed: the lines after the position are read, with history.
         let hub = OutputHub::start(capture(vec![("t".to_string(), read)])).unwrap();

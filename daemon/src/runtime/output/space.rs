@@ -10,7 +10,7 @@
 
 use crate::runtime::Command;
 use std::path::PathBuf;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 /// Below this many free bytes the directory counts as full (here, and for
 /// the node's health: one meaning of "full").
@@ -24,12 +24,14 @@ pub(super) struct SpaceWatch {
     logdir: PathBuf,
     full: bool,
     notices: mpsc::Sender<Command>,
+    /// The same judgement, for the node's health.
+    published: watch::Sender<bool>,
 }
 
 impl SpaceWatch {
     /// A watch over `logdir`, which sends its notices to the runtime.
-    pub(super) fn new(logdir: PathBuf, notices: mpsc::Sender<Command>) -> SpaceWatch {
-        SpaceWatch { logdir, full: false, notices }
+    pub(super) fn new(logdir: PathBuf, notices: mpsc::Sender<Command>, published: watch::Sender<bool>) -> SpaceWatch {
+        SpaceWatch { logdir, full: false, notices, published }
     }
 
     /// Checks the free space; notices a change of state.
@@ -50,6 +52,7 @@ impl SpaceWatch {
         } else {
             return;
         };
+        self.published.send_replace(self.full);
         tracing::warn!("{message}");
         // The runtime's queue is deep; should it ever be full, the daemon's
         // log above still has the notice.
