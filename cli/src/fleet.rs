@@ -276,6 +276,9 @@ async fn ask(window: &Window, endpoint: &Endpoint, cmd: &HostCmd, deadline: Dura
             }
         }
     }
+    // The window's slot is given back when this returns: with the session
+    // gone, not merely killed (`--fanout` counts live ssh processes).
+    client.close().await;
     Ok(text)
 }
 

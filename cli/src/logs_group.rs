@@ -238,13 +238,23 @@ async fn one_host(
     deadline: Duration,
     tx: &mpsc::Sender<Item>,
 ) -> Result<(), Missed> {
-    let (mut client, reply) = window.request_in_turn(endpoint, &q.request(), deadline).await.map_err(missed)?;
+    // A slot while the backlog comes; a followed stream then holds none
+    // (hundreds of hosts can be followed), a one-shot one is closed first.
+    let slot = window.slot().await;
+    let (mut client, reply) = window.request(endpoint, &q.request(), deadline).await.map_err(missed)?;
     let lines = match reply {
         Response::GroupLogs { lines, .. } => lines,
         Response::Error(e) => return Err(failed(Failure { reason: e.message, details: e.details })),
         other => return Err(failed(Failure::new(format!("unexpected reply from the daemon: {other:?}")))),
     };
-    if tx.send(Item::Lines(i, lines)).await.is_err() || !q.follow {
+    if !q.follow {
+        client.close().await;
+        drop(slot);
+        let _ = tx.send(Item::Lines(i, lines)).await;
+        return Ok(());
+    }
+    drop(slot);
+    if tx.send(Item::Lines(i, lines)).await.is_err() {
         return Ok(());
     }
     loop {

@@ -173,6 +173,9 @@ enum Inner {
     Command(Box<Remote>),
 }
 
+/// How long [`Stream::close`] waits for ssh to be gone after killing it.
+pub const CLOSE_WAIT: Duration = Duration::from_secs(1);
+
 /// A running `ssh … bridge` and the pipes to it. Dropping it kills ssh
 /// (and tokio reaps it), so an abandoned connection leaves nothing behind.
 struct Remote {
@@ -203,6 +206,17 @@ impl Stream {
             Endpoint::Ssh(route) => {
                 spawn(route).map(|r| Stream { inner: Inner::Command(Box::new(r)) }).map_err(OpenError::Spawn)
             }
+        }
+    }
+
+    /// Ends the stream and, for ssh, waits (at most [`CLOSE_WAIT`]) until
+    /// the ssh process is gone: a caller that counts sessions (the fan-out
+    /// window) may then start the next one without two alive at once.
+    /// Dropping a stream kills ssh too, but does not wait.
+    pub async fn close(self) {
+        if let Inner::Command(mut remote) = self.inner {
+            let _ = remote._child.start_kill();
+            let _ = tokio::time::timeout(CLOSE_WAIT, remote._child.wait()).await;
         }
     }
 

@@ -196,6 +196,12 @@ pub struct Client {
 }
 
 impl Client {
+    /// Ends the connection; over ssh, once the ssh process is gone
+    /// ([`Stream::close`]). Dropping a client ends it too, without waiting.
+    pub async fn close(self) {
+        self.stream.into_inner().close().await;
+    }
+
     /// Connects and exchanges hellos, within [`DEFAULT_TIMEOUT`].
     pub async fn connect(socket: &Path) -> Result<Client, ClientError> {
         Client::connect_within(socket, DEFAULT_TIMEOUT).await

@@ -115,17 +115,11 @@ impl Window {
         self.connect(endpoint).await
     }
 
-    /// [`Window::request`] holding a slot only until the answer: for a
-    /// request whose stream then follows for as long as the operator
-    /// wants (`logs -g -f`), like [`Window::connect_in_turn`].
-    pub async fn request_in_turn(
-        &self,
-        endpoint: &Endpoint,
-        request: &isinit_shared::protocol::Request,
-        after: Duration,
-    ) -> Result<(Client, isinit_shared::protocol::Response), HostError> {
-        let _slot = self.slots.acquire().await.ok();
-        self.request(endpoint, request, after).await
+    /// One slot of the window, held until dropped: for a caller that runs
+    /// a session of its own inside the window (`logs -g`: the request and
+    /// the backlog inside it, a followed stream then outside).
+    pub async fn slot(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.slots.clone().acquire_owned().await.ok()
     }
 
     /// Reaches `endpoint` within the connect timeout and has `request`
