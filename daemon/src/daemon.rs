@@ -13,7 +13,6 @@ use isinit_client::daemon_lock::{self, DaemonLock, ENV_LOCK_FD};
 use isinit_core::Timing;
 use isinit_shared::config::{ConfigErrors, Directives, Inittab};
 use isinit_shared::settings::{self as s, resolve};
-use std::io::IsTerminal;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -53,12 +52,12 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
     // cannot be opened; the new image of a reexec never waits for it (the
     // old image already waited for its files, within their bounds).
     let open_wait = if handover.is_some() { Duration::ZERO } else { crate::log_file::OPEN_WAIT };
-    if let Err(e) = init_logging(log.clone(), open_wait) {
+    if let Err(e) = crate::log_file::init(log.clone(), open_wait) {
         if handover.is_none() {
             return Err(e);
         }
         // The children must not lose their supervisor over a log file.
-        init_logging(None, Duration::ZERO)?;
+        crate::log_file::init(None, Duration::ZERO)?;
         tracing::error!("{e}; logging to stderr only");
     }
     // Issue 22: connections and spawns in flight take descriptors; the
@@ -154,7 +153,7 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
     exiting_tx.send_replace(true);
     slots.drain(DRAIN_LIMIT).await;
     tracing::info!("every process stopped; exiting");
-    end_log_file();
+    crate::log_file::end();
     result.map_err(|e| Failure::new(format!("daemon failed: {e}")))
 }
 
@@ -454,54 +453,4 @@ async fn stop_leftovers(settings: &Settings, leftovers: Vec<leftovers::Leftover>
         0 => tracing::info!("previous daemon's processes stopped"),
         n => tracing::error!("{n} processes of the previous daemon survived SIGKILL"),
     }
-}
-
-/// The daemon log file's writer thread, kept until the daemon exits.
-static LOG_FILE_GUARD: std::sync::Mutex<Option<tracing_appender::non_blocking::WorkerGuard>> =
-    std::sync::Mutex::new(None);
-
-/// Writes out what the daemon log file's thread still holds and ends it
-/// (tracing-appender bounds that wait to about a second: a hung disk
-/// delays the exit that long, no more).
-fn end_log_file() {
-    let guard = LOG_FILE_GUARD.lock().map(|mut g| g.take()).unwrap_or_default();
-    drop(guard);
-}
-
-/// Logs to stderr and, when configured, appends to the daemon log file.
-/// Colour only when stderr is a terminal, never in the file (defect 3i).
-fn init_logging(file: Option<PathBuf>, open_wait: Duration) -> Result<(), Failure> {
-    use tracing_subscriber::fmt::writer::MakeWriterExt;
-    let filter = tracing_subscriber::EnvFilter::try_from_env("ISINIT_LOG_LEVEL")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let terminal = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
-    match file {
-        Some(path) => {
-            // SPEC §15: the file is opened and written off the
-            // supervisor's thread (see `log_file`). stderr stays
-            // synchronous: it is a pipe or the journal, and its order is
-            // what operators and tests read.
-            let f = crate::log_file::LateFile::open(&path, open_wait).map_err(|e| Failure::new(e.to_string()))?;
-            let late = f.pending();
-            let (file_writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-                .lossy(true)
-                .thread_name("isinit-log")
-                .finish(f);
-            // Kept until the daemon exits: dropping it flushes and ends
-            // the thread.
-            if let Ok(mut kept) = LOG_FILE_GUARD.lock() {
-                *kept = Some(guard);
-            }
-            builder.with_ansi(false).with_writer(std::io::stderr.and(file_writer)).init();
-            if late && !open_wait.is_zero() {
-                tracing::warn!(
-                    "log file {} not opened within {open_wait:?} (its file system does not answer); lines go to it once it does",
-                    path.display(),
-                );
-            }
-        }
-        None => builder.with_ansi(terminal).with_writer(std::io::stderr).init(),
-    }
-    Ok(())
 }

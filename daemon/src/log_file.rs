@@ -1,5 +1,5 @@
-//! The daemon log file (`--log`, `:::log:`), kept off the supervisor's
-//! thread (SPEC §15): a disk that hangs — a stopped NFS server, a stalled
+//! The daemon's log: stderr, and the daemon log file (`--log`, `:::log:`)
+//! kept off the supervisor's thread (SPEC §15): a disk that hangs — a stopped NFS server, a stalled
 //! FUSE mount — blocks whoever touches it, and that must never be the
 //! runtime, at start, at `reexec`, or on any line logged.
 //!
@@ -11,8 +11,9 @@
 //! whose open does not finish in time is taken by the writer thread when
 //! it does ([`LateFile`]), and the daemon goes on meanwhile.
 
+use crate::Failure;
 use std::fs::File;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
@@ -94,6 +95,56 @@ impl Write for LateFile {
             None => Ok(()),
         }
     }
+}
+
+/// The daemon log file's writer thread, kept until the daemon exits.
+static LOG_FILE_GUARD: std::sync::Mutex<Option<tracing_appender::non_blocking::WorkerGuard>> =
+    std::sync::Mutex::new(None);
+
+/// Writes out what the daemon log file's thread still holds and ends it
+/// (tracing-appender bounds that wait to about a second: a hung disk
+/// delays the exit that long, no more).
+pub fn end() {
+    let guard = LOG_FILE_GUARD.lock().map(|mut g| g.take()).unwrap_or_default();
+    drop(guard);
+}
+
+/// Logs to stderr and, when configured, appends to the daemon log file.
+/// Colour only when stderr is a terminal, never in the file (defect 3i).
+pub fn init(file: Option<PathBuf>, open_wait: Duration) -> Result<(), Failure> {
+    use tracing_subscriber::fmt::writer::MakeWriterExt;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ISINIT_LOG_LEVEL")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let terminal = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    match file {
+        Some(path) => {
+            // SPEC §15: the file is opened and written off the
+            // supervisor's thread (see the module documentation). stderr stays
+            // synchronous: it is a pipe or the journal, and its order is
+            // what operators and tests read.
+            let f = LateFile::open(&path, open_wait).map_err(|e| Failure::new(e.to_string()))?;
+            let late = f.pending();
+            let (file_writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+                .lossy(true)
+                .thread_name("isinit-log")
+                .finish(f);
+            // Kept until the daemon exits: dropping it flushes and ends
+            // the thread.
+            if let Ok(mut kept) = LOG_FILE_GUARD.lock() {
+                *kept = Some(guard);
+            }
+            builder.with_ansi(false).with_writer(std::io::stderr.and(file_writer)).init();
+            if late && !open_wait.is_zero() {
+                tracing::warn!(
+                    "log file {} not opened within {open_wait:?} (its file system does not answer); lines go to it once it does",
+                    path.display(),
+                );
+            }
+        }
+        None => builder.with_ansi(terminal).with_writer(std::io::stderr).init(),
+    }
+    Ok(())
 }
 
 #[cfg(test)]
