@@ -49,7 +49,7 @@ pub fn table(entries: &[EntryProcesses]) -> String {
                 e.tag.clone(),
                 p.pid.to_string(),
                 p.ppid.to_string(),
-                rss(p.rss_bytes),
+                isinit_shared::protocol::rss_text(p.rss_bytes),
                 format!("{:.1}", p.cpu_percent),
                 format!("{mark}{indent}{}", p.command),
             ]);
@@ -81,18 +81,6 @@ pub fn table(entries: &[EntryProcesses]) -> String {
         out.push('\n');
     }
     out
-}
-
-/// Resident memory in a few characters: `812K`, `5.2M`, `1.3G`.
-pub fn rss(bytes: u64) -> String {
-    const UNITS: [&str; 6] = ["K", "M", "G", "T", "P", "E"];
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1000.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if value < 9.95 && unit > 0 { format!("{value:.1}{}", UNITS[unit]) } else { format!("{value:.0}{}", UNITS[unit]) }
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ pub use owner::{Asker, Owner};
 pub use ps::{EntryProcesses, PsRow, Tracking};
 pub use snapshot::*;
 pub use timeline::{StepAction, SwitchStep, SwitchTimeline};
-pub use usage::{GroupUsage, ProcessUsage, usage_by_group};
+pub use usage::{GroupUsage, ProcessUsage, rss_text, usage_by_group};
 
 use crate::time::UnixMillis;
 use serde::{Deserialize, Serialize};

@@ -62,3 +62,33 @@ pub fn usage_by_group<'a>(
     }
     groups
 }
+
+/// Resident memory in at most five characters: `812K`, `5.2M`, `1.3G`
+/// (the console's columns and `isinit ps`).
+pub fn rss_text(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["K", "M", "G", "T", "P", "E"];
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if value < 9.95 && unit > 0 { format!("{value:.1}{}", UNITS[unit]) } else { format!("{value:.0}{}", UNITS[unit]) }
+}
+
+#[cfg(test)]
+mod rss_tests {
+    use super::rss_text;
+
+    #[test]
+    fn memory_fits_five_characters() {
+        assert_eq!(rss_text(0), "0K");
+        assert_eq!(rss_text(812 * 1024), "812K");
+        assert_eq!(rss_text(5 * 1024 * 1024 + 200 * 1024), "5.2M");
+        assert_eq!(rss_text(812 * 1024 * 1024), "812M");
+        assert_eq!(rss_text(1300 * 1024 * 1024), "1.3G");
+        for b in [1u64, 999 * 1024, 1000 * 1024, 9_999_999, u64::MAX] {
+            assert!(rss_text(b).chars().count() <= 5, "{b}: {}", rss_text(b));
+        }
+    }
+}

@@ -25,17 +25,7 @@ pub(super) fn cpu_text(percent: f64) -> String {
     if percent < 99.95 { format!("{percent:.1}") } else { format!("{percent:.0}") }
 }
 
-/// Resident memory in at most five characters: `812K`, `5.2M`, `1.3G`.
-pub(super) fn rss_text(bytes: u64) -> String {
-    const UNITS: [&str; 6] = ["K", "M", "G", "T", "P", "E"];
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1000.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if value < 9.95 && unit > 0 { format!("{value:.1}{}", UNITS[unit]) } else { format!("{value:.0}{}", UNITS[unit]) }
-}
+pub(super) use isinit_shared::protocol::rss_text;
 
 /// The state cell's text and colour. A running `notify` process shows
 /// whether it has reported `READY=1` — what its group's start waits for —
@@ -233,13 +223,5 @@ mod tests {
         assert_eq!(cpu_text(12.345), "12.3");
         assert_eq!(cpu_text(99.99), "100");
         assert_eq!(cpu_text(187.2), "187");
-        assert_eq!(rss_text(0), "0K");
-        assert_eq!(rss_text(812 * 1024), "812K");
-        assert_eq!(rss_text(5 * 1024 * 1024 + 200 * 1024), "5.2M");
-        assert_eq!(rss_text(812 * 1024 * 1024), "812M");
-        assert_eq!(rss_text(1300 * 1024 * 1024), "1.3G");
-        for b in [1u64, 999 * 1024, 1000 * 1024, 9_999_999, u64::MAX] {
-            assert!(rss_text(b).chars().count() <= 5, "{b}: {}", rss_text(b));
-        }
     }
 }
