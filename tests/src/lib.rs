@@ -28,6 +28,7 @@ pub mod fixtures;
 pub mod ocf;
 pub mod pacemaker;
 pub mod procfs;
+pub mod services;
 pub mod ssh;
 pub mod wait;
 

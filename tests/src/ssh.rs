@@ -12,7 +12,7 @@
 
 use crate::fixtures::{Cli, TestDaemon, isinit, run};
 use crate::wait::{DEADLINE, wait_for};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -71,12 +71,6 @@ fn keygen(path: &Path) {
     assert!(status.success(), "ssh-keygen failed");
 }
 
-/// A free port on `addr` (bound and released: a small race another test
-/// would have to lose at the same moment).
-fn free_port(addr: Ipv4Addr) -> u16 {
-    TcpListener::bind((addr, 0)).and_then(|l| l.local_addr()).map(|a| a.port()).expect("cannot find a free port")
-}
-
 impl Cluster {
     /// Starts one sshd per daemon, host `i` (from 1) named `h{i}` on
     /// `127.0.0.{i+1}`, and waits until each accepts connections.
@@ -94,7 +88,7 @@ impl Cluster {
         for (i, d) in daemons.iter().enumerate() {
             let n = u8::try_from(i + 2).expect("a few hosts");
             let addr = Ipv4Addr::new(127, 0, 0, n);
-            let port = free_port(addr);
+            let port = crate::services::free_port_on(addr);
             let name = format!("h{}", i + 1);
             let config = cluster.path(&format!("sshd_{name}.conf"));
             let dirp = cluster.dir.path().display().to_string();
@@ -143,7 +137,12 @@ impl Cluster {
         let mut client = String::new();
         for (chunk, group) in daemons.chunks(ADDRESSES_PER_SSHD).enumerate() {
             let first = chunk * ADDRESSES_PER_SSHD;
-            let port = free_port(Ipv4Addr::new(127, 0, 0, u8::try_from(first + 2).expect("at most 250 hosts")));
+            let port = crate::services::free_port_on(Ipv4Addr::new(
+                127,
+                0,
+                0,
+                u8::try_from(first + 2).expect("at most 250 hosts"),
+            ));
             let config = cluster.path(&format!("sshd_shared{chunk}.conf"));
             let log = cluster.path(&format!("sshd_shared{chunk}.log"));
             let mut server = format!(

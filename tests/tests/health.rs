@@ -7,6 +7,7 @@
 //! The services are python3's standard library: an HTTP server that can be
 //! told to hang (by a file) or to wait before it listens.
 
+use isinit_e2e::services::{free_port, skip_without_python};
 use isinit_e2e::wait::holds_for;
 use isinit_e2e::{TestDaemon, wait_until};
 use isinit_shared::protocol::{ExitReason, GroupState, Health, ProcessState};
@@ -39,20 +40,6 @@ class H(http.server.BaseHTTPRequestHandler):
 http.server.HTTPServer.allow_reuse_address = True
 http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
 "#;
-
-fn skip_without_python() -> bool {
-    let found = std::process::Command::new("python3").arg("-c").arg("pass").status().is_ok_and(|s| s.success());
-    if !found {
-        eprintln!("skipped: python3 is not installed");
-    }
-    !found
-}
-
-/// A port nothing listens on right now.
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("local address").port()
-}
 
 /// A daemon running `tab` ({port} replaced), with the services in its
 /// directory.

@@ -11,6 +11,7 @@
 //! `measure_refusals` (ignored; `cargo test -p isinit-e2e --test listen
 //! -- --ignored --nocapture`) prints the table of docs/src/restarts.md.
 
+use isinit_e2e::services::{free_port, skip_without_python};
 use isinit_e2e::{DEADLINE, TestDaemon, wait_until};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -51,20 +52,6 @@ while True:
         c.sendall(b"hi %d\n" % pid)
         c.close()
 "#;
-
-fn skip_without_python() -> bool {
-    let found = std::process::Command::new("python3").arg("-c").arg("pass").status().is_ok_and(|s| s.success());
-    if !found {
-        eprintln!("skipped: python3 is not installed");
-    }
-    !found
-}
-
-/// A port nothing listens on right now.
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("local address").port()
-}
 
 /// A daemon running `tab` ({port} replaced), with serve.py in its directory.
 fn daemon(tab: &str, port: u16, cgroup: Option<&str>) -> TestDaemon {

@@ -6,6 +6,7 @@
 //! The children are `sh` + `python3` sending real datagrams, as a service
 //! linked with libsystemd would.
 
+use isinit_e2e::services::skip_without_python;
 use isinit_e2e::{DEADLINE, TestDaemon, wait_until};
 use isinit_shared::protocol::{GroupState, ProcessState};
 use std::os::unix::net::UnixDatagram;
@@ -47,14 +48,6 @@ fn daemon(tab: &str, ready_timeout: Option<f64>) -> TestDaemon {
     }
     d.restart_with(cmd);
     d
-}
-
-fn skip_without_python() -> bool {
-    let found = std::process::Command::new("python3").arg("-c").arg("pass").status().is_ok_and(|s| s.success());
-    if !found {
-        eprintln!("skipped: python3 is not installed");
-    }
-    !found
 }
 
 #[test]
