@@ -13,83 +13,29 @@
 //!
 //! Each figure is printed as one line; README.md quotes them.
 
+mod common;
+
+use common::{Daemon, ms};
 use isinit_client::Client;
 use isinit_shared::protocol::{Event, GroupState, ProcessState, Request, Response};
 use std::collections::HashSet;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const ISINIT: &str = env!("CARGO_BIN_EXE_isinit");
 const WIDE: usize = 1000;
 const RESPAWNERS: usize = 100;
 
-struct Daemon {
-    child: Child,
-    dir: tempfile::TempDir,
-}
-
-impl Daemon {
-    fn start() -> Daemon {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut tab = String::from("bench:flip:a:once:true\n");
-        for i in 0..RESPAWNERS {
-            tab.push_str(&format!("resp:r{i}:run:respawn:exec sleep 100000\n"));
-        }
-        for i in 0..WIDE {
-            tab.push_str(&format!("wide:w{i}:run:respawn:exec sleep 100000\n"));
-        }
-        std::fs::write(dir.path().join("tab"), tab).expect("write isinittab");
-        let child = Command::new(ISINIT)
-            .arg("daemon")
-            .envs(env(dir.path()))
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start daemon");
-        let d = Daemon { child, dir };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while !d.cli(&["status"]).status.success() {
-            assert!(Instant::now() < deadline, "daemon did not come up");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        d
+/// The bench's daemon: a `once`, the respawners and the wide group.
+fn start_daemon() -> Daemon {
+    let mut tab = String::from("bench:flip:a:once:true\n");
+    for i in 0..RESPAWNERS {
+        tab.push_str(&format!("resp:r{i}:run:respawn:exec sleep 100000\n"));
     }
-
-    fn socket(&self) -> PathBuf {
-        self.dir.path().join("sock")
+    for i in 0..WIDE {
+        tab.push_str(&format!("wide:w{i}:run:respawn:exec sleep 100000\n"));
     }
-
-    fn cli(&self, args: &[&str]) -> std::process::Output {
-        Command::new(ISINIT).args(args).envs(env(self.dir.path())).output().expect("run isinit")
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.cli(&["shutdown", "--wait"]);
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn env(dir: &Path) -> Vec<(&'static str, PathBuf)> {
-    vec![
-        ("ISINIT_CONFIG", dir.join("tab")),
-        ("ISINIT_SOCKET", dir.join("sock")),
-        ("ISINIT_INITSTAT", dir.join("initstat")),
-        ("ISINIT_LOGDIR", dir.join("logs")),
-        ("ISINIT_TERM_AFTER", "2".into()),
-        ("ISINIT_KILL_AFTER", "2".into()),
-    ]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
+    Daemon::start(&tab, Duration::from_secs(20))
 }
 
 fn percentile(samples: &mut [Duration], p: f64) -> Duration {
@@ -268,7 +214,7 @@ fn main() {
         return; // `cargo bench -- --list` probes harness-less benches
     }
     bench_floors();
-    let d = Daemon::start();
+    let d = start_daemon();
     bench_tell(&d);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     rt.block_on(async {

@@ -29,14 +29,15 @@
 //! The bench raises its own RLIMIT_NOFILE (soft to hard) for the children
 //! it watches; the daemon raises its own.
 
+mod common;
+
+use common::{Daemon, ms};
 use isinit_client::Client;
 use isinit_shared::protocol::{Event, GroupState, ProcessState, Request, Response};
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-const ISINIT: &str = env!("CARGO_BIN_EXE_isinit");
 /// Entries per farm group.
 const GROUP: usize = 100;
 /// Respawns measured per size.
@@ -46,74 +47,18 @@ const STATUS_RUNS: usize = 20;
 /// `tell` runs per size.
 const TELLS: usize = 50;
 
-struct Daemon {
-    child: Child,
-    dir: tempfile::TempDir,
-    groups: Vec<String>,
-}
-
-impl Daemon {
-    fn start(n: usize) -> Daemon {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut tab = String::from("one:o:a:once:true\n");
-        let mut groups = Vec::new();
-        for g in 0..n.div_ceil(GROUP) {
-            groups.push(format!("f{g}"));
-            for i in g * GROUP..((g + 1) * GROUP).min(n) {
-                tab.push_str(&format!("f{g}:w{i}:run:respawn:exec sleep 100000\n"));
-            }
+/// A daemon of `n` respawn entries in farm groups of [`GROUP`] (and one
+/// `once` group), and the farm groups' names.
+fn start_farm(n: usize) -> (Daemon, Vec<String>) {
+    let mut tab = String::from("one:o:a:once:true\n");
+    let mut groups = Vec::new();
+    for g in 0..n.div_ceil(GROUP) {
+        groups.push(format!("f{g}"));
+        for i in g * GROUP..((g + 1) * GROUP).min(n) {
+            tab.push_str(&format!("f{g}:w{i}:run:respawn:exec sleep 100000\n"));
         }
-        std::fs::write(dir.path().join("tab"), tab).expect("write isinittab");
-        let child = Command::new(ISINIT)
-            .arg("daemon")
-            .envs(env(dir.path()))
-            .stderr(std::fs::File::create(dir.path().join("daemon.err")).map_or(Stdio::null(), Stdio::from))
-            .spawn()
-            .expect("start daemon");
-        let d = Daemon { child, dir, groups };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !d.cli(&["status"]).status.success() {
-            assert!(Instant::now() < deadline, "daemon did not come up");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        d
     }
-
-    fn socket(&self) -> PathBuf {
-        self.dir.path().join("sock")
-    }
-
-    fn cli(&self, args: &[&str]) -> std::process::Output {
-        Command::new(ISINIT).args(args).envs(env(self.dir.path())).output().expect("run isinit")
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.cli(&["shutdown", "--wait"]);
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn env(dir: &Path) -> Vec<(&'static str, PathBuf)> {
-    vec![
-        ("ISINIT_CONFIG", dir.join("tab")),
-        ("ISINIT_SOCKET", dir.join("sock")),
-        ("ISINIT_INITSTAT", dir.join("initstat")),
-        ("ISINIT_STATE", dir.join("state")),
-        ("ISINIT_LOGDIR", dir.join("logs")),
-        ("ISINIT_TERM_AFTER", "2".into()),
-        ("ISINIT_KILL_AFTER", "2".into()),
-    ]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
+    (Daemon::start(&tab, Duration::from_secs(30)), groups)
 }
 
 fn median(samples: &mut [Duration]) -> Duration {
@@ -191,9 +136,9 @@ impl Watcher {
 
 /// Tells every group `level` over one connection, one request after the
 /// other (each reply comes once the level is on disk).
-async fn tell_all(d: &Daemon, level: &str) {
+async fn tell_all(d: &Daemon, groups: &[String], level: &str) {
     let mut c = Client::connect(&d.socket()).await.expect("connect");
-    for g in &d.groups {
+    for g in groups {
         c.send(&Request::Tell { group: g.clone(), level: level.into(), dry_run: false }).await.expect("tell");
         if let Response::Error(e) = c.recv().await.expect("tell reply") {
             panic!("tell {g} {level}: {e:?}");
@@ -212,7 +157,7 @@ async fn measure(n: usize) -> Figures {
         floor.push(t.elapsed());
     }
     f.push(("floor: a whole `/bin/true` (median), ms", ms(median(&mut floor))));
-    let d = Daemon::start(n);
+    let (d, farm) = start_farm(n);
     f.push(("daemon RSS before start, MB", rss_kb(d.pid()) as f64 / 1024.0));
     let mut w = Watcher::new(&d).await;
 
@@ -220,7 +165,7 @@ async fn measure(n: usize) -> Figures {
     // stops reading is dropped by the daemon after its write timeout.
     let t = Instant::now();
     let cpu = cpu_ticks(d.pid());
-    tokio::join!(tell_all(&d, "run"), w.until(|w| w.running.len() == n));
+    tokio::join!(tell_all(&d, &farm, "run"), w.until(|w| w.running.len() == n));
     f.push(("start all → all live, ms", ms(t.elapsed())));
     f.push(("daemon CPU, start all, ms", ticks_ms(cpu_ticks(d.pid()) - cpu)));
 
@@ -291,10 +236,9 @@ async fn measure(n: usize) -> Figures {
 
     let t = Instant::now();
     let cpu = cpu_ticks(d.pid());
-    let farm = d.groups.clone();
     let all_done =
         |w: &Watcher| farm.iter().all(|g| w.groups.get(g) == Some(&GroupState::Done)) && w.running.is_empty();
-    tokio::join!(tell_all(&d, "0"), w.until(all_done));
+    tokio::join!(tell_all(&d, &farm, "0"), w.until(all_done));
     f.push(("stop all → all dead, ms", ms(t.elapsed())));
     f.push(("daemon CPU, stop all, ms", ticks_ms(cpu_ticks(d.pid()) - cpu)));
     f
