@@ -17,7 +17,8 @@
 
 use super::writer::FileWriter;
 use isinit_shared::config::Inittab;
-use std::os::unix::fs::MetadataExt;
+use std::io::Read;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -71,7 +72,7 @@ pub enum NotKept {
     #[error("cannot read the isinittab kept at {0}: {1}")]
     Unreadable(String, std::io::Error),
     /// Someone else could have written it: its commands would run as us.
-    #[error("ignoring the isinittab kept at {0}: not owned by uid {1} or writable by others")]
+    #[error("ignoring the isinittab kept at {0}: a symlink, not owned by uid {1}, or writable by others")]
     Untrusted(String, u32),
     /// It does not parse either (a copy this daemon wrote always does).
     #[error("the isinittab kept at {0} is not valid either")]
@@ -84,16 +85,23 @@ pub enum NotKept {
 pub fn load(state: &Path, config_path: &Path) -> Result<Inittab, NotKept> {
     let path = path_for(state);
     let shown = path.display().to_string();
-    let meta = match std::fs::symlink_metadata(&path) {
-        Ok(meta) => meta,
+    // Opened without following a symlink, and judged by what was opened
+    // (not by a look at the name that another could change in between).
+    let mut file = match std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(&path) {
+        Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(NotKept::Missing(shown)),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(NotKept::Untrusted(shown, nix::unistd::geteuid().as_raw()));
+        }
         Err(e) => return Err(NotKept::Unreadable(shown, e)),
     };
+    let meta = file.metadata().map_err(|e| NotKept::Unreadable(shown.clone(), e))?;
     let uid = nix::unistd::geteuid().as_raw();
     if !meta.is_file() || meta.uid() != uid || meta.mode() & 0o022 != 0 {
         return Err(NotKept::Untrusted(shown, uid));
     }
-    let bytes = std::fs::read(&path).map_err(|e| NotKept::Unreadable(shown.clone(), e))?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).map_err(|e| NotKept::Unreadable(shown.clone(), e))?;
     Inittab::from_bytes(config_path, &bytes).map_err(|_| NotKept::Invalid(shown))
 }
 
@@ -127,5 +135,15 @@ mod tests {
         assert!(matches!(load(&state, Path::new("/etc/isinittab")), Err(NotKept::Untrusted(..))));
         std::fs::remove_file(path_for(&state)).expect("rm");
         assert!(matches!(load(&state, Path::new("/etc/isinittab")), Err(NotKept::Missing(_))));
+    }
+
+    #[test]
+    fn a_symlink_planted_as_the_copy_is_not_followed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let state = dir.path().join("state");
+        let elsewhere = dir.path().join("theirs");
+        std::fs::write(&elsewhere, "g:a:1:respawn:exec sleep 1\n").expect("write");
+        std::os::unix::fs::symlink(&elsewhere, path_for(&state)).expect("symlink");
+        assert!(matches!(load(&state, Path::new("/etc/isinittab")), Err(NotKept::Untrusted(..))));
     }
 }
