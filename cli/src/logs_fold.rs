@@ -19,6 +19,10 @@ use std::time::{Duration, Instant};
 
 /// How long a followed line waits for the same line from other hosts.
 pub const FOLLOW_WINDOW: Duration = Duration::from_millis(700);
+/// Most lines held at once: past it the oldest goes out unfolded, so a
+/// host that floods distinct lines costs a bounded memory and a bounded
+/// search per line.
+pub const HELD_MAX: usize = 1024;
 
 /// One line as several hosts printed it: the hosts (indexes into the
 /// command's host list, in the order they printed it) and the line as the
@@ -82,7 +86,9 @@ pub struct Follower {
 impl Follower {
     /// Takes `line` from `host` at `now`: joins the held copy of the same
     /// line if that host has not given it one already, else is held anew.
-    pub fn take(&mut self, host: usize, line: OutputLine, now: Instant) {
+    /// Returns the oldest held line when that made more than [`HELD_MAX`]:
+    /// it is due now.
+    pub fn take(&mut self, host: usize, line: OutputLine, now: Instant) -> Option<Folded> {
         let same = self.held.iter_mut().find(|h| {
             h.folded.line.tag == line.tag && h.folded.line.text == line.text && !h.folded.hosts.contains(&host)
         });
@@ -90,6 +96,7 @@ impl Follower {
             Some(held) => held.folded.hosts.push(host),
             None => self.held.push(Held { folded: Folded { hosts: vec![host], line }, until: now + FOLLOW_WINDOW }),
         }
+        (self.held.len() > HELD_MAX).then(|| self.held.remove(0).folded)
     }
 
     /// When the oldest held line is due, if any line is held.
@@ -173,5 +180,17 @@ mod tests {
         assert_eq!(f.next_due(), Some(t0 + Duration::from_millis(200) + FOLLOW_WINDOW));
         let rest = f.rest();
         assert_eq!(rest.iter().map(|r| r.hosts.clone()).collect::<Vec<_>>(), [vec![1], vec![0]]);
+    }
+
+    #[test]
+    fn a_flood_of_distinct_lines_holds_at_most_held_max() {
+        let t0 = Instant::now();
+        let mut f = Follower::default();
+        for i in 0..HELD_MAX {
+            assert_eq!(f.take(0, line("app", 1, &format!("l{i}")), t0), None);
+        }
+        let out = f.take(0, line("app", 1, "one more"), t0).expect("the oldest goes out");
+        assert_eq!(out.line.text, "l0");
+        assert_eq!(f.rest().len(), HELD_MAX);
     }
 }

@@ -160,7 +160,10 @@ pub async fn fleet(hosts: &[String], endpoints: Vec<Endpoint>, q: Query, options
         match item {
             Item::Lines(i, lines) if q.follow && options.fold => {
                 let now = Instant::now();
-                lines.into_iter().for_each(|line| follower.take(i, line, now));
+                let forced: Vec<Folded> = lines.into_iter().filter_map(|line| follower.take(i, line, now)).collect();
+                if !printer.folded(forced) {
+                    return 0;
+                }
             }
             Item::Lines(i, lines) if q.follow => {
                 if !lines.iter().all(|line| printer.line(i, line)) {
