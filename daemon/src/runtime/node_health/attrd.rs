@@ -51,15 +51,21 @@ const ATTRIBUTE_DAEMONS: &[&str] = &["pacemaker-attrd", "pacemaker-remot"];
 
 /// Whether a Pacemaker daemon that takes attribute updates runs (visible
 /// in this pid namespace): the updater is run only then, so a node
-/// without Pacemaker never spawns it. Reads `/proc`; call it off the
-/// runtime thread.
+/// without Pacemaker never spawns it. Only a process of root or of
+/// Pacemaker's own user (`hacluster`) counts: any local user can name a
+/// process `pacemaker-attrd` (STYLE trap 16), which must not make the
+/// daemon run the updater every few seconds. Reads `/proc`; call it off
+/// the runtime thread.
 pub fn pacemaker_runs() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let hacluster = nix::unistd::User::from_name("hacluster").ok().flatten().map(|u| u.uid.as_raw());
     let Ok(dir) = std::fs::read_dir("/proc") else { return false };
     dir.flatten().any(|e| {
         let is_pid = e.file_name().to_str().is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()));
         is_pid
             && std::fs::read_to_string(e.path().join("comm"))
                 .is_ok_and(|comm| ATTRIBUTE_DAEMONS.contains(&comm.trim_end()))
+            && e.metadata().is_ok_and(|m| m.uid() == 0 || Some(m.uid()) == hacluster)
     })
 }
 
@@ -117,5 +123,58 @@ async fn run(program: &str, args: &[&str]) -> Result<(), UpdateError> {
         // The shell's "command not found".
         "127" => Err(UpdateError::Absent(program.to_string())),
         _ => Err(UpdateError::Failed { program: program.to_string(), code, output: text }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// A process named `pacemaker-attrd` run as `uid`, killed when dropped.
+    struct Named(std::process::Child);
+
+    impl Named {
+        fn start(dir: &std::path::Path, uid: u32) -> Named {
+            let bin = dir.join("pacemaker-attrd");
+            if !bin.exists() {
+                std::fs::copy("/bin/sleep", &bin).expect("copy sleep");
+            }
+            let child = std::process::Command::new(&bin).arg("100").uid(uid).spawn().expect("start it");
+            // Its name is in /proc once it has exec'd.
+            let comm = format!("/proc/{}/comm", child.id());
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while std::fs::read_to_string(&comm).map(|c| c.trim_end() != "pacemaker-attrd").unwrap_or(true) {
+                assert!(std::time::Instant::now() < deadline, "the named process never ran");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Named(child)
+        }
+    }
+
+    impl Drop for Named {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    #[test]
+    fn a_local_users_process_named_like_pacemaker_does_not_count() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: needs root (runs a process as another user)");
+            return;
+        }
+        if pacemaker_runs() {
+            eprintln!("skipped: a real Pacemaker attribute daemon runs here");
+            return;
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let nobody = Named::start(dir.path(), 65534);
+        assert!(!pacemaker_runs(), "a process of uid 65534 named pacemaker-attrd");
+        let root = Named::start(dir.path(), 0);
+        assert!(pacemaker_runs(), "root's pacemaker-attrd counts");
+        drop((nobody, root));
     }
 }
