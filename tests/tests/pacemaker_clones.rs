@@ -7,8 +7,8 @@
 //! other instance is promoted.
 
 use isinit_e2e::fixtures::summary;
-use isinit_e2e::ocf::{install_agent, is_root, missing_tools};
-use isinit_e2e::pacemaker::{CLUSTER_DEADLINE, NAMESPACE_TOOLS, Shell, TOOLS, TwoNodes};
+use isinit_e2e::ocf::install_agent;
+use isinit_e2e::pacemaker::{CLUSTER_DEADLINE, Shell, TwoNodes, two_nodes_unavailable};
 use isinit_e2e::{TestDaemon, wait_for};
 use isinit_shared::protocol::{GroupState, Snapshot};
 use std::time::Instant;
@@ -43,13 +43,8 @@ fn wait_db_levels(daemons: &[TestDaemon; 2], admin: &Shell, what: &str, ok: impl
 
 #[test]
 fn clones_run_on_every_node_and_one_instance_is_promoted() {
-    if !is_root() {
-        eprintln!("skipped: namespaces, corosync and pacemaker need root");
-        return;
-    }
-    let missing = missing_tools(&[TOOLS, NAMESPACE_TOOLS].concat());
-    if !missing.is_empty() {
-        eprintln!("skipped: {missing:?} not installed (apt-get install pacemaker corosync pacemaker-cli-utils crmsh)");
+    if let Some(why) = two_nodes_unavailable() {
+        eprintln!("skipped: {why}");
         return;
     }
     install_agent();

@@ -7,8 +7,8 @@
 //! never runs on both nodes at once.
 
 use isinit_e2e::fixtures::summary;
-use isinit_e2e::ocf::{install_agent, is_root, missing_tools};
-use isinit_e2e::pacemaker::{CLUSTER_DEADLINE, NAMESPACE_TOOLS, RunSampler, TOOLS, TwoNodes};
+use isinit_e2e::ocf::install_agent;
+use isinit_e2e::pacemaker::{CLUSTER_DEADLINE, RunSampler, TwoNodes, two_nodes_unavailable};
 use isinit_e2e::{TestDaemon, wait_for};
 use isinit_shared::protocol::{GroupState, ProcessState};
 use std::time::{Duration, Instant};
@@ -33,15 +33,8 @@ fn wait_svc_up(d: &TestDaemon, node: &str) {
 /// them: the cluster, the node names, and the index of the node running
 /// `svc`; `None` (reason printed) where the test cannot run.
 fn cluster_running_svc(daemons: &mut [TestDaemon; 2]) -> Option<(TwoNodes, Vec<String>, usize)> {
-    if !is_root() {
-        eprintln!("skipped: namespaces, corosync and pacemaker need root");
-        return None;
-    }
-    let missing = missing_tools(&[TOOLS, NAMESPACE_TOOLS].concat());
-    if !missing.is_empty() {
-        eprintln!(
-            "skipped: {missing:?} not installed (apt-get install pacemaker corosync pacemaker-cli-utils crmsh iproute2 util-linux)"
-        );
+    if let Some(why) = two_nodes_unavailable() {
+        eprintln!("skipped: {why}");
         return None;
     }
     install_agent();

@@ -6,8 +6,8 @@
 //! namespaces on this machine, as in `pacemaker_failover.rs`.
 
 use isinit_e2e::fixtures::summary;
-use isinit_e2e::ocf::{install_agent, is_root, missing_tools};
-use isinit_e2e::pacemaker::{CLUSTER_DEADLINE, NAMESPACE_TOOLS, Shell, TOOLS, TwoNodes};
+use isinit_e2e::ocf::install_agent;
+use isinit_e2e::pacemaker::{CLUSTER_DEADLINE, Shell, TwoNodes, two_nodes_unavailable};
 use isinit_e2e::{TestDaemon, wait_for};
 use isinit_shared::protocol::{GroupState, ProcessState};
 use std::time::Instant;
@@ -46,13 +46,8 @@ fn wait_svc_up(d: &TestDaemon, node: &str) {
 
 #[test]
 fn a_node_whose_isinit_turns_red_loses_its_resource() {
-    if !is_root() {
-        eprintln!("skipped: namespaces, corosync and pacemaker need root");
-        return;
-    }
-    let missing = missing_tools(&[TOOLS, NAMESPACE_TOOLS].concat());
-    if !missing.is_empty() {
-        eprintln!("skipped: {missing:?} not installed (apt-get install pacemaker corosync pacemaker-cli-utils crmsh)");
+    if let Some(why) = two_nodes_unavailable() {
+        eprintln!("skipped: {why}");
         return;
     }
     install_agent();

@@ -22,7 +22,7 @@ pub use remote::{
 pub use sampler::{RunSampler, SAMPLE_EVERY, Sample, running_on};
 pub use shell::Shell;
 pub use single::Cluster;
-pub use two_nodes::{NAMESPACE_TOOLS, Node, TwoNodes};
+pub use two_nodes::{NAMESPACE_TOOLS, Node, TwoNodes, two_nodes_unavailable};
 
 use crate::wait::{POLL, wait_for};
 use nix::fcntl::{Flock, FlockArg};

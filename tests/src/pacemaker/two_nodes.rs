@@ -31,6 +31,20 @@ use tempfile::TempDir;
 /// The tools the namespaces need besides [`super::TOOLS`].
 pub const NAMESPACE_TOOLS: &[&str] = &["unshare", "nsenter", "ip"];
 
+/// Why this machine cannot run the two-node cluster (not root, or a tool
+/// missing), as a test's skip message says it; `None`: it can.
+pub fn two_nodes_unavailable() -> Option<String> {
+    if !crate::ocf::is_root() {
+        return Some("namespaces, corosync and pacemaker need root".to_string());
+    }
+    let missing = crate::ocf::missing_tools(&[super::TOOLS, NAMESPACE_TOOLS].concat());
+    (!missing.is_empty()).then(|| {
+        format!(
+            "{missing:?} not installed (apt-get install pacemaker corosync pacemaker-cli-utils crmsh iproute2 util-linux)"
+        )
+    })
+}
+
 /// Prepares the namespaces of a node, then holds them open.
 /// `$1` host name, `$2` common path, `$3` the node's daemon directory,
 /// `$4` a file to create once ready.
