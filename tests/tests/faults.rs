@@ -9,9 +9,8 @@ use isinit_e2e::{DEADLINE, TestDaemon, procfs, wait_for, wait_until};
 use isinit_shared::protocol::{GroupState, ProcessState, Request, Response};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// Whether the test may go on; prints why not otherwise.
@@ -171,18 +170,7 @@ fn with_64_descriptors_and_200_entries_the_daemon_serves_and_says_why_a_spawn_fa
     let mut client = d.block_on(d.client());
     // Take every descriptor the daemon has left with idle connections
     // (the extra ones wait in the listen backlog), held until stdin closes.
-    let mut holder = Command::new(env!("CARGO_BIN_EXE_hold-connections"))
-        .arg(d.socket())
-        .arg("100")
-        .arg("silent")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("hold-connections");
-    let mut held = String::new();
-    BufReader::new(holder.stdout.take().expect("piped")).read_line(&mut held).expect("held N");
-    assert!(held.starts_with("held"), "{held}");
-    wait_until(DEADLINE, "the daemon to run out of descriptors", || d.daemon_stderr().contains("cannot accept"));
+    let holder = d.exhaust_descriptors();
     // Now make respawns need a descriptor each.
     for pid in &victims {
         let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
@@ -206,8 +194,7 @@ fn with_64_descriptors_and_200_entries_the_daemon_serves_and_says_why_a_spawn_fa
     assert!(why.contains("cannot open"), "{why}");
     // Give the descriptors back: the daemon serves again, and every entry
     // runs again.
-    drop(holder.stdin.take());
-    let _ = holder.wait();
+    drop(holder);
     for i in 0..200 {
         d.wait_running(&format!("e{i}"));
     }

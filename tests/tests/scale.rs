@@ -9,12 +9,10 @@
 //! but raising it back does; these tests lower limits with `ulimit` in
 //! the daemon's own shell, so they run as any user.
 
-use isinit_e2e::{DEADLINE, TestDaemon, wait_for, wait_until};
+use isinit_e2e::{DEADLINE, TestDaemon, wait_for};
 use isinit_shared::protocol::{Request, Response};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 
 /// The soft and hard "Max open files" of a process.
 fn open_files_limit(pid: i32) -> (String, String) {
@@ -46,18 +44,7 @@ fn with_64_descriptors_300_entries_run_and_running_out_is_said_not_stalled() {
     let mut client = d.block_on(d.client());
     // Connections take what descriptors are left (the rest wait in the
     // listen backlog), held until stdin closes.
-    let mut holder = Command::new(env!("CARGO_BIN_EXE_hold-connections"))
-        .arg(d.socket())
-        .arg("100")
-        .arg("silent")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("hold-connections");
-    let mut held = String::new();
-    BufReader::new(holder.stdout.take().expect("piped")).read_line(&mut held).expect("held N");
-    assert!(held.starts_with("held"), "{held}");
-    wait_until(DEADLINE, "the daemon to run out of descriptors", || d.daemon_stderr().contains("cannot accept"));
+    let holder = d.exhaust_descriptors();
     // Each respawn now needs a descriptor for its output file.
     for pid in &victims {
         let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
@@ -84,8 +71,7 @@ fn with_64_descriptors_300_entries_run_and_running_out_is_said_not_stalled() {
     assert!(stderr.contains("out of file descriptors"), "said in the log too: {stderr}");
     // Once descriptors are back every entry runs again, the 295 others
     // never having stopped.
-    drop(holder.stdin.take());
-    let _ = holder.wait();
+    drop(holder);
     for i in 0..300 {
         d.wait_running(&format!("e{i}"));
     }
