@@ -22,6 +22,8 @@ use tokio::sync::{Semaphore, mpsc, watch};
 
 /// How many requests may queue for the runtime before handlers wait.
 const COMMAND_QUEUE: usize = 1024;
+/// How long exiting waits for the node health feed's last word.
+const HEALTH_WAIT: Duration = Duration::from_secs(3);
 /// How long exiting waits for connections to deliver their last replies.
 const DRAIN_LIMIT: Duration = Duration::from_secs(2);
 
@@ -142,11 +144,15 @@ pub async fn run(config_flag: Option<&Path>, socket_flag: Option<&Path>, args: D
     let serve = tokio::spawn(server::serve(listener, ctx.clone()));
     crate::metrics::http::spawn(metrics_listener, ctx.clone()); // issue 9: /metrics over HTTP, if asked for
     tokio::spawn(crate::report::report(ctx.commands.clone(), control_socket)); // issue 9: sd_notify READY=1, STATUS=
-    tokio::spawn(crate::runtime::node_health::feed(ctx.commands.clone(), logdir_full_rx)); // SPEC §18: #health-isinit
+    let health = tokio::spawn(crate::runtime::node_health::feed(ctx.commands.clone(), logdir_full_rx)); // SPEC §18: #health-isinit
     if let Some((conn, said)) = reply {
         tokio::spawn(crate::runtime::answer_reexec(conn, said));
     }
     let result = runtime.run(rx, signals).await;
+    // The health feed removes #health-isinit once it sees the daemon halt;
+    // exiting first would cancel that (bounded: a hung cluster stack must
+    // not hold the exit).
+    let _ = tokio::time::timeout(HEALTH_WAIT, health).await;
     serve.abort();
     socket_file.remove();
     drop(lock);
