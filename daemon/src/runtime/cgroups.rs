@@ -43,7 +43,7 @@ impl Runtime {
     /// Carries out a run of spawns, in the order given as far as the
     /// results go: each inside its entry's cgroup when tracking by cgroup,
     /// else as a plain process group. The cgroups are made first, here;
-    /// the spawns themselves run on up to [`spawn::SPAWNERS`] threads
+    /// the spawns themselves run on up to [`spawn::spawners`] threads
     /// ([`spawn::in_parallel`]), since each one waits for its child's
     /// `execve`, which a second core can overlap.
     pub(super) fn spawn_batch(&mut self, reqs: &[SpawnRequest]) -> Vec<Result<i32, String>> {

@@ -63,14 +63,33 @@ pub fn tag_of_output(file_name: &str) -> Option<String> {
 /// start-up). A spawner waiting costs no CPU, so the starts in flight are
 /// not bounded by the cores: with two spawners on this 2-core VM, 950
 /// starts took about 2 s under load; with 32, about 1 s (issue 22,
-/// docs/src/performance.md). Each holds only its spawn's descriptors.
+/// docs/src/performance.md). Each holds only its spawn's descriptors
+/// ([`DESCRIPTORS_PER_SPAWN`]), and [`spawners`] has fewer under a low
+/// descriptor limit.
 pub const SPAWNERS: usize = 32;
 
-/// `f(0)`, …, `f(n - 1)` in that order, computed on up to [`SPAWNERS`]
+/// The descriptors one start holds while it is in flight: its output
+/// file, `/dev/null` for stdin, its cgroup's directory and the pidfd
+/// `clone3` returns.
+pub const DESCRIPTORS_PER_SPAWN: u64 = 4;
+
+/// How many spawners the daemon's descriptor limit allows: starts in
+/// flight hold at most a quarter of `RLIMIT_NOFILE`, the rest being for
+/// clients, held sockets and the daemon's own files; 32 ([`SPAWNERS`]) from
+/// a limit of 512. Under `ulimit -n 64` that is 4: the daemon's own
+/// parallelism never fails its starts for want of descriptors (a full
+/// limit still can, and is said: `host_limits`).
+pub fn spawners() -> usize {
+    let limit = crate::host_limits::nofile().map_or(1024, |(soft, _)| soft);
+    let allowed = limit / 4 / DESCRIPTORS_PER_SPAWN;
+    usize::try_from(allowed).unwrap_or(SPAWNERS).clamp(1, SPAWNERS)
+}
+
+/// `f(0)`, …, `f(n - 1)` in that order, computed on up to [`spawners`]
 /// threads (this one included), each taking every k-th index, so the
 /// starts stay close to file order.
 pub fn in_parallel<R: Send>(n: usize, f: impl Fn(usize) -> R + Sync) -> Vec<R> {
-    let threads = SPAWNERS.min(n).max(1);
+    let threads = spawners().min(n).max(1);
     if threads == 1 {
         return (0..n).map(f).collect();
     }
@@ -507,7 +526,7 @@ mod tests {
         let out = in_parallel(100, |i| (i * 3, std::thread::current().id()));
         assert_eq!(out.iter().map(|(v, _)| *v).collect::<Vec<_>>(), (0..100).map(|i| i * 3).collect::<Vec<_>>());
         let threads: std::collections::HashSet<_> = out.iter().map(|(_, t)| *t).collect();
-        assert_eq!(threads.len(), SPAWNERS, "one share per thread");
+        assert_eq!(threads.len(), spawners(), "one share per thread");
         assert_eq!(in_parallel(1, |i| i + 1), [1]);
         assert!(in_parallel(0, |i| i).is_empty());
     }
