@@ -1,4 +1,6 @@
-//! Starting a child inside its cgroup: `clone3` with `CLONE_INTO_CGROUP`.
+//! Starting a child inside its cgroup: `clone3` with `CLONE_INTO_CGROUP`;
+//! and, with or without one, a child with a pidfd (`CLONE_PIDFD`: see
+//! `runtime::reap` for why).
 //!
 //! Why not posix_spawn: glibc can place a posix_spawn child in a cgroup
 //! only from 2.41 (`posix_spawnattr_setcgroup_np`), and writing the pid
@@ -10,7 +12,9 @@
 //! Why it is safe: the flags are `CLONE_VFORK` (we wait until the child
 //! has exec'd or died, like glibc's posix_spawn) and, on x86-64,
 //! `CLONE_VM` with a stack of its own for the child (see [`clone_into`];
-//! elsewhere the child gets a copy of our memory, like fork). Between
+//! elsewhere the child gets a copy of our memory, like fork), and
+//! `CLONE_FILES`, which the child's first system call ends by taking a
+//! copy of just the low descriptors it needs (see [`spawn`]). Between
 //! clone and exec the child runs only [`child`], which makes raw system
 //! calls on values prepared beforehand: it allocates nothing, takes no
 //! lock and logs nothing (STYLE.md trap 5). All signals are blocked in
@@ -53,17 +57,28 @@ pub struct Exec<'a> {
     pub stdin: BorrowedFd<'a>,
     /// Becomes the child's stdout and stderr.
     pub out: BorrowedFd<'a>,
-    /// The cgroup directory the child is created in.
-    pub cgroup: BorrowedFd<'a>,
+    /// The cgroup directory the child is created in; `None`: the daemon's.
+    pub cgroup: Option<BorrowedFd<'a>>,
+    /// Whether to return a pidfd of the child ([`Started::pidfd`]).
+    pub pidfd: bool,
     /// Held listening sockets (SPEC §17), each numbered above 2 + their
     /// count: moved to 3, 4, … in the child, in this order.
     pub listen: &'a [RawFd],
 }
 
+/// A started child.
+pub struct Started {
+    /// Its pid, which is also its process group's id.
+    pub pid: i32,
+    /// Its pidfd, if [`Exec::pidfd`] asked for one, by which its end is
+    /// learnt and it is collected (`runtime::reap::ChildExits`).
+    pub pidfd: Option<OwnedFd>,
+}
+
 /// Starts `exec` as the leader of a new process group inside its cgroup,
 /// with every signal at its default disposition and an empty signal mask;
-/// returns its pid, or why the clone or the exec failed.
-pub fn spawn(exec: &Exec<'_>) -> io::Result<i32> {
+/// returns it, or why the clone or the exec failed.
+pub fn spawn(exec: &Exec<'_>) -> io::Result<Started> {
     // The child's stdio sources and its report pipe are moved above every
     // descriptor the child sets up (0–2 and a held socket's 3…), so that
     // setting those up can never overwrite one of them.
@@ -75,12 +90,25 @@ pub fn spawn(exec: &Exec<'_>) -> io::Result<i32> {
     // Only the copy may stay open: the read below ends when the child's
     // exec closes the last write end.
     drop(first_tx);
-    let mut args = CloneArgs {
-        flags: libc::CLONE_VFORK as u64 | CLONE_INTO_CGROUP,
-        exit_signal: libc::SIGCHLD as u64,
-        cgroup: exec.cgroup.as_raw_fd() as u64,
-        ..CloneArgs::default()
-    };
+    let mut pidfd: RawFd = -1;
+    // The child shares our descriptor table (`CLONE_FILES`) until its
+    // first step, which gives it a copy of the descriptors below `keep`
+    // only: the ones it needs are there, and the pidfds of every other
+    // child (parked high, `runtime::reap`) are not copied (and closed
+    // again by the exec) on every start.
+    let keep =
+        [stdin.as_raw_fd(), out.as_raw_fd(), report_tx.as_raw_fd()].into_iter().chain(exec.listen.iter().copied());
+    let keep = keep.max().unwrap_or(2) + 1;
+    let flags = (libc::CLONE_VFORK | libc::CLONE_FILES) as u64;
+    let mut args = CloneArgs { flags, exit_signal: libc::SIGCHLD as u64, ..Default::default() };
+    if let Some(cgroup) = exec.cgroup {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = cgroup.as_raw_fd() as u64;
+    }
+    if exec.pidfd {
+        args.flags |= libc::CLONE_PIDFD as u64;
+        args.pidfd = &raw mut pidfd as u64;
+    }
     let plan = Plan {
         path: exec.path.as_ptr(),
         argv: exec.argv,
@@ -88,6 +116,7 @@ pub fn spawn(exec: &Exec<'_>) -> io::Result<i32> {
         stdin: stdin.as_raw_fd(),
         out: out.as_raw_fd(),
         report: report_tx.as_raw_fd(),
+        keep,
         listen: exec.listen.as_ptr(),
         listen_len: exec.listen.len(),
     };
@@ -109,13 +138,16 @@ pub fn spawn(exec: &Exec<'_>) -> io::Result<i32> {
     if rc < 0 {
         return Err(clone_error);
     }
+    // SAFETY: CLONE_PIDFD made the kernel store a new descriptor, ours.
+    let pidfd = exec.pidfd.then(|| unsafe { OwnedFd::from_raw_fd(pidfd) });
     // The child has exec'd (the pipe closed on exec: EOF) or written why
-    // it could not before exiting 127 (reaped like any child).
+    // it could not before exiting 127.
     let mut errno = [0u8; 4];
     let mut report = std::fs::File::from(report_rx);
     match io::Read::read(&mut report, &mut errno) {
+        // Reaped like any child (its pidfd is dropped).
         Ok(4) => Err(io::Error::from_raw_os_error(i32::from_ne_bytes(errno))),
-        _ => Ok(rc as i32),
+        _ => Ok(Started { pid: rc as i32, pidfd }),
     }
 }
 
@@ -139,7 +171,10 @@ const CHILD_STACK: usize = 64 * 1024;
 /// `args` must be a valid `clone_args`; `plan` valid until the child execs.
 #[cfg(target_arch = "x86_64")]
 unsafe fn clone_into(args: &mut CloneArgs, plan: &Plan) -> i64 {
-    let mut stack = vec![0u128; CHILD_STACK / 16]; // 16-byte aligned, as `call` needs
+    // 16-byte aligned, as `call` needs; not zeroed: the child writes the
+    // few hundred bytes at its top that it uses, and the rest of the
+    // allocation is never touched (no resident memory for it).
+    let mut stack: Vec<u128> = Vec::with_capacity(CHILD_STACK / 16);
     args.flags |= libc::CLONE_VM as u64;
     args.stack = stack.as_mut_ptr() as u64;
     args.stack_size = CHILD_STACK as u64;
@@ -209,6 +244,8 @@ struct Plan {
     stdin: RawFd,
     out: RawFd,
     report: RawFd,
+    /// Descriptors below this are copied into the child's own table.
+    keep: RawFd,
     /// [`Exec::listen`], as a raw pointer and length (the child shares the
     /// parent's memory until it execs, and the slice outlives that).
     listen: *const RawFd,
@@ -222,6 +259,16 @@ struct Plan {
 unsafe fn child(p: &Plan) -> ! {
     // SAFETY: raw system calls on plain values; see the module comment.
     unsafe {
+        // A descriptor table of its own before anything else: until then
+        // it is ours (`CLONE_FILES`). Only the descriptors below `keep` are
+        // copied (`CLOSE_RANGE_UNSHARE`, Linux 5.9; before, a whole copy).
+        let unshared = libc::syscall(libc::SYS_close_range, p.keep as u32, u32::MAX, libc::CLOSE_RANGE_UNSHARE) == 0
+            || libc::syscall(libc::SYS_unshare, libc::CLONE_FILES) == 0;
+        if !unshared {
+            let errno = (*libc::__errno_location()).to_ne_bytes();
+            libc::syscall(libc::SYS_write, p.report, errno.as_ptr(), errno.len());
+            libc::syscall(libc::SYS_exit_group, 127);
+        }
         libc::syscall(libc::SYS_setpgid, 0, 0);
         // The kernel's struct sigaction, all zero: SIG_DFL, no flags, empty
         // mask — the same bytes whatever the architecture's field order.

@@ -45,7 +45,10 @@ impl Runtime {
     /// else as a plain process group. The cgroups are made first, here;
     /// the spawns themselves run on up to [`spawn::spawners`] threads
     /// ([`spawn::in_parallel`]), since each one waits for its child's
-    /// `execve`, which a second core can overlap.
+    /// `execve`, which a second core can overlap. Each child is collected
+    /// through its pidfd while the descriptor budget allows
+    /// ([`reap::ChildExits::room`](super::reap::ChildExits::room)), else
+    /// by the SIGCHLD sweep.
     pub(super) fn spawn_batch(&mut self, reqs: &[SpawnRequest]) -> Vec<Result<i32, String>> {
         let cannot_open =
             |dir: &std::path::Path, e: std::io::Error| format!("cannot open cgroup {}: {e}", dir.display());
@@ -66,16 +69,28 @@ impl Runtime {
         let listen: Vec<Vec<std::os::fd::BorrowedFd<'_>>> =
             reqs.iter().map(|req| self.listen.of(config, &req.tag)).collect();
         let (logdir, socket) = (&self.settings.logdir, &self.settings.socket);
-        let results = spawn::in_parallel(reqs.len(), |i| match (&dirs[i], &bound[i]) {
+        let room = self.exits.room();
+        let started = spawn::in_parallel(reqs.len(), |i| match (&dirs[i], &bound[i]) {
             (_, Err(e)) => Err(e.clone()),
-            (Ok(None), Ok(())) => spawn::spawn(&reqs[i], logdir, socket, None, &listen[i]),
+            (Ok(None), Ok(())) => spawn::spawn(&reqs[i], logdir, socket, None, &listen[i], i < room),
             (Ok(Some(dir)), Ok(())) => {
                 let fd = crate::cgroup::open_for_clone(dir).map_err(|e| cannot_open(dir, e))?;
-                spawn::spawn(&reqs[i], logdir, socket, Some(fd.as_fd()), &listen[i])
+                spawn::spawn(&reqs[i], logdir, socket, Some(fd.as_fd()), &listen[i], i < room)
             }
             (Err(e), Ok(())) => Err(e.clone()),
         });
         drop(listen);
+        let results: Vec<Result<i32, String>> = started
+            .into_iter()
+            .map(|started| {
+                let started = started?;
+                match started.pidfd {
+                    Some(fd) => self.exits.watch(started.pid, fd),
+                    None => self.exits.started_without(),
+                }
+                Ok(started.pid)
+            })
+            .collect();
         if let Some(tracker) = self.cgroups.as_mut() {
             for ((req, dir), result) in reqs.iter().zip(dirs).zip(&results) {
                 if let (Ok(Some(dir)), Ok(pid)) = (dir, result) {

@@ -94,6 +94,10 @@ pub struct Runtime {
     in_force: Option<in_force::InForce>,
     reexec: Option<ReexecKit>,
     output: Option<output::OutputHub>,
+    /// The children collected by pidfd (`reap.rs`).
+    exits: reap::ChildExits,
+    /// When the walk for children no pidfd covers is due (`reap.rs`).
+    walk_due: Option<std::time::Instant>,
     /// Pids of adopted processes that ended, from their pidfd watchers.
     adopted_exits: (mpsc::UnboundedSender<i32>, mpsc::UnboundedReceiver<i32>),
     /// Entry cgroups, when tracking by cgroup (`cgroups.rs`).
@@ -146,6 +150,8 @@ impl Runtime {
             in_force: None,
             reexec: None,
             output: None,
+            exits: reap::ChildExits::default(),
+            walk_due: None,
             adopted_exits: mpsc::unbounded_channel(),
             cgroups: None,
             cgroup_events: None,
@@ -218,25 +224,26 @@ impl Runtime {
         for pid in self.sup.adopted_pids().into_iter().chain(self.sup.followed_pids()) {
             self.watch_adopted(pid);
         }
+        self.exits.start();
+        // The new image of a reexec: the old one's children, whose ends
+        // are then learnt from pidfds too.
+        self.exits.watch_children(reap::own_children());
         let mut readiness = readiness::Readiness::start(&self.settings.socket)?;
         // Children that exited before the handler was installed.
         self.reap();
         self.carry_out().await;
         readiness.track(&self.sup);
         loop {
-            let deadline = self.sup.next_deadline();
-            let timer = async move {
-                match deadline {
-                    Some(at) => tokio::time::sleep_until(at.into()).await,
-                    None => std::future::pending().await,
-                }
-            };
+            let timer = sleep_until(self.sup.next_deadline());
+            let walk = sleep_until(self.walk_due);
             tokio::select! {
                 biased;
-                _ = sigchld.recv() => self.reap(),
+                senders = sigchld.recv() => self.child_signalled(&senders),
+                () = self.exits.ended() => self.collect_exits(),
+                () = walk => self.reap(),
                 Some(pid) = self.adopted_exits.1.recv() => self.adopted_exited(pid),
                 Some(()) = next_event(&mut self.cgroup_events) => self.cgroup_changed(),
-                _ = timer => {
+                () = timer => {
                     let now = Now::real();
                     self.sup.fire_timers(now);
                     self.sweep(now);
@@ -310,8 +317,35 @@ impl Runtime {
         }
     }
 
+    /// Collects every child that ended: what the pidfds say, and the
+    /// walk of every child for the rest (`reap.rs`).
     fn reap(&mut self) {
-        let reaped = reap::reap_all();
+        self.walk_due = None;
+        let mut reaped = self.exits.collect();
+        reaped.extend(reap::reap_all());
+        self.reaped(reaped);
+    }
+
+    /// After SIGCHLD: what the pidfds say ended, and the walk only if
+    /// someone else sent it — else within [`reap::WALK_AFTER`].
+    fn child_signalled(&mut self, senders: &signals::Senders) {
+        let mut reaped = self.exits.collect();
+        if self.exits.explains(senders) {
+            self.walk_due.get_or_insert_with(|| std::time::Instant::now() + reap::WALK_AFTER);
+        } else {
+            self.walk_due = None;
+            reaped.extend(reap::reap_all());
+        }
+        self.reaped(reaped);
+    }
+
+    /// Collects what the pidfds say ended, without the walk.
+    fn collect_exits(&mut self) {
+        let reaped = self.exits.collect();
+        self.reaped(reaped);
+    }
+
+    fn reaped(&mut self, reaped: Vec<(i32, isinit_shared::protocol::ExitStatus)>) {
         if reaped.is_empty() {
             return;
         }
@@ -449,6 +483,14 @@ fn push_capped<T>(history: &mut VecDeque<T>, item: T, cap: usize) {
     history.push_back(item);
     if history.len() > cap {
         history.pop_front();
+    }
+}
+
+/// Sleeps until `at`; forever without one.
+async fn sleep_until<T: Into<tokio::time::Instant>>(at: Option<T>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -132,6 +132,9 @@ impl Runtime {
                 return refuse(reply, &reason);
             }
         };
+        // Its end is waited for: learnt from its pidfd, not from a walk
+        // that a merged SIGCHLD may put off (`reap.rs`).
+        self.exits.watch_children([pid]);
         let (status_tx, status_rx) = oneshot::channel();
         if let Some(kit) = self.reexec.as_mut() {
             kit.check = Some(PendingCheck { pid, status: Some(status_tx) });

@@ -1,14 +1,15 @@
 //! Starting one entry's process (SPEC §5, §6).
 //!
-//! Not `tokio::process`: exits are reaped by our own single `waitpid(-1)`
-//! loop (`reap.rs`), and a tokio `Child` would reap behind our back and
-//! steal exit statuses (STYLE.md trap 4).
+//! Not `tokio::process`: exits are collected by our own one reaper
+//! (`reap.rs`: by pidfd, else `waitpid(-1)`), and a tokio `Child` would
+//! reap behind our back and steal exit statuses (STYLE.md trap 4).
 
 mod activation;
 mod invocation;
 
 use activation::{Passed, wrapped};
 
+pub use crate::cgroup::clone::Started;
 pub use invocation::{Invocation, exec_prefixed, invocation};
 
 use isinit_core::SpawnRequest;
@@ -75,7 +76,8 @@ pub const DESCRIPTORS_PER_SPAWN: u64 = 4;
 
 /// How many spawners the daemon's descriptor limit allows: starts in
 /// flight hold at most a quarter of `RLIMIT_NOFILE`, the rest being for
-/// clients, held sockets and the daemon's own files; 32 ([`SPAWNERS`]) from
+/// the children's pidfds (`reap::ChildExits`), clients, held sockets and
+/// the daemon's own files; 32 ([`SPAWNERS`]) from
 /// a limit of 512. Under `ulimit -n 64` that is 4: the daemon's own
 /// parallelism never fails its starts for want of descriptors (a full
 /// limit still can, and is said: `host_limits`).
@@ -128,7 +130,9 @@ pub fn in_parallel<R: Send>(n: usize, f: impl Fn(usize) -> R + Sync) -> Vec<R> {
 ///
 /// With `cgroup` (an open entry cgroup, SPEC §14) the child is instead
 /// created inside that cgroup by `clone3` (`cgroup::clone`, which says why
-/// posix_spawn cannot do it), with the same attributes.
+/// posix_spawn cannot do it), with the same attributes; so it is with
+/// `pidfd`, which asks for a child collected by its pidfd
+/// ([`Started::pidfd`], `reap.rs`).
 ///
 /// `listen`: the entry's held sockets (`:::listen:`, SPEC §17), which the
 /// child gets as descriptors 3, 4, … ([`Passed`]).
@@ -138,7 +142,8 @@ pub fn spawn(
     socket: &Path,
     cgroup: Option<std::os::fd::BorrowedFd<'_>>,
     listen: &[std::os::fd::BorrowedFd<'_>],
-) -> Result<i32, String> {
+    pidfd: bool,
+) -> Result<Started, String> {
     let path = output_path(logdir, &req.tag);
     let mut out = OpenOptions::new()
         .create(true)
@@ -152,16 +157,18 @@ pub fn spawn(
     let attrs = SpawnAttrs::new().map_err(|e| format!("cannot prepare spawn attributes: {e}"))?;
     let actions = FileActions::new(out.as_raw_fd(), &passed.raw())
         .map_err(|e| format!("cannot prepare spawn file actions: {e}"))?;
-    let null = match cgroup {
-        Some(_) => Some(std::fs::File::open("/dev/null").map_err(|e| format!("cannot open /dev/null: {e}"))?),
-        None => None,
+    let null = if cgroup.is_some() || pidfd {
+        Some(std::fs::File::open("/dev/null").map_err(|e| format!("cannot open /dev/null: {e}"))?)
+    } else {
+        None
     };
-    let place = match (cgroup, &null) {
-        (Some(cgroup), Some(null)) => {
-            Some(Placement { stdin: null.as_fd(), out: out.as_fd(), cgroup, listen: passed.raw() })
-        }
-        _ => None,
-    };
+    let place = null.as_ref().map(|null| Placement {
+        stdin: null.as_fd(),
+        out: out.as_fd(),
+        cgroup,
+        pidfd,
+        listen: passed.raw(),
+    });
     let how = How { actions: &actions, attrs: &attrs, place: place.as_ref() };
     let wrapped = wrapped(req, !listen.is_empty());
     let result = match wrapped.map_or_else(|| invocation(&req.command), Invocation::Shell) {
@@ -174,7 +181,7 @@ pub fn spawn(
                     shell(&req.command, &env, &how).map_err(|e| format!("cannot start /bin/sh: {e}"))
                 }
                 Err(e) => Err(not_started(words.first().map_or("", String::as_str), &e)),
-                Ok(pid) => Ok(pid),
+                Ok(started) => Ok(started),
             }
         }
         Invocation::Shell(script) => shell(&script, &env, &how).map_err(|e| format!("cannot start /bin/sh: {e}")),
@@ -228,24 +235,26 @@ fn same_file(a: &Path, b: &Path) -> bool {
 }
 
 /// Runs `/bin/sh -c SCRIPT`.
-fn shell(script: &str, env: &[CString], how: &How<'_>) -> std::io::Result<i32> {
+fn shell(script: &str, env: &[CString], how: &How<'_>) -> std::io::Result<Started> {
     let words = ["/bin/sh".to_owned(), "-c".to_owned(), script.to_owned()];
     launch(Program::Path, &words, env, how)
 }
 
 /// How a child is started: by posix_spawn with these attributes, or
-/// (`place`) by `clone3` into its cgroup, with the same effect.
+/// (`place`) by `clone3`, into its cgroup or with a pidfd kept, with the
+/// same effect.
 struct How<'a> {
     actions: &'a FileActions,
     attrs: &'a SpawnAttrs,
     place: Option<&'a Placement<'a>>,
 }
 
-/// What a child started into its cgroup gets instead of file actions.
+/// What a child started by `clone3` gets instead of file actions.
 struct Placement<'a> {
     stdin: std::os::fd::BorrowedFd<'a>,
     out: std::os::fd::BorrowedFd<'a>,
-    cgroup: std::os::fd::BorrowedFd<'a>,
+    cgroup: Option<std::os::fd::BorrowedFd<'a>>,
+    pidfd: bool,
     /// [`Passed::raw`]: moved to 3, 4, … in the child.
     listen: Vec<RawFd>,
 }
@@ -260,7 +269,7 @@ enum Program {
     Path,
 }
 
-fn launch(program: Program, words: &[String], env: &[CString], how: &How<'_>) -> std::io::Result<i32> {
+fn launch(program: Program, words: &[String], env: &[CString], how: &How<'_>) -> std::io::Result<Started> {
     let (actions, attrs) = (how.actions, how.attrs);
     let words: Vec<CString> = words
         .iter()
@@ -286,6 +295,7 @@ fn launch(program: Program, words: &[String], env: &[CString], how: &How<'_>) ->
             stdin: place.stdin,
             out: place.out,
             cgroup: place.cgroup,
+            pidfd: place.pidfd,
             listen: &place.listen,
         };
         return crate::cgroup::clone::spawn(&exec);
@@ -304,7 +314,7 @@ fn launch(program: Program, words: &[String], env: &[CString], how: &How<'_>) ->
             }
         }
     };
-    check(rc).map(|()| pid)
+    check(rc).map(|()| Started { pid, pidfd: None })
 }
 
 /// The daemon's environment (less `NOTIFY_SOCKET`: a child must not talk to

@@ -1,8 +1,8 @@
 //! Setting the node attribute with Pacemaker's `attrd_updater`, off the
 //! runtime thread and within a time limit.
 //!
-//! The daemon has one reaper (the run loop's `waitpid(-1)`, STYLE.md trap
-//! 4), which collects this child too, as a pid it does not know; so the
+//! The daemon has one reaper (the run loop's `waitpid(-1)` walk, STYLE.md
+//! trap 4), which collects this child too, as a pid it does not know; so the
 //! updater's exit status cannot be waited for here. It travels on the
 //! helper's output instead: a `/bin/sh` runs the updater and prints
 //! `exit=N` after it, and the reading ends at the pipe's end.

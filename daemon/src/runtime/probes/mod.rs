@@ -167,8 +167,13 @@ impl Runtime {
             notify: false,
             watchdog_usec: None,
         };
-        let child = super::spawn::spawn(&spawn, &self.settings.logdir, &self.settings.socket, None, &[])
+        let pidfd = self.exits.room() > 0;
+        let started = super::spawn::spawn(&spawn, &self.settings.logdir, &self.settings.socket, None, &[], pidfd)
             .map_err(|e| format!("cannot start the check: {e}"))?;
+        let child = started.pid;
+        if let Some(fd) = started.pidfd {
+            self.exits.watch(child, fd);
+        }
         let (tx, rx) = oneshot::channel();
         self.probes.children.insert(child, tx);
         Ok((child, rx))
