@@ -171,8 +171,9 @@ impl ChildExits {
     pub fn started_without(&mut self) {
         if !self.spent {
             tracing::info!(
-                "more processes than pidfds allowed ({} of the descriptor limit): every SIGCHLD walks the children",
-                self.budget
+                "starting processes without a pidfd ({} held, the most this descriptor limit allows): \
+                 from now on every SIGCHLD walks the children",
+                self.pidfds.len()
             );
         }
         self.spent = true;
