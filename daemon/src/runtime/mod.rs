@@ -98,6 +98,8 @@ pub struct Runtime {
     exits: reap::ChildExits,
     /// When the walk for children no pidfd covers is due (`reap.rs`).
     walk_due: Option<std::time::Instant>,
+    /// When the free heap is to be handed back (`effects.rs`).
+    trim_due: Option<std::time::Instant>,
     /// Pids of adopted processes that ended, from their pidfd watchers.
     adopted_exits: (mpsc::UnboundedSender<i32>, mpsc::UnboundedReceiver<i32>),
     /// Entry cgroups, when tracking by cgroup (`cgroups.rs`).
@@ -152,6 +154,7 @@ impl Runtime {
             output: None,
             exits: reap::ChildExits::default(),
             walk_due: None,
+            trim_due: None,
             adopted_exits: mpsc::unbounded_channel(),
             cgroups: None,
             cgroup_events: None,
@@ -236,11 +239,13 @@ impl Runtime {
         loop {
             let timer = sleep_until(self.sup.next_deadline());
             let walk = sleep_until(self.walk_due);
+            let trim = sleep_until(self.trim_due);
             tokio::select! {
                 biased;
                 senders = sigchld.recv() => self.child_signalled(&senders),
                 () = self.exits.ended() => self.collect_exits(),
                 () = walk => self.reap(),
+                () = trim => self.trim_heap(),
                 Some(pid) = self.adopted_exits.1.recv() => self.adopted_exited(pid),
                 Some(()) = next_event(&mut self.cgroup_events) => self.cgroup_changed(),
                 () = timer => {
