@@ -123,6 +123,25 @@ fn timed(d: &TestDaemon, args: &[&str]) -> (String, Duration) {
 
 const TAB: &str = "g:r:1:respawn:exec sleep 1000\nh:o:1,2,3:once:true\n";
 
+/// Waits until the state file on `mount` names `pid` and neither it nor
+/// the status file has changed for half a second: no write is in flight.
+fn writes_settled(mount: &Bindfs, pid: i32) {
+    let files = [mount.at.join("state"), mount.at.join("initstat")];
+    let read = || files.iter().map(|f| std::fs::read_to_string(f).unwrap_or_default()).collect::<Vec<_>>();
+    let mut last = (read(), Instant::now());
+    wait_for(DEADLINE, "the state and status files to settle", || {
+        let now = read();
+        if now != last.0 {
+            last = (now, Instant::now());
+            return Err("still changing".to_string());
+        }
+        if !now[0].contains(&pid.to_string()) {
+            return Err(format!("pid {pid} not in the state file yet"));
+        }
+        if last.1.elapsed() < Duration::from_millis(500) { Err("changed lately".into()) } else { Ok(()) }
+    });
+}
+
 /// Starts `d` with its state file, its status file and its log file on
 /// `mount`.
 #[track_caller]
@@ -203,6 +222,13 @@ fn shutdown_and_reexec_on_a_hung_state_disk_end_within_their_bound() {
     start_on(&mut d, &mount);
     d.tell("g", "1");
     let r = d.wait_running("r");
+    // The disk must hang between two writes: a write the FUSE server has
+    // already taken when it stops is waited out by the kernel, whatever
+    // signal comes (`request_wait_answer`), and no `execve` gets past a
+    // thread in that wait — a limit of Linux, not one the daemon can lift.
+    // A write queued after the stop is abandoned when the exec kills the
+    // thread; that is the hung disk this test is about.
+    writes_settled(&mount, r);
     let hung = mount.hang();
     let (said, _) = timed(&d, &["tell", "h", "1"]);
     assert!(said.contains("warning"), "{said}");
