@@ -69,14 +69,9 @@ pub fn become_subreaper() -> std::io::Result<()> {
 /// The daemon's children, from `/proc/self/task/*/children` (after an
 /// `execve` they are all the one thread's).
 pub fn own_children() -> Vec<i32> {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return Vec::new() };
-    let mut pids = Vec::new();
-    for task in tasks.flatten() {
-        if let Ok(list) = std::fs::read_to_string(task.path().join("children")) {
-            pids.extend(list.split_ascii_whitespace().filter_map(|p| p.parse::<i32>().ok()));
-        }
-    }
-    pids
+    let Ok(tasks) = procfs::process::Process::myself().and_then(|me| me.tasks()) else { return Vec::new() };
+    let children = tasks.flatten().filter_map(|task| task.children().ok()).flatten();
+    children.filter_map(|pid| i32::try_from(pid).ok()).collect()
 }
 
 /// The pid and status of a child's end; `None` for anything else.
@@ -307,7 +302,8 @@ mod tests {
     use isinit_core::SpawnRequest;
     use std::time::Duration;
 
-    fn start(command: &str, logdir: &std::path::Path) -> super::super::spawn::Started {
+    /// Starts `command` as entry `g`/`t` with a pidfd.
+    fn spawn(command: &str, logdir: &std::path::Path) -> Result<super::super::spawn::Started, String> {
         let req = SpawnRequest {
             group: "g".into(),
             tag: "t".into(),
@@ -317,7 +313,11 @@ mod tests {
             notify: false,
             watchdog_usec: None,
         };
-        super::super::spawn::spawn(&req, logdir, &logdir.join("sock"), None, &[], true).expect("spawn")
+        super::super::spawn::spawn(&req, logdir, &logdir.join("sock"), None, &[], true)
+    }
+
+    fn start(command: &str, logdir: &std::path::Path) -> super::super::spawn::Started {
+        spawn(command, logdir).expect("spawn")
     }
 
     /// Waits (10 s at most) until `exits` collects something.
@@ -395,16 +395,7 @@ mod tests {
     #[test]
     fn a_command_that_cannot_run_is_said_with_a_pidfd_too() {
         let dir = tempfile::tempdir().unwrap();
-        let req = SpawnRequest {
-            group: "g".into(),
-            tag: "t".into(),
-            level: "run".into(),
-            command: "/nonexistent/isinit-test-command".into(),
-            mark: String::new(),
-            notify: false,
-            watchdog_usec: None,
-        };
-        let spawn = super::super::spawn::spawn(&req, dir.path(), &dir.path().join("sock"), None, &[], true);
-        assert_eq!(spawn.err().as_deref(), Some("/nonexistent/isinit-test-command: not found"));
+        let spawned = spawn("/nonexistent/isinit-test-command", dir.path());
+        assert_eq!(spawned.err().as_deref(), Some("/nonexistent/isinit-test-command: not found"));
     }
 }
