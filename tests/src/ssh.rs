@@ -31,12 +31,38 @@ pub fn unavailable() -> Option<String> {
     if !nix::unistd::geteuid().is_root() {
         return Some("not running as root (sshd needs it)".into());
     }
-    for (bin, package) in [(SSHD, "openssh-server"), ("ssh", "openssh-client"), ("ssh-keygen", "openssh-client")] {
+    let tools = [
+        (SSHD, "openssh-server"),
+        ("ssh", "openssh-client"),
+        ("ssh-keygen", "openssh-client"),
+        ("unshare", "util-linux"),
+    ];
+    for (bin, package) in tools {
         if Command::new(bin).arg("-?").stdout(Stdio::null()).stderr(Stdio::null()).status().is_err() {
             return Some(format!("{bin} not found (install {package})"));
         }
     }
     None
+}
+
+/// The rc files bash reads for a command run through sshd (Debian builds
+/// bash so that it reads `~/.bashrc` then). The hosts the tests play log in
+/// as a stock root would, without this machine's: a `.bashrc` that runs
+/// `pyenv init` costs about 100 ms of CPU per session, which on the one box
+/// that plays every host outweighs the client being measured.
+const HIDDEN_RC: &[&str] = &["/root/.bashrc"];
+
+/// `sshd -D -e -f CONFIG` in a mount namespace of its own in which
+/// [`HIDDEN_RC`] read as empty. `exec` keeps sshd's pid the child's, so
+/// it is stopped by pid like any other.
+fn sshd(config: &Path) -> Command {
+    let script = format!(
+        "for f in {}; do if [ -e \"$f\" ]; then mount --bind /dev/null \"$f\" || exit 1; fi; done; exec \"$0\" -D -e -f \"$1\"",
+        HIDDEN_RC.join(" ")
+    );
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--mount", "--propagation", "private", "--", "sh", "-c", &script, SSHD]).arg(config);
+    cmd
 }
 
 /// One host: its address, its sshd and the daemon its sessions reach.
@@ -167,9 +193,7 @@ impl Cluster {
             }
             std::fs::write(&config, server + &matches).expect("sshd config");
             let stderr = std::fs::OpenOptions::new().create(true).append(true).open(&log).expect("sshd log");
-            let child = Command::new(SSHD)
-                .args(["-D", "-e", "-f"])
-                .arg(&config)
+            let child = sshd(&config)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(stderr)
@@ -248,14 +272,8 @@ impl Cluster {
     pub fn start_host(&mut self, i: usize) {
         let h = &mut self.hosts[i];
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&h.log).expect("sshd log");
-        let child = Command::new(SSHD)
-            .args(["-D", "-e", "-f"])
-            .arg(&h.config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("cannot start sshd");
+        let child =
+            sshd(&h.config).stdin(Stdio::null()).stdout(Stdio::null()).stderr(log).spawn().expect("cannot start sshd");
         h.sshd = Some(child);
         let addr = SocketAddr::from((h.addr, h.port));
         let log = h.log.clone();
