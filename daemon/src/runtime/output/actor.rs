@@ -115,14 +115,14 @@ impl Actor {
         match request {
             Request::Tail { tag, n, reply } => {
                 let lines = match self.catch_up(&tag) {
-                    Some(out) => out.last(n, REPLY_BUDGET),
+                    Some(out) => out.last(&tag, n, REPLY_BUDGET),
                     None => Vec::new(),
                 };
                 let _ = reply.send(lines);
             }
             Request::Follow { tag, n, reply } => {
                 let followed = match self.catch_up(&tag) {
-                    Some(out) => (out.last(n, REPLY_BUDGET), out.subscribe()),
+                    Some(out) => (out.last(&tag, n, REPLY_BUDGET), out.subscribe()),
                     // Not captured: nothing now, and a stream that ends.
                     None => (Vec::new(), tokio::sync::broadcast::channel(1).1),
                 };

@@ -37,9 +37,17 @@ pub(super) struct TagOutput {
     partial: Vec<u8>,
     /// Set when reading started mid-line: the first line read is a fragment.
     skip_fragment: bool,
-    lines: VecDeque<OutputLine>,
+    /// The recent lines, without their tag (the map's key): a thousand
+    /// tags keep a line or two each.
+    lines: VecDeque<Kept>,
     /// Live followers (`logs -f`, the console); created on first follow.
     follow: Option<broadcast::Sender<OutputLine>>,
+}
+
+/// One recent line.
+struct Kept {
+    at_ms: isinit_shared::time::UnixMillis,
+    text: Box<str>,
 }
 
 /// Whether a read reached the end of the file.
@@ -63,8 +71,15 @@ impl TagOutput {
 
     /// The last `n` lines kept, fewer if they would take more than
     /// `budget` bytes of text (so the reply fits a frame).
-    pub(super) fn last(&self, n: usize, budget: usize) -> Vec<OutputLine> {
-        isinit_shared::protocol::group_logs::last_lines(self.lines.iter(), n, None, budget)
+    pub(super) fn last(&self, tag: &str, n: usize, budget: usize) -> Vec<OutputLine> {
+        let lines: Vec<OutputLine> = self
+            .lines
+            .iter()
+            .rev()
+            .take(n)
+            .map(|k| OutputLine { tag: tag.to_string(), at_ms: k.at_ms, text: k.text.to_string() })
+            .collect();
+        isinit_shared::protocol::group_logs::last_lines(lines.iter().rev(), n, None, budget)
     }
 
     /// A receiver of every line read from now on.
@@ -142,6 +157,10 @@ impl TagOutput {
         }
         let room = MAX_LINE.saturating_sub(self.partial.len());
         self.partial.extend_from_slice(&rest[..rest.len().min(room)]);
+        if self.partial.is_empty() {
+            // Its room is given back: most output ends in a newline.
+            self.partial = Vec::new();
+        }
     }
 
     fn push(&mut self, line: OutputLine) {
@@ -152,7 +171,7 @@ impl TagOutput {
                 let _ = tx.send(line.clone());
             }
         }
-        self.lines.push_back(line);
+        self.lines.push_back(Kept { at_ms: line.at_ms, text: line.text.into_boxed_str() });
         if self.lines.len() > LINES_KEPT {
             self.lines.pop_front();
         }
@@ -181,7 +200,7 @@ mod tests {
     }
 
     fn texts(out: &TagOutput) -> Vec<String> {
-        out.last(LINES_KEPT, usize::MAX).into_iter().map(|l| l.text).collect()
+        out.last("t", LINES_KEPT, usize::MAX).into_iter().map(|l| l.text).collect()
     }
 
     #[test]
@@ -237,9 +256,9 @@ mod tests {
         let (_dir, path) = file_with(&b"abcdefghij\n".repeat(10));
         let mut out = TagOutput::starting_at(&path, Some(0));
         out.read_new("t", &path, &mut [0; 64], u64::MAX);
-        assert_eq!(out.last(5, usize::MAX).len(), 5);
+        assert_eq!(out.last("t", 5, usize::MAX).len(), 5);
         // Each line costs 10 + 1 + 32 bytes of budget: two fit in 100.
-        assert_eq!(out.last(10, 100).len(), 2);
+        assert_eq!(out.last("t", 10, 100).len(), 2);
     }
 
     #[test]
