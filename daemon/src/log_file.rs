@@ -17,6 +17,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
+use tracing_subscriber::filter::Targets;
 
 /// How long a fresh start waits for the log file to open.
 pub const OPEN_WAIT: Duration = Duration::from_secs(1);
@@ -111,12 +112,23 @@ pub fn end() {
 
 /// Logs to stderr and, when configured, appends to the daemon log file.
 /// Colour only when stderr is a terminal, never in the file (defect 3i).
+///
+/// `ISINIT_LOG_LEVEL` is a level (`debug`) or comma-separated
+/// `target=level` directives (`isinit_daemon=debug,warn`). It is read by
+/// tracing-subscriber's `Targets`, not its `EnvFilter`: that one compiles
+/// regular expressions at start, and their code and tables stayed in every
+/// daemon's memory for a setting read once (issue 22).
 pub fn init(file: Option<PathBuf>, open_wait: Duration) -> Result<(), Failure> {
     use tracing_subscriber::fmt::writer::MakeWriterExt;
-    let filter = tracing_subscriber::EnvFilter::try_from_env("ISINIT_LOG_LEVEL")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use tracing_subscriber::prelude::*;
+    let asked = std::env::var("ISINIT_LOG_LEVEL").ok().filter(|v| !v.trim().is_empty());
+    let parsed = asked.as_deref().map(str::parse::<Targets>);
+    let filter = match &parsed {
+        Some(Ok(targets)) => targets.clone(),
+        _ => Targets::new().with_default(tracing::Level::INFO),
+    };
     let terminal = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let layer = tracing_subscriber::fmt::layer().with_target(false);
     match file {
         Some(path) => {
             // SPEC §15: the file is opened and written off the
@@ -134,7 +146,8 @@ pub fn init(file: Option<PathBuf>, open_wait: Duration) -> Result<(), Failure> {
             if let Ok(mut kept) = LOG_FILE_GUARD.lock() {
                 *kept = Some(guard);
             }
-            builder.with_ansi(false).with_writer(std::io::stderr.and(file_writer)).init();
+            let layer = layer.with_ansi(false).with_writer(std::io::stderr.and(file_writer));
+            tracing_subscriber::registry().with(layer.with_filter(filter)).init();
             if late && !open_wait.is_zero() {
                 tracing::warn!(
                     "log file {} not opened within {open_wait:?} (its file system does not answer); lines go to it once it does",
@@ -142,7 +155,13 @@ pub fn init(file: Option<PathBuf>, open_wait: Duration) -> Result<(), Failure> {
                 );
             }
         }
-        None => builder.with_ansi(terminal).with_writer(std::io::stderr).init(),
+        None => {
+            let layer = layer.with_ansi(terminal).with_writer(std::io::stderr);
+            tracing_subscriber::registry().with(layer.with_filter(filter)).init();
+        }
+    }
+    if let (Some(asked), Some(Err(e))) = (asked, parsed) {
+        tracing::warn!("ISINIT_LOG_LEVEL={asked:?} not understood ({e}): logging at info");
     }
     Ok(())
 }
