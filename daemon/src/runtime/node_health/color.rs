@@ -1,9 +1,10 @@
 //! The node's health as Pacemaker's `#health-isinit` attribute (SPEC
-//! §18), decided from a snapshot: pure, so every rule is unit-tested.
+//! §18), decided from what the runtime's snapshot and events say: pure,
+//! so every rule is unit-tested.
 
-use isinit_shared::protocol::{ExitStatus, GroupState, ProcessState, Snapshot};
+use isinit_shared::protocol::{Event, ExitStatus, GroupState, ProcessState, ProcessStatus, Snapshot};
 use isinit_shared::time::UnixMillis;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The values Pacemaker's node-health strategies understand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,8 +45,72 @@ impl Default for Limits {
     }
 }
 
+/// What the judgement looks at, kept from the runtime's snapshot and the
+/// events after it: each group's state, the entries in backoff, and the
+/// entries' recent OOM kills. Not a mirror of the snapshot: its rows are
+/// some 300 bytes an entry, held only for these three questions (issue
+/// 22: 350 kB of a daemon of 950 entries, on nodes without Pacemaker too).
+#[derive(Debug, Default)]
+pub struct Seen {
+    /// The daemon is shutting down.
+    pub halting: bool,
+    groups: BTreeMap<String, GroupState>,
+    in_backoff: BTreeSet<String>,
+    /// Only entries that were OOM-killed, with when.
+    ooms: HashMap<String, Vec<UnixMillis>>,
+}
+
+impl Seen {
+    /// What `snap` says.
+    pub fn of(snap: &Snapshot) -> Seen {
+        let mut seen = Seen { halting: snap.daemon.halting, ..Seen::default() };
+        seen.groups = snap.groups.iter().map(|g| (g.name.clone(), g.state)).collect();
+        for p in &snap.processes {
+            seen.process(p);
+        }
+        seen
+    }
+
+    /// Folds one event; false for one that needs a fresh snapshot (a new
+    /// isinittab).
+    pub fn apply(&mut self, event: &Event) -> bool {
+        match event {
+            Event::Group(g) => {
+                self.groups.insert(g.name.clone(), g.state);
+            }
+            Event::GroupRemoved { name } => {
+                self.groups.remove(name);
+            }
+            Event::Process(p) => self.process(p),
+            Event::ProcessRemoved { tag } => {
+                self.in_backoff.remove(tag);
+                self.ooms.remove(tag);
+            }
+            Event::ConfigChanged { .. } => return false,
+            Event::Halting => self.halting = true,
+            Event::Audit(_) | Event::Notice { .. } => {}
+        }
+        true
+    }
+
+    fn process(&mut self, p: &ProcessStatus) {
+        if p.state == ProcessState::Backoff {
+            self.in_backoff.insert(p.tag.clone());
+        } else {
+            self.in_backoff.remove(&p.tag);
+        }
+        let ooms: Vec<UnixMillis> =
+            p.recent_exits.iter().filter(|e| e.status == ExitStatus::OomKilled).map(|e| e.at_ms).collect();
+        if ooms.is_empty() {
+            self.ooms.remove(&p.tag);
+        } else {
+            self.ooms.insert(p.tag.clone(), ooms);
+        }
+    }
+}
+
 /// Tracks since when each entry has been in backoff (a snapshot says only
-/// until when), across the snapshots the task folds.
+/// until when), across what the task folds.
 #[derive(Debug, Default)]
 pub struct BackoffSince {
     since: HashMap<String, UnixMillis>,
@@ -58,10 +123,10 @@ impl BackoffSince {
     }
 
     /// Notes the entries in backoff at `now`; forgets those that left it.
-    pub fn observe(&mut self, snap: &Snapshot, now: UnixMillis) {
-        self.since.retain(|tag, _| snap.processes.iter().any(|p| &p.tag == tag && p.state == ProcessState::Backoff));
-        for p in snap.processes.iter().filter(|p| p.state == ProcessState::Backoff) {
-            self.since.entry(p.tag.clone()).or_insert(now);
+    pub fn observe(&mut self, seen: &Seen, now: UnixMillis) {
+        self.since.retain(|tag, _| seen.in_backoff.contains(tag));
+        for tag in &seen.in_backoff {
+            self.since.entry(tag.clone()).or_insert(now);
         }
     }
 
@@ -75,14 +140,14 @@ impl BackoffSince {
 /// limit or a full log directory; yellow for repeated OOM kills; green
 /// otherwise.
 pub fn judge(
-    snap: &Snapshot,
+    seen: &Seen,
     backoff: &BackoffSince,
     now: UnixMillis,
     logdir_full: bool,
     limits: &Limits,
 ) -> (Color, String) {
-    if let Some(g) = snap.groups.iter().find(|g| g.state == GroupState::Failed) {
-        return (Color::Red, format!("group {} is FAILED", g.name));
+    if let Some((name, _)) = seen.groups.iter().find(|(_, state)| **state == GroupState::Failed) {
+        return (Color::Red, format!("group {name} is FAILED"));
     }
     if let Some((tag, ms)) = backoff.longest(now).filter(|(_, ms)| *ms > limits.backoff_red_ms) {
         return (Color::Red, format!("{tag} has been in respawn backoff for {} s", ms / 1000));
@@ -91,12 +156,7 @@ pub fn judge(
         return (Color::Red, "the log directory's file system is full".to_string());
     }
     let since = now.saturating_sub(limits.oom_window_ms);
-    let ooms = snap
-        .processes
-        .iter()
-        .flat_map(|p| p.recent_exits.iter())
-        .filter(|e| e.status == ExitStatus::OomKilled && e.at_ms >= since)
-        .count();
+    let ooms = seen.ooms.values().flatten().filter(|at| **at >= since).count();
     if ooms >= limits.oom_kills {
         return (Color::Yellow, format!("{ooms} OOM kills in the last {} s", limits.oom_window_ms / 1000));
     }
@@ -109,24 +169,14 @@ mod tests {
     use isinit_shared::config::Mode;
     use isinit_shared::protocol::{ExitRecord, GroupStatus, ProcessStatus};
 
-    fn snap(state: GroupState, proc_state: ProcessState, exits: Vec<ExitRecord>) -> Snapshot {
-        let mut s = Snapshot::default();
-        s.groups.push(GroupStatus {
-            name: "web".into(),
-            level: Some("run".into()),
-            state,
-            since_ms: 0,
-            levels: vec![],
-            in_file: true,
-            owner: None,
-        });
-        s.processes.push(ProcessStatus {
+    fn row(state: ProcessState, exits: Vec<ExitRecord>) -> ProcessStatus {
+        ProcessStatus {
             group: "web".into(),
             tag: "srv".into(),
             mode: Mode::Respawn,
             levels: "run".into(),
             command: "x".into(),
-            state: proc_state,
+            state,
             pid: None,
             started_at_ms: None,
             respawns: 0,
@@ -140,8 +190,26 @@ mod tests {
             health: None,
             health_reason: None,
             listen: Vec::new(),
-        });
-        s
+        }
+    }
+
+    fn group(name: &str, state: GroupState) -> GroupStatus {
+        GroupStatus {
+            name: name.into(),
+            level: Some("run".into()),
+            state,
+            since_ms: 0,
+            levels: vec![],
+            in_file: true,
+            owner: None,
+        }
+    }
+
+    fn snap(state: GroupState, proc_state: ProcessState, exits: Vec<ExitRecord>) -> Seen {
+        let mut s = Snapshot::default();
+        s.groups.push(group("web", state));
+        s.processes.push(row(proc_state, exits));
+        Seen::of(&s)
     }
 
     #[test]
@@ -169,5 +237,30 @@ mod tests {
         let two = snap(GroupState::Done, ProcessState::Running, vec![oom(998_000), oom(999_000)]);
         assert_eq!(judge(&two, &none, 1_000_000, false, &l).0, Color::Yellow);
         assert_eq!(judge(&two, &none, 1_000_000 + l.oom_window_ms, false, &l).0, Color::Green, "old kills age out");
+    }
+
+    #[test]
+    fn events_fold_into_what_is_seen() {
+        let l = Limits::default();
+        let none = BackoffSince::default();
+        let oom = ExitRecord { at_ms: 999_000, status: ExitStatus::OomKilled, ran_ms: 1, reason: None };
+        let mut seen = snap(GroupState::Done, ProcessState::Running, vec![]);
+        assert!(seen.apply(&Event::Process(row(ProcessState::Backoff, vec![oom, oom]))));
+        assert_eq!(judge(&seen, &none, 1_000_000, false, &l).0, Color::Yellow);
+        let mut since = BackoffSince::default();
+        since.observe(&seen, 1_000_000);
+        assert!(!since.is_empty());
+        assert!(seen.apply(&Event::ProcessRemoved { tag: "srv".into() }));
+        since.observe(&seen, 1_000_001);
+        assert!(since.is_empty());
+        assert_eq!(judge(&seen, &since, 1_000_001, false, &l).0, Color::Green, "its kills went with it");
+
+        assert!(seen.apply(&Event::Group(group("db", GroupState::Failed))));
+        assert_eq!(judge(&seen, &none, 1_000_000, false, &l), (Color::Red, "group db is FAILED".into()));
+        assert!(seen.apply(&Event::GroupRemoved { name: "db".into() }));
+        assert_eq!(judge(&seen, &none, 1_000_000, false, &l).0, Color::Green);
+        let changed = Event::ConfigChanged { path: "/etc/isinittab".into(), sha256: "0".into() };
+        assert!(!seen.apply(&changed), "a new isinittab asks for a fresh snapshot");
+        assert!(seen.apply(&Event::Halting) && seen.halting);
     }
 }

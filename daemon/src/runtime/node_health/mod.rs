@@ -5,7 +5,8 @@
 //! off a node whose isinit is red.
 //!
 //! A consumer of the runtime like `crate::report`: it subscribes through
-//! the command queue, folds the events into a snapshot, and runs the
+//! the command queue, folds the events into what the judgement needs
+//! ([`color::Seen`], not a copy of the snapshot), and runs the
 //! updater in a task of its own ([`attrd::update`], with a time limit), so
 //! a slow or hung cluster stack never delays the runtime. It runs the
 //! updater only while a Pacemaker attribute daemon runs on the node
@@ -18,9 +19,8 @@ pub mod attrd;
 pub mod color;
 
 use super::Command;
-use color::{BackoffSince, Color, Limits};
-use isinit_shared::protocol::{Event, Snapshot, Update};
-use std::collections::HashMap;
+use color::{BackoffSince, Color, Limits, Seen};
+use isinit_shared::protocol::{Snapshot, Update};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast::Receiver;
@@ -81,7 +81,7 @@ pub async fn feed(commands: mpsc::Sender<Command>, mut logdir_full_rx: watch::Re
                 if !view.fold_all(update, &commands).await {
                     return;
                 }
-                if !view.snap.daemon.halting {
+                if !view.seen.halting {
                     let earliest = judged.map_or_else(Instant::now, |at| at + JUDGE_EVERY);
                     judge_at.get_or_insert(earliest.max(Instant::now()));
                     continue;
@@ -97,7 +97,7 @@ pub async fn feed(commands: mpsc::Sender<Command>, mut logdir_full_rx: watch::Re
                 Err(_) => return, // the output capture ended: the daemon exits
             },
         }
-        if view.snap.daemon.halting {
+        if view.seen.halting {
             // Shutting down: what isinit said of the node stops being true.
             if sent.is_some() {
                 match attrd::delete(&updater).await {
@@ -110,8 +110,8 @@ pub async fn feed(commands: mpsc::Sender<Command>, mut logdir_full_rx: watch::Re
         let now = Instant::now();
         judged = Some(now);
         let wall = isinit_shared::time::now_ms();
-        backoff.observe(&view.snap, wall);
-        let (color, why) = color::judge(&view.snap, &backoff, wall, logdir_full, &limits);
+        backoff.observe(&view.seen, wall);
+        let (color, why) = color::judge(&view.seen, &backoff, wall, logdir_full, &limits);
         if color != judged_color {
             retry_at = None;
         }
@@ -158,25 +158,17 @@ pub async fn feed(commands: mpsc::Sender<Command>, mut logdir_full_rx: watch::Re
     }
 }
 
-/// The runtime's state as the events tell it, with each tag's row found
-/// by an index: an event costs the task one row, not a scan of every
-/// row (`Snapshot::apply` looks a process up by scanning).
+/// What the judgement needs of the runtime's state ([`color::Seen`]), as
+/// the events tell it, and the updates still to fold.
 struct View {
-    snap: Snapshot,
+    seen: Seen,
     updates: Receiver<Arc<Update>>,
-    process_at: HashMap<String, usize>,
 }
 
 impl View {
     async fn subscribe(commands: &mpsc::Sender<Command>) -> Option<View> {
         let (snap, updates) = subscribe(commands).await?;
-        let mut view = View { snap, updates, process_at: HashMap::new() };
-        view.index();
-        Some(view)
-    }
-
-    fn index(&mut self) {
-        self.process_at = self.snap.processes.iter().enumerate().map(|(i, p)| (p.tag.clone(), i)).collect();
+        Some(View { seen: Seen::of(&snap), updates })
     }
 
     /// Folds `first` and every update already waiting; a fresh snapshot
@@ -186,7 +178,7 @@ impl View {
         let mut next = first;
         loop {
             let folded = match next {
-                Ok(update) => self.fold(Arc::unwrap_or_clone(update)),
+                Ok(update) => self.fold(&update),
                 Err(RecvError::Lagged(_)) => false,
                 Err(RecvError::Closed) => return false,
             };
@@ -204,23 +196,8 @@ impl View {
     }
 
     /// One update; false if it cannot be folded on its own.
-    fn fold(&mut self, update: Update) -> bool {
-        if let Event::Process(p) = &update.event
-            && let Some(&i) = self.process_at.get(&p.tag)
-            && self.snap.processes.get(i).is_some_and(|row| row.tag == p.tag)
-        {
-            self.snap.seq = update.seq;
-            if let Event::Process(p) = update.event {
-                self.snap.processes[i] = p;
-            }
-            return true;
-        }
-        let moves_rows = matches!(update.event, Event::Process(_) | Event::ProcessRemoved { .. });
-        let folded = self.snap.apply(&update);
-        if moves_rows {
-            self.index();
-        }
-        folded
+    fn fold(&mut self, update: &Update) -> bool {
+        self.seen.apply(&update.event)
     }
 }
 
