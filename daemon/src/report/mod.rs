@@ -5,7 +5,7 @@
 
 mod summary;
 
-pub use summary::summary;
+pub use summary::{Counts, summary};
 
 use crate::notify;
 use crate::runtime::Command;
@@ -32,19 +32,21 @@ pub async fn report(commands: mpsc::Sender<Command>, control_socket: PathBuf) {
         return;
     }
     // The runtime answers only from its main loop, after its start-up work.
-    let Some((mut snap, mut updates)) = subscribe(&commands).await else { return };
+    let Some((snap, mut updates)) = subscribe(&commands).await else { return };
+    let mut counts = Counts::of(&snap);
+    drop(snap);
     if let Err(e) = Client::connect_and_request(&control_socket, &Request::Status, PROBE_TIMEOUT).await {
         tracing::error!("the control socket does not answer ({e}); not telling the service manager we are ready");
         return;
     }
-    let mut last = summary(&snap);
+    let mut last = summary(&counts);
     notify::ready(Some(&last));
     tracing::info!("told the service manager we are ready");
     loop {
         let resync = match updates.recv().await {
             Ok(update) => {
                 let group_changed = matches!(update.event, Event::Group(_) | Event::GroupRemoved { .. });
-                match snap.apply(&update) {
+                match counts.apply(&update.event) {
                     true if !group_changed => continue,
                     applied => !applied,
                 }
@@ -55,9 +57,9 @@ pub async fn report(commands: mpsc::Sender<Command>, control_socket: PathBuf) {
         if resync {
             // A new isinittab, or we fell behind: start from a fresh snapshot.
             let Some((fresh, rx)) = subscribe(&commands).await else { return };
-            (snap, updates) = (fresh, rx);
+            (counts, updates) = (Counts::of(&fresh), rx);
         }
-        let line = summary(&snap);
+        let line = summary(&counts);
         if line != last {
             notify::status(&line);
             last = line;

@@ -1,6 +1,7 @@
 //! The one-line `STATUS=` summary `systemctl status isinit` shows.
 
-use isinit_shared::protocol::{GroupState, Snapshot};
+use isinit_shared::protocol::{Event, GroupState, Snapshot};
+use std::collections::{BTreeMap, HashSet};
 
 /// Every group state, in the order a summary lists them: from settled to
 /// busy, so the common `DONE` count comes first.
@@ -14,18 +15,63 @@ const ORDER: [GroupState; 7] = [
     GroupState::Halting,
 ];
 
+/// What the summary counts, kept from the runtime's snapshot and the
+/// events after it: each group's state and the entries with a live
+/// process. Not a mirror of the snapshot, whose rows are some 300 bytes an
+/// entry and which an event updated by a scan of every row (issue 22).
+#[derive(Debug, Default)]
+pub struct Counts {
+    groups: BTreeMap<String, GroupState>,
+    alive: HashSet<String>,
+}
+
+impl Counts {
+    /// What `snap` says.
+    pub fn of(snap: &Snapshot) -> Counts {
+        Counts {
+            groups: snap.groups.iter().map(|g| (g.name.clone(), g.state)).collect(),
+            alive: snap.processes.iter().filter(|p| p.pid.is_some()).map(|p| p.tag.clone()).collect(),
+        }
+    }
+
+    /// Folds one event; false for one that needs a fresh snapshot (a new
+    /// isinittab).
+    pub fn apply(&mut self, event: &Event) -> bool {
+        match event {
+            Event::Group(g) => {
+                self.groups.insert(g.name.clone(), g.state);
+            }
+            Event::GroupRemoved { name } => {
+                self.groups.remove(name);
+            }
+            Event::Process(p) if p.pid.is_some() => {
+                self.alive.insert(p.tag.clone());
+            }
+            Event::Process(p) => {
+                self.alive.remove(&p.tag);
+            }
+            Event::ProcessRemoved { tag } => {
+                self.alive.remove(tag);
+            }
+            Event::ConfigChanged { .. } => return false,
+            Event::Audit(_) | Event::Notice { .. } | Event::Halting => {}
+        }
+        true
+    }
+}
+
 /// `3 groups: 2 DONE, 1 STARTING; 5 processes alive` — how many groups are
 /// in each state (states with none left out) and how many processes run.
-pub fn summary(snap: &Snapshot) -> String {
+pub fn summary(counts: &Counts) -> String {
     let by_state: Vec<String> = ORDER
         .iter()
         .filter_map(|state| {
-            let n = snap.groups.iter().filter(|g| g.state == *state).count();
+            let n = counts.groups.values().filter(|s| *s == state).count();
             (n > 0).then(|| format!("{n} {state}"))
         })
         .collect();
-    let alive = snap.processes.iter().filter(|p| p.pid.is_some()).count();
-    let groups = match snap.groups.len() {
+    let alive = counts.alive.len();
+    let groups = match counts.groups.len() {
         1 => "1 group".to_string(),
         n => format!("{n} groups"),
     };
@@ -83,17 +129,26 @@ mod tests {
             processes: vec![process("x", Some(10)), process("y", None), process("z", Some(12))],
             ..Default::default()
         };
-        assert_eq!(summary(&snap), "4 groups: 2 DONE, 1 STARTING, 1 CONFIGURED; 2 processes alive");
+        let mut counts = Counts::of(&snap);
+        assert_eq!(summary(&counts), "4 groups: 2 DONE, 1 STARTING, 1 CONFIGURED; 2 processes alive");
+        assert!(counts.apply(&Event::Process(process("x", None))));
+        assert!(counts.apply(&Event::Process(process("y", Some(11)))));
+        assert!(counts.apply(&Event::ProcessRemoved { tag: "z".into() }));
+        assert!(counts.apply(&Event::Group(group("b", GroupState::Done))));
+        assert!(counts.apply(&Event::GroupRemoved { name: "d".into() }));
+        assert_eq!(summary(&counts), "3 groups: 3 DONE; 1 process alive");
+        let changed = Event::ConfigChanged { path: "/etc/isinittab".into(), sha256: "0".into() };
+        assert!(!counts.apply(&changed), "a new isinittab asks for a fresh snapshot");
     }
 
     #[test]
     fn an_empty_daemon_still_says_something() {
-        assert_eq!(summary(&Snapshot::default()), "0 groups; 0 processes alive");
+        assert_eq!(summary(&Counts::default()), "0 groups; 0 processes alive");
         let one = Snapshot {
             groups: vec![group("a", GroupState::Failed)],
             processes: vec![process("x", Some(1))],
             ..Default::default()
         };
-        assert_eq!(summary(&one), "1 group: 1 FAILED; 1 process alive");
+        assert_eq!(summary(&Counts::of(&one)), "1 group: 1 FAILED; 1 process alive");
     }
 }
