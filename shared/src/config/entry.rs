@@ -88,25 +88,19 @@ pub fn valid_level(level: &str) -> bool {
 /// whole field is always a label too (`run` is in level `run`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Levels {
+    /// The field as written; the labels are read from it when asked
+    /// (issue 22: a list of them, each its own string, was some 200 bytes
+    /// an entry, twice — in the file and in each process record).
     raw: String,
-    labels: Vec<String>,
 }
 
 impl Levels {
-    /// Splits a non-empty, trimmed field into its labels. Public because a
-    /// snapshot carries each entry's field as written, and clients (the OCF
-    /// agent) must decide level membership exactly as the daemon does; a
-    /// daemon taking over from another rebuilds the entries it was handed.
+    /// Keeps a non-empty, trimmed field. Public because a snapshot carries
+    /// each entry's field as written, and clients (the OCF agent) must
+    /// decide level membership exactly as the daemon does; a daemon taking
+    /// over from another rebuilds the entries it was handed.
     pub fn from_field(raw: &str) -> Levels {
-        let mut labels: Vec<String> = if raw.contains(',') {
-            raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
-        } else {
-            raw.chars().map(String::from).collect()
-        };
-        if !labels.iter().any(|l| l == raw) {
-            labels.push(raw.to_string());
-        }
-        Levels { raw: raw.to_string(), labels }
+        Levels { raw: raw.to_string() }
     }
 
     /// The field as written.
@@ -114,14 +108,31 @@ impl Levels {
         &self.raw
     }
 
-    /// Every label the entry belongs to.
-    pub fn labels(&self) -> &[String] {
-        &self.labels
+    /// Every label the entry belongs to, in the field's order, the whole
+    /// field last unless it is one of them already.
+    pub fn labels(&self) -> Vec<&str> {
+        let mut labels: Vec<&str> = if self.raw.contains(',') {
+            self.raw.split(',').map(str::trim).filter(|s| !s.is_empty()).collect()
+        } else {
+            self.raw.char_indices().map(|(i, c)| &self.raw[i..i + c.len_utf8()]).collect()
+        };
+        if !labels.contains(&self.raw.as_str()) {
+            labels.push(&self.raw);
+        }
+        labels
     }
 
     /// Whether the entry belongs to `level`.
     pub fn contains(&self, level: &str) -> bool {
-        self.labels.iter().any(|l| l == level)
+        if self.raw == level {
+            return true;
+        }
+        if self.raw.contains(',') {
+            self.raw.split(',').map(str::trim).any(|l| !l.is_empty() && l == level)
+        } else {
+            let mut chars = level.chars();
+            matches!((chars.next(), chars.next()), (Some(c), None) if self.raw.contains(c))
+        }
     }
 
     /// The labels an operator most likely means: the list items of a comma
@@ -131,9 +142,9 @@ impl Levels {
     /// still levels the entry is in.
     pub fn suggestions(&self) -> Vec<&str> {
         if self.raw.contains(',') {
-            self.labels.iter().filter(|l| **l != self.raw).map(String::as_str).collect()
+            self.labels().into_iter().filter(|l| *l != self.raw).collect()
         } else if self.raw.len() > 1 && self.raw.chars().all(|c| c.is_ascii_digit()) {
-            self.labels.iter().map(String::as_str).collect()
+            self.labels()
         } else {
             vec![self.raw.as_str()]
         }

@@ -46,5 +46,5 @@ fn valid(text: &str) -> Inittab {
 
 /// The labels of an entry, for comparing with literals.
 fn labels(e: &Entry) -> Vec<&str> {
-    e.levels.labels().iter().map(String::as_str).collect()
+    e.levels.labels()
 }

@@ -44,6 +44,21 @@ fn gen_entry() -> impl Strategy<Value = GenEntry> {
 }
 
 proptest! {
+    /// Membership is decided from the field as it is written, without a
+    /// list of labels kept: it must say what the labels say.
+    #[test]
+    fn membership_is_what_the_labels_say(
+        field in "[a-z1-9é, ]{1,8}".prop_filter("a trimmed, non-empty field", |f| !f.trim().is_empty() && f.trim() == f),
+        level in "[a-z1-9é, ]{1,4}",
+    ) {
+        let levels = crate::config::Levels::from_field(&field);
+        let labels = levels.labels();
+        prop_assert_eq!(levels.contains(&level), labels.contains(&level.as_str()), "{:?} in {:?}", level, labels);
+        for label in &labels {
+            prop_assert!(levels.contains(label));
+        }
+    }
+
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
         let (tab, errs) = parse_lenient(Path::new(PATH), &bytes);
