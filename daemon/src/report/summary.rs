@@ -1,7 +1,7 @@
 //! The one-line `STATUS=` summary `systemctl status isinit` shows.
 
-use isinit_shared::protocol::{Event, GroupState, Snapshot};
-use std::collections::{BTreeMap, HashSet};
+use isinit_shared::protocol::{Event, GroupState, GroupStates, Snapshot};
+use std::collections::HashSet;
 
 /// Every group state, in the order a summary lists them: from settled to
 /// busy, so the common `DONE` count comes first.
@@ -21,7 +21,7 @@ const ORDER: [GroupState; 7] = [
 /// entry and which an event updated by a scan of every row (issue 22).
 #[derive(Debug, Default)]
 pub struct Counts {
-    groups: BTreeMap<String, GroupState>,
+    groups: GroupStates,
     alive: HashSet<String>,
 }
 
@@ -29,7 +29,7 @@ impl Counts {
     /// What `snap` says.
     pub fn of(snap: &Snapshot) -> Counts {
         Counts {
-            groups: snap.groups.iter().map(|g| (g.name.clone(), g.state)).collect(),
+            groups: GroupStates::of(snap),
             alive: snap.processes.iter().filter(|p| p.pid.is_some()).map(|p| p.tag.clone()).collect(),
         }
     }
@@ -37,13 +37,10 @@ impl Counts {
     /// Folds one event; false for one that needs a fresh snapshot (a new
     /// isinittab).
     pub fn apply(&mut self, event: &Event) -> bool {
+        if self.groups.fold(event) {
+            return true;
+        }
         match event {
-            Event::Group(g) => {
-                self.groups.insert(g.name.clone(), g.state);
-            }
-            Event::GroupRemoved { name } => {
-                self.groups.remove(name);
-            }
             Event::Process(p) if p.pid.is_some() => {
                 self.alive.insert(p.tag.clone());
             }
@@ -54,7 +51,7 @@ impl Counts {
                 self.alive.remove(tag);
             }
             Event::ConfigChanged { .. } => return false,
-            Event::Audit(_) | Event::Notice { .. } | Event::Halting => {}
+            Event::Group(_) | Event::GroupRemoved { .. } | Event::Audit(_) | Event::Notice { .. } | Event::Halting => {}
         }
         true
     }
@@ -66,7 +63,7 @@ pub fn summary(counts: &Counts) -> String {
     let by_state: Vec<String> = ORDER
         .iter()
         .filter_map(|state| {
-            let n = counts.groups.values().filter(|s| *s == state).count();
+            let n = counts.groups.iter().filter(|(_, s)| s == state).count();
             (n > 0).then(|| format!("{n} {state}"))
         })
         .collect();

@@ -386,6 +386,49 @@ impl Snapshot {
     }
 }
 
+/// Each group's state, kept from a snapshot and the group events after
+/// it: for a consumer of the daemon's events that needs no more of the
+/// snapshot than that and a few facts of its own (the daemon's `STATUS=`
+/// report, its node-health feed), instead of a mirror of every row.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupStates(std::collections::BTreeMap<String, GroupState>);
+
+impl GroupStates {
+    /// The groups of `snap`.
+    pub fn of(snap: &Snapshot) -> GroupStates {
+        GroupStates(snap.groups.iter().map(|g| (g.name.clone(), g.state)).collect())
+    }
+
+    /// Folds `event` if it is a group's; false for any other.
+    pub fn fold(&mut self, event: &Event) -> bool {
+        match event {
+            Event::Group(g) => {
+                self.0.insert(g.name.clone(), g.state);
+            }
+            Event::GroupRemoved { name } => {
+                self.0.remove(name);
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// Each group and its state, by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, GroupState)> {
+        self.0.iter().map(|(name, state)| (name.as_str(), *state))
+    }
+
+    /// How many groups there are.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 /// How many audit records a snapshot carries.
 pub const AUDIT_KEPT: usize = 50;
 /// How many notices a snapshot carries.

@@ -2,9 +2,9 @@
 //! §18), decided from what the runtime's snapshot and events say: pure,
 //! so every rule is unit-tested.
 
-use isinit_shared::protocol::{Event, ExitStatus, GroupState, ProcessState, ProcessStatus, Snapshot};
+use isinit_shared::protocol::{Event, ExitStatus, GroupState, GroupStates, ProcessState, ProcessStatus, Snapshot};
 use isinit_shared::time::UnixMillis;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 /// The values Pacemaker's node-health strategies understand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +54,7 @@ impl Default for Limits {
 pub struct Seen {
     /// The daemon is shutting down.
     pub halting: bool,
-    groups: BTreeMap<String, GroupState>,
+    groups: GroupStates,
     in_backoff: BTreeSet<String>,
     /// Only entries that were OOM-killed, with when.
     ooms: HashMap<String, Vec<UnixMillis>>,
@@ -64,7 +64,7 @@ impl Seen {
     /// What `snap` says.
     pub fn of(snap: &Snapshot) -> Seen {
         let mut seen = Seen { halting: snap.daemon.halting, ..Seen::default() };
-        seen.groups = snap.groups.iter().map(|g| (g.name.clone(), g.state)).collect();
+        seen.groups = GroupStates::of(snap);
         for p in &snap.processes {
             seen.process(p);
         }
@@ -74,13 +74,10 @@ impl Seen {
     /// Folds one event; false for one that needs a fresh snapshot (a new
     /// isinittab).
     pub fn apply(&mut self, event: &Event) -> bool {
+        if self.groups.fold(event) {
+            return true;
+        }
         match event {
-            Event::Group(g) => {
-                self.groups.insert(g.name.clone(), g.state);
-            }
-            Event::GroupRemoved { name } => {
-                self.groups.remove(name);
-            }
             Event::Process(p) => self.process(p),
             Event::ProcessRemoved { tag } => {
                 self.in_backoff.remove(tag);
@@ -88,7 +85,7 @@ impl Seen {
             }
             Event::ConfigChanged { .. } => return false,
             Event::Halting => self.halting = true,
-            Event::Audit(_) | Event::Notice { .. } => {}
+            Event::Group(_) | Event::GroupRemoved { .. } | Event::Audit(_) | Event::Notice { .. } => {}
         }
         true
     }
@@ -146,7 +143,7 @@ pub fn judge(
     logdir_full: bool,
     limits: &Limits,
 ) -> (Color, String) {
-    if let Some((name, _)) = seen.groups.iter().find(|(_, state)| **state == GroupState::Failed) {
+    if let Some((name, _)) = seen.groups.iter().find(|(_, state)| *state == GroupState::Failed) {
         return (Color::Red, format!("group {name} is FAILED"));
     }
     if let Some((tag, ms)) = backoff.longest(now).filter(|(_, ms)| *ms > limits.backoff_red_ms) {
