@@ -322,6 +322,15 @@ impl From<ClientError> for isinit_shared::Failure {
     }
 }
 
+/// Sleeps until `at`; forever without one (a `select!` arm for a deadline
+/// that may not be set).
+pub async fn sleep_until<T: Into<tokio::time::Instant>>(at: Option<T>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Runs `work` on a current-thread runtime: the daemon is one `select!`
 /// loop, and a client command makes one request or follows one stream,
 /// so neither needs worker threads.

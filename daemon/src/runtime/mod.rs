@@ -37,6 +37,7 @@ pub use command::{Command, Outcome, Peer};
 pub use reexec::ReexecKit;
 pub use restore::answer_reexec;
 
+use isinit_client::sleep_until;
 use isinit_core::{Now, Supervisor, Timing};
 use isinit_shared::config::Inittab;
 use isinit_shared::protocol::{
@@ -488,14 +489,6 @@ fn push_capped<T>(history: &mut VecDeque<T>, item: T, cap: usize) {
     history.push_back(item);
     if history.len() > cap {
         history.pop_front();
-    }
-}
-
-/// Sleeps until `at`; forever without one.
-async fn sleep_until<T: Into<tokio::time::Instant>>(at: Option<T>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at.into()).await,
-        None => std::future::pending().await,
     }
 }
 

@@ -5,9 +5,9 @@
 //! both.
 
 use super::{Batch, Gate, GateState, Tally};
-use crate::Client;
 use crate::fleet::{HostError, HostSet, Window};
 use crate::transport::{Dest, Endpoint, SshRoute};
+use crate::{Client, sleep_until};
 use isinit_shared::protocol::{Request, Response, Snapshot};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -330,14 +330,6 @@ async fn healthy(
                 }
             }
         }
-    }
-}
-
-/// Sleeps until `at`, or forever when there is nothing to wait for.
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
     }
 }
 

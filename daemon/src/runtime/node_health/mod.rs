@@ -20,6 +20,7 @@ pub mod color;
 
 use super::Command;
 use color::{BackoffSince, Color, Limits, Seen};
+use isinit_client::sleep_until;
 use isinit_shared::protocol::{Snapshot, Update};
 use std::sync::Arc;
 use std::time::Duration;
@@ -198,14 +199,6 @@ impl View {
     /// One update; false if it cannot be folded on its own.
     fn fold(&mut self, update: &Update) -> bool {
         self.seen.apply(&update.event)
-    }
-}
-
-/// Sleeps until `at`; never, without one.
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
     }
 }
 
