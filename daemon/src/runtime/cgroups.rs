@@ -84,10 +84,7 @@ impl Runtime {
             .into_iter()
             .map(|started| {
                 let started = started?;
-                match started.pidfd {
-                    Some(fd) => self.exits.watch(started.pid, fd),
-                    None => self.exits.started_without(),
-                }
+                self.exits.started(started.pid, started.pidfd);
                 Ok(started.pid)
             })
             .collect();

@@ -161,9 +161,18 @@ impl ChildExits {
         }
     }
 
-    /// An entry's process was started without a pidfd: from now on every
-    /// SIGCHLD walks, so that its end never waits for a put-off walk.
-    pub fn started_without(&mut self) {
+    /// A child just started: its end is learnt from its `pidfd`, or —
+    /// started without one — from a walk after every SIGCHLD.
+    pub fn started(&mut self, pid: i32, pidfd: Option<OwnedFd>) {
+        match pidfd {
+            Some(pidfd) => self.watch(pid, pidfd),
+            None => self.started_without(),
+        }
+    }
+
+    /// A process was started without a pidfd: from now on every SIGCHLD
+    /// walks, so that its end never waits for a put-off walk.
+    fn started_without(&mut self) {
         if !self.spent {
             tracing::info!(
                 "starting processes without a pidfd ({} held, the most this descriptor limit allows): \
@@ -175,7 +184,7 @@ impl ChildExits {
     }
 
     /// Collects `pid` when its `pidfd` turns readable.
-    pub fn watch(&mut self, pid: i32, pidfd: OwnedFd) {
+    fn watch(&mut self, pid: i32, pidfd: OwnedFd) {
         // SAFETY: F_DUPFD_CLOEXEC returns a new descriptor that we own.
         let parked = unsafe { libc::fcntl(pidfd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, self.floor) };
         // SAFETY: a fresh descriptor; on failure the pidfd stays low.

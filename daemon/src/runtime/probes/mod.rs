@@ -171,9 +171,7 @@ impl Runtime {
         let started = super::spawn::spawn(&spawn, &self.settings.logdir, &self.settings.socket, None, &[], pidfd)
             .map_err(|e| format!("cannot start the check: {e}"))?;
         let child = started.pid;
-        if let Some(fd) = started.pidfd {
-            self.exits.watch(child, fd);
-        }
+        self.exits.started(child, started.pidfd);
         let (tx, rx) = oneshot::channel();
         self.probes.children.insert(child, tx);
         Ok((child, rx))
