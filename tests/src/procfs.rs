@@ -51,6 +51,14 @@ pub fn children_of(ppid: i32) -> Vec<Stat> {
     all().into_iter().filter(|s| s.ppid == ppid).collect()
 }
 
+/// Each thread of `pid` as `NAME: WCHAN`: the kernel function it sleeps
+/// in, for a test to say where a process that should have moved waits.
+pub fn threads_waiting(pid: i32) -> Vec<String> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return Vec::new() };
+    let read = |path: std::path::PathBuf| std::fs::read_to_string(path).unwrap_or_default().trim().to_string();
+    tasks.flatten().map(|t| format!("{}: {}", read(t.path().join("comm")), read(t.path().join("wchan")))).collect()
+}
+
 /// The members of process group `pgid`, zombies included.
 pub fn group_members(pgid: i32) -> Vec<Stat> {
     all().into_iter().filter(|s| s.pgid == pgid).collect()
