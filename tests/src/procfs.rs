@@ -40,6 +40,16 @@ pub fn stat(pid: i32) -> Option<Stat> {
     Some(Stat { pid, comm, state, ppid, pgid })
 }
 
+/// The CPU time (user + system) process `pid` has spent itself, not its
+/// children; clock ticks taken as 10 ms (`CLK_TCK` 100).
+pub fn cpu_time(pid: i32) -> Option<std::time::Duration> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields 14 and 15, counted from the state (field 3) after comm.
+    let mut rest = text[text.rfind(')')? + 1..].split_whitespace().skip(11);
+    let (utime, stime): (u64, u64) = (rest.next()?.parse().ok()?, rest.next()?.parse().ok()?);
+    Some(std::time::Duration::from_millis((utime + stime) * 10))
+}
+
 /// Every process on the machine right now.
 pub fn all() -> Vec<Stat> {
     let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };

@@ -11,6 +11,7 @@
 
 use isinit_e2e::TestDaemon;
 use isinit_e2e::fixtures::{Cli, describe, isinit};
+use isinit_e2e::procfs;
 use isinit_e2e::ssh::{Cluster, unavailable};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -52,17 +53,8 @@ impl Drop for Masters {
 
 /// The live `ssh` children of `parent` right now: a session already
 /// killed but not yet reaped (a zombie) is no session.
-fn ssh_children(parent: u32) -> usize {
-    let Ok(dir) = std::fs::read_dir("/proc") else { return 0 };
-    dir.filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("stat")).ok())
-        .filter(|stat| {
-            let Some((comm, rest)) = stat.split_once(") ") else { return false };
-            let mut fields = rest.split_whitespace();
-            let state = fields.next().unwrap_or("Z");
-            let ppid = fields.next().and_then(|p| p.parse::<u32>().ok());
-            comm.ends_with("(ssh") && ppid == Some(parent) && !matches!(state, "Z" | "X")
-        })
-        .count()
+fn ssh_children(parent: i32) -> usize {
+    procfs::children_of(parent).iter().filter(|s| s.comm == "ssh" && !matches!(s.state, 'Z' | 'X')).count()
 }
 
 /// What one run of a fan-out cost.
@@ -78,16 +70,6 @@ struct Run {
     own: Duration,
     /// The most `ssh` children at once, when sampled.
     most: usize,
-}
-
-/// The CPU time (user + system, clock ticks of 10 ms) process `pid` has
-/// spent itself, if it is there to ask.
-fn own_cpu(pid: u32) -> Option<Duration> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let (_, rest) = stat.rsplit_once(") ")?;
-    let mut fields = rest.split_whitespace().skip(11);
-    let (utime, stime): (u64, u64) = (fields.next()?.parse().ok()?, fields.next()?.parse().ok()?);
-    Some(Duration::from_millis((utime + stime) * 10))
 }
 
 /// CPU time (user + system) of this process's ended and waited-for
@@ -120,19 +102,19 @@ fn measured(mut cmd: Command, sample: bool) -> Run {
     let (done, most, own) =
         (Arc::new(AtomicBool::new(false)), Arc::new(AtomicUsize::new(0)), Arc::new(AtomicU64::new(0)));
     let watcher = {
-        let (done, most, own, pid) = (done.clone(), most.clone(), own.clone(), child.id());
+        let pid = i32::try_from(child.id()).expect("a pid fits in i32");
+        let (done, most, own) = (done.clone(), most.clone(), own.clone());
         let every = Duration::from_millis(if sample { 2 } else { 50 });
         std::thread::spawn(move || {
             while !done.load(Ordering::SeqCst) {
                 if sample {
                     most.fetch_max(ssh_children(pid), Ordering::SeqCst);
                 }
-                if let Some(cpu) = own_cpu(pid) {
+                if let Some(cpu) = procfs::cpu_time(pid) {
                     own.fetch_max(u64::try_from(cpu.as_millis()).unwrap_or(u64::MAX), Ordering::SeqCst);
                 }
                 if start.elapsed() > BENCH_DEADLINE {
-                    let pid = nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX));
-                    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+                    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
                 }
                 std::thread::sleep(every);
             }
@@ -273,8 +255,11 @@ fn bench_two_hundred_hosts_against_clush() {
     let (took, cpu) = medians(&shared);
     println!("isinit -b status, {hosts} hosts, ControlMaster: median of {RUNS} {took:?}, CPU {cpu:?}");
 
-    let args = ["tell", "mail", "run", "-H", "h[1-40]", "--batch", "10", "--healthy-for", "1"];
+    // Over the first 40 hosts (all of them, with fewer).
+    let rolled = hosts.min(40);
+    let set = format!("h[1-{rolled}]");
+    let args = ["tell", "mail", "run", "-H", &set, "--batch", "10", "--healthy-for", "1"];
     let run = measured(cluster.command(&args), false);
     assert_eq!(run.out.code(), Some(0), "{}", run.out);
-    println!("rolling switch, 40 hosts in waves of 10, --healthy-for 1: {:?}\n{}", run.took, run.out.stdout);
+    println!("rolling switch, {rolled} hosts in waves of 10, --healthy-for 1: {:?}\n{}", run.took, run.out.stdout);
 }
