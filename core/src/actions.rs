@@ -178,7 +178,7 @@ impl Supervisor {
                 p.respawns += 1;
                 p.rapid_starts = 0;
                 self.start(now, &entry, &level);
-                entry.group
+                entry.group.clone()
             }
             _ => match self.forget(now, tag) {
                 Some(group) => group,

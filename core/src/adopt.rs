@@ -13,6 +13,7 @@ use isinit_shared::time::UnixMillis;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// One group's told level as the state file keeps it.
@@ -212,7 +213,7 @@ impl Supervisor {
                 self.log(format!("state file: group {} level {} is not in the isinittab; ignored", s.group, s.level));
                 continue;
             }
-            let entries: Vec<Entry> = self
+            let entries: Vec<Arc<Entry>> = self
                 .config
                 .entries_of(&s.group)
                 .filter(|e| e.in_level(&s.level) && e.mode != Mode::Off)
@@ -236,7 +237,7 @@ impl Supervisor {
                     // It ran to its end under the previous daemon (or ran
                     // and died while no daemon watched): not again.
                     let ran = ran.filter(|r| r.finished);
-                    let mut p = Proc::new(e.clone());
+                    let mut p = Proc::new(Arc::clone(e));
                     p.phase = Phase::Exited;
                     p.last_exit = ran.map_or(Some(ExitStatus::Unknown), |r| r.last_exit);
                     p.started_at_ms = ran.and_then(|r| r.started_at_ms);
@@ -259,9 +260,9 @@ impl Supervisor {
     }
 
     /// Takes `orphan` on as the running process of `entry`.
-    fn adopt(&mut self, now: Now, entry: &Entry, orphan: &Orphan) {
+    fn adopt(&mut self, now: Now, entry: &Arc<Entry>, orphan: &Orphan) {
         let age = Duration::from_millis(now.wall_ms.saturating_sub(orphan.started_at_ms));
-        let mut p = Proc::new(entry.clone());
+        let mut p = Proc::new(Arc::clone(entry));
         p.pid = Some(orphan.pid);
         p.pgids.insert(orphan.pgid);
         p.started_at = Some(now.before(age).mono);

@@ -6,6 +6,7 @@ use super::process::Phase;
 use super::{Effect, Now, Supervisor};
 use isinit_shared::config::{Entry, Inittab};
 use isinit_shared::protocol::{ErrorKind, ErrorReply, Event, Plan};
+use std::sync::Arc;
 
 impl Supervisor {
     /// Switches `group` to `level`: stop what the level does not keep, then
@@ -39,7 +40,7 @@ impl Supervisor {
         }
         let mut kept = Vec::new();
         for (tag, p) in self.records_of(group) {
-            let keep = p.phase != Phase::Stopping && keeps(config.entry(tag), &p.entry, group, level);
+            let keep = p.phase != Phase::Stopping && keeps(config.entry(tag).map(Arc::as_ref), &p.entry, group, level);
             match (keep, p.has_live_processes()) {
                 (true, true) => {
                     plan.keep.push(tag.clone());
@@ -141,12 +142,18 @@ impl Supervisor {
                 continue;
             }
             let newer = self.config.entry(&tag);
-            if keeps(newer, &p.entry, group, level) {
+            if keeps(newer.map(Arc::as_ref), &p.entry, group, level) {
+                // The record points at the entry in force, so an old
+                // file's entries are not kept alive by it; it is shown as
+                // changed only if the entry is.
                 if let Some(newer) = newer
-                    && p.entry != *newer
+                    && !Arc::ptr_eq(&p.entry, newer)
                 {
-                    p.entry = newer.clone();
-                    self.dirty_procs.insert(tag);
+                    let changed = p.entry != *newer;
+                    p.entry = Arc::clone(newer);
+                    if changed {
+                        self.dirty_procs.insert(tag);
+                    }
                 }
             } else {
                 self.retire(now, &tag);
@@ -159,7 +166,7 @@ impl Supervisor {
     pub(super) fn advance(&mut self, now: Now, group: &str) {
         // The level's entries, computed once per call: a 1,000-entry group
         // starts in one pass without re-scanning the file per entry.
-        let mut entries: Option<Vec<Entry>> = None;
+        let mut entries: Option<Vec<Arc<Entry>>> = None;
         loop {
             let Some(g) = self.groups.get(group) else { return };
             let event = match &g.phase {
@@ -181,11 +188,11 @@ impl Supervisor {
                             // Moved here from another group by a reload
                             // (SPEC §6): it starts once the old record,
                             // being stopped, is gone.
-                            Some(p) if p.entry.group != group => GroupEvent::Blocked(entry.tag),
-                            Some(p) => GroupEvent::Passed { waits_for: p.holds_start().then_some(entry.tag) },
+                            Some(p) if p.entry.group != group => GroupEvent::Blocked(entry.tag.clone()),
+                            Some(p) => GroupEvent::Passed { waits_for: p.holds_start().then_some(entry.tag.clone()) },
                             None => {
                                 self.start(now, &entry, &level);
-                                GroupEvent::Passed { waits_for: entry.mode.gates_start().then_some(entry.tag) }
+                                GroupEvent::Passed { waits_for: entry.mode.gates_start().then_some(entry.tag.clone()) }
                             }
                         },
                     }
@@ -205,7 +212,7 @@ impl Supervisor {
 
     /// SPEC §3.5: FAILED if a test failed; PASSED if every entry is a test
     /// and all passed; otherwise DONE (also for a level with no entries).
-    fn result_of(&self, entries: &[Entry]) -> Outcome {
+    fn result_of(&self, entries: &[Arc<Entry>]) -> Outcome {
         let procs: Vec<_> = entries.iter().map(|e| self.procs.get(&e.tag)).collect();
         if procs.iter().flatten().any(|p| p.test_failed()) {
             Outcome::Failed

@@ -19,6 +19,7 @@ use isinit_shared::protocol::{ExitRecord, ExitStatus, GroupState};
 use isinit_shared::time::UnixMillis;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Everything the supervisor knows, ready to cross an `execve`.
@@ -328,6 +329,12 @@ impl Supervisor {
                 mode: e.mode,
                 command: e.command,
                 line: e.line,
+            };
+            // The file's own entry when it is the same, as a fresh start
+            // would have it: one copy, not two (issue 22).
+            let entry = match s.config.entry(&entry.tag) {
+                Some(current) if **current == entry => Arc::clone(current),
+                _ => Arc::new(entry),
             };
             let mut rec = Proc::new(entry);
             rec.phase = match p.phase {

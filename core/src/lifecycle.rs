@@ -8,13 +8,14 @@ use super::timers::Timer;
 use super::{Effect, Now, SpawnRequest, StopSignal, Supervisor};
 use isinit_shared::config::{Entry, Mode};
 use isinit_shared::protocol::{EXITS_KEPT, Event, ExitRecord, ExitStatus};
+use std::sync::Arc;
 
 impl Supervisor {
     /// Creates (or reuses) the record of `entry` and asks for a spawn.
-    pub(super) fn start(&mut self, now: Now, entry: &Entry, level: &str) {
+    pub(super) fn start(&mut self, now: Now, entry: &Arc<Entry>, level: &str) {
         let rapid_window = self.timing.rapid_window;
         if !self.procs.contains_key(&entry.tag) {
-            self.insert_record(entry.tag.clone(), Proc::new(entry.clone()));
+            self.insert_record(entry.tag.clone(), Proc::new(Arc::clone(entry)));
         }
         let Some(p) = self.procs.get_mut(&entry.tag) else { return };
         let quick = p.started_at.is_some_and(|t| now.mono.saturating_duration_since(t) < rapid_window);
@@ -304,6 +305,6 @@ impl Supervisor {
         {
             self.foreground_finished(now, &home, tag);
         }
-        Some(p.entry.group)
+        Some(p.entry.group.clone())
     }
 }

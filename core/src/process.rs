@@ -5,6 +5,7 @@ use isinit_shared::config::{Entry, Mode};
 use isinit_shared::protocol::ExitStatus;
 use isinit_shared::time::UnixMillis;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Where a process record is in its life. The leader pid and the process
@@ -30,8 +31,9 @@ pub enum Phase {
 #[derive(Debug, Clone)]
 pub struct Proc {
     /// The entry as it was when the record was created; compared with the
-    /// file on reload to find changed commands.
-    pub entry: Entry,
+    /// file on reload to find changed commands. Shared with the file in
+    /// force while it is the same entry, not copied (issue 22).
+    pub entry: Arc<Entry>,
     pub phase: Phase,
     /// The leader, while alive.
     pub pid: Option<i32>,
@@ -78,7 +80,7 @@ pub struct Proc {
 }
 
 impl Proc {
-    pub fn new(entry: Entry) -> Proc {
+    pub fn new(entry: Arc<Entry>) -> Proc {
         Proc {
             entry,
             phase: Phase::Running,

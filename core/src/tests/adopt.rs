@@ -196,6 +196,6 @@ fn a_group_that_was_switching_runs_its_start_phase_again() {
 fn marks_differ_by_group_tag_mode_and_command() {
     let tab = Inittab::from_bytes(Path::new("/t"), b"g:a:1:respawn:x\ng:b:1:respawn:x\nh:c:1:once:x\nh:d:1:once:y\n")
         .unwrap();
-    let marks: std::collections::BTreeSet<String> = tab.entries.iter().map(Supervisor::entry_mark).collect();
+    let marks: std::collections::BTreeSet<String> = tab.entries.iter().map(|e| Supervisor::entry_mark(e)).collect();
     assert_eq!(marks.len(), 4);
 }

@@ -15,6 +15,7 @@ mod limit;
 mod listen;
 mod parse;
 mod probe;
+mod tag_index;
 #[cfg(test)]
 mod tests;
 mod watchdog;
@@ -28,8 +29,10 @@ pub use probe::{Check, Probe};
 pub use watchdog::Watchdog;
 
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tag_index::TagIndex;
 
 /// The file's bytes, or the whole-file error an operator sees.
 fn read(path: &Path) -> Result<Vec<u8>, ConfigErrors> {
@@ -46,15 +49,17 @@ pub struct Inittab {
     pub path: PathBuf,
     /// Every entry in file order, `off` entries included (they still name a
     /// tag and a group, and make a running process of that tag stop).
-    /// Read-only: the tag index below is built from it.
-    pub entries: Vec<Entry>,
-    /// Tag → index into `entries`: the daemon looks entries up by tag on
-    /// every process change, and files can have thousands of them.
-    by_tag: HashMap<String, usize>,
-    /// Tag → index into `directives.probes`: asked on every snapshot row.
-    probe_by_tag: HashMap<String, usize>,
-    /// Tag → index into `directives.watchdogs`: asked for every datagram.
-    watchdog_by_tag: HashMap<String, usize>,
+    /// Read-only: the tag index below is built from it. Shared, so the
+    /// daemon's process records point at their entry instead of copying
+    /// it (issue 22).
+    pub entries: Vec<Arc<Entry>>,
+    /// `entries` by tag: the daemon looks entries up by tag on every
+    /// process change, and files can have thousands of them.
+    by_tag: TagIndex,
+    /// `directives.probes` by tag: asked on every snapshot row.
+    probe_by_tag: TagIndex,
+    /// `directives.watchdogs` by tag: asked for every datagram.
+    watchdog_by_tag: TagIndex,
     /// The `:::NAME:VALUE` settings.
     pub directives: Directives,
     /// Hex SHA-256 of the file's bytes, so operators can tell at a glance
@@ -94,8 +99,8 @@ impl Inittab {
     }
 
     /// The entry with this tag, if any.
-    pub fn entry(&self, tag: &str) -> Option<&Entry> {
-        self.by_tag.get(tag).and_then(|i| self.entries.get(*i))
+    pub fn entry(&self, tag: &str) -> Option<&Arc<Entry>> {
+        self.by_tag.find(&self.entries, tag, |e| &e.tag)
     }
 
     /// The names of every resource group in the file, sorted.
@@ -104,7 +109,7 @@ impl Inittab {
     }
 
     /// The group's entries in file order.
-    pub fn entries_of<'a>(&'a self, group: &'a str) -> impl Iterator<Item = &'a Entry> + 'a {
+    pub fn entries_of<'a>(&'a self, group: &'a str) -> impl Iterator<Item = &'a Arc<Entry>> + 'a {
         self.entries.iter().filter(move |e| e.group == group)
     }
 
@@ -124,12 +129,12 @@ impl Inittab {
 
     /// The `:::probe:` of an entry, if it has one.
     pub fn probe_of(&self, tag: &str) -> Option<&Probe> {
-        self.probe_by_tag.get(tag).and_then(|i| self.directives.probes.get(*i)).filter(|p| p.tag == tag)
+        self.probe_by_tag.find(&self.directives.probes, tag, |p| &p.tag)
     }
 
     /// The `:::watchdog:` of an entry, if it has one.
     pub fn watchdog_of(&self, tag: &str) -> Option<&Watchdog> {
-        self.watchdog_by_tag.get(tag).and_then(|i| self.directives.watchdogs.get(*i)).filter(|w| w.tag == tag)
+        self.watchdog_by_tag.find(&self.directives.watchdogs, tag, |w| &w.tag)
     }
 
     /// The `:::listen:` sockets of an entry, in file order: the order of

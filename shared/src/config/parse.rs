@@ -5,8 +5,10 @@ use super::Inittab;
 use super::entry::{Directives, Entry, Levels, Mode};
 use super::error::ConfigError;
 use super::limit::{Limit, LimitKey};
+use super::tag_index::TagIndex;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Parses as much of the file as is valid and returns it together with every
 /// error found.
@@ -38,15 +40,13 @@ pub fn parse_lenient(path: &Path, bytes: &[u8]) -> (Inittab, Vec<ConfigError>) {
     }
     p.check_probe_tags();
     p.check_limit_groups();
-    let by_tag = p.entries.iter().enumerate().map(|(i, e)| (e.tag.clone(), i)).collect();
-    let probe_by_tag = p.directives.probes.iter().enumerate().map(|(i, x)| (x.tag.clone(), i)).collect();
-    let watchdog_by_tag = p.directives.watchdogs.iter().enumerate().map(|(i, x)| (x.tag.clone(), i)).collect();
+    let entries: Vec<Arc<Entry>> = p.entries.into_iter().map(Arc::new).collect();
     let tab = Inittab {
         path: path.to_owned(),
-        entries: p.entries,
-        by_tag,
-        probe_by_tag,
-        watchdog_by_tag,
+        by_tag: TagIndex::new(&entries, |e| &e.tag),
+        probe_by_tag: TagIndex::new(&p.directives.probes, |x| &x.tag),
+        watchdog_by_tag: TagIndex::new(&p.directives.watchdogs, |x| &x.tag),
+        entries,
         directives: p.directives,
         sha256: Inittab::digest(bytes),
         text: String::from_utf8_lossy(bytes).into(),

@@ -149,7 +149,7 @@ web:ok:run:once:true
             "/etc/isinittab:6: duplicate tag `mta` (first defined on line 2)",
         ]
     );
-    let tags: Vec<String> = parse(text).0.entries.into_iter().map(|e| e.tag).collect();
+    let tags: Vec<String> = parse(text).0.entries.into_iter().map(|e| e.tag.clone()).collect();
     assert_eq!(tags, ["mta", "ok"]);
 
     let all = Inittab::from_bytes(Path::new(PATH), text.as_bytes()).expect_err("a file with errors is refused");
