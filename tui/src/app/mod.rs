@@ -13,6 +13,8 @@ mod events;
 mod group_log;
 mod inside;
 mod keys;
+#[cfg(test)]
+mod live_tests;
 mod mode;
 mod output;
 mod palette;
@@ -41,6 +43,7 @@ pub use usage::{USAGE_EVERY_MS, UsageView};
 
 use crate::client::Command;
 use crate::clock::TimeZone;
+use events::Reach;
 use isinit_shared::Snapshot;
 use isinit_shared::protocol::NoticeRecord;
 use isinit_shared::time::UnixMillis;
@@ -150,7 +153,14 @@ impl App {
                 }
                 self.maybe_ask_usage();
             }
-            Action::Client(event) => self.on_client_event(event),
+            Action::Client(event) => {
+                if self.on_client_event(event) == Reach::InPlace {
+                    // The lists hold the rows they held, in their order:
+                    // the selection, the scrolling and the stream followed
+                    // stand as the last reconcile left them.
+                    return;
+                }
+            }
             key => {
                 self.on_key(key);
                 self.dirty = true;

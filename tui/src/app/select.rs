@@ -130,8 +130,7 @@ impl App {
 
     /// The selected process, if one is visible.
     pub fn selected_process(&self) -> Option<&ProcessStatus> {
-        let tag = self.processes.name.as_deref()?;
-        self.snapshot.as_ref()?.processes.iter().find(|p| p.tag == tag)
+        self.process(self.processes.name.as_deref()?)
     }
 
     /// Moves the group selection by `delta` rows (clamped); a different

@@ -111,23 +111,45 @@ impl SortOrder {
             }
             return;
         }
+        let descending = self.descending();
+        rows.sort_by(|a, b| {
+            let order = self.key.compare(a, b, usage);
+            if descending { order.reverse() } else { order }
+        });
+    }
+
+    /// Whether a row that changed from `old` to `new` where it stands in
+    /// file order keeps its place in this order: it does when the key
+    /// ranks the two alike, for then it ranks against every other row as
+    /// before, and ties keep file order. A live event that keeps its row's
+    /// place moves nothing in the table (issue 22: `App::update` then
+    /// skips looking for the selection again).
+    pub(super) fn keeps_place(
+        self,
+        old: &ProcessStatus,
+        new: &ProcessStatus,
+        usage: &HashMap<String, ProcessUsage>,
+    ) -> bool {
+        self.key.compare(old, new, usage) == Ordering::Equal
+    }
+}
+
+impl SortKey {
+    /// Ascending order by this key alone; file order ranks every row alike.
+    fn compare(self, a: &ProcessStatus, b: &ProcessStatus, usage: &HashMap<String, ProcessUsage>) -> Ordering {
         let cpu = |p: &ProcessStatus| p.pid.and(usage.get(&p.tag)).and_then(|u| u.cpu_percent).unwrap_or(-1.0);
         let rss = |p: &ProcessStatus| p.pid.and(usage.get(&p.tag)).map_or(0, |u| u.rss_bytes);
         // Running longer = started earlier; not running sorts as no uptime.
         let uptime = |p: &ProcessStatus| p.pid.and(p.started_at_ms).map(|s| u64::MAX - s);
-        let descending = self.descending();
-        rows.sort_by(|a, b| {
-            let order = match self.key {
-                SortKey::File => Ordering::Equal,
-                SortKey::Tag => a.tag.cmp(&b.tag),
-                SortKey::State => state_rank(a.state).cmp(&state_rank(b.state)),
-                SortKey::Uptime => uptime(a).cmp(&uptime(b)),
-                SortKey::Respawns => a.respawns.cmp(&b.respawns),
-                SortKey::Cpu => cpu(a).total_cmp(&cpu(b)),
-                SortKey::Rss => rss(a).cmp(&rss(b)),
-            };
-            if descending { order.reverse() } else { order }
-        });
+        match self {
+            SortKey::File => Ordering::Equal,
+            SortKey::Tag => a.tag.cmp(&b.tag),
+            SortKey::State => state_rank(a.state).cmp(&state_rank(b.state)),
+            SortKey::Uptime => uptime(a).cmp(&uptime(b)),
+            SortKey::Respawns => a.respawns.cmp(&b.respawns),
+            SortKey::Cpu => cpu(a).total_cmp(&cpu(b)),
+            SortKey::Rss => rss(a).cmp(&rss(b)),
+        }
     }
 }
 
