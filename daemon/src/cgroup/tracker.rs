@@ -8,18 +8,20 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Entry cgroups in use and which process group lives in which.
 pub struct Tracker {
     root: Root,
     watch: Watch,
-    /// Process group (as the supervisor names it) → its entry's cgroup.
-    by_pgid: HashMap<i32, PathBuf>,
+    /// Process group (as the supervisor names it) → its entry's cgroup,
+    /// the path shared with `dirs` (issue 22: not a copy per process).
+    by_pgid: HashMap<i32, Arc<Path>>,
     /// Process group → its cgroup's `oom_kill` count when it started, so
     /// that its leader's SIGKILL can be told to be the OOM killer's.
     oom_kills_at_start: HashMap<i32, u64>,
     /// Entry cgroups made or adopted → (group, tag), for tidying up.
-    dirs: BTreeMap<PathBuf, (String, String)>,
+    dirs: BTreeMap<Arc<Path>, (String, String)>,
     /// The `:::limit:` lines in force, written into each group cgroup made.
     limits: Vec<Limit>,
     /// The controllers the last [`Tracker::apply_limits`] found enabled.
@@ -97,7 +99,7 @@ impl Tracker {
     /// it; [`open_for_clone`] opens it for the spawn itself.
     pub fn prepare(&mut self, group: &str, tag: &str) -> std::io::Result<PathBuf> {
         let dir = self.dir_of(group, tag);
-        if !self.dirs.contains_key(&dir) {
+        if !self.dirs.contains_key(dir.as_path()) {
             let parent = dir.parent().unwrap_or(&self.root.path).to_owned();
             if !self.groups_ready.contains(&parent) {
                 self.prepare_group(group, &parent)?;
@@ -111,7 +113,7 @@ impl Tracker {
                 other => other?,
             }
             self.watch.add(&dir)?;
-            self.dirs.insert(dir.clone(), (group.to_string(), tag.to_string()));
+            self.dirs.insert(dir.as_path().into(), (group.to_string(), tag.to_string()));
         }
         Ok(dir)
     }
@@ -135,12 +137,17 @@ impl Tracker {
     /// Records that the process group `pgid` started in `dir` (or was
     /// found there after a restart).
     pub fn track(&mut self, pgid: i32, dir: PathBuf, group: &str, tag: &str) {
-        if !self.dirs.contains_key(&dir) {
-            if let Err(e) = self.watch.add(&dir) {
-                tracing::warn!("cannot watch {}: {e}", dir.display());
+        let dir = match self.dirs.get_key_value(dir.as_path()) {
+            Some((known, _)) => Arc::clone(known),
+            None => {
+                if let Err(e) = self.watch.add(&dir) {
+                    tracing::warn!("cannot watch {}: {e}", dir.display());
+                }
+                let dir: Arc<Path> = dir.into();
+                self.dirs.insert(Arc::clone(&dir), (group.to_string(), tag.to_string()));
+                dir
             }
-            self.dirs.insert(dir.clone(), (group.to_string(), tag.to_string()));
-        }
+        };
         if let Some(count) = fs::oom_kills(&dir) {
             self.oom_kills_at_start.insert(pgid, count);
         }
@@ -160,7 +167,7 @@ impl Tracker {
 
     /// The cgroup of a process group the supervisor knows, if it has one.
     pub fn cgroup_of(&self, pgid: i32) -> Option<&Path> {
-        self.by_pgid.get(&pgid).map(PathBuf::as_path)
+        self.by_pgid.get(&pgid).map(|dir| &**dir)
     }
 
     /// Sends `sig` to every process of the cgroup of `pgid`; false if
@@ -178,7 +185,7 @@ impl Tracker {
     /// The cgroup of an entry with a live record, for usage.
     pub fn entry_cgroup(&self, group: &str, tag: &str) -> Option<PathBuf> {
         let dir = self.dir_of(group, tag);
-        self.dirs.contains_key(&dir).then_some(dir)
+        self.dirs.contains_key(dir.as_path()).then_some(dir)
     }
 
     /// Forgets process groups the supervisor no longer tracks and removes
@@ -186,7 +193,7 @@ impl Tracker {
     pub fn tidy(&mut self, tracked: &std::collections::HashSet<i32>, wanted: impl Fn(&str, &str) -> bool) {
         self.by_pgid.retain(|pgid, _| tracked.contains(pgid));
         self.oom_kills_at_start.retain(|pgid, _| tracked.contains(pgid));
-        let all: Vec<PathBuf> = self.dirs.keys().cloned().collect();
+        let all: Vec<PathBuf> = self.dirs.keys().map(|dir| dir.to_path_buf()).collect();
         self.remove_idle(all, wanted);
     }
 
@@ -208,13 +215,13 @@ impl Tracker {
         let mut candidates = std::mem::take(&mut self.busy);
         candidates.extend(dirs);
         for dir in candidates {
-            let Some((group, tag)) = self.dirs.get(&dir) else { continue };
+            let Some((group, tag)) = self.dirs.get(dir.as_path()) else { continue };
             if wanted(group, tag) {
                 continue;
             }
             // Fails (EBUSY) while anything is left in it: tried again later.
             if std::fs::remove_dir(&dir).is_ok() || !dir.exists() {
-                self.dirs.remove(&dir);
+                self.dirs.remove(dir.as_path());
                 // The group's, once its last entry's is gone.
                 if let Some(parent) = dir.parent()
                     && std::fs::remove_dir(parent).is_ok()

@@ -40,7 +40,8 @@ pub fn parse_lenient(path: &Path, bytes: &[u8]) -> (Inittab, Vec<ConfigError>) {
     }
     p.check_probe_tags();
     p.check_limit_groups();
-    let entries: Vec<Arc<Entry>> = p.entries.into_iter().map(Arc::new).collect();
+    let mut entries = p.entries;
+    entries.shrink_to_fit();
     let tab = Inittab {
         path: path.to_owned(),
         by_tag: TagIndex::new(&entries, |e| &e.tag),
@@ -57,7 +58,7 @@ pub fn parse_lenient(path: &Path, bytes: &[u8]) -> (Inittab, Vec<ConfigError>) {
 struct Parser<'a> {
     path: &'a Path,
     errors: Vec<ConfigError>,
-    entries: Vec<Entry>,
+    entries: Vec<Arc<Entry>>,
     directives: Directives,
     /// Directive name → line it was first set on, to reject a second setting.
     directive_lines: HashMap<&'static str, usize>,
@@ -304,13 +305,13 @@ impl Parser<'_> {
             return;
         }
         let Some(mode) = parsed_mode else { return };
-        self.entries.push(Entry {
+        self.entries.push(Arc::new(Entry {
             group: group.to_string(),
             tag: tag.to_string(),
             levels: Levels::from_field(levels),
             mode,
             command: command.to_string(),
             line: n,
-        });
+        }));
     }
 }

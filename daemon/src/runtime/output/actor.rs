@@ -4,6 +4,7 @@
 //! the runtime's tag set. No lock is shared with anyone: the state lives in
 //! this one loop, and others only ever hold a channel.
 
+use super::by_tag::ByTag;
 use super::space::SpaceWatch;
 use super::tail::{CHUNK, Progress, TagOutput};
 use super::{Capture, Request, TagSet, path_of};
@@ -40,7 +41,7 @@ struct Actor {
     max_bytes: u64,
     tags: watch::Receiver<TagSet>,
     /// One entry per captured tag; no other tag is ever read.
-    outputs: HashMap<String, TagOutput>,
+    outputs: ByTag<TagOutput>,
     /// Offsets handed over by a previous daemon, used once per tag.
     positions: HashMap<String, u64>,
     /// Tags with output not read yet.
@@ -57,7 +58,7 @@ impl Actor {
             logdir: capture.logdir,
             max_bytes: capture.max_bytes,
             tags: capture.tags,
-            outputs: HashMap::new(),
+            outputs: ByTag::default(),
             positions: capture.positions.into_iter().collect(),
             pending: BTreeSet::new(),
             buf: vec![0; CHUNK],
@@ -78,7 +79,7 @@ impl Actor {
             }
         };
         // Whatever was written before the watch began.
-        self.pending.extend(self.outputs.keys().cloned());
+        self.pending.extend(self.outputs.keys().map(str::to_string));
         loop {
             tokio::select! {
                 biased;
@@ -129,7 +130,7 @@ impl Actor {
                 let _ = reply.send(followed);
             }
             Request::Positions { reply } => {
-                let _ = reply.send(self.outputs.iter().map(|(t, o)| (t.clone(), o.offset)).collect());
+                let _ = reply.send(self.outputs.iter().map(|(t, o)| (t.to_string(), o.offset)).collect());
             }
         }
     }
@@ -139,22 +140,17 @@ impl Actor {
     /// their file.
     fn refresh_tags(&mut self) {
         let tags = self.tags.borrow_and_update().clone();
-        self.outputs.retain(|tag, _| tags.contains(tag));
         self.pending.retain(|tag| tags.contains(tag));
-        for tag in tags.iter() {
-            if !self.outputs.contains_key(tag) {
-                let path = path_of(&self.logdir, tag);
-                let out = TagOutput::starting_at(&path, self.positions.remove(tag));
-                self.outputs.insert(tag.clone(), out);
-                self.pending.insert(tag.clone());
-            }
-        }
+        let (logdir, positions) = (&self.logdir, &mut self.positions);
+        let came =
+            self.outputs.follow(&tags, |tag| TagOutput::starting_at(&path_of(logdir, tag), positions.remove(tag)));
+        self.pending.extend(came.into_iter().map(str::to_string));
     }
 
     /// Marks the tags whose files changed; unknown files are ignored.
     fn woken(&mut self, events: &[InotifyEvent]) {
         if events.iter().any(|e| e.mask.contains(AddWatchFlags::IN_Q_OVERFLOW)) {
-            self.pending.extend(self.outputs.keys().cloned());
+            self.pending.extend(self.outputs.keys().map(str::to_string));
         }
         for e in events {
             if let Some(tag) = e.name.as_ref().and_then(|n| tag_of_output(n.to_str()?))

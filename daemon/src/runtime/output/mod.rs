@@ -19,6 +19,7 @@
 //! disturbing the children, who keep their `O_APPEND` descriptors.
 
 mod actor;
+mod by_tag;
 mod rotate;
 pub(crate) mod space;
 mod tail;
