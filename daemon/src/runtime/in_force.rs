@@ -49,7 +49,7 @@ impl InForce {
             return;
         }
         self.kept = Some(sha256.to_owned());
-        self.file.make(move || Ok(text.as_bytes().to_vec()));
+        self.file.make(move |_| Ok(Some(text.as_bytes().to_vec())));
     }
 
     /// Removes the copy (a clean shutdown: nothing is left to carry on
