@@ -19,10 +19,11 @@
 //! - the daemon's RSS and PSS with every child running, per entry;
 //! - stop all: a tell of every farm group to `0` until every group is
 //!   `DONE` (every child reaped);
-//! - beside each wall time, the CPU time the daemon spent on it (its
-//!   runtime thread's, from `/proc/PID/task/PID/schedstat`, for the
-//!   per-change rows): wall times on a shared machine move with its other
-//!   load, CPU times hardly.
+//! - beside each wall time, the CPU time the daemon spent on it (for the
+//!   per-change rows, its runtime thread's, from
+//!   `/proc/PID/task/PID/schedstat`, and every thread's: the writers of
+//!   the state and status files work for each change too): wall times on
+//!   a shared machine move with its other load, CPU times hardly.
 //!
 //! Then a table of each figure at every size and its growth factor from
 //! the smallest size to the largest (docs/src/performance.md quotes it).
@@ -171,7 +172,7 @@ async fn measure(n: usize) -> Figures {
 
     // Respawn of one entry while the rest run, spread over the farm.
     let mut samples = Vec::new();
-    let cpu = main_thread_ns(d.pid());
+    let (cpu, all) = (main_thread_ns(d.pid()), all_threads_ns(d.pid()));
     for k in 0..RESPAWNS {
         let tag = format!("w{}", (k * 7919) % n);
         let old = w.pids[&tag];
@@ -183,6 +184,8 @@ async fn measure(n: usize) -> Figures {
     }
     f.push(("respawn of one entry (median), ms", ms(median(&mut samples))));
     f.push(("runtime thread CPU per respawn, ms", per(main_thread_ns(d.pid()) - cpu, RESPAWNS)));
+    settle().await;
+    f.push(("daemon CPU per respawn (every thread), ms", per(all_threads_ns(d.pid()) - all, RESPAWNS)));
 
     for (row, size_row, args) in [
         ("`status` (median), ms", "`status` output, KB", &["status"][..]),
@@ -209,7 +212,7 @@ async fn measure(n: usize) -> Figures {
     }
 
     let mut samples = Vec::new();
-    let cpu = main_thread_ns(d.pid());
+    let (cpu, all) = (main_thread_ns(d.pid()), all_threads_ns(d.pid()));
     for i in 0..TELLS {
         let level = if i % 2 == 0 { "a" } else { "b" };
         let t = Instant::now();
@@ -219,6 +222,8 @@ async fn measure(n: usize) -> Figures {
     }
     f.push(("`tell` of a one-entry group (median), ms", ms(median(&mut samples))));
     f.push(("runtime thread CPU per `tell`, ms", per(main_thread_ns(d.pid()) - cpu, TELLS)));
+    settle().await;
+    f.push(("daemon CPU per `tell` (every thread), ms", per(all_threads_ns(d.pid()) - all, TELLS)));
 
     let secs: u64 = std::env::var("ISINIT_BENCH_IDLE_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(30);
     // Let the last tell's writes settle before watching the idle daemon.
@@ -266,6 +271,25 @@ fn pss_kb(pid: u32) -> u64 {
 fn main_thread_ns(pid: u32) -> u64 {
     let text = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/schedstat")).unwrap_or_default();
     text.split_whitespace().next().and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+/// CPU time every thread of the daemon has had, in ns: the runtime's and
+/// the writers' of the state and status files, the output capture's,
+/// whatever a change costs (a thread that ended is not counted: none ends
+/// around a respawn or a one-entry tell).
+fn all_threads_ns(pid: u32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return 0 };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|text| text.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// Lets what a run of changes handed to the daemon's other threads (the
+/// files written after the last reply) finish before their CPU is read.
+async fn settle() {
+    tokio::time::sleep(Duration::from_millis(300)).await;
 }
 
 /// `ns` spread over `n` operations, in ms each.
