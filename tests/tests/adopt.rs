@@ -29,12 +29,17 @@ fn live_with_tag(d: &TestDaemon, tag: &str) -> Vec<i32> {
         .collect()
 }
 
+/// What the state file records of `tag`, if it records it.
+fn ran(d: &TestDaemon, tag: &str) -> Option<serde_json::Value> {
+    let state: serde_json::Value = serde_json::from_str(&d.read("state")).ok()?;
+    let groups = state["groups"].as_array()?;
+    groups.iter().filter_map(|g| g["ran"].as_array()).flatten().find(|r| r["tag"] == tag).cloned()
+}
+
 /// The pid the state file records as `tag`'s running process, with its
 /// start time, if any.
 fn recorded(d: &TestDaemon, tag: &str) -> Option<(i64, u64)> {
-    let state: serde_json::Value = serde_json::from_str(&d.read("state")).ok()?;
-    let groups = state["groups"].as_array()?;
-    let ran = groups.iter().filter_map(|g| g["ran"].as_array()).flatten().find(|r| r["tag"] == tag)?;
+    let ran = ran(d, tag)?;
     Some((ran["pid"].as_i64()?, ran["start_ticks"].as_u64()?))
 }
 
@@ -82,9 +87,9 @@ fn a_new_daemon_adopts_what_a_killed_one_left_running() {
     kill(Pid::from_raw(first), Signal::SIGKILL).expect("kill r");
     d.wait_process("r", "one respawn", |p| p.respawns == 1 && p.pid.is_some());
     // Restart counts reach the state file without anyone waiting for it.
-    wait_for(DEADLINE, "the respawn count in the state file", || {
-        let text = d.read("state");
-        if text.contains("\"respawns\": 1") { Ok(()) } else { Err(text) }
+    wait_for(DEADLINE, "the respawn count in the state file", || match ran(&d, "r") {
+        Some(r) if r["respawns"] == 1 => Ok(()),
+        _ => Err(d.read("state")),
     });
     let before = d.snapshot();
     let r = d.wait_running("r");
