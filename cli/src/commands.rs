@@ -9,7 +9,7 @@ use super::{ClientCmd, Failure, block_on};
 use isinit_client::blocking::Connection;
 use isinit_client::{Client, ClientError, DEFAULT_TIMEOUT};
 use isinit_shared::config::Inittab;
-use isinit_shared::protocol::{Asker, Request, Response};
+use isinit_shared::protocol::{Asker, ErrorKind, Request, Response};
 use isinit_shared::settings;
 use std::io::Write;
 use std::path::Path;
@@ -111,7 +111,7 @@ fn tell(socket: &Path, request: Request, after: Duration) -> Result<(), Failure>
 }
 
 fn status(socket: &Path, group: Option<&str>, json: bool, after: Duration) -> Result<(), Failure> {
-    let (mut connection, reply) = Connection::open_and_request(socket, &Request::Status, after)?;
+    let (mut connection, reply) = status_snapshot(socket, group.is_none() && !json, after)?;
     let Response::Snapshot(mut snap) = reply else {
         return Err(Failure::new("unexpected reply from the daemon"));
     };
@@ -135,6 +135,21 @@ fn status(socket: &Path, group: Option<&str>, json: bool, after: Duration) -> Re
     }
     print!("{}", render::status_text(&snap, group.is_some()));
     Ok(())
+}
+
+/// The daemon's snapshot for `status`: without its process rows when only
+/// the groups are printed ([`Request::Groups`], which costs the daemon its
+/// groups, not its processes). A daemon older than that request refuses
+/// it as a bad request (one still running while its package is upgraded,
+/// until its `reexec`); it is asked for the whole snapshot instead.
+fn status_snapshot(socket: &Path, groups_only: bool, after: Duration) -> Result<(Connection, Response), Failure> {
+    if groups_only {
+        match Connection::open_and_request(socket, &Request::Groups, after) {
+            Err(ClientError::Daemon(e)) if e.kind == ErrorKind::Rejected && e.message.starts_with("bad request") => {}
+            other => return Ok(other?),
+        }
+    }
+    Ok(Connection::open_and_request(socket, &Request::Status, after)?)
 }
 
 fn simple(socket: &Path, request: Request, after: Duration) -> Result<(), Failure> {

@@ -118,6 +118,7 @@ fn requests() -> Vec<Request> {
             level: "1".into(),
             asker: Asker::Manager { owner: owner(), release: true },
         },
+        Request::Groups,
     ]
 }
 
@@ -158,6 +159,8 @@ fn request_pin(r: &Request) -> &'static str {
         Request::Analyze { .. } => "000000030f0167",
         // Version 3. len 13 | variant 16 | "g" | "1" | Asker::Manager (2) | "p" | "w" | "n" | release true
         Request::TellAs { .. } => "0000000d10016701310201700177016e01",
+        // Appended for `isinit status`, still version 4. len 1 | variant 17
+        Request::Groups => "0000000111",
     }
 }
 

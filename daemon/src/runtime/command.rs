@@ -46,6 +46,13 @@ pub enum Command {
         /// Where the snapshot goes.
         reply: oneshot::Sender<Box<Snapshot>>,
     },
+    /// A snapshot without its process rows ([`Request::Groups`]).
+    ///
+    /// [`Request::Groups`]: isinit_shared::protocol::Request::Groups
+    Groups {
+        /// Where the snapshot goes.
+        reply: oneshot::Sender<Box<Snapshot>>,
+    },
     /// Re-read and adopt the isinittab.
     Reload {
         /// Who asked, for the audit trail.

@@ -409,7 +409,10 @@ impl Runtime {
                 let _ = reply.send(plan);
             }
             Command::Status { reply } => {
-                let _ = reply.send(self.snapshot());
+                let _ = reply.send(self.snapshot(true));
+            }
+            Command::Groups { reply } => {
+                let _ = reply.send(self.snapshot(false));
             }
             Command::Reload { peer, reply } => {
                 let outcome = self.reload();
@@ -424,7 +427,7 @@ impl Runtime {
                 let _ = reply.send(Ok("shutting down".to_string()));
             }
             Command::Subscribe { reply } => {
-                let _ = reply.send((self.snapshot(), self.updates.subscribe()));
+                let _ = reply.send((self.snapshot(true), self.updates.subscribe()));
             }
             Command::KnowsTag { tag, reply } => {
                 let _ = reply.send(self.sup.knows_tag(&tag));
@@ -469,7 +472,9 @@ impl Runtime {
         let _ = self.updates.send(std::sync::Arc::new(Update { seq: self.seq, event }));
     }
 
-    fn snapshot(&self) -> Box<Snapshot> {
+    /// The snapshot a client asks for; without process rows unless
+    /// `processes`.
+    fn snapshot(&self, processes: bool) -> Box<Snapshot> {
         let mut daemon = self.info.borrow().clone();
         daemon.now_ms = Now::real().wall_ms;
         daemon.halting = self.sup.is_halting();
@@ -477,7 +482,7 @@ impl Runtime {
             seq: self.seq,
             daemon,
             groups: self.sup.groups(),
-            processes: self.sup.processes(),
+            processes: if processes { self.sup.processes() } else { Vec::new() },
             audit: self.audit.iter().cloned().collect(),
             notices: self.notices.iter().cloned().collect(),
         })

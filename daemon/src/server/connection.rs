@@ -143,6 +143,7 @@ pub async fn serve(stream: UnixStream, peer: Peer, ctx: Context) {
             Request::Hello { .. } => Response::Error(ErrorReply::new(ErrorKind::Rejected, "hello sent twice")),
             Request::Tell { group, level, dry_run } => handlers::tell::handle(&ctx, peer, group, level, dry_run).await,
             Request::Status => handlers::status::handle(&ctx).await,
+            Request::Groups => handlers::status::handle_groups(&ctx).await,
             Request::Reload => handlers::reload::handle(&ctx, peer).await,
             Request::Shutdown => handlers::shutdown::handle(&ctx, peer).await,
             Request::Logs { tag, lines, follow } => {

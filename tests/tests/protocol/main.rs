@@ -218,6 +218,58 @@ fn the_cli_reports_a_version_mismatch_clearly() {
     assert!(stderr.contains(&(PROTOCOL_VERSION + 1).to_string()), "names the daemon's version: {stderr}");
 }
 
+/// `isinit status` asks for the groups only; a daemon from before that
+/// request (still running while its package is upgraded) refuses it as a
+/// bad request, and the command asks it for the whole snapshot instead.
+#[test]
+fn status_asks_an_older_daemon_for_the_whole_snapshot() {
+    let d = TestDaemon::start(TAB);
+    d.tell("g", "1");
+    d.wait_group("g", "1", GroupState::Done);
+    let snapshot = d.snapshot();
+    let expected = d.ok(&["status"]);
+    let fake = d.path("older.s");
+    let listener = std::os::unix::net::UnixListener::bind(&fake).expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let server = std::thread::spawn(move || {
+        let mut asked = Vec::new();
+        for _ in 0..2 {
+            let mut s = wait_for(DEADLINE, "the client to connect to the fake daemon", || {
+                listener.accept().map(|(s, _)| s).map_err(|e| e.to_string())
+            });
+            s.set_nonblocking(false).expect("blocking");
+            s.set_read_timeout(Some(DEADLINE)).expect("timeout");
+            let mut read_request = || {
+                let mut len = [0u8; 4];
+                s.read_exact(&mut len).expect("length");
+                let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+                s.read_exact(&mut body).expect("body");
+                decode::<Request>(&body).expect("a request")
+            };
+            let (_hello, request) = (read_request(), read_request());
+            let hello = Response::Hello { protocol: PROTOCOL_VERSION, daemon: snapshot.daemon.clone() };
+            let reply = match request {
+                // What a daemon that cannot decode the request answers.
+                Request::Groups => Response::Error(isinit_shared::protocol::ErrorReply::new(
+                    isinit_shared::protocol::ErrorKind::Rejected,
+                    "bad request: malformed message: unexpected variant index",
+                )),
+                _ => Response::Snapshot(Box::new(snapshot.clone())),
+            };
+            let mut out = encode_frame(&hello).expect("encode");
+            out.extend(encode_frame(&reply).expect("encode"));
+            s.write_all(&out).expect("reply");
+            asked.push(request);
+        }
+        asked
+    });
+    let fake = fake.display().to_string();
+    let out = d.ok(&["--socket", &fake, "status"]);
+    assert_eq!(server.join().expect("fake daemon"), [Request::Groups, Request::Status]);
+    assert_eq!(out, expected, "the same lines from the whole snapshot");
+    assert!(out.starts_with("g 1 DONE"), "{out}");
+}
+
 /// The command line sends its request with its hello; both replies then
 /// come back in one write, so the client is woken once.
 #[test]
