@@ -410,6 +410,7 @@ impl Runtime {
             }
             Command::Status { reply } => {
                 let _ = reply.send(self.snapshot(true));
+                self.trim_later();
             }
             Command::Groups { reply } => {
                 let _ = reply.send(self.snapshot(false));
@@ -428,6 +429,7 @@ impl Runtime {
             }
             Command::Subscribe { reply } => {
                 let _ = reply.send((self.snapshot(true), self.updates.subscribe()));
+                self.trim_later();
             }
             Command::KnowsTag { tag, reply } => {
                 let _ = reply.send(self.sup.knows_tag(&tag));
