@@ -142,14 +142,21 @@ impl Lines {
     /// after a tell's own often hands over the same lines again.
     fn encode(&self, in_place: bool) -> Result<Option<Vec<u8>>, String> {
         let pending = std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner));
+        // Encoded before anything is changed, so a line that cannot be
+        // leaves the lines kept as they were.
+        let lines = pending
+            .groups
+            .into_iter()
+            .map(|(group, line)| Ok((group, line.map(|l| serde_json::to_vec(&l)).transpose()?)))
+            .collect::<Result<Vec<_>, serde_json::Error>>()
+            .map_err(|e| format!("cannot encode it: {e}"))?;
         let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
         // Every line anew (a start, a reload): changed if any differs.
         let before = pending.whole.then(|| std::mem::take(&mut *held));
         let mut changed = false;
-        for (group, line) in pending.groups {
+        for (group, line) in lines {
             match line {
-                Some(line) => {
-                    let encoded = serde_json::to_vec(&line).map_err(|e| format!("cannot encode it: {e}"))?;
+                Some(encoded) => {
                     if held.get(&group).is_none_or(|kept| **kept != *encoded) {
                         changed = true;
                         held.insert(group, encoded.into_boxed_slice());
