@@ -11,6 +11,7 @@ use super::{Now, Supervisor};
 use isinit_shared::config::Mode;
 use isinit_shared::protocol::timeline::STEPS_KEPT;
 use isinit_shared::protocol::{ExitStatus, GroupState, StepAction, SwitchStep, SwitchTimeline};
+use isinit_shared::tag_index::TagIndex;
 use std::time::Instant;
 
 /// One group's last switch and the monotonic instant of its tell.
@@ -21,34 +22,15 @@ pub(super) struct Recorded {
     /// Where each tag's start and stop step is in `timeline.steps` (a
     /// switch has at most one of each per tag): a note finds its step
     /// without a scan of up to [`STEPS_KEPT`] steps (issue 22: a group of
-    /// a thousand entries noted three times per start).
-    starts: StepIndex,
-    stops: StepIndex,
+    /// a thousand entries noted three times per start), and without a
+    /// copy of every tag (a map of them was 100 kB for such a switch).
+    starts: TagIndex,
+    stops: TagIndex,
 }
 
-/// The positions of one action's steps, sorted by their tag: found by
-/// binary search, with no copy of the tags (a map of them was 100 kB for
-/// a thousand-entry switch, kept as long as the timeline).
-#[derive(Debug, Clone, Default)]
-struct StepIndex(Vec<u32>);
-
-impl StepIndex {
-    fn search(&self, steps: &[SwitchStep], tag: &str) -> Result<usize, usize> {
-        self.0.binary_search_by(|at| steps.get(*at as usize).map_or("", |s| s.tag.as_str()).cmp(tag))
-    }
-
-    /// The position in `steps` of the step of `tag`.
-    fn get(&self, steps: &[SwitchStep], tag: &str) -> Option<usize> {
-        self.search(steps, tag).ok().map(|i| self.0[i] as usize)
-    }
-
-    /// Records that `steps[at]` is the step of its tag.
-    fn insert(&mut self, steps: &[SwitchStep], at: usize) {
-        let (Some(step), Ok(at)) = (steps.get(at), u32::try_from(at)) else { return };
-        if let Err(i) = self.search(steps, &step.tag) {
-            self.0.insert(i, at);
-        }
-    }
+/// A step's tag, what [`Recorded`]'s indexes find it by.
+fn step_tag(step: &SwitchStep) -> &str {
+    &step.tag
 }
 
 impl Recorded {
@@ -56,13 +38,13 @@ impl Recorded {
         u64::try_from(now.mono.saturating_duration_since(self.told).as_micros()).unwrap_or(u64::MAX)
     }
 
-    fn index(&self, action: StepAction) -> &StepIndex {
+    fn index(&self, action: StepAction) -> &TagIndex {
         if action == StepAction::Stop { &self.stops } else { &self.starts }
     }
 
     /// The step of `tag` doing `action`.
     fn step_mut(&mut self, tag: &str, action: StepAction) -> Option<&mut SwitchStep> {
-        let at = self.index(action).get(&self.timeline.steps, tag)?;
+        let at = self.index(action).position(&self.timeline.steps, tag, step_tag)?;
         self.timeline.steps.get_mut(at).filter(|s| s.tag == tag && s.action == action)
     }
 }
@@ -100,7 +82,7 @@ impl Supervisor {
             result: None,
             steps: Vec::new(),
         };
-        let recorded = Recorded { told: now.mono, timeline, starts: StepIndex::default(), stops: StepIndex::default() };
+        let recorded = Recorded { told: now.mono, timeline, starts: TagIndex::default(), stops: TagIndex::default() };
         self.timelines.insert(group.to_string(), recorded);
     }
 
@@ -125,12 +107,12 @@ impl Supervisor {
             Noted::StopBegan(mode) | Noted::StartBegan(mode) => {
                 let action = if matches!(noted, Noted::StopBegan(_)) { StepAction::Stop } else { StepAction::Start };
                 // A respawn during the switch is no new step.
-                let seen = r.index(action).get(&r.timeline.steps, tag).is_some();
+                let seen = r.index(action).position(&r.timeline.steps, tag, step_tag).is_some();
                 if open && !seen && r.timeline.steps.len() < STEPS_KEPT {
                     let at = r.timeline.steps.len();
                     r.timeline.steps.push(new_step(mode, action));
                     let index = if action == StepAction::Stop { &mut r.stops } else { &mut r.starts };
-                    index.insert(&r.timeline.steps, at);
+                    index.insert(&r.timeline.steps, at, step_tag);
                 }
             }
             Noted::Gone => {
@@ -172,43 +154,5 @@ impl Supervisor {
     pub(super) fn timeline_forget_gone(&mut self) {
         let groups = &self.groups;
         self.timelines.retain(|g, _| groups.contains_key(g));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::StepIndex;
-    use isinit_shared::config::Mode;
-    use isinit_shared::protocol::timeline::{StepAction, SwitchStep};
-
-    fn step(tag: &str) -> SwitchStep {
-        SwitchStep {
-            tag: tag.to_string(),
-            mode: Mode::Respawn,
-            action: StepAction::Start,
-            began_us: 0,
-            spawned_us: None,
-            ready_us: None,
-            ended_us: None,
-            exit: None,
-        }
-    }
-
-    #[test]
-    fn finds_steps_recorded_in_any_order() {
-        let mut steps = Vec::new();
-        let mut index = StepIndex::default();
-        for tag in ["web", "db", "zeta", "api", "db2"] {
-            steps.push(step(tag));
-            index.insert(&steps, steps.len() - 1);
-        }
-        for (at, s) in steps.iter().enumerate() {
-            assert_eq!(index.get(&steps, &s.tag), Some(at), "{}", s.tag);
-        }
-        assert_eq!(index.get(&steps, "queue"), None);
-        // A second step of a tag is not indexed over the first.
-        steps.push(step("db"));
-        index.insert(&steps, steps.len() - 1);
-        assert_eq!(index.get(&steps, "db"), Some(1));
     }
 }

@@ -18,6 +18,7 @@ pub mod generate;
 pub mod metrics;
 pub mod protocol;
 pub mod settings;
+pub mod tag_index;
 pub mod time;
 
 pub use config::{ConfigError, ConfigErrors, Entry, Inittab, Mode};

@@ -15,7 +15,6 @@ mod limit;
 mod listen;
 mod parse;
 mod probe;
-mod tag_index;
 #[cfg(test)]
 mod tests;
 mod watchdog;
@@ -28,11 +27,11 @@ pub use parse::parse_lenient;
 pub use probe::{Check, Probe};
 pub use watchdog::Watchdog;
 
+use crate::tag_index::TagIndex;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use tag_index::TagIndex;
 
 /// The file's bytes, or the whole-file error an operator sees.
 fn read(path: &Path) -> Result<Vec<u8>, ConfigErrors> {

@@ -5,7 +5,7 @@ use super::Inittab;
 use super::entry::{Directives, Entry, Levels, Mode};
 use super::error::ConfigError;
 use super::limit::{Limit, LimitKey};
-use super::tag_index::TagIndex;
+use crate::tag_index::TagIndex;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
