@@ -22,6 +22,17 @@ fn on_farm() -> App {
     app
 }
 
+/// [`on_farm`] with the processes sorted by respawns (the fourth order
+/// `s` cycles to), most restarted first.
+fn on_farm_by_respawns() -> App {
+    let mut app = on_farm();
+    for _ in 0..4 {
+        app.update(Action::CycleSort);
+    }
+    assert_eq!(app.sort(), SortOrder { key: SortKey::Respawns, reversed: false });
+    app
+}
+
 fn row(app: &App, tag: &str) -> ProcessStatus {
     app.process(tag).cloned().expect("a known tag")
 }
@@ -84,11 +95,7 @@ fn an_event_for_the_selected_process_keeps_the_selection_and_its_stream() {
 
 #[test]
 fn a_change_of_the_sort_key_moves_the_row_and_the_selection_follows_it() {
-    let mut app = on_farm();
-    for _ in 0..4 {
-        app.update(Action::CycleSort);
-    }
-    assert_eq!(app.sort(), SortOrder { key: SortKey::Respawns, reversed: false });
+    let mut app = on_farm_by_respawns();
     app.update(Action::Top);
     assert_eq!((tag(&app), app.processes.index), (Some("worker0003"), 0), "most restarted first");
     app.take_commands();
@@ -119,10 +126,7 @@ fn a_change_of_the_sort_key_moves_the_row_and_the_selection_follows_it() {
 
 #[test]
 fn a_removed_selected_row_hands_the_selection_to_the_row_now_there() {
-    let mut app = on_farm();
-    for _ in 0..4 {
-        app.update(Action::CycleSort);
-    }
+    let mut app = on_farm_by_respawns();
     app.update(Action::Top);
     app.update(Action::Down);
     app.update(Action::Down);
